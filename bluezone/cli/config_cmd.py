@@ -1,0 +1,33 @@
+"""``bluezone config``: check a deployment file."""
+
+from __future__ import annotations
+
+import click
+
+from ..config import ConfigError, load_config
+
+
+@click.group("config")
+def config_group() -> None:
+    """Deployment configuration files."""
+
+
+@config_group.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+def check(file: str) -> None:
+    """Validate a deployment TOML and list every problem with its location."""
+    try:
+        config = load_config(file)
+    except ConfigError as e:
+        for problem in e.problems:
+            click.echo(problem.format(file), err=True)
+        click.echo(f"{len(e.problems)} problem(s) found in {file}.", err=True)
+        raise SystemExit(1)
+    enabled = ", ".join(name for name, p in config.pm.list_name_plugin() if p is not None)
+    click.echo(f"{file}: OK — deployment {config.name!r} (region {config.region}), "
+               f"schedule {config.schedule_name}, retention {config.retention_days} days")
+    click.echo(f"plugins: {enabled}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(config_group)

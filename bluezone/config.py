@@ -1,0 +1,351 @@
+"""Deployment configuration: one TOML file per deployment (a province).
+
+The core owns the sections in :data:`CORE_SCHEMA`; plugins claim their own
+sections through the ``bluezone_config_schema`` hook. Every section is
+checked with JSON Schema, so ``bluezone config check`` can name each problem
+with its location (``[risk] bucket_weights[2]``, line 31) instead of stopping
+at the first. Defaults written in the schemas are filled in on load.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pluggy
+
+from .plugins import call_hook, collect_named, make_plugin_manager
+
+_LANG = {"type": "string", "enum": ["vi", "en"]}
+_WEIGHT = {"type": "number", "minimum": 0, "maximum": 2.5}
+
+CORE_SCHEMA: dict[str, dict[str, Any]] = {
+    "deployment": {
+        "type": "object",
+        "description": "Who runs this deployment.",
+        "properties": {
+            "name": {"type": "string", "minLength": 1},
+            "region": {"type": "string", "pattern": "^[A-Za-z0-9-]{2,10}$",
+                       "description": "ISO 3166 code or mobile country code (Vietnam: 452)"},
+            "languages": {"type": "array", "items": _LANG, "minItems": 1, "uniqueItems": True,
+                          "default": ["vi", "en"]},
+            "timezone": {"type": "string", "default": "Asia/Ho_Chi_Minh"},
+        },
+        "required": ["name", "region"],
+        "additionalProperties": False,
+    },
+    "plugins": {
+        "type": "object",
+        "description": "Which installed plugins (entry-point names) this deployment uses.",
+        "properties": {
+            "disabled": {"type": "array", "items": {"type": "string"}, "default": []},
+            "enabled": {"type": "array", "items": {"type": "string"}},
+        },
+        "additionalProperties": False,
+        "default": {},
+    },
+    "schedule": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "default": "gaen"},
+        },
+        "additionalProperties": False,
+        "default": {},
+    },
+    "retention": {
+        "type": "object",
+        "properties": {"days": {"type": "integer", "minimum": 1, "maximum": 60, "default": 14}},
+        "additionalProperties": False,
+        "default": {},
+    },
+    "risk": {
+        "type": "object",
+        "description": "GAEN v2 exposure-window scoring (see docs/risk.md).",
+        "properties": {
+            "attenuation_thresholds_db": {
+                "type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255},
+                "minItems": 3, "maxItems": 3, "default": [50, 70, 90],
+            },
+            "bucket_weights": {
+                "type": "object",
+                "properties": {k: _WEIGHT for k in ("immediate", "near", "medium", "other")},
+                "additionalProperties": False,
+                "default": {"immediate": 1.0, "near": 1.0, "medium": 0.5, "other": 0.0},
+            },
+            "report_type_weights": {
+                "type": "object",
+                "properties": {k: _WEIGHT for k in (
+                    "confirmed_test", "confirmed_clinical_diagnosis", "self_report", "recursive")},
+                "additionalProperties": False,
+                "default": {"confirmed_test": 1.0, "confirmed_clinical_diagnosis": 1.0,
+                            "self_report": 0.0, "recursive": 1.0},
+            },
+            "infectiousness_weights": {
+                "type": "object",
+                "properties": {"standard": _WEIGHT, "high": _WEIGHT},
+                "additionalProperties": False,
+                "default": {"standard": 1.0, "high": 1.0},
+            },
+            "minimum_minutes_per_day": {"type": "number", "minimum": 0, "default": 15},
+            "isolation_days": {"type": "integer", "minimum": 0, "maximum": 28, "default": 14},
+        },
+        "additionalProperties": False,
+        "default": {},
+    },
+    "authority": {
+        "type": "object",
+        "description": "The health authority this deployment trusts.",
+        "properties": {
+            "url": {"type": "string", "pattern": "^[a-z][a-z0-9+.-]*://"},
+            "export_keys": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "key_id": {"type": "string"},
+                        "key_version": {"type": "string", "default": "v1"},
+                        "public_key": {"type": "string", "description": "PEM text or a path to a .pem file"},
+                    },
+                    "required": ["key_id", "public_key"],
+                    "additionalProperties": False,
+                },
+                "default": [],
+            },
+            "declaration_public_key": {"type": "string", "description": "base64 Curve25519 key"},
+        },
+        "required": ["url"],
+        "additionalProperties": False,
+    },
+}
+
+REQUIRED_SECTIONS = ("deployment", "authority")
+
+
+class ConfigError(Exception):
+    """The deployment file has problems; ``problems`` lists each of them."""
+
+    def __init__(self, path: str, problems: "list[Problem]"):
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(p.format(path) for p in problems))
+
+
+@dataclass(frozen=True)
+class Problem:
+    location: str
+    message: str
+    line: int | None = None
+
+    def format(self, path: str) -> str:
+        where = f"{path}:{self.line}" if self.line else path
+        return f"{where}: {self.location}: {self.message}"
+
+
+@dataclass
+class Config:
+    """A loaded, validated deployment. Sections are plain dicts with defaults filled."""
+
+    data: dict[str, Any]
+    path: Path | None = None
+    _pm: pluggy.PluginManager | None = field(default=None, repr=False)
+
+    # -- the core's sections, as attributes -----------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.data["deployment"]["name"]
+
+    @property
+    def region(self) -> str:
+        return self.data["deployment"]["region"]
+
+    @property
+    def languages(self) -> list[str]:
+        return self.data["deployment"]["languages"]
+
+    @property
+    def retention_days(self) -> int:
+        return self.data["retention"]["days"]
+
+    @property
+    def schedule_name(self) -> str:
+        return self.data["schedule"]["name"]
+
+    @property
+    def risk(self) -> dict[str, Any]:
+        return self.data["risk"]
+
+    @property
+    def authority_url(self) -> str:
+        return self.data["authority"]["url"]
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A plugin's section (an empty dict when the file has none)."""
+        return self.data.get(name, {})
+
+    def resolve_path(self, value: str) -> Path:
+        """Paths in the file are relative to the file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() or self.path is None else self.path.parent / p
+
+    def export_public_keys(self) -> list[dict[str, str]]:
+        """``[{key_id, key_version, pem}]`` with PEM files read."""
+        out = []
+        for entry in self.data["authority"]["export_keys"]:
+            pem = entry["public_key"]
+            if "BEGIN PUBLIC KEY" not in pem:
+                pem = self.resolve_path(pem).read_text()
+            out.append({"key_id": entry["key_id"], "key_version": entry["key_version"], "pem": pem})
+        return out
+
+    # -- plugins -------------------------------------------------------------------------
+
+    @property
+    def pm(self) -> pluggy.PluginManager:
+        """This deployment's plugin manager (disabled plugins left out)."""
+        if self._pm is None:
+            p = self.data["plugins"]
+            self._pm = make_plugin_manager(p.get("disabled", []), p.get("enabled"))
+        return self._pm
+
+    def schedule(self) -> Any:
+        """The deployment's key schedule object."""
+        schedules = collect_named(call_hook(self.pm.hook.bluezone_key_schedules), "key schedule")
+        try:
+            return schedules[self.schedule_name]
+        except KeyError:
+            raise ConfigError(str(self.path), [Problem(
+                "[schedule] name",
+                f"unknown key schedule {self.schedule_name!r}; installed: {', '.join(sorted(schedules)) or 'none'}",
+            )]) from None
+
+
+# --- loading and checking ----------------------------------------------------------
+
+
+def _fill_defaults(schema: dict[str, Any], value: Any) -> Any:
+    if schema.get("type") == "object" and isinstance(value, dict):
+        for key, sub in schema.get("properties", {}).items():
+            if key not in value and "default" in sub:
+                value[key] = copy.deepcopy(sub["default"])
+            if key in value:
+                value[key] = _fill_defaults(sub, value[key])
+    elif schema.get("type") == "array" and isinstance(value, list) and isinstance(schema.get("items"), dict):
+        value = [_fill_defaults(schema["items"], v) for v in value]
+    return value
+
+
+def _location(section: str, path: list[Any]) -> str:
+    out = f"[{section}]"
+    for i, part in enumerate(path):
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += (" " if i == 0 else ".") + str(part)
+    return out
+
+
+def _find_line(text: str, section: str, key: str | None) -> int | None:
+    """Best-effort line number of ``key`` in ``[section]`` (or the header itself)."""
+    current = None
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        header = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", line)
+        if header:
+            current = header.group(1).split(".")[0].strip('"')
+            if key is None and current == section:
+                return number
+            continue
+        if current == section and key and re.match(rf'^"?{re.escape(key)}"?\s*=', line):
+            return number
+    return None
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        return f"unknown key {', '.join(map(repr, extra))} (allowed: {allowed})"
+    if error.validator == "required":
+        return f"missing value: {error.message.split(' is a required')[0]} is required"
+    if error.validator == "type":
+        return f"wrong type: expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r}"
+    return error.message
+
+
+def section_schemas(pm: pluggy.PluginManager | None = None) -> dict[str, dict[str, Any]]:
+    """The core's sections plus every installed plugin's."""
+    pm = pm or make_plugin_manager()
+    schemas = dict(CORE_SCHEMA)
+    for result in call_hook(pm.hook.bluezone_config_schema):
+        for name, schema in result.items():
+            if name in schemas:
+                raise ConfigError("<plugins>", [Problem(f"[{name}]", "two plugins claim this section")])
+            schemas[name] = schema
+    return schemas
+
+
+def check_data(data: dict[str, Any], text: str = "", pm: pluggy.PluginManager | None = None) -> list[Problem]:
+    """Every problem in parsed TOML ``data``; fills defaults in place."""
+    schemas = section_schemas(pm)
+    problems: list[Problem] = []
+    for section in REQUIRED_SECTIONS:
+        if section not in data:
+            problems.append(Problem(f"[{section}]", "missing section"))
+    for section, value in data.items():
+        schema = schemas.get(section)
+        if schema is None:
+            problems.append(Problem(
+                f"[{section}]", f"unknown section (known: {', '.join(sorted(schemas))})",
+                _find_line(text, section, None),
+            ))
+            continue
+        validator = jsonschema.Draft202012Validator(schema)
+        for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
+            path = list(error.path)
+            key = next((p for p in reversed(path) if isinstance(p, str)), None)
+            if error.validator == "additionalProperties":
+                extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+                key = extra[0] if extra else key
+            problems.append(Problem(_location(section, path), _describe(error), _find_line(text, section, key)))
+    for section, schema in schemas.items():
+        if section not in data and "default" in schema:
+            data[section] = copy.deepcopy(schema["default"])
+        if section in data:
+            data[section] = _fill_defaults(schema, data[section])
+    return problems
+
+
+def load_config(path: str | Path, check_schedule: bool = True) -> Config:
+    """Read, validate and return a deployment; raise :class:`ConfigError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(str(path), [Problem("file", f"cannot read: {e.strerror}")]) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"line (\d+)", str(e))
+        raise ConfigError(str(path), [Problem("TOML", f"not valid TOML: {e}", int(m.group(1)) if m else None)]) from None
+    problems = check_data(data, text)
+    if problems:
+        raise ConfigError(str(path), problems)
+    config = Config(data, path)
+    if check_schedule:
+        config.schedule()
+    return config
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """A Config from a dict (tests, embedding); validated like a file."""
+    data = copy.deepcopy(data)
+    problems = check_data(data)
+    if problems:
+        raise ConfigError("<dict>", problems)
+    return Config(data)

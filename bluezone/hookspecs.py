@@ -1,0 +1,180 @@
+"""Every plugin hook of Bluezone, in one file.
+
+A plugin is any module or object with functions named like these and marked
+with :data:`bluezone.hookimpl`. First-party plugins (the schedules and alert
+sink inside this package, and the ``plugins/`` distributions) register through
+the ``bluezone`` entry-point group exactly like a third-party plugin.
+
+Async convention
+----------------
+pluggy calls hooks synchronously. A hook implementation that has to do I/O may
+instead return an *awaitable* (for example by being ``async def``). Callers
+that run inside an event loop use :func:`bluezone.plugins.call_hook_async`,
+which awaits every awaitable result; synchronous callers use
+:func:`bluezone.plugins.call_hook`, which runs them to completion on a private
+loop. Hooks whose docstring says "sync only" must return plain values.
+
+Every hook here is listed, with an example, in ``docs/hooks.md``; a test
+fails when one is missing there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover - import cycle guard for type hints only
+    import click
+
+    from .config import Config
+    from .models import Alert, Exposure, ExposureKey, ExposureWindow, PublishedBatch, DailyRisk
+
+hookspec = pluggy.HookspecMarker("bluezone")
+hookimpl = pluggy.HookimplMarker("bluezone")
+
+
+# --- configuration -----------------------------------------------------------
+
+
+@hookspec
+def bluezone_config_schema() -> dict[str, dict[str, Any]]:
+    """Claim top-level sections of the deployment TOML.
+
+    Return ``{section_name: json_schema}``. ``bluezone config check`` validates
+    each section with its schema and reports unknown sections, so a plugin's
+    settings are checked as strictly as the core's. Sync only.
+    """
+
+
+# --- key schedules -----------------------------------------------------------
+
+
+@hookspec
+def bluezone_key_schedules() -> list[Any]:
+    """Offer key schedules (objects following :class:`bluezone.schedules.KeySchedule`).
+
+    A schedule turns a daily secret into broadcast identifiers and back. The
+    deployment picks one by ``name`` in ``[schedule]``. Sync only.
+    """
+
+
+# --- proximity sources -------------------------------------------------------
+
+
+@hookspec
+def bluezone_proximity_sources() -> list[Any]:
+    """Offer proximity sources: objects with a ``name`` and a
+    ``run(store, schedule, config, **options)`` coroutine that records
+    sightings into the device store until it is cancelled or finished.
+
+    Examples: the real BLE scanner (``ble``) and the radio simulator (``sim``).
+    Sync only (the sources themselves are async).
+    """
+
+
+# --- transports --------------------------------------------------------------
+
+
+@hookspec
+def bluezone_transports() -> dict[str, Any]:
+    """Offer transports by URL scheme: ``{"https": factory, ...}``.
+
+    ``factory(url, config)`` returns a transport object that uploads
+    (keys, declarations, decoys) and downloads published batches. The
+    deployment's authority URL picks the transport by its scheme. Sync only.
+    """
+
+
+# --- risk scoring ------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def bluezone_score_exposure_windows(
+    windows: "list[ExposureWindow]", config: "Config"
+) -> "list[DailyRisk] | None":
+    """Turn exposure windows into daily risks.
+
+    First result wins, so a province replaces the default GAEN v2 scoring by
+    registering its own implementation (``tryfirst=True``) or by disabling
+    the built-in ``risk-gaen`` plugin. Sync only: this sits on the hot path.
+    """
+
+
+# --- pipeline events ---------------------------------------------------------
+
+
+@hookspec
+def bluezone_published_feeds(config: "Config") -> list[str]:
+    """Name the published feeds a device should download on sync
+    (``"keys"`` is the core's; the check-in plugin adds ``"venue-traces"``)."""
+
+
+@hookspec
+def bluezone_match_batch(
+    batch: "PublishedBatch", store: Any, config: "Config"
+) -> "list[Exposure] | None":
+    """Match one downloaded batch of a feed against the device's own history.
+
+    Return the exposures found (or ``None`` when the feed is not yours). The
+    QR check-in plugin answers for ``"venue-traces"``: that is how venue
+    matches enter the same alerting pipeline as BLE matches.
+    """
+
+
+@hookspec
+def bluezone_exposure_detected(exposure: "Exposure", config: "Config") -> None:
+    """Event: an exposure was detected and stored (before its alert is shown)."""
+
+
+@hookspec
+def bluezone_keys_uploaded(keys: "list[ExposureKey]", report_type: int, config: "Config") -> None:
+    """Event: this device uploaded its keys with an authority code (the key
+    schedule rotates early after this). Never called for decoy uploads."""
+
+
+@hookspec
+def bluezone_sync_finished(stats: dict[str, Any], config: "Config") -> None:
+    """Event: a sync finished; ``stats`` counts batches, keys and exposures."""
+
+
+# --- alerts ------------------------------------------------------------------
+
+
+@hookspec
+def bluezone_deliver_alert(alert: "Alert", language: str, config: "Config") -> Any:
+    """Tell the person about an alert (console, notification, SMS gateway...).
+
+    Every sink is called once per alert; the alert is already persisted, so
+    a sink that fails is retried on the next sync. May return an awaitable.
+    """
+
+
+# --- health declarations -----------------------------------------------------
+
+
+@hookspec
+def bluezone_declaration_form(form: Any, config: "Config") -> None:
+    """Adjust the health-declaration form before it is shown: add, replace or
+    remove fields (a province's extra questions) without forking."""
+
+
+@hookspec
+def bluezone_declaration_submitters() -> dict[str, Any]:
+    """Offer declaration submitters by name: ``{"ncovi": factory}``.
+
+    ``factory(config)`` returns an object whose ``submit(sealed, metadata)``
+    delivers a sealed declaration (may return an awaitable)."""
+
+
+# --- server and command line ----------------------------------------------------
+
+
+@hookspec
+def bluezone_server_routes(app: Any, config: "Config") -> None:
+    """Add routes to the authority server's aiohttp application."""
+
+
+@hookspec
+def bluezone_register_commands(cli: "click.Group") -> None:
+    """Add commands to the ``bluezone`` command line (as llm and datasette do)."""

@@ -1,0 +1,364 @@
+"""The device's local store: one SQLite file (through sqlite-utils) per phone.
+
+What it guarantees, and why:
+
+* **Private file**: created with mode 0600 (and its WAL/SHM siblings with it).
+* **Secrets encrypted at rest**: own keys, visit records and declarations are
+  sealed with the store's key (see :mod:`bluezone.store.secrets`).
+* **Atomic grouped writes**: every public write method is one transaction
+  (``BEGIN IMMEDIATE`` … ``COMMIT``) in WAL mode, so a process killed at any
+  instant leaves either all or none of a group (tested by SIGKILL).
+* **Retention**: contact data older than the window is deleted on open and
+  by :meth:`DeviceStore.purge`, which the sync calls every time.
+* **Schema versions**: :mod:`bluezone.store.migrations` upgrades old files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from ..models import (
+    DAY_SECONDS,
+    INTERVAL_SECONDS,
+    Alert,
+    Exposure,
+    ExposureKey,
+    OwnKey,
+    Sighting,
+    Tier,
+    Visit,
+    interval_number,
+)
+from . import migrations
+from .secrets import AtRestCipher, default_key_file
+
+DEFAULT_RETENTION_DAYS = 14
+
+
+class StoreError(Exception):
+    """The store cannot be opened or a write was refused."""
+
+
+class DeviceStore:
+    """A phone's own history. Open with :meth:`open`; close when done."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        key_file: str | os.PathLike | None = None,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        create: bool = True,
+        clock: Callable[[], float] = time.time,
+        purge_on_open: bool = True,
+    ):
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise StoreError(f"no device store at {self.path}; create one with 'bluezone init'")
+        self.key_file = Path(key_file) if key_file else default_key_file(self.path)
+        self.retention_days = int(retention_days)
+        self.clock = clock
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.close(fd)
+        os.chmod(self.path, 0o600)
+        self.cipher = AtRestCipher.from_file(self.key_file, create=create)
+        old_umask = os.umask(0o077)  # WAL and SHM files are born private too
+        try:
+            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+        finally:
+            os.umask(old_umask)
+        migrations.migrate(self)
+        if purge_on_open:
+            self.purge()
+
+    # -- plumbing ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic group of writes. Nested use joins the outer transaction."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> "DeviceStore":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [key, value])
+
+    def integrity_ok(self) -> bool:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    def counts(self) -> dict[str, int]:
+        return {t: self.db[t].count for t in migrations.DATA_TABLES}
+
+    # -- own keys -------------------------------------------------------------------
+
+    def _row_to_own_key(self, row: sqlite3.Row | tuple) -> OwnKey:
+        schedule, start, period, uploaded, sealed = row
+        return OwnKey(schedule, ExposureKey(self.cipher.open(sealed), start, period), bool(uploaded))
+
+    def add_own_key(self, schedule: str, key: ExposureKey) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO own_keys(schedule, rolling_start, rolling_period, uploaded, sealed) "
+                "VALUES (?, ?, ?, 0, ?)",
+                [schedule, key.rolling_start_interval_number, key.rolling_period, self.cipher.seal(key.key_data)],
+            )
+
+    def own_keys(self, schedule: str | None = None) -> list[OwnKey]:
+        sql = "SELECT schedule, rolling_start, rolling_period, uploaded, sealed FROM own_keys"
+        args: list[Any] = []
+        if schedule:
+            sql += " WHERE schedule = ?"
+            args.append(schedule)
+        return [self._row_to_own_key(r) for r in self.db.execute(sql + " ORDER BY rolling_start", args)]
+
+    def current_key(self, schedule: Any, now: int | None = None) -> ExposureKey:
+        """The key to broadcast now; makes a new one at the day boundary (or
+        after an early rotation) so the caller never has to."""
+        now = self.now() if now is None else now
+        enin = interval_number(now)
+        for own in reversed(self.own_keys(schedule.name)):
+            k = own.key
+            if k.rolling_start_interval_number <= enin < k.end_interval_number:
+                return k
+        key = schedule.new_key(now)
+        self.add_own_key(schedule.name, key)
+        return key
+
+    def rotate_key_early(self, schedule: Any, now: int | None = None) -> ExposureKey:
+        """End the current key now and start a fresh one (GAEN does this after
+        an upload, so identifiers broadcast after the upload are not linkable
+        to the published key)."""
+        now = self.now() if now is None else now
+        enin = interval_number(now)
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE own_keys SET rolling_period = MAX(1, ? - rolling_start) "
+                "WHERE schedule = ? AND rolling_start <= ? AND rolling_start + rolling_period > ?",
+                [enin, schedule.name, enin, enin],
+            )
+            fresh = schedule.new_key(now)
+            conn.execute(
+                "INSERT INTO own_keys(schedule, rolling_start, rolling_period, uploaded, sealed) "
+                "VALUES (?, ?, ?, 0, ?)",
+                [schedule.name, fresh.rolling_start_interval_number, fresh.rolling_period,
+                 self.cipher.seal(fresh.key_data)],
+            )
+        return fresh
+
+    def mark_keys_uploaded(self, keys: Iterable[ExposureKey]) -> None:
+        with self.transaction() as conn:
+            for k in keys:
+                conn.execute(
+                    "UPDATE own_keys SET uploaded = 1 WHERE rolling_start = ?",
+                    [k.rolling_start_interval_number],
+                )
+
+    # -- sightings ------------------------------------------------------------------
+
+    def add_sightings(self, sightings: Iterable[Sighting]) -> int:
+        """Store a group of sightings atomically; returns how many."""
+        rows = [
+            (s.identifier, s.interval, s.time, s.rssi, s.rssi_max, s.metadata,
+             s.seconds_since_last_scan, s.source, s.tx_power)
+            for s in sightings
+        ]
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO sightings(identifier, interval, time, rssi, rssi_max, metadata, "
+                "seconds_since_last_scan, source, tx_power) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
+    def sightings(self, since: int | None = None, until: int | None = None) -> Iterator[Sighting]:
+        sql = ("SELECT identifier, time, rssi, metadata, rssi_max, seconds_since_last_scan, source, tx_power "
+               "FROM sightings WHERE time >= ? AND time < ? ORDER BY time")
+        lo = since if since is not None else 0
+        hi = until if until is not None else 2**62
+        for row in self.db.execute(sql, [lo, hi]):
+            yield Sighting(row[0], row[1], row[2], row[3] or b"", row[4], row[5], row[6], row[7])
+
+    def sighting_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM sightings").fetchone()[0]
+
+    # -- visits -----------------------------------------------------------------------
+
+    def save_visit(self, visit: Visit) -> None:
+        """Insert or replace a visit (check-in, checkout and edits all save)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO visits(visit_id, source, arrival, departure, auto_checkout, sealed) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [visit.visit_id, visit.source, visit.arrival, visit.departure, visit.auto_checkout,
+                 self.cipher.seal(visit.data)],
+            )
+
+    def visits(self, source: str | None = None) -> list[Visit]:
+        sql = "SELECT visit_id, source, arrival, departure, sealed, auto_checkout FROM visits"
+        args: list[Any] = []
+        if source:
+            sql += " WHERE source = ?"
+            args.append(source)
+        return [
+            Visit(r[0], r[1], r[2], r[3], self.cipher.open(r[4]), r[5])
+            for r in self.db.execute(sql + " ORDER BY arrival", args)
+        ]
+
+    def delete_visit(self, visit_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM visits WHERE visit_id = ?", [visit_id])
+
+    # -- exposures and alerts -------------------------------------------------------
+
+    def add_exposure(self, exposure: Exposure) -> bool:
+        """Store an exposure unless the same one is stored; True when new."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO exposures(exposure_id, tier, source, day, score, minutes, details, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [exposure.exposure_id, int(exposure.tier), exposure.source, exposure.date.isoformat(),
+                 exposure.score, exposure.minutes, json.dumps(exposure.details, sort_keys=True), self.now()],
+            )
+            return cur.rowcount == 1
+
+    def exposures(self) -> list[Exposure]:
+        return [
+            Exposure(Tier(r[0]), r[1], dt.date.fromisoformat(r[2]), r[3], r[4], json.loads(r[5]))
+            for r in self.db.execute(
+                "SELECT tier, source, day, score, minutes, details FROM exposures ORDER BY day, tier"
+            )
+        ]
+
+    def add_alert(self, alert: Alert) -> bool:
+        """Persist an alert once per exposure; True when new."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO alerts(exposure_id, tier, source, exposure_day, created_at, "
+                "isolate_until, messages, delivered) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+                [alert.exposure_id, int(alert.tier), alert.source, alert.exposure_date.isoformat(),
+                 alert.created_at, alert.isolate_until.isoformat(), json.dumps(alert.messages, ensure_ascii=False)],
+            )
+            return cur.rowcount == 1
+
+    def alerts(self, undelivered_only: bool = False) -> list[Alert]:
+        sql = ("SELECT exposure_id, tier, source, exposure_day, created_at, isolate_until, messages "
+               "FROM alerts")
+        if undelivered_only:
+            sql += " WHERE delivered = 0"
+        return [
+            Alert(r[0], Tier(r[1]), r[2], dt.date.fromisoformat(r[3]), r[4], dt.date.fromisoformat(r[5]),
+                  json.loads(r[6]))
+            for r in self.db.execute(sql + " ORDER BY exposure_day, tier")
+        ]
+
+    def mark_alert_delivered(self, exposure_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE alerts SET delivered = 1 WHERE exposure_id = ?", [exposure_id])
+
+    # -- sync state ---------------------------------------------------------------------
+
+    def batch_processed(self, feed: str, name: str) -> bool:
+        return self.db.execute(
+            "SELECT 1 FROM processed_batches WHERE feed = ? AND name = ?", [feed, name]
+        ).fetchone() is not None
+
+    def mark_batch_processed(self, feed: str, name: str) -> None:
+        """Record a batch as done; call inside the same transaction that stores
+        its exposures so an interrupted sync neither loses nor repeats them."""
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO processed_batches(feed, name, processed_at) VALUES (?, ?, ?)",
+                [feed, name, self.now()],
+            )
+
+    def get_sync_state(self, feed: str) -> dict[str, Any]:
+        row = self.db.execute("SELECT state FROM sync_state WHERE feed = ?", [feed]).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def set_sync_state(self, feed: str, state: dict[str, Any]) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO sync_state(feed, state, updated_at) VALUES (?, ?, ?)",
+                [feed, json.dumps(state, sort_keys=True), self.now()],
+            )
+
+    # -- declarations ---------------------------------------------------------------
+
+    def add_declaration(self, payload: bytes, created_at: int | None = None) -> int:
+        """Keep a copy of the person's own declaration (only if they chose to)."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO declarations(created_at, sealed) VALUES (?, ?)",
+                [self.now() if created_at is None else created_at, self.cipher.seal(payload)],
+            )
+            return int(cur.lastrowid)
+
+    def declarations(self) -> list[tuple[int, int, bytes]]:
+        return [
+            (r[0], r[1], self.cipher.open(r[2]))
+            for r in self.db.execute("SELECT id, created_at, sealed FROM declarations ORDER BY created_at")
+        ]
+
+    # -- retention ------------------------------------------------------------------------
+
+    def purge(self, now: int | None = None) -> dict[str, int]:
+        """Delete everything older than the retention window; returns counts per table."""
+        now = self.now() if now is None else now
+        cutoff = now - self.retention_days * DAY_SECONDS
+        cutoff_day = dt.datetime.fromtimestamp(cutoff, dt.timezone.utc).date().isoformat()
+        cutoff_interval = cutoff // INTERVAL_SECONDS
+        statements = {
+            "sightings": ("DELETE FROM sightings WHERE time < ?", cutoff),
+            "own_keys": ("DELETE FROM own_keys WHERE rolling_start + rolling_period <= ?", cutoff_interval),
+            "visits": ("DELETE FROM visits WHERE COALESCE(departure, arrival) < ?", cutoff),
+            "declarations": ("DELETE FROM declarations WHERE created_at < ?", cutoff),
+            "exposures": ("DELETE FROM exposures WHERE day < ?", cutoff_day),
+            "alerts": ("DELETE FROM alerts WHERE exposure_day < ?", cutoff_day),
+            "processed_batches": ("DELETE FROM processed_batches WHERE processed_at < ?", cutoff),
+        }
+        counts = {}
+        with self.transaction() as conn:
+            for table, (sql, arg) in statements.items():
+                counts[table] = conn.execute(sql, [arg]).rowcount
+        return counts

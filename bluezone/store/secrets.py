@@ -1,0 +1,78 @@
+"""The at-rest encryption key of a device store, kept apart from the database.
+
+The database holds ciphertext for everything secret (own keys, visits,
+declarations); the 32-byte key that opens it lives in a separate key file,
+mode 0600, in a key directory (``$BLUEZONE_KEY_DIR``, default
+``~/.config/bluezone/keys``). A copy of the database alone — a backup, a
+synced folder, a forensic image of the data partition — reveals no secret.
+On a phone this file's role is played by the platform keystore (Android
+Keystore, iOS Keychain). See ``docs/store.md``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import nacl.exceptions
+import nacl.secret
+import nacl.utils
+
+
+class StoreKeyError(Exception):
+    """The store's key file is missing, unreadable, or does not open the data."""
+
+
+def default_key_dir() -> Path:
+    env = os.environ.get("BLUEZONE_KEY_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "bluezone" / "keys"
+
+
+def default_key_file(db_path: Path) -> Path:
+    """A key file named after the database's absolute path, in the key directory."""
+    digest = hashlib.sha256(str(Path(db_path).resolve()).encode()).hexdigest()[:20]
+    return default_key_dir() / f"store-{digest}.key"
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Create ``path`` with mode 0600 from the start (never world-readable, even briefly)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+class AtRestCipher:
+    """XSalsa20-Poly1305 (libsodium secretbox) with the store's key."""
+
+    def __init__(self, key: bytes):
+        if len(key) != nacl.secret.SecretBox.KEY_SIZE:
+            raise StoreKeyError("the store key file is corrupt (wrong length)")
+        self._box = nacl.secret.SecretBox(key)
+
+    @classmethod
+    def from_file(cls, key_file: Path, create: bool) -> "AtRestCipher":
+        key_file = Path(key_file)
+        if not key_file.exists():
+            if not create:
+                raise StoreKeyError(
+                    f"the store's key file {key_file} is missing; without it the encrypted "
+                    "parts of the store cannot be opened"
+                )
+            write_private_file(key_file, nacl.utils.random(nacl.secret.SecretBox.KEY_SIZE))
+        return cls(key_file.read_bytes())
+
+    def seal(self, plaintext: bytes) -> bytes:
+        return bytes(self._box.encrypt(plaintext))
+
+    def open(self, ciphertext: bytes) -> bytes:
+        try:
+            return bytes(self._box.decrypt(ciphertext))
+        except nacl.exceptions.CryptoError:
+            raise StoreKeyError("stored data does not open with this store's key") from None

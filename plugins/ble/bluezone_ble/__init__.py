@@ -1,0 +1,1 @@
+"""Bluezone ble plugin (work in progress)."""

@@ -1,0 +1,1 @@
+"""Bluezone qr_checkin plugin (work in progress)."""

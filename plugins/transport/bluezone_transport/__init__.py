@@ -1,0 +1,1 @@
+"""Bluezone transport plugin (work in progress)."""

@@ -1,0 +1,31 @@
+"""Shared fixtures: every test gets a private key directory and vector access."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+VECTORS = REPO.parent / "shared" / "vectors"
+
+
+def load_vector(name: str) -> dict:
+    return json.loads((VECTORS / name).read_text())
+
+
+@pytest.fixture(autouse=True)
+def _private_key_dir(tmp_path_factory, monkeypatch):
+    """Store key files never land in the real home directory during tests."""
+    monkeypatch.setenv("BLUEZONE_KEY_DIR", str(tmp_path_factory.mktemp("keys")))
+
+
+@pytest.fixture
+def gaen_vector() -> dict:
+    return load_vector("gaen.json")
+
+
+@pytest.fixture
+def dp3t_vector() -> dict:
+    return load_vector("dp3t_lowcost.json")
