@@ -37,3 +37,18 @@ def test_dp3t_key_chain_and_ephids_match_vectors(dp3t_vector):
     assert len(ids) == 96 and len(set(ids)) == 96
     for index, expected in dp3t_vector["ephids_key1"].items():
         assert ids[int(index)].hex() == expected
+
+
+def test_gaen_rows_from_across_the_full_table(gaen_vector):
+    """Rows 4..143 of the official 144-row table (transcribed sample, see the JSON's source)."""
+    import json
+    from pathlib import Path
+
+    table = json.loads((Path(__file__).parent / "vectors" / "gaen_table_rows.json").read_text())
+    tek = bytes.fromhex(gaen_vector["tek"])
+    derived = list(gaen.SCHEDULE.derive(tek, gaen_vector["start_interval"], 144,
+                                        bytes.fromhex(gaen_vector["metadata"])))
+    for row in table["rows"]:
+        d = derived[row["i"]]
+        assert d.interval == gaen_vector["start_interval"] + row["i"]
+        assert (d.identifier.hex(), d.metadata.hex()) == (row["rpi"], row["aem"])

@@ -1,0 +1,94 @@
+"""Deployment configuration: loading, defaults, and problems reported with their location."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bluezone.config import ConfigError, config_from_dict, load_config
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "gia-lai.toml"
+BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
+
+MINIMAL = """
+[deployment]
+name = "Test province"
+region = "452"
+
+[authority]
+url = "https://authority.example"
+"""
+
+
+def write(tmp_path, text: str) -> Path:
+    path = tmp_path / "deployment.toml"
+    path.write_text(text)
+    return path
+
+
+def test_example_deployment_is_valid():
+    config = load_config(EXAMPLE)
+    assert config.name == "Gia Lai" and config.region == "452"
+    assert config.schedule().name == "gaen"
+    assert config.retention_days == 14
+
+
+def test_defaults_are_filled(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL))
+    assert config.languages == ["vi", "en"]
+    assert config.schedule_name == "gaen"
+    assert config.risk["attenuation_thresholds_db"] == [50, 70, 90]
+    assert config.risk["minimum_minutes_per_day"] == 15
+
+
+def test_every_problem_is_reported_with_location(tmp_path):
+    text = MINIMAL + """
+[retention]
+days = "fourteen"
+weeks = 2
+
+[risk]
+attenuation_thresholds_db = [50, 70, "ninety"]
+
+[colour]
+theme = "blue"
+"""
+    text = text.replace('region = "452"\n', "")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    problems = {p.location: p for p in info.value.problems}
+    assert "missing value" in problems["[deployment]"].message and "region" in problems["[deployment]"].message
+    assert "wrong type" in problems["[retention] days"].message
+    assert problems["[retention] days"].line == 9
+    assert "unknown key 'weeks'" in problems["[retention]"].message
+    assert problems["[retention]"].line == 10
+    assert "[risk] attenuation_thresholds_db[2]" in problems
+    assert "unknown section" in problems["[colour]"].message and problems["[colour]"].line == 15
+
+
+def test_unknown_schedule_is_reported(tmp_path):
+    with pytest.raises(ConfigError, match="unknown key schedule 'rot13'"):
+        load_config(write(tmp_path, MINIMAL + '\n[schedule]\nname = "rot13"\n'))
+
+
+def test_invalid_toml_names_the_line(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, MINIMAL + "\n[risk\n"))
+    assert info.value.problems[0].line == 9
+
+
+def test_dict_config_is_validated_too():
+    with pytest.raises(ConfigError):
+        config_from_dict({"deployment": {"name": "x"}})
+
+
+def test_config_check_command(tmp_path):
+    ok = subprocess.run([BLUEZONE, "config", "check", str(EXAMPLE)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    bad = write(tmp_path, MINIMAL + "\n[retention]\ndays = -1\n")
+    out = subprocess.run([BLUEZONE, "config", "check", str(bad)], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert f"{bad}:10: [retention] days:" in out.stderr and "1 problem(s)" in out.stderr
