@@ -1,0 +1,30 @@
+"""Fixtures for the QR check-in plugin's tests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+VECTORS = Path(__file__).resolve().parents[3].parent / "shared" / "vectors"
+
+
+def load_vector(name: str) -> dict:
+    return json.loads((VECTORS / name).read_text())
+
+
+@pytest.fixture(autouse=True)
+def _private_key_dir(tmp_path_factory, monkeypatch):
+    """Store key files never land in the real home directory during tests."""
+    monkeypatch.setenv("BLUEZONE_KEY_DIR", str(tmp_path_factory.mktemp("keys")))
+
+
+@pytest.fixture(scope="session")
+def cn_vector() -> dict:
+    return load_vector("crowdnotifier_v3.json")
+
+
+@pytest.fixture(scope="session")
+def interop() -> dict:
+    return load_vector("crowdnotifier_v3_interop.json")
