@@ -27,9 +27,9 @@ def cli() -> None:
 
 
 def _register_core_commands() -> None:
-    from . import config_cmd, demo_cmd, plugins_cmd, schedule_cmd
+    from . import config_cmd, demo_cmd, export_cmd, plugins_cmd, schedule_cmd
 
-    for module in (config_cmd, schedule_cmd, plugins_cmd, demo_cmd):
+    for module in (config_cmd, schedule_cmd, export_cmd, plugins_cmd, demo_cmd):
         module.register(cli)
 
 

@@ -1,0 +1,6 @@
+"""The one error type of the export format."""
+
+
+class ExportError(ValueError):
+    """An export file is unusable. The message is one line a person can act on
+    (``"export.sig: no signature verifies with the given public key(s)"``)."""
