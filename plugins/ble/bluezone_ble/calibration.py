@@ -1,0 +1,154 @@
+"""Per-device calibration: TX power and RSSI correction by phone model.
+
+Phones differ by 10 dB and more in how loud they transmit and how they read
+received power, so GAEN normalises both with a table: the *transmitter*
+writes its calibrated TX power into the advertisement's metadata, and the
+*receiver* adds its own RSSI correction, giving
+
+    attenuation = TX − (RSSI + rssi_correction)
+
+The table ships as package data (``calibration.csv``, illustrative values).
+A deployment may point ``[ble] calibration_file`` at its own file, either in
+Bluezone's column layout or in the layout of the published GAEN calibration
+CSV (``manufacturer, device, model, rssi_correction, tx,
+calibration_confidence``); both are read.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from bluezone.schedules.gaen import make_metadata
+
+#: Store meta key holding this device's own calibration (JSON). The matcher
+#: reads ``rssi_correction`` from it; see docs/ble.md.
+STORE_META_KEY = "calibration"
+#: Metadata version byte for GAEN v1.1 (major 1, minor 1); confidence goes in bits 3..2.
+METADATA_V1_1 = 0x50
+
+
+class CalibrationError(ValueError):
+    """A calibration file or entry is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """One row of the table: a phone model's radio figures."""
+
+    manufacturer: str
+    model: str
+    tx_power: int
+    rssi_correction: int
+    confidence: int
+
+    def metadata(self) -> bytes:
+        """The 4 plaintext metadata bytes this phone broadcasts (GAEN v1.1:
+        version byte carries the calibration confidence, byte 1 the TX power)."""
+        return make_metadata(self.tx_power, METADATA_V1_1 | (self.confidence & 0x3) << 2)
+
+    def attenuation(self, tx_power: int, rssi: float) -> float:
+        """Attenuation of a packet this phone received from a sender whose
+        metadata said ``tx_power``; floored at 0 as GAEN does."""
+        return attenuation(tx_power, rssi, self.rssi_correction)
+
+
+def attenuation(tx_power: int, rssi: float, rssi_correction: int = 0) -> float:
+    """GAEN attenuation in dB: TX − (RSSI + correction), never below 0."""
+    return max(0.0, tx_power - (rssi + rssi_correction))
+
+
+def confidence_from_metadata(metadata: bytes) -> int | None:
+    """The calibration confidence a v1.1 metadata block carries (``None`` for v1.0)."""
+    if not metadata:
+        return None
+    version = metadata[0]
+    if version & 0xF0 != METADATA_V1_1:
+        return None
+    return (version >> 2) & 0x3
+
+
+def _int(row: dict[str, str], *names: str, line: int) -> int:
+    for n in names:
+        if n in row and row[n] not in (None, ""):
+            try:
+                return int(float(row[n]))
+            except ValueError:
+                raise CalibrationError(f"line {line}: {n} is not a number: {row[n]!r}") from None
+    raise CalibrationError(f"line {line}: missing {' or '.join(names)}")
+
+
+class CalibrationTable:
+    """Rows by (manufacturer, model), looked up case-insensitively, falling
+    back to the manufacturer's ``*`` row and then to the ``*,*`` default."""
+
+    def __init__(self, rows: list[Calibration]):
+        self.rows = list(rows)
+        self._index = {(r.manufacturer.casefold(), r.model.casefold()): r for r in self.rows}
+        if ("*", "*") not in self._index:
+            raise CalibrationError("a calibration table needs a default row with manufacturer and model '*'")
+
+    @classmethod
+    def parse(cls, text: str) -> "CalibrationTable":
+        lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        reader = csv.DictReader(io.StringIO("\n".join(lines)))
+        fields = {f.strip() for f in (reader.fieldnames or [])}
+        if "manufacturer" not in fields or "model" not in fields:
+            raise CalibrationError("calibration CSV needs columns manufacturer and model")
+        rows = []
+        for n, raw in enumerate(reader, 2):
+            row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
+            confidence = _int(row, "confidence", "calibration_confidence", line=n)
+            if not 0 <= confidence <= 3:
+                raise CalibrationError(f"line {n}: confidence must be 0..3, got {confidence}")
+            tx = _int(row, "tx_power", "tx", line=n)
+            if not -128 <= tx <= 127:
+                raise CalibrationError(f"line {n}: tx_power {tx} does not fit a signed byte")
+            rows.append(Calibration(row["manufacturer"], row["model"], tx,
+                                    _int(row, "rssi_correction", line=n), confidence))
+        if not any(r.manufacturer == "*" and r.model == "*" for r in rows):
+            rows.append(Calibration("*", "*", -18, 0, 0))
+        return cls(rows)
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> "CalibrationTable":
+        """The shipped table, or a deployment's own file."""
+        if path is None:
+            text = resources.files(__package__).joinpath("calibration.csv").read_text("utf-8")
+        else:
+            try:
+                text = Path(path).read_text("utf-8")
+            except OSError as e:
+                raise CalibrationError(f"cannot read calibration file {path}: {e.strerror}") from None
+        return cls.parse(text)
+
+    def lookup(self, manufacturer: str = "*", model: str = "*") -> Calibration:
+        m, d = manufacturer.casefold(), model.casefold()
+        return self._index.get((m, d)) or self._index.get((m, "*")) or self._index[("*", "*")]
+
+    @property
+    def default(self) -> Calibration:
+        return self._index[("*", "*")]
+
+
+def own_calibration(ble_section: dict[str, Any] | None = None) -> Calibration:
+    """This phone's calibration from the deployment's ``[ble]`` section
+    (``manufacturer``, ``model``, optional ``calibration_file``)."""
+    section = ble_section or {}
+    table = CalibrationTable.load(section.get("calibration_file"))
+    return table.lookup(section.get("manufacturer", "*"), section.get("model", "*"))
+
+
+def save_to_store(store: Any, calibration: Calibration) -> None:
+    """Record the device's own calibration where the matcher finds it."""
+    store.set_meta(STORE_META_KEY, json.dumps(asdict(calibration), sort_keys=True))
+
+
+def load_from_store(store: Any) -> Calibration | None:
+    raw = store.get_meta(STORE_META_KEY)
+    return Calibration(**json.loads(raw)) if raw else None
