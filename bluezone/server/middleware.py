@@ -1,0 +1,98 @@
+"""Security middleware: JSON errors, size limits, headers, padding, chaff.
+
+* Every error — ours (:class:`ApiError`), aiohttp's (404, 405, 413) or an
+  unexpected exception — leaves as JSON ``{"error": {code, message,
+  message_vi}}`` with a stable code; a crash never shows a traceback.
+* Bodies above ``max_body_bytes`` are refused (413) before they are read.
+* Security headers on every response; API responses are ``no-store``,
+  published feed files are cacheable (that is the CDN's job).
+* Device API answers are padded to a fixed size, and a request with header
+  ``X-Chaff: 1`` on any device endpoint is answered with a padded dummy and
+  dropped (GAEN's chaff), like ``POST /v1/decoy``.
+* Nothing here logs or stores the client address; aiohttp's access log is
+  turned off by ``bluezone serve``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from .errors import ApiError, error_response
+
+log = logging.getLogger("bluezone.server")
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "interest-cohort=()",
+}
+#: Device API responses are padded to this many bytes (DESIGN.md §2 rule 5).
+RESPONSE_PAD = 1024
+DEVICE_PATHS = ("/v1/verify", "/v1/certificate", "/v1/publish", "/v1/declarations", "/v1/decoy")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 429: "rate_limited"}
+
+
+def padded_json(data: dict, status: int = 200) -> web.Response:
+    """JSON with a random ``padding`` field so every device answer has the same size."""
+    body = dict(data, padding="")
+    raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    need = max(0, RESPONSE_PAD - len(raw.encode()))
+    body["padding"] = secrets.token_urlsafe(need)[:need]
+    return web.json_response(body, status=status, dumps=lambda o: json.dumps(o, separators=(",", ":"), ensure_ascii=False))
+
+
+def make_middlewares(max_body_bytes: int) -> list:
+    @web.middleware
+    async def errors_and_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            if request.content_length is not None and request.content_length > max_body_bytes:
+                raise ApiError(413, "too_large", f"request body over {max_body_bytes} bytes",
+                               f"nội dung yêu cầu vượt quá {max_body_bytes} byte")
+            if request.method == "POST" and request.path in DEVICE_PATHS and request.headers.get("X-Chaff"):
+                await request.read()  # consume and drop
+                response: web.StreamResponse = padded_json({"chaff": True})
+            else:
+                response = await handler(request)
+        except ApiError as err:
+            response = error_response(err)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            code = _HTTP_CODES.get(exc.status, "http_error")
+            response = error_response(ApiError(exc.status, code, exc.reason or code))
+        except Exception:  # never a traceback to the client
+            log.exception("unexpected error in %s %s", request.method, request.path)
+            response = error_response(ApiError(500, "internal", "internal error", "lỗi nội bộ"))
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return [errors_and_headers]
+
+
+async def read_json(request: web.Request, limit: int) -> object:
+    """The request's JSON body, or a 400/413/415 JSON error."""
+    ctype = request.content_type
+    if ctype != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send application/json", "hãy gửi application/json")
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise ApiError(413, "too_large", f"request body over {limit} bytes", f"nội dung vượt quá {limit} byte")
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_json", "the body is not valid JSON", "nội dung không phải JSON hợp lệ") from None

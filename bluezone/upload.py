@@ -1,0 +1,82 @@
+"""The device side of an upload: code → token → certificate → publish.
+
+Only a person holding a code from the health authority can start this, and
+nothing else can (DESIGN.md §2 rule 3: there is no remote command that makes
+a phone upload). The device picks a random HMAC secret, sends only the HMAC
+of its keys to get a certificate, then the keys, the secret and the
+certificate to publish (:mod:`bluezone.verification`).
+
+Decoys: :func:`send_decoys` runs the same three requests with the chaff
+header, padded to the same sizes, and :func:`next_decoy_delay` spaces them
+at random (exponential, mean one day by default), so an observer cannot tell
+an F0 upload from routine traffic.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from .models import DAY_SECONDS, ExposureKey, interval_number
+from .transport import Transport, UploadReceipt
+from .verification import keys_hmac
+
+MAX_UPLOAD_KEYS = 30
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    receipt: UploadReceipt
+    report_type: int
+    keys: list[ExposureKey]
+
+
+def keys_to_upload(own_keys: list[ExposureKey], *, now: int, retention_days: int = 14) -> list[ExposureKey]:
+    """Own keys inside the retention window that have started, newest 30 at most."""
+    oldest = interval_number(now - retention_days * DAY_SECONDS)
+    current = interval_number(now)
+    keys = [k for k in own_keys if k.end_interval_number >= oldest and k.rolling_start_interval_number <= current]
+    keys.sort(key=lambda k: k.rolling_start_interval_number)
+    return keys[-MAX_UPLOAD_KEYS:]
+
+
+async def upload_with_code(transport: Transport, code: str, keys: list[ExposureKey]) -> UploadResult:
+    """Run the whole flow. Raises :class:`bluezone.transport.TransportError`
+    with the server's code (``invalid_code``, ``code_expired``...)."""
+    if not keys:
+        raise ValueError("no keys to upload")
+    verified = await transport.redeem_code(code.strip())
+    secret = secrets.token_bytes(32)
+    certificate = await transport.request_certificate(verified.token, keys_hmac(secret, keys))
+    receipt = await transport.upload_keys(keys, certificate, secret)
+    return UploadResult(receipt, verified.report_type, keys)
+
+
+async def report_own_keys(store: Any, transport: Transport, code: str, config: Any) -> UploadResult:
+    """Upload this device's keys with an authority code, then mark them
+    uploaded, rotate the current key early and fire ``bluezone_keys_uploaded``."""
+    from .plugins import call_hook_async
+
+    schedule = config.schedule()
+    own = [k.key for k in store.own_keys(schedule.name)]
+    keys = keys_to_upload(own, now=store.now(), retention_days=config.retention_days)
+    result = await upload_with_code(transport, code, keys)
+    store.mark_keys_uploaded(keys)
+    store.rotate_key_early(schedule)
+    await call_hook_async(config.pm.hook.bluezone_keys_uploaded, keys=keys, report_type=result.report_type,
+                          config=config)
+    return result
+
+
+async def send_decoys(transport: Transport, rounds: int = 3) -> None:
+    """One decoy "upload": as many padded requests as a real one makes."""
+    for _ in range(rounds):
+        await transport.send_decoy()
+
+
+def next_decoy_delay(rng: random.Random | None = None, mean_seconds: float = DAY_SECONDS) -> float:
+    """Seconds until the next decoy: exponential, so decoys form a Poisson
+    process whose timing says nothing about real uploads."""
+    return (rng or random.SystemRandom()).expovariate(1.0 / mean_seconds)

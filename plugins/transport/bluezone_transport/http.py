@@ -1,0 +1,177 @@
+"""The ``http``/``https`` transport: an aiohttp client for the authority server.
+
+Why it is built this way:
+* **Incremental sync**: the feed index is fetched with ``If-None-Match``; an
+  unchanged feed costs one ``304``. Only batch names not yet seen are
+  downloaded, so a device downloads each file once.
+* **Retries with backoff**: network errors, ``429`` and ``5xx`` are retried
+  ``retries`` times with exponential backoff and jitter (honouring
+  ``Retry-After``, capped); ``4xx`` answers are final and raised at once.
+* **Timeouts** on every request (``timeout_seconds`` total).
+* **Padding**: every POST body is padded to whole 8 KiB blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from bluezone.models import ExposureKey, PublishedBatch
+from bluezone.transport import FeedState, TransportError, UploadReceipt, VerifiedCode, pad_body
+
+from . import wire
+
+MAX_INDEX_BYTES = 1 << 20
+MAX_FILE_BYTES = 64 << 20
+
+
+class HttpTransport:
+    name = "http"
+
+    def __init__(self, url: str, *, download_url: str | None = None, timeout: float = 30, retries: int = 4,
+                 backoff: float = 0.5, max_backoff: float = 30, session: aiohttp.ClientSession | None = None):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise TransportError("bad_url", f"not an http(s) URL: {url!r}")
+        self.url = url.rstrip("/")
+        self.download_url = (download_url or f"{self.url}/v1/feeds").rstrip("/")
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._session = session
+        self._own_session = session is None
+        self.stats = {"requests": 0, "retries": 0, "not_modified": 0}
+
+    @classmethod
+    def from_config(cls, url: str, config: Any) -> "HttpTransport":
+        t = config.section("transport") if config is not None else {}
+        return cls(url, download_url=t.get("download_url"), timeout=t.get("timeout_seconds", 30),
+                   retries=t.get("retries", 4), backoff=t.get("backoff_seconds", 0.5),
+                   max_backoff=t.get("max_backoff_seconds", 30))
+
+    async def _sess(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.timeout, headers={"User-Agent": "bluezone"})
+            self._own_session = True
+        return self._session
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None:
+            await self._session.close()
+
+    async def __aenter__(self) -> "HttpTransport":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after and retry_after.isdigit():
+            return min(float(retry_after), self.max_backoff)
+        return min(self.max_backoff, self.backoff * (2 ** attempt)) * (0.5 + random.random() / 2)
+
+    async def _request(self, method: str, url: str, *, data: bytes | None = None,
+                       headers: dict[str, str] | None = None, limit: int = MAX_FILE_BYTES) -> tuple[int, dict, bytes]:
+        """One request with retries; returns (status, headers, body) for any final answer."""
+        session = await self._sess()
+        attempt = 0
+        while True:
+            self.stats["requests"] += 1
+            retry_after = None
+            try:
+                async with session.request(method, url, data=data, headers=headers) as resp:
+                    body = await resp.content.read(limit + 1)
+                    if len(body) > limit:
+                        raise TransportError("too_large", f"{url} answered more than {limit} bytes", resp.status)
+                    if resp.status < 500 and resp.status != 429:
+                        return resp.status, resp.headers.copy(), body
+                    retry_after = resp.headers.get("Retry-After")
+                    last = wire.error_from(resp.status, _json_or_none(body))
+            except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as e:
+                last = TransportError("network", f"{method} {url}: {e.__class__.__name__} {e}", retryable=True)
+            if attempt >= self.retries:
+                raise last
+            self.stats["retries"] += 1
+            await asyncio.sleep(self._delay(attempt, retry_after))
+            attempt += 1
+
+    async def _post(self, path: str, body: dict[str, Any], chaff: bool = False) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json"}
+        if chaff:
+            headers["X-Chaff"] = "1"
+        status, _, raw = await self._request("POST", f"{self.url}{path}", data=pad_body(body), headers=headers)
+        data = _json_or_none(raw)
+        if status >= 400:
+            raise wire.error_from(status, data)
+        if not isinstance(data, dict):
+            raise TransportError("bad_response", f"{path} did not answer a JSON object", status)
+        return data
+
+    # -- the Transport protocol ---------------------------------------------------------
+
+    async def download(self, feed: str, state: FeedState | None = None) -> tuple[list[PublishedBatch], FeedState]:
+        state = state or FeedState()
+        headers = {"If-None-Match": state.etag} if state.etag else {}
+        status, resp_headers, raw = await self._request("GET", f"{self.download_url}/{feed}/index.txt",
+                                                        headers=headers, limit=MAX_INDEX_BYTES)
+        if status == 304:
+            self.stats["not_modified"] += 1
+            return [], state
+        if status == 404:
+            return [], FeedState(None, [])
+        if status != 200:
+            raise wire.error_from(status, _json_or_none(raw))
+        names = wire.parse_index(raw.decode("utf-8", "replace"))
+        seen = set(state.seen)
+        batches = []
+        for name in names:
+            if name in seen:
+                continue
+            st, _, data = await self._request("GET", f"{self.download_url}/{feed}/{name}")
+            if st != 200:
+                raise wire.error_from(st, _json_or_none(data))
+            start, end = _times(name)
+            batches.append(PublishedBatch(feed, name, data, start, end))
+        return batches, FeedState(resp_headers.get("ETag"), names)
+
+    async def redeem_code(self, code: str) -> VerifiedCode:
+        return wire.parse_verified(await self._post("/v1/verify", wire.verify_body(code)))
+
+    async def request_certificate(self, token: str, ekeyhmac: bytes) -> str:
+        data = await self._post("/v1/certificate", wire.certificate_body(token, ekeyhmac))
+        return str(data.get("certificate", ""))
+
+    async def upload_keys(self, keys: list[ExposureKey], certificate: str, hmac_secret: bytes) -> UploadReceipt:
+        return wire.parse_receipt(await self._post("/v1/publish", wire.publish_body(keys, certificate, hmac_secret)))
+
+    async def upload_declaration(self, sealed: bytes) -> str:
+        return str((await self._post("/v1/declarations", wire.declaration_body(sealed)))["receipt"])
+
+    async def send_decoy(self) -> None:
+        await self._post("/v1/publish", wire.decoy_body(), chaff=True)
+
+    async def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        if not path.startswith("/"):
+            raise TransportError("bad_path", "paths start with '/'")
+        return await self._post(path, body)
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _times(name: str) -> tuple[int, int]:
+    parts = name[:-4].split("-")
+    try:
+        return int(parts[0]), int(parts[1])
+    except (ValueError, IndexError):
+        return 0, 0

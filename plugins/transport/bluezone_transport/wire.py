@@ -1,0 +1,82 @@
+"""What travels on the wire, shared by the HTTP and loopback transports.
+
+Request bodies are built here and padded with :func:`bluezone.transport.pad_body`
+so that verify, certificate, publish, declaration and decoy requests all have
+the same size class; responses are parsed here into the core's dataclasses.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from typing import Any
+
+from bluezone.models import ExposureKey
+from bluezone.transport import TransportError, UploadReceipt, VerifiedCode
+
+
+def verify_body(code: str) -> dict[str, Any]:
+    return {"code": code}
+
+
+def certificate_body(token: str, ekeyhmac: bytes) -> dict[str, Any]:
+    return {"token": token, "ekeyhmac": base64.b64encode(ekeyhmac).decode()}
+
+
+def publish_body(keys: list[ExposureKey], certificate: str, hmac_secret: bytes) -> dict[str, Any]:
+    return {
+        "temporaryExposureKeys": [
+            {"key": base64.b64encode(k.key_data).decode(), "rollingStartNumber": k.rolling_start_interval_number,
+             "rollingPeriod": k.rolling_period, "transmissionRisk": k.transmission_risk_level} for k in keys],
+        "verificationPayload": certificate,
+        "hmacKey": base64.b64encode(hmac_secret).decode(),
+    }
+
+
+def declaration_body(sealed: bytes, form: str = "ncovi") -> dict[str, Any]:
+    return {"sealed": base64.b64encode(sealed).decode(), "form": form}
+
+
+def decoy_body() -> dict[str, Any]:
+    """Shaped like a publish of a few keys; padding makes every body the same size anyway."""
+    return {"temporaryExposureKeys": [{"key": base64.b64encode(secrets.token_bytes(16)).decode(),
+                                       "rollingStartNumber": 0, "rollingPeriod": 144, "transmissionRisk": 0}
+                                      for _ in range(14)],
+            "verificationPayload": base64.urlsafe_b64encode(secrets.token_bytes(420)).decode(),
+            "hmacKey": base64.b64encode(secrets.token_bytes(32)).decode()}
+
+
+def parse_verified(data: dict[str, Any]) -> VerifiedCode:
+    try:
+        return VerifiedCode(str(data["token"]), int(data["reportType"]), data.get("symptomOnsetInterval"),
+                            data.get("testDateInterval"), int(data["expiresAt"]))
+    except (KeyError, TypeError, ValueError) as e:
+        raise TransportError("bad_response", f"unexpected verify answer: {e}") from None
+
+
+def parse_receipt(data: dict[str, Any]) -> UploadReceipt:
+    try:
+        return UploadReceipt(int(data["insertedExposures"]), str(data.get("revision", "")))
+    except (KeyError, TypeError, ValueError) as e:
+        raise TransportError("bad_response", f"unexpected publish answer: {e}") from None
+
+
+def error_from(status: int, data: Any) -> TransportError:
+    err = data.get("error") if isinstance(data, dict) else None
+    if isinstance(err, dict):
+        return TransportError(str(err.get("code", "http_error")), str(err.get("message", "")), status,
+                              retryable=status >= 500 or status == 429)
+    return TransportError("http_error", f"HTTP {status}", status, retryable=status >= 500 or status == 429)
+
+
+def parse_index(text: str) -> list[str]:
+    """Batch names of an index, oldest first; rejects names that could escape the feed folder."""
+    names = []
+    for line in text.splitlines():
+        name = line.strip().rsplit("/", 1)[-1]
+        if not name:
+            continue
+        if name.startswith(".") or "\\" in name or not name.endswith(".zip"):
+            raise TransportError("bad_index", f"unexpected entry in index: {line!r}")
+        names.append(name)
+    return names
