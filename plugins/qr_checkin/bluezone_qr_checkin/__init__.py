@@ -1,1 +1,15 @@
-"""Bluezone qr_checkin plugin (work in progress)."""
+"""Bluezone venue QR check-in: CrowdNotifier v3 (basic and managed variants).
+
+The hook implementations are re-exported here because the entry point
+(``qr-checkin = "bluezone_qr_checkin"``) registers this module. Heavy imports
+(pymcl, reportlab, zxing-cpp) happen inside the hooks, so loading the plugin
+costs nothing until a venue feature is used. See docs/qr_checkin.md.
+"""
+
+from .plugin import (  # noqa: F401
+    bluezone_config_schema,
+    bluezone_match_batch,
+    bluezone_published_feeds,
+    bluezone_register_commands,
+    bluezone_server_routes,
+)

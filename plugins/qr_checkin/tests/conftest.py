@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # for qr_helpers (import-mode=importlib)
 
 VECTORS = Path(__file__).resolve().parents[3].parent / "shared" / "vectors"
 

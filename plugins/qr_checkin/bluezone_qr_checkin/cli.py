@@ -1,0 +1,391 @@
+"""Command line: ``bluezone venue ...`` for venues and authorities, ``bluezone
+checkin/checkout/visits`` for citizens. Every error is one bilingual line (exit 2)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bluezone.cli.common import fail
+
+from . import messages as msg
+from .timeparse import DEFAULT_TZ, parse_duration, parse_time, show_time
+
+config_opt = click.option("--config", "config_path", envvar="BLUEZONE_CONFIG", type=click.Path(dir_okay=False),
+                          help="Deployment TOML (or $BLUEZONE_CONFIG).")
+store_opt = click.option("--store", "store_path", envvar="BLUEZONE_STORE", type=click.Path(dir_okay=False),
+                         default=str(Path("~/.local/share/bluezone/device.db").expanduser()), show_default=True,
+                         help="The phone's device store (or $BLUEZONE_STORE).")
+
+
+def _config(path: str | None, required: bool = False) -> Any:
+    if not path:
+        if required:
+            fail("--config is required here (or set BLUEZONE_CONFIG)")
+        return None
+    from bluezone.cli.common import load_config_or_fail
+
+    return load_config_or_fail(path)
+
+
+def _tz(config: Any) -> str:
+    return config.data["deployment"].get("timezone", DEFAULT_TZ) if config is not None else DEFAULT_TZ
+
+
+def _settings(config: Any):
+    from .settings import CheckinSettings, SettingsError
+
+    try:
+        return CheckinSettings.from_config(config)
+    except SettingsError as e:
+        fail(str(e))
+
+
+def _authority_key(config: Any, option: str | None) -> bytes:
+    from .settings import SettingsError, b64_key
+
+    try:
+        return b64_key(option, "--authority-key") if option else _settings(config).require_public_key()
+    except SettingsError as e:
+        fail(str(e))
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def _open_store(path: str, config: Any):
+    from bluezone.store import DeviceStore
+
+    return DeviceStore(path, retention_days=config.retention_days if config is not None else 14)
+
+
+# --- venue owner ---------------------------------------------------------------------------
+
+
+@click.group()
+def venue() -> None:
+    """Venues: create a QR poster, trace with the authority, keep a visitor log."""
+
+
+@venue.command("create")
+@click.option("--name", required=True, help="Venue name (at most 100 characters).")
+@click.option("--address", required=True)
+@click.option("--type", "venue_type", default="other", show_default=True,
+              help="other, meeting_room, cafeteria, private_event, canteen, library, lecture_room, shop, gym, "
+                   "kitchen_area, office_space")
+@click.option("--default-stay", default="2h", show_default=True, help="Automatic checkout after (e.g. 2h, 90m).")
+@click.option("--event", nargs=2, metavar="START END", help="Only valid between these times (an event).")
+@click.option("--room", default="", help="Room (required with --organisation).")
+@click.option("--organisation", type=click.Path(dir_okay=False), help="Managed variant: the organisation file.")
+@click.option("--authority-key", help="base64 X25519 key of the authority (default: from the config).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
+@config_opt
+def venue_create(name, address, venue_type, default_stay, event, room, organisation, authority_key, out_dir,
+                 config_path) -> None:
+    """Create a venue: entry URL, A4 poster (PDF and PNG), private tracing code."""
+    from . import poster, venue as vmod
+
+    config = _config(config_path)
+    tz = _tz(config)
+    try:
+        stay = parse_duration(default_stay)
+        start = end = None
+        if event:
+            start, end = parse_time(event[0], tz), parse_time(event[1], tz)
+    except ValueError as e:
+        fail(str(e))
+    spec = vmod.VenueSpec(name, address, venue_type, stay, start, end, room)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    url_base = _settings(config).url_base
+    try:
+        if organisation:
+            org = vmod.Organisation.from_json(Path(organisation).read_text())
+            payload = org.add_room(spec)
+            created = vmod.CreatedVenue(payload, b"")
+        else:
+            created = vmod.create_venue(spec, _authority_key(config, authority_key))
+    except (vmod.VenueSetupError, OSError) as e:
+        fail(str(e))
+    url = created.url(url_base)
+    from .payload import parse_payload
+
+    info = parse_payload(created.payload, check_time=False)
+    validity = msg.both(f"Hiệu lực {show_time(info.start_timestamp, tz)} – {show_time(info.end_timestamp, tz)}",
+                        f"valid {show_time(info.start_timestamp, tz)} – {show_time(info.end_timestamp, tz)}")
+    text = poster.PosterText(info.description, info.address, info.room, validity)
+    try:
+        pdf = poster.entry_poster_pdf(url, text)
+    except poster.PosterError as e:
+        fail(str(e))
+    (out / "entry-url.txt").write_text(url + "\n")
+    (out / "poster.pdf").write_bytes(pdf)
+    (out / "poster.png").write_bytes(poster.pdf_to_png(pdf))
+    if organisation:
+        org.save(Path(organisation))
+        click.echo(f"Room {room!r} added to {organisation}; trace it with the organisation passphrase.")
+    else:
+        code_text = base64.urlsafe_b64encode(created.tracing_code).rstrip(b"=").decode()
+        _write_private(out / "tracing-code.bin", created.tracing_code)
+        _write_private(out / "tracing-code.pdf", poster.tracing_code_pdf("bluezone-trace:" + code_text, text))
+        click.echo(msg.both("Giữ bí mật tracing-code.bin / tracing-code.pdf",
+                            "Keep tracing-code.bin / tracing-code.pdf secret"))
+    click.echo(url)
+    for f in ("poster.pdf", "poster.png"):
+        click.echo(f"wrote {out / f}")
+
+
+@venue.command("organisation-init")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False))
+@click.option("--authority-key", help="base64 X25519 key of the authority (default: from the config).")
+@config_opt
+def organisation_init(out_file, authority_key, config_path) -> None:
+    """Managed variant: start an organisation (many rooms, one passphrase)."""
+    from . import venue as vmod
+
+    config = _config(config_path)
+    if Path(out_file).exists():
+        fail(f"{out_file} exists; refusing to overwrite an organisation")
+    passphrase = vmod.new_passphrase()
+    org = vmod.Organisation.create(passphrase, _authority_key(config, authority_key))
+    org.save(Path(out_file))
+    click.echo(msg.both("Cụm mật khẩu (chỉ hiện một lần, hãy cất giữ an toàn)",
+                        "Passphrase (shown once, store it safely)") + ":")
+    click.echo(passphrase)
+
+
+def _load_code(tracing_code: str | None, organisation: str | None, room: str | None,
+               passphrase_file: str | None):
+    from . import venue as vmod
+
+    try:
+        if tracing_code:
+            raw = Path(tracing_code).read_bytes()
+            if raw.startswith(b"bluezone-trace:"):
+                from .payload import b64url_decode
+
+                raw = b64url_decode(raw[len(b"bluezone-trace:"):].decode().strip())
+            return vmod.load_tracing_code(raw)
+        if organisation and room and passphrase_file:
+            org = vmod.Organisation.from_json(Path(organisation).read_text())
+            return vmod.load_tracing_code(org.tracing_code(room, Path(passphrase_file).read_text().strip()))
+    except (vmod.VenueSetupError, OSError, ValueError) as e:
+        fail(str(e))
+    fail("give --tracing-code FILE, or --organisation FILE --room ROOM --passphrase-file FILE")
+
+
+@venue.command("trace")
+@click.option("--tracing-code", type=click.Path(dir_okay=False), help="The venue's tracing code file.")
+@click.option("--organisation", type=click.Path(dir_okay=False))
+@click.option("--room")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False))
+@click.option("--from", "start", required=True, help="Start of the window (e.g. 2026-11-30T09:00).")
+@click.option("--to", "end", required=True)
+@click.option("--token", required=True, help="The one-time token the health authority gave you.")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False), help="Kiosk visitor log to release with it.")
+@click.option("--message", default=None, help="Override the notice text (the authority may refuse).")
+@click.option("--output", type=click.Path(dir_okay=False), help="Write the upload to a file instead of sending it.")
+@config_opt
+def venue_trace(tracing_code, organisation, room, passphrase_file, start, end, token, log_path, message, output,
+                config_path) -> None:
+    """Upload pre-tracing keys for a window, authorised by the authority's one-time token."""
+    import json
+
+    from . import tracing
+
+    config = _config(config_path, required=output is None)
+    tz = _tz(config)
+    try:
+        t0, t1 = parse_time(start, tz), parse_time(end, tz)
+    except ValueError as e:
+        fail(str(e))
+    code = _load_code(tracing_code, organisation, room, passphrase_file)
+    try:
+        upload = tracing.owner_pretraces(code, t0, t1)
+    except tracing.TraceError as e:
+        fail(str(e))
+    paper: list[str] = []
+    if log_path:
+        from .kiosk import VisitorLog
+
+        with VisitorLog(log_path, _authority_key(config, None)) as log:
+            paper = [base64.b64encode(s).decode() for s in log.sealed_between(t0, t1)]
+    body = {"token": token, "preTraces": base64.b64encode(upload.SerializeToString()).decode(), "paperLog": paper}
+    if message:
+        body["message"] = message
+    if output:
+        Path(output).write_text(json.dumps(body))
+        click.echo(f"wrote {output} ({len(upload.preTraces)} hours)")
+        return
+    from bluezone.transport import TransportError, make_transport
+
+    async def send() -> dict:
+        transport = make_transport(config.authority_url, config)
+        try:
+            return await transport.post_json("/v1/venue-traces/upload", body)
+        finally:
+            await transport.close()
+
+    try:
+        receipt = asyncio.run(send())
+    except TransportError as e:
+        fail(f"the authority refused the upload: {e.message} ({e.code})")
+    click.echo(msg.both(f"Đã gửi {receipt.get('traces')} khoá truy vết cho {receipt.get('venue')}",
+                        f"uploaded {receipt.get('traces')} trace keys for {receipt.get('venue')}"))
+    click.echo(f"batch {receipt.get('batch')} trace-id {receipt.get('traceId')}")
+
+
+@venue.command("log")
+@click.option("--log", "log_path", required=True, type=click.Path(dir_okay=False), help="The kiosk's log file.")
+@click.option("--name", help="Visitor's name (omit to run the kiosk interactively).")
+@click.option("--phone", help="Visitor's phone number.")
+@click.option("--authority-key", help="base64 X25519 key of the authority (default: from the config).")
+@config_opt
+def venue_log(log_path, name, phone, authority_key, config_path) -> None:
+    """Kiosk for visitors without smartphones: entries sealed to the authority, kept 14 days."""
+    from .kiosk import KioskError, VisitorLog
+
+    config = _config(config_path)
+    days = _settings(config).kiosk_retention_days
+    with VisitorLog(log_path, _authority_key(config, authority_key), retention_days=days) as log:
+        if name is not None or phone is not None:
+            try:
+                log.record(name or "", phone or "")
+            except KioskError as e:
+                fail(str(e))
+            click.echo(msg.both("Đã ghi. Cảm ơn bạn!", "Recorded. Thank you!"))
+            return
+        click.echo(msg.both("Sổ khách (Ctrl-D để kết thúc)", "Visitor log (Ctrl-D to stop)"))
+        while True:
+            try:
+                n = click.prompt(msg.both("Họ tên", "Name"))
+                p = click.prompt(msg.both("Số điện thoại", "Phone"))
+            except (click.Abort, EOFError):
+                break
+            try:
+                log.record(n, p)
+                click.echo(msg.both("Đã ghi. Cảm ơn bạn!", "Recorded. Thank you!"))
+            except KioskError as e:
+                click.echo(str(e), err=True)
+
+
+# --- citizens -------------------------------------------------------------------------------
+
+
+@click.command("checkin")
+@click.argument("code")
+@click.option("--yes", is_flag=True, help="Do not ask to confirm the venue.")
+@store_opt
+@config_opt
+def checkin_cmd(code, yes, store_path, config_path) -> None:
+    """Check in at a venue from its URL or a photo/screenshot of its poster (no network)."""
+    from . import checkin
+    from . import payload as qp
+
+    config = _config(config_path)
+    try:
+        if Path(code).is_file():
+            from .qrimage import venue_url_from_image
+
+            code = venue_url_from_image(code)
+        info = qp.parse_url(code)
+    except qp.PayloadError as e:
+        fail(str(e))
+    click.echo(f"{info.title}\n{info.address}")
+    if not yes and not click.confirm(msg.both("Check-in tại đây?", "Check in here?"), default=True):
+        click.echo(msg.both("Đã huỷ", "Cancelled"))
+        return
+    tz = _tz(config)
+    with _open_store(store_path, config) as store:
+        result = checkin.check_in(store, info, default_stay=_settings(config).default_stay_minutes * 60)
+    if result.ended is not None:
+        click.echo(msg.both("Đã tự check-out khỏi địa điểm trước", "Checked out of your previous venue"))
+    click.echo(msg.both(f"Đã check-in lúc {show_time(result.visit.arrival, tz)}; tự check-out lúc "
+                        f"{show_time(result.visit.auto_checkout, tz)}",
+                        f"checked in at {show_time(result.visit.arrival, tz)}; automatic checkout at "
+                        f"{show_time(result.visit.auto_checkout, tz)}"))
+    click.echo(f"visit {result.visit.visit_id}")
+
+
+@click.command("checkout")
+@store_opt
+@config_opt
+def checkout_cmd(store_path, config_path) -> None:
+    """Check out of the current venue now."""
+    from . import checkin
+
+    config = _config(config_path)
+    with _open_store(store_path, config) as store:
+        try:
+            v = checkin.check_out(store)
+        except checkin.CheckinError as e:
+            fail(str(e))
+    click.echo(msg.both(f"Đã check-out lúc {show_time(v.departure, _tz(config))}",
+                        f"checked out at {show_time(v.departure, _tz(config))}"))
+
+
+@click.group("visits", invoke_without_command=True)
+@store_opt
+@config_opt
+@click.pass_context
+def visits_cmd(ctx, store_path, config_path) -> None:
+    """Your venue visits (kept on this phone only, deleted after the retention window)."""
+    ctx.obj = (store_path, config_path)
+    if ctx.invoked_subcommand is not None:
+        return
+    from . import checkin
+
+    config = _config(config_path)
+    tz = _tz(config)
+    with _open_store(store_path, config) as store:
+        now = store.now()
+        checkin.close_expired(store, now)
+        for v in store.visits(checkin.SOURCE):
+            data = checkin.VisitData.from_bytes(v.data)
+            state = "open" if checkin.is_open(v, now) else "done"
+            click.echo(f"{v.visit_id}  {show_time(v.arrival, tz)} → {show_time(checkin.planned_departure(v), tz)}"
+                       f"  [{state}]  {data.title}, {data.address}")
+            for n in data.notices:
+                click.echo(f"    ⚠ {n['message']}")
+
+
+@visits_cmd.command("edit")
+@click.argument("visit_id")
+@click.option("--arrival")
+@click.option("--departure")
+@click.pass_obj
+def visits_edit(obj, visit_id, arrival, departure) -> None:
+    """Correct the arrival and/or departure time of a visit."""
+    from . import checkin
+
+    store_path, config_path = obj
+    config = _config(config_path)
+    tz = _tz(config)
+    try:
+        a = parse_time(arrival, tz) if arrival else None
+        d = parse_time(departure, tz) if departure else None
+    except ValueError as e:
+        fail(str(e))
+    with _open_store(store_path, config) as store:
+        try:
+            v = checkin.edit_times(store, visit_id, a, d)
+        except checkin.CheckinError as e:
+            fail(str(e))
+    click.echo(f"{v.visit_id}  {show_time(v.arrival, tz)} → {show_time(checkin.planned_departure(v), tz)}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(venue)
+    cli.add_command(checkin_cmd)
+    cli.add_command(checkout_cmd)
+    cli.add_command(visits_cmd)

@@ -1,0 +1,111 @@
+"""The paper-log replacement: a visitor log for people without smartphones.
+
+At the entrance kiosk a visitor types a name and phone number. The entry is
+sealed at once to the health authority's public key (libsodium sealed box):
+the venue's own machine cannot read it back, not even a minute later. Only
+the hour of the visit is kept in clear, so the kiosk can delete entries after
+14 days (on every start) and hand over, within a venue trace, exactly the
+entries of the traced window. The authority opens them; nobody else can.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nacl.public
+
+from . import messages as msg
+
+RETENTION_DAYS = 14
+
+
+class KioskError(ValueError):
+    """A log entry that cannot be recorded (missing name or phone)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    name: str
+    phone: str
+    arrival: int
+
+    def problems(self) -> list[str]:
+        out = []
+        if not self.name.strip() or len(self.name) > 100:
+            out.append(msg.both("Cần họ tên (tối đa 100 ký tự)", "A name is required (at most 100 characters)"))
+        digits = "".join(ch for ch in self.phone if ch.isdigit())
+        if not 8 <= len(digits) <= 15 or any(ch not in "0123456789 +-.()" for ch in self.phone):
+            out.append(msg.both("Số điện thoại không hợp lệ", "Invalid phone number"))
+        return out
+
+
+class VisitorLog:
+    """A kiosk's log file: sealed entries with their hour, mode 0600."""
+
+    def __init__(self, path: str | os.PathLike, authority_public_key: bytes, *,
+                 retention_days: int = RETENTION_DAYS, clock=time.time):
+        self.path = Path(path)
+        self.box = nacl.public.SealedBox(nacl.public.PublicKey(authority_public_key))
+        self.retention_days = retention_days
+        self.clock = clock
+        if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        os.chmod(self.path, 0o600)
+        self.conn = sqlite3.connect(str(self.path), isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("CREATE TABLE IF NOT EXISTS entries (id INTEGER PRIMARY KEY, hour INTEGER NOT NULL,"
+                          " sealed BLOB NOT NULL)")
+        self.purge()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "VisitorLog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def record(self, name: str, phone: str, arrival: int | None = None) -> int:
+        """Seal and store one entry; returns its row id."""
+        entry = LogEntry(name.strip(), phone.strip(), int(self.clock()) if arrival is None else int(arrival))
+        problems = entry.problems()
+        if problems:
+            raise KioskError("; ".join(problems))
+        plain = json.dumps({"name": entry.name, "phone": entry.phone, "arrival": entry.arrival},
+                           ensure_ascii=False).encode()
+        # pad to a fixed size so the ciphertext length does not hint at the name's length
+        plain = plain + b" " * max(0, 256 - len(plain))
+        cur = self.conn.execute("INSERT INTO entries (hour, sealed) VALUES (?, ?)",
+                                (entry.arrival // 3600, bytes(self.box.encrypt(plain))))
+        return int(cur.lastrowid)
+
+    def purge(self, now: int | None = None) -> int:
+        now = int(self.clock()) if now is None else now
+        cutoff_hour = (now - self.retention_days * 86_400) // 3600
+        return self.conn.execute("DELETE FROM entries WHERE hour < ?", (cutoff_hour,)).rowcount
+
+    def count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM entries").fetchone()[0]
+
+    def sealed_between(self, start: int, end: int) -> list[bytes]:
+        """The sealed entries of the hours touched by ``[start, end]`` (for a trace upload)."""
+        rows = self.conn.execute("SELECT sealed FROM entries WHERE hour BETWEEN ? AND ? ORDER BY id",
+                                 (start // 3600, end // 3600)).fetchall()
+        return [bytes(r[0]) for r in rows]
+
+
+def open_entries(sealed: list[bytes], authority_secret_key: bytes) -> list[LogEntry]:
+    """The authority's side: open released entries."""
+    box = nacl.public.SealedBox(nacl.public.PrivateKey(authority_secret_key))
+    out = []
+    for s in sealed:
+        d = json.loads(box.decrypt(s).decode().rstrip(" "))
+        out.append(LogEntry(d["name"], d["phone"], int(d["arrival"])))
+    return out

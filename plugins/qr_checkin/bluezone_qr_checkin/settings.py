@@ -1,0 +1,77 @@
+"""The ``[qr_checkin]`` section of the deployment TOML."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .payload import DEFAULT_URL_BASE
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Venue QR check-in (CrowdNotifier v3).",
+    "properties": {
+        "url_base": {"type": "string", "pattern": "^https://", "default": DEFAULT_URL_BASE,
+                     "description": "start of the entry QR URL; the payload rides in its #fragment"},
+        "authority_public_key": {"type": "string", "description":
+                                 "base64 X25519 public key of the health authority: venues seal its half of "
+                                 "the master key to it, kiosks seal visitor-log entries to it"},
+        "authority_secret_key_file": {"type": "string", "description":
+                                      "server only: file with the base64 X25519 secret key"},
+        "default_stay_minutes": {"type": "integer", "minimum": 5, "maximum": 1440, "default": 120},
+        "kiosk_retention_days": {"type": "integer", "minimum": 1, "maximum": 60, "default": 14},
+    },
+    "additionalProperties": False,
+    "default": {},
+}
+
+
+class SettingsError(ValueError):
+    """A missing or malformed ``[qr_checkin]`` setting."""
+
+
+def b64_key(text: str, what: str) -> bytes:
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise SettingsError(f"{what} is not base64") from None
+    if len(raw) != 32:
+        raise SettingsError(f"{what} must be 32 bytes, got {len(raw)}")
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class CheckinSettings:
+    url_base: str = DEFAULT_URL_BASE
+    authority_public_key: bytes | None = None
+    authority_secret_key_file: Path | None = None
+    default_stay_minutes: int = 120
+    kiosk_retention_days: int = 14
+
+    @classmethod
+    def from_config(cls, config: Any) -> "CheckinSettings":
+        if config is None:
+            return cls()
+        s = config.section("qr_checkin")
+        pk = s.get("authority_public_key")
+        sk_file = s.get("authority_secret_key_file")
+        return cls(
+            url_base=s.get("url_base", DEFAULT_URL_BASE),
+            authority_public_key=b64_key(pk, "[qr_checkin] authority_public_key") if pk else None,
+            authority_secret_key_file=config.resolve_path(sk_file) if sk_file else None,
+            default_stay_minutes=s.get("default_stay_minutes", 120),
+            kiosk_retention_days=s.get("kiosk_retention_days", 14),
+        )
+
+    def require_public_key(self) -> bytes:
+        if self.authority_public_key is None:
+            raise SettingsError("set [qr_checkin] authority_public_key (or pass --authority-key)")
+        return self.authority_public_key
+
+    def authority_secret_key(self) -> bytes:
+        if self.authority_secret_key_file is None:
+            raise SettingsError("set [qr_checkin] authority_secret_key_file on the server")
+        return b64_key(Path(self.authority_secret_key_file).read_text(), "the authority secret key file")

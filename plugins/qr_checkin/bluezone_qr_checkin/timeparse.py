@@ -1,0 +1,36 @@
+"""Durations and moments as people type them on the command line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+DEFAULT_TZ = "Asia/Ho_Chi_Minh"
+
+
+def parse_duration(text: str) -> int:
+    """``2h``, ``90m``, ``1h30m``, ``45min`` → seconds."""
+    m = re.fullmatch(r"\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*", text.lower())
+    if not m or not (m.group(1) or m.group(2)):
+        raise ValueError(f"not a duration: {text!r} (use e.g. 2h, 90m, 1h30m)")
+    return int(m.group(1) or 0) * 3600 + int(m.group(2) or 0) * 60
+
+
+def parse_time(text: str, tz: str = DEFAULT_TZ) -> int:
+    """ISO 8601 (``2026-11-30T09:00``, ``2026-11-30 09:00+07:00``) or ``@unix``.
+    A time without an offset is in the deployment's timezone."""
+    text = text.strip()
+    if text.startswith("@") and text[1:].isdigit():
+        return int(text[1:])
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not a time: {text!r} (use e.g. 2026-11-30T09:00 or @1796029200)") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(tz))
+    return int(moment.timestamp())
+
+
+def show_time(unix: int, tz: str = DEFAULT_TZ) -> str:
+    return dt.datetime.fromtimestamp(unix, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
