@@ -156,15 +156,29 @@ def bluezone_deliver_alert(alert: "Alert", language: str, config: "Config") -> A
 @hookspec
 def bluezone_declaration_form(form: Any, config: "Config") -> None:
     """Adjust the health-declaration form before it is shown: add, replace or
-    remove fields (a province's extra questions) without forking."""
+    remove fields (a province's extra questions) without forking.
+
+    ``form`` is a :class:`bluezone.declarations.Form` (the default NCOVI form
+    after earlier plugins ran); change it in place with ``add_field``,
+    ``replace_field``, ``remove_field``, ``add_section`` and ``add_check``,
+    and call ``form.mark_extended("my-province-1")`` so every declaration
+    records which questions it answered. ``config`` may be ``None`` in tools
+    that only need the schema. Sync only."""
 
 
 @hookspec
 def bluezone_declaration_submitters() -> dict[str, Any]:
     """Offer declaration submitters by name: ``{"ncovi": factory}``.
 
-    ``factory(config)`` returns an object whose ``submit(sealed, metadata)``
-    delivers a sealed declaration (may return an awaitable)."""
+    ``factory(config)`` returns an object whose ``submit(submission)``
+    delivers a :class:`bluezone.declarations.Submission` (``sealed`` bytes
+    for the health authority; ``declaration`` and ``form`` in the clear for
+    external services the person agreed to) and returns a receipt string,
+    or raises :class:`bluezone.declarations.SubmitError` (may return an
+    awaitable). The deployment picks which run with ``[declarations]
+    submitters``; every failure is reported to the person, never dropped.
+    The built-in ``authority`` submitter uploads the sealed bytes through
+    the transport; ``ncovi-submitter`` posts to an NCOVI-style endpoint."""
 
 
 # --- server and command line ----------------------------------------------------

@@ -1,0 +1,184 @@
+"""Asking the form's questions on a terminal, in the person's language.
+
+Each answer is checked as soon as it is typed, with the field's message in
+the chosen language, and asked again until it passes; rules across fields
+(arrival after departure) are checked at the end and only the fields they
+name are asked again. Input and output go through two callables so the
+same flow runs on a real terminal (tested through a pseudo-terminal) and
+anywhere else.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .fields import Field, FieldValueError, tr
+from .form import Form
+from .linkage import Linkage, LinkageError, normalise_code
+
+UI = {
+    "choose_language": tr("Chọn ngôn ngữ / Choose language [vi/en]", "Chọn ngôn ngữ / Choose language [vi/en]"),
+    "optional": tr("(Enter để bỏ qua)", "(Enter to skip)"),
+    "yes_no": tr("[c/k]", "[y/n]"),
+    "multi": tr("Nhập các số hoặc mã, cách nhau bởi dấu phẩy; Enter nếu không có",
+                "Type numbers or codes separated by commas; Enter for none"),
+    "try_again": tr("Chưa hợp lệ", "Not valid"),
+    "offer": tr("Bạn đã nhận cảnh báo {tier} (tiếp xúc ngày {date}). Gắn tờ khai với cảnh báo này? "
+                "(chỉ gửi mức {tier} và ngày, không gửi gì khác)",
+                "You received an {tier} alert (exposure on {date}). Link this declaration to it? "
+                "(only the tier and the date are sent, nothing else)"),
+    "code": tr("Cơ quan y tế có đưa mã xác minh cho bạn không? Nhập mã", "Did the health authority give you a verification code? Enter it"),
+    "fix": tr("Vui lòng sửa các câu trả lời sau:", "Please correct these answers:"),
+    "summary": tr("Tóm tắt tờ khai", "Declaration summary"),
+    "keep_copy": tr("Lưu một bản trên máy này (được mã hoá)?", "Keep a copy on this device (encrypted)?"),
+    "external": tr("Gửi thêm tới {name}? Nơi này sẽ đọc được nội dung tờ khai.",
+                   "Also send to {name}? They will be able to read your answers."),
+    "provinces_hint": tr("Nhập mã tỉnh (ví dụ 64 = Gia Lai)", "Type the province code (e.g. 64 = Gia Lai)"),
+}
+
+
+def ui(key: str, language: str, **kw: Any) -> str:
+    return UI[key][language].format(**kw)
+
+
+@dataclass
+class Console:
+    """The two ends of a conversation: ``ask(prompt) -> str`` and ``say(text)``."""
+
+    ask_raw: Callable[[str], str]
+    say: Callable[[str], None]
+
+    def ask(self, prompt: str) -> str:
+        try:
+            return self.ask_raw(prompt)
+        except EOFError:
+            raise KeyboardInterrupt from None
+
+    def yes_no(self, question: str, language: str, default: bool | None = None) -> bool:
+        probe = Field("_", "_", "boolean", tr("_", "_"))
+        while True:
+            raw = self.ask(f"{question} {ui('yes_no', language)}: ")
+            if not raw.strip() and default is not None:
+                return default
+            try:
+                return probe.coerce(raw)
+            except FieldValueError as e:
+                self.say(f"  {e.text[language]}")
+
+
+def choose_language(console: Console, allowed: list[str]) -> str:
+    while True:
+        raw = console.ask(ui("choose_language", "vi") + ": ").strip().lower()
+        if raw in allowed:
+            return raw
+        if not raw:
+            return allowed[0]
+
+
+def _choice_lines(f: Field, language: str) -> list[str]:
+    if len(f.choices) > 12:  # provinces: code and name, four per line
+        cells = [f"{c.code} {c.label[language]}" for c in f.choices]
+        return ["  " + "  ".join(f"{cell:<22}" for cell in cells[i:i + 4]).rstrip() for i in range(0, len(cells), 4)]
+    return ["  " + "   ".join(f"{i}) {c.label[language]}" for i, c in enumerate(f.choices, 1))]
+
+
+def ask_field(console: Console, form: Form, f: Field, language: str, today: dt.date) -> Any:
+    """Ask one question until the answer passes the field's own check."""
+    required = f.required
+    suffix = ""
+    if f.kind == "boolean":
+        suffix = " " + ui("yes_no", language)
+    elif f.kind == "date":
+        suffix = " (YYYY-MM-DD)"
+    if not required and f.kind != "boolean":
+        suffix += " " + ui("optional", language)
+    if f.kind in ("choice", "multichoice"):
+        for line in _choice_lines(f, language):
+            console.say(line)
+        if f.kind == "multichoice":
+            console.say("  " + ui("multi", language))
+        elif len(f.choices) > 12:
+            console.say("  " + ui("provinces_hint", language))
+    default = f.default
+    if default is not None and f.kind in ("text", "choice"):
+        shown = f.choice_label(default, language) if f.kind == "choice" else default
+        suffix += f" [{shown}]"
+    while True:
+        raw = console.ask(f"{f.label[language]}{suffix}: ")
+        if not raw.strip() and default is not None:
+            raw = default
+        try:
+            value = f.coerce(raw, today=today)
+        except FieldValueError as e:
+            console.say(f"  {ui('try_again', language)}: {e.text[language]}")
+            continue
+        if value is None and required:
+            console.say(f"  {ui('try_again', language)}: {tr('bắt buộc', 'is required')[language]}")
+            continue
+        return value
+
+
+def ask_form(console: Console, form: Form, language: str, today: dt.date | None = None) -> dict[str, Any]:
+    """Every applicable question, section by section; returns valid answers."""
+    today = today or dt.date.today()
+    answers: dict[str, Any] = {}
+    for section, title in form.sections.items():
+        fields = [f for f in form.section_fields(section)]
+        if not fields:
+            continue
+        if section == "consent" and form.consent:
+            console.say(form.consent[language])
+        shown = False
+        for f in fields:
+            if not form.is_asked(f, answers):
+                continue
+            if not shown:
+                console.say(f"\n== {title[language]} ==")
+                shown = True
+            answers[f.id] = ask_field(console, form, f, language, today)
+    while True:
+        result = form.validate({k: v for k, v in answers.items() if v is not None}, today=today)
+        if result.ok:
+            return result.answers
+        console.say(ui("fix", language))
+        for err in result.errors:
+            console.say(f"  - {err.format(language)}")
+        for err in result.errors:
+            if err.field_id in form:
+                f = form.get(err.field_id)
+                answers[f.id] = ask_field(console, form, f, language, today) if form.is_asked(f, answers) else None
+
+
+def offer_linkage(console: Console, offers: list[Linkage], language: str) -> Linkage | None:
+    """Offer each recent alert; the person may link one and add a code."""
+    for offer in offers:
+        question = ui("offer", language, tier=offer.tier.name, date=offer.exposure_date.isoformat())
+        if console.yes_no(question, language, default=False):
+            while True:
+                raw = console.ask(f"{ui('code', language)} {ui('optional', language)}: ").strip()
+                if not raw:
+                    return offer
+                try:
+                    return offer.with_code(normalise_code(raw))
+                except LinkageError as e:
+                    console.say(f"  {ui('try_again', language)}: {e}")
+    return None
+
+
+def summary_lines(form: Form, answers: dict[str, Any], language: str) -> list[str]:
+    out = [f"== {ui('summary', language)} =="]
+    for f in form.fields:
+        if f.id not in answers:
+            continue
+        v = answers[f.id]
+        if f.kind == "boolean":
+            v = tr("có", "yes")[language] if v else tr("không", "no")[language]
+        elif f.kind == "choice":
+            v = f.choice_label(v, language)
+        elif f.kind == "multichoice":
+            v = ", ".join(f.choice_label(c, language) for c in v)
+        out.append(f"  {f.label[language]}: {v}")
+    return out

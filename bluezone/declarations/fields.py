@@ -1,0 +1,276 @@
+"""Field types of a health declaration, and how each checks one answer.
+
+Why a small home-grown field model instead of JSON Schema alone: the same
+definition drives three things that must agree — the interactive prompt (it
+needs labels and choices in Vietnamese and English), the ``--from-json``
+reader (typed values) and the error a person sees ("Năm sinh: phải từ 1900
+đến 2026" / "Year of birth: must be 1900 to 2026"). Every check returns a
+:class:`FieldError` carrying both languages, never an exception from deep
+inside a library.
+
+Canonical answer values are JSON-friendly: ``str``, ``int``, ``bool``,
+ISO dates as ``str`` and lists of choice codes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Languages every label and message is written in.
+LANGUAGES = ("vi", "en")
+
+Text = dict[str, str]  # {"vi": ..., "en": ...}
+
+
+def tr(vi: str, en: str) -> Text:
+    """A bilingual text."""
+    return {"vi": vi, "en": en}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One allowed answer of a choice field: a stable code and its labels."""
+
+    code: str
+    label: Text
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """Why one answer was refused, in every language."""
+
+    field_id: str
+    label: Text
+    message: Text
+
+    def format(self, language: str = "en") -> str:
+        lang = language if language in self.message else "en"
+        return f"{self.field_id} ({self.label[lang]}): {self.message[lang]}"
+
+
+class FieldValueError(ValueError):
+    """Raised by :meth:`Field.coerce` with a bilingual reason."""
+
+    def __init__(self, message: Text):
+        super().__init__(message["en"])
+        self.text = message
+
+
+KINDS = ("text", "integer", "year", "choice", "multichoice", "boolean", "date", "phone", "id_number", "email")
+
+_PHONE = re.compile(r"^(?:0\d{9}|\+84\d{9}|\+(?!84)[1-9]\d{6,14})$")
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
+_ID = re.compile(r"^[A-Z0-9]{6,20}$")
+_TRUE = {"y", "yes", "c", "co", "có", "true", "1", "x"}
+_FALSE = {"n", "no", "k", "khong", "không", "false", "0", ""}
+
+
+def _clean_text(value: Any, field_id: str) -> str:
+    if not isinstance(value, str):
+        raise FieldValueError(tr("phải là chữ", "must be text"))
+    value = unicodedata.normalize("NFC", value).strip()
+    if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+        raise FieldValueError(tr("có ký tự điều khiển không hợp lệ", "contains control characters"))
+    return value
+
+
+@dataclass
+class Field:
+    """One question of the form.
+
+    ``section`` groups fields for display; ``when`` asks a field only when
+    another field has one of the given values (travel details only when the
+    person travelled); ``required`` then applies only when it is asked. ``pattern`` is an extra regular
+    expression a province can impose on a text field.
+    """
+
+    id: str
+    section: str
+    kind: str
+    label: Text
+    required: bool = False
+    choices: tuple[Choice, ...] = ()
+    min_length: int = 0
+    max_length: int = 200
+    minimum: int | None = None
+    maximum: int | None = None
+    pattern: str | None = None
+    pattern_message: Text | None = None
+    help: Text | None = None
+    when: tuple[str, tuple[Any, ...]] | None = None
+    letters_only: bool = False
+    not_future: bool = True
+    default: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"field {self.id!r}: unknown kind {self.kind!r} (known: {', '.join(KINDS)})")
+        if self.kind in ("choice", "multichoice") and not self.choices:
+            raise ValueError(f"field {self.id!r}: a {self.kind} field needs choices")
+        if set(self.label) != set(LANGUAGES):
+            raise ValueError(f"field {self.id!r}: label needs exactly {LANGUAGES}")
+
+    # -- helpers -----------------------------------------------------------------
+
+    def choice_codes(self) -> list[str]:
+        return [c.code for c in self.choices]
+
+    def choice_label(self, code: str, language: str) -> str:
+        for c in self.choices:
+            if c.code == code:
+                return c.label[language]
+        return code
+
+    def is_empty(self, value: Any) -> bool:
+        return value is None or value == "" or value == []
+
+    def error(self, message: Text) -> FieldError:
+        return FieldError(self.id, self.label, message)
+
+    # -- checking -------------------------------------------------------------
+
+    def coerce(self, value: Any, *, today: dt.date | None = None) -> Any:
+        """Turn an answer (typed JSON or a typed-in string) into its canonical
+        value, or raise :class:`FieldValueError` saying why not. ``None`` and
+        empty answers come back as ``None`` (requiredness is the form's job)."""
+        today = today or dt.date.today()
+        if isinstance(value, str) and self.kind not in ("boolean",) and not value.strip():
+            return None
+        if value is None or value == []:
+            return None
+        handler = getattr(self, f"_coerce_{self.kind}")
+        return handler(value, today)
+
+    def _coerce_text(self, value: Any, today: dt.date) -> str:
+        text = _clean_text(value, self.id)
+        if len(text) < self.min_length:
+            raise FieldValueError(tr(f"cần ít nhất {self.min_length} ký tự", f"needs at least {self.min_length} characters"))
+        if len(text) > self.max_length:
+            raise FieldValueError(tr(f"tối đa {self.max_length} ký tự", f"at most {self.max_length} characters"))
+        if self.letters_only:
+            bad = [c for c in text if not (c.isalpha() or c in " .'-")]
+            if bad:
+                raise FieldValueError(tr("chỉ được dùng chữ cái, dấu cách, dấu chấm, gạch nối",
+                                         "only letters, spaces, dots, apostrophes and hyphens"))
+        if self.pattern and not re.fullmatch(self.pattern, text):
+            raise FieldValueError(self.pattern_message or tr("không đúng định dạng", "has the wrong format"))
+        return text
+
+    def _as_int(self, value: Any) -> int:
+        if isinstance(value, bool):
+            raise FieldValueError(tr("phải là số nguyên", "must be a whole number"))
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,9}\s*", value):
+            return int(value)
+        raise FieldValueError(tr("phải là số nguyên", "must be a whole number"))
+
+    def _coerce_integer(self, value: Any, today: dt.date) -> int:
+        n = self._as_int(value)
+        lo, hi = self.minimum, self.maximum
+        if (lo is not None and n < lo) or (hi is not None and n > hi):
+            raise FieldValueError(tr(f"phải từ {lo} đến {hi}", f"must be {lo} to {hi}"))
+        return n
+
+    def _coerce_year(self, value: Any, today: dt.date) -> int:
+        n = self._as_int(value)
+        lo = self.minimum if self.minimum is not None else 1900
+        hi = today.year
+        if not lo <= n <= hi:
+            raise FieldValueError(tr(f"phải từ {lo} đến {hi}", f"must be {lo} to {hi}"))
+        return n
+
+    def _coerce_choice(self, value: Any, today: dt.date) -> str:
+        if isinstance(value, str):
+            v = value.strip()
+            codes = self.choice_codes()
+            if v in codes:
+                return v
+            if v.isdigit() and 1 <= int(v) <= len(codes):  # a number typed at the prompt
+                return codes[int(v) - 1]
+        allowed = ", ".join(self.choice_codes()[:12]) + (" ..." if len(self.choices) > 12 else "")
+        raise FieldValueError(tr(f"không phải lựa chọn hợp lệ (có thể chọn: {allowed})",
+                                 f"is not one of the choices ({allowed})"))
+
+    def _coerce_multichoice(self, value: Any, today: dt.date) -> list[str]:
+        if isinstance(value, str):
+            items: list[Any] = [p for p in re.split(r"[,\s]+", value.strip()) if p]
+        elif isinstance(value, list):
+            items = value
+        else:
+            raise FieldValueError(tr("phải là danh sách lựa chọn", "must be a list of choices"))
+        out: list[str] = []
+        for item in items:
+            code = self._coerce_choice(item, today)
+            if code not in out:
+                out.append(code)
+        order = self.choice_codes()
+        return sorted(out, key=order.index)
+
+    def _coerce_boolean(self, value: Any, today: dt.date) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            v = unicodedata.normalize("NFC", value).strip().lower()
+            if v in _TRUE:
+                return True
+            if v in _FALSE:
+                return False
+        raise FieldValueError(tr("trả lời có (c) hoặc không (k)", "answer yes (y) or no (n)"))
+
+    def _coerce_date(self, value: Any, today: dt.date) -> str:
+        if not isinstance(value, str):
+            raise FieldValueError(tr("phải là ngày dạng YYYY-MM-DD", "must be a date YYYY-MM-DD"))
+        v = value.strip()
+        d = None
+        for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+            try:
+                d = dt.datetime.strptime(v, fmt).date()
+                break
+            except ValueError:
+                continue
+        if d is None:
+            raise FieldValueError(tr("phải là ngày dạng YYYY-MM-DD hoặc DD/MM/YYYY", "must be a date YYYY-MM-DD or DD/MM/YYYY"))
+        if self.not_future and d > today:
+            raise FieldValueError(tr("không được là ngày trong tương lai", "must not be in the future"))
+        if d.year < 2019:
+            raise FieldValueError(tr("phải từ năm 2019 trở đi", "must be in 2019 or later"))
+        return d.isoformat()
+
+    def _coerce_phone(self, value: Any, today: dt.date) -> str:
+        text = _clean_text(value, self.id)
+        compact = re.sub(r"[\s.()-]", "", text)
+        if not _PHONE.fullmatch(compact):
+            raise FieldValueError(tr("số điện thoại không hợp lệ (ví dụ 0912345678 hoặc +84912345678)",
+                                     "not a valid phone number (e.g. 0912345678 or +84912345678)"))
+        return compact
+
+    def _coerce_id_number(self, value: Any, today: dt.date) -> str:
+        text = _clean_text(value, self.id).replace(" ", "").upper()
+        if not _ID.fullmatch(text):
+            raise FieldValueError(tr("6–20 chữ cái hoặc chữ số (CCCD 12 số, CMND 9 số, hộ chiếu)",
+                                     "6–20 letters or digits (citizen ID 12 digits, old ID 9 digits, passport)"))
+        if text.isdigit() and len(text) not in (9, 12):
+            raise FieldValueError(tr("số CMND có 9 chữ số, số CCCD có 12 chữ số",
+                                     "an ID number of digits only must have 9 (old ID) or 12 (citizen ID) digits"))
+        return text
+
+    def _coerce_email(self, value: Any, today: dt.date) -> str:
+        text = _clean_text(value, self.id)
+        if len(text) > 254 or not _EMAIL.fullmatch(text):
+            raise FieldValueError(tr("địa chỉ email không hợp lệ", "not a valid email address"))
+        return text.lower()
+
+    # -- serialisation (for docs and the authority's CSV header) -------------------
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "section": self.section, "kind": self.kind,
+                               "label": self.label, "required": self.required}
+        if self.choices:
+            out["choices"] = [{"code": c.code, "label": c.label} for c in self.choices]
+        return out

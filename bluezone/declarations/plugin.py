@@ -1,0 +1,77 @@
+"""``declarations``: the built-in plugin of the declaration feature.
+
+It claims the ``[declarations]`` section of the deployment TOML and offers
+the ``authority`` submitter, which hands the *sealed* declaration to the
+deployment's transport (``upload_declaration``): the server stores
+ciphertext it cannot read. Registered through the entry-point group like a
+third-party plugin.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..hookspecs import hookimpl
+from .ncovi import NCOVI_SCHEMA
+from .submit import RetryPolicy, SubmitError, Submission, with_retries
+
+DECLARATIONS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Health declarations (docs/declarations.md).",
+    "properties": {
+        "submitters": {
+            "type": "array", "items": {"type": "string"}, "uniqueItems": True, "default": ["authority"],
+            "description": "which submitters deliver a declaration, in order",
+        },
+        "keep_copy": {"type": "string", "enum": ["ask", "always", "never"], "default": "ask",
+                      "description": "keep the person's own copy in the device store (encrypted at rest)"},
+        "upload_attempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
+        "ncovi": NCOVI_SCHEMA,
+    },
+    "additionalProperties": False,
+    "default": {},
+}
+
+
+class AuthoritySubmitter:
+    """Uploads the sealed bytes through the deployment's transport."""
+
+    name = "authority"
+
+    def __init__(self, config: Any, transport: Any = None):
+        self.config = config
+        self.transport = transport
+        self.policy = RetryPolicy(int(config.section("declarations").get("upload_attempts", 3)), 0.5, 4.0)
+        self.last_attempts = 0
+
+    async def submit(self, submission: Submission) -> str:
+        from ..transport import TransportError, make_transport
+
+        try:
+            transport = self.transport or make_transport(self.config.authority_url, self.config)
+        except TransportError as e:
+            raise SubmitError(e.message) from None
+
+        async def attempt(n: int) -> str:
+            self.last_attempts = n
+            try:
+                return await transport.upload_declaration(submission.sealed)
+            except TransportError as e:
+                raise SubmitError(f"{e.code}: {e.message}", retryable=e.retryable, status=e.status) from None
+
+        try:
+            receipt, self.last_attempts = await with_retries(attempt, self.policy)
+        finally:
+            if self.transport is None:
+                await transport.close()
+        return receipt
+
+
+@hookimpl
+def bluezone_config_schema() -> dict[str, dict[str, Any]]:
+    return {"declarations": DECLARATIONS_SCHEMA}
+
+
+@hookimpl
+def bluezone_declaration_submitters() -> dict[str, Any]:
+    return {"authority": AuthoritySubmitter}
