@@ -1,0 +1,181 @@
+"""Evaluation of the close-contact rule on simulated data.
+
+For every ordered pair of simulated phones (sender S, listener L) we ask:
+had S been a confirmed case, would L's phone have warned? and compare the
+answer with the simulator's ground truth (≥ 15 min within 2 m).
+
+``bluezone/matching`` (issue #3) was not available when this was written, so
+:func:`exposure_windows` is a **small evaluation-only re-implementation of
+REFERENCE §3** (GAEN v2 exposure windows and scoring with every weight from
+the deployment's ``[risk]`` section). It is not the product's matcher; once
+the matcher lands the evaluation should call it instead (see docs/ble.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from bluezone.models import ExposureWindow, Infectiousness, ReportType, ScanInstance, Sighting, utc_date
+from bluezone.schedules.gaen import read_tx_power
+
+from .calibration import load_from_store
+from .sim.truth import GroundTruth
+
+#: GAEN drops sightings whose decrypted TX power is outside this range.
+TX_RANGE = (-50, 20)
+WINDOW_SECONDS = 30 * 60
+UNKNOWN_SCAN_SECONDS = 120
+
+
+@dataclass(frozen=True, slots=True)
+class RiskRule:
+    """The parts of ``[risk]`` that decide a BLE close contact."""
+
+    name: str = "default"
+    thresholds_db: tuple[int, int, int] = (50, 70, 90)
+    weights: tuple[float, float, float, float] = (1.0, 1.0, 0.5, 0.0)  # immediate, near, medium, other
+    minimum_minutes: float = 15.0
+
+    @classmethod
+    def from_config(cls, risk: dict[str, Any], name: str = "deployment") -> "RiskRule":
+        w = risk["bucket_weights"]
+        return cls(name, tuple(risk["attenuation_thresholds_db"]),
+                   (w["immediate"], w["near"], w["medium"], w["other"]), risk["minimum_minutes_per_day"])
+
+    def weight(self, attenuation: float) -> float:
+        t0, t1, t2 = self.thresholds_db
+        if attenuation <= t0:
+            return self.weights[0]
+        if attenuation <= t1:
+            return self.weights[1]
+        if attenuation <= t2:
+            return self.weights[2]
+        return self.weights[3]
+
+    def weighted_minutes(self, windows: Iterable[ExposureWindow]) -> dict[dt.date, float]:
+        """Per UTC day, Σ secondsSinceLastScan × weight(typical attenuation) / 60
+        (report-type and infectiousness weights are 1 in this evaluation)."""
+        out: dict[dt.date, float] = {}
+        for w in windows:
+            seconds = sum(s.seconds_since_last_scan * self.weight(s.typical_attenuation_db) for s in w.scan_instances)
+            out[w.date] = out.get(w.date, 0.0) + seconds / 60
+        return out
+
+    def exposed(self, windows: Iterable[ExposureWindow]) -> bool:
+        return any(m >= self.minimum_minutes for m in self.weighted_minutes(windows).values())
+
+
+#: Threshold choices compared in the evaluation table (REFERENCE §3 sources).
+RULES: tuple[RiskRule, ...] = (
+    RiskRule("bluezone default 50/70/90", (50, 70, 90), (1.0, 1.0, 0.5, 0.0), 15),
+    RiskRule("SwissCovid-like 50/55", (50, 55, 90), (1.0, 0.5, 0.0, 0.0), 15),
+    RiskRule("CWA v2-like 63/73/79", (62, 72, 78), (0.8, 1.0, 0.1, 0.0), 13),
+    RiskRule("strict 47/55", (47, 55, 70), (1.0, 0.5, 0.0, 0.0), 15),
+    RiskRule("loose 60/70/80", (60, 70, 80), (1.0, 1.0, 1.0, 0.0), 10),
+)
+
+
+def exposure_windows(store: Any, schedule: Any, keys: Iterable[Any],
+                     report_type: ReportType = ReportType.CONFIRMED_TEST) -> list[ExposureWindow]:
+    """Exposure windows of the listener ``store`` against published ``keys``
+    (REFERENCE §3): ±tolerance join, AEM decryption, TX range filter,
+    attenuation with the listener's own RSSI correction, scan instances,
+    windows of up to 30 minutes per key per UTC day."""
+    own = load_from_store(store)
+    correction = own.rssi_correction if own else 0
+    sightings: dict[bytes, list[Sighting]] = {}
+    for s in store.sightings():
+        sightings.setdefault(s.identifier, []).append(s)
+    tol = schedule.match_tolerance_intervals
+    windows: list[ExposureWindow] = []
+    for key in keys:
+        instances: list[tuple[int, ScanInstance]] = []
+        for d in schedule.identifiers(key):
+            for s in sightings.get(d.identifier, ()):
+                if abs(s.interval - d.interval) > tol:
+                    continue
+                tx = read_tx_power(schedule.decrypt_metadata(key.key_data, s.identifier, s.metadata))
+                if not TX_RANGE[0] <= tx <= TX_RANGE[1]:
+                    continue
+                typical = max(0, round(tx - (s.rssi + correction)))
+                strongest = s.rssi_max if s.rssi_max is not None else s.rssi
+                minimum = max(0, round(tx - (strongest + correction)))
+                secs = s.seconds_since_last_scan if s.seconds_since_last_scan is not None else UNKNOWN_SCAN_SECONDS
+                instances.append((s.time, ScanInstance(typical, minimum, min(300, secs))))
+        instances.sort(key=lambda x: x[0])
+        group: list[ScanInstance] = []
+        start = day = None
+        for t, inst in instances:
+            if group and (t - start >= WINDOW_SECONDS or utc_date(t) != day):
+                windows.append(ExposureWindow(day, report_type, Infectiousness.STANDARD, tuple(group)))
+                group = []
+            if not group:
+                start, day = t, utc_date(t)
+            group.append(inst)
+        if group:
+            windows.append(ExposureWindow(day, report_type, Infectiousness.STANDARD, tuple(group)))
+    return windows
+
+
+@dataclass(slots=True)
+class Confusion:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def add(self, predicted: bool, actual: bool) -> None:
+        if predicted and actual:
+            self.tp += 1
+        elif predicted:
+            self.fp += 1
+        elif actual:
+            self.fn += 1
+        else:
+            self.tn += 1
+
+    def __iadd__(self, other: "Confusion") -> "Confusion":
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
+        self.tn += other.tn
+        return self
+
+    @property
+    def precision(self) -> float | None:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else None
+
+
+@dataclass(slots=True)
+class Evaluation:
+    """Confusion per rule over ordered (sender, listener) pairs."""
+
+    by_rule: dict[str, Confusion] = field(default_factory=dict)
+    positives: int = 0
+    pairs: int = 0
+
+
+def evaluate(truth: GroundTruth, devices: Sequence[tuple[str, Any]], schedule: Any,
+             rules: Sequence[RiskRule] = RULES, minutes: float = 15.0, distance_m: float = 2.0) -> Evaluation:
+    """Score every rule against the ground truth for one simulation run."""
+    result = Evaluation({r.name: Confusion() for r in rules})
+    keys = {name: [own.key for own in store.own_keys(schedule.name)] for name, store in devices}
+    close = truth.close_pairs(minutes, distance_m)
+    for sender, _ in devices:
+        for listener, lstore in devices:
+            if sender == listener:
+                continue
+            actual = tuple(sorted((sender, listener))) in close
+            windows = exposure_windows(lstore, schedule, keys[sender])
+            result.pairs += 1
+            result.positives += actual
+            for r in rules:
+                result.by_rule[r.name].add(r.exposed(windows), actual)
+    return result
