@@ -44,7 +44,7 @@ def b64url_decode(text: str) -> bytes:
     """Accepts URL-safe or standard alphabet, with or without padding."""
     text = text.strip().replace("+", "-").replace("/", "_").rstrip("=")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError) as e:
         raise PayloadError(msg.DAMAGED_CODE, f"bad base64: {e}") from None
 

@@ -1,8 +1,8 @@
 """Visit records: what a phone stores per hour of a stay, and matching them.
 
 A record is ``IBE.Enc(mpk, id_hour, m)`` with ``m`` the arrival, departure and
-the venue's notification key. Its plaintext is byte-compatible with
-libcrowdnotifier (``JSON.stringify`` of a Node Buffer), so records and traces
+the venue's notification key. Its plaintext is compatible with
+libcrowdnotifier (``JSON.stringify`` of a Node Buffer, padded with JSON whitespace), so records and traces
 interoperate with the reference implementation in both directions.
 
 A record reveals nothing about the venue: the ciphertext is randomised, its
@@ -25,11 +25,18 @@ from .payload import VenueInfo
 from .proto import crowdnotifier_pb2 as pb
 
 
-def record_plaintext(arrival: int, departure: int, notification_key: bytes) -> bytes:
-    """The reference's exact plaintext (compact JSON, fixed key order)."""
+#: Records are padded with JSON whitespace to this size, so a ciphertext's
+#: length does not depend on the digits of the venue's notification key.
+PLAINTEXT_SIZE = 256
+
+
+def record_plaintext(arrival: int, departure: int, notification_key: bytes, pad: bool = True) -> bytes:
+    """The reference's plaintext (compact JSON, fixed key order), padded with
+    trailing spaces — still valid JSON for the reference's ``JSON.parse``."""
     data = ",".join(str(b) for b in notification_key)
-    return (f'{{"arrivalTime":{int(arrival)},"departureTime":{int(departure)},'
-            f'"notificationKey":{{"type":"Buffer","data":[{data}]}}}}').encode()
+    m = (f'{{"arrivalTime":{int(arrival)},"departureTime":{int(departure)},'
+         f'"notificationKey":{{"type":"Buffer","data":[{data}]}}}}').encode()
+    return m.ljust(PLAINTEXT_SIZE) if pad else m
 
 
 @dataclass(frozen=True, slots=True)
