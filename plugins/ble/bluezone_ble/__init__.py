@@ -1,1 +1,48 @@
-"""Bluezone ble plugin (work in progress)."""
+"""Bluezone BLE proximity source: bleak scanner, BlueZ advertiser,
+calibration, and a radio simulator (proximity sources ``ble`` and ``sim``).
+
+Registered through the ``bluezone`` entry-point group (``ble``). The
+library API for simulations is :func:`bluezone_ble.sim.engine.simulate`
+(re-exported here as :func:`simulate`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bluezone.hookspecs import hookimpl
+
+from .settings import BLE_SCHEMA, SIM_SCHEMA
+
+
+def simulate(*args: Any, **kwargs: Any) -> Any:
+    """See :func:`bluezone_ble.sim.engine.simulate`."""
+    from .sim.engine import simulate as _simulate
+
+    return _simulate(*args, **kwargs)
+
+
+async def simulate_async(*args: Any, **kwargs: Any) -> Any:
+    """See :func:`bluezone_ble.sim.engine.simulate_async`."""
+    from .sim.engine import simulate_async as _simulate_async
+
+    return await _simulate_async(*args, **kwargs)
+
+
+@hookimpl
+def bluezone_config_schema():
+    return {"ble": BLE_SCHEMA, "sim": SIM_SCHEMA}
+
+
+@hookimpl
+def bluezone_proximity_sources():
+    from .sources import SOURCES
+
+    return SOURCES
+
+
+@hookimpl
+def bluezone_register_commands(cli):
+    from .cli import trace
+
+    cli.add_command(trace)

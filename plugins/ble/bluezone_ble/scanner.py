@@ -21,7 +21,12 @@ from bleak import BleakScanner
 from bleak.args.bluez import OrPattern
 from bleak.assigned_numbers import AdvertisementDataType
 from bleak.backends.scanner import BaseBleakScanner
-from bleak.exc import BleakBluetoothNotAvailableError, BleakBluetoothNotAvailableReason, BleakError
+from bleak.exc import (
+    BleakBluetoothNotAvailableError,
+    BleakBluetoothNotAvailableReason,
+    BleakDBusError,
+    BleakError,
+)
 
 from .advert import SERVICE_UUID
 from .collector import ScanCollector, ScanStats
@@ -65,15 +70,23 @@ def explain_adapter_error(error: BaseException) -> AdapterUnavailable | None:
             "Không dùng được Bluetooth", f"Bluetooth is not available ({error.args[0]})"))
         return AdapterUnavailable(adapter_message(vi, en))
     text = str(error)
-    if isinstance(error, (FileNotFoundError, ConnectionRefusedError)) or "ServiceUnknown" in text \
-            or "org.bluez" in text and "not" in text.lower():
+    if isinstance(error, (FileNotFoundError, ConnectionRefusedError)):
+        return AdapterUnavailable(adapter_message(
+            "Không kết nối được D-Bus hệ thống (BlueZ cần nó); Bluetooth không chạy",
+            "the system D-Bus is not reachable, so BlueZ is not running "
+            "(or use 'bluezone trace --simulate SCENARIO')",
+        ))
+    if "ServiceUnknown" in text or "NameHasNoOwner" in text:
         return AdapterUnavailable(adapter_message(
             "Dịch vụ Bluetooth (BlueZ) không chạy; hãy cài và khởi động bluetoothd",
             "the Bluetooth service (BlueZ) is not running; install and start bluetoothd "
             "(or use 'bluezone trace --simulate SCENARIO')",
         ))
+    if isinstance(error, BleakDBusError):
+        return AdapterUnavailable(adapter_message(
+            "BlueZ từ chối quét Bluetooth", f"BlueZ refused to scan ({error.dbus_error})"))
     if isinstance(error, BleakError) and "adapter" in text.lower():
-        return AdapterUnavailable(adapter_message("Không tìm thấy bộ thu Bluetooth", f"{text}"))
+        return AdapterUnavailable(adapter_message("Không tìm thấy bộ thu Bluetooth", text))
     return None
 
 

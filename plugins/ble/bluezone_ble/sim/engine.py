@@ -82,6 +82,7 @@ async def simulate_async(
     duration: int,
     schedule: Any = GAEN,
     radio: RadioModel | None = None,
+    environment: dict[str, float] | None = None,
     duty: DutyCycle = DutyCycle(),
     models: Sequence[tuple[str, str]] | None = None,
     calibration_table: CalibrationTable | None = None,
@@ -90,9 +91,13 @@ async def simulate_async(
     """Simulate ``duration`` seconds from ``start_time`` for ``devices``
     (``(name, DeviceStore)`` pairs), storing what each phone hears in its own
     store. Deterministic for a given seed (identifiers aside: keys are random
-    as on a real phone, unless the stores already hold them)."""
+    as on a real phone, unless the stores already hold them).
+
+    ``environment`` overrides the scenario's path-loss exponent and
+    shadowing; ``radio`` holds every other radio figure."""
     scen = get_scenario(scenario) if isinstance(scenario, str) else scenario
-    radio = (radio or RadioModel()).with_environment(**scen.environment.radio_overrides())
+    radio = (radio or RadioModel()).with_environment(
+        **{**scen.environment.radio_overrides(), **(environment or {})})
     rng = random.Random(seed)
     table = calibration_table or CalibrationTable.load()
     choices = [r for r in table.rows if r.manufacturer != "*"] or table.rows

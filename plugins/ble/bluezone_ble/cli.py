@@ -1,0 +1,158 @@
+"""``bluezone trace``: record close contacts over the real radio or a simulated one.
+
+    bluezone trace --config deployment.toml --store phone.db      # real BLE (Ctrl-C stops)
+    bluezone trace --simulate office [--devices 12 --minutes 120 --seed 1 --out DIR]
+
+Progress goes to stdout as it happens; a summary ends the run. Errors a
+person can fix (no adapter, BlueZ not running, unknown scenario) are one
+line with exit code 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .advertiser import BlueZUnavailable
+from .calibration import CalibrationError
+from .collector import ScanStats
+from .evaluation import RiskRule, evaluate
+from .scanner import AdapterUnavailable
+from .settings import duty_cycle, environment_overrides, radio_model
+from .sim.engine import simulate_async
+from .sim.mobility import SCENARIOS
+
+
+def _fail(message: str) -> None:
+    from bluezone.cli.common import fail
+
+    fail(message)
+
+
+def _load(config_path: str | None) -> Any:
+    if config_path is None:
+        return None
+    from bluezone.cli.common import load_config_or_fail
+
+    return load_config_or_fail(config_path)
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.0f}%"
+
+
+@click.command("trace")
+@click.option("--config", "config_path", envvar="BLUEZONE_CONFIG", type=click.Path(dir_okay=False),
+              help="Deployment TOML (required for the real radio; optional with --simulate).")
+@click.option("--store", "store_path", envvar="BLUEZONE_STORE", type=click.Path(dir_okay=False),
+              help="This phone's device store (real radio).")
+@click.option("--simulate", "scenario", metavar="SCENARIO",
+              help=f"Simulate instead of using the radio: {', '.join(sorted(SCENARIOS))}.")
+@click.option("--devices", type=click.IntRange(2, 500), help="Simulated phones (default: [sim] devices).")
+@click.option("--minutes", type=click.IntRange(1, 1440), help="Simulated minutes (default: [sim] minutes).")
+@click.option("--seed", type=int, help="Simulation seed (default: [sim] seed).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="Keep the simulated phones' stores and truth.json here.")
+@click.option("--scans", type=click.IntRange(1), help="Real radio: stop after this many scans.")
+def trace(config_path, store_path, scenario, devices, minutes, seed, out_dir, scans) -> None:
+    """Record close contacts: Bluetooth LE scanning and advertising (Ghi nhận tiếp xúc gần qua Bluetooth).
+
+    With --simulate SCENARIO, a radio simulator moves phones through an office,
+    market, bus or home and feeds what they hear through the same scanner code.
+    """
+    config = _load(config_path)
+    if scenario is not None:
+        _simulate(config, scenario, devices, minutes, seed, out_dir)
+    else:
+        _real(config, store_path, scans)
+
+
+def _real(config: Any, store_path: str | None, scans: int | None) -> None:
+    if config is None:
+        _fail("--config is required for the real radio (or use --simulate SCENARIO) / "
+              "cần --config để dùng Bluetooth thật")
+    if not store_path:
+        _fail("--store PATH is required for the real radio / cần --store để lưu tiếp xúc")
+    from bluezone.store import DeviceStore
+
+    from .sources import BleSource
+
+    store = DeviceStore(store_path, retention_days=config.retention_days)
+    total = {"stored": 0}
+
+    def on_scan(stored: int, stats: ScanStats) -> None:
+        total["stored"] += stored
+        click.echo(f"scan {stats.scans}: {stored} identifier(s) / định danh; total {total['stored']}, "
+                   f"malformed {stats.malformed}")
+
+    click.echo("Tracing over Bluetooth LE (Ctrl-C to stop) / Đang ghi nhận qua Bluetooth LE (Ctrl-C để dừng)")
+    try:
+        asyncio.run(BleSource().run(store, config.schedule(), config, max_scans=scans, on_scan=on_scan))
+    except (AdapterUnavailable, BlueZUnavailable, CalibrationError) as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        click.echo("Stopped / Đã dừng.")
+    finally:
+        store.close()
+    click.echo(f"Summary / Tóm tắt: {total['stored']} sighting(s) stored in {store_path}")
+
+
+def _simulate(config: Any, scenario: str, devices: int | None, minutes: int | None, seed: int | None,
+              out_dir: str | None) -> None:
+    if scenario not in SCENARIOS:
+        _fail(f"unknown scenario {scenario!r}; choose one of: {', '.join(sorted(SCENARIOS))} / "
+              f"kịch bản không có")
+    from bluezone.schedules.gaen import SCHEDULE
+    from bluezone.store import DeviceStore
+
+    sim = config.section("sim") if config is not None else {}
+    ble = config.section("ble") if config is not None else {}
+    schedule = config.schedule() if config is not None else SCHEDULE
+    rule = RiskRule.from_config(config.risk) if config is not None else RiskRule()
+    n = devices or sim.get("devices", 10)
+    mins = minutes or sim.get("minutes", 120)
+    seed = sim.get("seed", 0) if seed is None else seed
+    folder = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="bluezone-trace-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    stores = [(f"phone{i:03d}", DeviceStore(folder / f"phone{i:03d}.db", key_file=folder / f"phone{i:03d}.key"))
+              for i in range(1, n + 1)]
+    # start at 08:00 UTC today so a run stays inside one UTC day when it can
+    today = dt.datetime.now(dt.timezone.utc).replace(hour=8, minute=0, second=0, microsecond=0)
+    start = int(today.timestamp())
+    click.echo(f"Simulating / Mô phỏng: {scenario}, {n} phones, {mins} min, seed {seed} → {folder}")
+    shown = {"last": -1}
+
+    def progress(done: float, stats: ScanStats) -> None:
+        tenth = int(done * 10)
+        if tenth != shown["last"]:
+            shown["last"] = tenth
+            click.echo(f"  {done:4.0%}  scans {stats.scans}, packets {stats.adverts}, sightings {stats.sightings}")
+
+    started = time.perf_counter()
+    try:
+        truth = asyncio.run(simulate_async(
+            scenario, stores, seed=seed, start_time=start, duration=60 * mins, schedule=schedule,
+            radio=radio_model(sim), environment=environment_overrides(sim), duty=duty_cycle(ble),
+            progress=progress))
+        result = evaluate(truth, stores, schedule, rules=[rule])
+    finally:
+        for _, s in stores:
+            s.close()
+    (folder / "truth.json").write_text(truth.to_json())
+    c = result.by_rule[rule.name]
+    close = truth.close_pairs()
+    click.echo(f"Summary / Tóm tắt ({time.perf_counter() - started:.1f} s):")
+    click.echo(f"  sightings stored / lượt ghi nhận: {truth.stats['sightings']} "
+               f"from {truth.stats['adverts']} packets in {truth.stats['scans']} scans "
+               f"(malformed {truth.stats['malformed']})")
+    click.echo(f"  true close pairs (≥15 min within 2 m) / cặp tiếp xúc gần thật: {len(close)} of {len(truth.pairs)}")
+    click.echo(f"  rule {list(rule.thresholds_db)} dB, ≥{rule.minimum_minutes:g} weighted min: "
+               f"precision {_pct(c.precision)}, recall {_pct(c.recall)} "
+               f"(tp {c.tp}, fp {c.fp}, fn {c.fn}, tn {c.tn} over {result.pairs} ordered pairs)")
+    click.echo(f"  ground truth / dữ liệu thật: {folder / 'truth.json'}")
