@@ -183,7 +183,7 @@ def _decide(flag: bool | None, setting: str, interactive: bool, ask) -> bool:
 @click.pass_context
 def declarations_group(ctx: click.Context, key_path: str | None, sources: tuple[str, ...],
                        config_path: str | None) -> None:
-    """Open sealed health declarations offline: list (default), show, triage, csv, purge, keygen."""
+    """Sealed health declarations: fetch, then open offline — list (default), show, triage, csv; purge, keygen."""
     ctx.obj = {"key": key_path, "sources": list(sources), "config": config_path}
     if ctx.invoked_subcommand is None:
         ctx.invoke(list_declarations)
@@ -305,6 +305,29 @@ def csv_command(ctx: click.Context, out: str) -> None:
         click.echo(f"{n} declaration(s) written to {out}", err=True)
     if failures:
         sys.exit(1)
+
+
+@declarations_group.command("fetch")
+@click.option("--server", "url", required=True, help="The authority server's URL.")
+@click.option("--token-env", default="BLUEZONE_STAFF_TOKEN", show_default=True,
+              help="Environment variable holding a staff token with the 'declarations' role.")
+@click.argument("folder", type=click.Path(file_okay=False))
+def fetch_command(url: str, token_env: str, folder: str) -> None:
+    """Download sealed declarations (ciphertext only) into FOLDER; open them offline."""
+    import os
+
+    from ..declarations.authority import SourceError, fetch_from_server
+
+    token = os.environ.get(token_env)
+    if not token:
+        fail(f"set {token_env} to a staff token with the 'declarations' role")
+    try:
+        new, total = asyncio.run(fetch_from_server(url, token, folder))
+    except (SourceError, OSError) as e:
+        fail(str(e))
+    except Exception as e:  # aiohttp connection errors
+        fail(f"cannot reach {url}: {type(e).__name__}: {e}")
+    click.echo(f"{len(new)} new of {total} declaration(s) in {folder}")
 
 
 @declarations_group.command("purge")

@@ -5,9 +5,10 @@ and open them on a workstation holding the private key — offline, so the
 key never sits on the internet-facing server. Sources read here:
 
 * ``*.sealed`` files: raw sealed bytes (ref = file name, received = mtime);
-* ``*.json`` / ``*.jsonl``: records ``{"id", "received_at", "sealed"}``
-  with ``sealed`` in base64 (a list, ``{"declarations": [...]}``, or one
-  per line) — the server's staff download;
+* ``*.json`` / ``*.jsonl``: records ``{"id", "received_at" or
+  "receivedHour", "sealed"}`` with ``sealed`` in base64 (a list,
+  ``{"declarations": [...]}``, or one per line) — the server's staff API
+  answer (``GET /v1/authority/declarations/{id}``);
 * directories: every such file inside, recursively.
 
 A declaration that does not open or parse is reported as a failure with its
@@ -83,7 +84,7 @@ def _item_from_record(rec: Any, origin: Path, index: int) -> SealedItem | Failur
         return Failure(ref, "sealed is not base64")
     if not sealed:
         return Failure(ref, "record has no sealed data")
-    received = rec.get("received_at", 0)
+    received = rec.get("received_at", rec.get("receivedHour", 0))
     if isinstance(received, str):
         try:
             received = int(dt.datetime.fromisoformat(received.replace("Z", "+00:00")).timestamp())
@@ -228,6 +229,46 @@ def write_csv(opened: list[Opened], out: io.TextIOBase, form: Form | None = None
 
 
 # --- retention -----------------------------------------------------------------------------
+
+
+async def fetch_from_server(url: str, token: str, folder: str | os.PathLike) -> tuple[list[Path], int]:
+    """Download every sealed declaration from the server's staff API into
+    ``folder`` as ``<id>.sealed`` (mtime = the hour the server received it),
+    skipping those already there. Returns (new files, total listed). Only
+    ciphertext crosses the network; opening stays offline."""
+    import aiohttp
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True, mode=0o700)
+    headers = {"Authorization": f"Bearer {token}"}
+    base = url.rstrip("/") + "/v1/authority/declarations"
+    new: list[Path] = []
+    async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=60)) as s:
+        async with s.get(base) as resp:
+            if resp.status != 200:
+                raise SourceError(f"{base}: HTTP {resp.status}: {(await resp.text())[:200]}")
+            listing = (await resp.json()).get("declarations", [])
+        for entry in listing:
+            ref = str(entry.get("id", ""))
+            if not ref.isalnum():
+                raise SourceError(f"server listed a bad declaration id {ref!r}")
+            target = out / f"{ref}.sealed"
+            if target.exists():
+                continue
+            async with s.get(f"{base}/{ref}") as resp:
+                if resp.status != 200:
+                    raise SourceError(f"{base}/{ref}: HTTP {resp.status}")
+                item = _item_from_record(await resp.json(), target, 0)
+            if isinstance(item, Failure):
+                raise SourceError(f"{ref}: {item.reason}")
+            tmp = target.with_suffix(".part")
+            tmp.write_bytes(item.sealed)
+            received = int(entry.get("receivedHour") or 0)
+            if received:
+                os.utime(tmp, (received, received))
+            tmp.rename(target)
+            new.append(target)
+    return new, len(listing)
 
 
 def purge_sealed_files(folder: str | os.PathLike, days: int, now: float | None = None) -> list[Path]:

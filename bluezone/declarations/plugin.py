@@ -25,7 +25,8 @@ DECLARATIONS_SCHEMA: dict[str, Any] = {
         },
         "keep_copy": {"type": "string", "enum": ["ask", "always", "never"], "default": "ask",
                       "description": "keep the person's own copy in the device store (encrypted at rest)"},
-        "upload_attempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3},
+        "upload_attempts": {"type": "integer", "minimum": 1, "maximum": 10, "default": 2,
+                            "description": "tries of the authority upload (the transport retries within each)"},
         "ncovi": NCOVI_SCHEMA,
     },
     "additionalProperties": False,
@@ -41,7 +42,7 @@ class AuthoritySubmitter:
     def __init__(self, config: Any, transport: Any = None):
         self.config = config
         self.transport = transport
-        self.policy = RetryPolicy(int(config.section("declarations").get("upload_attempts", 3)), 0.5, 4.0)
+        self.policy = RetryPolicy(int(config.section("declarations").get("upload_attempts", 2)), 0.5, 4.0)
         self.last_attempts = 0
 
     async def submit(self, submission: Submission) -> str:
