@@ -88,6 +88,10 @@ class Dp3tLowCostSchedule:
     identifier_length = 16
     metadata_length = 0
     match_tolerance_intervals = 12
+    #: EphIDs go out in a per-day random order, so an identifier's slot in
+    #: ``identifiers()`` says nothing about when it was broadcast: a matcher
+    #: must accept a sighting anywhere in the key's day (± the tolerance).
+    broadcast_in_random_order = True
 
     def _check_key(self, key_data: bytes) -> None:
         if len(key_data) != self.key_length:

@@ -296,6 +296,31 @@ class DeviceStore:
         with self.transaction() as conn:
             conn.execute("UPDATE alerts SET delivered = 1 WHERE exposure_id = ?", [exposure_id])
 
+    # -- exposure windows (matching) ------------------------------------------------------
+
+    def add_exposure_windows(self, feed: str, batch: str, windows: Iterable[tuple[str, int, str]]) -> int:
+        """Keep the exposure windows a batch produced: ``(day, tier, window_json)``
+        rows. Call in the batch's transaction (with ``mark_batch_processed``)."""
+        rows = [(feed, batch, day, int(tier), text) for day, tier, text in windows]
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO exposure_windows(feed, batch, day, tier, window) VALUES (?, ?, ?, ?, ?)", rows
+            )
+        return len(rows)
+
+    def exposure_windows(self, days: Iterable[str]) -> list[tuple[str, int, str]]:
+        """``(day, tier, window_json)`` of the given ISO days, every batch."""
+        days = sorted(set(days))
+        if not days:
+            return []
+        marks = ",".join("?" * len(days))
+        return [
+            (r[0], r[1], r[2])
+            for r in self.db.execute(
+                f"SELECT day, tier, window FROM exposure_windows WHERE day IN ({marks}) ORDER BY id", days
+            )
+        ]
+
     # -- sync state ---------------------------------------------------------------------
 
     def batch_processed(self, feed: str, name: str) -> bool:
@@ -355,6 +380,7 @@ class DeviceStore:
             "declarations": ("DELETE FROM declarations WHERE created_at < ?", cutoff),
             "exposures": ("DELETE FROM exposures WHERE day < ?", cutoff_day),
             "alerts": ("DELETE FROM alerts WHERE exposure_day < ?", cutoff_day),
+            "exposure_windows": ("DELETE FROM exposure_windows WHERE day < ?", cutoff_day),
             "processed_batches": ("DELETE FROM processed_batches WHERE processed_at < ?", cutoff),
         }
         counts = {}

@@ -25,6 +25,7 @@ DATA_TABLES = (
     "processed_batches",
     "sync_state",
     "declarations",
+    "exposure_windows",
 )
 
 
@@ -101,8 +102,27 @@ def _v1(conn: "sqlite3.Connection") -> None:
     )
 
 
+def _v2(conn: "sqlite3.Connection") -> None:
+    """Exposure windows of matched keys, kept so a day's risk is scored over
+    every batch that contributed to it (two F0s met on one day, published in
+    different batches, add up). Non-identifying: no keys, no identifiers."""
+    conn.executescript(
+        """
+        CREATE TABLE exposure_windows (
+            id INTEGER PRIMARY KEY,
+            feed TEXT NOT NULL,
+            batch TEXT NOT NULL,
+            day TEXT NOT NULL,
+            tier INTEGER NOT NULL,
+            window TEXT NOT NULL
+        );
+        CREATE INDEX exposure_windows_day ON exposure_windows(day);
+        """.replace("\n        ", "\n")
+    )
+
+
 #: MIGRATIONS[i] upgrades a store from version i to version i + 1.
-MIGRATIONS: list[Callable[["sqlite3.Connection"], None]] = [_v1]
+MIGRATIONS: list[Callable[["sqlite3.Connection"], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

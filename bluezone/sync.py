@@ -1,0 +1,173 @@
+"""Sync: downloaded batches in, exposures and alerts out, exactly once.
+
+Each batch is handled in ONE store transaction: every feed plugin's
+``bluezone_match_batch`` runs (the core's ``"keys"`` matcher keeps its
+exposure windows), the exposures it completes are stored with one alert each,
+and the batch is marked processed. A process killed at any instant therefore
+leaves a batch either fully done or not at all; the next sync redoes exactly
+the batches that are not marked. Alerts are delivered to the sinks after the
+commit and marked delivered one by one, so a crash between the two re-shows
+an alert rather than losing it (sinks are called at least once).
+
+Rules applied here, for every source (BLE and venue):
+
+* the most severe tier wins: an exposure on a day that already has one of
+  the same or a more severe tier adds no alert;
+* F2 exposures need both the deployment (``[risk] f2_alerts``) and the
+  person (``f2_opt_in``) to agree;
+* contact data older than the retention window is purged first, every time.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .export import ExportError
+from .matching.alerts import build_alert
+from .models import Exposure, PublishedBatch, Tier
+from .plugins import call_hook
+
+
+@dataclass
+class SyncStats:
+    """What one sync did (``bluezone_sync_finished`` receives ``as_dict()``)."""
+
+    batches_downloaded: int = 0
+    batches_processed: int = 0
+    batches_skipped: int = 0
+    batches_failed: int = 0
+    exposures_new: int = 0
+    alerts_new: int = 0
+    alerts_delivered: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: (list(v) if isinstance(v, list) else v) for k, v in self.__dict__.items()}
+
+
+def published_feeds(config: Any) -> list[str]:
+    feeds: list[str] = []
+    for result in call_hook(config.pm.hook.bluezone_published_feeds, config=config):
+        for feed in result:
+            if feed not in feeds:
+                feeds.append(feed)
+    return feeds
+
+
+def _allowed(exposure: Exposure, config: Any, f2_opt_in: bool) -> bool:
+    if exposure.tier is Tier.F2:
+        return bool(config.risk.get("f2_alerts", True)) and f2_opt_in
+    return exposure.tier in (Tier.F1, Tier.F0)
+
+
+def _worst_tier_on(store: Any, day: str) -> int:
+    row = store.db.execute("SELECT COALESCE(MAX(tier), 0) FROM exposures WHERE day = ?", [day]).fetchone()
+    return int(row[0])
+
+
+def process_batch(
+    store: Any, config: Any, batch: PublishedBatch, *, f2_opt_in: bool = True, now: int | None = None,
+    stats: SyncStats | None = None,
+) -> list[Exposure]:
+    """Match one batch and store its exposures and alerts atomically.
+
+    Returns the new exposures (empty when the batch was already processed).
+    A batch that fails (a bad signature, a plugin error) raises; nothing of
+    it is stored and it stays unprocessed.
+    """
+    stats = stats if stats is not None else SyncStats()
+    if store.batch_processed(batch.feed, batch.name):
+        stats.batches_skipped += 1
+        return []
+    now = store.now() if now is None else now
+    fresh: list[Exposure] = []
+    with store.transaction():
+        found: list[Exposure] = []
+        for result in config.pm.hook.bluezone_match_batch(batch=batch, store=store, config=config):
+            if inspect.isawaitable(result):
+                raise RuntimeError("bluezone_match_batch must be synchronous inside a sync transaction")
+            found.extend(result or [])
+        # Most severe first, so a day's F1 suppresses the same batch's F2.
+        for exposure in sorted(found, key=lambda e: (-int(e.tier), e.date)):
+            if not _allowed(exposure, config, f2_opt_in):
+                continue
+            if _worst_tier_on(store, exposure.date.isoformat()) >= int(exposure.tier):
+                continue
+            if store.add_exposure(exposure):
+                fresh.append(exposure)
+                if store.add_alert(build_alert(exposure, config.risk, config.languages, now)):
+                    stats.alerts_new += 1
+        store.mark_batch_processed(batch.feed, batch.name)
+    stats.batches_processed += 1
+    stats.exposures_new += len(fresh)
+    for exposure in fresh:
+        call_hook(config.pm.hook.bluezone_exposure_detected, exposure=exposure, config=config)
+    return fresh
+
+
+def deliver_pending(store: Any, config: Any, language: str | None = None, stats: SyncStats | None = None) -> int:
+    """Hand every undelivered alert to every sink, then mark it delivered."""
+    language = language or config.languages[0]
+    delivered = 0
+    for alert in store.alerts(undelivered_only=True):
+        call_hook(config.pm.hook.bluezone_deliver_alert, alert=alert, language=language, config=config)
+        store.mark_alert_delivered(alert.exposure_id)
+        delivered += 1
+    if stats is not None:
+        stats.alerts_delivered += delivered
+    return delivered
+
+
+def process_batches(
+    store: Any, config: Any, batches: Iterable[PublishedBatch], *, f2_opt_in: bool = True,
+    language: str | None = None, deliver: bool = True, now: int | None = None,
+) -> SyncStats:
+    """Purge, then process batches in order (failures are counted and skipped),
+    then deliver pending alerts. Safe to re-run: done batches are skipped."""
+    stats = SyncStats()
+    store.purge(now)
+    for batch in batches:
+        stats.batches_downloaded += 1
+        try:
+            process_batch(store, config, batch, f2_opt_in=f2_opt_in, now=now, stats=stats)
+        except ExportError as e:
+            stats.batches_failed += 1
+            stats.errors.append(f"{batch.feed}/{batch.name}: {e}")
+    if deliver:
+        deliver_pending(store, config, language, stats)
+    return stats
+
+
+async def sync(
+    store: Any, config: Any, transport: Any, *, f2_opt_in: bool = True, language: str | None = None,
+    now: int | None = None,
+) -> SyncStats:
+    """Download every published feed through ``transport`` and process the new
+    batches. The transport's feed state is saved only after its batches are
+    processed (failed ones are left out of it, so they are fetched again)."""
+    from .transport import FeedState
+
+    stats = SyncStats()
+    store.purge(now)
+    for feed in published_feeds(config):
+        state = FeedState.from_dict(store.get_sync_state(feed))
+        batches, new_state = await transport.download(feed, state)
+        failed: set[str] = set()
+        for batch in batches:
+            stats.batches_downloaded += 1
+            try:
+                process_batch(store, config, batch, f2_opt_in=f2_opt_in, now=now, stats=stats)
+            except ExportError as e:
+                stats.batches_failed += 1
+                stats.errors.append(f"{feed}/{batch.name}: {e}")
+                failed.add(batch.name)
+        if failed:  # fetch them again next time (and do not trust the unchanged index tag)
+            new_state.seen = [name for name in new_state.seen if name not in failed]
+            new_state.etag = None
+        store.set_sync_state(feed, new_state.to_dict())
+    deliver_pending(store, config, language, stats)
+    call_hook(config.pm.hook.bluezone_sync_finished, stats=stats.as_dict(), config=config)
+    return stats

@@ -1,0 +1,146 @@
+"""The matcher: vectors, ±2 h edges, both schedules, both cores, streaming."""
+
+from __future__ import annotations
+
+import itertools
+import os
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bluezone.matching import derive, matcher
+from bluezone.matching.derive import deriver_for, fast_rpik, gaen_block, generic_deriver
+from bluezone.matching.fixtures import background_sightings, contact_sightings
+from bluezone.matching.index import SightingIndex
+from bluezone.matching.matcher import iter_matches, match_rows
+from bluezone.models import ExposureKey, ReportType, Sighting
+from bluezone.schedules.dp3t_lowcost import SCHEDULE as DP3T
+from bluezone.schedules.gaen import SCHEDULE as GAEN
+from bluezone.schedules.gaen import rpik
+
+DAY0 = 2_833_056 * 600  # a UTC midnight
+
+
+def row(key: ExposureKey) -> tuple:
+    return (key.key_data, key.rolling_start_interval_number, key.rolling_period, int(key.report_type),
+            key.days_since_onset_of_symptoms, key.transmission_risk_level)
+
+
+def test_published_vector_rpi_that_was_seen_matches(gaen_vector):
+    tek = bytes.fromhex(gaen_vector["tek"])
+    start = gaen_vector["start_interval"]
+    seen = gaen_vector["rows"][2]
+    sighting = Sighting(bytes.fromhex(seen["rpi"]), seen["interval"] * 600 + 100, -60, bytes.fromhex(seen["aem"]))
+    index = SightingIndex.build(background_sightings(2000, start * 600, 1) + [sighting])
+    matches = match_rows([row(ExposureKey(tek, start, 144))], index, gaen_block)
+    assert [(m.identifier.hex(), m.interval) for m in matches] == [(seen["rpi"], seen["interval"])]
+    # and the AEM decrypts to the vector's metadata with the schedule
+    assert GAEN.decrypt_metadata(tek, matches[0].identifier, sighting.metadata).hex() == gaen_vector["metadata"]
+
+
+def test_fast_rpik_equals_the_schedules_hkdf(gaen_vector):
+    tek = bytes.fromhex(gaen_vector["tek"])
+    assert fast_rpik(tek).hex() == gaen_vector["rpik"] == rpik(tek).hex()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=16, max_size=16), st.integers(0, 2**31 - 200), st.integers(1, 144))
+def test_fast_gaen_block_equals_schedule_identifiers(tek, start, period):
+    block, intervals, _ = gaen_block(tek, start, period)
+    assert intervals is None and _ is None
+    ids = list(GAEN.identifiers(ExposureKey(tek, start, period)))
+    assert block == b"".join(d.identifier for d in ids)
+
+
+@pytest.mark.parametrize("offset,matches", [(-13, False), (-12, True), (0, True), (12, True), (13, False)])
+def test_tolerance_edges_two_hours(offset, matches):
+    """A sighting of the RPI of interval i, recorded in interval i+offset."""
+    key = ExposureKey(os.urandom(16), DAY0 // 600, 144, report_type=ReportType.CONFIRMED_TEST)
+    i = DAY0 // 600 + 70
+    rpi = GAEN.broadcast(key.key_data, key.rolling_start_interval_number, i, bytes(4)).identifier
+    seen_at = (i + offset) * 600 + (599 if offset > 0 else 0)
+    index = SightingIndex.build([Sighting(rpi, seen_at, -60)])
+    assert bool(match_rows([row(key)], index, gaen_block)) is matches
+
+
+def test_unrelated_keys_do_not_match():
+    index = SightingIndex.build(background_sightings(20_000, DAY0, 14))
+    keys = [row(ExposureKey(os.urandom(16), DAY0 // 600 + 144 * (i % 14))) for i in range(3000)]
+    assert match_rows(keys, index, gaen_block) == []
+
+
+def test_dp3t_schedule_goes_through_its_own_identifiers():
+    assert deriver_for(GAEN) is gaen_block
+    d = deriver_for(DP3T)
+    assert d is not gaen_block
+    key = DP3T.new_key(DAY0 + 3600)
+    sightings = contact_sightings(DP3T, key, DAY0 + 9 * 3600, 20)
+    index = SightingIndex.build(sightings + background_sightings(5000, DAY0, 14))
+    matches = match_rows([row(key)], index, d)
+    assert len(matches) == len(sightings) == 20
+    # EphIDs go out in random order: any sighting on the key's day matches
+    assert all(m.sighting.time // 86400 == key.rolling_start_interval_number // 144 for m in matches)
+
+
+def test_generic_deriver_matches_gaen_fast_path():
+    tek = os.urandom(16)
+    block, intervals, span = generic_deriver(GAEN)(tek, 2_833_000, 144)
+    assert span is None
+    assert block == gaen_block(tek, 2_833_000, 144)[0]
+    assert intervals == list(range(2_833_000, 2_833_144))
+
+
+def test_both_cores_give_the_same_matches(monkeypatch):
+    monkeypatch.setattr(matcher, "PARALLEL_MIN_KEYS", 100)
+    people = [ExposureKey(os.urandom(16), DAY0 // 600 + 144 * d, 144, 2, ReportType.CONFIRMED_TEST) for d in range(5)]
+    sightings = [s for d, k in enumerate(people) for s in contact_sightings(GAEN, k, DAY0 + d * 86400 + 36000, 10)]
+    index = SightingIndex.build(sightings + background_sightings(10_000, DAY0, 14))
+    rows = [row(ExposureKey(os.urandom(16), DAY0 // 600 + 144 * (i % 14))) for i in range(3000)]
+    rows[100:100] = [row(k) for k in people[:2]]
+    rows[2500:2500] = [row(k) for k in people[2:]]
+    one = match_rows(rows, index, gaen_block, workers=1)
+    two = match_rows(rows, index, gaen_block, workers=2)
+    assert len(one) == 50
+    key = lambda m: (m.key[0], m.sighting.time)  # noqa: E731
+    assert sorted(one, key=key) == sorted(two, key=key)
+
+
+def test_matching_streams_keys_chunk_by_chunk():
+    """Published keys are consumed one chunk at a time, not all up front."""
+    consumed = 0
+
+    def keys():
+        nonlocal consumed
+        for i in itertools.count():
+            consumed += 1
+            yield row(ExposureKey(os.urandom(16), DAY0 // 600))
+            if i == 10 * matcher.CHUNK_KEYS:
+                return
+
+    target = ExposureKey(os.urandom(16), DAY0 // 600)
+    sightings = contact_sightings(GAEN, target, DAY0 + 600, 5)
+
+    def with_target():
+        yield row(target)
+        yield from keys()
+
+    it = iter_matches(with_target(), SightingIndex.build(sightings), gaen_block)
+    first = next(it)
+    assert first.key[0] == target.key_data
+    assert consumed < 2 * matcher.CHUNK_KEYS
+
+
+def test_index_keeps_only_the_schedules_identifier_length():
+    index = SightingIndex.build([Sighting(b"x" * 16, DAY0, -60), Sighting(b"y" * 20, DAY0, -60)])
+    assert len(index) == 1
+
+
+def test_the_filter_never_loses_a_true_match():
+    """Candidates are a superset: every identifier stored is found by the bitmap."""
+    sightings = background_sightings(30_000, DAY0, 14, seed=7)
+    index = SightingIndex.build(sightings)
+    ids = list(index.by_id)
+    found = index.candidates(b"".join(ids))
+    assert len(found) == len(ids)
+    assert derive.Block  # the module's public shape exists

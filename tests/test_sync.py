@@ -1,0 +1,218 @@
+"""Sync end to end: signed exports in, F1/F2 alerts out, exactly once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pytest
+
+from bluezone.config import config_from_dict
+from bluezone.export import write_export
+from bluezone.matching.fixtures import background_sightings, contact_sightings, deployment, new_signing_key
+from bluezone.models import ExposureKey, PublishedBatch, ReportType, Tier, interval_number
+from bluezone.schedules.gaen import SCHEDULE as GAEN
+from bluezone.store import DeviceStore
+from bluezone.sync import process_batches
+
+DAY0 = 2_833_056 * 600  # 2023-11-13 00:00 UTC
+NOW = DAY0 + 5 * 86400
+SIGNER, PEM = new_signing_key()
+
+
+def person(day: int, rt: ReportType = ReportType.CONFIRMED_TEST, dsos: int | None = 1) -> ExposureKey:
+    start = interval_number(DAY0 + day * 86400)
+    return ExposureKey(os.urandom(16), start, 144, 2, rt, dsos)
+
+
+def batch(keys, name="b1", signer=SIGNER, noise=200) -> PublishedBatch:
+    fake = [ExposureKey(os.urandom(16), interval_number(DAY0) + 144 * (i % 5)) for i in range(noise)]
+    data = write_export(list(keys) + fake, signer, region="452", start_timestamp=DAY0, end_timestamp=NOW, key_id="452")
+    return PublishedBatch("keys", name, data, DAY0, NOW)
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = DeviceStore(tmp_path / "device.db", clock=lambda: NOW)
+    s.add_sightings(background_sightings(3000, DAY0 - 9 * 86400, 14))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def config():
+    return config_from_dict(deployment(PEM))
+
+
+def meet(store, key, day, minutes, hour=10, rssi=-60, tx=-10):
+    store.add_sightings(contact_sightings(GAEN, key, DAY0 + day * 86400 + hour * 3600, minutes, rssi=rssi, tx_power=tx))
+
+
+def test_close_contact_with_f0_gives_one_f1_alert(store, config, capsys):
+    f0 = person(1)
+    meet(store, f0, 1, 20)
+    stats = process_batches(store, config, [batch([f0])], now=NOW)
+    assert (stats.batches_processed, stats.exposures_new, stats.alerts_new, stats.alerts_delivered) == (1, 1, 1, 1)
+    [alert] = store.alerts()
+    assert alert.tier is Tier.F1 and alert.exposure_date == dt.date(2023, 11, 14)
+    assert alert.isolate_until == dt.date(2023, 11, 28)
+    out = capsys.readouterr().out
+    assert "[F1]" in out and "14/11/2023" in out  # console sink, the deployment's first language (vi)
+    [exposure] = store.exposures()
+    assert exposure.minutes == pytest.approx(20.0)
+
+
+def test_rerun_is_idempotent(store, config):
+    f0 = person(1)
+    meet(store, f0, 1, 20)
+    b = batch([f0])
+    process_batches(store, config, [b], now=NOW)
+    again = process_batches(store, config, [b, b], now=NOW)
+    assert (again.batches_skipped, again.alerts_new, again.alerts_delivered) == (2, 0, 0)
+    assert len(store.alerts()) == 1 and len(store.exposures()) == 1
+
+
+def test_recursive_key_gives_f2(store, config):
+    f1 = person(2, ReportType.RECURSIVE, None)
+    meet(store, f1, 2, 30)
+    process_batches(store, config, [batch([f1])], now=NOW)
+    assert [a.tier for a in store.alerts()] == [Tier.F2]
+    assert "F2" in store.alerts()[0].messages["en"]
+
+
+def test_f2_needs_the_persons_opt_in_and_the_deployment(store):
+    f1 = person(2, ReportType.RECURSIVE)
+    meet(store, f1, 2, 30)
+    cfg = config_from_dict(deployment(PEM))
+    process_batches(store, cfg, [batch([f1])], f2_opt_in=False, now=NOW)
+    assert store.alerts() == []
+    cfg_off = config_from_dict(deployment(PEM, risk={"f2_alerts": False}))
+    process_batches(store, cfg_off, [batch([f1], name="b2")], now=NOW)
+    assert store.alerts() == []
+
+
+def test_short_or_far_contacts_give_nothing(store, config):
+    short, far = person(1), person(1)
+    meet(store, short, 1, 10)                   # 10 min < 15
+    meet(store, far, 1, 60, hour=14, rssi=-105)  # attenuation 95 dB: bucket "other", weight 0
+    stats = process_batches(store, config, [batch([short, far])], now=NOW)
+    assert stats.exposures_new == 0 and store.alerts() == []
+
+
+def test_self_report_and_revoked_keys_warn_nobody(store, config):
+    a, b = person(1, ReportType.SELF_REPORT), person(1, ReportType.REVOKED)
+    meet(store, a, 1, 30)
+    meet(store, b, 1, 30, hour=15)
+    process_batches(store, config, [batch([a, b])], now=NOW)
+    assert store.alerts() == []
+
+
+def test_keys_without_report_type_use_report_type_when_missing(store, config):
+    k = person(1, ReportType.UNKNOWN)
+    meet(store, k, 1, 20)
+    process_batches(store, config, [batch([k])], now=NOW)
+    assert [a.tier for a in store.alerts()] == [Tier.F1]
+
+
+def test_most_severe_tier_wins_on_a_day(store, config):
+    f0, f1 = person(1), person(1, ReportType.RECURSIVE)
+    meet(store, f0, 1, 20)
+    meet(store, f1, 1, 20, hour=15)
+    process_batches(store, config, [batch([f0, f1])], now=NOW)
+    assert [a.tier for a in store.alerts()] == [Tier.F1]
+
+
+def test_f2_then_f1_on_the_same_day_escalates_once(store, config):
+    f0, f1 = person(1), person(1, ReportType.RECURSIVE)
+    meet(store, f1, 1, 20)
+    meet(store, f0, 1, 20, hour=15)
+    process_batches(store, config, [batch([f1], name="a")], now=NOW)
+    process_batches(store, config, [batch([f0], name="b")], now=NOW)
+    process_batches(store, config, [batch([f1], name="c")], now=NOW)  # F2 again: below F1, no alert
+    assert sorted(a.tier for a in store.alerts()) == [Tier.F2, Tier.F1]
+
+
+def test_exposure_accumulates_across_batches(store, config):
+    """Two F0s met on one day for 10 minutes each, published in different batches."""
+    a, b = person(3), person(3)
+    meet(store, a, 3, 10)
+    meet(store, b, 3, 10, hour=16)
+    process_batches(store, config, [batch([a], name="first")], now=NOW)
+    assert store.alerts() == []
+    process_batches(store, config, [batch([b], name="second")], now=NOW)
+    assert [a.tier for a in store.alerts()] == [Tier.F1]
+
+
+def test_tx_power_outside_range_is_dropped(store, config):
+    k = person(1)
+    meet(store, k, 1, 30, tx=25)  # a forged/corrupt advertisement: +25 dBm
+    process_batches(store, config, [batch([k])], now=NOW)
+    assert store.alerts() == []
+
+
+def test_rssi_correction_from_calibration_changes_attenuation(store, config):
+    k = person(1)
+    meet(store, k, 1, 30, rssi=-75, tx=-10)  # attenuation 65: bucket near (weight 1) → 30 weighted min
+    store.set_meta("rssi_correction_db", "-10")  # corrected: attenuation 75, medium (weight 0.5) → 15 min
+    process_batches(store, config, [batch([k])], now=NOW)
+    [exposure] = store.exposures()
+    assert exposure.minutes == pytest.approx(15.0)
+
+
+def test_bad_signature_batch_is_refused_and_nothing_is_stored(store, config):
+    k = person(1)
+    meet(store, k, 1, 30)
+    other, _ = new_signing_key()
+    before = store.counts()
+    stats = process_batches(store, config, [batch([k], signer=other)], now=NOW)
+    assert stats.batches_failed == 1 and "does not verify" in stats.errors[0]
+    after = store.counts()
+    assert after == before
+    assert not store.batch_processed("keys", "b1")
+
+
+def test_truncated_batch_is_refused_and_later_good_batches_still_work(store, config):
+    k = person(1)
+    meet(store, k, 1, 30)
+    good = batch([k], name="good")
+    broken = PublishedBatch("keys", "broken", good.payload[:-40])
+    stats = process_batches(store, config, [broken, good], now=NOW)
+    assert (stats.batches_failed, stats.batches_processed, stats.alerts_new) == (1, 1, 1)
+
+
+def test_windows_and_exposures_hold_no_keys_or_identifiers(store, config, tmp_path):
+    """Privacy: what matching keeps is dates, tiers and attenuation figures."""
+    k = person(1)
+    meet(store, k, 1, 20)
+    process_batches(store, config, [batch([k])], now=NOW)
+    rows = store.db.execute("SELECT window FROM exposure_windows").fetchall()
+    assert rows
+    rpis = {s.identifier for s in contact_sightings(GAEN, k, DAY0 + 86400 + 36000, 20)}
+    for (text,) in rows:
+        assert k.key_data.hex() not in text and all(r.hex() not in text for r in rpis)
+    for e in store.exposures():
+        assert set(e.details) <= {"max_window_score"}
+
+
+def test_exposures_older_than_retention_are_purged(store, config):
+    k = person(1)
+    meet(store, k, 1, 20)
+    process_batches(store, config, [batch([k])], now=NOW)
+    assert store.alerts()
+    store.purge(NOW + 20 * 86400)
+    assert store.alerts() == [] and store.exposures() == []
+    assert store.db.execute("SELECT COUNT(*) FROM exposure_windows").fetchone()[0] == 0
+
+
+def test_dp3t_deployment_matches_with_its_schedule(tmp_path):
+    from bluezone.schedules.dp3t_lowcost import SCHEDULE as DP3T
+
+    cfg = config_from_dict(deployment(PEM, schedule="dp3t-lowcost"))
+    s = DeviceStore(tmp_path / "d.db", clock=lambda: NOW)
+    key = DP3T.new_key(DAY0 + 86400)
+    key = ExposureKey(key.key_data, key.rolling_start_interval_number, 144, 2, ReportType.CONFIRMED_TEST)
+    s.add_sightings(contact_sightings(DP3T, key, DAY0 + 86400 + 36000, 20, tx_power=-10))
+    data = write_export([key], SIGNER, region="452", start_timestamp=DAY0, end_timestamp=NOW, key_id="452")
+    process_batches(s, cfg, [PublishedBatch("keys", "d", data)], now=NOW)
+    assert [a.tier for a in s.alerts()] == [Tier.F1]
+    s.close()
