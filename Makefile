@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 PLUGINS := plugins/transport plugins/ble plugins/qr_checkin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-deps bench clean
 
 install: $(STAMP)
 
@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 demo: install
 	$(VENV)/bin/bluezone demo
 
-test: install
+test: install test-deps
 	$(PY) -m pytest -q
+
+# System tools the tests start themselves: dbus-daemon (private bus with a fake BlueZ).
+test-deps:
+	@command -v dbus-daemon >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dbus-daemon; } \
+		|| echo "warning: dbus-daemon missing; the BLE D-Bus tests will be skipped"
 
 bench: install
 	$(PY) benchmarks/run.py

@@ -29,6 +29,9 @@ from bluezone.schedules.gaen import make_metadata
 #: Store meta key holding this device's own calibration (JSON). The matcher
 #: reads ``rssi_correction`` from it; see docs/ble.md.
 STORE_META_KEY = "calibration"
+#: Store meta key the core matcher (``bluezone.matching``) reads the RSSI
+#: correction from, in dB.
+RSSI_CORRECTION_META = "rssi_correction_db"
 #: Metadata version byte for GAEN v1.1 (major 1, minor 1); confidence goes in bits 3..2.
 METADATA_V1_1 = 0x50
 
@@ -147,6 +150,7 @@ def own_calibration(ble_section: dict[str, Any] | None = None) -> Calibration:
 def save_to_store(store: Any, calibration: Calibration) -> None:
     """Record the device's own calibration where the matcher finds it."""
     store.set_meta(STORE_META_KEY, json.dumps(asdict(calibration), sort_keys=True))
+    store.set_meta(RSSI_CORRECTION_META, str(calibration.rssi_correction))
 
 
 def load_from_store(store: Any) -> Calibration | None:

@@ -4,11 +4,11 @@ For every ordered pair of simulated phones (sender S, listener L) we ask:
 had S been a confirmed case, would L's phone have warned? and compare the
 answer with the simulator's ground truth (≥ 15 min within 2 m).
 
-``bluezone/matching`` (issue #3) was not available when this was written, so
-:func:`exposure_windows` is a **small evaluation-only re-implementation of
-REFERENCE §3** (GAEN v2 exposure windows and scoring with every weight from
-the deployment's ``[risk]`` section). It is not the product's matcher; once
-the matcher lands the evaluation should call it instead (see docs/ble.md).
+When the core's matcher (``bluezone.matching``, issue #3) is installed,
+:func:`evaluate` uses it (matching, exposure windows and GAEN v2 scoring:
+:func:`core_exposure_windows`). Otherwise it falls back to
+:func:`exposure_windows`, a **small evaluation-only re-implementation of
+REFERENCE §3**; ``Evaluation.engine`` says which one ran.
 """
 
 from __future__ import annotations
@@ -66,6 +66,50 @@ class RiskRule:
 
     def exposed(self, windows: Iterable[ExposureWindow]) -> bool:
         return any(m >= self.minimum_minutes for m in self.weighted_minutes(windows).values())
+
+    def to_risk(self) -> dict[str, Any]:
+        """This rule as a core ``[risk]`` section (report and infectiousness weights 1)."""
+        return {
+            "attenuation_thresholds_db": list(self.thresholds_db),
+            "bucket_weights": dict(zip(("immediate", "near", "medium", "other"), self.weights)),
+            "report_type_weights": {"confirmed_test": 1.0, "confirmed_clinical_diagnosis": 1.0,
+                                    "self_report": 0.0, "recursive": 1.0},
+            "infectiousness_weights": {"standard": 1.0, "high": 1.0},
+            "minimum_minutes_per_day": self.minimum_minutes,
+            "isolation_days": 14,
+        }
+
+
+def core_matcher_available() -> bool:
+    try:
+        from bluezone.matching.risk import score_windows  # noqa: F401
+        from bluezone.matching.windows import build_windows  # noqa: F401
+        from bluezone.matching.matcher import match_rows  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def core_exposure_windows(store: Any, schedule: Any, keys: Iterable[Any], risk: dict[str, Any]) -> list[ExposureWindow]:
+    """Exposure windows from the core's own matcher (``bluezone.matching``)."""
+    from bluezone.matching.derive import deriver_for
+    from bluezone.matching.index import SightingIndex
+    from bluezone.matching.matcher import match_rows
+    from bluezone.matching.windows import build_windows
+
+    rows = [(k.key_data, k.rolling_start_interval_number, k.rolling_period, int(ReportType.CONFIRMED_TEST), None, 0)
+            for k in keys]
+    index = SightingIndex.from_store(store, schedule.identifier_length)
+    matches = match_rows(rows, index, deriver_for(schedule), schedule.match_tolerance_intervals, workers=1)
+    correction = float(store.get_meta("rssi_correction_db", "0") or 0)
+    windows, _dropped = build_windows(matches, schedule, risk, correction)
+    return windows
+
+
+def core_exposed(windows: list[ExposureWindow], rule: RiskRule) -> bool:
+    from bluezone.matching.risk import score_windows
+
+    return any(r.exposed for r in score_windows(windows, rule.to_risk()))
 
 
 #: Threshold choices compared in the evaluation table (REFERENCE §3 sources).
@@ -160,12 +204,18 @@ class Evaluation:
     by_rule: dict[str, Confusion] = field(default_factory=dict)
     positives: int = 0
     pairs: int = 0
+    engine: str = "evaluation helper (REFERENCE §3)"
 
 
 def evaluate(truth: GroundTruth, devices: Sequence[tuple[str, Any]], schedule: Any,
-             rules: Sequence[RiskRule] = RULES, minutes: float = 15.0, distance_m: float = 2.0) -> Evaluation:
-    """Score every rule against the ground truth for one simulation run."""
+             rules: Sequence[RiskRule] = RULES, minutes: float = 15.0, distance_m: float = 2.0,
+             use_core: bool | None = None) -> Evaluation:
+    """Score every rule against the ground truth for one simulation run,
+    with the core matcher when installed (``use_core=None``) or as told."""
+    core = core_matcher_available() if use_core is None else use_core
     result = Evaluation({r.name: Confusion() for r in rules})
+    if core:
+        result.engine = "bluezone.matching (core matcher, windows, GAEN v2 scoring)"
     keys = {name: [own.key for own in store.own_keys(schedule.name)] for name, store in devices}
     close = truth.close_pairs(minutes, distance_m)
     for sender, _ in devices:
@@ -173,9 +223,14 @@ def evaluate(truth: GroundTruth, devices: Sequence[tuple[str, Any]], schedule: A
             if sender == listener:
                 continue
             actual = tuple(sorted((sender, listener))) in close
-            windows = exposure_windows(lstore, schedule, keys[sender])
             result.pairs += 1
             result.positives += actual
-            for r in rules:
-                result.by_rule[r.name].add(r.exposed(windows), actual)
+            if core:
+                windows = core_exposure_windows(lstore, schedule, keys[sender], rules[0].to_risk())
+                for r in rules:
+                    result.by_rule[r.name].add(core_exposed(windows, r), actual)
+            else:
+                windows = exposure_windows(lstore, schedule, keys[sender])
+                for r in rules:
+                    result.by_rule[r.name].add(r.exposed(windows), actual)
     return result

@@ -81,6 +81,7 @@ def test_own_calibration_is_kept_in_the_store(make_store):
     cal = own_calibration({"manufacturer": "OPPO", "model": "A5s"})
     save_to_store(store, cal)
     assert load_from_store(store) == cal
+    assert store.get_meta("rssi_correction_db") == "7"  # where bluezone.matching reads it
 
 
 def test_deployment_calibration_file(tmp_path):

@@ -147,3 +147,20 @@ def test_evaluation_counts_pairs(make_store):
     assert ev.pairs == 20 and set(ev.by_rule) == {r.name for r in RULES}
     for c in ev.by_rule.values():
         assert c.tp + c.fp + c.fn + c.tn == 20 and c.tp + c.fn == ev.positives
+
+
+def test_core_matcher_and_helper_agree(make_store):
+    """When bluezone.matching is installed, the evaluation helper and the core
+    matcher reach the same decisions on the same simulated stores."""
+    from bluezone_ble.evaluation import core_matcher_available
+
+    if not core_matcher_available():
+        pytest.skip("bluezone.matching is not installed in this checkout")
+    stores = [(f"p{i}", make_store(f"x{i}")) for i in range(6)]
+    truth = simulate("office", stores, seed=8, start_time=START, duration=3 * 3600)
+    core = evaluate(truth, stores, SCHEDULE, use_core=True)
+    helper = evaluate(truth, stores, SCHEDULE, use_core=False)
+    assert core.engine != helper.engine
+    for name, c in core.by_rule.items():
+        h = helper.by_rule[name]
+        assert (c.tp, c.fp, c.fn, c.tn) == (h.tp, h.fp, h.fn, h.tn), name
