@@ -1,0 +1,52 @@
+"""Alert messages (vi and en) and the console sink."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bluezone.config import config_from_dict
+from bluezone.matching.alerts import build_alert
+from bluezone.matching.fixtures import deployment, new_signing_key
+from bluezone.models import Exposure, Tier
+
+_, PEM = new_signing_key()
+CONFIG = config_from_dict(deployment(PEM, risk={"isolation_days": 10}))
+
+
+def alert(tier=Tier.F1, source="ble"):
+    return build_alert(Exposure(tier, source, dt.date(2024, 5, 3), 900, 15), CONFIG.risk, CONFIG.languages, 1_714_700_000)
+
+
+def test_f1_message_in_both_languages_says_date_and_what_to_do():
+    a = alert()
+    assert a.isolate_until == dt.date(2024, 5, 13)
+    vi, en = a.messages["vi"], a.messages["en"]
+    for phrase in ("F1", "03/05/2024", "13/05/2024", "khai báo y tế", "trạm y tế", "cách ly", "ca bệnh"):
+        assert phrase in vi
+    for phrase in ("F1", "2024-05-03", "2024-05-13", "declare your health", "local health station", "self-isolate"):
+        assert phrase in en
+
+
+def test_f2_and_venue_messages_differ():
+    f2, venue = alert(Tier.F2), alert(source="venue")
+    assert "F2" in f2.messages["vi"] and "F1" in f2.messages["en"]
+    assert "check-in" in venue.messages["vi"] and "venue" in venue.messages["en"]
+    assert "Bluetooth" in alert().messages["en"]
+
+
+def test_alert_id_is_the_exposure_id_so_it_is_stored_once():
+    a, b = alert(), alert()
+    assert a.exposure_id == b.exposure_id
+    assert alert(Tier.F2).exposure_id != a.exposure_id
+
+
+def test_messages_carry_no_identifying_detail():
+    a = alert()
+    for text in a.messages.values():
+        assert "900" not in text  # no score, no key, no identifier: date and advice only
+
+
+def test_console_sink_prints_the_persons_language(capsys):
+    CONFIG.pm.hook.bluezone_deliver_alert(alert=alert(), language="en", config=CONFIG)
+    out = capsys.readouterr().out
+    assert out.startswith("[F1] F1 WARNING: On 2024-05-03")
