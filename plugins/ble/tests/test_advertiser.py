@@ -79,6 +79,7 @@ async def test_rotation_follows_store_key_with_jitter(fake_bluez, dbus_address, 
         expected = SCHEDULE.broadcast(key.key_data, key.rolling_start_interval_number, h.interval, metadata)
         assert call.properties["ServiceData"]["fd6f"] == expected.identifier + expected.metadata
         assert encrypt_metadata(aemk(key.key_data), expected.identifier, expected.metadata) == metadata
+        assert call.properties["ServiceData"]["fd6f"][16:] != metadata  # TX power is not sent in the clear
     # the loop ended cleanly: last call unregisters, nothing left registered
     assert fake_bluez.calls[-1].member == "UnregisterAdvertisement"
     assert fake_bluez.registered == {}

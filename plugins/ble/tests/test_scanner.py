@@ -256,3 +256,20 @@ async def test_scanner_runs_on_its_duty_cycle(make_store):
     assert all(240 <= g <= 300 for g in gaps)
     got = list(store.sightings())
     assert [s.seconds_since_last_scan for s in got] == [None, round(gaps[0]), round(gaps[1])]
+
+
+# -- privacy (DESIGN §2) ---------------------------------------------------------------
+
+
+async def test_no_bluetooth_address_is_kept(make_store):
+    """Rule 2: nothing identifying is stored. The sender's (rotating) Bluetooth
+    address reaches the callback but is never written to the store."""
+    store = make_store()
+    address = "5A:11:22:33:44:55"
+    await scan_window(ScanCollector(), store, 1_700_000_000, None, nothing,
+                      backend=AirBackend, backend_kwargs={"packets": [packet(RPI_A + AEM_A, -60, address)]})
+    store.close()
+    raw = b"".join(p.read_bytes() for p in store.path.parent.glob(store.path.name + "*"))
+    assert RPI_A in raw  # the identifier is stored (in the clear, as GAEN does) ...
+    for form in (address.encode(), address.replace(":", "").encode(), bytes.fromhex(address.replace(":", ""))):
+        assert form not in raw  # ... the address is not
