@@ -1,0 +1,204 @@
+"""The transports against real servers on 127.0.0.1: the authority server,
+a plain static file server standing in for a CDN, and a deliberately flaky
+server for retries, backoff and timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bluezone.config import config_from_dict
+from bluezone.export import read_export
+from bluezone.server.testing import past_keys, start
+from bluezone.transport import FeedState, TransportError, check_transport, make_transport
+from bluezone.upload import upload_with_code
+from bluezone_transport import FileTransport, HttpTransport, LoopbackTransport, register_loopback, unregister_loopback
+
+
+@pytest.fixture
+async def running(tmp_path):
+    r = await start(tmp_path, min_batch_keys=0)
+    yield r
+    await r.http.close()
+
+
+def deployment(url: str, **transport):
+    return config_from_dict({"deployment": {"name": "t", "region": "452"}, "authority": {"url": url},
+                             **({"transport": transport} if transport else {})})
+
+
+def test_every_scheme_is_offered_and_complete(tmp_path):
+    for url in ("http://a.example", "https://a.example", f"file://{tmp_path}"):
+        t = make_transport(url, deployment(url))
+        assert check_transport(t) == []
+    with pytest.raises(TransportError) as e:
+        make_transport("gopher://x", deployment("gopher://x"))
+    assert e.value.code == "unknown_scheme"
+
+
+async def test_cdn_static_directory_serves_the_same_feed(running):
+    """The export directory, served by a plain static file server, is a feed source
+    for the http transport (download_url) — the files are usable unchanged."""
+    r = running
+    code = r.server.issue_code({"tier": "F0"})["code"]
+    async with HttpTransport(r.url, retries=0) as t:
+        await upload_with_code(t, code, past_keys(4))
+    r.server.export_now()
+    static = web.Application()
+    static.router.add_static("/cdn/", r.server.settings.export_dir)
+    cdn = TestServer(static, host="127.0.0.1")
+    await cdn.start_server()
+    try:
+        url = r.url
+        config = deployment(url, download_url=str(cdn.make_url("/cdn")))
+        t = make_transport(url, config)
+        batches, state = await t.download("keys")
+        direct, _ = await FileTransport(r.server.settings.export_dir).download("keys")
+        assert [b.payload for b in batches] == [b.payload for b in direct]
+        pub = [{"key_id": "452", "pem": r.server.keys.export_public_pem()}]
+        assert len(read_export(batches[0].payload, pub).keys) == 4
+        # aiohttp's static handler sends its own ETag: the second sync is a 304
+        again, _ = await t.download("keys", state)
+        assert again == []
+        await t.close()
+    finally:
+        await cdn.close()
+
+
+async def test_incremental_download_fetches_only_new_batches(running):
+    r = running
+    for _ in range(3):
+        r.server.publish_payload("venue-traces", b"t", start_ts=1, end_ts=2)
+    async with HttpTransport(r.url, retries=0) as t:
+        first, state = await t.download("venue-traces")
+        r.server.publish_payload("venue-traces", b"new", start_ts=3, end_ts=4)
+        before = t.stats["requests"]
+        second, state = await t.download("venue-traces", state)
+        assert len(first) == 3 and len(second) == 1
+        assert t.stats["requests"] - before == 2  # the index and the one new file
+        none, _ = await t.download("venue-traces", state)
+        assert none == [] and t.stats["not_modified"] == 1
+
+
+class Flaky:
+    """A real server that fails the first ``failures`` requests with 503 (or hangs)."""
+
+    def __init__(self, failures: int, hang: bool = False):
+        self.failures, self.hang, self.calls = failures, hang, 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.calls += 1
+        if self.calls <= self.failures:
+            if self.hang:
+                await asyncio.sleep(30)
+            return web.json_response({"error": {"code": "unavailable", "message": "busy"}}, status=503,
+                                     headers={"Retry-After": "0"})
+        return web.Response(text="", headers={"ETag": '"e"'})
+
+
+async def flaky_server(flaky: Flaky) -> TestServer:
+    app = web.Application()
+    app.router.add_get("/v1/feeds/keys/index.txt", flaky.handle)
+
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response({"error": {"code": "invalid_code", "message": "no"}}, status=400)
+
+    app.router.add_post("/v1/verify", refuse)
+    s = TestServer(app, host="127.0.0.1")
+    await s.start_server()
+    return s
+
+
+async def test_retries_with_backoff_then_success():
+    flaky = Flaky(failures=2)
+    s = await flaky_server(flaky)
+    try:
+        async with HttpTransport(str(s.make_url("")), retries=3, backoff=0.01) as t:
+            batches, state = await t.download("keys")
+        assert batches == [] and state.etag == '"e"' and flaky.calls == 3 and t.stats["retries"] == 2
+    finally:
+        await s.close()
+
+
+async def test_gives_up_after_the_retry_budget_with_a_clear_error():
+    flaky = Flaky(failures=10)
+    s = await flaky_server(flaky)
+    try:
+        async with HttpTransport(str(s.make_url("")), retries=2, backoff=0.01) as t:
+            with pytest.raises(TransportError) as e:
+                await t.download("keys")
+        assert e.value.code == "unavailable" and e.value.status == 503 and flaky.calls == 3
+    finally:
+        await s.close()
+
+
+async def test_client_errors_are_not_retried():
+    s = await flaky_server(Flaky(0))
+    try:
+        async with HttpTransport(str(s.make_url("")), retries=5, backoff=0.01) as t:
+            with pytest.raises(TransportError) as e:
+                await t.redeem_code("12345678")
+            assert e.value.code == "invalid_code" and t.stats["requests"] == 1
+    finally:
+        await s.close()
+
+
+async def test_timeouts_are_retried_then_reported():
+    flaky = Flaky(failures=10, hang=True)
+    s = await flaky_server(flaky)
+    try:
+        async with HttpTransport(str(s.make_url("")), retries=1, backoff=0.01, timeout=0.2) as t:
+            with pytest.raises(TransportError) as e:
+                await t.download("keys")
+        assert e.value.code == "network" and e.value.retryable and flaky.calls == 2
+    finally:
+        await s.close()
+
+
+async def test_unreachable_server_is_a_network_error():
+    async with HttpTransport("http://127.0.0.1:9", retries=0) as t:
+        with pytest.raises(TransportError) as e:
+            await t.download("keys")
+    assert e.value.code == "network"
+
+
+async def test_loopback_runs_the_same_flow_and_errors(running):
+    r = running
+    url = register_loopback("auth", r.server)
+    try:
+        t = make_transport(url, deployment(url))
+        assert isinstance(t, LoopbackTransport)
+        with pytest.raises(TransportError) as e:
+            await t.redeem_code("00000000")
+        assert e.value.code == "invalid_code" and e.value.status == 400
+        code = r.server.issue_code({"tier": "F0"})["code"]
+        result = await upload_with_code(t, code, past_keys(2))
+        assert result.receipt.inserted == 2
+        r.server.export_now()
+        batches, state = await t.download("keys", FeedState())
+        assert len(batches) == 1
+        assert (await t.download("keys", state))[0] == []
+        receipt = await t.upload_declaration(b"\2" * 64)
+        assert r.server.declaration(receipt) == b"\2" * 64
+    finally:
+        unregister_loopback("auth")
+
+
+async def test_file_transport_is_read_only_and_rejects_bad_indexes(tmp_path):
+    t = FileTransport(tmp_path)
+    assert await t.download("keys") == ([], FeedState())
+    with pytest.raises(TransportError) as e:
+        await t.redeem_code("12345678")
+    assert e.value.code == "read_only"
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "index.txt").write_text("../../etc/passwd\n")
+    with pytest.raises(TransportError) as e:
+        await t.download("keys")
+    assert e.value.code == "bad_index"
+    (tmp_path / "keys" / "index.txt").write_text("1-2-00001.zip\n")
+    with pytest.raises(TransportError) as e:
+        await t.download("keys")
+    assert e.value.code == "unreadable"
