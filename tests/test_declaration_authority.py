@@ -147,3 +147,24 @@ def test_purge_deletes_only_old_downloads(tmp_path):
     os.utime(new, (past, past))
     p = run("authority", "declarations", "purge", "--days", "14", str(tmp_path))
     assert p.returncode == 0 and "1 file(s) deleted" in p.stdout and not new.exists()
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+                         st.sampled_from(["id", "sealed", "received_at", "receivedHour", "x"]), inner, max_size=4),
+                     max_leaves=10)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_json)
+def test_fuzzed_inbox_records_are_read_or_reported(tmp_path_factory, record):
+    from bluezone.declarations.authority import Failure, SealedItem, _records, read_sources
+
+    folder = tmp_path_factory.mktemp("fz")
+    (folder / "r.json").write_text(json.dumps(record))
+    items, failures = read_sources([folder])
+    assert all(isinstance(i, SealedItem) for i in items) and all(isinstance(f, Failure) for f in failures)
+    assert len(items) + len(failures) == len(_records(record))  # every record accounted for
