@@ -81,8 +81,10 @@ def bluezone_transports() -> dict[str, Any]:
     """Offer transports by URL scheme: ``{"https": factory, ...}``.
 
     ``factory(url, config)`` returns a transport object that uploads
-    (keys, declarations, decoys) and downloads published batches. The
-    deployment's authority URL picks the transport by its scheme. Sync only.
+    (keys, declarations, decoys) and downloads published batches, following
+    :class:`bluezone.transport.Transport`. The deployment's authority URL
+    picks the transport by its scheme (:func:`bluezone.transport.make_transport`).
+    Sync only.
     """
 
 
@@ -186,7 +188,12 @@ def bluezone_declaration_submitters() -> dict[str, Any]:
 
 @hookspec
 def bluezone_server_routes(app: Any, config: "Config") -> None:
-    """Add routes to the authority server's aiohttp application."""
+    """Add routes to the authority server's aiohttp application.
+
+    Handlers reach the server with :func:`bluezone.server.server_of` and use
+    its helpers (staff roles, one-time authority tokens, ``publish_payload``
+    into a feed, :class:`bluezone.server.ApiError` for JSON errors); see
+    docs/server.md. Sync only (the handlers themselves are async)."""
 
 
 @hookspec
