@@ -77,16 +77,26 @@ def test_core_never_imports_a_plugin_by_name():
     assert offenders == []
 
 
-def test_third_party_plugin_hooks_are_called(third_party):
+def make_alert():
+    import datetime as dt
+
+    from bluezone.models import Alert, Tier
+
+    day = dt.date(2026, 11, 20)
+    return Alert("e1", Tier.F1, "ble", day, 0, day, {"vi": "Cảnh báo F1", "en": "F1 warning"})
+
+
+def test_third_party_plugin_hooks_are_called(third_party, capsys):
     pm = make_plugin_manager()
     assert "rot-test" in plugin_names(pm)
     schedules = collect_named(call_hook(pm.hook.bluezone_key_schedules), "key schedule")
     derived = list(schedules["rot-test"].derive(b"\x01\x02\x03\x04", 10, 2))
     assert [d.identifier for d in derived] == [b"\x01\x02\x03\x04", b"\x00\x03\x02\x05"]
     # an async implementation is awaited by the synchronous caller (the documented convention)
-    assert "delivered" in call_hook(pm.hook.bluezone_deliver_alert, alert="A", language="vi", config=None)
+    alert = make_alert()
+    assert "delivered" in call_hook(pm.hook.bluezone_deliver_alert, alert=alert, language="vi", config=None)
     module = sys.modules["bz_thirdparty_fixture"]
-    assert module.DELIVERED[-1] == ("A", "vi")
+    assert module.DELIVERED[-1] == (alert, "vi")
 
 
 def test_third_party_plugin_can_be_disabled_by_config(third_party, tmp_path):
@@ -103,7 +113,13 @@ def test_third_party_plugin_can_be_disabled_by_config(third_party, tmp_path):
     config = load_config(path)
     assert "rot-test" not in plugin_names(config.pm)
     assert "gaen" in plugin_names(config.pm)
-    assert call_hook(config.pm.hook.bluezone_deliver_alert, alert="A", language="en", config=config) == []
+    def delivered() -> int:
+        module = sys.modules.get("bz_thirdparty_fixture")
+        return len(module.DELIVERED) if module else 0
+
+    before = delivered()
+    call_hook(config.pm.hook.bluezone_deliver_alert, alert=make_alert(), language="en", config=config)
+    assert delivered() == before
 
 
 def test_enabled_list_loads_only_those(third_party):
