@@ -34,10 +34,11 @@ class UploadResult:
 
 
 def keys_to_upload(own_keys: list[ExposureKey], *, now: int, retention_days: int = 14) -> list[ExposureKey]:
-    """Own keys inside the retention window that have started, newest 30 at most."""
+    """Own keys inside the retention window that have ended (the current key
+    is ended by an early rotation first), newest 30 at most."""
     oldest = interval_number(now - retention_days * DAY_SECONDS)
     current = interval_number(now)
-    keys = [k for k in own_keys if k.end_interval_number >= oldest and k.rolling_start_interval_number <= current]
+    keys = [k for k in own_keys if oldest <= k.end_interval_number <= current]
     keys.sort(key=lambda k: k.rolling_start_interval_number)
     return keys[-MAX_UPLOAD_KEYS:]
 
@@ -56,15 +57,19 @@ async def upload_with_code(transport: Transport, code: str, keys: list[ExposureK
 
 async def report_own_keys(store: Any, transport: Transport, code: str, config: Any) -> UploadResult:
     """Upload this device's keys with an authority code, then mark them
-    uploaded, rotate the current key early and fire ``bluezone_keys_uploaded``."""
+    uploaded and fire ``bluezone_keys_uploaded``.
+
+    The current key is rotated early *before* the upload, so the published
+    copy of today's key covers only what was already broadcast and nothing
+    broadcast afterwards links to it (the server still embargoes it for 2 h)."""
     from .plugins import call_hook_async
 
     schedule = config.schedule()
+    store.rotate_key_early(schedule)
     own = [k.key for k in store.own_keys(schedule.name)]
     keys = keys_to_upload(own, now=store.now(), retention_days=config.retention_days)
     result = await upload_with_code(transport, code, keys)
     store.mark_keys_uploaded(keys)
-    store.rotate_key_early(schedule)
     await call_hook_async(config.pm.hook.bluezone_keys_uploaded, keys=keys, report_type=result.report_type,
                           config=config)
     return result
@@ -80,3 +85,27 @@ def next_decoy_delay(rng: random.Random | None = None, mean_seconds: float = DAY
     """Seconds until the next decoy: exponential, so decoys form a Poisson
     process whose timing says nothing about real uploads."""
     return (rng or random.SystemRandom()).expovariate(1.0 / mean_seconds)
+
+
+async def decoy_loop(transport: Transport, stop: Any, mean_seconds: float = DAY_SECONDS,
+                     rng: random.Random | None = None) -> int:
+    """Send decoy uploads at random times until ``stop`` (an ``asyncio.Event``)
+    is set; returns how many were sent. Failures are ignored: a decoy that
+    cannot be sent needs no retry."""
+    import asyncio
+
+    from .transport import TransportError
+
+    sent = 0
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), next_decoy_delay(rng, mean_seconds))
+            break
+        except asyncio.TimeoutError:
+            pass
+        try:
+            await send_decoys(transport)
+            sent += 1
+        except TransportError:
+            continue
+    return sent

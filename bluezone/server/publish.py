@@ -9,7 +9,7 @@ already stored; the HMAC of the keys equals the certificate's ``tekmac``.
 Derived, never trusted from the device: the report type (from the
 certificate), days since symptom onset (key day − onset day; kept only
 within −14..+14) and the transmission risk (see :func:`transmission_risk`).
-Keys still valid at upload are embargoed until their end + the embargo.
+Keys still valid at upload (or ended less than the embargo ago) wait until their end + the embargo.
 """
 
 from __future__ import annotations
@@ -123,8 +123,10 @@ def derive(keys: list[ExposureKey], report_type: int, onset_interval: int | None
                 dsos = None
         key = ExposureKey(k.key_data, k.rolling_start_interval_number, k.rolling_period,
                           transmission_risk(report_type, dsos), ReportType(report_type), dsos)
+        # a key whose identifiers were on the air less than the embargo ago
+        # could be replayed; it waits until its end + the embargo
         end_time = key.end_interval_number * INTERVAL_SECONDS
-        available = end_time + embargo_seconds if end_time > now else now
+        available = max(now, end_time + embargo_seconds)
         out.append(StoredKey(key, available))
     return out
 
