@@ -216,3 +216,26 @@ def test_dp3t_deployment_matches_with_its_schedule(tmp_path):
     process_batches(s, cfg, [PublishedBatch("keys", "d", data)], now=NOW)
     assert [a.tier for a in s.alerts()] == [Tier.F1]
     s.close()
+
+
+async def test_sync_downloads_through_the_file_transport_and_retries_failed_batches(store, config, tmp_path):
+    from bluezone_transport.filedir import FileTransport
+
+    from bluezone.sync import sync
+
+    k = person(1)
+    meet(store, k, 1, 20)
+    feed = tmp_path / "cdn" / "keys"
+    feed.mkdir(parents=True)
+    other, _ = new_signing_key()
+    (feed / f"{DAY0}-{NOW}-1.zip").write_bytes(batch([k], signer=other).payload)  # bad signature
+    (feed / "index.txt").write_text(f"{DAY0}-{NOW}-1.zip\n")
+    transport = FileTransport(tmp_path / "cdn")
+    stats = await sync(store, config, transport, now=NOW)
+    assert stats.batches_failed == 1 and store.alerts() == []
+    # the authority re-signs the file: the next sync fetches it again and matches
+    (feed / f"{DAY0}-{NOW}-1.zip").write_bytes(batch([k]).payload)
+    stats = await sync(store, config, transport, now=NOW)
+    assert (stats.batches_processed, stats.alerts_new) == (1, 1)
+    stats = await sync(store, config, transport, now=NOW)
+    assert stats.batches_downloaded == 0 and len(store.alerts()) == 1
