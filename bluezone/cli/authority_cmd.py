@@ -99,6 +99,10 @@ def register(cli: click.Group) -> None:
             server.close()
         click.echo(json.dumps(out))
 
+    from ..portal.cli import add_staff_commands
+
+    add_staff_commands(authority)  # 'authority staff ...': portal accounts (docs/portal.md)
+
     @authority.command("export")
     @config_option
     def export(config_path: str) -> None:

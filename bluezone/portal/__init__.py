@@ -1,0 +1,13 @@
+"""The health-authority web portal (``/portal/`` of ``bluezone serve``).
+
+Staff log in with a name and an Argon2id-hashed password, then issue F0 and
+F1 verification codes, open venue traces, download sealed declarations and
+watch a dashboard of counts. It is a thin layer of HTML pages over the same
+:class:`bluezone.server.AuthorityServer` methods as the staff API.
+See docs/portal.md.
+"""
+
+from .app import create_portal_app, mount
+from .settings import PortalSettings
+
+__all__ = ["PortalSettings", "create_portal_app", "mount"]

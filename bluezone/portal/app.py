@@ -1,0 +1,158 @@
+"""The portal as an aiohttp sub-application mounted at ``/portal/``.
+
+:func:`mount` is called by the built-in plugin's ``bluezone_server_routes``
+hook, so ``bluezone serve`` serves the portal next to the device and staff
+APIs, with the server's middleware (JSON errors for the API, size limits,
+security headers) around the portal's own (HTML pages, sessions, CSP).
+Everything the portal does goes through the :class:`AuthorityServer`
+methods the staff API uses — codes, one-time tokens, exports — so there is
+one implementation of each operation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from ..server.app import SERVER
+from ..server.ratelimit import RateLimiter
+from ..server.service import AuthorityServer
+from . import i18n, security, sessions
+from .db import ensure_schema
+from .settings import PortalSettings
+
+HERE = Path(__file__).parent
+PORTAL: web.AppKey["Portal"] = web.AppKey("bluezone_portal")
+
+
+@dataclass
+class Ctx:
+    """What the portal's middleware learned about a request."""
+
+    lang: str
+    session_cookie: str | None
+    session: sessions.Session | None
+    form: Any = None
+
+
+# aiohttp >= 3.13 has typed request keys; older versions take a plain string
+CTX: Any = web.RequestKey("bluezone_portal_ctx", Ctx) if hasattr(web, "RequestKey") else "bluezone_portal_ctx"
+
+
+def ctx(request: web.Request) -> Ctx:
+    return request[CTX]
+
+
+class PortalError(Exception):
+    """A refusal shown as an HTML page: an HTTP status and a message key of :mod:`.i18n`."""
+
+    def __init__(self, status: int, key: str, **fields: object):
+        super().__init__(key)
+        self.status, self.key, self.fields = status, key, fields
+
+
+@dataclass
+class Portal:
+    server: AuthorityServer
+    settings: PortalSettings
+    env: jinja2.Environment
+    limiter: RateLimiter
+
+    @property
+    def idle_seconds(self) -> int:
+        return self.settings.session_idle_minutes * 60
+
+    @property
+    def max_seconds(self) -> int:
+        return self.settings.session_max_hours * 3600
+
+    def tz(self) -> dt.tzinfo:
+        try:
+            return zoneinfo.ZoneInfo(self.settings.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            return dt.timezone.utc
+
+    def local_time(self, ts: int) -> str:
+        return dt.datetime.fromtimestamp(ts, self.tz()).strftime("%Y-%m-%d %H:%M")
+
+
+def portal_of(request: web.Request) -> Portal:
+    return request.app[PORTAL]
+
+
+def make_env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    """A page with the common context: language, translator, user, CSRF token."""
+    portal = portal_of(request)
+    lang = ctx(request).lang
+    session = ctx(request).session
+    base = {
+        "lang": lang, "t": i18n.translator(lang), "prefix": security.PREFIX,
+        "session": session, "user": session.user if session else None,
+        "csrf": session.csrf if session else "",
+        "role_name": lambda r: i18n.role_name(r, lang),
+        "here": request.path_qs if request.method == "GET" else request.path,
+        "tz": portal.settings.timezone, "active": "",
+    }
+    base.update(context)
+    text = portal.env.get_template(template).render(**base)
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+@web.middleware
+async def portal_middleware(request: web.Request, handler) -> web.StreamResponse:
+    portal = portal_of(request)
+    lang = i18n.pick_language(request.cookies.get(security.LANG_COOKIE), request.headers.get("Accept-Language"),
+                              portal.settings.default_language)
+    cookie = request.cookies.get(security.SESSION_COOKIE)
+    session = sessions.load_session(portal.server.db, cookie, portal.server.now(),
+                                    portal.idle_seconds, portal.max_seconds) if cookie else None
+    request[CTX] = Ctx(lang, cookie, session)
+    try:
+        response = await handler(request)
+    except PortalError as err:
+        response = render(request, "error.html", status=err.status, message_key=err.key, fields=err.fields)
+    except web.HTTPNotFound:
+        response = render(request, "error.html", status=404, message_key="not_found", fields={})
+    except web.HTTPMethodNotAllowed:
+        response = render(request, "error.html", status=405, message_key="not_found", fields={})
+    for name, value in security.PORTAL_HEADERS.items():
+        response.headers[name] = value
+    return response
+
+
+def create_portal_app(server: AuthorityServer, settings: PortalSettings) -> web.Application:
+    from . import views
+
+    ensure_schema(server.db)
+    app = web.Application(middlewares=[portal_middleware])
+    app[PORTAL] = Portal(server, settings, make_env(),
+                         RateLimiter(settings.login_per_client_per_minute, 10 ** 9, server.clock))
+    views.add_routes(app)
+    app.router.add_static("/static/", HERE / "static", append_version=False)
+    return app
+
+
+def mount(app: web.Application, config: Any = None) -> web.Application | None:
+    """Mount the portal under ``/portal/`` of the server's app (unless ``[portal] enabled = false``)."""
+    settings = PortalSettings.from_config(config)
+    if not settings.enabled:
+        return None
+    sub = create_portal_app(app[SERVER], settings)
+    app.add_subapp(security.PREFIX, sub)
+
+    async def to_portal(request: web.Request) -> web.Response:
+        return security.redirect(security.PREFIX + "/")
+
+    app.router.add_get(security.PREFIX, to_portal)
+    return sub

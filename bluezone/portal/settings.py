@@ -1,0 +1,52 @@
+"""The ``[portal]`` section of the deployment TOML, as a typed object.
+
+The portal is part of the authority server (``bluezone serve``); devices
+ignore this section. Defaults follow common guidance for staff web apps:
+sessions end after 30 idle minutes and at the latest after 8 hours, and an
+account locks for 15 minutes after 5 wrong passwords in a row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+PORTAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "The health-authority web portal served by bluezone serve under /portal/.",
+    "properties": {
+        "enabled": {"type": "boolean", "default": True},
+        "session_idle_minutes": {"type": "integer", "minimum": 1, "maximum": 720, "default": 30},
+        "session_max_hours": {"type": "integer", "minimum": 1, "maximum": 24, "default": 8},
+        "lockout_failures": {"type": "integer", "minimum": 1, "maximum": 100, "default": 5},
+        "lockout_minutes": {"type": "integer", "minimum": 1, "maximum": 1440, "default": 15},
+        "login_per_client_per_minute": {"type": "integer", "minimum": 1, "default": 20},
+        "secure_cookies": {"enum": ["auto", "always", "never"], "default": "auto",
+                           "description": "auto: Secure when the request came over https; 'always' behind a TLS proxy"},
+        "default_language": {"enum": ["vi", "en"], "default": "vi"},
+    },
+    "additionalProperties": False,
+    "default": {},
+}
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    enabled: bool = True
+    session_idle_minutes: int = 30
+    session_max_hours: int = 8
+    lockout_failures: int = 5
+    lockout_minutes: int = 15
+    login_per_client_per_minute: int = 20
+    secure_cookies: str = "auto"
+    default_language: str = "vi"
+    timezone: str = "Asia/Ho_Chi_Minh"
+
+    @classmethod
+    def from_config(cls, config: Any) -> "PortalSettings":
+        """Settings from a loaded :class:`bluezone.config.Config` (``None``: defaults)."""
+        if config is None:
+            return cls()
+        values = {k: v for k, v in config.section("portal").items() if k in PORTAL_SCHEMA["properties"]}
+        tz = config.data.get("deployment", {}).get("timezone", cls.timezone)
+        return cls(**values, timezone=tz)
