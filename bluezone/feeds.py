@@ -15,6 +15,7 @@ import base64
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +77,10 @@ def open_payload(data: bytes, public_keys: list[dict[str, str]] | None = None) -
                     raise FeedError(f"{info.filename} is too large")
             payload = zf.read("payload.bin")
             sig_text = zf.read("payload.sig").decode()
-    except (zipfile.BadZipFile, UnicodeDecodeError, EOFError) as e:
+    except FeedError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, UnicodeDecodeError, EOFError, ValueError,
+            NotImplementedError, RuntimeError, OSError, KeyError) as e:  # a damaged zip can raise any of these
         raise FeedError(f"not a feed file: {e}") from None
     try:
         meta_line, sig_line = sig_text.strip().split("\n")
