@@ -69,13 +69,13 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
         "properties": {
             "attenuation_thresholds_db": {
                 "type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255},
-                "minItems": 3, "maxItems": 3, "default": [50, 70, 90],
+                "minItems": 3, "maxItems": 3, "default": [58, 63, 68],
             },
             "bucket_weights": {
                 "type": "object",
                 "properties": {k: _WEIGHT for k in ("immediate", "near", "medium", "other")},
                 "additionalProperties": False,
-                "default": {"immediate": 1.0, "near": 1.0, "medium": 0.5, "other": 0.0},
+                "default": {"immediate": 1.0, "near": 1.0, "medium": 0.0, "other": 0.0},
             },
             "report_type_weights": {
                 "type": "object",

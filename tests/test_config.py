@@ -40,7 +40,7 @@ def test_defaults_are_filled(tmp_path):
     config = load_config(write(tmp_path, MINIMAL))
     assert config.languages == ["vi", "en"]
     assert config.schedule_name == "gaen"
-    assert config.risk["attenuation_thresholds_db"] == [50, 70, 90]
+    assert config.risk["attenuation_thresholds_db"] == [58, 63, 68]
     assert config.risk["minimum_minutes_per_day"] == 15
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from bluezone.config import config_from_dict
 from bluezone.export import write_export
-from bluezone.matching.fixtures import background_sightings, contact_sightings, deployment, new_signing_key
+from bluezone.matching.fixtures import GAEN_APPLE_RISK, background_sightings, contact_sightings, deployment, new_signing_key
 from bluezone.models import ExposureKey, PublishedBatch, ReportType, Tier, interval_number
 from bluezone.schedules.gaen import SCHEDULE as GAEN
 from bluezone.store import DeviceStore
@@ -41,7 +41,7 @@ def store(tmp_path):
 
 @pytest.fixture
 def config():
-    return config_from_dict(deployment(PEM))
+    return config_from_dict(deployment(PEM, risk=GAEN_APPLE_RISK))
 
 
 def meet(store, key, day, minutes, hour=10, rssi=-60, tx=-10):
@@ -86,7 +86,7 @@ def test_f2_needs_the_persons_opt_in_and_the_deployment(store):
     cfg = config_from_dict(deployment(PEM))
     process_batches(store, cfg, [batch([f1])], f2_opt_in=False, now=NOW)
     assert store.alerts() == []
-    cfg_off = config_from_dict(deployment(PEM, risk={"f2_alerts": False}))
+    cfg_off = config_from_dict(deployment(PEM, risk={**GAEN_APPLE_RISK, "f2_alerts": False}))
     process_batches(store, cfg_off, [batch([f1], name="b2")], now=NOW)
     assert store.alerts() == []
 

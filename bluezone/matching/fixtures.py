@@ -70,6 +70,15 @@ def new_signing_key() -> tuple[ec.EllipticCurvePrivateKey, str]:
     return key, pem
 
 
+#: GAEN's published threshold example (Apple's 50/70/90 dB) with medium at half
+#: weight; tests written against those numbers pin them instead of relying on
+#: the deployment default, which is chosen from the simulator evaluation.
+GAEN_APPLE_RISK = {
+    "attenuation_thresholds_db": [50, 70, 90],
+    "bucket_weights": {"immediate": 1.0, "near": 1.0, "medium": 0.5, "other": 0.0},
+}
+
+
 def deployment(public_pem: str, *, schedule: str = "gaen", risk: dict | None = None,
                disabled: list[str] | None = None) -> dict:
     """A minimal deployment dict trusting ``public_pem`` for exports."""

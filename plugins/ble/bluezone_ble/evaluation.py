@@ -35,8 +35,8 @@ class RiskRule:
     """The parts of ``[risk]`` that decide a BLE close contact."""
 
     name: str = "default"
-    thresholds_db: tuple[int, int, int] = (50, 70, 90)
-    weights: tuple[float, float, float, float] = (1.0, 1.0, 0.5, 0.0)  # immediate, near, medium, other
+    thresholds_db: tuple[int, int, int] = (58, 63, 68)  # the core's [risk] defaults
+    weights: tuple[float, float, float, float] = (1.0, 1.0, 0.0, 0.0)  # immediate, near, medium, other
     minimum_minutes: float = 15.0
 
     @classmethod
@@ -114,7 +114,8 @@ def core_exposed(windows: list[ExposureWindow], rule: RiskRule) -> bool:
 
 #: Threshold choices compared in the evaluation table (REFERENCE §3 sources).
 RULES: tuple[RiskRule, ...] = (
-    RiskRule("bluezone default 50/70/90", (50, 70, 90), (1.0, 1.0, 0.5, 0.0), 15),
+    RiskRule("bluezone default 58/63/68", (58, 63, 68), (1.0, 1.0, 0.0, 0.0), 15),
+    RiskRule("GAEN Apple thresholds 50/70/90", (50, 70, 90), (1.0, 1.0, 0.5, 0.0), 15),
     RiskRule("SwissCovid-like 50/55", (50, 55, 90), (1.0, 0.5, 0.0, 0.0), 15),
     RiskRule("CWA v2-like 63/73/79", (62, 72, 78), (0.8, 1.0, 0.1, 0.0), 13),
     RiskRule("strict 47/55", (47, 55, 70), (1.0, 0.5, 0.0, 0.0), 15),
