@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-PLUGINS := plugins/transport plugins/ble plugins/qr_checkin
+PLUGINS := plugins/transport plugins/ble plugins/qr_checkin plugins/demo
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test test-deps bench clean
@@ -26,6 +26,9 @@ test: install test-deps
 test-deps:
 	@command -v dbus-daemon >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dbus-daemon; } \
 		|| echo "warning: dbus-daemon missing; the BLE D-Bus tests will be skipped"
+	@# Debian's chromium for the portal's browser test (Playwright drives it; no browser download).
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "warning: chromium missing; tests/test_portal_browser.py will fail"
 
 bench: install
 	$(PY) benchmarks/run.py

@@ -1,0 +1,66 @@
+"""Run ``bluezone serve`` as a child process and wait until it answers.
+
+Used by the demo and by tests that need the real server as its own process
+(as a deployment runs it), not an in-process application.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+
+class ServerProcessError(RuntimeError):
+    """The server process did not start or exited early."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerProcess:
+    """``with ServerProcess(config, url, log) as p:`` — stopped with SIGTERM on exit."""
+
+    def __init__(self, config: Path, url: str, log: Path, timeout: float = 60.0):
+        self.config, self.url, self.log_path, self.timeout = Path(config), url.rstrip("/"), Path(log), timeout
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "ServerProcess":
+        bluezone = str(Path(sys.executable).with_name("bluezone"))
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([bluezone, "serve", "--config", str(self.config)], stdout=self._log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                self._log.close()
+                raise ServerProcessError(f"the server exited with {self.proc.returncode}; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/v1/health", timeout=2) as r:
+                    if r.status == 200:
+                        return self
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.2)
+        self.__exit__()
+        raise ServerProcessError(f"the server did not answer {self.url}/v1/health within {self.timeout:.0f} s")
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not self._log.closed:
+            self._log.close()
