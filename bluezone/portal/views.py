@@ -170,7 +170,7 @@ async def codes_submit(request: web.Request) -> web.StreamResponse:
     try:
         issued = portal.server.issue_code(body, issued_by=ctx(request).session.user.member().id)
     except ApiError as err:
-        return _codes_form(request, 400 if err.status < 500 else err.status, err, values)
+        return _codes_form(request, err.status, err, values)
     return render(request, "code_issued.html", active="codes", issued=issued,
                   expires=portal.local_time(issued["expiresAt"]))
 
