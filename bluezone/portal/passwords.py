@@ -3,13 +3,15 @@
 Why Argon2id: it is memory-hard, so a stolen database is expensive to
 attack on GPUs; it is the first choice of the OWASP password storage
 guidance. Hashing takes tens of milliseconds on purpose, so the portal runs
-it in a worker thread (:func:`verify_async`) and never blocks the server's
-event loop, which also serves devices.
+it in one worker thread (:func:`verify_async`) and never blocks the server's
+event loop, which also serves devices (``benchmarks/bench_portal.py``
+measures the device API's latency during a burst of logins).
 """
 
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -19,6 +21,9 @@ MIN_LENGTH = 12
 MAX_LENGTH = 256
 
 _HASHER = PasswordHasher()
+# One worker: Argon2 already uses several lanes, and a single queue keeps a
+# burst of logins from taking every core away from the device API.
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bluezone-argon2")
 # A hash of a random password: unknown user names are checked against it so
 # that a wrong name costs as long as a wrong password (no timing oracle).
 _DUMMY = _HASHER.hash("not a password: timing equaliser")
@@ -64,4 +69,4 @@ def verify(stored: str | None, password: str) -> Checked:
 
 
 async def verify_async(stored: str | None, password: str) -> Checked:
-    return await asyncio.get_running_loop().run_in_executor(None, verify, stored, password)
+    return await asyncio.get_running_loop().run_in_executor(_POOL, verify, stored, password)
