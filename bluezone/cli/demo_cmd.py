@@ -10,7 +10,11 @@ import click
               help="Keep the demo's stores here (default: a temporary folder).")
 @click.option("--seed", type=int, default=7, show_default=True)
 def demo_command(workdir: str | None, seed: int) -> None:
-    """Run a small simulated scenario end to end and print what happened."""
+    """Two phones meet, one reports, the other matches (the core alone).
+
+    The bluezone-demo plugin, installed by 'make install', replaces this with
+    a whole simulated province day over real HTTP.
+    """
     from ..demo import run_demo
 
     run_demo(workdir, seed=seed, echo=click.echo)
