@@ -121,6 +121,22 @@ def deliver_pending(store: Any, config: Any, language: str | None = None, stats:
     return delivered
 
 
+def _process_each(store: Any, config: Any, batches: Iterable[PublishedBatch], stats: SyncStats, *,
+                  f2_opt_in: bool, now: int | None) -> set[str]:
+    """Process batches in order; a bad one is counted, reported and skipped.
+    Returns the names of the batches that failed."""
+    failed: set[str] = set()
+    for batch in batches:
+        stats.batches_downloaded += 1
+        try:
+            process_batch(store, config, batch, f2_opt_in=f2_opt_in, now=now, stats=stats)
+        except ExportError as e:
+            stats.batches_failed += 1
+            stats.errors.append(f"{batch.feed}/{batch.name}: {e}")
+            failed.add(batch.name)
+    return failed
+
+
 def process_batches(
     store: Any, config: Any, batches: Iterable[PublishedBatch], *, f2_opt_in: bool = True,
     language: str | None = None, deliver: bool = True, now: int | None = None,
@@ -129,13 +145,7 @@ def process_batches(
     then deliver pending alerts. Safe to re-run: done batches are skipped."""
     stats = SyncStats()
     store.purge(now)
-    for batch in batches:
-        stats.batches_downloaded += 1
-        try:
-            process_batch(store, config, batch, f2_opt_in=f2_opt_in, now=now, stats=stats)
-        except ExportError as e:
-            stats.batches_failed += 1
-            stats.errors.append(f"{batch.feed}/{batch.name}: {e}")
+    _process_each(store, config, batches, stats, f2_opt_in=f2_opt_in, now=now)
     if deliver:
         deliver_pending(store, config, language, stats)
     return stats
@@ -155,15 +165,7 @@ async def sync(
     for feed in published_feeds(config):
         state = FeedState.from_dict(store.get_sync_state(feed))
         batches, new_state = await transport.download(feed, state)
-        failed: set[str] = set()
-        for batch in batches:
-            stats.batches_downloaded += 1
-            try:
-                process_batch(store, config, batch, f2_opt_in=f2_opt_in, now=now, stats=stats)
-            except ExportError as e:
-                stats.batches_failed += 1
-                stats.errors.append(f"{feed}/{batch.name}: {e}")
-                failed.add(batch.name)
+        failed = _process_each(store, config, batches, stats, f2_opt_in=f2_opt_in, now=now)
         if failed:  # fetch them again next time (and do not trust the unchanged index tag)
             new_state.seen = [name for name in new_state.seen if name not in failed]
             new_state.etag = None
