@@ -244,6 +244,8 @@ async def test_headers_static_css_and_no_inline_script_or_style(running):
             assert "<script" not in page.text and "style=" not in page.text and " on" + "click=" not in page.text
             assert page.text.startswith("<!doctype html>")
         assert pages[-1].status == 404 and "Không có trang này" in pages[-1].text
+        async with c.session.get(running.url + "/portal", allow_redirects=False) as resp:
+            assert resp.status == 303 and resp.headers["Location"] == "/portal/"
         css = await c.get("/portal/static/portal.css")
         assert css.status == 200 and css.headers["Content-Type"].startswith("text/css")
         assert (await c.get("/portal/static/../app.py")).status in (403, 404)

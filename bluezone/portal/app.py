@@ -149,10 +149,10 @@ def mount(app: web.Application, config: Any = None) -> web.Application | None:
     if not settings.enabled:
         return None
     sub = create_portal_app(app[SERVER], settings)
-    app.add_subapp(security.PREFIX, sub)
 
     async def to_portal(request: web.Request) -> web.Response:
         return security.redirect(security.PREFIX + "/")
 
-    app.router.add_get(security.PREFIX, to_portal)
+    app.router.add_get(security.PREFIX, to_portal)  # before the sub-app, which would claim "/portal" too
+    app.add_subapp(security.PREFIX, sub)
     return sub
