@@ -123,13 +123,14 @@ def timeline_plot(result: DemoResult) -> str:
     people += sorted(c for c, a in result.alerts.items() if a and c not in people)
     fig, ax = plt.subplots(figsize=(10, max(2.5, 0.28 * len(people) + 1)))
     for y, person in enumerate(people):
-        for source, colour in ((result.patient_zero, "#c0392b"), (result.published_f1, "#2e86c1")):
+        for offset, source, colour in ((-0.18, result.patient_zero, "#c0392b"),
+                                       (0.18, result.published_f1, "#2e86c1")):
             if not source or source == person:
                 continue
             for g in plan.shared_groups(person, source):
                 start = (g.phase.start + VN_OFFSET) / 3600
-                ax.barh(y, g.phase.duration / 3600, left=start, color=colour, alpha=0.8, height=0.6)
-        tiers = {a["tier"] for a in result.alerts.get(person, [])}
+                ax.barh(y + offset, g.phase.duration / 3600, left=start, color=colour, alpha=0.85, height=0.34)
+        tiers = set() if person == result.patient_zero else {a["tier"] for a in result.alerts.get(person, [])}
         label = person + (" (F0)" if person == result.patient_zero else "") + \
             (" (F1, published)" if person == result.published_f1 else "") + \
             (f" → {'/'.join(sorted(tiers))}" if tiers else "")
