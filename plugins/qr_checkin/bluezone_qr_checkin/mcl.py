@@ -46,30 +46,27 @@ def _in_subgroup(point: G1 | G2) -> bool:
     return point * _MINUS_ONE == -point
 
 
-def load_g1(data: bytes, what: str = "G1 point") -> G1:
-    """Deserialize a non-zero G1 point of prime order, or raise :class:`CryptoFormatError`."""
-    if len(data) != 48:
-        raise CryptoFormatError(f"{what} must be 48 bytes, got {len(data)}")
+def _load_point(group: type, size: int, data: bytes, what: str, curve: str):
+    """Deserialize a non-zero point of prime order, or raise :class:`CryptoFormatError`."""
+    if len(data) != size:
+        raise CryptoFormatError(f"{what} must be {size} bytes, got {len(data)}")
     try:
-        point = G1.deserialize(bytes(data))
+        point = group.deserialize(bytes(data))
     except ValueError:
-        raise CryptoFormatError(f"{what} is not a point on BLS12-381") from None
+        raise CryptoFormatError(f"{what} is not a point on {curve}") from None
     if point.is_zero() or not _in_subgroup(point):
         raise CryptoFormatError(f"{what} is zero or not in the prime-order subgroup")
     return point
+
+
+def load_g1(data: bytes, what: str = "G1 point") -> G1:
+    """A G1 point (48 bytes, mcl form) checked to be non-zero and of prime order."""
+    return _load_point(G1, 48, data, what, "BLS12-381")
 
 
 def load_g2(data: bytes, what: str = "G2 point") -> G2:
-    """Deserialize a non-zero G2 point of prime order, or raise :class:`CryptoFormatError`."""
-    if len(data) != 96:
-        raise CryptoFormatError(f"{what} must be 96 bytes, got {len(data)}")
-    try:
-        point = G2.deserialize(bytes(data))
-    except ValueError:
-        raise CryptoFormatError(f"{what} is not a point on BLS12-381 G2") from None
-    if point.is_zero() or not _in_subgroup(point):
-        raise CryptoFormatError(f"{what} is zero or not in the prime-order subgroup")
-    return point
+    """A G2 point (96 bytes, mcl form) checked to be non-zero and of prime order."""
+    return _load_point(G2, 96, data, what, "BLS12-381 G2")
 
 
 def load_fr(data: bytes, what: str = "scalar") -> Fr:
