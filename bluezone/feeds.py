@@ -23,10 +23,12 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from .models import BadBatch
+
 MAX_FEED_FILE = 64 * 1024 * 1024
 
 
-class FeedError(Exception):
+class FeedError(BadBatch):
     """A feed file is malformed or its signature does not verify."""
 
 

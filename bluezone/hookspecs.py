@@ -121,6 +121,9 @@ def bluezone_match_batch(
     Return the exposures found (or ``None`` when the feed is not yours). The
     QR check-in plugin answers for ``"venue-traces"``: that is how venue
     matches enter the same alerting pipeline as BLE matches.
+    Raise :class:`bluezone.models.BadBatch` (or a subclass) for a damaged or
+    untrusted file: the sync skips it, stores nothing of it and fetches it
+    again next time.
     """
 
 

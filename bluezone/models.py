@@ -189,6 +189,14 @@ class Visit:
     auto_checkout: int | None = None
 
 
+class BadBatch(ValueError):
+    """A downloaded batch is damaged, unsigned or signed by an unknown key.
+
+    Feed matchers raise it (or a subclass); the sync then counts the batch as
+    failed, stores nothing of it, and fetches it again next time.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class PublishedBatch:
     """One file of a published feed (a signed export or a venue-trace batch)."""

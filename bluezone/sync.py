@@ -27,7 +27,7 @@ from typing import Any
 
 from .export import ExportError
 from .matching.alerts import build_alert
-from .models import Exposure, PublishedBatch, Tier
+from .models import BadBatch, Exposure, PublishedBatch, Tier
 from .plugins import call_hook
 
 
@@ -130,7 +130,7 @@ def _process_each(store: Any, config: Any, batches: Iterable[PublishedBatch], st
         stats.batches_downloaded += 1
         try:
             process_batch(store, config, batch, f2_opt_in=f2_opt_in, now=now, stats=stats)
-        except ExportError as e:
+        except BadBatch as e:  # a damaged or untrusted file of any feed (ExportError, FeedError, plugins')
             stats.batches_failed += 1
             stats.errors.append(f"{batch.feed}/{batch.name}: {e}")
             failed.add(batch.name)

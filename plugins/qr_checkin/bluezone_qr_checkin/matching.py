@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bluezone.models import Exposure, PublishedBatch, Tier, utc_date
+from bluezone.models import BadBatch, Exposure, PublishedBatch, Tier, utc_date
 
 from . import checkin, records
 from .ibe import load_secret_key
@@ -28,7 +28,7 @@ FEED = "venue-traces"
 log = logging.getLogger(__name__)
 
 
-class TraceBatchError(ValueError):
+class TraceBatchError(BadBatch):
     """A downloaded venue-trace batch that is malformed or not signed by the authority."""
 
 
