@@ -14,7 +14,6 @@ Key files: the private key is 32 bytes written base64 on one line, mode
 from __future__ import annotations
 
 import base64
-import binascii
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.public
 
+from ..keytext import decode_key32
 from ..store.secrets import write_private_file
 from .declaration import MAX_PLAINTEXT, PAD_BLOCK, Declaration
 
@@ -35,13 +35,7 @@ class SealError(Exception):
 
 
 def _b64_key(text: str, what: str) -> bytes:
-    try:
-        raw = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise SealError(f"{what} is not base64") from None
-    if len(raw) != 32:
-        raise SealError(f"{what} must be 32 bytes (Curve25519), got {len(raw)}")
-    return raw
+    return decode_key32(text, what, SealError)
 
 
 def public_key_from_b64(text: str) -> nacl.public.PublicKey:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from bluezone.keytext import decode_key32
 
 from .payload import DEFAULT_URL_BASE
 
@@ -34,13 +34,7 @@ class SettingsError(ValueError):
 
 
 def b64_key(text: str, what: str) -> bytes:
-    try:
-        raw = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise SettingsError(f"{what} is not base64") from None
-    if len(raw) != 32:
-        raise SettingsError(f"{what} must be 32 bytes, got {len(raw)}")
-    return raw
+    return decode_key32(text, what, SettingsError)
 
 
 @dataclass(frozen=True, slots=True)
