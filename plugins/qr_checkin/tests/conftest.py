@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for qr_helpers (import-mode=importlib)
 
-VECTORS = Path(__file__).resolve().parents[3].parent / "shared" / "vectors"
+VECTORS = Path(__file__).resolve().parents[3] / "tests" / "vectors"  # provenance: tests/vectors/README.md
 
 
 def load_vector(name: str) -> dict:
