@@ -39,6 +39,9 @@ class SyncStats:
     batches_processed: int = 0
     batches_skipped: int = 0
     batches_failed: int = 0
+    feeds_failed: int = 0
+    #: the transport error code of the first feed whose index could not be fetched
+    feed_error_code: str | None = None
     exposures_new: int = 0
     alerts_new: int = 0
     alerts_delivered: int = 0
@@ -156,20 +159,52 @@ async def sync(
     now: int | None = None,
 ) -> SyncStats:
     """Download every published feed through ``transport`` and process the new
-    batches. The transport's feed state is saved only after its batches are
-    processed (failed ones are left out of it, so they are fetched again)."""
-    from .transport import FeedState
+    batches, one file at a time (a device never holds more than one batch).
 
+    Failures cost only what failed: a feed whose index cannot be fetched is
+    reported and the other feeds still sync; a file that cannot be fetched
+    (gone, cut short, over the size cap) or cannot be used (bad signature) is
+    reported, skipped, and asked for again next time. The feed state saved
+    after each feed lists only the files that were processed, and keeps the
+    index's entity tag only when nothing failed."""
     stats = SyncStats()
     store.purge(now)
     for feed in published_feeds(config):
-        state = FeedState.from_dict(store.get_sync_state(feed))
-        batches, new_state = await transport.download(feed, state)
-        failed = _process_each(store, config, batches, stats, f2_opt_in=f2_opt_in, now=now)
-        if failed:  # fetch them again next time (and do not trust the unchanged index tag)
-            new_state.seen = [name for name in new_state.seen if name not in failed]
-            new_state.etag = None
-        store.set_sync_state(feed, new_state.to_dict())
+        await _sync_feed(store, config, transport, feed, stats, f2_opt_in=f2_opt_in, now=now)
     deliver_pending(store, config, language, stats)
     call_hook(config.pm.hook.bluezone_sync_finished, stats=stats.as_dict(), config=config)
     return stats
+
+
+async def _sync_feed(store: Any, config: Any, transport: Any, feed: str, stats: SyncStats, *,
+                     f2_opt_in: bool, now: int | None) -> None:
+    from .transport import FeedState, TransportError
+
+    state = FeedState.from_dict(store.get_sync_state(feed))
+    try:
+        index = await transport.fetch_index(feed, state.etag)
+    except TransportError as e:
+        stats.feeds_failed += 1
+        stats.feed_error_code = stats.feed_error_code or e.code
+        stats.errors.append(f"{feed}: {e}")
+        return
+    if index is None:  # unchanged since last time
+        return
+    seen = set(state.seen)
+    done: list[str] = []
+    complete = True
+    for name in index.names:
+        if name not in seen:
+            try:
+                batch = await transport.fetch_batch(feed, name)
+            except TransportError as e:
+                stats.batches_failed += 1
+                stats.errors.append(f"{feed}/{name}: {e}")
+                complete = False
+                continue
+            if _process_each(store, config, [batch], stats, f2_opt_in=f2_opt_in, now=now):
+                complete = False
+                continue
+        done.append(name)
+    # Names no longer listed (deleted by retention) drop out of the state by themselves.
+    store.set_sync_state(feed, FeedState(index.etag if complete else None, done).to_dict())

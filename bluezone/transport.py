@@ -61,6 +61,15 @@ class FeedState:
 
 
 @dataclass(frozen=True, slots=True)
+class FeedIndex:
+    """A feed's index as downloaded: every batch it lists (oldest first) and
+    its entity tag, to ask next time whether it changed."""
+
+    names: list[str]
+    etag: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class VerifiedCode:
     """Answer to redeeming a verification code: a token to ask for a certificate."""
 
@@ -83,8 +92,16 @@ class UploadReceipt:
 class Transport(Protocol):
     """What a transport implements. Every method is a coroutine.
 
-    * ``download(feed, state)`` → (new batches oldest first, new state); an
-      unchanged index costs one conditional request and returns ``[]``.
+    Downloads come in two steps so that a device holds one batch in memory at
+    a time and a file that fails costs only itself (the sync skips it and
+    asks again next time):
+
+    * ``fetch_index(feed, etag)`` → :class:`FeedIndex`, or ``None`` when the
+      index still has entity tag ``etag`` (one conditional request). A feed
+      the authority does not publish is an empty index.
+    * ``fetch_batch(feed, name)`` → one :class:`PublishedBatch`, read to its
+      end under a size cap; raises :class:`TransportError` (``not_found``
+      when the file is gone, for example deleted by retention meanwhile).
     * ``redeem_code(code)`` → :class:`VerifiedCode` (GAEN ``/verify``).
     * ``request_certificate(token, ekeyhmac)`` → the certificate (a compact
       ES256 JWT) bound to the HMAC of the keys (GAEN ``/certificate``).
@@ -98,7 +115,9 @@ class Transport(Protocol):
     * ``close()``.
     """
 
-    async def download(self, feed: str, state: FeedState | None = None) -> tuple[list[PublishedBatch], FeedState]: ...
+    async def fetch_index(self, feed: str, etag: str | None = None) -> FeedIndex | None: ...
+
+    async def fetch_batch(self, feed: str, name: str) -> PublishedBatch: ...
 
     async def redeem_code(self, code: str) -> VerifiedCode: ...
 
@@ -117,9 +136,33 @@ class Transport(Protocol):
 
 def check_transport(obj: Any) -> list[str]:
     """Names of the protocol's methods ``obj`` lacks (empty when complete)."""
-    needed = ("download", "redeem_code", "request_certificate", "upload_keys",
+    needed = ("fetch_index", "fetch_batch", "redeem_code", "request_certificate", "upload_keys",
               "upload_declaration", "send_decoy", "post_json", "close")
     return [n for n in needed if not callable(getattr(obj, n, None))]
+
+
+async def download(transport: Transport, feed: str, state: FeedState | None = None
+                   ) -> tuple[list[PublishedBatch], FeedState]:
+    """Every new batch of ``feed`` at once, and the state to pass next time.
+
+    For tools and tests that want the whole list; the sync fetches and
+    processes one file at a time instead (:func:`bluezone.sync.sync`).
+    Raises the first :class:`TransportError`."""
+    state = state or FeedState()
+    index = await transport.fetch_index(feed, state.etag)
+    if index is None:
+        return [], state
+    seen = set(state.seen)
+    batches = [await transport.fetch_batch(feed, name) for name in index.names if name not in seen]
+    return batches, FeedState(index.etag, list(index.names))
+
+
+class DownloadAll:
+    """Mixin giving a transport a ``download(feed, state)`` method built on
+    :func:`download`; handy in scripts and tests."""
+
+    async def download(self, feed: str, state: FeedState | None = None) -> tuple[list[PublishedBatch], FeedState]:
+        return await download(self, feed, state)  # type: ignore[arg-type]
 
 
 def make_transport(url: str, config: Any, pm: Any = None) -> Transport:

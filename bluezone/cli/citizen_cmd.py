@@ -40,7 +40,8 @@ TEXT = {
         "last_sync": "Đồng bộ lần cuối", "never": "chưa bao giờ",
         "syncing": "Đang tải các khóa đã công bố và so khớp trên máy…",
         "sync_done": "Đồng bộ xong: {batches} gói mới, {exposures} phơi nhiễm mới, {alerts} cảnh báo mới.",
-        "sync_failed_batches": "{n} gói không hợp lệ đã bị bỏ qua (sẽ thử lại lần sau).",
+        "sync_failed_batches": "{n} gói không tải được hoặc không hợp lệ đã bị bỏ qua (sẽ thử lại lần sau).",
+        "sync_failed_feeds": "Không tải được {n} nguồn dữ liệu (sẽ thử lại lần sau).",
         "reporting": "Đang gửi khóa của bạn với mã của cơ quan y tế…",
         "report_done": "Đã gửi {n} khóa ({kind}). Cảm ơn bạn đã giúp cảnh báo những người đã tiếp xúc.",
         "decoy": "Đã gửi lưu lượng ngụy trang (không chứa dữ liệu).",
@@ -63,7 +64,8 @@ TEXT = {
         "last_sync": "Last sync", "never": "never",
         "syncing": "Downloading published keys and matching them on this phone…",
         "sync_done": "Sync done: {batches} new batches, {exposures} new exposures, {alerts} new warnings.",
-        "sync_failed_batches": "{n} invalid batches were skipped (tried again next time).",
+        "sync_failed_batches": "{n} batches could not be downloaded or used and were skipped (tried again next time).",
+        "sync_failed_feeds": "{n} feeds could not be downloaded (tried again next time).",
         "reporting": "Sending your keys with the health authority's code…",
         "report_done": "Sent {n} keys ({kind}). Thank you for helping warn the people you met.",
         "decoy": "Sent cover traffic (carries no data).",
@@ -213,8 +215,15 @@ def sync_command(config_path: str, store_path: str, no_decoy: bool) -> None:
         fail(f"{e.code}: {vi if lang == 'vi' else en}", code=1)
     finally:
         device.store.close()
+    if stats.feeds_failed and not stats.batches_processed and not stats.batches_failed:
+        # nothing could be reached at all: say why, and what to do, as before
+        code = stats.feed_error_code or "network"
+        vi, en = NEXT_STEP.get(code, (stats.errors[0], stats.errors[0]))
+        fail(f"{code}: {vi if lang == 'vi' else en}", code=1)
     click.echo(_t(lang, "sync_done", batches=stats.batches_processed, exposures=stats.exposures_new,
                   alerts=stats.alerts_new))
+    if stats.feeds_failed:
+        click.echo(_t(lang, "sync_failed_feeds", n=stats.feeds_failed), err=True)
     if stats.batches_failed:
         click.echo(_t(lang, "sync_failed_batches", n=stats.batches_failed), err=True)
     if sent_decoy:

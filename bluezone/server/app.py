@@ -21,7 +21,7 @@ from aiohttp import web
 
 from ..plugins import call_hook
 from .errors import ApiError
-from .middleware import make_middlewares, padded_json, read_json
+from .middleware import make_middlewares, padded_json, read_body, read_json
 from .ratelimit import RateLimiter
 from .service import AuthorityServer
 
@@ -75,7 +75,7 @@ async def declarations(request: web.Request) -> web.Response:
 
 
 async def decoy(request: web.Request) -> web.Response:
-    await request.content.read(server_of(request).settings.max_body_bytes)  # read and drop
+    await read_body(request, server_of(request).settings.max_body_bytes)  # read to the end and drop
     return padded_json({"chaff": True})
 
 

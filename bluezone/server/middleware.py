@@ -59,10 +59,9 @@ def make_middlewares(max_body_bytes: int) -> list:
     async def errors_and_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             if request.content_length is not None and request.content_length > max_body_bytes:
-                raise ApiError(413, "too_large", f"request body over {max_body_bytes} bytes",
-                               f"nội dung yêu cầu vượt quá {max_body_bytes} byte")
+                raise _too_large(max_body_bytes)
             if request.method == "POST" and request.path in DEVICE_PATHS and request.headers.get("X-Chaff"):
-                await request.read()  # consume and drop
+                await read_body(request, max_body_bytes)  # read to the end and drop
                 response: web.StreamResponse = padded_json({"chaff": True})
             else:
                 response = await handler(request)
@@ -84,15 +83,41 @@ def make_middlewares(max_body_bytes: int) -> list:
     return [errors_and_headers]
 
 
+#: Bodies are read in pieces of this size; the running total is checked after each.
+READ_CHUNK = 64 * 1024
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, "too_large", f"request body over {limit} bytes", f"nội dung vượt quá {limit} byte")
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole request body, read to its end with a running cap.
+
+    Why not ``request.content.read(n)``: that returns whatever is buffered at
+    the moment, so a body that arrives in several TCP segments (any real
+    network) would be cut short. This loop reads until end of body, counting
+    as it goes, and refuses (413) as soon as ``limit`` is passed, whether or
+    not the client declared a Content-Length."""
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(limit)
+    body = bytearray()
+    async for chunk in request.content.iter_chunked(READ_CHUNK):
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
+    return bytes(body)
+
+
 async def read_json(request: web.Request, limit: int) -> object:
-    """The request's JSON body, or a 400/413/415 JSON error."""
+    """The request's JSON body (read whole, see :func:`read_body`), or a
+    400/413/415 JSON error."""
     ctype = request.content_type
     if ctype != "application/json":
         raise ApiError(415, "unsupported_media_type", "send application/json", "hãy gửi application/json")
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise ApiError(413, "too_large", f"request body over {limit} bytes", f"nội dung vượt quá {limit} byte")
+    raw = await read_body(request, limit)
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    # RecursionError: the C decoder's clean refusal of very deep nesting (60,000 levels of [[[...)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "invalid_json", "the body is not valid JSON", "nội dung không phải JSON hợp lệ") from None

@@ -72,10 +72,10 @@ class CountingTransport:
         self.inner = inner
         self.bytes = 0
 
-    async def download(self, feed, state=None):
-        batches, new_state = await self.inner.download(feed, state)
-        self.bytes += sum(len(b.payload) for b in batches)
-        return batches, new_state
+    async def fetch_batch(self, feed, name):
+        batch = await self.inner.fetch_batch(feed, name)
+        self.bytes += len(batch.payload)
+        return batch
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

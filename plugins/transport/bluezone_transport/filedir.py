@@ -15,13 +15,13 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bluezone.models import ExposureKey, PublishedBatch
-from bluezone.transport import FeedState, TransportError, UploadReceipt, VerifiedCode
+from bluezone.transport import DownloadAll, FeedIndex, TransportError, UploadReceipt, VerifiedCode
 
 from . import wire
-from .http import _times
+from .http import MAX_FILE_BYTES, MAX_INDEX_BYTES, _times
 
 
-class FileTransport:
+class FileTransport(DownloadAll):
     name = "file"
 
     def __init__(self, root: str | Path):
@@ -32,30 +32,36 @@ class FileTransport:
         parts = urlsplit(url)
         return cls(unquote(parts.path) if parts.scheme == "file" else url)
 
-    async def download(self, feed: str, state: FeedState | None = None) -> tuple[list[PublishedBatch], FeedState]:
-        state = state or FeedState()
+    def _read(self, path: Path, limit: int) -> bytes:
+        """The file's bytes, refusing one over ``limit`` before reading it."""
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise TransportError("too_large", f"{path} is over {limit} bytes")
+        return data
+
+    async def fetch_index(self, feed: str, etag: str | None = None) -> FeedIndex | None:
         index = self.root / feed / "index.txt"
         try:
-            text = index.read_text("utf-8")
+            raw = self._read(index, MAX_INDEX_BYTES)
         except FileNotFoundError:
-            return [], FeedState(None, [])
+            return FeedIndex([], None)
         except OSError as e:
             raise TransportError("unreadable", f"cannot read {index}: {e.strerror}") from None
-        etag = '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
-        if etag == state.etag:
-            return [], state
-        names = wire.parse_index(text)
-        seen = set(state.seen)
-        out = []
-        for name in names:
-            if name in seen:
-                continue
-            try:
-                data = (self.root / feed / name).read_bytes()
-            except OSError as e:
-                raise TransportError("unreadable", f"index lists {name} but it cannot be read: {e.strerror}") from None
-            out.append(PublishedBatch(feed, name, data, *_times(name)))
-        return out, FeedState(etag, names)
+        tag = '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
+        if tag == etag:
+            return None
+        return FeedIndex(wire.parse_index(raw.decode("utf-8", "replace")), tag)
+
+    async def fetch_batch(self, feed: str, name: str) -> PublishedBatch:
+        path = self.root / feed / wire.check_batch_name(name)
+        try:
+            data = self._read(path, MAX_FILE_BYTES)
+        except FileNotFoundError:
+            raise TransportError("not_found", f"index lists {name} but the file is not there", 404) from None
+        except OSError as e:
+            raise TransportError("unreadable", f"index lists {name} but it cannot be read: {e.strerror}") from None
+        return PublishedBatch(feed, name, data, *_times(name))
 
     def _read_only(self) -> TransportError:
         return TransportError("read_only", "a file transport only downloads; uploads need the authority's URL")

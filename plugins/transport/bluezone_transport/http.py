@@ -7,7 +7,16 @@ Why it is built this way:
 * **Retries with backoff**: network errors, ``429`` and ``5xx`` are retried
   ``retries`` times with exponential backoff and jitter (honouring
   ``Retry-After``, capped); ``4xx`` answers are final and raised at once.
-* **Timeouts** on every request (``timeout_seconds`` total).
+* **Whole bodies, capped**: an answer is read to its end in chunks with a
+  running total (``MAX_FILE_BYTES`` for batches, ``MAX_INDEX_BYTES`` for an
+  index); a larger one is refused as ``too_large`` without reading the rest.
+  A body cut short against its ``Content-Length`` is a network error and is
+  retried.
+* **Timeouts** per step, not per request: connecting and every read must
+  make progress within ``timeout_seconds``, so a stalled server is given up
+  on while a large batch over a slow mobile link still completes.
+* **One file at a time**: :meth:`fetch_index` then :meth:`fetch_batch` per
+  name; the sync processes each batch before fetching the next.
 * **Padding**: every POST body is padded to whole 8 KiB blocks.
 """
 
@@ -22,28 +31,31 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from bluezone.models import ExposureKey, PublishedBatch
-from bluezone.transport import FeedState, TransportError, UploadReceipt, VerifiedCode, pad_body
+from bluezone.transport import DownloadAll, FeedIndex, TransportError, UploadReceipt, VerifiedCode, pad_body
 
 from . import wire
 
 MAX_INDEX_BYTES = 1 << 20
 MAX_FILE_BYTES = 64 << 20
+READ_CHUNK = 64 << 10
 
 
-class HttpTransport:
+class HttpTransport(DownloadAll):
     name = "http"
 
     def __init__(self, url: str, *, download_url: str | None = None, timeout: float = 30, retries: int = 4,
-                 backoff: float = 0.5, max_backoff: float = 30, session: aiohttp.ClientSession | None = None):
+                 backoff: float = 0.5, max_backoff: float = 30, session: aiohttp.ClientSession | None = None,
+                 max_file_bytes: int = MAX_FILE_BYTES):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise TransportError("bad_url", f"not an http(s) URL: {url!r}")
         self.url = url.rstrip("/")
         self.download_url = (download_url or f"{self.url}/v1/feeds").rstrip("/")
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
+        self.max_file_bytes = max_file_bytes
         self._session = session
         self._own_session = session is None
         self.stats = {"requests": 0, "retries": 0, "not_modified": 0}
@@ -86,9 +98,7 @@ class HttpTransport:
             retry_after = None
             try:
                 async with session.request(method, url, data=data, headers=headers) as resp:
-                    body = await resp.content.read(limit + 1)
-                    if len(body) > limit:
-                        raise TransportError("too_large", f"{url} answered more than {limit} bytes", resp.status)
+                    body = await _read_capped(resp, url, limit)
                     if resp.status < 500 and resp.status != 429:
                         return resp.status, resp.headers.copy(), body
                     retry_after = resp.headers.get("Retry-After")
@@ -115,30 +125,25 @@ class HttpTransport:
 
     # -- the Transport protocol ---------------------------------------------------------
 
-    async def download(self, feed: str, state: FeedState | None = None) -> tuple[list[PublishedBatch], FeedState]:
-        state = state or FeedState()
-        headers = {"If-None-Match": state.etag} if state.etag else {}
+    async def fetch_index(self, feed: str, etag: str | None = None) -> FeedIndex | None:
+        headers = {"If-None-Match": etag} if etag else {}
         status, resp_headers, raw = await self._request("GET", f"{self.download_url}/{feed}/index.txt",
                                                         headers=headers, limit=MAX_INDEX_BYTES)
         if status == 304:
             self.stats["not_modified"] += 1
-            return [], state
+            return None
         if status == 404:
-            return [], FeedState(None, [])
+            return FeedIndex([], None)
         if status != 200:
             raise wire.error_from(status, _json_or_none(raw))
-        names = wire.parse_index(raw.decode("utf-8", "replace"))
-        seen = set(state.seen)
-        batches = []
-        for name in names:
-            if name in seen:
-                continue
-            st, _, data = await self._request("GET", f"{self.download_url}/{feed}/{name}")
-            if st != 200:
-                raise wire.error_from(st, _json_or_none(data))
-            start, end = _times(name)
-            batches.append(PublishedBatch(feed, name, data, start, end))
-        return batches, FeedState(resp_headers.get("ETag"), names)
+        return FeedIndex(wire.parse_index(raw.decode("utf-8", "replace")), resp_headers.get("ETag"))
+
+    async def fetch_batch(self, feed: str, name: str) -> PublishedBatch:
+        wire.check_batch_name(name)
+        status, _, data = await self._request("GET", f"{self.download_url}/{feed}/{name}", limit=self.max_file_bytes)
+        if status != 200:
+            raise wire.error_from(status, _json_or_none(data))
+        return PublishedBatch(feed, name, data, *_times(name))
 
     async def redeem_code(self, code: str) -> VerifiedCode:
         return wire.parse_verified(await self._post("/v1/verify", wire.verify_body(code)))
@@ -160,6 +165,21 @@ class HttpTransport:
         if not path.startswith("/"):
             raise TransportError("bad_path", "paths start with '/'")
         return await self._post(path, body)
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, url: str, limit: int) -> bytes:
+    """The whole answer body, read to its end; ``too_large`` past ``limit``.
+
+    ``resp.content.read(n)`` would return only what is buffered so far (about
+    64 KiB), which is why large batches once arrived truncated."""
+    if resp.content_length is not None and resp.content_length > limit:
+        raise TransportError("too_large", f"{url} announces {resp.content_length} bytes, over {limit}", resp.status)
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(READ_CHUNK):
+        body += chunk
+        if len(body) > limit:
+            raise TransportError("too_large", f"{url} answered more than {limit} bytes", resp.status)
+    return bytes(body)
 
 
 def _json_or_none(raw: bytes) -> Any:

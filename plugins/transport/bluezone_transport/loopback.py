@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bluezone.models import ExposureKey, PublishedBatch
-from bluezone.transport import FeedState, TransportError, UploadReceipt, VerifiedCode, pad_body
+from bluezone.transport import DownloadAll, FeedIndex, TransportError, UploadReceipt, VerifiedCode, pad_body
 
 from . import wire
 from .http import _times
@@ -32,7 +32,7 @@ def unregister_loopback(name: str) -> None:
     _SERVERS.pop(name, None)
 
 
-class LoopbackTransport:
+class LoopbackTransport(DownloadAll):
     name = "loopback"
 
     def __init__(self, server: Any):
@@ -56,15 +56,15 @@ class LoopbackTransport:
         except ApiError as err:
             raise TransportError(err.code, err.message, err.status) from None
 
-    async def download(self, feed: str, state: FeedState | None = None) -> tuple[list[PublishedBatch], FeedState]:
-        state = state or FeedState()
-        text, etag = self.server.feed_index(feed)
-        if etag == state.etag:
-            return [], state
-        names = wire.parse_index(text)
-        seen = set(state.seen)
-        out = [PublishedBatch(feed, n, self.server.feed_file(feed, n), *_times(n)) for n in names if n not in seen]
-        return out, FeedState(etag, names)
+    async def fetch_index(self, feed: str, etag: str | None = None) -> FeedIndex | None:
+        text, tag = self.server.feed_index(feed)
+        return None if tag == etag else FeedIndex(wire.parse_index(text), tag)
+
+    async def fetch_batch(self, feed: str, name: str) -> PublishedBatch:
+        data = self.server.feed_file(feed, wire.check_batch_name(name))
+        if data is None:
+            raise TransportError("not_found", f"no batch {feed}/{name}", 404)
+        return PublishedBatch(feed, name, data, *_times(name))
 
     async def redeem_code(self, code: str) -> VerifiedCode:
         return wire.parse_verified(self._call(self.server.verify, wire.verify_body(code)))

@@ -69,14 +69,28 @@ def error_from(status: int, data: Any) -> TransportError:
     return TransportError("http_error", f"HTTP {status}", status, retryable=status >= 500 or status == 429)
 
 
+def check_batch_name(name: str) -> str:
+    """``name`` when it is a plain ``*.zip`` file name that cannot leave the feed folder."""
+    if (not name or name.startswith(".") or "\\" in name or "/" in name or "\x00" in name
+            or not name.endswith(".zip")):
+        raise TransportError("bad_index", f"unexpected batch name: {name!r}")
+    return name
+
+
 def parse_index(text: str) -> list[str]:
-    """Batch names of an index, oldest first; rejects names that could escape the feed folder."""
-    names = []
+    """Batch names of an index, oldest first, each listed once; rejects names
+    that could escape the feed folder."""
+    names: list[str] = []
+    listed: set[str] = set()
     for line in text.splitlines():
         name = line.strip().rsplit("/", 1)[-1]
         if not name:
             continue
-        if name.startswith(".") or "\\" in name or not name.endswith(".zip"):
-            raise TransportError("bad_index", f"unexpected entry in index: {line!r}")
-        names.append(name)
+        try:
+            check_batch_name(name)
+        except TransportError:
+            raise TransportError("bad_index", f"unexpected entry in index: {line!r}") from None
+        if name not in listed:
+            listed.add(name)
+            names.append(name)
     return names

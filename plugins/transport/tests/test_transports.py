@@ -201,4 +201,4 @@ async def test_file_transport_is_read_only_and_rejects_bad_indexes(tmp_path):
     (tmp_path / "keys" / "index.txt").write_text("1-2-00001.zip\n")
     with pytest.raises(TransportError) as e:
         await t.download("keys")
-    assert e.value.code == "unreadable"
+    assert e.value.code == "not_found"  # the file is listed but gone (as HTTP 404)
