@@ -57,15 +57,23 @@ def test_wrong_key_file_cannot_open_secrets(tmp_path):
     store = open_store(tmp_path)
     store.current_key(SCHEDULE, NOW)
     store.close()
+    (tmp_path / "other.key").write_bytes(os.urandom(32))
     other = DeviceStore(tmp_path / "device.db", key_file=tmp_path / "other.key", clock=lambda: NOW)
     with pytest.raises(StoreKeyError):
         other.own_keys()
 
 
-def test_missing_key_file_is_a_clear_error_when_not_creating(tmp_path):
+def test_missing_key_file_is_a_clear_error_and_never_a_new_key(tmp_path):
+    """A key is born with its database only: an existing store whose key file
+    is gone is refused even with ``create`` on (a new key would split it)."""
     open_store(tmp_path).close()
-    with pytest.raises(StoreKeyError, match="missing"):
-        DeviceStore(tmp_path / "device.db", key_file=tmp_path / "nope.key", create=False)
+    for create in (False, True):
+        with pytest.raises(StoreKeyError, match="missing") as refused:
+            DeviceStore(tmp_path / "device.db", key_file=tmp_path / "nope.key", create=create)
+        message = str(refused.value)
+        assert "\n" not in message and str(tmp_path / "nope.key") in message
+        assert "restore" in message and "khôi phục" in message
+        assert not (tmp_path / "nope.key").exists()
     with pytest.raises(StoreError, match="bluezone init"):
         DeviceStore(tmp_path / "absent.db", key_file=tmp_path / "k", create=False)
 

@@ -39,14 +39,13 @@ from ..models import (
     Visit,
     interval_number,
 )
-from . import migrations
+from . import header, migrations
+from .errors import StoreError, from_sqlite
 from .secrets import AtRestCipher, default_key_file
 
 DEFAULT_RETENTION_DAYS = 14
 
-
-class StoreError(Exception):
-    """The store cannot be opened or a write was refused."""
+__all__ = ["DEFAULT_RETENTION_DAYS", "DeviceStore", "StoreError"]
 
 
 class DeviceStore:
@@ -64,28 +63,50 @@ class DeviceStore:
     ):
         self.path = Path(path)
         if not create and not self.path.exists():
-            raise StoreError(f"no device store at {self.path}; create one with 'bluezone init'")
+            raise StoreError(f"no device store at {self.path}; create one with 'bluezone init' / "
+                             f"không có kho dữ liệu tại {self.path}; hãy tạo bằng 'bluezone init'")
+        # An existing file is checked before anything writes to it (WAL switch,
+        # migrations, purge, even chmod): a refused file stays byte for byte.
+        existing = self.path.exists() and self.path.stat().st_size > 0
+        if existing:
+            header.check_existing(self.path, migrations.SCHEMA_VERSION)
         self.key_file = Path(key_file) if key_file else default_key_file(self.path)
         self.retention_days = int(retention_days)
         self.clock = clock
+        # A key is made only together with a new database. An existing store
+        # whose key file is missing is refused, whatever ``create`` says: a
+        # fresh key would split it in two (see secrets.AtRestCipher.from_file).
+        self.cipher = AtRestCipher.from_file(self.key_file, create=create and not existing)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
             os.close(fd)
         os.chmod(self.path, 0o600)
-        self.cipher = AtRestCipher.from_file(self.key_file, create=create)
         old_umask = os.umask(0o077)  # WAL and SHM files are born private too
         try:
             conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-            self.db = sqlite_utils.Database(conn)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as e:
+            raise from_sqlite(self.path, e) from None
         finally:
             os.umask(old_umask)
-        migrations.migrate(self)
-        if purge_on_open:
-            self.purge()
+        self.db = sqlite_utils.Database(conn)
+        try:
+            old_umask = os.umask(0o077)
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+            finally:
+                os.umask(old_umask)
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            migrations.migrate(self)
+            if purge_on_open:
+                self.purge()
+        except sqlite3.Error as e:
+            conn.close()
+            raise from_sqlite(self.path, e) from None
+        except BaseException:
+            conn.close()
+            raise
 
     # -- plumbing ----------------------------------------------------------------
 

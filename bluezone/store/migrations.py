@@ -135,11 +135,9 @@ def migrate(store: "DeviceStore") -> int:
     conn = store.db.conn
     found = current_version(conn)
     if found > SCHEMA_VERSION:
-        from .device import StoreError
+        from .errors import StoreError, newer_message
 
-        raise StoreError(
-            f"{store.path} has schema version {found}, newer than this Bluezone ({SCHEMA_VERSION}); upgrade Bluezone"
-        )
+        raise StoreError(newer_message(store.path, found, SCHEMA_VERSION))
     if found == SCHEMA_VERSION:
         return found
     conn.execute("BEGIN IMMEDIATE")
