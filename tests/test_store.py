@@ -134,9 +134,9 @@ def test_failed_group_write_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         with store.transaction():
             store.add_sightings([sighting(b"x" * 16, NOW)])
-            store.mark_batch_processed("keys", "1-2-1.zip")
+            store.mark_batch_processed("keys", "c0ffee", "1-2-1.zip")
             raise RuntimeError("interrupted")
-    assert store.sighting_count() == 0 and not store.batch_processed("keys", "1-2-1.zip")
+    assert store.sighting_count() == 0 and not store.batch_processed("keys", "c0ffee")
 
 
 def test_migration_from_an_empty_file_and_refusal_of_a_newer_one(tmp_path):
