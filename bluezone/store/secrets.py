@@ -100,4 +100,6 @@ class AtRestCipher:
         try:
             return bytes(self._box.decrypt(ciphertext))
         except nacl.exceptions.CryptoError:
-            raise StoreKeyError("stored data does not open with this store's key") from None
+            raise StoreKeyError("stored data does not open with this store's key file (another store's key?): "
+                                "restore the right key file / dữ liệu đã lưu không mở được bằng tệp khóa này "
+                                "(khóa của kho khác?): hãy khôi phục đúng tệp khóa") from None
