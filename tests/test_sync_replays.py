@@ -171,6 +171,21 @@ def test_a_key_re_published_with_more_intervals_adds_only_the_new_ones(store, co
     assert counted_minutes(store) == pytest.approx(20)
 
 
+def test_a_self_report_confirmed_later_still_counts_once(store, config):
+    """Only matches that count are claimed: the same key, first published as
+    a self-report (warns nobody), then with a confirmed test, warns; a third
+    copy adds nothing."""
+    key = person(1)
+    meet(store, key, 1, 20)
+    as_self = ExposureKey(key.key_data, key.rolling_start_interval_number, 144, 2, ReportType.SELF_REPORT, 1)
+    process_batches(store, config, [PublishedBatch("keys", "self.zip", export([as_self]))], now=NOW)
+    assert counted_minutes(store) == 0 and store.alerts() == []
+    process_batches(store, config, [PublishedBatch("keys", "test.zip", export([key]))], now=NOW)
+    assert counted_minutes(store) == pytest.approx(20) and [a.tier for a in store.alerts()] == [Tier.F1]
+    process_batches(store, config, [PublishedBatch("keys", "again.zip", export([key]))], now=NOW)
+    assert counted_minutes(store) == pytest.approx(20) and len(store.alerts()) == 1
+
+
 def test_windows_kept_by_stores_before_version_3_are_rebuilt_not_doubled(tmp_path, config):
     """Upgrade: a version-2 store's windows have no per-key tags, so the
     migration drops them with the name-based markers and the feed state; the

@@ -19,7 +19,7 @@ different report type does not change what was counted).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..models import utc_date
@@ -31,11 +31,19 @@ def contribution_material(feed: str, key_data: bytes, interval: int) -> bytes:
     return feed.encode() + b"\x00" + bytes(key_data) + int(interval).to_bytes(8, "big", signed=True)
 
 
-def uncounted(store: Any, feed: str, matches: Sequence[Match]) -> list[Match]:
-    """The matches whose (key, interval) this store has not counted yet,
-    now claimed. Call inside the batch's transaction."""
+def uncounted(store: Any, feed: str, matches: Sequence[Match],
+              counts: Callable[[Match], bool] = lambda m: True) -> list[Match]:
+    """The matches that count (``counts``) and whose (key, interval) this
+    store has not counted yet, now claimed. Call inside the batch's
+    transaction.
+
+    Matches that do not count (a self-report, a key outside its infectious
+    days) are dropped without a claim, so the same key published again with
+    a report type that counts (a self-report confirmed by a test) still
+    counts then."""
     tags: dict[tuple[bytes, int], bytes] = {}
     days: dict[bytes, str] = {}
+    matches = [m for m in matches if counts(m)]
     for m in matches:
         ident = (m.key[0], m.interval)
         tag = tags.get(ident)

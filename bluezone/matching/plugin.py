@@ -17,12 +17,12 @@ from typing import Any
 from ..export import ExportError
 from ..export.reader import key_rows, open_export_rows
 from ..hookspecs import hookimpl
-from ..models import Exposure, PublishedBatch, Tier
+from ..models import Exposure, Infectiousness, PublishedBatch, Tier
 from .derive import deriver_for
 from .index import SightingIndex, store_stamp
 from .matcher import match_all
 from .once import uncounted
-from .windows import build_windows, window_from_json, window_to_json
+from .windows import build_windows, effective_report_type, infectiousness, window_from_json, window_to_json
 
 FEED = "keys"
 #: Store meta key holding this phone's RSSI correction in dB (written by the
@@ -40,6 +40,13 @@ def sighting_index(store: Any, identifier_length: int) -> SightingIndex:
         index = SightingIndex.from_store(store, identifier_length)
         _INDEXES[store] = index
     return index
+
+
+def _counts(row: tuple, risk: dict[str, Any]) -> bool:
+    """Whether a published key's matches can add to exposure windows (the
+    same per-key tests as :func:`.windows.build_windows`)."""
+    return (effective_report_type(row[3], risk).tier is not None
+            and infectiousness(row[4], risk) is not Infectiousness.NONE)
 
 
 def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers: int | None = None) -> list[Exposure]:
@@ -64,7 +71,7 @@ def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers:
 
     matches = match_all(source, n, index, deriver_for(schedule), schedule.match_tolerance_intervals, workers)
     # What another batch (or a copy of this one) already counted adds nothing.
-    matches = uncounted(store, FEED, matches)
+    matches = uncounted(store, FEED, matches, counts=lambda m: _counts(m.key, config.risk))
     if not matches:
         return []
     correction = float(store.get_meta(RSSI_CORRECTION_META, "0") or 0)
