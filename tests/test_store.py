@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import sqlite3
 import stat
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -179,3 +180,22 @@ def test_visit_payload_round_trips_encrypted(tmp_path_factory, payload):
     sealed = store.db.execute("SELECT sealed FROM visits").fetchone()[0]
     assert len(sealed) == len(payload) + 40  # nonce + MAC: it is ciphertext, not the payload
     store.close()
+
+
+def test_header_check_leaves_a_store_in_use_to_sqlite(tmp_path):
+    """The size test is conclusive only without a WAL beside the file: a
+    store open in another process may be mid-checkpoint (page 1 written, the
+    last pages not yet), which must not read as "cut short"."""
+    from bluezone.store import header
+
+    store = open_store(tmp_path)
+    store.add_sightings([sighting(os.urandom(16), NOW - i) for i in range(3000)])
+    store.close()
+    path = tmp_path / "device.db"
+    data = path.read_bytes()
+    page = header.page_size_of(data[:100])
+    path.write_bytes(data[: page * 2])
+    with pytest.raises(StoreError, match="cut short"):
+        header.check_existing(path, migrations.SCHEMA_VERSION)
+    Path(f"{path}-wal").write_bytes(b"")
+    assert header.check_existing(path, migrations.SCHEMA_VERSION) == migrations.SCHEMA_VERSION

@@ -43,9 +43,13 @@ def check_existing(path: Path, known_version: int) -> int:
         raise StoreError(damaged_message(path, "damaged header"))
     pages = int.from_bytes(header[28:32], "big")
     # The in-header page count is trusted only when its "valid for" counter
-    # matches the change counter (as SQLite does).
+    # matches the change counter (as SQLite does). With a WAL file beside it
+    # the store may be open in another process, whose checkpoint writes page
+    # 1 before it appends the last pages: the size is then not conclusive,
+    # and SQLite (which reads the WAL) is left to judge.
     count_valid = header[24:28] == header[92:96]
-    if size % page_size or (count_valid and size < pages * page_size):
+    in_use = Path(f"{path}-wal").exists()
+    if not in_use and (size % page_size or (count_valid and size < pages * page_size)):
         raise StoreError(damaged_message(path, "the file is cut short"))
     version = int.from_bytes(header[60:64], "big", signed=True)
     if version > known_version:
