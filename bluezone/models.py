@@ -199,13 +199,26 @@ class BadBatch(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class PublishedBatch:
-    """One file of a published feed (a signed export or a venue-trace batch)."""
+    """One file of a published feed (a signed export or a venue-trace batch).
+
+    ``name`` is where the file was found; anyone serving the feed can change
+    it, so it identifies nothing. The device knows a batch by
+    :attr:`content_id`.
+    """
 
     feed: str
     name: str
     payload: bytes
     start_timestamp: int = 0
     end_timestamp: int = 0
+
+    @property
+    def content_id(self) -> str:
+        """SHA-256 (hex) of the file exactly as downloaded: the same file
+        under any name is the same batch. A different file carrying the same
+        keys (re-zipped, re-signed, rebuilt) is a different batch; what keeps
+        it from counting twice is the per-key bookkeeping of the matchers."""
+        return hashlib.sha256(self.payload).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,14 +80,24 @@ def process_batch(
     Returns the new exposures (empty when the batch was already processed).
     A batch that fails (a bad signature, a plugin error) raises; nothing of
     it is stored and it stays unprocessed.
+
+    A batch is known by its content (:attr:`PublishedBatch.content_id`), not
+    its file name, which nobody signs. "Already processed?" is asked again
+    inside the write transaction (``BEGIN IMMEDIATE``) that marks it, so two
+    syncs on one store cannot both process it; the first check only spares
+    the matching work of a batch already done.
     """
     stats = stats if stats is not None else SyncStats()
-    if store.batch_processed(batch.feed, batch.name):
+    content_id = batch.content_id
+    if store.batch_processed(batch.feed, content_id):
         stats.batches_skipped += 1
         return []
     now = store.now() if now is None else now
     fresh: list[Exposure] = []
     with store.transaction():
+        if store.batch_processed(batch.feed, content_id):  # another process did it meanwhile
+            stats.batches_skipped += 1
+            return []
         found: list[Exposure] = []
         for result in config.pm.hook.bluezone_match_batch(batch=batch, store=store, config=config):
             if inspect.isawaitable(result):
@@ -103,7 +113,7 @@ def process_batch(
                 fresh.append(exposure)
                 if store.add_alert(build_alert(exposure, config.risk, config.languages, now)):
                     stats.alerts_new += 1
-        store.mark_batch_processed(batch.feed, batch.name)
+        store.mark_batch_processed(batch.feed, content_id, batch.name)
     stats.batches_processed += 1
     stats.exposures_new += len(fresh)
     for exposure in fresh:

@@ -6,6 +6,7 @@ import datetime as dt
 import os
 import sqlite3
 import stat
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -57,15 +58,23 @@ def test_wrong_key_file_cannot_open_secrets(tmp_path):
     store = open_store(tmp_path)
     store.current_key(SCHEDULE, NOW)
     store.close()
+    (tmp_path / "other.key").write_bytes(os.urandom(32))
     other = DeviceStore(tmp_path / "device.db", key_file=tmp_path / "other.key", clock=lambda: NOW)
     with pytest.raises(StoreKeyError):
         other.own_keys()
 
 
-def test_missing_key_file_is_a_clear_error_when_not_creating(tmp_path):
+def test_missing_key_file_is_a_clear_error_and_never_a_new_key(tmp_path):
+    """A key is born with its database only: an existing store whose key file
+    is gone is refused even with ``create`` on (a new key would split it)."""
     open_store(tmp_path).close()
-    with pytest.raises(StoreKeyError, match="missing"):
-        DeviceStore(tmp_path / "device.db", key_file=tmp_path / "nope.key", create=False)
+    for create in (False, True):
+        with pytest.raises(StoreKeyError, match="missing") as refused:
+            DeviceStore(tmp_path / "device.db", key_file=tmp_path / "nope.key", create=create)
+        message = str(refused.value)
+        assert "\n" not in message and str(tmp_path / "nope.key") in message
+        assert "restore" in message and "khôi phục" in message
+        assert not (tmp_path / "nope.key").exists()
     with pytest.raises(StoreError, match="bluezone init"):
         DeviceStore(tmp_path / "absent.db", key_file=tmp_path / "k", create=False)
 
@@ -126,9 +135,9 @@ def test_failed_group_write_leaves_nothing(tmp_path):
     with pytest.raises(RuntimeError):
         with store.transaction():
             store.add_sightings([sighting(b"x" * 16, NOW)])
-            store.mark_batch_processed("keys", "1-2-1.zip")
+            store.mark_batch_processed("keys", "c0ffee", "1-2-1.zip")
             raise RuntimeError("interrupted")
-    assert store.sighting_count() == 0 and not store.batch_processed("keys", "1-2-1.zip")
+    assert store.sighting_count() == 0 and not store.batch_processed("keys", "c0ffee")
 
 
 def test_migration_from_an_empty_file_and_refusal_of_a_newer_one(tmp_path):
@@ -171,3 +180,22 @@ def test_visit_payload_round_trips_encrypted(tmp_path_factory, payload):
     sealed = store.db.execute("SELECT sealed FROM visits").fetchone()[0]
     assert len(sealed) == len(payload) + 40  # nonce + MAC: it is ciphertext, not the payload
     store.close()
+
+
+def test_header_check_leaves_a_store_in_use_to_sqlite(tmp_path):
+    """The size test is conclusive only without a WAL beside the file: a
+    store open in another process may be mid-checkpoint (page 1 written, the
+    last pages not yet), which must not read as "cut short"."""
+    from bluezone.store import header
+
+    store = open_store(tmp_path)
+    store.add_sightings([sighting(os.urandom(16), NOW - i) for i in range(3000)])
+    store.close()
+    path = tmp_path / "device.db"
+    data = path.read_bytes()
+    page = header.page_size_of(data[:100])
+    path.write_bytes(data[: page * 2])
+    with pytest.raises(StoreError, match="cut short"):
+        header.check_existing(path, migrations.SCHEMA_VERSION)
+    Path(f"{path}-wal").write_bytes(b"")
+    assert header.check_existing(path, migrations.SCHEMA_VERSION) == migrations.SCHEMA_VERSION

@@ -164,11 +164,12 @@ def test_bad_signature_batch_is_refused_and_nothing_is_stored(store, config):
     meet(store, k, 1, 30)
     other, _ = new_signing_key()
     before = store.counts()
-    stats = process_batches(store, config, [batch([k], signer=other)], now=NOW)
+    forged = batch([k], signer=other)
+    stats = process_batches(store, config, [forged], now=NOW)
     assert stats.batches_failed == 1 and "does not verify" in stats.errors[0]
     after = store.counts()
     assert after == before
-    assert not store.batch_processed("keys", "b1")
+    assert not store.batch_processed("keys", forged.content_id)
 
 
 def test_truncated_batch_is_refused_and_later_good_batches_still_work(store, config):

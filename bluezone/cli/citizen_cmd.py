@@ -22,7 +22,7 @@ from ..device import Device, DeviceError
 from ..models import Tier
 from ..store import StoreError, StoreKeyError
 from ..transport import TransportError
-from .common import fail
+from .common import fail, with_store_errors
 
 TEXT = {
     "vi": {
@@ -136,6 +136,7 @@ def init_command(config_path: str, store_path: str, language: str | None, no_f2:
 @config_option
 @store_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@with_store_errors
 def status_command(config_path: str, store_path: str, as_json: bool) -> None:
     """Show warnings (none / F2 / F1 / venue) with dates and what to do."""
     device = _open(config_path, store_path)
@@ -202,6 +203,7 @@ async def _sync(device: Device, decoys: bool) -> Any:
 @config_option
 @store_option
 @click.option("--no-decoy", is_flag=True, help="Do not send the scheduled cover traffic this time.")
+@with_store_errors
 def sync_command(config_path: str, store_path: str, no_decoy: bool) -> None:
     """Download published keys and venue traces, match on this phone, warn."""
     device = _open(config_path, store_path)
@@ -234,6 +236,7 @@ def sync_command(config_path: str, store_path: str, no_decoy: bool) -> None:
 @config_option
 @store_option
 @click.option("--code", required=True, help="The one-time code from the health authority.")
+@with_store_errors
 def report_command(config_path: str, store_path: str, code: str) -> None:
     """Upload this phone's keys with the health authority's one-time code.
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import sys
-from typing import NoReturn
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
 
 import click
 
@@ -28,3 +31,45 @@ config_option = click.option(
     "--config", "config_path", envvar="BLUEZONE_CONFIG", required=True, type=click.Path(dir_okay=False),
     help="Deployment TOML file (or $BLUEZONE_CONFIG).",
 )
+
+
+def open_store_or_fail(path: str, retention_days: int = 14, **kw: Any) -> Any:
+    """Open an existing device store for a command other than ``init``.
+
+    Never creates a store or its key (only ``bluezone init`` does): a missing
+    store, a missing key file, a damaged or newer file all end the command
+    with one line saying what to do, and leave the file as it was."""
+    from ..store import DeviceStore
+
+    with store_errors(path):
+        return DeviceStore(path, retention_days=retention_days, create=False, **kw)
+
+
+@contextlib.contextmanager
+def store_errors(path: Any = "the device store") -> Iterator[None]:
+    """Turn the store's refusals, and damage SQLite finds while a command
+    reads or writes, into one line and exit code 2 (no traceback)."""
+    import sqlite3
+
+    from ..store import StoreError, StoreKeyError
+    from ..store.errors import from_sqlite
+
+    try:
+        yield
+    except (StoreError, StoreKeyError) as e:
+        fail(str(e))
+    except sqlite3.DatabaseError as e:
+        fail(str(from_sqlite(path, e)))
+
+
+def with_store_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a click command (under its click decorators) so a store that
+    turns out damaged while the command runs ends it with one line naming
+    ``--store`` (the ``store_path`` parameter), not a traceback."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with store_errors(kwargs.get("store_path") or "the device store"):
+            return command(*args, **kwargs)
+
+    return run

@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from .common import config_option, fail, load_config_or_fail
+from .common import config_option, fail, load_config_or_fail, with_store_errors
 
 
 def _read_json(path: str) -> Any:
@@ -39,13 +39,9 @@ def _read_json(path: str) -> Any:
 def _open_store(path: str | None, config: Any):
     if not path:
         return None
-    from ..store import DeviceStore, StoreError
-    from ..store.secrets import StoreKeyError
+    from .common import open_store_or_fail
 
-    try:
-        return DeviceStore(path, retention_days=config.retention_days)
-    except (StoreError, StoreKeyError) as e:
-        fail(str(e))
+    return open_store_or_fail(path, config.retention_days)
 
 
 @click.command("declare")
@@ -65,6 +61,7 @@ def _open_store(path: str | None, config: Any):
               help="Also write the sealed declaration to this file.")
 @click.option("--no-submit", is_flag=True, help="Seal only (with --out); do not send.")
 @click.option("--schema", "show_schema", is_flag=True, help="Print the deployment's form as JSON and exit.")
+@with_store_errors
 def declare_command(config_path: str, store_path: str | None, language: str | None, from_json: str | None,
                     link_alert: bool, verification_code: str | None, keep_copy: bool | None,
                     external: bool | None, out_path: str | None, no_submit: bool, show_schema: bool) -> None:

@@ -3,8 +3,10 @@
 Answers ``bluezone_published_feeds`` with ``["keys"]`` and matches
 ``"keys"`` batches (signed GAEN exports) in ``bluezone_match_batch``:
 verify with the deployment's export public keys, stream the keys through the
-matcher, keep the exposure windows in the store (inside the sync's
-transaction) and score every affected day over all batches so far.
+matcher, drop what the store already counted (each published key and
+interval counts once, :mod:`.once`), keep the exposure windows in the store
+(inside the sync's transaction) and score every affected day over all
+batches so far.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from typing import Any
 from ..export import ExportError
 from ..export.reader import key_rows, open_export_rows
 from ..hookspecs import hookimpl
-from ..models import Exposure, PublishedBatch, Tier
+from ..models import Exposure, Infectiousness, PublishedBatch, Tier
 from .derive import deriver_for
 from .index import SightingIndex, store_stamp
 from .matcher import match_all
-from .windows import build_windows, window_from_json, window_to_json
+from .once import uncounted
+from .windows import build_windows, effective_report_type, infectiousness, window_from_json, window_to_json
 
 FEED = "keys"
 #: Store meta key holding this phone's RSSI correction in dB (written by the
@@ -37,6 +40,13 @@ def sighting_index(store: Any, identifier_length: int) -> SightingIndex:
         index = SightingIndex.from_store(store, identifier_length)
         _INDEXES[store] = index
     return index
+
+
+def _counts(row: tuple, risk: dict[str, Any]) -> bool:
+    """Whether a published key's matches can add to exposure windows (the
+    same per-key tests as :func:`.windows.build_windows`)."""
+    return (effective_report_type(row[3], risk).tier is not None
+            and infectiousness(row[4], risk) is not Infectiousness.NONE)
 
 
 def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers: int | None = None) -> list[Exposure]:
@@ -60,13 +70,15 @@ def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers:
         return rows if (a, b) == (0, n) else key_rows(message.keys[a:b], length)
 
     matches = match_all(source, n, index, deriver_for(schedule), schedule.match_tolerance_intervals, workers)
+    # What another batch (or a copy of this one) already counted adds nothing.
+    matches = uncounted(store, FEED, matches, counts=lambda m: _counts(m.key, config.risk))
     if not matches:
         return []
     correction = float(store.get_meta(RSSI_CORRECTION_META, "0") or 0)
     windows, _dropped = build_windows(matches, schedule, config.risk, correction)
     if not windows:
         return []
-    store.add_exposure_windows(FEED, batch.name,
+    store.add_exposure_windows(FEED, batch.content_id,
                                [(w.date.isoformat(), int(w.tier), window_to_json(w)) for w in windows])
     days = {w.date.isoformat() for w in windows}
     all_windows = [window_from_json(text) for _day, _tier, text in store.exposure_windows(days)]

@@ -39,14 +39,13 @@ from ..models import (
     Visit,
     interval_number,
 )
-from . import migrations
+from . import header, migrations
+from .errors import StoreError, from_sqlite
 from .secrets import AtRestCipher, default_key_file
 
 DEFAULT_RETENTION_DAYS = 14
 
-
-class StoreError(Exception):
-    """The store cannot be opened or a write was refused."""
+__all__ = ["DEFAULT_RETENTION_DAYS", "DeviceStore", "StoreError"]
 
 
 class DeviceStore:
@@ -64,28 +63,50 @@ class DeviceStore:
     ):
         self.path = Path(path)
         if not create and not self.path.exists():
-            raise StoreError(f"no device store at {self.path}; create one with 'bluezone init'")
+            raise StoreError(f"no device store at {self.path}; create one with 'bluezone init' / "
+                             f"không có kho dữ liệu tại {self.path}; hãy tạo bằng 'bluezone init'")
+        # An existing file is checked before anything writes to it (WAL switch,
+        # migrations, purge, even chmod): a refused file stays byte for byte.
+        existing = self.path.exists() and self.path.stat().st_size > 0
+        if existing:
+            header.check_existing(self.path, migrations.SCHEMA_VERSION)
         self.key_file = Path(key_file) if key_file else default_key_file(self.path)
         self.retention_days = int(retention_days)
         self.clock = clock
+        # A key is made only together with a new database. An existing store
+        # whose key file is missing is refused, whatever ``create`` says: a
+        # fresh key would split it in two (see secrets.AtRestCipher.from_file).
+        self.cipher = AtRestCipher.from_file(self.key_file, create=create and not existing)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
             os.close(fd)
         os.chmod(self.path, 0o600)
-        self.cipher = AtRestCipher.from_file(self.key_file, create=create)
         old_umask = os.umask(0o077)  # WAL and SHM files are born private too
         try:
             conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-            self.db = sqlite_utils.Database(conn)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as e:
+            raise from_sqlite(self.path, e) from None
         finally:
             os.umask(old_umask)
-        migrations.migrate(self)
-        if purge_on_open:
-            self.purge()
+        self.db = sqlite_utils.Database(conn)
+        try:
+            old_umask = os.umask(0o077)
+            try:
+                self.db.execute("PRAGMA journal_mode=WAL")
+            finally:
+                os.umask(old_umask)
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            migrations.migrate(self)
+            if purge_on_open:
+                self.purge()
+        except sqlite3.Error as e:
+            conn.close()
+            raise from_sqlite(self.path, e) from None
+        except BaseException:
+            conn.close()
+            raise
 
     # -- plumbing ----------------------------------------------------------------
 
@@ -300,7 +321,9 @@ class DeviceStore:
 
     def add_exposure_windows(self, feed: str, batch: str, windows: Iterable[tuple[str, int, str]]) -> int:
         """Keep the exposure windows a batch produced: ``(day, tier, window_json)``
-        rows. Call in the batch's transaction (with ``mark_batch_processed``)."""
+        rows; ``batch`` is the batch's content id. Call in the batch's
+        transaction, after :meth:`claim_contributions` has removed what was
+        already counted."""
         rows = [(feed, batch, day, int(tier), text) for day, tier, text in windows]
         with self.transaction() as conn:
             conn.executemany(
@@ -321,20 +344,45 @@ class DeviceStore:
             )
         ]
 
+    def contribution_tag(self, material: bytes) -> bytes:
+        """The keyed tag under which a matched contribution (a published key
+        and one of its intervals) is remembered; see :meth:`claim_contributions`."""
+        return self.cipher.tag(material)
+
+    def claim_contributions(self, tags: Iterable[tuple[bytes, str]]) -> set[bytes]:
+        """Record ``(tag, day)`` pairs; returns the tags that were not recorded
+        before, i.e. the contributions this batch may count.
+
+        Run inside the batch's transaction: it is the check and the mark in
+        one, so a contribution is counted once whichever file, name or
+        process brings it (the same key in a renamed, re-signed or rebuilt
+        batch adds nothing)."""
+        fresh: set[bytes] = set()
+        with self.transaction() as conn:
+            for tag, day in tags:
+                if conn.execute("INSERT OR IGNORE INTO matched_contributions(tag, day) VALUES (?, ?)",
+                                [tag, day]).rowcount == 1:
+                    fresh.add(tag)
+        return fresh
+
     # -- sync state ---------------------------------------------------------------------
 
-    def batch_processed(self, feed: str, name: str) -> bool:
+    def batch_processed(self, feed: str, content_id: str) -> bool:
+        """Whether a batch with this content (``PublishedBatch.content_id``)
+        was processed, under any name. Names are not part of what the
+        authority signs, so they identify nothing."""
         return self.db.execute(
-            "SELECT 1 FROM processed_batches WHERE feed = ? AND name = ?", [feed, name]
+            "SELECT 1 FROM processed_batches WHERE feed = ? AND content_id = ?", [feed, content_id]
         ).fetchone() is not None
 
-    def mark_batch_processed(self, feed: str, name: str) -> None:
+    def mark_batch_processed(self, feed: str, content_id: str, name: str = "") -> None:
         """Record a batch as done; call inside the same transaction that stores
-        its exposures so an interrupted sync neither loses nor repeats them."""
+        its exposures so an interrupted sync neither loses nor repeats them.
+        ``name`` is kept for people reading the store, never for lookups."""
         with self.transaction() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO processed_batches(feed, name, processed_at) VALUES (?, ?, ?)",
-                [feed, name, self.now()],
+                "INSERT OR IGNORE INTO processed_batches(feed, content_id, name, processed_at) VALUES (?, ?, ?, ?)",
+                [feed, content_id, name, self.now()],
             )
 
     def get_sync_state(self, feed: str) -> dict[str, Any]:
@@ -381,6 +429,7 @@ class DeviceStore:
             "exposures": ("DELETE FROM exposures WHERE day < ?", cutoff_day),
             "alerts": ("DELETE FROM alerts WHERE exposure_day < ?", cutoff_day),
             "exposure_windows": ("DELETE FROM exposure_windows WHERE day < ?", cutoff_day),
+            "matched_contributions": ("DELETE FROM matched_contributions WHERE day < ?", cutoff_day),
             "processed_batches": ("DELETE FROM processed_batches WHERE processed_at < ?", cutoff),
         }
         counts = {}

@@ -26,6 +26,7 @@ DATA_TABLES = (
     "sync_state",
     "declarations",
     "exposure_windows",
+    "matched_contributions",
 )
 
 
@@ -121,8 +122,41 @@ def _v2(conn: "sqlite3.Connection") -> None:
     )
 
 
+def _v3(conn: "sqlite3.Connection") -> None:
+    """Batches are known by their content, and each matched (key, interval)
+    counts once (a renamed or re-published batch added its minutes again).
+
+    ``processed_batches`` is keyed by ``(feed, content_id)`` (SHA-256 of the
+    downloaded file) instead of the file name; ``matched_contributions``
+    holds one keyed tag per published key and interval already counted in
+    ``exposure_windows``. Windows kept by older versions carry no such tags,
+    so they cannot be told apart from a replay: they are dropped with the
+    name-based markers and the transports' feed state, and the next sync
+    downloads and matches every published batch again (exposures and alerts
+    already found stay; the same ones are not stored or shown twice)."""
+    conn.executescript(
+        """
+        DROP TABLE processed_batches;
+        CREATE TABLE processed_batches (
+            feed TEXT NOT NULL,
+            content_id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            processed_at INTEGER NOT NULL,
+            PRIMARY KEY (feed, content_id)
+        );
+        CREATE TABLE matched_contributions (
+            tag BLOB PRIMARY KEY,
+            day TEXT NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX matched_contributions_day ON matched_contributions(day);
+        DELETE FROM exposure_windows;
+        DELETE FROM sync_state;
+        """.replace("\n        ", "\n")
+    )
+
+
 #: MIGRATIONS[i] upgrades a store from version i to version i + 1.
-MIGRATIONS: list[Callable[["sqlite3.Connection"], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[["sqlite3.Connection"], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -135,11 +169,9 @@ def migrate(store: "DeviceStore") -> int:
     conn = store.db.conn
     found = current_version(conn)
     if found > SCHEMA_VERSION:
-        from .device import StoreError
+        from .errors import StoreError, newer_message
 
-        raise StoreError(
-            f"{store.path} has schema version {found}, newer than this Bluezone ({SCHEMA_VERSION}); upgrade Bluezone"
-        )
+        raise StoreError(newer_message(store.path, found, SCHEMA_VERSION))
     if found == SCHEMA_VERSION:
         return found
     conn.execute("BEGIN IMMEDIATE")

@@ -12,6 +12,7 @@ Keystore, iOS Keychain). See ``docs/store.md``.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -38,6 +39,16 @@ def default_key_file(db_path: Path) -> Path:
     return default_key_dir() / f"store-{digest}.key"
 
 
+def missing_key_message(key_file: Path) -> str:
+    """One line, English then Vietnamese: what is missing and what to do."""
+    return (
+        f"the store's key file {key_file} is missing: restore it from your backup "
+        "(or set the phone up again with 'bluezone init' and a new store) / "
+        f"thiếu tệp khóa {key_file} của kho dữ liệu: hãy khôi phục tệp khóa từ bản sao lưu "
+        "(hoặc thiết lập lại bằng 'bluezone init' với kho mới)"
+    )
+
+
 def write_private_file(path: Path, data: bytes) -> None:
     """Create ``path`` with mode 0600 from the start (never world-readable, even briefly)."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -55,18 +66,32 @@ class AtRestCipher:
         if len(key) != nacl.secret.SecretBox.KEY_SIZE:
             raise StoreKeyError("the store key file is corrupt (wrong length)")
         self._box = nacl.secret.SecretBox(key)
+        # A separate subkey for tags, so the sealing key is never used as a MAC key.
+        self._tag_key = hashlib.blake2b(key, digest_size=32, person=b"bluezone-tags").digest()
 
     @classmethod
     def from_file(cls, key_file: Path, create: bool) -> "AtRestCipher":
+        """The cipher of ``key_file``; a new random key only when ``create``.
+
+        The store passes ``create`` only for a database it is creating right
+        now: a new key for an existing store would split it in two (old
+        secrets unreadable, new ones sealed with the new key)."""
         key_file = Path(key_file)
         if not key_file.exists():
             if not create:
-                raise StoreKeyError(
-                    f"the store's key file {key_file} is missing; without it the encrypted "
-                    "parts of the store cannot be opened"
-                )
+                raise StoreKeyError(missing_key_message(key_file))
             write_private_file(key_file, nacl.utils.random(nacl.secret.SecretBox.KEY_SIZE))
-        return cls(key_file.read_bytes())
+        try:
+            return cls(key_file.read_bytes())
+        except OSError as e:
+            raise StoreKeyError(f"cannot read the store key file {key_file}: {e.strerror} / "
+                                f"không đọc được tệp khóa {key_file}") from None
+
+    def tag(self, data: bytes) -> bytes:
+        """A keyed digest (HMAC-SHA256) of ``data``: equal inputs give equal
+        tags, yet a copy of the database alone cannot test a guess (the
+        matching bookkeeping stores tags of published keys this way)."""
+        return hmac.new(self._tag_key, data, hashlib.sha256).digest()
 
     def seal(self, plaintext: bytes) -> bytes:
         return bytes(self._box.encrypt(plaintext))
@@ -75,4 +100,6 @@ class AtRestCipher:
         try:
             return bytes(self._box.decrypt(ciphertext))
         except nacl.exceptions.CryptoError:
-            raise StoreKeyError("stored data does not open with this store's key") from None
+            raise StoreKeyError("stored data does not open with this store's key file (another store's key?): "
+                                "restore the right key file / dữ liệu đã lưu không mở được bằng tệp khóa này "
+                                "(khóa của kho khác?): hãy khôi phục đúng tệp khóa") from None

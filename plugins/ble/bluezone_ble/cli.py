@@ -19,6 +19,8 @@ from typing import Any
 
 import click
 
+from bluezone.cli.common import with_store_errors
+
 from .advertiser import BlueZUnavailable
 from .calibration import CalibrationError
 from .collector import ScanStats
@@ -60,6 +62,7 @@ def _pct(x: float | None) -> str:
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="Keep the simulated phones' stores and truth.json here.")
 @click.option("--scans", type=click.IntRange(1), help="Real radio: stop after this many scans.")
+@with_store_errors
 def trace(config_path, store_path, scenario, devices, minutes, seed, out_dir, scans) -> None:
     """Record close contacts: Bluetooth LE scanning and advertising (Ghi nhận tiếp xúc gần qua Bluetooth).
 
@@ -79,11 +82,12 @@ def _real(config: Any, store_path: str | None, scans: int | None) -> None:
               "cần --config để dùng Bluetooth thật")
     if not store_path:
         _fail("--store PATH is required for the real radio / cần --store để lưu tiếp xúc")
-    from bluezone.store import DeviceStore
+    from bluezone.cli.common import open_store_or_fail
 
     from .sources import BleSource
 
-    store = DeviceStore(store_path, retention_days=config.retention_days)
+    # The phone's existing store: only 'bluezone init' creates a store and its key.
+    store = open_store_or_fail(store_path, config.retention_days)
     total = {"stored": 0}
 
     def on_scan(stored: int, stats: ScanStats) -> None:

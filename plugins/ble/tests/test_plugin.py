@@ -27,6 +27,12 @@ def write_config(tmp_path, extra=""):
     return p
 
 
+def init_phone(cfg, store):
+    """Only 'bluezone init' creates a store (and its key); trace refuses a missing one."""
+    r = run_cli("init", "--config", str(cfg), "--store", str(store))
+    assert r.returncode == 0, r.stderr
+
+
 def test_sources_and_sections_are_registered():
     pm = make_plugin_manager()
     sources = collect_named(call_hook(pm.hook.bluezone_proximity_sources), "proximity source")
@@ -82,6 +88,7 @@ def test_trace_unknown_scenario_is_one_line(tmp_path):
 
 def test_trace_real_radio_without_dbus_is_one_line(tmp_path):
     cfg = write_config(tmp_path)
+    init_phone(cfg, tmp_path / "me.db")
     r = run_cli("trace", "--config", str(cfg), "--store", str(tmp_path / "me.db"), "--scans", "1",
                 env={"DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus"})
     assert r.returncode == 2
@@ -94,6 +101,7 @@ async def test_trace_real_radio_powered_off_adapter(tmp_path, fake_bluez_factory
     whose adapter is powered off (advertising disabled in the config)."""
     await fake_bluez_factory(powered=False)
     cfg = write_config(tmp_path, "[ble]\nadvertise = false\n")
+    init_phone(cfg, tmp_path / "me.db")
     proc = await asyncio.create_subprocess_exec(
         *BLUEZONE, "trace", "--config", str(cfg), "--store", str(tmp_path / "me.db"), "--scans", "1",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
@@ -108,6 +116,7 @@ async def test_trace_real_radio_advertises_through_bluez(tmp_path, fake_bluez, d
     implements no discovery, so bleak's StartDiscovery fails: a one-line
     error, and the advertisement is still unregistered on the way out."""
     cfg = write_config(tmp_path)
+    init_phone(cfg, tmp_path / "me.db")
     proc = await asyncio.create_subprocess_exec(
         *BLUEZONE, "trace", "--config", str(cfg), "--store", str(tmp_path / "me.db"), "--scans", "1",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

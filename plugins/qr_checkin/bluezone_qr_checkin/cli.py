@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +65,19 @@ def _write_private(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _open_store(path: str, config: Any):
-    from bluezone.store import DeviceStore
+@contextlib.contextmanager
+def _open_store(path: str, config: Any) -> Iterator[Any]:
+    """The phone's existing store, never a new one: only 'bluezone init'
+    creates a store and its key (a check-in that made a fresh key would
+    split the store in two). Damage found while reading ends in one line."""
+    from bluezone.cli.common import open_store_or_fail, store_errors
 
-    return DeviceStore(path, retention_days=config.retention_days if config is not None else 14)
+    store = open_store_or_fail(path, config.retention_days if config is not None else 14)
+    try:
+        with store_errors(path):
+            yield store
+    finally:
+        store.close()
 
 
 # --- venue owner ---------------------------------------------------------------------------

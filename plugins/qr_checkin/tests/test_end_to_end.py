@@ -101,6 +101,9 @@ async def test_poster_to_exposure(authority_server, tmp_path):
 
     # a visitor checks in from the poster image (no network needed: no server call)
     phone = tmp_path / "phone.db"
+    other_phone = tmp_path / "other-phone.db"
+    for store in (phone, other_phone):  # only 'bluezone init' creates a store and its key
+        assert (await run("init", "--config", cfg, "--store", str(store)))[0] == 0
     code, out, err = await run("checkin", str(venue_dir / "poster.png"), "--yes", "--store", str(phone),
                                "--config", cfg)
     assert code == 0, err
@@ -109,7 +112,6 @@ async def test_poster_to_exposure(authority_server, tmp_path):
     other_dir = tmp_path / "other"
     assert (await run("venue", "create", "--name", "Quán cà phê Phố Núi", "--address", "Pleiku",
                       "--out", str(other_dir), "--config", cfg))[0] == 0
-    other_phone = tmp_path / "other-phone.db"
     assert (await run("checkin", (other_dir / "entry-url.txt").read_text().strip(), "--yes",
                       "--store", str(other_phone), "--config", cfg))[0] == 0
 

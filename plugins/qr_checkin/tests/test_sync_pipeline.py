@@ -54,9 +54,36 @@ def test_signed_trace_batch_becomes_one_persisted_venue_alert(tmp_path):
 
         stats = process_batches(store, config, [forged], now=T0 + 7200)
         assert stats.batches_failed == 1 and store.alerts() == [] and not store.batch_processed("venue-traces",
-                                                                                              "1-2-2.zip")
+                                                                                              forged.content_id)
         stats = process_batches(store, config, [good, good], now=T0 + 7200)
         [alert] = store.alerts()
         assert (alert.tier, alert.source) == (Tier.F1, "venue")
         assert "địa điểm" in alert.message("vi") and "venue" in alert.message("en")
-        assert stats.alerts_new == 1 and store.batch_processed("venue-traces", "1-2-1.zip")
+        assert stats.alerts_new == 1 and store.batch_processed("venue-traces", good.content_id)
+
+
+def test_a_renamed_or_rebuilt_trace_batch_adds_no_alert_or_notice(tmp_path):
+    """Venue traces go through the same content identity: a copy under another
+    name is skipped, and a rebuilt batch for the same venue and window (new
+    bytes, signed again) adds no second alert or notice."""
+    ha = authority()
+    signer = ec.generate_private_key(ec.SECP256R1())
+    pem = signer.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    config = _config(pem, ha)
+    created, venue = make_venue(ha)
+    clock = Clock()
+    with open_store(tmp_path / "phone.db", clock) as store:
+        checkin.check_in(store, venue)
+        clock.t = T0 + 3600
+        checkin.check_out(store)
+        good = _batch(created, ha, signer, T0 - 3600, T0 + 3600, "1-2-1.zip")
+        assert process_batches(store, config, [good], now=T0 + 7200).alerts_new == 1
+        renamed = PublishedBatch(good.feed, "1-2-77.zip", good.payload, good.start_timestamp, good.end_timestamp)
+        rebuilt = _batch(created, ha, signer, T0 - 3600, T0 + 3600, "1-2-78.zip")
+        assert rebuilt.payload != good.payload
+        stats = process_batches(store, config, [renamed, rebuilt], now=T0 + 7200)
+        assert (stats.batches_skipped, stats.batches_processed, stats.alerts_new) == (1, 1, 0)
+        assert len(store.alerts()) == 1 and len(store.exposures()) == 1
+        [visit] = store.visits(checkin.SOURCE)
+        assert len(checkin.VisitData.from_bytes(visit.data).notices) == 1
