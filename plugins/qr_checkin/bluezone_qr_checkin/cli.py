@@ -408,8 +408,36 @@ def visits_edit(obj, visit_id, arrival, departure) -> None:
     echo(f"{v.visit_id}  {show_time(v.arrival, tz)} → {show_time(checkin.planned_departure(v), tz)}")
 
 
+def _short(name: Any, limit: int = 80) -> str:
+    text = os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else str(name)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _file_errors_as_one_line(cmd: click.Command) -> None:
+    """Wrap ``cmd`` (and its subcommands): a file that cannot be opened or
+    written — a path too long for the system, a missing folder, no permission —
+    ends the command with one line instead of a traceback."""
+    import functools
+
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            _file_errors_as_one_line(sub)
+    callback = cmd.callback
+    if callback is None:
+        return
+
+    @functools.wraps(callback)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except OSError as e:
+            where = f" ({_short(e.filename)})" if e.filename else ""
+            fail(msg.both("Không mở hoặc ghi được tệp", "Cannot open or write a file") + f": {e.strerror or e}{where}")
+
+    cmd.callback = wrapped
+
+
 def register(cli: click.Group) -> None:
-    cli.add_command(venue)
-    cli.add_command(checkin_cmd)
-    cli.add_command(checkout_cmd)
-    cli.add_command(visits_cmd)
+    for cmd in (venue, checkin_cmd, checkout_cmd, visits_cmd):
+        _file_errors_as_one_line(cmd)
+        cli.add_command(cmd)

@@ -5,6 +5,7 @@ terminal escapes, bidi overrides or zero-width characters are printed inert."""
 
 from __future__ import annotations
 
+import base64
 import os
 import struct
 import subprocess
@@ -100,3 +101,23 @@ def test_escape_and_bidi_characters_in_venue_names_are_printed_inert(tmp_path):
         assert "Quán\\x1b]0;pwned\\x07\\x1b[2J\\u202egnp.exe\\u200b\\u200d\\x9b\\x0a\\u2066Fake line" in out
         assert "Pleiku\\x1b[31m đỏ" in out  # Vietnamese letters stay as they are
     assert len(shown.stdout.splitlines()) == 4  # name, address, checked-in line, visit id: no injected line
+
+
+@pytest.mark.parametrize("args", [("visits",), ("checkout",), ("checkin", "--yes")],
+                         ids=["visits", "checkout", "checkin"])
+def test_an_over_long_store_path_gets_one_clean_line(args):
+    store = Path("/tmp") / ("s" * 300 + ".db")
+    if args[0] == "checkin":  # a valid code, so the store is really opened
+        ha = nacl.public.PrivateKey.generate()
+        args = (*args, vmod.create_venue(vmod.VenueSpec("Quán A", "Pleiku"), bytes(ha.public_key),
+                                         now=int(time.time()) - 60).url())
+    proc = run(*args, "--store", str(store))
+    _assert_clean_refusal(proc, Path("/nonexistent-never-created"))
+
+
+def test_an_over_long_kiosk_log_path_gets_one_clean_line():
+    key = base64.b64encode(nacl.public.PrivateKey.generate().public_key.encode()).decode()
+    proc = run("venue", "log", "--log", "/tmp/" + "k" * 300 + ".db", "--name", "Lan", "--phone", "0900",
+               "--authority-key", key)
+    _assert_clean_refusal(proc, Path("/nonexistent-never-created"))
+    assert "File name too long" in proc.stderr and len(proc.stderr) < 300
