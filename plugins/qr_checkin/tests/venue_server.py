@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,6 @@ class VenueServer:
     code: pb.QRCodeTrace
     config: Any
     dir: Path
-    sessions: list = field(default_factory=list)
 
     @property
     def url(self) -> str:
