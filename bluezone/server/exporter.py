@@ -21,6 +21,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..feeds import sign_payload
 from ..models import ExposureKey, ReportType
@@ -112,16 +113,21 @@ def build_key_batch(db: ServerDB, keys: ServerKeys, settings: ServerSettings, *,
 
 
 def publish_payload(db: ServerDB, keys: ServerKeys, settings: ServerSettings, feed: str, payload: bytes, *,
-                    start_ts: int, end_ts: int, now: int, real_items: int = 1) -> Batch:
-    """Sign ``payload`` and append it to ``feed`` (any feed but ``keys``)."""
+                    start_ts: int, end_ts: int, now: int, real_items: int = 1, conn: Any = None) -> Batch:
+    """Sign ``payload`` and append it to ``feed`` (any feed but ``keys``).
+
+    With ``conn`` the batch joins the caller's open transaction and the
+    export directory is left for the caller to sync after its commit."""
     check_feed_name(feed)
     if feed == KEYS_FEED:
         raise ValueError("the keys feed is written by build_key_batch only")
     if not isinstance(payload, (bytes, bytearray)) or not payload:
         raise ValueError("payload must be non-empty bytes")
     data = sign_payload(bytes(payload), keys.export_key, key_id=settings.key_id, key_version=settings.key_version)
-    with db.transaction() as conn:
-        batch = _insert_batch(conn, feed, _next_seq(conn, feed), int(start_ts), int(end_ts), real_items, data, now)
+    if conn is not None:
+        return _insert_batch(conn, feed, _next_seq(conn, feed), int(start_ts), int(end_ts), real_items, data, now)
+    with db.transaction() as c:
+        batch = _insert_batch(c, feed, _next_seq(c, feed), int(start_ts), int(end_ts), real_items, data, now)
     sync_directory(db, settings.export_dir, feeds=[feed])
     return batch
 

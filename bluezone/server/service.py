@@ -118,10 +118,19 @@ class AuthorityServer:
         return {"batch": batch.name, "feed": batch.feed, "realKeys": batch.real_items, "bytes": batch.size}
 
     def publish_payload(self, feed: str, payload: bytes, *, start_ts: int, end_ts: int,
-                        real_items: int = 1) -> exporter.Batch:
-        """Helper for plugins: sign ``payload`` with the export key and append it to ``feed``."""
+                        real_items: int = 1, conn: Any = None) -> exporter.Batch:
+        """Helper for plugins: sign ``payload`` with the export key and append it to ``feed``.
+
+        Pass ``conn`` (inside :meth:`ServerDB.transaction`) to append the batch in
+        the same transaction as what authorised it (a one-time token), so a
+        crash cannot spend one without the other; then call
+        :meth:`write_feed_files` after the commit."""
         return exporter.publish_payload(self.db, self.keys, self.settings, feed, payload, start_ts=start_ts,
-                                        end_ts=end_ts, now=self.now(), real_items=real_items)
+                                        end_ts=end_ts, now=self.now(), real_items=real_items, conn=conn)
+
+    def write_feed_files(self, feed: str) -> None:
+        """Bring the export directory's files of ``feed`` up to date with the database."""
+        exporter.sync_directory(self.db, self.settings.export_dir, feeds=[feed])
 
     def feed_index(self, feed: str) -> tuple[str, str]:
         """(index text, ETag) of a feed."""
@@ -150,24 +159,37 @@ class AuthorityServer:
                       (staff.token_hash(token), purpose, json.dumps(meta or {}), now, expires, issued_by))
         return {"token": token, "purpose": purpose, "expiresAt": expires}
 
+    def _usable_token(self, c: Any, token: Any, purpose: str) -> dict[str, Any]:
+        """The meta of an unspent, unexpired token for ``purpose``, or the ApiError that refuses it."""
+        if not isinstance(token, str) or not token.startswith("bzo_") or len(token) > 100:
+            raise ApiError(403, "invalid_authority_token", "the authority token is not valid", "mã uỷ quyền không hợp lệ")
+        row = c.execute("SELECT purpose, meta, expires_at, used_at FROM one_time_tokens WHERE token_hash = ?",
+                        (staff.token_hash(token),)).fetchone()
+        if row is None or row[0] != purpose:
+            raise ApiError(403, "invalid_authority_token", "the authority token is not valid", "mã uỷ quyền không hợp lệ")
+        if row[3] is not None:
+            raise ApiError(409, "authority_token_used", "the authority token was already used", "mã uỷ quyền đã được sử dụng")
+        if self.now() >= row[2]:
+            raise ApiError(403, "authority_token_expired", "the authority token has expired", "mã uỷ quyền đã hết hạn")
+        return json.loads(row[1])
+
+    def check_one_time_token(self, token: Any, purpose: str) -> dict[str, Any]:
+        """Check a one-time token without spending it; returns its meta.
+
+        For routes whose work is expensive: refuse a bad token with one
+        indexed lookup before doing any of it, then spend the token with
+        :meth:`consume_one_time_token` once the work is done."""
+        return self._usable_token(self.db.conn, token, purpose)
+
     def consume_one_time_token(self, token: Any, purpose: str, conn: Any = None) -> dict[str, Any]:
         """Spend a one-time token; returns the meta it was issued with.
 
         Pass ``conn`` (inside :meth:`ServerDB.transaction`) to spend it in the
         same transaction as what it authorises, so a failure spends nothing."""
-        if not isinstance(token, str) or not token.startswith("bzo_") or len(token) > 100:
-            raise ApiError(403, "invalid_authority_token", "the authority token is not valid", "mã uỷ quyền không hợp lệ")
         def spend(c: Any) -> dict[str, Any]:
-            row = c.execute("SELECT purpose, meta, expires_at, used_at FROM one_time_tokens WHERE token_hash = ?",
-                            (staff.token_hash(token),)).fetchone()
-            if row is None or row[0] != purpose:
-                raise ApiError(403, "invalid_authority_token", "the authority token is not valid", "mã uỷ quyền không hợp lệ")
-            if row[3] is not None:
-                raise ApiError(409, "authority_token_used", "the authority token was already used", "mã uỷ quyền đã được sử dụng")
-            if self.now() >= row[2]:
-                raise ApiError(403, "authority_token_expired", "the authority token has expired", "mã uỷ quyền đã hết hạn")
+            meta = self._usable_token(c, token, purpose)
             c.execute("UPDATE one_time_tokens SET used_at = ? WHERE token_hash = ?", (self.now(), staff.token_hash(token)))
-            return json.loads(row[1])
+            return meta
         if conn is not None:
             return spend(conn)
         with self.db.transaction() as c:

@@ -1,5 +1,10 @@
 """Command line: ``bluezone venue ...`` for venues and authorities, ``bluezone
-checkin/checkout/visits`` for citizens. Every error is one bilingual line (exit 2)."""
+checkin/checkout/visits`` for citizens. Every error is one bilingual line (exit 2).
+
+Venue names and addresses come from QR codes anyone can print, and receipts
+from the network: everything this module prints goes through :func:`echo` /
+:func:`fail`, which neutralise terminal escapes, bidi overrides and
+zero-width characters (:func:`bluezone.textsafe.safe_terminal_text`)."""
 
 from __future__ import annotations
 
@@ -9,11 +14,12 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
-from bluezone.cli.common import fail
+from bluezone.cli.common import fail as _fail
+from bluezone.textsafe import safe_terminal_text
 
 from . import messages as msg
 from .timeparse import DEFAULT_TZ, parse_duration, parse_time, show_time
@@ -23,6 +29,18 @@ config_opt = click.option("--config", "config_path", envvar="BLUEZONE_CONFIG", t
 store_opt = click.option("--store", "store_path", envvar="BLUEZONE_STORE", type=click.Path(dir_okay=False),
                          default=str(Path("~/.local/share/bluezone/device.db").expanduser()), show_default=True,
                          help="The phone's device store (or $BLUEZONE_STORE).")
+
+
+def echo(*lines: str, err: bool = False) -> None:
+    """Print each argument as one line made safe for the terminal (a newline
+    inside a venue name is shown as ``\\x0a``, it cannot start a fake line)."""
+    for line in lines:
+        click.echo(safe_terminal_text(str(line)), err=err)
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    """The one-line error of :func:`bluezone.cli.common.fail`, made safe for the terminal."""
+    _fail(safe_terminal_text(message), code)
 
 
 def _config(path: str | None, required: bool = False) -> Any:
@@ -144,16 +162,16 @@ def venue_create(name, address, venue_type, default_stay, event, room, organisat
     (out / "poster.png").write_bytes(poster.pdf_to_png(pdf))
     if organisation:
         org.save(Path(organisation))
-        click.echo(f"Room {room!r} added to {organisation}; trace it with the organisation passphrase.")
+        echo(f"Room {room!r} added to {organisation}; trace it with the organisation passphrase.")
     else:
         code_text = base64.urlsafe_b64encode(created.tracing_code).rstrip(b"=").decode()
         _write_private(out / "tracing-code.bin", created.tracing_code)
         _write_private(out / "tracing-code.pdf", poster.tracing_code_pdf("bluezone-trace:" + code_text, text))
-        click.echo(msg.both("Giữ bí mật tracing-code.bin / tracing-code.pdf",
-                            "Keep tracing-code.bin / tracing-code.pdf secret"))
-    click.echo(url)
+        echo(msg.both("Giữ bí mật tracing-code.bin / tracing-code.pdf",
+                      "Keep tracing-code.bin / tracing-code.pdf secret"))
+    echo(url)
     for f in ("poster.pdf", "poster.png"):
-        click.echo(f"wrote {out / f}")
+        echo(f"wrote {out / f}")
 
 
 @venue.command("organisation-init")
@@ -170,9 +188,9 @@ def organisation_init(out_file, authority_key, config_path) -> None:
     passphrase = vmod.new_passphrase()
     org = vmod.Organisation.create(passphrase, _authority_key(config, authority_key))
     org.save(Path(out_file))
-    click.echo(msg.both("Cụm mật khẩu (chỉ hiện một lần, hãy cất giữ an toàn)",
-                        "Passphrase (shown once, store it safely)") + ":")
-    click.echo(passphrase)
+    echo(msg.both("Cụm mật khẩu (chỉ hiện một lần, hãy cất giữ an toàn)",
+                  "Passphrase (shown once, store it safely)") + ":")
+    echo(passphrase)
 
 
 def _load_code(tracing_code: str | None, organisation: str | None, room: str | None,
@@ -204,12 +222,13 @@ def _load_code(tracing_code: str | None, organisation: str | None, room: str | N
 @click.option("--to", "end", required=True)
 @click.option("--token", required=True, help="The one-time token the health authority gave you.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False), help="Kiosk visitor log to release with it.")
-@click.option("--message", default=None, help="Override the notice text (the authority may refuse).")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write the upload to a file instead of sending it.")
 @config_opt
-def venue_trace(tracing_code, organisation, room, passphrase_file, start, end, token, log_path, message, output,
+def venue_trace(tracing_code, organisation, room, passphrase_file, start, end, token, log_path, output,
                 config_path) -> None:
-    """Upload pre-tracing keys for a window, authorised by the authority's one-time token."""
+    """Upload pre-tracing keys for a window, authorised by the authority's one-time token.
+
+    The notice phones show is the one the authority chose when it issued the token."""
     import json
 
     from . import tracing
@@ -222,6 +241,10 @@ def venue_trace(tracing_code, organisation, room, passphrase_file, start, end, t
         fail(str(e))
     code = _load_code(tracing_code, organisation, room, passphrase_file)
     try:
+        if config is not None:  # the server refuses the same (invalid_window); say so before uploading
+            import time
+
+            tracing.check_window(t0, t1, now=int(time.time()), retention_days=config.retention_days)
         upload = tracing.owner_pretraces(code, t0, t1)
     except tracing.TraceError as e:
         fail(str(e))
@@ -232,11 +255,9 @@ def venue_trace(tracing_code, organisation, room, passphrase_file, start, end, t
         with VisitorLog(log_path, _authority_key(config, None)) as log:
             paper = [base64.b64encode(s).decode() for s in log.sealed_between(t0, t1)]
     body = {"token": token, "preTraces": base64.b64encode(upload.SerializeToString()).decode(), "paperLog": paper}
-    if message:
-        body["message"] = message
     if output:
         Path(output).write_text(json.dumps(body))
-        click.echo(f"wrote {output} ({len(upload.preTraces)} hours)")
+        echo(f"wrote {output} ({len(upload.preTraces)} hours)")
         return
     from bluezone.transport import TransportError, make_transport
 
@@ -251,9 +272,9 @@ def venue_trace(tracing_code, organisation, room, passphrase_file, start, end, t
         receipt = asyncio.run(send())
     except TransportError as e:
         fail(f"the authority refused the upload: {e.message} ({e.code})")
-    click.echo(msg.both(f"Đã gửi {receipt.get('traces')} khoá truy vết cho {receipt.get('venue')}",
-                        f"uploaded {receipt.get('traces')} trace keys for {receipt.get('venue')}"))
-    click.echo(f"batch {receipt.get('batch')} trace-id {receipt.get('traceId')}")
+    echo(msg.both(f"Đã gửi {receipt.get('traces')} khoá truy vết cho {receipt.get('venue')}",
+                  f"uploaded {receipt.get('traces')} trace keys for {receipt.get('venue')}"))
+    echo(f"batch {receipt.get('batch')} trace-id {receipt.get('traceId')}")
 
 
 @venue.command("log")
@@ -274,9 +295,9 @@ def venue_log(log_path, name, phone, authority_key, config_path) -> None:
                 log.record(name or "", phone or "")
             except KioskError as e:
                 fail(str(e))
-            click.echo(msg.both("Đã ghi. Cảm ơn bạn!", "Recorded. Thank you!"))
+            echo(msg.both("Đã ghi. Cảm ơn bạn!", "Recorded. Thank you!"))
             return
-        click.echo(msg.both("Sổ khách (Ctrl-D để kết thúc)", "Visitor log (Ctrl-D to stop)"))
+        echo(msg.both("Sổ khách (Ctrl-D để kết thúc)", "Visitor log (Ctrl-D to stop)"))
         while True:
             try:
                 n = click.prompt(msg.both("Họ tên", "Name"))
@@ -285,9 +306,9 @@ def venue_log(log_path, name, phone, authority_key, config_path) -> None:
                 break
             try:
                 log.record(n, p)
-                click.echo(msg.both("Đã ghi. Cảm ơn bạn!", "Recorded. Thank you!"))
+                echo(msg.both("Đã ghi. Cảm ơn bạn!", "Recorded. Thank you!"))
             except KioskError as e:
-                click.echo(str(e), err=True)
+                echo(str(e), err=True)
 
 
 # --- citizens -------------------------------------------------------------------------------
@@ -304,28 +325,28 @@ def checkin_cmd(code, yes, store_path, config_path) -> None:
     from . import payload as qp
 
     config = _config(config_path)
-    try:
-        if Path(code).is_file():
-            from .qrimage import venue_url_from_image
+    from .qrimage import ImageRefused, is_image_path, venue_url_from_image
 
+    try:
+        if is_image_path(code):
             code = venue_url_from_image(code)
         info = qp.parse_url(code)
-    except qp.PayloadError as e:
+    except (qp.PayloadError, ImageRefused) as e:
         fail(str(e))
-    click.echo(f"{info.title}\n{info.address}")
+    echo(info.title, info.address)
     if not yes and not click.confirm(msg.both("Check-in tại đây?", "Check in here?"), default=True):
-        click.echo(msg.both("Đã huỷ", "Cancelled"))
+        echo(msg.both("Đã huỷ", "Cancelled"))
         return
     tz = _tz(config)
     with _open_store(store_path, config) as store:
         result = checkin.check_in(store, info, default_stay=_settings(config).default_stay_minutes * 60)
     if result.ended is not None:
-        click.echo(msg.both("Đã tự check-out khỏi địa điểm trước", "Checked out of your previous venue"))
-    click.echo(msg.both(f"Đã check-in lúc {show_time(result.visit.arrival, tz)}; tự check-out lúc "
+        echo(msg.both("Đã tự check-out khỏi địa điểm trước", "Checked out of your previous venue"))
+    echo(msg.both(f"Đã check-in lúc {show_time(result.visit.arrival, tz)}; tự check-out lúc "
                         f"{show_time(result.visit.auto_checkout, tz)}",
                         f"checked in at {show_time(result.visit.arrival, tz)}; automatic checkout at "
                         f"{show_time(result.visit.auto_checkout, tz)}"))
-    click.echo(f"visit {result.visit.visit_id}")
+    echo(f"visit {result.visit.visit_id}")
 
 
 @click.command("checkout")
@@ -341,7 +362,7 @@ def checkout_cmd(store_path, config_path) -> None:
             v = checkin.check_out(store)
         except checkin.CheckinError as e:
             fail(str(e))
-    click.echo(msg.both(f"Đã check-out lúc {show_time(v.departure, _tz(config))}",
+    echo(msg.both(f"Đã check-out lúc {show_time(v.departure, _tz(config))}",
                         f"checked out at {show_time(v.departure, _tz(config))}"))
 
 
@@ -356,18 +377,21 @@ def visits_cmd(ctx, store_path, config_path) -> None:
         return
     from . import checkin
 
+    from .notices import render
+
     config = _config(config_path)
     tz = _tz(config)
+    catalogue = _settings(config).notices  # the phone's own texts; a trace carries only the id
     with _open_store(store_path, config) as store:
         now = store.now()
         checkin.close_expired(store, now)
         for v in store.visits(checkin.SOURCE):
             data = checkin.VisitData.from_bytes(v.data)
             state = "open" if checkin.is_open(v, now) else "done"
-            click.echo(f"{v.visit_id}  {show_time(v.arrival, tz)} → {show_time(checkin.planned_departure(v), tz)}"
+            echo(f"{v.visit_id}  {show_time(v.arrival, tz)} → {show_time(checkin.planned_departure(v), tz)}"
                        f"  [{state}]  {data.title}, {data.address}")
             for n in data.notices:
-                click.echo(f"    ⚠ {n['message']}")
+                echo(f"    ⚠ {render(n.get('notice'), catalogue)}")
 
 
 @visits_cmd.command("edit")
@@ -392,11 +416,39 @@ def visits_edit(obj, visit_id, arrival, departure) -> None:
             v = checkin.edit_times(store, visit_id, a, d)
         except checkin.CheckinError as e:
             fail(str(e))
-    click.echo(f"{v.visit_id}  {show_time(v.arrival, tz)} → {show_time(checkin.planned_departure(v), tz)}")
+    echo(f"{v.visit_id}  {show_time(v.arrival, tz)} → {show_time(checkin.planned_departure(v), tz)}")
+
+
+def _short(name: Any, limit: int = 80) -> str:
+    text = os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else str(name)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _file_errors_as_one_line(cmd: click.Command) -> None:
+    """Wrap ``cmd`` (and its subcommands): a file that cannot be opened or
+    written — a path too long for the system, a missing folder, no permission —
+    ends the command with one line instead of a traceback."""
+    import functools
+
+    if isinstance(cmd, click.Group):
+        for sub in cmd.commands.values():
+            _file_errors_as_one_line(sub)
+    callback = cmd.callback
+    if callback is None:
+        return
+
+    @functools.wraps(callback)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return callback(*args, **kwargs)
+        except OSError as e:
+            where = f" ({_short(e.filename)})" if e.filename else ""
+            fail(msg.both("Không mở hoặc ghi được tệp", "Cannot open or write a file") + f": {e.strerror or e}{where}")
+
+    cmd.callback = wrapped
 
 
 def register(cli: click.Group) -> None:
-    cli.add_command(venue)
-    cli.add_command(checkin_cmd)
-    cli.add_command(checkout_cmd)
-    cli.add_command(visits_cmd)
+    for cmd in (venue, checkin_cmd, checkout_cmd, visits_cmd):
+        _file_errors_as_one_line(cmd)
+        cli.add_command(cmd)

@@ -3,7 +3,7 @@
 For every trace, the phone tries the records of the visits that overlap the
 traced window; a record opens only with the ``sk_id`` of its own venue and
 hour. On success it checks the stay against the window and opens the
-authority's message with the venue's notification key. A trace whose venue
+authority's notice id with the venue's notification key. A trace whose venue
 the phone never visited opens nothing and teaches it nothing.
 
 The result is an :class:`~bluezone.models.Exposure` with tier F1 and source
@@ -19,7 +19,7 @@ from typing import Any
 
 from bluezone.models import BadBatch, Exposure, PublishedBatch, Tier, utc_date
 
-from . import checkin, records
+from . import checkin, notices, records
 from .ibe import load_secret_key
 from .mcl import CryptoFormatError
 from .proto import crowdnotifier_pb2 as pb
@@ -101,12 +101,17 @@ def exposures_from(found: list[VenueMatch]) -> list[Exposure]:
 
 
 def match_batch(batch: PublishedBatch, store: Any, public_keys: list[dict[str, str]] | None) -> list[Exposure]:
-    """The ``bluezone_match_batch`` work for one ``venue-traces`` batch."""
+    """The ``bluezone_match_batch`` work for one ``venue-traces`` batch.
+
+    The visit remembers the trace's notice *id* only; the text shown for it
+    comes from the phone's own catalogue (:func:`.notices.render`). The
+    trace's free-text ``message`` is never stored or shown."""
     traces = list(open_signed_batch(batch.payload, public_keys).traces)
     checkin.close_expired(store)
     found = match_traces(traces, store)
     with store.transaction():
         for m in found:
-            checkin.add_notice(store, m.visit_id, {"message": m.match.message, "start": m.match.overlap_start,
-                                                   "end": m.match.overlap_end})
+            checkin.add_notice(store, m.visit_id, {"notice": notices.decode(m.match.country_data)
+                                                   or notices.DEFAULT_NOTICE,
+                                                   "start": m.match.overlap_start, "end": m.match.overlap_end})
     return exposures_from(found)

@@ -20,3 +20,4 @@ WRONG_VERSION = both("Phiên bản mã QR không được hỗ trợ", "Unsuppor
 NOT_YET_VALID = both("Mã QR của sự kiện chưa có hiệu lực", "This event's QR code is not valid yet")
 EXPIRED = both("Mã QR của sự kiện đã hết hạn", "This event's QR code has expired")
 NO_QR_IN_IMAGE = both("Không tìm thấy mã QR trong ảnh", "No QR code found in the image")
+IMAGE_REFUSED = both("Ảnh quá lớn, không kiểm tra mã QR", "The image is too large to look for a QR code in")

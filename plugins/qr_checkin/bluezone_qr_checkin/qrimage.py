@@ -4,10 +4,20 @@ zxing-cpp is a real, maintained decoder (the C++ port of ZXing) with wheels
 for Python 3.11; it finds codes in camera photos (perspective, blur, low
 contrast) as well as in clean renders. No network is involved: a check-in
 from a photo works in airplane mode.
+
+The image is whatever file a person (or a message they were sent) points
+at, so it is checked before it is decoded: a file over :data:`MAX_IMAGE_BYTES`
+or a picture over :data:`MAX_PIXELS` (read from the header; a small PNG can
+claim 100 000 × 100 000 pixels and take gigabytes to decode) is refused with
+one line, as is anything Pillow cannot read.
 """
 
 from __future__ import annotations
 
+import os
+import stat
+import struct
+import warnings
 from pathlib import Path
 
 import zxingcpp
@@ -16,14 +26,65 @@ from PIL import Image, UnidentifiedImageError
 from . import messages as msg
 from .payload import PayloadError
 
+#: Larger than any phone photo or screenshot (a 108 MP JPEG is about 30 MB).
+MAX_IMAGE_BYTES = 50 * 1024 * 1024
+#: 50 megapixels: every phone camera's usual output; the decode needs 3 bytes a pixel.
+MAX_PIXELS = 50_000_000
+#: Longer than any URL a venue poster holds; longer arguments are neither a URL nor a file.
+MAX_ARGUMENT = 4096
+
+
+class ImageRefused(ValueError):
+    """A file given to check-in that we will not try to decode."""
+
+    def __init__(self, detail: str):
+        super().__init__(f"{msg.IMAGE_REFUSED} ({detail})")
+
+
+def is_image_path(code: str) -> bool:
+    """True when ``code`` names an existing regular file (a photo); False for a URL.
+
+    Never raises on odd input: a very long argument, a name with a NUL byte or
+    a path the system cannot look up are "not a file", and the URL parser then
+    says clearly that it is not a venue code."""
+    if len(code) > MAX_ARGUMENT or "\0" in code or "://" in code:
+        return False
+    try:
+        return stat.S_ISREG(os.stat(code).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _open_checked(path: str | Path) -> Image.Image:
+    try:
+        size = os.stat(path).st_size
+    except OSError as e:
+        raise PayloadError(msg.NO_QR_IN_IMAGE, f"cannot read image: {e.strerror or e}") from None
+    if size > MAX_IMAGE_BYTES:
+        raise ImageRefused(f"{size // (1024 * 1024)} MiB, more than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB")
+    img = Image.open(path)  # reads the header only
+    w, h = img.size
+    if w * h > MAX_PIXELS:
+        img.close()
+        raise ImageRefused(f"{w} × {h} pixels, more than {MAX_PIXELS // 1_000_000} megapixels")
+    return img
+
 
 def decode_image(path: str | Path) -> list[str]:
     """Every QR text found in the image at ``path`` (possibly none)."""
     try:
-        with Image.open(path) as img:
-            img.load()
-            rgb = img.convert("RGB")
-    except (UnidentifiedImageError, OSError) as e:
+        with warnings.catch_warnings():
+            # Pillow only warns between its own limit and twice it; make that an error too.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with _open_checked(path) as img:
+                img.load()
+                rgb = img.convert("RGB")
+    except ImageRefused:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise ImageRefused(str(e)) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error, MemoryError) as e:
+        # Pillow's decoders raise several types on damaged files; all mean "not a picture we can read".
         raise PayloadError(msg.NO_QR_IN_IMAGE, f"cannot read image: {e}") from None
     results = zxingcpp.read_barcodes(rgb, formats=zxingcpp.BarcodeFormat.QRCode)
     return [r.text for r in results if r.valid]

@@ -3,18 +3,28 @@
 ``POST /v1/venue-traces/upload`` — the venue owner's pre-traces, authorised
 by a one-time token that a ``venue-tracer`` staff member issued with
 ``purpose = "venue-trace"`` (and optionally ``meta = {"venue": name, "from":
-t, "to": t}``, which the upload must then match). The server opens the
+t, "to": t, "notice": id}``; the upload must then match the venue and window,
+and the notice id picks the text phones show). The server opens the
 authority's sealed half with its X25519 secret, completes and checks every
 key, and publishes one signed batch to the ``venue-traces`` feed. Paper-log
 entries released with the trace are stored sealed for staff; they are never
 published.
 
+``POST /v1/authority/venue-traces/tokens`` — staff issue such a token with
+the venue, window and notice checked at once (unknown notice ids are refused
+here rather than at upload time).
+
 ``GET /v1/authority/venue-traces/paper-log/{trace_id}`` — staff fetch those
 sealed entries and open them offline with the authority's secret key.
 
-Everything is verified before anything is written; the token is spent in the
-same transaction that stores the paper-log entries, so a refused upload
-leaves the database exactly as it was.
+The upload route is open to anyone, and completing pre-traces is costly
+(pairings), so it is ordered cheapest first: a per-client rate limit, then
+the body's shape, then the one-time token (one indexed lookup, not spent),
+then the window and venue against the token; only an authorised upload
+reaches the pairing work, which runs in a bounded worker pool off the event
+loop (:mod:`.workers`). The token is spent, the paper log stored and the
+batch appended in ONE transaction, so a refused upload or a crash leaves the
+database as it was and the token unspent.
 """
 
 from __future__ import annotations
@@ -23,18 +33,23 @@ import base64
 import binascii
 import secrets
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
-from . import tracing
+from aiohttp import web
+
+from . import derive, tracing
+from . import notices as nt
+from . import payload as qp
 from .matching import FEED
 from .proto import crowdnotifier_pb2 as pb
 from .settings import CheckinSettings, SettingsError
+from .workers import PoolBusy, TraceWorkers
 
 PURPOSE = "venue-trace"
+WORKERS: web.AppKey[TraceWorkers] = web.AppKey("bluezone_venue_trace_workers", TraceWorkers)
 MAX_PAPER_ENTRIES = 2000
-MAX_MESSAGE = 500
-DEFAULT_MESSAGE = ("Một người nhiễm COVID-19 (F0) đã ở địa điểm bạn đến cùng thời gian. "
-                   "A confirmed case (F0) was at a place you visited at the same time.")
+BUSY_RETRY_SECONDS = 5
 PAPER_TABLE = """CREATE TABLE IF NOT EXISTS venue_paper_log (
     trace_id TEXT NOT NULL, received_hour INTEGER NOT NULL, sealed BLOB NOT NULL)"""
 
@@ -54,90 +69,210 @@ def _norm(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).casefold().split())
 
 
-def accept_upload(server: Any, config: Any, body: Any) -> dict[str, Any]:
-    """Verify, spend the token, store paper-log entries, publish. Returns the receipt."""
+@dataclass(frozen=True, slots=True)
+class CheckedUpload:
+    """An upload that passed every cheap check and whose token is valid (not yet spent)."""
+
+    token: str
+    raw: bytes
+    sealed_entries: list[bytes]
+    start: int
+    end: int
+    notice: nt.Notice
+    secret: bytes
+
+
+def _refuse(status: int, code: str, en: str, vi: str) -> Exception:
     from bluezone.server import ApiError
 
+    return ApiError(status, code, en, vi)
+
+
+def check_upload(server: Any, config: Any, settings: CheckinSettings, body: Any) -> CheckedUpload:
+    """Everything that can be checked without pairings, cheapest first.
+
+    The token is checked (not spent) before the pre-traces are even decoded,
+    so an unauthorised client costs the server one JSON parse and one
+    indexed lookup."""
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object", "nội dung phải là đối tượng JSON")
+        raise _refuse(400, "invalid_json", "the body must be a JSON object", "nội dung phải là đối tượng JSON")
+    if "message" in body:
+        raise _refuse(400, "free_text_notice",
+                      "the notice text is chosen by the health authority (by id, when it issues the token); "
+                      "remove 'message'",
+                      "nội dung thông báo do cơ quan y tế chọn khi cấp mã; hãy bỏ trường 'message'")
+    token = body.get("token")
+    meta = server.check_one_time_token(token, PURPOSE)  # 403/409 for junk, before any real work
+    try:
+        notice = nt.lookup(meta.get("notice", nt.DEFAULT_NOTICE), settings.notices)
+    except nt.UnknownNotice as e:
+        raise _refuse(400, "unknown_notice", f"the token names a notice this server does not have: {e}",
+                      "mã uỷ quyền ghi một loại thông báo không có trên máy chủ") from None
     raw = _b64(body.get("preTraces"), "preTraces")
     paper = body.get("paperLog", [])
     if not isinstance(paper, list) or len(paper) > MAX_PAPER_ENTRIES:
-        raise ApiError(400, "invalid_upload", "paperLog must be a list of base64 sealed entries",
-                       "paperLog phải là danh sách base64")
+        raise _refuse(400, "invalid_upload", "paperLog must be a list of base64 sealed entries",
+                      "paperLog phải là danh sách base64")
     sealed_entries = [_b64(p, "paperLog entry") for p in paper]
     if any(not 48 <= len(s) <= 4096 for s in sealed_entries):
-        raise ApiError(400, "invalid_upload", "a paperLog entry is not a sealed box", "mục sổ ghi không hợp lệ")
+        raise _refuse(400, "invalid_upload", "a paperLog entry is not a sealed box", "mục sổ ghi không hợp lệ")
     try:
-        settings = CheckinSettings.from_config(config)
         secret = settings.authority_secret_key()
     except (SettingsError, OSError) as e:
-        raise ApiError(503, "venue_tracing_unconfigured", f"venue tracing is not configured: {e}",
-                       "máy chủ chưa cấu hình truy vết địa điểm") from None
+        raise _refuse(503, "venue_tracing_unconfigured", f"venue tracing is not configured: {e}",
+                      "máy chủ chưa cấu hình truy vết địa điểm") from None
     try:
         upload = tracing.parse_upload(raw)
-        message = body.get("message") or DEFAULT_MESSAGE
-        if not isinstance(message, str) or len(message) > MAX_MESSAGE:
-            raise tracing.TraceError("message must be text of at most 500 characters")
-        result = tracing.authority_traces(upload, secret, message)
     except tracing.TraceError as e:
-        raise ApiError(400, "invalid_pretrace", str(e), "dữ liệu truy vết không hợp lệ") from None
+        raise _refuse(400, "invalid_pretrace", str(e), "dữ liệu truy vết không hợp lệ") from None
     first = upload.preTraces[0]
     start, end = int(first.startTime), int(first.endTime)
+    try:
+        tracing.check_window(start, end, now=server.now(), retention_days=config.retention_days)
+    except tracing.WindowError as e:
+        raise _refuse(400, "invalid_window", str(e),
+                      "khoảng thời gian truy vết phải nằm trong thời hạn lưu trữ và không ở tương lai") from None
+    if len(upload.preTraces) > len(derive.affected_hours(start, end)):
+        raise _refuse(400, "invalid_pretrace", "more pre-traces than hours in the window",
+                      "số khoá truy vết nhiều hơn số giờ trong khoảng thời gian")
+    try:
+        venue = qp.parse_payload(bytes(first.qrCodePayload), check_time=False)
+    except qp.PayloadError as e:
+        raise _refuse(400, "invalid_pretrace", f"the uploaded venue payload is not valid: {e}",
+                      "dữ liệu truy vết không hợp lệ") from None
+    name = meta.get("venue")
+    if isinstance(name, str) and name and _norm(name) != _norm(venue.description):
+        raise _refuse(409, "venue_mismatch",
+                      f"this token was issued for {name!r}, the upload is for {venue.description!r}",
+                      "mã uỷ quyền được cấp cho địa điểm khác")
+    lo, hi = meta.get("from"), meta.get("to")
+    if isinstance(lo, int) and isinstance(hi, int) and not (lo <= start and end <= hi):
+        raise _refuse(409, "window_mismatch", "the tracing window is outside what the authority authorised",
+                      "khoảng thời gian truy vết vượt quá phạm vi được uỷ quyền")
+    return CheckedUpload(token, raw, sealed_entries, start, end, notice, secret)
+
+
+def commit_upload(server: Any, config: Any, up: CheckedUpload, traces: list[bytes]) -> tuple[str, Any]:
+    """Spend the token, store the paper log and append the batch in one transaction.
+
+    The token is checked again inside it: two uploads racing with one token
+    both pass :func:`check_upload`, only the first commits (409 for the other)."""
+    batch = pb.TraceBatch(version=3, startTimestamp=up.start, endTimestamp=up.end)
+    for t in traces:
+        batch.traces.add().ParseFromString(t)
     trace_id = secrets.token_hex(8)
-    db = server.db
-    with db.transaction() as c:
-        c.execute(PAPER_TABLE)
-        meta = server.consume_one_time_token(body.get("token"), PURPOSE, conn=c)
-        venue = meta.get("venue")
-        if isinstance(venue, str) and venue and _norm(venue) != _norm(result.venue.description):
-            raise ApiError(409, "venue_mismatch",
-                           f"this token was issued for {venue!r}, the upload is for {result.venue.description!r}",
-                           "mã uỷ quyền được cấp cho địa điểm khác")
-        lo, hi = meta.get("from"), meta.get("to")
-        if isinstance(lo, int) and isinstance(hi, int) and not (lo <= start and end <= hi):
-            raise ApiError(409, "window_mismatch", "the tracing window is outside what the authority authorised",
-                           "khoảng thời gian truy vết vượt quá phạm vi được uỷ quyền")
-        hour = server.now() // 3600 * 3600
+    now = server.now()
+    with server.db.transaction() as c:
+        c.execute("DELETE FROM venue_paper_log WHERE received_hour < ?", (now - config.retention_days * 86_400,))
+        server.consume_one_time_token(up.token, PURPOSE, conn=c)
         c.executemany("INSERT INTO venue_paper_log (trace_id, received_hour, sealed) VALUES (?,?,?)",
-                      [(trace_id, hour, s) for s in sealed_entries])
-    batch = pb.TraceBatch(version=3, startTimestamp=start, endTimestamp=end, traces=result.traces)
-    published = server.publish_payload(FEED, batch.SerializeToString(), start_ts=start, end_ts=end,
-                                       real_items=len(result.traces))
-    return {"traceId": trace_id, "venue": result.venue.description, "traces": len(result.traces),
-            "paperLogEntries": len(sealed_entries), "batch": published.name}
+                      [(trace_id, now // 3600 * 3600, s) for s in up.sealed_entries])
+        published = server.publish_payload(FEED, batch.SerializeToString(), start_ts=up.start, end_ts=up.end,
+                                           real_items=len(traces), conn=c)
+    server.write_feed_files(FEED)
+    return trace_id, published
 
 
-def paper_log(server: Any, trace_id: str) -> list[str]:
-    db = server.db
-    with db.transaction() as c:
-        c.execute(PAPER_TABLE)
-    rows = db.all("SELECT sealed FROM venue_paper_log WHERE trace_id = ? ORDER BY rowid", (trace_id,))
+def paper_log(server: Any, trace_id: str, retention_days: int) -> list[str]:
+    with server.db.transaction() as c:
+        c.execute("DELETE FROM venue_paper_log WHERE received_hour < ?", (server.now() - retention_days * 86_400,))
+    rows = server.db.all("SELECT sealed FROM venue_paper_log WHERE trace_id = ? ORDER BY rowid", (trace_id,))
     return [base64.b64encode(r[0]).decode() for r in rows]
 
 
-def purge_paper_log(server: Any, retention_days: int) -> int:
-    cutoff = server.now() - retention_days * 86_400
-    with server.db.transaction() as c:
-        c.execute(PAPER_TABLE)
-        return c.execute("DELETE FROM venue_paper_log WHERE received_hour < ?", (cutoff,)).rowcount
+def token_meta(body: Any, settings: CheckinSettings, now: int, retention_days: int) -> dict[str, Any]:
+    """Staff's token request → the token's meta, refusing unknown notices and bad windows."""
+    if not isinstance(body, dict):
+        raise _refuse(400, "invalid_json", "the body must be a JSON object", "nội dung phải là đối tượng JSON")
+    meta: dict[str, Any] = {}
+    venue = body.get("venue")
+    if venue is not None:
+        if not isinstance(venue, str) or not 0 < len(venue) <= qp.MAX_TEXT:
+            raise _refuse(400, "invalid_venue", "venue must be the venue's name (1-100 characters)",
+                          "tên địa điểm không hợp lệ")
+        meta["venue"] = venue
+    lo, hi = body.get("from"), body.get("to")
+    if lo is not None or hi is not None:
+        if not (type(lo) is int and type(hi) is int):  # noqa: E721 - bool is not a time
+            raise _refuse(400, "invalid_window", "from and to must both be unix seconds",
+                          "from và to phải là thời điểm unix")
+        try:
+            tracing.check_window(lo, hi, now=now, retention_days=retention_days)
+        except tracing.WindowError as e:
+            raise _refuse(400, "invalid_window", str(e),
+                          "khoảng thời gian truy vết phải nằm trong thời hạn lưu trữ và không ở tương lai") from None
+        meta["from"], meta["to"] = lo, hi
+    try:
+        meta["notice"] = nt.lookup(body.get("notice", nt.DEFAULT_NOTICE), settings.notices).id
+    except nt.UnknownNotice as e:
+        raise _refuse(400, "unknown_notice", str(e), "loại thông báo không có trong danh mục") from None
+    return meta
+
+
+def client_address(request: Any) -> str | None:
+    """The address the per-client limit is kept for (hashed by the limiter, never stored).
+
+    One function, so that adopting the server's trusted-proxy setting is a
+    one-line change here."""
+    return request.remote
 
 
 def add_routes(app: Any, config: Any) -> None:
-    from aiohttp import web
-
-    from bluezone.server import json_body, require_staff, server_of
+    from bluezone.server import SERVER, ApiError, json_body, require_staff, server_of
     from bluezone.server.middleware import padded_json
+    from bluezone.server.ratelimit import RateLimiter
+
+    try:
+        settings = CheckinSettings.from_config(config)
+    except SettingsError:
+        settings = CheckinSettings()  # uploads then answer 503 venue_tracing_unconfigured
+    workers = TraceWorkers(settings.trace_workers, settings.trace_queue, settings.trace_executor)
+    app[WORKERS] = workers
+    # Only the per-client budget is used (the global failure budget is set out
+    # of reach): with a global one, anyone sending junk tokens would lock every
+    # venue owner out.
+    limiter = RateLimiter(settings.trace_uploads_per_client_per_minute, 2**62, app[SERVER].clock)
+    with app[SERVER].db.transaction() as c:
+        c.execute(PAPER_TABLE)
 
     async def upload(request: web.Request) -> web.Response:
         server = server_of(request)
-        purge_paper_log(server, config.retention_days)
-        return padded_json(accept_upload(server, config, await json_body(request)))
+        if not limiter.allow(client_address(request)):
+            raise ApiError(429, "rate_limited", "too many venue-trace uploads; try again in a minute",
+                           "gửi quá nhiều lần; hãy thử lại sau một phút",
+                           {"Retry-After": str(limiter.retry_after())})
+        checked = check_upload(server, config, settings, await json_body(request))
+        try:
+            venue, traces = await workers.run(tracing.complete_upload, checked.raw, checked.secret,
+                                              checked.notice.text(), nt.encode(checked.notice.id))
+        except PoolBusy:
+            raise ApiError(503, "venue_tracing_busy", "venue tracing is busy; try again shortly",
+                           "hệ thống truy vết địa điểm đang bận; hãy thử lại sau",
+                           {"Retry-After": str(BUSY_RETRY_SECONDS)}) from None
+        except tracing.TraceError as e:
+            raise ApiError(400, "invalid_pretrace", str(e), "dữ liệu truy vết không hợp lệ") from None
+        trace_id, published = commit_upload(server, config, checked, traces)
+        return padded_json({"traceId": trace_id, "venue": venue, "traces": len(traces),
+                            "paperLogEntries": len(checked.sealed_entries), "batch": published.name,
+                            "notice": checked.notice.id})
+
+    async def issue_token(request: web.Request) -> web.Response:
+        member = require_staff(request, "venue-tracer")
+        server = server_of(request)
+        meta = token_meta(await json_body(request), settings, server.now(), config.retention_days)
+        issued = server.issue_one_time_token(PURPOSE, meta, member.id)
+        return web.json_response({**issued, "meta": meta}, status=201)
 
     async def get_paper_log(request: web.Request) -> web.Response:
         require_staff(request, "venue-tracer")
         trace_id = request.match_info["trace_id"]
-        return web.json_response({"traceId": trace_id, "sealed": paper_log(server_of(request), trace_id)})
+        return web.json_response({"traceId": trace_id,
+                                  "sealed": paper_log(server_of(request), trace_id, config.retention_days)})
+
+    async def stop_workers(app: web.Application) -> None:
+        workers.close()
 
     app.router.add_post("/v1/venue-traces/upload", upload)
+    app.router.add_post("/v1/authority/venue-traces/tokens", issue_token)
     app.router.add_get("/v1/authority/venue-traces/paper-log/{trace_id:[0-9a-f]{16}}", get_paper_log)
+    app.on_cleanup.append(stop_workers)

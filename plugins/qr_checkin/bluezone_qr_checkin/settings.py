@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bluezone.keytext import decode_key32
 
+from . import notices as nt
 from .payload import DEFAULT_URL_BASE
 
 SCHEMA: dict[str, Any] = {
@@ -23,6 +24,17 @@ SCHEMA: dict[str, Any] = {
                                       "server only: file with the base64 X25519 secret key"},
         "default_stay_minutes": {"type": "integer", "minimum": 5, "maximum": 1440, "default": 120},
         "kiosk_retention_days": {"type": "integer", "minimum": 1, "maximum": 60, "default": 14},
+        "notices": nt.SCHEMA,
+        "trace_uploads_per_client_per_minute": {
+            "type": "integer", "minimum": 1, "maximum": 10_000, "default": 10,
+            "description": "server: venue-trace upload attempts one client may make per minute"},
+        "trace_workers": {"type": "integer", "minimum": 1, "maximum": 64, "default": 1,
+                          "description": "server: venue traces verified at once (each in its own process)"},
+        "trace_queue": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 4,
+                        "description": "server: authorised uploads that may wait for a worker; more get 503"},
+        "trace_executor": {"enum": ["process", "thread"], "default": "process",
+                           "description": "server: where the pairing work runs; 'thread' keeps the GIL "
+                                          "busy and is for measurements only"},
     },
     "additionalProperties": False,
     "default": {},
@@ -44,6 +56,11 @@ class CheckinSettings:
     authority_secret_key_file: Path | None = None
     default_stay_minutes: int = 120
     kiosk_retention_days: int = 14
+    notices: dict[str, nt.Notice] = field(default_factory=nt.catalogue)
+    trace_uploads_per_client_per_minute: int = 10
+    trace_workers: int = 1
+    trace_queue: int = 4
+    trace_executor: str = "process"
 
     @classmethod
     def from_config(cls, config: Any) -> "CheckinSettings":
@@ -58,6 +75,11 @@ class CheckinSettings:
             authority_secret_key_file=config.resolve_path(sk_file) if sk_file else None,
             default_stay_minutes=s.get("default_stay_minutes", 120),
             kiosk_retention_days=s.get("kiosk_retention_days", 14),
+            notices=nt.catalogue(s.get("notices")),
+            trace_uploads_per_client_per_minute=s.get("trace_uploads_per_client_per_minute", 10),
+            trace_workers=s.get("trace_workers", 1),
+            trace_queue=s.get("trace_queue", 4),
+            trace_executor=s.get("trace_executor", "process"),
         )
 
     def require_public_key(self) -> bytes:

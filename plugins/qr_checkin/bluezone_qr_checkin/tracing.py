@@ -29,10 +29,40 @@ from .proto import crowdnotifier_pb2 as pb
 
 #: Longest window one upload may cover (the retention window).
 MAX_WINDOW_SECONDS = 14 * 86_400
+#: How far past "now" a window may end: the owner traces up to the present,
+#: give or take clocks that disagree and the hour still running.
+MAX_FUTURE_SECONDS = 3600
 
 
 class TraceError(ValueError):
     """A pre-trace upload or a trace that must be refused."""
+
+
+class WindowError(TraceError):
+    """A tracing window outside what the authority may publish."""
+
+
+def check_window(start: int, end: int, *, now: int, retention_days: int) -> None:
+    """Refuse a window the authority must not publish.
+
+    A trace is only useful while phones keep the visits it can match (the
+    retention period), and its window becomes part of a published file name;
+    a window from 1970, far in the future or years long produced a file the
+    server's own feed route could not serve. So: ``0 <= start < end``, no longer
+    than the retention period (and 14 days), ``start`` no earlier than
+    ``now - retention``, ``end`` no later than ``now + 1 h``.
+    """
+    retention = min(retention_days * 86_400, MAX_WINDOW_SECONDS)
+    if start < 0:
+        raise WindowError("the tracing window starts before 1970")
+    if end <= start:
+        raise WindowError("the tracing window ends before it starts")
+    if end - start > retention:
+        raise WindowError(f"the tracing window is longer than {retention // 86_400} days")
+    if start < now - retention_days * 86_400:
+        raise WindowError(f"the tracing window starts more than {retention_days} days ago (the retention period)")
+    if end > now + MAX_FUTURE_SECONDS:
+        raise WindowError("the tracing window ends in the future")
 
 
 def owner_pretraces(tracing_code: pb.QRCodeTrace, start: int, end: int) -> pb.PreTraceUpload:
@@ -135,3 +165,15 @@ def authority_traces(upload: pb.PreTraceUpload, authority_secret_key: bytes, mes
         traces.append(pb.Trace(identity=ident, secretKeyForIdentity=sk_id.serialize(), startTime=start,
                                endTime=end, nonce=nonce, encryptedAssociatedData=bytes(box_ad)))
     return VerifiedTraces(venue, traces)
+
+
+def complete_upload(raw: bytes, authority_secret_key: bytes, message: str,
+                    country_data: bytes) -> tuple[str, list[bytes]]:
+    """:func:`authority_traces` on the wire bytes, returning plain values.
+
+    This is the heavy part of an upload (two pairings and a hash to G1 per
+    hour); the server runs it in a worker process, so arguments and result
+    are bytes and strings that pickle cheaply. Returns the venue's name and
+    the serialized traces."""
+    result = authority_traces(parse_upload(raw), authority_secret_key, message, country_data)
+    return result.venue.description, [t.SerializeToString() for t in result.traces]

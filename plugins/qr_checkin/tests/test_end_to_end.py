@@ -148,14 +148,14 @@ async def test_poster_to_exposure(authority_server, tmp_path):
         assert set(e.details) == {"visit_id", "overlap_start", "overlap_end"}  # nothing names the venue
         [visit] = store.visits("venue")
         notices = checkin.VisitData.from_bytes(visit.data).notices
-        assert notices and "F0" in notices[0]["message"]
+        assert [n["notice"] for n in notices] == ["f0-visit"]  # the default: the token named no notice
     with DeviceStore(other_phone) as store:
         [exposures] = call_hook(config.pm.hook.bluezone_match_batch, batch=batches[0], store=store, config=config)
         assert exposures == []
 
     # visits list shows the notice
     code, out, err = await run("visits", "--store", str(phone), "--config", cfg)
-    assert code == 0 and "⚠" in out
+    assert code == 0 and "⚠ Một người nhiễm COVID-19 (F0)" in out and "A confirmed case (F0)" in out
 
 
 async def test_upload_refusals_leave_the_server_unchanged(authority_server, tmp_path):
