@@ -68,10 +68,23 @@ async def call_hook_async(hook: Any, **kwargs: Any) -> list[Any]:
 
 
 def call_hook(hook: Any, **kwargs: Any) -> list[Any]:
-    """Call a hook from synchronous code; awaitable results are run to completion."""
+    """Call a hook from synchronous code; awaitable results are run to completion.
+
+    Inside a running event loop that is impossible (``asyncio.run`` would
+    fail and the coroutines would never run): async code calls
+    :func:`call_hook_async`, and this refuses with a message naming the hook."""
     results = hook(**kwargs)
     if any(inspect.isawaitable(r) for r in results):
-        results = asyncio.run(_resolve(results))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            results = asyncio.run(_resolve(results))
+        else:
+            for r in results:
+                if inspect.iscoroutine(r):
+                    r.close()
+            raise PluginError(f"{hook.name}: an implementation returned an awaitable, but the hook was called "
+                              "from synchronous code inside a running event loop; call it with call_hook_async")
     return _flatten(results)
 
 

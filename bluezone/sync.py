@@ -21,14 +21,14 @@ Rules applied here, for every source (BLE and venue):
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from .export import ExportError
 from .matching.alerts import build_alert
 from .models import BadBatch, Exposure, PublishedBatch, Tier
-from .plugins import call_hook
+from .plugins import call_hook, call_hook_async
 
 
 @dataclass
@@ -75,11 +75,25 @@ def process_batch(
     store: Any, config: Any, batch: PublishedBatch, *, f2_opt_in: bool = True, now: int | None = None,
     stats: SyncStats | None = None,
 ) -> list[Exposure]:
-    """Match one batch and store its exposures and alerts atomically.
+    """Match one batch, store its exposures and alerts atomically, then tell
+    ``bluezone_exposure_detected`` (from synchronous code; the async
+    :func:`sync` awaits that hook instead).
 
     Returns the new exposures (empty when the batch was already processed).
     A batch that fails (a bad signature, a plugin error) raises; nothing of
     it is stored and it stays unprocessed.
+    """
+    fresh = _store_batch(store, config, batch, f2_opt_in=f2_opt_in, now=now, stats=stats)
+    for exposure in fresh:
+        call_hook(config.pm.hook.bluezone_exposure_detected, exposure=exposure, config=config)
+    return fresh
+
+
+def _store_batch(
+    store: Any, config: Any, batch: PublishedBatch, *, f2_opt_in: bool, now: int | None,
+    stats: SyncStats | None,
+) -> list[Exposure]:
+    """The transaction of :func:`process_batch`: match, store, mark processed.
 
     A batch is known by its content (:attr:`PublishedBatch.content_id`), not
     its file name, which nobody signs. "Already processed?" is asked again
@@ -116,21 +130,30 @@ def process_batch(
         store.mark_batch_processed(batch.feed, content_id, batch.name)
     stats.batches_processed += 1
     stats.exposures_new += len(fresh)
-    for exposure in fresh:
-        call_hook(config.pm.hook.bluezone_exposure_detected, exposure=exposure, config=config)
     return fresh
 
 
-def deliver_pending(store: Any, config: Any, language: str | None = None, stats: SyncStats | None = None) -> int:
-    """Hand every undelivered alert to every sink, then mark it delivered."""
+def _deliveries(store: Any, config: Any, language: str | None, stats: SyncStats | None) -> Iterator[dict[str, Any]]:
+    """The ``bluezone_deliver_alert`` arguments of every undelivered alert.
+
+    The caller hands each to the sinks and then asks for the next; only then
+    is the alert marked delivered, so a sink that raises (or a crash) leaves
+    it undelivered and it is shown again next time (at least once)."""
     language = language or config.languages[0]
-    delivered = 0
     for alert in store.alerts(undelivered_only=True):
-        call_hook(config.pm.hook.bluezone_deliver_alert, alert=alert, language=language, config=config)
+        yield {"alert": alert, "language": language, "config": config}
         store.mark_alert_delivered(alert.exposure_id)
+        if stats is not None:
+            stats.alerts_delivered += 1
+
+
+def deliver_pending(store: Any, config: Any, language: str | None = None, stats: SyncStats | None = None) -> int:
+    """Hand every undelivered alert to every sink, then mark it delivered
+    (from synchronous code; :func:`sync` awaits async sinks)."""
+    delivered = 0
+    for kwargs in _deliveries(store, config, language, stats):
+        call_hook(config.pm.hook.bluezone_deliver_alert, **kwargs)
         delivered += 1
-    if stats is not None:
-        stats.alerts_delivered += delivered
     return delivered
 
 
@@ -181,8 +204,10 @@ async def sync(
     store.purge(now)
     for feed in published_feeds(config):
         await _sync_feed(store, config, transport, feed, stats, f2_opt_in=f2_opt_in, now=now)
-    deliver_pending(store, config, language, stats)
-    call_hook(config.pm.hook.bluezone_sync_finished, stats=stats.as_dict(), config=config)
+    # Hooks on this path are awaited: a plugin's sink may be ``async def``.
+    for kwargs in _deliveries(store, config, language, stats):
+        await call_hook_async(config.pm.hook.bluezone_deliver_alert, **kwargs)
+    await call_hook_async(config.pm.hook.bluezone_sync_finished, stats=stats.as_dict(), config=config)
     return stats
 
 
@@ -212,9 +237,16 @@ async def _sync_feed(store: Any, config: Any, transport: Any, feed: str, stats: 
                 stats.errors.append(f"{feed}/{name}: {e}")
                 complete = False
                 continue
-            if _process_each(store, config, [batch], stats, f2_opt_in=f2_opt_in, now=now):
+            stats.batches_downloaded += 1
+            try:
+                fresh = _store_batch(store, config, batch, f2_opt_in=f2_opt_in, now=now, stats=stats)
+            except BadBatch as e:
+                stats.batches_failed += 1
+                stats.errors.append(f"{feed}/{name}: {e}")
                 complete = False
                 continue
+            for exposure in fresh:
+                await call_hook_async(config.pm.hook.bluezone_exposure_detected, exposure=exposure, config=config)
         done.append(name)
     # Names no longer listed (deleted by retention) drop out of the state by themselves.
     store.set_sync_state(feed, FeedState(index.etag if complete else None, done).to_dict())

@@ -240,3 +240,60 @@ async def test_sync_downloads_through_the_file_transport_and_retries_failed_batc
     assert (stats.batches_processed, stats.alerts_new) == (1, 1)
     stats = await sync(store, config, transport, now=NOW)
     assert stats.batches_downloaded == 0 and len(store.alerts()) == 1
+
+
+async def test_sync_awaits_async_plugin_hooks(store, config, tmp_path):
+    """The README's plugin example: an ``async def`` alert sink (and async
+    event hooks) on the async sync path are awaited, and the alert is marked
+    delivered only after the sink ran. (call_hook once tried asyncio.run
+    inside the running loop and the alert stayed undelivered forever.)"""
+    import asyncio
+
+    from bluezone.hookspecs import hookimpl
+    from bluezone.sync import sync
+    from bluezone_transport.filedir import FileTransport
+
+    seen: dict[str, list] = {"alerts": [], "exposures": [], "stats": []}
+
+    class AsyncPlugin:
+        @hookimpl
+        async def bluezone_deliver_alert(self, alert, language, config):
+            await asyncio.sleep(0)
+            seen["alerts"].append((alert.tier, language))
+
+        @hookimpl
+        async def bluezone_exposure_detected(self, exposure, config):
+            await asyncio.sleep(0)
+            seen["exposures"].append(exposure.tier)
+
+        @hookimpl
+        async def bluezone_sync_finished(self, stats, config):
+            seen["stats"].append(stats["batches_processed"])
+
+    config.pm.register(AsyncPlugin(), name="async-test-plugin")
+    k = person(1)
+    meet(store, k, 1, 20)
+    feed = tmp_path / "cdn" / "keys"
+    feed.mkdir(parents=True)
+    (feed / f"{DAY0}-{NOW}-1.zip").write_bytes(batch([k]).payload)
+    (feed / "index.txt").write_text(f"{DAY0}-{NOW}-1.zip\n")
+    stats = await sync(store, config, FileTransport(tmp_path / "cdn"), now=NOW)
+    assert stats.alerts_delivered == 1
+    assert seen == {"alerts": [(Tier.F1, "vi")], "exposures": [Tier.F1], "stats": [1]}
+    assert store.alerts(undelivered_only=True) == []
+
+
+async def test_sync_hook_called_from_async_code_is_refused_clearly(config):
+    """Calling an async implementation through the synchronous helper inside
+    a running loop names the hook instead of failing inside asyncio."""
+    from bluezone.hookspecs import hookimpl
+    from bluezone.plugins import PluginError, call_hook
+
+    class AsyncSink:
+        @hookimpl
+        async def bluezone_sync_finished(self, stats, config):
+            return None
+
+    config.pm.register(AsyncSink(), name="async-sink")
+    with pytest.raises(PluginError, match="bluezone_sync_finished.*call_hook_async"):
+        call_hook(config.pm.hook.bluezone_sync_finished, stats={}, config=config)
