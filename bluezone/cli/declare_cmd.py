@@ -349,12 +349,17 @@ def fetch_command(url: str, token_env: str, folder: str) -> None:
     if not token:
         fail(f"set {token_env} to a staff token with the 'declarations' role")
     try:
-        new, total = asyncio.run(fetch_from_server(url, token, folder))
+        new, total, failures = asyncio.run(fetch_from_server(url, token, folder))
     except (SourceError, OSError) as e:
         fail(str(e))
     except Exception as e:  # aiohttp connection errors
         fail(f"cannot reach {url}: {type(e).__name__}: {e}")
-    click.echo(f"{len(new)} new of {total} declaration(s) in {folder}")
+    for f in failures:
+        _echo(f"could not download {f.ref}: {f.reason}", err=True)
+    _echo(f"{len(new)} new of {total} declaration(s) in {folder}")
+    if failures:
+        _echo(f"{len(failures)} could not be downloaded / {len(failures)} tờ khai không tải được", err=True)
+        sys.exit(1)
 
 
 @declarations_group.command("purge")

@@ -387,10 +387,13 @@ def write_csv(opened: list[Opened], out: io.TextIOBase, form: Form | None = None
 # --- retention -----------------------------------------------------------------------------
 
 
-async def fetch_from_server(url: str, token: str, folder: str | os.PathLike) -> tuple[list[Path], int]:
+async def fetch_from_server(url: str, token: str, folder: str | os.PathLike, *,
+                            page_size: int = 500) -> tuple[list[Path], int, list[Failure]]:
     """Download every sealed declaration from the server's staff API into
     ``folder`` as ``<id>.sealed`` (mtime = the hour the server received it),
-    skipping those already there. Returns (new files, total listed). Only
+    skipping those already there, following the list's ``next`` cursor page
+    by page. Returns (new files, total listed, failures): a declaration
+    that cannot be downloaded is reported and the others still arrive. Only
     ciphertext crosses the network; opening stays offline."""
     import aiohttp
 
@@ -399,32 +402,56 @@ async def fetch_from_server(url: str, token: str, folder: str | os.PathLike) -> 
     headers = {"Authorization": f"Bearer {token}"}
     base = url.rstrip("/") + "/v1/authority/declarations"
     new: list[Path] = []
-    async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=60)) as s:
-        async with s.get(base) as resp:
+    failures: list[Failure] = []
+    total = 0
+    after = ""
+    async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=None, sock_read=60)) as s:
+        while True:
+            params = {"limit": str(page_size), **({"after": after} if after else {})}
+            async with s.get(base, params=params) as resp:
+                if resp.status != 200:  # the list itself: nothing to go on with
+                    raise SourceError(f"{base}: HTTP {resp.status}: {(await resp.text())[:200]}")
+                page = await resp.json()
+            listing = page.get("declarations", []) if isinstance(page, dict) else []
+            total += len(listing)
+            for entry in listing:
+                got = await _fetch_one(s, base, entry, out)
+                if isinstance(got, Failure):
+                    failures.append(got)
+                elif got is not None:
+                    new.append(got)
+            after = page.get("next") if isinstance(page, dict) else None
+            if not after or not isinstance(after, str) or not listing:
+                break
+    return new, total, failures
+
+
+async def _fetch_one(session: Any, base: str, entry: Any, out: Path) -> Path | Failure | None:
+    """One declaration to ``out/<id>.sealed``: the new path, None if already there, or a Failure."""
+    import aiohttp
+
+    ref = str(entry.get("id", "")) if isinstance(entry, dict) else ""
+    if not ref.isascii() or not ref.isalnum() or len(ref) > 64:
+        return Failure(ref[:64] or "?", "the server listed a bad declaration id")
+    target = out / f"{ref}.sealed"
+    if target.exists():
+        return None
+    try:
+        async with session.get(f"{base}/{ref}") as resp:
             if resp.status != 200:
-                raise SourceError(f"{base}: HTTP {resp.status}: {(await resp.text())[:200]}")
-            listing = (await resp.json()).get("declarations", [])
-        for entry in listing:
-            ref = str(entry.get("id", ""))
-            if not ref.isalnum():
-                raise SourceError(f"server listed a bad declaration id {ref!r}")
-            target = out / f"{ref}.sealed"
-            if target.exists():
-                continue
-            async with s.get(f"{base}/{ref}") as resp:
-                if resp.status != 200:
-                    raise SourceError(f"{base}/{ref}: HTTP {resp.status}")
-                item = _item_from_record(await resp.json(), target, 0)
-            if isinstance(item, Failure):
-                raise SourceError(f"{ref}: {item.reason}")
-            tmp = target.with_suffix(".part")
-            tmp.write_bytes(item.sealed)
-            received = int(entry.get("receivedHour") or 0)
-            if received:
-                os.utime(tmp, (received, received))
-            tmp.rename(target)
-            new.append(target)
-    return new, len(listing)
+                return Failure(ref, f"HTTP {resp.status}")
+            item = _item_from_record(await resp.json(), target, 0)
+    except (aiohttp.ClientError, OSError, ValueError) as e:  # connection reset, not JSON
+        return Failure(ref, f"download failed: {type(e).__name__}")
+    if isinstance(item, Failure):
+        return Failure(ref, item.reason)
+    tmp = target.with_suffix(".part")
+    tmp.write_bytes(item.sealed)
+    received = _timestamp(entry.get("receivedHour"))
+    if received:
+        os.utime(tmp, (received, received))
+    tmp.rename(target)
+    return target
 
 
 def purge_sealed_files(folder: str | os.PathLike, days: int, now: float | None = None) -> list[Path]:
