@@ -291,3 +291,49 @@ def test_terminal_text_is_printable_and_encodable(text):
     out.encode("utf-8")  # no lone surrogate left to crash a print
     if text.isprintable():
         assert out == text  # ordinary text, Vietnamese included, is untouched
+
+
+# --- the citizen's command quotes remote endpoints: neutralised too -----------------------------------
+
+
+async def test_declare_prints_a_hostile_endpoints_answers_neutralised(tmp_path):
+    """An external submitter's receipt and error message are remote text; the
+    ``declare`` command prints them through the same neutraliser."""
+    import asyncio
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+    from declaration_helpers import write_deployment
+
+    async def accept(request: web.Request) -> web.Response:
+        return web.json_response({"maToKhai": "NC-1\x1b[2J\x1b]0;pwned\x07\u202e"}, status=201)
+
+    async def refuse(request: web.Request) -> web.Response:
+        return web.json_response({"error": "bad\x1b[31m red\u202e\x9b2J"}, status=400)
+
+    app = web.Application()
+    app.router.add_post("/ok", accept)
+    app.router.add_post("/no", refuse)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        answers = tmp_path / "answers.json"
+        answers.write_text(json.dumps(good_answers(), ensure_ascii=False), encoding="utf-8")
+        for path, ok in (("/ok", True), ("/no", False)):
+            folder = tmp_path / path.strip("/")
+            folder.mkdir()
+            cfg, _ = write_deployment(folder, declarations=(
+                '[declarations]\nsubmitters = ["ncovi"]\n\n'
+                f'[declarations.ncovi]\nurl = "{server.make_url(path)}"\nattempts = 1\n'))
+            proc = await asyncio.create_subprocess_exec(
+                BLUEZONE, "declare", "--config", str(cfg), "--from-json", str(answers), "--lang", "en",
+                "--external", "--no-keep-copy", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            out, err = await proc.communicate()
+            text = out.decode() + err.decode()
+            assert (proc.returncode == 0) is ok, text
+            assert "Traceback" not in text
+            for ch in ESCAPES:
+                assert ch not in text
+            assert ("NC-1\\x1b[2J" in text) if ok else ("bad\\x1b[31m red\\u202e\\x9b2J" in text)
+    finally:
+        await server.close()

@@ -120,11 +120,11 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
         declaration = make_declaration(form, answers, language=language, linkage=linkage)
     except InvalidDeclaration as e:
         for err in e.result.errors:
-            click.echo(f"  {err.format(language)}", err=True)
+            _echo(f"  {err.format(language)}", err=True)
         fail(f"{len(e.result.errors)} answer(s) not valid; nothing was sealed or sent")
     if interactive:
         for line in summary_lines(form, declaration.answers, language):
-            click.echo(line)
+            _echo(line)
     sealed = seal(declaration, public_key)
     if out_path:
         Path(out_path).write_bytes(sealed)
@@ -153,8 +153,8 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
             else:
                 click.echo(f"{name}: " + ("bỏ qua (bạn không đồng ý)" if language == "vi" else "skipped (not agreed)"))
         results = asyncio.run(submit_all(Submission(sealed, declaration, form), chosen, config))
-        for r in results:
-            click.echo(r.line(language), err=not r.ok)
+        for r in results:  # may quote a remote endpoint's message: neutralised like everything else
+            _echo(r.line(language), err=not r.ok)
             ok = ok and r.ok
     if store is not None:
         store.close()

@@ -52,6 +52,8 @@ def json_depth_exceeds(text: str, limit: int) -> bool:
     """True when brackets outside strings nest deeper than ``limit``.
 
     A linear scan, so the check itself cannot recurse; run before parsing."""
+    if text.count("[") + text.count("{") <= limit:  # cannot nest deeper than it has brackets
+        return False
     depth, in_string, escaped = 0, False, False
     for ch in text:
         if in_string:
