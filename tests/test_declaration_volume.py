@@ -242,3 +242,37 @@ async def test_download_all_streams_thousands_without_holding_them(tmp_path):
           f"peak {peak_before / 1024:.1f} → {peak_after / 1024:.1f} MiB (growth {growth / 2**20:.1f} MiB)")
     # The old handler held the whole body (several copies) before sending a byte: growth ≥ the download.
     assert growth < total / 4, f"peak memory grew {growth / 2**20:.1f} MiB for a {total / 2**20:.1f} MiB download"
+
+
+async def test_a_form_name_that_staff_would_see_is_plain(tmp_path):
+    r = await start(tmp_path)
+    try:
+        before = r.server.db.fingerprint()
+        async with aiohttp.ClientSession() as s:
+            for form in ("ncovi\u202e", "a\x1b[2J", "", "x" * 33, "NCOVI", 5):
+                async with s.post(f"{r.url}/v1/declarations", json={"sealed": b64(os.urandom(SEALED)), "form": form}) as resp:
+                    assert resp.status == 400 and (await resp.json())["error"]["code"] == "invalid_declaration"
+            assert r.server.db.fingerprint() == before
+            async with s.post(f"{r.url}/v1/declarations",
+                              json={"sealed": b64(os.urandom(SEALED)), "form": "ncovi/1+gia-lai-2"}) as resp:
+                assert resp.status == 200
+    finally:
+        await r.http.close()
+
+
+async def test_a_download_abandoned_halfway_leaves_the_portal_serving(tmp_path, caplog):
+    r = await start_portal(tmp_path, users=(("lan", "declarations"),))
+    try:
+        receipts = {r.server.accept_declaration({"sealed": b64(os.urandom(40_000))})["receipt"] for _ in range(200)}
+        async with r.client() as c:
+            await c.login("lan")
+            with caplog.at_level(logging.WARNING):
+                async with c.session.get(f"{r.url}/portal/declarations/all.jsonl") as resp:
+                    assert len(await resp.content.read(1000)) > 0  # then the browser goes away
+                await asyncio.sleep(0.2)
+                async with c.session.get(f"{r.url}/portal/declarations/all.jsonl") as resp:
+                    lines = (await resp.read()).splitlines()
+            assert {json.loads(line)["id"] for line in lines} == receipts
+            assert "unexpected error" not in caplog.text
+    finally:
+        await r.http.close()

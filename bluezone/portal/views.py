@@ -236,10 +236,13 @@ async def declarations_all(request: web.Request) -> web.StreamResponse:
         "Content-Disposition": f'attachment; filename="declarations-{stamp}.jsonl"',
         **SECURITY_HEADERS, **security.PORTAL_HEADERS})  # set now: middlewares run after the body is sent
     await response.prepare(request)
-    for chunk in declarations.jsonl_chunks(server):
-        await response.write(chunk)  # drains: a slow client holds one page, not the whole download
-        await asyncio.sleep(0)  # let health checks and other requests in between pages
-    await response.write_eof()
+    try:
+        for chunk in declarations.jsonl_chunks(server):
+            await response.write(chunk)  # drains: a slow client holds one page, not the whole download
+            await asyncio.sleep(0)  # let health checks and other requests in between pages
+        await response.write_eof()
+    except ConnectionResetError:  # the browser went away: stop reading pages, nothing to report
+        pass
     return response
 
 

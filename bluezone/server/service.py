@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import json
 import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -31,6 +32,8 @@ from .settings import ServerSettings
 # Declarations keep only the hour they arrived: enough for retention and
 # triage, too coarse to join with network logs.
 HOUR = 3600
+#: The form name a device sends with a declaration (``ncovi``, ``ncovi/1+gia-lai-2``).
+FORM_NAME = re.compile(r"^[a-z0-9][a-z0-9._+/-]{0,31}$")
 log = logging.getLogger("bluezone.server")
 
 
@@ -182,8 +185,11 @@ class AuthorityServer:
         """Store a sealed declaration as received: the server has no key to open it."""
         body = _obj(body)
         sealed_b64, form = body.get("sealed"), body.get("form", "ncovi")
-        if not isinstance(sealed_b64, str) or not isinstance(form, str) or len(form) > 32:
+        if not isinstance(sealed_b64, str):
             raise bad_request("invalid_declaration", "sealed must be base64 text", "sealed phải là văn bản base64")
+        if not isinstance(form, str) or not FORM_NAME.match(form):  # shown to staff: no control or bidi characters
+            raise bad_request("invalid_declaration", "form must be 1-32 of a-z, 0-9 and . _ + / -",
+                              "form phải gồm 1-32 ký tự a-z, 0-9 và . _ + / -")
         try:
             sealed = base64.b64decode(sealed_b64, validate=True)
         except (binascii.Error, ValueError):
