@@ -17,7 +17,6 @@ import logging
 import os
 import re
 import sqlite3
-import sys
 from pathlib import Path
 
 import aiohttp
