@@ -4,7 +4,8 @@ Figures (per declaration, this machine, same run):
 * validate the full NCOVI form vs a baseline ``json.loads`` of the same answers;
 * seal (pad to 4 KiB + crypto_box_seal) vs a baseline crypto_box_seal of the
   unpadded JSON — the price of padding;
-* open + parse on the authority's side, and triage + CSV export of 2,000
+* open + parse on the authority's side; refusing a 60,000-deep JSON sealed
+  to the public key (depth scan before parsing); triage + CSV export of 2,000
   declarations (a busy day for a province) vs the bare sealed-box opens.
 Sizes: sealed bytes for a short and a long declaration (equal by design).
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import struct
 import sys
 import time
 from pathlib import Path
@@ -24,7 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from declaration_helpers import TODAY, good_answers  # noqa: E402
 
 from bluezone.declarations import KeyPair, make_declaration, open_sealed, seal  # noqa: E402
-from bluezone.declarations.authority import Opened, triage, write_csv  # noqa: E402
+from bluezone.declarations.authority import Opened, SealedItem, open_item, triage, write_csv  # noqa: E402
+from bluezone.declarations.declaration import MAGIC, PAD_BLOCK  # noqa: E402
+from bluezone.declarations.sealing import seal_plaintext  # noqa: E402
 from bluezone.declarations.ncovi_form import ncovi_form  # noqa: E402
 
 
@@ -66,6 +70,15 @@ def main() -> None:
     t_open_bare = per_op(lambda: unbox.decrypt(sealed), 2000)
     t_open = per_op(lambda: open_sealed(sealed, sk), 2000)
     print(f"open + parse:            {t_open * 1e6:8.1f} µs   (bare sealed-box open {t_open_bare * 1e6:.1f} µs, ×{t_open / t_open_bare:.2f})")
+
+    # the hostile case: 60,000-deep JSON sealed to the public key is refused by
+    # the linear depth scan before json.loads (it used to raise RecursionError)
+    deep_body = b"[" * 60_000
+    deep_plain = MAGIC + struct.pack(">I", len(deep_body)) + deep_body
+    deep_plain += bytes(-len(deep_plain) % PAD_BLOCK)
+    deep = seal_plaintext(deep_plain, pk)
+    t_deep = per_op(lambda: open_item(SealedItem("d", 0, deep, Path("d")), sk), 200)
+    print(f"refuse 60,000-deep JSON: {t_deep * 1e6:8.1f} µs   (a genuine open + parse {t_open * 1e6:.1f} µs, ×{t_deep / t_open:.1f})")
 
     n = 2000
     batch = [seal(d, pk) for _ in range(n)]

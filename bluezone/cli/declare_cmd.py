@@ -117,11 +117,11 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
         declaration = make_declaration(form, answers, language=language, linkage=linkage)
     except InvalidDeclaration as e:
         for err in e.result.errors:
-            click.echo(f"  {err.format(language)}", err=True)
+            _echo(f"  {err.format(language)}", err=True)
         fail(f"{len(e.result.errors)} answer(s) not valid; nothing was sealed or sent")
     if interactive:
         for line in summary_lines(form, declaration.answers, language):
-            click.echo(line)
+            _echo(line)
     sealed = seal(declaration, public_key)
     if out_path:
         Path(out_path).write_bytes(sealed)
@@ -150,8 +150,8 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
             else:
                 click.echo(f"{name}: " + ("bỏ qua (bạn không đồng ý)" if language == "vi" else "skipped (not agreed)"))
         results = asyncio.run(submit_all(Submission(sealed, declaration, form), chosen, config))
-        for r in results:
-            click.echo(r.line(language), err=not r.ok)
+        for r in results:  # may quote a remote endpoint's message: neutralised like everything else
+            _echo(r.line(language), err=not r.ok)
             ok = ok and r.ok
     if store is not None:
         store.close()
@@ -186,32 +186,48 @@ def declarations_group(ctx: click.Context, key_path: str | None, sources: tuple[
         ctx.invoke(list_declarations)
 
 
-def _opened(ctx: click.Context, extra_sources: tuple[str, ...] = ()):
+def _echo(text: str = "", err: bool = False) -> None:
+    """Print one line of the authority's tools. Declarations come from anyone
+    holding the public key, so every line is neutralised: terminal escapes,
+    bidi overrides and other invisible characters are shown as ``\\x..``."""
+    from ..declarations.textout import safe_terminal_text
+
+    click.echo(safe_terminal_text(text), err=err)
+
+
+def _report(failures: list) -> None:
+    """One stderr line per item that could not be read or opened, then the count."""
+    for f in failures:
+        _echo(f"could not open {f.ref}: {f.reason}", err=True)
+    if failures:
+        _echo(f"{len(failures)} item(s) could not be opened / {len(failures)} mục không mở được", err=True)
+
+
+def _opened(ctx: click.Context, report: bool = True):
     from ..declarations import SealError, load_private_key
-    from ..declarations.authority import SourceError, open_all, read_sources
+    from ..declarations.authority import SourceError, open_sources
 
     obj = ctx.find_root().obj if ctx.obj is None else ctx.obj
     if not obj.get("key"):
         fail("--key FILE is needed to open declarations")
-    sources = list(obj.get("sources", [])) + list(extra_sources)
+    sources = list(obj.get("sources", []))
     if not sources:
         fail("give the downloaded declarations with --inbox PATH")
     try:
         key = load_private_key(obj["key"])
-        items, failures = read_sources(sources)
+        opened, failures = open_sources(sources, key, _form(ctx))
     except (SealError, SourceError) as e:
         fail(str(e))
-    opened, more = open_all(items, key)
-    failures += more
-    for f in failures:
-        click.echo(f"could not open {f.ref}: {f.reason}", err=True)
+    if report:
+        _report(failures)
     return opened, failures
 
 
 def _form(ctx: click.Context):
     from ..declarations import build_form
 
-    path = (ctx.obj or {}).get("config")
+    obj = ctx.find_root().obj if ctx.obj is None else ctx.obj
+    path = (obj or {}).get("config")
     if path:
         return build_form(load_config_or_fail(path))
     return build_form(None)
@@ -225,20 +241,20 @@ def _when(ts: int) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_context
 def list_declarations(ctx: click.Context, as_json: bool = False) -> None:
-    """List every declaration that opens with the key."""
+    """List every declaration that opens with the key; report those that do not."""
     from ..declarations.authority import iter_summary, triage_row
 
     opened, failures = _opened(ctx)
     if as_json:
         for row in iter_summary(opened):
-            click.echo(json.dumps(row, ensure_ascii=False))
+            click.echo(json.dumps(row, ensure_ascii=True))  # \u escapes: nothing raw reaches the terminal
     else:
-        click.echo(f"{'REF':<26} {'RECEIVED':<16} {'SCHEMA':<12} {'TIER':<4} {'EXPOSED':<10} {'SYMPT':>5} PRIORITY")
+        _echo(f"{'REF':<26} {'RECEIVED':<16} {'SCHEMA':<12} {'TIER':<4} {'EXPOSED':<10} {'SYMPT':>5} PRIORITY")
         for o in sorted(opened, key=lambda o: (o.received_at, o.ref)):
             t = triage_row(o)
-            click.echo(f"{o.ref:<26} {_when(o.received_at):<16} {o.declaration.schema:<12} {t.tier or '-':<4} "
-                       f"{t.exposure_date or '-':<10} {len(t.symptoms):>5} {t.priority_name}")
-        click.echo(f"{len(opened)} declaration(s) opened, {len(failures)} failed")
+            _echo(f"{o.ref:<26} {_when(o.received_at):<16} {o.declaration.schema:<12} {t.tier or '-':<4} "
+                  f"{t.exposure_date or '-':<10} {len(t.symptoms):>5} {t.priority_name}")
+        _echo(f"{len(opened)} declaration(s) opened, {len(failures)} failed")
     if failures:
         sys.exit(1)
 
@@ -254,8 +270,8 @@ def triage_command(ctx: click.Context, language: str) -> None:
     for r in triage(opened):
         symptoms = ", ".join(symptom_label(s, language) for s in r.symptoms) or "-"
         code = f" code={r.verification_code}" if r.verification_code else ""
-        click.echo(f"[{r.priority_name.upper():<6}] {r.ref}  tier={r.tier or '-'} exposed={r.exposure_date or '-'}"
-                   f"{code}  symptoms: {symptoms}")
+        _echo(f"[{r.priority_name.upper():<6}] {r.ref}  tier={r.tier or '-'} exposed={r.exposure_date or '-'}"
+              f"{code}  symptoms: {symptoms}")
     if failures:
         sys.exit(1)
 
@@ -268,16 +284,27 @@ def show_command(ctx: click.Context, ref: str, language: str) -> None:
     """Every answer of one declaration."""
     from ..declarations.console import summary_lines
 
-    opened, _ = _opened(ctx)
+    opened, failures = _opened(ctx, report=False)
     match = [o for o in opened if o.ref == ref]
     if not match:
+        why = [f for f in failures if f.ref == ref]
+        _report(failures)
+        if why:
+            fail(f"declaration {ref!r} did not open: {why[0].reason}")
         fail(f"no declaration {ref!r} among those that opened")
     d = match[0].declaration
-    click.echo(f"{ref}  {d.schema}  declared {d.declared_on}  language {d.language}")
+    _echo(f"{ref}  {d.schema}  declared {d.declared_on}  language {d.language}")
     if d.linkage:
-        click.echo(f"linked: {json.dumps(d.linkage.to_dict())}")
-    for line in summary_lines(_form(ctx), d.answers, language):
-        click.echo(line)
+        _echo(f"linked: {json.dumps(d.linkage.to_dict())}")
+    form = _form(ctx)
+    for line in summary_lines(form, d.answers, language):
+        _echo(line)
+    for key, value in d.answers.items():  # answers to fields this form does not know (a province's?)
+        if key not in form:
+            _echo(f"  {key}: {value}")
+    if failures:  # about the other items: counted, so nothing is hidden, without drowning the answer
+        _echo(f"({len(failures)} other item(s) in the inbox did not open / "
+              f"{len(failures)} mục khác không mở được; see 'list')", err=True)
 
 
 @declarations_group.command("csv")
@@ -289,17 +316,17 @@ def csv_command(ctx: click.Context, out: str) -> None:
     from ..store.secrets import write_private_file
     import io
 
+    if out != "-" and Path(out).exists():
+        fail(f"{out} exists; refusing to overwrite")
     opened, failures = _opened(ctx)
     buf = io.StringIO()
     n = write_csv(opened, buf, _form(ctx))
     if out == "-":
-        click.echo(buf.getvalue(), nl=False)
+        click.echo(buf.getvalue(), nl=False)  # every cell already neutralised by write_csv
     else:
         p = Path(out)
-        if p.exists():
-            fail(f"{out} exists; refusing to overwrite")
         write_private_file(p, buf.getvalue().encode("utf-8"))  # personal data: mode 0600
-        click.echo(f"{n} declaration(s) written to {out}", err=True)
+        _echo(f"{n} declaration(s) written to {out}", err=True)
     if failures:
         sys.exit(1)
 
@@ -319,12 +346,17 @@ def fetch_command(url: str, token_env: str, folder: str) -> None:
     if not token:
         fail(f"set {token_env} to a staff token with the 'declarations' role")
     try:
-        new, total = asyncio.run(fetch_from_server(url, token, folder))
+        new, total, failures = asyncio.run(fetch_from_server(url, token, folder))
     except (SourceError, OSError) as e:
         fail(str(e))
     except Exception as e:  # aiohttp connection errors
         fail(f"cannot reach {url}: {type(e).__name__}: {e}")
-    click.echo(f"{len(new)} new of {total} declaration(s) in {folder}")
+    for f in failures:
+        _echo(f"could not download {f.ref}: {f.reason}", err=True)
+    _echo(f"{len(new)} new of {total} declaration(s) in {folder}")
+    if failures:
+        _echo(f"{len(failures)} could not be downloaded / {len(failures)} tờ khai không tải được", err=True)
+        sys.exit(1)
 
 
 @declarations_group.command("purge")

@@ -11,8 +11,11 @@ key never sits on the internet-facing server. Sources read here:
   answer (``GET /v1/authority/declarations/{id}``);
 * directories: every such file inside, recursively.
 
-A declaration that does not open or parse is reported as a failure with its
-reason; it never stops the others and is never dropped silently.
+A file, record or declaration that cannot be read, does not open or does
+not parse is reported as a :class:`Failure` with a one-line reason; it never
+stops the others and is never dropped silently. Everything inside a
+declaration is attacker-controlled (the sealing key is public), so parsing
+is bounded (:mod:`.declaration`) and text leaves through :mod:`.textout`.
 """
 
 from __future__ import annotations
@@ -32,12 +35,21 @@ from typing import Any
 
 import nacl.public
 
-from .declaration import Declaration, DeclarationFormatError
+from .declaration import MAX_PLAINTEXT, Declaration, DeclarationFormatError
 from .form import Form
 from .ncovi_form import EXPOSURES, SYMPTOMS
-from .sealing import SealError, open_sealed
+from .sealing import SEAL_OVERHEAD, SealError, open_sealed
+from .textout import csv_cell
 
 SUFFIXES = (".sealed", ".json", ".jsonl")
+#: A ``.sealed`` file larger than this cannot be a declaration: refused unread.
+MAX_SEALED_FILE = MAX_PLAINTEXT + SEAL_OVERHEAD
+#: A ``.json`` inbox file is read whole; the portal's bulk download is JSONL.
+MAX_JSON_FILE = 256 * 1024 * 1024
+#: One JSONL record: base64 of the largest sealed declaration and a little more.
+MAX_JSONL_LINE = 1024 * 1024
+#: Timestamps outside 1970..2100 are shown as unknown rather than crashing a date formatter.
+MAX_TIMESTAMP = 4_102_444_800
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,8 @@ class Opened:
 
 @dataclass(frozen=True)
 class Failure:
+    """One item that could not be read or opened, and why (one line)."""
+
     ref: str
     reason: str
 
@@ -73,61 +87,204 @@ def _records(data: Any) -> list[Any]:
     return [data]
 
 
-def _item_from_record(rec: Any, origin: Path, index: int) -> SealedItem | Failure:
-    ref = f"{origin.name}#{index}"
+def _timestamp(value: Any) -> int:
+    """A record's reception time as a Unix time, 0 when absent or absurd."""
+    if isinstance(value, str):
+        try:
+            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = (when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)).timestamp()
+        except (ValueError, OverflowError):
+            return 0
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0
+    if not 0 <= value <= MAX_TIMESTAMP:  # also NaN, which fails both comparisons
+        return 0
+    return int(value)
+
+
+def _item_from_record(rec: Any, origin: Path, index: int | str) -> SealedItem | Failure:
+    """A record ``{"id", "sealed", "received_at"/"receivedHour"}``; its
+    reference is its id, else ``file#index`` (JSON) or ``file:line`` (JSONL)."""
+    ref = index if isinstance(index, str) else f"{origin.name}#{index}"
     if not isinstance(rec, dict):
         return Failure(ref, "record is not an object")
-    ref = str(rec.get("id") or ref)
+    rid = rec.get("id")
+    if isinstance(rid, (str, int)) and not isinstance(rid, bool) and str(rid):
+        ref = str(rid)[:100]
+    sealed_b64 = rec.get("sealed", "")
+    if not isinstance(sealed_b64, str):
+        return Failure(ref, "sealed is not base64 text")
+    if len(sealed_b64) > MAX_SEALED_FILE * 4 // 3 + 4:
+        return Failure(ref, "sealed is too large to be a declaration")
     try:
-        sealed = base64.b64decode(str(rec.get("sealed", "")), validate=True)
+        sealed = base64.b64decode(sealed_b64, validate=True)
     except (binascii.Error, ValueError):
         return Failure(ref, "sealed is not base64")
     if not sealed:
         return Failure(ref, "record has no sealed data")
     received = rec.get("received_at", rec.get("receivedHour", 0))
-    if isinstance(received, str):
+    return SealedItem(ref, _timestamp(received), sealed, origin)
+
+
+def _json_records(f: Path) -> Iterator[tuple[str, Any] | Failure]:
+    """(default reference, record) for each record of one ``.json`` file
+    (read whole) or ``.jsonl`` file (line by line, each line bounded)."""
+    if f.suffix == ".json":
+        if f.stat().st_size > MAX_JSON_FILE:
+            yield Failure(f.name, f"larger than {MAX_JSON_FILE // 2**20} MiB; use the .jsonl download")
+            return
         try:
-            received = int(dt.datetime.fromisoformat(received.replace("Z", "+00:00")).timestamp())
-        except ValueError:
-            received = 0
-    return SealedItem(ref, int(received) if isinstance(received, (int, float)) else 0, sealed, origin)
+            data = json.loads(f.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError:
+            yield Failure(f.name, "not JSON: not UTF-8 text")
+            return
+        except RecursionError:
+            yield Failure(f.name, "not JSON: nested too deeply")
+            return
+        except ValueError as e:  # JSONDecodeError, integers too long to convert
+            yield Failure(f.name, f"not JSON: {str(e)[:120]}")
+            return
+        yield from ((f"{f.name}#{i}", rec) for i, rec in enumerate(_records(data)))
+        return
+    with f.open("rb") as fh:
+        for lineno, line in enumerate(iter(lambda: fh.readline(MAX_JSONL_LINE + 1), b""), 1):
+            ref = f"{f.name}:{lineno}"
+            if len(line) > MAX_JSONL_LINE:
+                while line and not line.endswith(b"\n"):  # skip the rest of the over-long line
+                    line = fh.readline(MAX_JSONL_LINE)
+                yield Failure(ref, f"line longer than {MAX_JSONL_LINE // 1024} KiB")
+                continue
+            if not line.strip():
+                continue
+            try:
+                yield ref, json.loads(line.decode("utf-8"))
+            except UnicodeDecodeError:
+                yield Failure(ref, "not JSON: not UTF-8 text")
+            except RecursionError:
+                yield Failure(ref, "not JSON: nested too deeply")
+            except ValueError as e:
+                yield Failure(ref, f"not JSON: {str(e)[:120]}")
 
 
-def read_sources(paths: Iterable[str | os.PathLike]) -> tuple[list[SealedItem], list[Failure]]:
-    """Every sealed declaration in the given files and folders."""
-    items: list[SealedItem] = []
-    failures: list[Failure] = []
+def _read_file(f: Path) -> Iterator[SealedItem | Failure]:
+    if f.suffix == ".sealed":
+        size = f.stat().st_size
+        if size > MAX_SEALED_FILE:
+            yield Failure(f.stem, f"{size} bytes: too large to be a sealed declaration")
+            return
+        yield SealedItem(f.stem, _timestamp(f.stat().st_mtime), f.read_bytes(), f)
+        return
+    for got in _json_records(f):
+        yield got if isinstance(got, Failure) else _item_from_record(got[1], f, got[0])
+
+
+def _files(path: Path) -> Iterator[Path | Failure]:
+    if not path.is_dir():
+        yield path
+        return
+    try:
+        found = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES)
+    except OSError as e:
+        yield Failure(str(path), f"cannot list: {e.strerror or e}")
+        return
+    yield from found
+
+
+def iter_sources(paths: Iterable[str | os.PathLike]) -> Iterator[SealedItem | Failure]:
+    """Every sealed declaration in the given files and folders, one at a time.
+
+    Any problem with one file or record (unreadable, not a regular file, too
+    large, not JSON, nested too deeply, a bad record) is yielded as a
+    :class:`Failure` and reading goes on; only a path that does not exist at
+    all raises :class:`SourceError` (a typing mistake on the command line)."""
+    checked = []
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise SourceError(f"{path}: no such file or folder")
-        files = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file()) if path.is_dir() else [path]
-        for f in files:
-            if f.suffix == ".sealed":
-                items.append(SealedItem(f.stem, int(f.stat().st_mtime), f.read_bytes(), f))
+        checked.append(path)
+    for path in checked:
+        for f in _files(path):
+            if isinstance(f, Failure):
+                yield f
                 continue
             try:
-                text = f.read_text(encoding="utf-8")
-                if f.suffix == ".jsonl":
-                    records = [json.loads(line) for line in text.splitlines() if line.strip()]
-                else:
-                    records = _records(json.loads(text))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                failures.append(Failure(f.name, f"not JSON: {e}"))
-                continue
-            for i, rec in enumerate(records):
-                got = _item_from_record(rec, f, i)
-                (items if isinstance(got, SealedItem) else failures).append(got)  # type: ignore[arg-type]
+                if not f.is_file():
+                    yield Failure(f.name, "not a regular file")
+                    continue
+                yield from _read_file(f)
+            except OSError as e:
+                yield Failure(f.name, f"cannot read: {e.strerror or e}")
+
+
+def read_sources(paths: Iterable[str | os.PathLike]) -> tuple[list[SealedItem], list[Failure]]:
+    """Every sealed declaration in the given files and folders (see :func:`iter_sources`)."""
+    items: list[SealedItem] = []
+    failures: list[Failure] = []
+    for got in iter_sources(paths):
+        (failures if isinstance(got, Failure) else items).append(got)  # type: ignore[arg-type]
     return items, failures
 
 
-def open_all(items: Iterable[SealedItem], key: nacl.public.PrivateKey) -> tuple[list[Opened], list[Failure]]:
+_KIND_TYPES: dict[str, tuple[str, Any]] = {
+    "boolean": ("yes/no", lambda v: isinstance(v, bool)),
+    "integer": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "year": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "multichoice": ("a list of codes", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
+}
+_TEXT = ("text", lambda v: isinstance(v, str))
+
+
+def answer_type_problem(declaration: Declaration, form: Form | None) -> str | None:
+    """Why an answer has the wrong type for its field in ``form`` (the first
+    one found), or None. A phone only ever seals answers its form accepted,
+    so a wrong type means a crafted or broken declaration: it is reported,
+    not shown, because every display path assumes the field's type."""
+    if form is None:
+        return None
+    kinds = {f.id: f.kind for f in form.fields}
+    for key, value in declaration.answers.items():
+        if value is None or key not in kinds:
+            continue
+        what, ok = _KIND_TYPES.get(kinds[key], _TEXT)
+        if not ok(value):
+            return f"answer {key!r} should be {what}, got {type(value).__name__}"
+    return None
+
+
+def open_item(item: SealedItem, key: nacl.public.PrivateKey, form: Form | None = None) -> Opened | Failure:
+    """Open and check one sealed declaration; a failure is returned, never raised."""
+    try:
+        declaration = open_sealed(item.sealed, key)
+    except (SealError, DeclarationFormatError) as e:
+        return Failure(item.ref, str(e))
+    except Exception as e:  # a bug must cost one declaration, not the authority's whole inbox
+        return Failure(item.ref, f"unexpected error while opening: {type(e).__name__}")
+    problem = answer_type_problem(declaration, form)
+    if problem:
+        return Failure(item.ref, problem)
+    return Opened(item.ref, item.received_at, declaration)
+
+
+def open_all(items: Iterable[SealedItem], key: nacl.public.PrivateKey,
+             form: Form | None = None) -> tuple[list[Opened], list[Failure]]:
     opened, failures = [], []
     for it in items:
-        try:
-            opened.append(Opened(it.ref, it.received_at, open_sealed(it.sealed, key)))
-        except (SealError, DeclarationFormatError) as e:
-            failures.append(Failure(it.ref, str(e)))
+        got = open_item(it, key, form)
+        (failures if isinstance(got, Failure) else opened).append(got)  # type: ignore[arg-type]
+    return opened, failures
+
+
+def open_sources(paths: Iterable[str | os.PathLike], key: nacl.public.PrivateKey,
+                 form: Form | None = None) -> tuple[list[Opened], list[Failure]]:
+    """Read and open in one pass, keeping only opened declarations (not the
+    ciphertext) in memory; failures of reading and of opening, in order."""
+    opened: list[Opened] = []
+    failures: list[Failure] = []
+    for got in iter_sources(paths):
+        if isinstance(got, SealedItem):
+            got = open_item(got, key, form)
+        (failures if isinstance(got, Failure) else opened).append(got)  # type: ignore[arg-type]
     return opened, failures
 
 
@@ -187,20 +344,19 @@ def triage(opened: Iterable[Opened]) -> list[TriageRow]:
 
 # --- CSV -----------------------------------------------------------------------------
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _cell(value: Any) -> str:
-    """A CSV cell; text that a spreadsheet would run as a formula is quoted
-    with a leading apostrophe (CSV injection, OWASP)."""
+    """A CSV cell. Every text passes :func:`.textout.csv_cell`: control,
+    bidi and zero-width characters become visible escapes, and text a
+    spreadsheet would run as a formula gets a leading apostrophe (CSV
+    injection, OWASP) — also when the ``=`` hides behind spaces, a newline
+    or an invisible character."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
         value = ";".join(map(str, value))
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return csv_cell(str(value))
 
 
 def csv_columns(form: Form | None, opened: list[Opened]) -> list[str]:
@@ -216,8 +372,8 @@ def write_csv(opened: list[Opened], out: io.TextIOBase, form: Form | None = None
     """One row per declaration: triage columns, then every answer. Returns rows written."""
     fields = csv_columns(form, opened)
     w = csv.writer(out)
-    w.writerow(["ref", "received_at", "schema", "language", "declared_on", "priority", "tier",
-                "exposure_date", "verification_code", *fields])
+    w.writerow([_cell(x) for x in ("ref", "received_at", "schema", "language", "declared_on", "priority", "tier",
+                                   "exposure_date", "verification_code", *fields)])
     for o in opened:
         t = triage_row(o)
         d = o.declaration
@@ -231,10 +387,13 @@ def write_csv(opened: list[Opened], out: io.TextIOBase, form: Form | None = None
 # --- retention -----------------------------------------------------------------------------
 
 
-async def fetch_from_server(url: str, token: str, folder: str | os.PathLike) -> tuple[list[Path], int]:
+async def fetch_from_server(url: str, token: str, folder: str | os.PathLike, *,
+                            page_size: int = 500) -> tuple[list[Path], int, list[Failure]]:
     """Download every sealed declaration from the server's staff API into
     ``folder`` as ``<id>.sealed`` (mtime = the hour the server received it),
-    skipping those already there. Returns (new files, total listed). Only
+    skipping those already there, following the list's ``next`` cursor page
+    by page. Returns (new files, total listed, failures): a declaration
+    that cannot be downloaded is reported and the others still arrive. Only
     ciphertext crosses the network; opening stays offline."""
     import aiohttp
 
@@ -243,32 +402,56 @@ async def fetch_from_server(url: str, token: str, folder: str | os.PathLike) -> 
     headers = {"Authorization": f"Bearer {token}"}
     base = url.rstrip("/") + "/v1/authority/declarations"
     new: list[Path] = []
-    async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=60)) as s:
-        async with s.get(base) as resp:
+    failures: list[Failure] = []
+    total = 0
+    after = ""
+    async with aiohttp.ClientSession(headers=headers, timeout=aiohttp.ClientTimeout(total=None, sock_read=60)) as s:
+        while True:
+            params = {"limit": str(page_size), **({"after": after} if after else {})}
+            async with s.get(base, params=params) as resp:
+                if resp.status != 200:  # the list itself: nothing to go on with
+                    raise SourceError(f"{base}: HTTP {resp.status}: {(await resp.text())[:200]}")
+                page = await resp.json()
+            listing = page.get("declarations", []) if isinstance(page, dict) else []
+            total += len(listing)
+            for entry in listing:
+                got = await _fetch_one(s, base, entry, out)
+                if isinstance(got, Failure):
+                    failures.append(got)
+                elif got is not None:
+                    new.append(got)
+            after = page.get("next") if isinstance(page, dict) else None
+            if not after or not isinstance(after, str) or not listing:
+                break
+    return new, total, failures
+
+
+async def _fetch_one(session: Any, base: str, entry: Any, out: Path) -> Path | Failure | None:
+    """One declaration to ``out/<id>.sealed``: the new path, None if already there, or a Failure."""
+    import aiohttp
+
+    ref = str(entry.get("id", "")) if isinstance(entry, dict) else ""
+    if not ref.isascii() or not ref.isalnum() or len(ref) > 64:
+        return Failure(ref[:64] or "?", "the server listed a bad declaration id")
+    target = out / f"{ref}.sealed"
+    if target.exists():
+        return None
+    try:
+        async with session.get(f"{base}/{ref}") as resp:
             if resp.status != 200:
-                raise SourceError(f"{base}: HTTP {resp.status}: {(await resp.text())[:200]}")
-            listing = (await resp.json()).get("declarations", [])
-        for entry in listing:
-            ref = str(entry.get("id", ""))
-            if not ref.isalnum():
-                raise SourceError(f"server listed a bad declaration id {ref!r}")
-            target = out / f"{ref}.sealed"
-            if target.exists():
-                continue
-            async with s.get(f"{base}/{ref}") as resp:
-                if resp.status != 200:
-                    raise SourceError(f"{base}/{ref}: HTTP {resp.status}")
-                item = _item_from_record(await resp.json(), target, 0)
-            if isinstance(item, Failure):
-                raise SourceError(f"{ref}: {item.reason}")
-            tmp = target.with_suffix(".part")
-            tmp.write_bytes(item.sealed)
-            received = int(entry.get("receivedHour") or 0)
-            if received:
-                os.utime(tmp, (received, received))
-            tmp.rename(target)
-            new.append(target)
-    return new, len(listing)
+                return Failure(ref, f"HTTP {resp.status}")
+            item = _item_from_record(await resp.json(), target, 0)
+    except (aiohttp.ClientError, OSError, ValueError) as e:  # connection reset, not JSON
+        return Failure(ref, f"download failed: {type(e).__name__}")
+    if isinstance(item, Failure):
+        return Failure(ref, item.reason)
+    tmp = target.with_suffix(".part")
+    tmp.write_bytes(item.sealed)
+    received = _timestamp(entry.get("receivedHour"))
+    if received:
+        os.utime(tmp, (received, received))
+    tmp.rename(target)
+    return target
 
 
 def purge_sealed_files(folder: str | os.PathLike, days: int, now: float | None = None) -> list[Path]:

@@ -171,9 +171,9 @@ def offer_linkage(console: Console, offers: list[Linkage], language: str) -> Lin
 def summary_lines(form: Form, answers: dict[str, Any], language: str) -> list[str]:
     out = [f"== {ui('summary', language)} =="]
     for f in form.fields:
-        if f.id not in answers:
+        v = answers.get(f.id)
+        if v is None:  # not asked, or left empty (an opened declaration may say null for any field)
             continue
-        v = answers[f.id]
         if f.kind == "boolean":
             v = tr("có", "yes")[language] if v else tr("không", "no")[language]
         elif f.kind == "choice":

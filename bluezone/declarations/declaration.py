@@ -25,10 +25,80 @@ MAGIC = b"BZD1"
 PAD_BLOCK = 4096
 #: Refuse absurd plaintexts (a form is a few KB; this bounds the authority's work).
 MAX_PLAINTEXT = 64 * 1024
+#: Deepest JSON nesting a declaration needs is 3 (object → answers → list);
+#: anything deeper is refused before ``json.loads`` sees it, because the
+#: declaration key is public and a 60,000-deep ``[[[[…`` would otherwise
+#: raise RecursionError inside the authority's tools.
+MAX_DEPTH = 6
+#: Bounds on the parts of a declaration (the form's own limits are far lower).
+MAX_ANSWERS = 500
+MAX_KEY_CHARS = 64
+MAX_TEXT_CHARS = 4000
+MAX_LIST_ITEMS = 200
+MAX_SCHEMA_CHARS = 64
+MAX_LANGUAGE_CHARS = 8
+#: Whole numbers in answers stay within what every JSON reader handles exactly.
+MAX_ABS_INT = 2**53
 
 
 class DeclarationFormatError(ValueError):
-    """A plaintext that is not a Bluezone declaration (after a successful open)."""
+    """A plaintext that is not a Bluezone declaration (after a successful open).
+
+    The only exception :meth:`Declaration.from_plaintext` raises, whatever
+    the bytes: the authority's tools report it per declaration and go on."""
+
+
+def json_depth_exceeds(text: str, limit: int) -> bool:
+    """True when brackets outside strings nest deeper than ``limit``.
+
+    A linear scan, so the check itself cannot recurse; run before parsing."""
+    if text.count("[") + text.count("{") <= limit:  # cannot nest deeper than it has brackets
+        return False
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
+
+
+def _no_constants(name: str) -> Any:
+    raise DeclarationFormatError(f"declaration uses {name}, which is not JSON")
+
+
+def _answer_value_problem(value: Any) -> str | None:
+    """Why an answer value is not one of the canonical JSON-friendly types
+    (text, whole number, yes/no, null, list of text or numbers), or None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return None if abs(value) <= MAX_ABS_INT else "number out of range"
+    if isinstance(value, str):
+        return None if len(value) <= MAX_TEXT_CHARS else "text too long"
+    if isinstance(value, list):
+        if len(value) > MAX_LIST_ITEMS:
+            return "list too long"
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, (str, int)):
+                return "list items must be text or whole numbers"
+            if isinstance(item, str) and len(item) > MAX_TEXT_CHARS:
+                return "text too long"
+            if isinstance(item, int) and abs(item) > MAX_ABS_INT:
+                return "number out of range"
+        return None
+    return f"unexpected {type(value).__name__}"
 
 
 @dataclass(frozen=True)
@@ -64,14 +134,29 @@ class Declaration:
         missing = {"schema", "language", "declared_on", "answers"} - set(data)
         if missing:
             raise DeclarationFormatError(f"declaration lacks {', '.join(sorted(missing))}")
-        if not isinstance(data["answers"], dict) or not isinstance(data["schema"], str):
+        schema, language, answers = data["schema"], data["language"], data["answers"]
+        if not isinstance(answers, dict) or not isinstance(schema, str):
             raise DeclarationFormatError("answers must be an object and schema a string")
+        if not 0 < len(schema) <= MAX_SCHEMA_CHARS:
+            raise DeclarationFormatError("schema must be 1 to 64 characters")
+        if not isinstance(language, str) or not 0 < len(language) <= MAX_LANGUAGE_CHARS:
+            raise DeclarationFormatError("language must be a short text")
+        if not isinstance(data["declared_on"], str):
+            raise DeclarationFormatError("declared_on must be a date YYYY-MM-DD")
+        if len(answers) > MAX_ANSWERS:
+            raise DeclarationFormatError(f"more than {MAX_ANSWERS} answers")
+        for key, value in answers.items():
+            if len(key) > MAX_KEY_CHARS:
+                raise DeclarationFormatError("an answer name is longer than 64 characters")
+            problem = _answer_value_problem(value)
+            if problem:
+                raise DeclarationFormatError(f"answer {key[:MAX_KEY_CHARS]!r} is not valid: {problem}")
         try:
-            day = dt.date.fromisoformat(str(data["declared_on"]))
+            day = dt.date.fromisoformat(data["declared_on"])
             linkage = Linkage.from_dict(data["linkage"]) if data.get("linkage") is not None else None
         except (ValueError, LinkageError) as e:
             raise DeclarationFormatError(f"bad declaration metadata: {e}") from None
-        return cls(data["schema"], str(data["language"]), day, data["answers"], linkage)
+        return cls(schema, language, day, answers, linkage)
 
     # -- framing ------------------------------------------------------------------
 
@@ -96,7 +181,13 @@ class Declaration:
         if any(plaintext[8 + length:]):
             raise DeclarationFormatError("declaration padding is not zero")
         try:
-            data = json.loads(plaintext[8:8 + length].decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise DeclarationFormatError(f"declaration body is not JSON: {e}") from None
+            text = plaintext[8:8 + length].decode("utf-8")
+        except UnicodeDecodeError:
+            raise DeclarationFormatError("declaration body is not UTF-8") from None
+        if json_depth_exceeds(text, MAX_DEPTH):
+            raise DeclarationFormatError(f"declaration JSON nests deeper than {MAX_DEPTH} levels")
+        try:
+            data = json.loads(text, parse_constant=_no_constants)
+        except (ValueError, RecursionError) as e:  # JSONDecodeError, over-long integers
+            raise DeclarationFormatError(f"declaration body is not JSON: {str(e)[:120]}") from None
         return cls.from_dict(data)

@@ -133,6 +133,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "decl_id": ("Mã biên nhận", "Receipt"),
     "decl_none": ("Chưa có tờ khai nào.", "No declarations yet."),
     "decl_per_day": ("Tờ khai mỗi ngày", "Declarations per day"),
+    "decl_quota": ("Giới hạn lưu trữ: {n} / {max_n} tờ khai, {mib} / {max_mib} MiB ({pct}%).",
+                   "Storage cap: {n} / {max_n} declarations, {mib} / {max_mib} MiB ({pct}%)."),
+    "decl_quota_full": ("Đã đạt giới hạn: máy chủ đang từ chối tờ khai mới (507) cho đến khi tờ khai cũ hết hạn "
+                        "hoặc quản trị viên nâng [server] declaration_quota_count / declaration_quota_bytes.",
+                        "The cap is reached: the server refuses new declarations (507) until old ones expire "
+                        "or an administrator raises [server] declaration_quota_count / declaration_quota_bytes."),
+    "decl_latest": ("Hiển thị {shown} tờ khai mới nhất trong số {n}; tải tất cả để có đủ.",
+                    "Showing the latest {shown} of {n}; download all for every one."),
 }
 
 ROLE_NAMES: dict[str, tuple[str, str]] = {

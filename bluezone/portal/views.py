@@ -3,6 +3,7 @@ the CSRF token, call the one server method that does the work, render."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 from collections.abc import Awaitable, Callable
@@ -11,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from ..server.errors import ApiError
+from ..server.middleware import SECURITY_HEADERS
 from . import dashboard, declarations, passwords, security, sessions, users
 from .app import PortalError, ctx, portal_of, render
 from .security import PREFIX, redirect
@@ -225,10 +227,23 @@ async def declarations_page(request: web.Request) -> web.StreamResponse:
 
 @staff_page("declarations")
 async def declarations_all(request: web.Request) -> web.StreamResponse:
+    """Streamed page by page (never the whole set in memory); each write waits
+    for the client, and the event loop serves other requests between pages."""
     server = portal_of(request).server
     stamp = dt.datetime.fromtimestamp(server.now(), dt.timezone.utc).strftime("%Y%m%d-%H%M")
-    return web.Response(body=declarations.jsonl(server), content_type="application/x-ndjson",
-                        headers={"Content-Disposition": f'attachment; filename="declarations-{stamp}.jsonl"'})
+    response = web.StreamResponse(headers={
+        "Content-Type": "application/x-ndjson",
+        "Content-Disposition": f'attachment; filename="declarations-{stamp}.jsonl"',
+        **SECURITY_HEADERS, **security.PORTAL_HEADERS})  # set now: middlewares run after the body is sent
+    await response.prepare(request)
+    try:
+        for chunk in declarations.jsonl_chunks(server):
+            await response.write(chunk)  # drains: a slow client holds one page, not the whole download
+            await asyncio.sleep(0)  # let health checks and other requests in between pages
+        await response.write_eof()
+    except ConnectionResetError:  # the browser went away: stop reading pages, nothing to report
+        pass
+    return response
 
 
 @staff_page("declarations")

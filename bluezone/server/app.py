@@ -132,8 +132,10 @@ async def run_retention(request: web.Request) -> web.Response:
 
 
 async def list_declarations(request: web.Request) -> web.Response:
+    """One page (``?limit=&after=``); follow ``next`` until it is null."""
     require_staff(request, "declarations")
-    return web.json_response({"declarations": server_of(request).list_declarations()})
+    q = request.query
+    return web.json_response(server_of(request).declarations_page(q.get("limit"), q.get("after")))
 
 
 async def get_declaration(request: web.Request) -> web.Response:

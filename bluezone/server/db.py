@@ -8,7 +8,8 @@ Why these choices:
 * Secrets are never stored in clear: verification codes are HMAC'd with a
   server key, tokens are SHA-256 hashed (they are 256-bit random).
 * No column for an IP address, user agent or device identifier exists.
-* Declarations are stored as the sealed ciphertext the device sent.
+* Declarations are stored as the sealed ciphertext the device sent; their
+  per-hour count and size (:mod:`.declaration_quota`) is kept beside them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
+
+from . import declaration_quota
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS staff_tokens (
@@ -48,10 +51,13 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS declarations (
         id TEXT PRIMARY KEY, sealed BLOB NOT NULL, received_hour INTEGER NOT NULL,
         form TEXT NOT NULL DEFAULT '')""",
+    # keyset pagination of declarations (staff API, portal download) in reception order
+    "CREATE INDEX IF NOT EXISTS declarations_order ON declarations(received_hour, id)",
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
 ]
 
-TABLES = ("staff_tokens", "codes", "exposure_keys", "batches", "one_time_tokens", "declarations")
+TABLES = ("staff_tokens", "codes", "exposure_keys", "batches", "one_time_tokens", "declarations",
+          "declaration_usage")
 
 
 class ServerDB:
@@ -73,6 +79,7 @@ class ServerDB:
             with self.transaction() as c:
                 for stmt in SCHEMA:
                     c.execute(stmt)
+                declaration_quota.migrate(c)
         finally:
             os.umask(old)
 

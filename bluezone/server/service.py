@@ -14,6 +14,8 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..models import DAY_SECONDS, INTERVALS_PER_DAY, ReportType
-from . import codes, exporter, publish, staff
+from . import codes, declaration_pages, declaration_quota, exporter, publish, staff
 from .db import ServerDB
 from .errors import ApiError, bad_request
 from .keys import ServerKeys, load_or_create
@@ -30,6 +32,9 @@ from .settings import ServerSettings
 # Declarations keep only the hour they arrived: enough for retention and
 # triage, too coarse to join with network logs.
 HOUR = 3600
+#: The form name a device sends with a declaration (``ncovi``, ``ncovi/1+gia-lai-2``).
+FORM_NAME = re.compile(r"^[a-z0-9][a-z0-9._+/-]{0,31}$")
+log = logging.getLogger("bluezone.server")
 
 
 class AuthorityServer:
@@ -39,6 +44,7 @@ class AuthorityServer:
         self.config = config
         self.clock = clock
         self.db = ServerDB(settings.database)
+        self._quota_logged_hour: int | None = None
         self.keys: ServerKeys = load_or_create(Path(settings.secrets_file), settings.signing_key)
         Path(settings.export_dir).mkdir(parents=True, exist_ok=True)
         exporter.sync_directory(self.db, settings.export_dir)
@@ -201,8 +207,11 @@ class AuthorityServer:
         """Store a sealed declaration as received: the server has no key to open it."""
         body = _obj(body)
         sealed_b64, form = body.get("sealed"), body.get("form", "ncovi")
-        if not isinstance(sealed_b64, str) or not isinstance(form, str) or len(form) > 32:
+        if not isinstance(sealed_b64, str):
             raise bad_request("invalid_declaration", "sealed must be base64 text", "sealed phải là văn bản base64")
+        if not isinstance(form, str) or not FORM_NAME.match(form):  # shown to staff: no control or bidi characters
+            raise bad_request("invalid_declaration", "form must be 1-32 of a-z, 0-9 and . _ + / -",
+                              "form phải gồm 1-32 ký tự a-z, 0-9 và . _ + / -")
         try:
             sealed = base64.b64decode(sealed_b64, validate=True)
         except (binascii.Error, ValueError):
@@ -212,14 +221,60 @@ class AuthorityServer:
         if len(sealed) > self.settings.declaration_max_bytes:
             raise ApiError(413, "too_large", "the declaration is too large", "tờ khai quá lớn")
         receipt = secrets.token_hex(12)
-        with self.db.transaction() as c:
-            c.execute("INSERT INTO declarations (id, sealed, received_hour, form) VALUES (?,?,?,?)",
-                      (receipt, sealed, self.now() // HOUR * HOUR, form))
+        hour = self.now() // HOUR * HOUR
+        try:
+            with self.db.transaction() as c:
+                declaration_quota.reserve(c, hour, len(sealed), since=self._retention_cutoff(),
+                                          max_count=self.settings.declaration_quota_count,
+                                          max_bytes=self.settings.declaration_quota_bytes)
+                c.execute("INSERT INTO declarations (id, sealed, received_hour, form) VALUES (?,?,?,?)",
+                          (receipt, sealed, hour, form))
+        except ApiError as err:
+            if err.code == "declarations_full" and self._quota_logged_hour != hour:
+                self._quota_logged_hour = hour  # one line an hour, not one per refused upload
+                u = self.declaration_usage()
+                log.warning("declaration quota reached: %d declarations, %d bytes stored within the retention "
+                            "window (caps %d, %d); new declarations are refused with 507 until some expire "
+                            "or [server] declaration_quota_count/_bytes is raised",
+                            u.count, u.bytes, u.max_count, u.max_bytes)
+            raise
         return {"receipt": receipt}
 
+    def _retention_cutoff(self) -> int:
+        return self.now() - self.settings.retention_days * DAY_SECONDS
+
+    def declaration_usage(self) -> declaration_quota.Usage:
+        """Declarations stored within the retention window against the caps (portal, logs)."""
+        return declaration_quota.usage(self.db.conn, self._retention_cutoff(), self.settings.declaration_quota_count,
+                                       self.settings.declaration_quota_bytes)
+
     def list_declarations(self) -> list[dict[str, Any]]:
+        """Every declaration's metadata (no ciphertext). Unbounded: the staff
+        API and the portal use :meth:`declarations_page` instead."""
         return [{"id": r[0], "receivedHour": r[1], "form": r[2], "bytes": r[3]} for r in
                 self.db.all("SELECT id, received_hour, form, length(sealed) FROM declarations ORDER BY received_hour, id")]
+
+    def declarations_page(self, limit: Any = None, after: Any = None) -> dict[str, Any]:
+        """One page of declaration metadata in reception order:
+        ``{"declarations": [...], "next": cursor or None}``. ``after`` is the
+        ``next`` of the previous page; keyset pagination, so a page costs the
+        same however deep it is and retention between pages skips nothing."""
+        n = declaration_pages.parse_limit(limit)
+        start = declaration_pages.parse_cursor(after)
+        rows = self.db.all("SELECT id, received_hour, form, length(sealed) FROM declarations"
+                           " WHERE (received_hour, id) > (?, ?) ORDER BY received_hour, id LIMIT ?", (*start, n + 1))
+        more = len(rows) > n
+        rows = rows[:n]
+        return {"declarations": [{"id": r[0], "receivedHour": r[1], "form": r[2], "bytes": r[3]} for r in rows],
+                "next": declaration_pages.cursor(rows[-1][1], rows[-1][0]) if more else None}
+
+    def sealed_page(self, after: tuple[int, str], limit: int) -> list[tuple[str, int, str, bytes]]:
+        """(id, receivedHour, form, sealed) of up to ``limit`` declarations after
+        ``after`` = (receivedHour, id) in reception order: the unit of the
+        portal's streamed download, so memory stays at one page."""
+        return [tuple(r) for r in self.db.all(  # type: ignore[misc]
+            "SELECT id, received_hour, form, sealed FROM declarations WHERE (received_hour, id) > (?, ?)"
+            " ORDER BY received_hour, id LIMIT ?", (*after, limit))]
 
     def declaration(self, receipt: str) -> bytes | None:
         row = self.db.one("SELECT sealed FROM declarations WHERE id = ?", (receipt,))
@@ -247,6 +302,7 @@ class AuthorityServer:
                 "one_time_tokens": c.execute("DELETE FROM one_time_tokens WHERE expires_at < ? OR used_at < ?",
                                              (now, cutoff)).rowcount,
             }
+            declaration_quota.forget_before(c, cutoff)
         exporter.sync_directory(self.db, self.settings.export_dir, feeds=feeds or None)
         return out
 

@@ -29,6 +29,10 @@ SERVER_SCHEMA: dict[str, Any] = {
         "embargo_hours": {"type": "number", "minimum": 0, "default": 2},
         "max_body_bytes": {"type": "integer", "minimum": 8192, "default": 65536},
         "declaration_max_bytes": {"type": "integer", "minimum": 1024, "default": 49152},
+        "declaration_quota_count": {"type": "integer", "minimum": 1, "default": 500000,
+                                    "description": "most declarations stored within the retention window"},
+        "declaration_quota_bytes": {"type": "integer", "minimum": 65536, "default": 4294967296,
+                                    "description": "most bytes of declarations stored within the retention window"},
         "short_code_minutes": {"type": "integer", "minimum": 1, "maximum": 60, "default": 15},
         "long_code_hours": {"type": "integer", "minimum": 1, "maximum": 72, "default": 24},
         "token_hours": {"type": "integer", "minimum": 1, "maximum": 48, "default": 24},
@@ -60,6 +64,8 @@ class ServerSettings:
     embargo_hours: float = 2
     max_body_bytes: int = 65536
     declaration_max_bytes: int = 49152
+    declaration_quota_count: int = 500000
+    declaration_quota_bytes: int = 4294967296
     short_code_minutes: int = 15
     long_code_hours: int = 24
     token_hours: int = 24
