@@ -8,13 +8,17 @@ two different names look the same. :func:`safe_terminal_text` turns every
 such character into a visible escape written in plain ASCII, and leaves
 ordinary text — Vietnamese with its combining marks included — exactly as it
 was, so every CLI can pass untrusted strings through one function.
+
+CSV files opened in a spreadsheet have a second hazard: a cell that starts
+with ``= + - @`` is evaluated as a formula. :func:`csv_cell` neutralises the
+same characters and then guards against that.
 """
 
 from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["safe_terminal_text", "is_unsafe_char"]
+__all__ = ["csv_cell", "is_unsafe_char", "safe_terminal_text", "FORMULA_TRIGGERS"]
 
 # Control (C0, DEL, C1), format (bidi embeddings/overrides/isolates,
 # zero-width space/joiners, BOM, soft hyphen, ...), lone surrogates (they
@@ -37,7 +41,7 @@ def _escape(ch: str) -> str:
     return f"\\U{cp:08x}"
 
 
-def safe_terminal_text(s: str) -> str:
+def safe_terminal_text(text: object) -> str:
     """``s`` with every control, format, bidi and zero-width character escaped.
 
     ESC becomes ``\\x1b``, a newline ``\\x0a``, U+202E ``\\u202e`` — visible
@@ -45,6 +49,34 @@ def safe_terminal_text(s: str) -> str:
     (letters of any script, combining accents, emoji, spaces) is unchanged.
     The result is one line; callers add their own line breaks.
     """
-    if s.isprintable() and not any(is_unsafe_char(c) for c in s):
+    s = text if isinstance(text, str) else str(text)
+    if s.isprintable():  # the common case: isprintable() is False for every unsafe category
         return s
     return "".join(_escape(c) if is_unsafe_char(c) else c for c in s)
+
+
+#: First characters that make a spreadsheet evaluate a cell (CSV injection),
+#: with their full-width forms, which some spreadsheets fold.
+FORMULA_TRIGGERS = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+#: Characters that trigger the guard when a cell *begins* with them.
+FORMULA_LEADERS = frozenset("\t\r\n")
+
+
+def _looks_like_formula(cell: str) -> bool:
+    if cell[:1] in FORMULA_LEADERS:
+        return True
+    for ch in cell:
+        if ch.isspace() or is_unsafe_char(ch):
+            continue  # spreadsheets skip these before deciding what a cell is
+        return ch in FORMULA_TRIGGERS
+    return False
+
+
+def csv_cell(text: object) -> str:
+    """A CSV cell that a spreadsheet shows as text: unsafe characters become
+    visible escapes, and a cell whose first meaningful character would start
+    a formula (``= + - @``, also after leading spaces, tabs, newlines,
+    zero-width or bidi characters) gets a leading apostrophe."""
+    raw = text if isinstance(text, str) else str(text)
+    guarded = "'" + raw if raw and _looks_like_formula(raw) else raw
+    return safe_terminal_text(guarded)

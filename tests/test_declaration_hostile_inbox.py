@@ -35,7 +35,8 @@ from bluezone.declarations.declaration import (MAGIC, PAD_BLOCK, Declaration, De
                                                json_depth_exceeds)
 from bluezone.declarations.ncovi_form import ncovi_form
 from bluezone.declarations.sealing import seal_plaintext
-from bluezone.declarations.textout import FORMULA_TRIGGERS, csv_cell, is_unsafe, safe_terminal_text
+from bluezone.textsafe import FORMULA_TRIGGERS, csv_cell, safe_terminal_text
+from bluezone.textsafe import is_unsafe_char as is_unsafe
 
 BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
 FORM = ncovi_form()

@@ -190,7 +190,7 @@ def _echo(text: str = "", err: bool = False) -> None:
     """Print one line of the authority's tools. Declarations come from anyone
     holding the public key, so every line is neutralised: terminal escapes,
     bidi overrides and other invisible characters are shown as ``\\x..``."""
-    from ..declarations.textout import safe_terminal_text
+    from ..textsafe import safe_terminal_text
 
     click.echo(safe_terminal_text(text), err=err)
 

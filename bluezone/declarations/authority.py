@@ -15,7 +15,7 @@ A file, record or declaration that cannot be read, does not open or does
 not parse is reported as a :class:`Failure` with a one-line reason; it never
 stops the others and is never dropped silently. Everything inside a
 declaration is attacker-controlled (the sealing key is public), so parsing
-is bounded (:mod:`.declaration`) and text leaves through :mod:`.textout`.
+is bounded (:mod:`.declaration`) and text leaves through :mod:`bluezone.textsafe`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from .declaration import MAX_PLAINTEXT, Declaration, DeclarationFormatError
 from .form import Form
 from .ncovi_form import EXPOSURES, SYMPTOMS
 from .sealing import SEAL_OVERHEAD, SealError, open_sealed
-from .textout import csv_cell
+from ..textsafe import csv_cell
 
 SUFFIXES = (".sealed", ".json", ".jsonl")
 #: A ``.sealed`` file larger than this cannot be a declaration: refused unread.
@@ -345,7 +345,7 @@ def triage(opened: Iterable[Opened]) -> list[TriageRow]:
 # --- CSV -----------------------------------------------------------------------------
 
 def _cell(value: Any) -> str:
-    """A CSV cell. Every text passes :func:`.textout.csv_cell`: control,
+    """A CSV cell. Every text passes :func:`bluezone.textsafe.csv_cell`: control,
     bidi and zero-width characters become visible escapes, and text a
     spreadsheet would run as a formula gets a leading apostrophe (CSV
     injection, OWASP) — also when the ``=`` hides behind spaces, a newline
