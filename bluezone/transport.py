@@ -22,7 +22,7 @@ from .models import ExposureKey, PublishedBatch
 
 #: Every device upload body is padded to a multiple of this many bytes, so an
 #: observer of the (encrypted) network cannot tell a verify from a publish,
-#: a real upload from a decoy (DESIGN.md §2 rule 5).
+#: a real upload from a decoy (docs/privacy.md rule 5).
 PAD_BLOCK = 8192
 
 

@@ -1,7 +1,7 @@
 """The device side of an upload: code → token → certificate → publish.
 
 Only a person holding a code from the health authority can start this, and
-nothing else can (DESIGN.md §2 rule 3: there is no remote command that makes
+nothing else can (docs/privacy.md rule 3: there is no remote command that makes
 a phone upload). The device picks a random HMAC secret, sends only the HMAC
 of its keys to get a certificate, then the keys, the secret and the
 certificate to publish (:mod:`bluezone.verification`).

@@ -97,7 +97,7 @@ def test_verification_by_key_id_and_version_dicts_as_config_gives_them():
 
 
 def test_key_wire_bytes_match_the_published_field_table():
-    """One key encoded by hand from REFERENCE §1: 27 bytes with a default period."""
+    """One key encoded by hand from the GAEN export file format: 27 bytes with a default period."""
     kd = bytes(range(16))
     export_bin = build_export_bin([ExposureKey(kd, 2_650_000, 144, 2)], **HEADER)
     message = pb.TemporaryExposureKeyExport.FromString(export_bin[16:])

@@ -1,4 +1,4 @@
-"""Privacy and security properties of the server (DESIGN.md §2), on a real socket."""
+"""Privacy and security properties of the server (docs/privacy.md), on a real socket."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from bluezone.models import ExposureKey
 from bluezone.transport import PAD_BLOCK, FeedState, pad_body
 from bluezone.verification import hmac_matches, keys_cleartext, keys_hmac
 
-# google/exposure-notifications-verification-server pkg/verification/utils_test.go (REFERENCE.md §2)
+# google/exposure-notifications-verification-server pkg/verification/utils_test.go
 VECTOR_KEYS = [
     ExposureKey(base64.b64decode("z2Cx9hdz2SlxZ8GEgqTYpA=="), 1, 144, 3),
     ExposureKey(base64.b64decode("dPCphLzfG4uzXneNimkPRQ=="), 144, 144, 5),

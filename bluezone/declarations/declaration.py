@@ -4,7 +4,7 @@ The plaintext is framed and padded so that every sealed declaration of a
 normal size has the same length on the wire and on the server: an observer
 cannot tell a long declaration (many provinces, many symptoms) from a short
 one, and a declaration upload is the same size as any other padded upload
-(DESIGN.md §2 rule 5).
+(docs/privacy.md rule 5).
 
 Frame: ``b"BZD1"`` ‖ uint32 big-endian JSON length ‖ UTF-8 JSON ‖ zero bytes
 up to a multiple of :data:`PAD_BLOCK`.

@@ -3,7 +3,7 @@
 After an F1, F2 or venue alert the client offers to declare. What travels
 with the declaration is deliberately tiny: the tier and the UTC date of the
 exposure, plus a verification code when the authority asked for one. Never
-keys, identifiers, scores, the alert's source or a venue (DESIGN.md §2):
+keys, identifiers, scores, the alert's source or a venue (docs/privacy.md):
 :meth:`Linkage.to_dict` is the *only* way linkage enters a declaration, and
 a test checks its keys.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from ..models import Alert, Tier
 
-#: Verification codes as the authority issues them (REFERENCE.md §2):
+#: Verification codes as the authority issues them (google/exposure-notifications-verification-server):
 #: short = 8 digits, long = 16 characters of [a-z0-9].
 CODE_PATTERN = re.compile(r"^(?:\d{8}|[a-z0-9]{16})$")
 

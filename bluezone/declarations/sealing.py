@@ -4,7 +4,7 @@ The device seals with ``crypto_box_seal`` to the authority's Curve25519
 declaration key (config ``[authority] declaration_public_key``, base64). A
 sealed box uses a fresh ephemeral key per message, so the device cannot open
 its own declaration after sealing, and the server, which never holds the
-private key, stores ciphertext it cannot read (DESIGN.md §2 rule 7). Only
+private key, stores ciphertext it cannot read (docs/privacy.md rule 7). Only
 the authority's offline tools (:mod:`.authority`) open it.
 
 Key files: the private key is 32 bytes written base64 on one line, mode

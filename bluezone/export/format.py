@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from ..models import ExposureKey
 
-#: ``"EK Export v1"`` right-padded with spaces to 16 bytes (REFERENCE §1).
+#: ``"EK Export v1"`` right-padded with spaces to 16 bytes (the GAEN export file format).
 EXPORT_HEADER = b"EK Export v1    "
 assert len(EXPORT_HEADER) == 16
 #: ASN.1 OID of ECDSA with SHA-256 (the only algorithm GAEN defines).

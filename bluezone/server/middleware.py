@@ -35,7 +35,7 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
     "Permissions-Policy": "interest-cohort=()",
 }
-#: Device API responses are padded to this many bytes (DESIGN.md §2 rule 5).
+#: Device API responses are padded to this many bytes (docs/privacy.md rule 5).
 RESPONSE_PAD = 1024
 DEVICE_PATHS = ("/v1/verify", "/v1/certificate", "/v1/publish", "/v1/declarations", "/v1/decoy")
 

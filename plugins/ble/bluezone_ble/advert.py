@@ -1,4 +1,4 @@
-"""The GAEN advertisement format, in one place (DESIGN §3, REFERENCE §4).
+"""The GAEN advertisement format, in one place (the GAEN Bluetooth specification v1.2; docs/ble.md).
 
 A GAEN/Bluezone advertisement carries the 16-bit service UUID 0xFD6F in its
 service-UUID list and, as service data under that UUID, the 16-byte Rolling

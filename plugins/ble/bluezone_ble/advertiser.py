@@ -1,7 +1,7 @@
 """The advertiser: Bluezone identifiers on the air through BlueZ over D-Bus.
 
 bleak cannot advertise, so this talks to BlueZ directly with dbus-fast
-(REFERENCE §4): it exports an ``org.bluez.LEAdvertisement1`` object
+(the GAEN Bluetooth specification): it exports an ``org.bluez.LEAdvertisement1`` object
 (``Type`` "broadcast", ``ServiceUUIDs`` ["fd6f"], ``ServiceData``
 {"fd6f": RPI || AEM}) and registers it with the adapter's
 ``org.bluez.LEAdvertisingManager1.RegisterAdvertisement``. When the

@@ -1,7 +1,7 @@
 """Scan duty cycle: when the phone listens.
 
 GAEN phones do not listen continuously (battery): Android scans about 4 s
-every 210–300 s (REFERENCE §4). A duty cycle here is a scan length, a mean
+every 210–300 s (the GAEN Bluetooth specification). A duty cycle here is a scan length, a mean
 period and a jitter; the jitter spreads phones' scans so two phones that
 never advertise at the scan instants of the other do not stay blind to each
 other for good.

@@ -8,7 +8,7 @@ When the core's matcher (``bluezone.matching``, issue #3) is installed,
 :func:`evaluate` uses it (matching, exposure windows and GAEN v2 scoring:
 :func:`core_exposure_windows`). Otherwise it falls back to
 :func:`exposure_windows`, a **small evaluation-only re-implementation of
-REFERENCE §3**; ``Evaluation.engine`` says which one ran.
+the published GAEN matching rules**; ``Evaluation.engine`` says which one ran.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def core_exposed(windows: list[ExposureWindow], rule: RiskRule) -> bool:
     return any(r.exposed for r in score_windows(windows, rule.to_risk()))
 
 
-#: Threshold choices compared in the evaluation table (REFERENCE §3 sources).
+#: Threshold choices compared in the evaluation table (published sources listed in docs/simulator.md).
 RULES: tuple[RiskRule, ...] = (
     RiskRule("bluezone default 58/63/68", (58, 63, 68), (1.0, 1.0, 0.0, 0.0), 15),
     RiskRule("GAEN Apple thresholds 50/70/90", (50, 70, 90), (1.0, 1.0, 0.5, 0.0), 15),
@@ -126,7 +126,7 @@ RULES: tuple[RiskRule, ...] = (
 def exposure_windows(store: Any, schedule: Any, keys: Iterable[Any],
                      report_type: ReportType = ReportType.CONFIRMED_TEST) -> list[ExposureWindow]:
     """Exposure windows of the listener ``store`` against published ``keys``
-    (REFERENCE §3): ±tolerance join, AEM decryption, TX range filter,
+    (GAEN exposure-window documentation): ±tolerance join, AEM decryption, TX range filter,
     attenuation with the listener's own RSSI correction, scan instances,
     windows of up to 30 minutes per key per UTC day."""
     own = load_from_store(store)
@@ -205,7 +205,7 @@ class Evaluation:
     by_rule: dict[str, Confusion] = field(default_factory=dict)
     positives: int = 0
     pairs: int = 0
-    engine: str = "evaluation helper (REFERENCE §3)"
+    engine: str = "evaluation helper (GAEN exposure-window documentation)"
 
 
 def evaluate(truth: GroundTruth, devices: Sequence[tuple[str, Any]], schedule: Any,

@@ -258,7 +258,7 @@ async def test_scanner_runs_on_its_duty_cycle(make_store):
     assert [s.seconds_since_last_scan for s in got] == [None, round(gaps[0]), round(gaps[1])]
 
 
-# -- privacy (DESIGN §2) ---------------------------------------------------------------
+# -- privacy (docs/privacy.md) ---------------------------------------------------------------
 
 
 async def test_no_bluetooth_address_is_kept(make_store):

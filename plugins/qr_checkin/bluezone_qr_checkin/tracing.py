@@ -9,7 +9,7 @@ Authority (server, with its X25519 secret): opens the sealed msk_HA, adds
 identity is really this venue's for that hour, and ``sk_id`` really decrypts
 under the venue's mpk), and publishes ``(id, sk_id, window,
 secretbox(notificationKey, message))``. Without the owner's upload the
-authority has no msk_L and cannot trace a venue (DESIGN §2 rule 6).
+authority has no msk_L and cannot trace a venue (docs/privacy.md rule 6).
 """
 
 from __future__ import annotations

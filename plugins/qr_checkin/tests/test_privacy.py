@@ -1,4 +1,4 @@
-"""DESIGN §2 rule 6 and the issue's privacy list, as tests."""
+"""docs/privacy.md rule 6 and the issue's privacy list, as tests."""
 
 from __future__ import annotations
 

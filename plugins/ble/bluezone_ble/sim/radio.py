@@ -1,6 +1,6 @@
 """The radio model: how loud one phone sounds to another.
 
-Textbook log-distance path loss with shadowing (REFERENCE §5), plus the
+Textbook log-distance path loss with shadowing (docs/simulator.md), plus the
 losses that make phone-to-phone distance estimation hard in practice:
 
     RSSI = RSSI_ref(1 m) + tx_hw + rx_hw − 10·n·log10(d) − L_body − L_carry
@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 
 #: Calibrated TX minus RSSI at 1 m line of sight for the reference phone. An
 #: assumption chosen so that 2 m reads about 47 dB with n = 2, matching
-#: Google's remark "attenuation ≈ 47 dB ~ 2 m" (REFERENCE §3).
+#: Google's remark "attenuation ≈ 47 dB ~ 2 m" (GAEN exposure-window documentation).
 REFERENCE_ATTENUATION_1M = 41.0
 #: The reference phone's calibrated TX power (the shipped table's ``*`` row).
 REFERENCE_TX_POWER = -18
