@@ -21,7 +21,6 @@ import jinja2
 from aiohttp import web
 
 from ..server.app import SERVER
-from ..server.ratelimit import RateLimiter
 from ..server.service import AuthorityServer
 from . import i18n, security, sessions
 from .db import ensure_schema
@@ -62,7 +61,6 @@ class Portal:
     server: AuthorityServer
     settings: PortalSettings
     env: jinja2.Environment
-    limiter: RateLimiter
 
     @property
     def idle_seconds(self) -> int:
@@ -136,8 +134,7 @@ def create_portal_app(server: AuthorityServer, settings: PortalSettings) -> web.
 
     ensure_schema(server.db)
     app = web.Application(middlewares=[portal_middleware])
-    app[PORTAL] = Portal(server, settings, make_env(),
-                         RateLimiter(settings.login_per_client_per_minute, 10 ** 9, server.clock))
+    app[PORTAL] = Portal(server, settings, make_env())
     views.add_routes(app)
     app.router.add_static("/static/", HERE / "static", append_version=False)
     return app

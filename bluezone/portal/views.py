@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from ..server.errors import ApiError
+from ..server.ratelimit import limits_of
 from . import dashboard, declarations, passwords, security, sessions, users
 from .app import PortalError, ctx, portal_of, render
 from .security import PREFIX, redirect
@@ -77,7 +78,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not security.same_origin(request) or not security.tokens_match(request.cookies.get(security.LOGIN_COOKIE),
                                                                        form.get("csrf")):
         return _login_page(request, 403, "csrf_failed")
-    if not portal.limiter.allow(request.remote):
+    if limits_of(request).hit(request, "portal-login", s.login_per_client_per_minute):
         return _login_page(request, 429, "login_rate_limited")
     username = str(form.get("username", "")).strip().lower()[:64]
     password = str(form.get("password", ""))

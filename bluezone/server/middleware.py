@@ -54,6 +54,15 @@ def padded_json(data: dict, status: int = 200) -> web.Response:
     return web.json_response(body, status=status, dumps=lambda o: json.dumps(o, separators=(",", ":"), ensure_ascii=False))
 
 
+def _limit_chaff(request: web.Request) -> None:
+    """Chaff counts against the client's decoy budget, like ``POST /v1/decoy``."""
+    from .app import SERVER  # late: app imports this module
+    from .ratelimit import LIMITS, limit
+
+    if LIMITS in request.config_dict and SERVER in request.config_dict:
+        limit(request, "decoy", request.config_dict[SERVER].settings.decoys_per_client_per_minute)
+
+
 def make_middlewares(max_body_bytes: int) -> list:
     @web.middleware
     async def errors_and_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -62,6 +71,7 @@ def make_middlewares(max_body_bytes: int) -> list:
                 raise ApiError(413, "too_large", f"request body over {max_body_bytes} bytes",
                                f"nội dung yêu cầu vượt quá {max_body_bytes} byte")
             if request.method == "POST" and request.path in DEVICE_PATHS and request.headers.get("X-Chaff"):
+                _limit_chaff(request)
                 await request.read()  # consume and drop
                 response: web.StreamResponse = padded_json({"chaff": True})
             else:
