@@ -5,6 +5,7 @@ taken from X-Forwarded-For only behind a configured trusted proxy."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import secrets
@@ -196,3 +197,17 @@ def test_a_bad_trusted_proxy_stops_the_server_with_a_clear_message(tmp_path):
                        timeout=60)
     assert p.returncode != 0
     assert "not-a-network" in p.stderr and "Traceback" not in p.stderr, p.stderr
+
+
+async def test_under_attack_parallel_requests_of_one_client_get_one_guess(proxied):
+    r = proxied
+    for i in range(30):  # 30 failures from 3 addresses: the global bound is crossed
+        await post(r, "/v1/verify", {"code": f"{i:08d}"}, f"198.51.100.{i % 3 + 1}")
+    assert r.http.app[LIMITS].under_attack(30)
+    results = await asyncio.gather(*(post(r, "/v1/verify", {"code": f"{i:08d}"}, "198.51.100.200")
+                                     for i in range(8)))
+    statuses = sorted(s for s, _, _ in results)
+    assert statuses == [400] + [429] * 7, statuses
+    # and a citizen's valid code still goes through, also sent alongside a retry
+    code = r.server.issue_code({"tier": "F0"})["code"]
+    assert (await post(r, "/v1/verify", {"code": code}, "203.0.113.60"))[0] == 200

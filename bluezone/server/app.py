@@ -56,11 +56,13 @@ async def verify(request: web.Request) -> web.Response:
         raise too_many(wait)
     body = await json_body(request)
     try:
-        return padded_json(server.verify(body))
+        answer = server.verify(body)
     except ApiError as err:
         if err.code in ("invalid_code", "code_used", "code_expired"):
             limits.guess_failed(request)
         raise
+    limits.guess_succeeded(request)
+    return padded_json(answer)
 
 
 async def certificate(request: web.Request) -> web.Response:

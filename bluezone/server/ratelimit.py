@@ -26,7 +26,9 @@ The limits are built so that an attacker cannot turn them against real users
   applies. Above it the server is "under attack": a client that failed in
   this or the previous minute is refused until it has been clean for a full
   minute, while a client that has not failed — a citizen typing a valid code
-  — is still served. The global bound costs only those who guess.
+  — is still served. Under attack a client gets one attempt at a time (it
+  counts as failed until it succeeds), so parallel requests do not multiply
+  its guesses. The global bound costs only those who guess.
 """
 
 from __future__ import annotations
@@ -175,6 +177,11 @@ class RateLimits:
                 return self.retry_after() + 60  # clean for a whole minute first
             if key in self._failed_before:
                 return self.retry_after()
+            if len(self._failed_now) >= self.max_clients:
+                return self.retry_after()
+            # counted as failed until it succeeds, so that parallel requests of
+            # one client get one guess, not one each
+            self._failed_now.add(key)
         return 0
 
     def guess_failed(self, request: web.Request) -> None:
@@ -183,6 +190,11 @@ class RateLimits:
         self._failures_now += 1
         if len(self._failed_now) < self.max_clients:
             self._failed_now.add(self.client_key(request))
+
+    def guess_succeeded(self, request: web.Request) -> None:
+        """A valid code: the client is not a guesser (undoes the mark of :meth:`guess_allowed`)."""
+        self._roll()
+        self._failed_now.discard(self.client_key(request))
 
 
 LIMITS: web.AppKey[RateLimits] = web.AppKey("bluezone_rate_limits", RateLimits)
