@@ -211,3 +211,13 @@ async def test_under_attack_parallel_requests_of_one_client_get_one_guess(proxie
     # and a citizen's valid code still goes through, also sent alongside a retry
     code = r.server.issue_code({"tier": "F0"})["code"]
     assert (await post(r, "/v1/verify", {"code": code}, "203.0.113.60"))[0] == 200
+
+
+async def test_parallel_guesses_cannot_overrun_the_global_bound(proxied):
+    """Attempts count as failures when admitted, not when their answer is
+    known, so a burst in flight is still held to the bound."""
+    r = proxied
+    results = await asyncio.gather(*(post(r, "/v1/verify", {"code": f"{i:08d}"}, f"198.51.100.{i % 8 + 1}")
+                                     for i in range(64)))
+    statuses = [s for s, _, _ in results]
+    assert statuses.count(400) <= 30 + 8 and set(statuses) == {400, 429}, statuses

@@ -54,13 +54,8 @@ async def verify(request: web.Request) -> web.Response:
     wait = limits.guess_allowed(request, s.verify_per_client_per_minute, s.verify_failures_per_minute)
     if wait:
         raise too_many(wait)
-    body = await json_body(request)
-    try:
-        answer = server.verify(body)
-    except ApiError as err:
-        if err.code in ("invalid_code", "code_used", "code_expired"):
-            limits.guess_failed(request)
-        raise
+    # the attempt counts as a failed guess unless the code is accepted
+    answer = server.verify(await json_body(request))
     limits.guess_succeeded(request)
     return padded_json(answer)
 

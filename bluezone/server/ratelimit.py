@@ -20,15 +20,13 @@ The limits are built so that an attacker cannot turn them against real users
   (``verify``, ``upload``, ``declaration``, ``decoy``, and any bucket a
   plugin names through :func:`limit`). One client's flood never spends
   another client's budget.
-* :meth:`RateLimits.guess_allowed` / :meth:`RateLimits.guess_failed` — code
-  redemption. While all clients together fail fewer than
+* :meth:`RateLimits.guess_allowed` / :meth:`RateLimits.guess_succeeded` —
+  code redemption; every attempt counts as failed until its code is accepted. While all clients together fail fewer than
   ``verify_failures_per_minute`` times a minute, only the per-client budget
   applies. Above it the server is "under attack": a client that failed in
   this or the previous minute is refused until it has been clean for a full
   minute, while a client that has not failed — a citizen typing a valid code
-  — is still served. Under attack a client gets one attempt at a time (it
-  counts as failed until it succeeds), so parallel requests do not multiply
-  its guesses. The global bound costs only those who guess.
+  — is still served. The global bound costs only those who guess.
 """
 
 from __future__ import annotations
@@ -167,34 +165,35 @@ class RateLimits:
         return max(self._failures_now, self._failures_before) >= failures_per_minute
 
     def guess_allowed(self, request: web.Request, per_client: int, failures_per_minute: int) -> int:
-        """0 when this client may try a code now, else the seconds to wait."""
+        """0 when this client may try a code now, else the seconds to wait.
+
+        An admitted attempt counts as a failure at once, and stops counting
+        only when :meth:`guess_succeeded` says its code was accepted: requests
+        in flight cannot overrun the global bound, and under attack parallel
+        requests of one client get one guess, not one each."""
         wait = self.hit(request, "verify", per_client)
         if wait:
             return wait
+        key = self.client_key(request)
         if self.under_attack(failures_per_minute):
-            key = self.client_key(request)
             if key in self._failed_now:
                 return self.retry_after() + 60  # clean for a whole minute first
             if key in self._failed_before:
                 return self.retry_after()
-            if len(self._failed_now) >= self.max_clients:
-                return self.retry_after()
-            # counted as failed until it succeeds, so that parallel requests of
-            # one client get one guess, not one each
-            self._failed_now.add(key)
+        if len(self._failed_now) >= self.max_clients:
+            return self.retry_after()
+        self._failures_now += 1
+        self._failed_now.add(key)
         return 0
 
-    def guess_failed(self, request: web.Request) -> None:
-        """Record a failed redemption (wrong, used or expired code) of this client."""
-        self._roll()
-        self._failures_now += 1
-        if len(self._failed_now) < self.max_clients:
-            self._failed_now.add(self.client_key(request))
-
     def guess_succeeded(self, request: web.Request) -> None:
-        """A valid code: the client is not a guesser (undoes the mark of :meth:`guess_allowed`)."""
+        """The client's code was accepted: it is not a guesser (undoes the
+        failure :meth:`guess_allowed` counted in advance)."""
         self._roll()
-        self._failed_now.discard(self.client_key(request))
+        key = self.client_key(request)
+        if key in self._failed_now:
+            self._failed_now.discard(key)
+            self._failures_now = max(0, self._failures_now - 1)
 
 
 LIMITS: web.AppKey[RateLimits] = web.AppKey("bluezone_rate_limits", RateLimits)
