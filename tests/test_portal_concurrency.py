@@ -73,6 +73,11 @@ async def test_junk_logins_do_not_crowd_out_a_real_user_of_another_account(runni
     # unknown names share one in-flight allowance: most were refused at once, not hashed
     unknown = [s for res in results[:-1] for s in res]
     assert set(unknown) <= {401, 429} and unknown.count(429) > 0
+    async with r.client() as c:  # a refusal for load says when to come back
+        page = await c.get("/portal/login")
+        async with c.session.post(r.url + "/portal/login", allow_redirects=False,
+                                  data={"username": "officer", "password": PASSWORD, "csrf": page.csrf()}) as resp:
+            assert resp.status == 423  # locked by the flood; the real officer learns why
     assert users.get_user(r.server.db, "officer").locked(r.server.now())
     assert users.get_user(r.server.db, "clerk").failed_logins == 0
 
@@ -131,3 +136,15 @@ def test_the_gate_bounds_in_flight_checks_per_account_for_unknown_names_and_in_t
     for d in (u1, u2, c1, c2, c3):
         gate.release(d)
     assert gate.pending == 0 and gate.in_flight == {}
+
+
+async def test_the_per_client_login_limit_answers_429_with_retry_after(tmp_path):
+    r = await start(tmp_path, extra="\n[portal]\nlogin_per_client_per_minute = 2\n")
+    try:
+        async with r.client() as c:
+            pages = [await c.login("admin", "not the password") for _ in range(3)]
+            assert [p.status for p in pages] == [401, 401, 429]
+            assert 1 <= int(pages[2].headers["Retry-After"]) <= 60
+        assert users.get_user(r.server.db, "admin").failed_logins == 2  # the refused one was never checked
+    finally:
+        await r.http.close()

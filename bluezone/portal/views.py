@@ -78,8 +78,11 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not security.same_origin(request) or not security.tokens_match(request.cookies.get(security.LOGIN_COOKIE),
                                                                        form.get("csrf")):
         return _login_page(request, 403, "csrf_failed")
-    if limits_of(request).hit(request, "portal-login", s.login_per_client_per_minute):
-        return _login_page(request, 429, "login_rate_limited")
+    wait = limits_of(request).hit(request, "portal-login", s.login_per_client_per_minute)
+    if wait:
+        response = _login_page(request, 429, "login_rate_limited")
+        response.headers["Retry-After"] = str(wait)
+        return response
     username = str(form.get("username", "")).strip().lower()[:64]
     password = str(form.get("password", ""))
     now = server.now()
@@ -89,7 +92,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if decision.locked:
         return _login_page(request, 423, "login_locked", minutes=decision.lock_minutes)
     if not decision.admitted:
-        return _login_page(request, 429, "login_busy")
+        response = _login_page(request, 429, "login_busy")
+        response.headers["Retry-After"] = "1"
+        return response
     try:
         checked = await passwords.verify_async(users.password_hash(db, username) if known else None, password)
     finally:
