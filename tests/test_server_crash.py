@@ -40,6 +40,7 @@ export_dir = "exports"
 secrets_file = "server.secrets"
 min_batch_keys = 0
 verify_per_client_per_minute = 1000
+uploads_per_client_per_minute = 1000
 """
 
 

@@ -34,7 +34,11 @@ def register(cli: click.Group) -> None:
 
         async def run() -> None:
             # access_log=None: the server keeps no log of client addresses (DESIGN.md §2 rule 2)
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            # keepalive_timeout is also the header deadline: aiohttp closes a
+            # connection that has not completed a request this long after it
+            # opened or after its last answer (bluezone/server/timeouts.py)
+            runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                   keepalive_timeout=s.header_timeout_seconds)
             await runner.setup()
             site = web.TCPSite(runner, host or s.host, s.port if port is None else port)
             await site.start()

@@ -36,6 +36,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "login_locked": ("Tài khoản tạm khoá do nhập sai nhiều lần. Thử lại sau {minutes} phút hoặc nhờ quản trị viên mở khoá.",
                      "This account is locked after repeated failures. Try again in {minutes} minutes or ask an administrator to unlock it."),
     "login_rate_limited": ("Quá nhiều lần thử. Hãy đợi một phút.", "Too many attempts. Wait a minute."),
+    "login_busy": ("Đang có quá nhiều lần đăng nhập cùng lúc. Hãy thử lại sau giây lát.",
+                   "Too many logins at once. Try again in a moment."),
     "login_hint": ("Tài khoản do quản trị viên tạo bằng lệnh: bluezone authority staff add",
                    "Accounts are created by an administrator with: bluezone authority staff add"),
     "session_expired": ("Phiên làm việc đã hết hạn. Hãy đăng nhập lại.", "Your session has ended. Please log in again."),

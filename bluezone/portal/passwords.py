@@ -3,7 +3,7 @@
 Why Argon2id: it is memory-hard, so a stolen database is expensive to
 attack on GPUs; it is the first choice of the OWASP password storage
 guidance. Hashing takes tens of milliseconds on purpose, so the portal runs
-it in one worker thread (:func:`verify_async`) and never blocks the server's
+it in a small worker pool (:func:`verify_async`, :func:`pool_size`) and never blocks the server's
 event loop, which also serves devices (``benchmarks/bench_portal.py``
 measures the device API's latency during a burst of logins).
 """
@@ -11,6 +11,7 @@ measures the device API's latency during a burst of logins).
 from __future__ import annotations
 
 import asyncio
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -21,9 +22,18 @@ MIN_LENGTH = 12
 MAX_LENGTH = 256
 
 _HASHER = PasswordHasher()
-# One worker: Argon2 already uses several lanes, and a single queue keeps a
-# burst of logins from taking every core away from the device API.
-_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bluezone-argon2")
+
+
+def pool_size(cores: int | None = None) -> int:
+    """Half the cores, 1 to 4 workers: Argon2 already uses several lanes, and
+    a small pool keeps a burst of logins from taking every core away from the
+    device API. The queue in front of it is bounded by
+    :mod:`bluezone.portal.attempts`, so a small pool never means a long wait."""
+    cores = cores if cores is not None else (os.cpu_count() or 1)
+    return max(1, min(4, cores // 2))
+
+
+_POOL = ThreadPoolExecutor(max_workers=pool_size(), thread_name_prefix="bluezone-argon2")
 # A hash of a random password: unknown user names are checked against it so
 # that a wrong name costs as long as a wrong password (no timing oracle).
 _DUMMY = _HASHER.hash("not a password: timing equaliser")

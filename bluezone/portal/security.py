@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -67,11 +68,25 @@ def same_origin(request: web.Request) -> bool:
     return parts.scheme in ("http", "https") and parts.netloc == request.host
 
 
-def safe_next(value: str | None) -> str:
-    """A redirect target inside the portal only (no open redirect)."""
-    if value and value.startswith(PREFIX + "/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return PREFIX + "/"
+# Only printable ASCII a URL path and query may hold; no space, no control
+# character (CR/LF would split the Location header), no backslash (browsers
+# read "\\" as "/", so "/\\evil" is "//evil"), no '#'.
+_NEXT_CHARS = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/%?]*")
+_DOT_SEGMENT = re.compile(r"(^|/)(\.|%2e){1,2}(/|$)", re.IGNORECASE)
+
+
+def safe_next(value: object) -> str:
+    """A redirect target inside the portal only: a same-site relative path
+    under ``/portal/``, else ``/portal/``. Refuses absolute and
+    scheme-relative URLs (``https://evil``, ``//evil``, ``/\\evil``), control
+    characters (header injection) and dot segments (``/portal/../x``, also
+    percent-encoded, which browsers resolve out of the portal)."""
+    if not isinstance(value, str) or len(value) > 2000 or not value.startswith(PREFIX + "/"):
+        return PREFIX + "/"
+    path = value.split("?", 1)[0]
+    if not _NEXT_CHARS.fullmatch(value) or _DOT_SEGMENT.search(path) or "//" in path:
+        return PREFIX + "/"
+    return value
 
 
 def redirect(location: str) -> web.Response:

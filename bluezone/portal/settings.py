@@ -21,6 +21,10 @@ PORTAL_SCHEMA: dict[str, Any] = {
         "lockout_failures": {"type": "integer", "minimum": 1, "maximum": 100, "default": 5},
         "lockout_minutes": {"type": "integer", "minimum": 1, "maximum": 1440, "default": 15},
         "login_per_client_per_minute": {"type": "integer", "minimum": 1, "default": 20},
+        "login_in_flight_per_account": {"type": "integer", "minimum": 1, "maximum": 16, "default": 2,
+                                        "description": "password checks running at once for one account"},
+        "login_max_pending": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 8,
+                              "description": "password checks running or queued in total; beyond: 429, no hash"},
         "secure_cookies": {"enum": ["auto", "always", "never"], "default": "auto",
                            "description": "auto: Secure when the request came over https; 'always' behind a TLS proxy"},
         "default_language": {"enum": ["vi", "en"], "default": "vi"},
@@ -38,6 +42,8 @@ class PortalSettings:
     lockout_failures: int = 5
     lockout_minutes: int = 15
     login_per_client_per_minute: int = 20
+    login_in_flight_per_account: int = 2
+    login_max_pending: int = 8
     secure_cookies: str = "auto"
     default_language: str = "vi"
     timezone: str = "Asia/Ho_Chi_Minh"

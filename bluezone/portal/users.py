@@ -117,12 +117,25 @@ def record_failure(db: Any, username: str, now: int, limit: int, lock_seconds: i
     return False
 
 
-def record_success(db: Any, username: str, now: int, new_hash: str | None = None) -> None:
+def record_success(db: Any, username: str, now: int, new_hash: str | None = None,
+                   failures_before: int | None = None) -> bool:
+    """Record a right password. Returns False (and changes nothing) when the
+    account was locked meanwhile by attempts that ran beside this one.
+
+    ``failures_before``: the settled failures when this attempt was admitted
+    (:mod:`bluezone.portal.attempts`); only those are cleared, so failures
+    recorded by concurrent attempts still count. ``None`` clears all."""
     with db.transaction() as c:
-        c.execute("UPDATE portal_users SET failed_logins = 0, locked_until = NULL, last_login_at = ? WHERE username = ?",
-                  (now, username))
+        cur = c.execute(
+            "UPDATE portal_users SET failed_logins = CASE WHEN ? IS NULL THEN 0"
+            " ELSE max(0, failed_logins - ?) END, locked_until = NULL, last_login_at = ?"
+            " WHERE username = ? AND (locked_until IS NULL OR locked_until <= ?)",
+            (failures_before, failures_before or 0, now, username, now))
+        if cur.rowcount != 1:
+            return False
         if new_hash:
             c.execute("UPDATE portal_users SET password_hash = ? WHERE username = ?", (new_hash, username))
+    return True
 
 
 def unlock(db: Any, username: str) -> bool:

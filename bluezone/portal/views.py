@@ -13,6 +13,7 @@ from aiohttp import web
 
 from ..server.errors import ApiError
 from ..server.middleware import SECURITY_HEADERS
+from ..server.ratelimit import limits_of
 from . import dashboard, declarations, passwords, security, sessions, users
 from .app import PortalError, ctx, portal_of, render
 from .security import PREFIX, redirect
@@ -79,20 +80,36 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not security.same_origin(request) or not security.tokens_match(request.cookies.get(security.LOGIN_COOKIE),
                                                                        form.get("csrf")):
         return _login_page(request, 403, "csrf_failed")
-    if not portal.limiter.allow(request.remote):
-        return _login_page(request, 429, "login_rate_limited")
+    wait = limits_of(request).hit(request, "portal-login", s.login_per_client_per_minute)
+    if wait:
+        response = _login_page(request, 429, "login_rate_limited")
+        response.headers["Retry-After"] = str(wait)
+        return response
     username = str(form.get("username", "")).strip().lower()[:64]
     password = str(form.get("password", ""))
     now = server.now()
-    user = users.get_user(db, username) if users.USERNAME.match(username) else None
-    if user is not None and user.locked(now):
-        return _login_page(request, 423, "login_locked", minutes=max(1, -(-(user.locked_until - now) // 60)))
-    checked = await passwords.verify_async(users.password_hash(db, username) if user else None, password)
+    known = bool(users.USERNAME.match(username)) and users.get_user(db, username) is not None
+    # decided before the Argon2 wait, counting attempts in flight (bluezone/portal/attempts.py)
+    decision = portal.gate.admit(db, username, known, now, s.lockout_failures, s.lockout_minutes * 60)
+    if decision.locked:
+        return _login_page(request, 423, "login_locked", minutes=decision.lock_minutes)
+    if not decision.admitted:
+        response = _login_page(request, 429, "login_busy")
+        response.headers["Retry-After"] = "1"
+        return response
+    try:
+        checked = await passwords.verify_async(users.password_hash(db, username) if known else None, password)
+    finally:
+        portal.gate.release(decision)
+    now = server.now()
     if not checked.ok:
-        if user is not None and users.record_failure(db, username, now, s.lockout_failures, s.lockout_minutes * 60):
+        if known and users.record_failure(db, username, now, s.lockout_failures, s.lockout_minutes * 60):
             return _login_page(request, 423, "login_locked", minutes=s.lockout_minutes)
         return _login_page(request, 401, "login_failed")
-    users.record_success(db, username, now, checked.new_hash)
+    if not users.record_success(db, username, now, checked.new_hash, decision.failures_before):
+        user = users.get_user(db, username)
+        minutes = max(1, -(-((user.locked_until or now) - now) // 60)) if user else s.lockout_minutes
+        return _login_page(request, 423, "login_locked", minutes=minutes)
     sessions.purge_sessions(db, now, portal.idle_seconds, portal.max_seconds)
     sessions.end_session(db, ctx(request).session_cookie)  # never keep a session id across a login
     cookie = sessions.new_session(db, username, now)

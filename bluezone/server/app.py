@@ -22,12 +22,12 @@ from aiohttp import web
 from ..plugins import call_hook
 from .errors import ApiError
 from .middleware import make_middlewares, padded_json, read_body, read_json
-from .ratelimit import RateLimiter
+from .ratelimit import LIMITS, RateLimits, limit, limits_of, too_many
 from .service import AuthorityServer
+from .timeouts import body_deadline
 
 log = logging.getLogger("bluezone.server")
 SERVER: web.AppKey[AuthorityServer] = web.AppKey("bluezone_server", AuthorityServer)
-LIMITER: web.AppKey[RateLimiter] = web.AppKey("bluezone_limiter", RateLimiter)
 
 
 def server_of(request: web.Request) -> AuthorityServer:
@@ -49,33 +49,39 @@ async def json_body(request: web.Request) -> Any:
 
 
 async def verify(request: web.Request) -> web.Response:
-    server, limiter = server_of(request), request.app[LIMITER]
-    body = await json_body(request)
-    if not limiter.allow(request.remote):
-        raise ApiError(429, "rate_limited", "too many attempts; try again in a minute",
-                       "thử quá nhiều lần; hãy thử lại sau một phút", {"Retry-After": str(limiter.retry_after())})
-    try:
-        return padded_json(server.verify(body))
-    except ApiError as err:
-        if err.code in ("invalid_code", "code_used", "code_expired"):
-            limiter.failed()
-        raise
+    server, limits = server_of(request), limits_of(request)
+    s = server.settings
+    wait = limits.guess_allowed(request, s.verify_per_client_per_minute, s.verify_failures_per_minute)
+    if wait:
+        raise too_many(wait)
+    # the attempt counts as a failed guess unless the code is accepted
+    answer = server.verify(await json_body(request))
+    limits.guess_succeeded(request)
+    return padded_json(answer)
 
 
 async def certificate(request: web.Request) -> web.Response:
-    return padded_json(server_of(request).certificate(await json_body(request)))
+    server = server_of(request)
+    limit(request, "upload", server.settings.uploads_per_client_per_minute)
+    return padded_json(server.certificate(await json_body(request)))
 
 
 async def publish(request: web.Request) -> web.Response:
-    return padded_json(server_of(request).publish(await json_body(request)))
+    server = server_of(request)
+    limit(request, "upload", server.settings.uploads_per_client_per_minute)
+    return padded_json(server.publish(await json_body(request)))
 
 
 async def declarations(request: web.Request) -> web.Response:
-    return padded_json(server_of(request).accept_declaration(await json_body(request)))
+    server = server_of(request)
+    limit(request, "declaration", server.settings.declarations_per_client_per_minute)
+    return padded_json(server.accept_declaration(await json_body(request)))
 
 
 async def decoy(request: web.Request) -> web.Response:
-    await read_body(request, server_of(request).settings.max_body_bytes)  # read to the end and drop
+    server = server_of(request)
+    limit(request, "decoy", server.settings.decoys_per_client_per_minute)
+    await read_body(request, server.settings.max_body_bytes)  # read to the end and drop
     return padded_json({"chaff": True})
 
 
@@ -178,9 +184,10 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
     """The aiohttp application around ``server``. ``background=False`` leaves
     out the scheduled jobs (tests call :meth:`AuthorityServer.export_now`)."""
     s = server.settings
-    app = web.Application(client_max_size=s.max_body_bytes, middlewares=make_middlewares(s.max_body_bytes))
+    middlewares = [body_deadline(s.body_timeout_seconds), *make_middlewares(s.max_body_bytes)]
+    app = web.Application(client_max_size=s.max_body_bytes, middlewares=middlewares)
     app[SERVER] = server
-    app[LIMITER] = RateLimiter(s.verify_per_client_per_minute, s.verify_failures_per_minute, server.clock)
+    app[LIMITS] = RateLimits(server.clock, s.trusted_proxies)
     app.router.add_get("/v1/health", health)
     app.router.add_post("/v1/verify", verify)
     app.router.add_post("/v1/certificate", certificate)

@@ -51,9 +51,21 @@ def code_hash(keys: ServerKeys, code: str) -> bytes:
     return hmac.new(keys.code_key, code.strip().lower().encode(), hashlib.sha256).digest()
 
 
+def check_recursive_allowed(report_type: Any, allow_recursive: bool) -> None:
+    """Refuse an F1 (RECURSIVE) code, token or certificate while the deployment
+    has ``recursive_reports`` off. Checked at every step (issue, verify,
+    certificate, publish), not only when the code is issued: switching the
+    setting off must stop codes that were handed out while it was on."""
+    if report_type == int(ReportType.RECURSIVE) and not allow_recursive:
+        raise ApiError(403, "recursive_disabled", "this deployment does not publish F1 (recursive) reports",
+                       "triển khai này không công bố báo cáo F1 (đệ quy)")
+
+
 def _date_interval(value: Any, what: str, now: int, max_days_ago: int) -> int | None:
-    if value in (None, ""):
+    if value is None or value == "":
         return None
+    if not isinstance(value, str):
+        raise bad_request("invalid_date", f"{what} must be a date YYYY-MM-DD", f"{what} phải là ngày YYYY-MM-DD")
     try:
         day = dt.date.fromisoformat(str(value))
     except ValueError:
@@ -73,18 +85,20 @@ def issue_code(db: ServerDB, keys: ServerKeys, settings: ServerSettings, request
     """Validate an authority request and store a new one-time code."""
     tier = request.get("tier", "F0")
     kind = request.get("kind", "short")
-    if kind not in ("short", "long"):
+    # every field is checked for its JSON type first: a list or an object
+    # must be a 400, never a TypeError (``[] in {...}`` is unhashable)
+    if not isinstance(kind, str) or kind not in ("short", "long"):
         raise bad_request("invalid_kind", "kind must be 'short' or 'long'", "kind phải là 'short' hoặc 'long'")
+    if not isinstance(tier, str):
+        raise bad_request("invalid_tier", "tier must be 'F0' or 'F1'", "tier phải là 'F0' hoặc 'F1'")
     if tier == "F0":
         rt = request.get("reportType", "confirmed")
-        if rt not in REPORT_TYPES:
+        if not isinstance(rt, str) or rt not in REPORT_TYPES:
             raise bad_request("invalid_report_type", "reportType must be 'confirmed' or 'likely'",
                               "reportType phải là 'confirmed' hoặc 'likely'")
         report_type = REPORT_TYPES[rt]
     elif tier == "F1":
-        if not allow_recursive:
-            raise ApiError(403, "recursive_disabled", "this deployment does not publish F1 (recursive) reports",
-                           "triển khai này không công bố báo cáo F1 (đệ quy)")
+        check_recursive_allowed(ReportType.RECURSIVE, allow_recursive)
         report_type = ReportType.RECURSIVE
     else:
         raise bad_request("invalid_tier", "tier must be 'F0' or 'F1'", "tier phải là 'F0' hoặc 'F1'")
@@ -120,6 +134,7 @@ def redeem_code(db: ServerDB, keys: ServerKeys, settings: ServerSettings, code: 
     if now >= expires_at:
         raise bad_request("code_expired", "this code has expired; ask the health authority for a new one",
                           "mã đã hết hạn; hãy xin mã mới từ cơ quan y tế")
+    check_recursive_allowed(report_type, settings.recursive_reports)
     token = "bzt_" + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
     token_expires = now + settings.token_hours * 3600
     with db.transaction() as c:
@@ -153,6 +168,7 @@ def issue_certificate(db: ServerDB, keys: ServerKeys, settings: ServerSettings, 
         raise bad_request("token_used", "this token was already used", "token này đã được sử dụng")
     if now >= token_expires:
         raise bad_request("token_expired", "this token has expired", "token đã hết hạn")
+    check_recursive_allowed(report_type, settings.recursive_reports)
     exp = now + settings.certificate_minutes * 60
     claims = {"iss": "bluezone", "aud": CERT_AUDIENCE, "jti": code_id, "iat": now, "exp": exp,
               "tekmac": base64.b64encode(mac).decode(), "reportType": report_type,
@@ -189,5 +205,5 @@ def onset_from_claims(claims: dict[str, Any]) -> int | None:
     return onset if isinstance(onset, int) else None
 
 
-__all__ = ["IssuedCode", "issue_code", "redeem_code", "issue_certificate", "check_certificate",
+__all__ = ["IssuedCode", "check_recursive_allowed", "issue_code", "redeem_code", "issue_certificate", "check_certificate",
            "onset_from_claims", "INTERVALS_PER_DAY"]

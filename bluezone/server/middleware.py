@@ -54,6 +54,15 @@ def padded_json(data: dict, status: int = 200) -> web.Response:
     return web.json_response(body, status=status, dumps=lambda o: json.dumps(o, separators=(",", ":"), ensure_ascii=False))
 
 
+def _limit_chaff(request: web.Request) -> None:
+    """Chaff counts against the client's decoy budget, like ``POST /v1/decoy``."""
+    from .app import SERVER  # late: app imports this module
+    from .ratelimit import LIMITS, limit
+
+    if LIMITS in request.config_dict and SERVER in request.config_dict:
+        limit(request, "decoy", request.config_dict[SERVER].settings.decoys_per_client_per_minute)
+
+
 def make_middlewares(max_body_bytes: int) -> list:
     @web.middleware
     async def errors_and_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -61,6 +70,7 @@ def make_middlewares(max_body_bytes: int) -> list:
             if request.content_length is not None and request.content_length > max_body_bytes:
                 raise _too_large(max_body_bytes)
             if request.method == "POST" and request.path in DEVICE_PATHS and request.headers.get("X-Chaff"):
+                _limit_chaff(request)
                 await read_body(request, max_body_bytes)  # read to the end and drop
                 response: web.StreamResponse = padded_json({"chaff": True})
             else:

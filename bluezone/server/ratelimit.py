@@ -1,57 +1,223 @@
-"""In-memory rate limits for code redemption.
+"""Per-client rate limits for every unauthenticated write, and the guard
+against guessing verification codes.
 
-Two budgets (docs/server.md has the arithmetic):
-* per client: ``verify_per_client_per_minute`` attempts per minute, keyed by
-  an HMAC of the client address with a key made at start-up and never
-  written anywhere, so the limiter holds no readable address and nothing
-  survives a restart;
-* global: ``verify_failures_per_minute`` failed redemptions per minute across
-  all clients, which bounds a distributed guessing attack.
+Who is a client: :func:`client_address` — the TCP peer, or, only when the
+peer is one of ``[server] trusted_proxies``, the right-most address in
+``X-Forwarded-For`` that is not a trusted proxy (the address our own proxy
+saw; everything left of it is whatever the client claimed). IPv6 clients are
+counted per /64, the block one subscriber gets.
 
-Fixed one-minute windows; state is a dict that is cleared each window.
+Nothing here holds a readable address: clients are keyed by an HMAC of the
+address with a key made at start-up and never written anywhere, so the
+tables cannot be turned back into addresses and nothing survives a restart.
+State is per process and in fixed one-minute windows; a deployment running
+several server processes gets each budget once per process.
+
+The limits are built so that an attacker cannot turn them against real users
+(docs/server.md has the arithmetic):
+
+* :meth:`RateLimits.hit` — ``per_minute`` requests per client and bucket
+  (``verify``, ``upload``, ``declaration``, ``decoy``, and any bucket a
+  plugin names through :func:`limit`). One client's flood never spends
+  another client's budget.
+* :meth:`RateLimits.guess_allowed` / :meth:`RateLimits.guess_succeeded` —
+  code redemption; every attempt counts as failed until its code is accepted. While all clients together fail fewer than
+  ``verify_failures_per_minute`` times a minute, only the per-client budget
+  applies. Above it the server is "under attack": a client that failed in
+  this or the previous minute is refused until it has been clean for a full
+  minute, while a client that has not failed — a citizen typing a valid code
+  — is still served. The global bound costs only those who guess.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+
+from aiohttp import web
+
+from .errors import ApiError
+
+#: At most this many clients are tracked per table and minute (about 100 bytes
+#: each); beyond it new clients are refused until the minute ends, so a flood
+#: of addresses cannot exhaust memory.
+MAX_CLIENTS = 200_000
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class RateLimiter:
-    def __init__(self, per_client: int, failures: int, clock: Callable[[], float]):
-        self.per_client = per_client
-        self.failures = failures
+def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
+    """CIDRs (``"10.0.0.0/8"``, ``"::1/128"``, or a single address); ValueError names a bad one."""
+    out = []
+    for v in values:
+        try:
+            out.append(ipaddress.ip_network(str(v).strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"trusted_proxies: {v!r} is not an IP address or CIDR network") from None
+    return tuple(out)
+
+
+def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    candidates = [text]
+    if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
+        candidates.append(text[1:text.index("]")])
+    elif text.count(":") == 1:  # "203.0.113.7:5000"
+        candidates.append(text.split(":", 1)[0])
+    for c in candidates:
+        try:
+            ip = ipaddress.ip_address(c.split("%", 1)[0])
+        except ValueError:
+            continue
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        return ip
+    return None
+
+
+def _trusted(text: str, networks: tuple[Network, ...]) -> bool:
+    ip = _parse_ip(text)
+    return ip is not None and any(ip.version == n.version and ip in n for n in networks)
+
+
+def client_address(request: web.Request, trusted: tuple[Network, ...] = ()) -> str:
+    """The address a request is counted under (see the module docstring).
+
+    ``X-Forwarded-For`` is read only when the direct peer is a trusted proxy;
+    otherwise anyone could pick a fresh address per request."""
+    peer = request.remote or ""
+    if not trusted or not _trusted(peer, trusted):
+        return peer
+    hops = [h.strip() for line in request.headers.getall("X-Forwarded-For", []) for h in line.split(",")]
+    hops = [h for h in hops if h]
+    for hop in reversed(hops):
+        if not _trusted(hop, trusted):
+            return hop
+    return hops[0] if hops else peer
+
+
+def _normalise(address: str) -> str:
+    ip = _parse_ip(address)
+    if ip is None:
+        return address  # opaque (e.g. a unix socket); still only ever stored as an HMAC
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+class RateLimits:
+    """The per-process tables behind :func:`limit` and the verify guard."""
+
+    def __init__(self, clock: Callable[[], float], trusted_proxies: Iterable[str] = (),
+                 max_clients: int = MAX_CLIENTS):
         self.clock = clock
+        self.trusted = parse_networks(trusted_proxies)
+        self.max_clients = max_clients
         self._key = secrets.token_bytes(32)
         self._window = -1
-        self._clients: dict[bytes, int] = {}
-        self._failed = 0
+        self._counts: dict[tuple[str, bytes], int] = {}
+        self._failed_now: set[bytes] = set()
+        self._failed_before: set[bytes] = set()
+        self._failures_now = 0
+        self._failures_before = 0
 
     def _roll(self) -> None:
         window = int(self.clock()) // 60
-        if window != self._window:
-            self._window, self._clients, self._failed = window, {}, 0
+        if window == self._window:
+            return
+        consecutive = window == self._window + 1
+        self._failed_before = self._failed_now if consecutive else set()
+        self._failures_before = self._failures_now if consecutive else 0
+        self._window, self._counts, self._failed_now, self._failures_now = window, {}, set(), 0
 
     def retry_after(self) -> int:
+        """Seconds until the current window ends (for ``Retry-After``)."""
         return 60 - int(self.clock()) % 60
 
-    def client_key(self, address: str | None) -> bytes:
-        return hmac.new(self._key, (address or "").encode(), hashlib.sha256).digest()[:16]
+    def client_key(self, request: web.Request) -> bytes:
+        """HMAC of the request's client address (never the address itself)."""
+        address = _normalise(client_address(request, self.trusted))
+        return hmac.new(self._key, address.encode(), hashlib.sha256).digest()[:16]
 
-    def allow(self, address: str | None) -> bool:
-        """Count one attempt; False when this client or the global failure budget is spent."""
+    def hit(self, request: web.Request, bucket: str, per_minute: int) -> int:
+        """Count one request of this client in ``bucket``: 0 if allowed, else
+        the seconds to wait."""
         self._roll()
-        if self._failed >= self.failures:
-            return False
-        key = self.client_key(address)
-        count = self._clients.get(key, 0)
-        if count >= self.per_client:
-            return False
-        self._clients[key] = count + 1
-        return True
+        slot = (bucket, self.client_key(request))
+        count = self._counts.get(slot)
+        if count is None and len(self._counts) >= self.max_clients:
+            return self.retry_after()
+        count = count or 0
+        if count >= per_minute:
+            return self.retry_after()
+        self._counts[slot] = count + 1
+        return 0
 
-    def failed(self) -> None:
+    # -- code redemption --------------------------------------------------------------
+
+    def under_attack(self, failures_per_minute: int) -> bool:
+        """True while all clients together fail at least ``failures_per_minute``
+        times in this or the previous minute."""
         self._roll()
-        self._failed += 1
+        return max(self._failures_now, self._failures_before) >= failures_per_minute
+
+    def guess_allowed(self, request: web.Request, per_client: int, failures_per_minute: int) -> int:
+        """0 when this client may try a code now, else the seconds to wait.
+
+        An admitted attempt counts as a failure at once, and stops counting
+        only when :meth:`guess_succeeded` says its code was accepted: requests
+        in flight cannot overrun the global bound, and under attack parallel
+        requests of one client get one guess, not one each."""
+        wait = self.hit(request, "verify", per_client)
+        if wait:
+            return wait
+        key = self.client_key(request)
+        if self.under_attack(failures_per_minute):
+            if key in self._failed_now:
+                return self.retry_after() + 60  # clean for a whole minute first
+            if key in self._failed_before:
+                return self.retry_after()
+        if len(self._failed_now) >= self.max_clients:
+            return self.retry_after()
+        self._failures_now += 1
+        self._failed_now.add(key)
+        return 0
+
+    def guess_succeeded(self, request: web.Request) -> None:
+        """The client's code was accepted: it is not a guesser (undoes the
+        failure :meth:`guess_allowed` counted in advance)."""
+        self._roll()
+        key = self.client_key(request)
+        if key in self._failed_now:
+            self._failed_now.discard(key)
+            self._failures_now = max(0, self._failures_now - 1)
+
+
+LIMITS: web.AppKey[RateLimits] = web.AppKey("bluezone_rate_limits", RateLimits)
+
+
+def limits_of(request: web.Request) -> RateLimits:
+    """The server's :class:`RateLimits` (from a plugin route or a sub-application too)."""
+    return request.config_dict[LIMITS]
+
+
+def too_many(retry_after: int) -> ApiError:
+    """The 429 every limit answers with: bilingual, with ``Retry-After``."""
+    return ApiError(429, "rate_limited", f"too many requests; try again in {retry_after} s",
+                    f"quá nhiều yêu cầu; hãy thử lại sau {retry_after} giây", {"Retry-After": str(retry_after)})
+
+
+def limit(request: web.Request, bucket: str, per_minute: int) -> None:
+    """Allow ``per_minute`` requests per client in ``bucket``, else raise a 429.
+
+    The helper for plugin routes, e.g. ``limit(request, "venue-trace", 10)``
+    at the top of an unauthenticated handler, before any expensive work."""
+    wait = limits_of(request).hit(request, bucket, per_minute)
+    if wait:
+        raise too_many(wait)
+
+
+__all__ = ["LIMITS", "RateLimits", "client_address", "limit", "limits_of", "parse_networks", "too_many"]

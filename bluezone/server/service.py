@@ -93,6 +93,9 @@ class AuthorityServer:
         body = _obj(body)
         now = self.now()
         claims = codes.check_certificate(self.keys, body.get("verificationPayload"), now=now)
+        # a certificate for an F1 code issued while recursive reports were on
+        # must not publish after they are switched off
+        codes.check_recursive_allowed(claims.get("reportType"), self.settings.recursive_reports)
         keys = publish.parse_keys(body.get("temporaryExposureKeys"))
         publish.check_keys(keys, now=now)
         publish.check_hmac(keys, body.get("hmacKey"), str(claims.get("tekmac", "")))

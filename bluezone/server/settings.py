@@ -39,7 +39,21 @@ SERVER_SCHEMA: dict[str, Any] = {
         "certificate_minutes": {"type": "integer", "minimum": 1, "maximum": 60, "default": 15},
         "one_time_token_hours": {"type": "integer", "minimum": 1, "maximum": 168, "default": 24},
         "verify_per_client_per_minute": {"type": "integer", "minimum": 1, "default": 10},
-        "verify_failures_per_minute": {"type": "integer", "minimum": 1, "default": 30},
+        "verify_failures_per_minute": {"type": "integer", "minimum": 1, "default": 30,
+                                       "description": "above this many failed redemptions a minute (all clients), "
+                                                      "clients that failed are refused until clean for a minute"},
+        "uploads_per_client_per_minute": {"type": "integer", "minimum": 1, "default": 10,
+                                          "description": "certificate and publish requests per client"},
+        "declarations_per_client_per_minute": {"type": "integer", "minimum": 1, "default": 10},
+        "decoys_per_client_per_minute": {"type": "integer", "minimum": 1, "default": 60,
+                                         "description": "POST /v1/decoy and X-Chaff requests per client"},
+        "trusted_proxies": {"type": "array", "items": {"type": "string"}, "default": [],
+                            "description": "CIDRs of reverse proxies whose X-Forwarded-For is believed"},
+        "header_timeout_seconds": {"type": "number", "minimum": 0.1, "maximum": 3600, "default": 20,
+                                   "description": "a connection must finish a request's headers this long after "
+                                                  "it opened or after the previous answer (also the keep-alive)"},
+        "body_timeout_seconds": {"type": "number", "minimum": 0.1, "maximum": 3600, "default": 30,
+                                 "description": "a request body must arrive completely within this time"},
         "recursive_reports": {"type": "boolean", "default": False,
                               "description": "allow F1 (RECURSIVE) uploads so F1 contacts get F2 warnings (opt-in)"},
         "retention_minutes": {"type": "integer", "minimum": 1, "default": 60,
@@ -73,12 +87,25 @@ class ServerSettings:
     one_time_token_hours: int = 24
     verify_per_client_per_minute: int = 10
     verify_failures_per_minute: int = 30
+    uploads_per_client_per_minute: int = 10
+    declarations_per_client_per_minute: int = 10
+    decoys_per_client_per_minute: int = 60
+    trusted_proxies: tuple[str, ...] = ()
+    header_timeout_seconds: float = 20
+    body_timeout_seconds: float = 30
     recursive_reports: bool = False
     retention_minutes: int = 60
     retention_days: int = 14
     region: str = "452"
     key_id: str = "452"
     key_version: str = "v1"
+
+    def __post_init__(self) -> None:
+        # a TOML list becomes a tuple (hashable, frozen); a bad CIDR stops the start
+        object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
+        from .ratelimit import parse_networks
+
+        parse_networks(self.trusted_proxies)
 
     @classmethod
     def from_config(cls, config: Any) -> "ServerSettings":

@@ -209,18 +209,10 @@ def token_meta(body: Any, settings: CheckinSettings, now: int, retention_days: i
     return meta
 
 
-def client_address(request: Any) -> str | None:
-    """The address the per-client limit is kept for (hashed by the limiter, never stored).
-
-    One function, so that adopting the server's trusted-proxy setting is a
-    one-line change here."""
-    return request.remote
-
-
 def add_routes(app: Any, config: Any) -> None:
     from bluezone.server import SERVER, ApiError, json_body, require_staff, server_of
     from bluezone.server.middleware import padded_json
-    from bluezone.server.ratelimit import RateLimiter
+    from bluezone.server.ratelimit import limit
 
     try:
         settings = CheckinSettings.from_config(config)
@@ -228,19 +220,14 @@ def add_routes(app: Any, config: Any) -> None:
         settings = CheckinSettings()  # uploads then answer 503 venue_tracing_unconfigured
     workers = TraceWorkers(settings.trace_workers, settings.trace_queue, settings.trace_executor)
     app[WORKERS] = workers
-    # Only the per-client budget is used (the global failure budget is set out
-    # of reach): with a global one, anyone sending junk tokens would lock every
-    # venue owner out.
-    limiter = RateLimiter(settings.trace_uploads_per_client_per_minute, 2**62, app[SERVER].clock)
     with app[SERVER].db.transaction() as c:
         c.execute(PAPER_TABLE)
 
     async def upload(request: web.Request) -> web.Response:
         server = server_of(request)
-        if not limiter.allow(client_address(request)):
-            raise ApiError(429, "rate_limited", "too many venue-trace uploads; try again in a minute",
-                           "gửi quá nhiều lần; hãy thử lại sau một phút",
-                           {"Retry-After": str(limiter.retry_after())})
+        # A per-client budget only (the server's, behind its trusted proxies):
+        # a global one would let anyone sending junk lock every venue owner out.
+        limit(request, "venue-trace", settings.trace_uploads_per_client_per_minute)
         checked = check_upload(server, config, settings, await json_body(request))
         try:
             venue, traces = await workers.run(tracing.complete_upload, checked.raw, checked.secret,
