@@ -61,7 +61,7 @@ url = "http://127.0.0.1:1"
 database = "server.db"
 export_dir = "exports"
 secrets_file = "server.secrets"
-#TP trusted_proxies = ["127.0.0.1/32"]
+trusted_proxies = ["127.0.0.1/32"]
 
 [qr_checkin]
 authority_public_key = "{public}"

@@ -15,7 +15,8 @@ ROUTES = Path(__file__).resolve().parents[1] / "bluezone_qr_checkin" / "server_r
 
 def test_every_error_code_of_the_routes_is_documented():
     codes = set(re.findall(r'(?:ApiError|_refuse)\(\s*\d{3},\s*"([a-z_]+)"', ROUTES.read_text()))
-    assert {"invalid_window", "free_text_notice", "unknown_notice", "venue_tracing_busy", "rate_limited"} <= codes
+    # (rate_limited comes from the server's shared limit() helper, documented with the server's codes)
+    assert {"invalid_window", "free_text_notice", "unknown_notice", "venue_tracing_busy"} <= codes
     assert sorted(c for c in codes if f"`{c}`" not in API) == []
 
 
