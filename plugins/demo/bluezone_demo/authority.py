@@ -96,6 +96,12 @@ signing_key = "export-signing.pem"
 secrets_file = "server.secrets"
 recursive_reports = true
 batch_minutes = 1440
+# Every simulated phone talks from 127.0.0.1, so the server's per-client
+# budgets (sized for one real phone each) are raised for the demo.
+verify_per_client_per_minute = 1000
+uploads_per_client_per_minute = 1000
+declarations_per_client_per_minute = 1000
+decoys_per_client_per_minute = 10000
 """)
     run_cli("config", "check", str(device_config))
     run_cli("config", "check", str(server_config))
