@@ -215,7 +215,7 @@ async def slow_clients(url: str, stop: asyncio.Event, seen: collections.Counter)
             except asyncio.TimeoutError:
                 pass
         writer.close()
-    seen["slow closed by server"] += closed
+    seen["slow answered or closed by server"] += closed
 
 
 ATTACKS = {
