@@ -23,8 +23,7 @@ INSTALL_HINT = (
 
 @click.command("demo", context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
                add_help_option=False)
-@click.pass_context
-def demo_command(ctx: click.Context) -> None:
+def demo_command() -> None:
     """A simulated province day (needs the bluezone-demo plugin)."""
     fail(INSTALL_HINT)
 
