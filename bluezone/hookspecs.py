@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover - import cycle guard for type hints only
     import click
 
     from .config import Config
-    from .models import Alert, Exposure, ExposureKey, ExposureWindow, PublishedBatch, DailyRisk
+    from .models import Alert, Exposure, ExposureKey, ExposureWindow, DailyRisk
 
 hookspec = pluggy.HookspecMarker("bluezone")
 hookimpl = pluggy.HookimplMarker("bluezone")
@@ -107,23 +107,17 @@ def bluezone_score_exposure_windows(
 
 
 @hookspec
-def bluezone_published_feeds(config: "Config") -> list[str]:
-    """Name the published feeds a device should download on sync
-    (``"keys"`` is the core's; the check-in plugin adds ``"venue-traces"``)."""
+def bluezone_feeds() -> list[Any]:
+    """Offer published feeds: objects following :class:`bluezone.feed.Feed`
+    (a ``name`` and ``match(batch, store, config) -> list[Exposure]``).
 
-
-@hookspec
-def bluezone_match_batch(
-    batch: "PublishedBatch", store: Any, config: "Config"
-) -> "list[Exposure] | None":
-    """Match one downloaded batch of a feed against the device's own history.
-
-    Return the exposures found (or ``None`` when the feed is not yours). The
-    QR check-in plugin answers for ``"venue-traces"``: that is how venue
-    matches enter the same alerting pipeline as BLE matches.
-    Raise :class:`bluezone.models.BadBatch` (or a subclass) for a damaged or
-    untrusted file: the sync skips it, stores nothing of it and fetches it
-    again next time.
+    A device downloads every feed offered here on sync and hands each batch
+    to the object of its feed: the core's ``"keys"`` feed, the QR check-in
+    plugin's ``"venue-traces"``. Two plugins offering one name is an error.
+    ``match`` runs inside the batch's store transaction and must be
+    synchronous; it raises :class:`bluezone.models.BadBatch` (or a subclass)
+    for a damaged or untrusted file, which the sync then skips, stores
+    nothing of, and fetches again next time. Sync only.
     """
 
 

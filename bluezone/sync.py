@@ -1,9 +1,12 @@
 """Sync: downloaded batches in, exposures and alerts out, exactly once.
 
-Each batch is handled in ONE store transaction: every feed plugin's
-``bluezone_match_batch`` runs (the core's ``"keys"`` matcher keeps its
-exposure windows), the exposures it completes are stored with one alert each,
-and the batch is marked processed. A process killed at any instant therefore
+The feeds are the named objects plugins offer through ``bluezone_feeds``
+(:mod:`bluezone.feed`); a sync downloads each and hands every batch to the
+``match`` of its own feed. Each batch is handled in ONE store transaction:
+its feed's ``match`` runs (the core's ``"keys"`` feed runs the matching
+pipeline and keeps its exposure windows), the exposures it completes are
+stored with one alert each, and the batch is marked processed. A batch of a
+feed nobody serves is reported as failed and left unprocessed. A process killed at any instant therefore
 leaves a batch either fully done or not at all; the next sync redoes exactly
 the batches that are not marked. Alerts are delivered to the sinks after the
 commit and marked delivered one by one, so a crash between the two re-shows
@@ -25,10 +28,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .export import ExportError
+from .feed import Feed, collect_feeds, feed_for
 from .matching.alerts import build_alert
 from .models import BadBatch, Exposure, PublishedBatch, Tier
-from .plugins import call_hook, call_hook_async
+from .plugins import PluginError, call_hook, call_hook_async
 
 
 @dataclass
@@ -52,12 +55,8 @@ class SyncStats:
 
 
 def published_feeds(config: Any) -> list[str]:
-    feeds: list[str] = []
-    for result in call_hook(config.pm.hook.bluezone_published_feeds, config=config):
-        for feed in result:
-            if feed not in feeds:
-                feeds.append(feed)
-    return feeds
+    """Names of the feeds this process serves, in plugin registration order."""
+    return list(collect_feeds(config.pm))
 
 
 def _allowed(exposure: Exposure, config: Any, f2_opt_in: bool) -> bool:
@@ -73,25 +72,27 @@ def _worst_tier_on(store: Any, day: str) -> int:
 
 def process_batch(
     store: Any, config: Any, batch: PublishedBatch, *, f2_opt_in: bool = True, now: int | None = None,
-    stats: SyncStats | None = None,
+    stats: SyncStats | None = None, feeds: dict[str, Feed] | None = None,
 ) -> list[Exposure]:
     """Match one batch, store its exposures and alerts atomically, then tell
     ``bluezone_exposure_detected`` (from synchronous code; the async
     :func:`sync` awaits that hook instead).
 
     Returns the new exposures (empty when the batch was already processed).
-    A batch that fails (a bad signature, a plugin error) raises; nothing of
-    it is stored and it stays unprocessed.
+    A batch that fails (a bad signature, a feed nobody serves, a plugin
+    error) raises; nothing of it is stored and it stays unprocessed.
+    ``feeds`` defaults to :func:`bluezone.feed.collect_feeds`.
     """
-    fresh = _store_batch(store, config, batch, f2_opt_in=f2_opt_in, now=now, stats=stats)
+    feeds = collect_feeds(config.pm) if feeds is None else feeds
+    fresh = _store_batch(store, config, batch, feeds, f2_opt_in=f2_opt_in, now=now, stats=stats)
     for exposure in fresh:
         call_hook(config.pm.hook.bluezone_exposure_detected, exposure=exposure, config=config)
     return fresh
 
 
 def _store_batch(
-    store: Any, config: Any, batch: PublishedBatch, *, f2_opt_in: bool, now: int | None,
-    stats: SyncStats | None,
+    store: Any, config: Any, batch: PublishedBatch, feeds: dict[str, Feed], *, f2_opt_in: bool,
+    now: int | None, stats: SyncStats | None,
 ) -> list[Exposure]:
     """The transaction of :func:`process_batch`: match, store, mark processed.
 
@@ -102,6 +103,7 @@ def _store_batch(
     the matching work of a batch already done.
     """
     stats = stats if stats is not None else SyncStats()
+    feed = feed_for(feeds, batch)  # raises UnservedFeed (a BadBatch) before anything is written
     content_id = batch.content_id
     if store.batch_processed(batch.feed, content_id):
         stats.batches_skipped += 1
@@ -112,11 +114,12 @@ def _store_batch(
         if store.batch_processed(batch.feed, content_id):  # another process did it meanwhile
             stats.batches_skipped += 1
             return []
-        found: list[Exposure] = []
-        for result in config.pm.hook.bluezone_match_batch(batch=batch, store=store, config=config):
-            if inspect.isawaitable(result):
-                raise RuntimeError("bluezone_match_batch must be synchronous inside a sync transaction")
-            found.extend(result or [])
+        found = feed.match(batch, store, config)
+        if inspect.isawaitable(found):
+            if inspect.iscoroutine(found):
+                found.close()
+            raise PluginError(f"feed {feed.name!r}: match() returned an awaitable; it must be synchronous "
+                              "(it runs inside the store transaction)")
         # Most severe first, so a day's F1 suppresses the same batch's F2.
         for exposure in sorted(found, key=lambda e: (-int(e.tier), e.date)):
             if not _allowed(exposure, config, f2_opt_in):
@@ -162,11 +165,12 @@ def _process_each(store: Any, config: Any, batches: Iterable[PublishedBatch], st
     """Process batches in order; a bad one is counted, reported and skipped.
     Returns the names of the batches that failed."""
     failed: set[str] = set()
+    feeds = collect_feeds(config.pm)
     for batch in batches:
         stats.batches_downloaded += 1
         try:
-            process_batch(store, config, batch, f2_opt_in=f2_opt_in, now=now, stats=stats)
-        except BadBatch as e:  # a damaged or untrusted file of any feed (ExportError, FeedError, plugins')
+            process_batch(store, config, batch, f2_opt_in=f2_opt_in, now=now, stats=stats, feeds=feeds)
+        except BadBatch as e:  # a damaged or untrusted file of any feed, or of a feed nobody serves
             stats.batches_failed += 1
             stats.errors.append(f"{batch.feed}/{batch.name}: {e}")
             failed.add(batch.name)
@@ -201,9 +205,10 @@ async def sync(
     after each feed lists only the files that were processed, and keeps the
     index's entity tag only when nothing failed."""
     stats = SyncStats()
+    feeds = collect_feeds(config.pm)  # a conflict or a bad feed object stops here, before any download
     store.purge(now)
-    for feed in published_feeds(config):
-        await _sync_feed(store, config, transport, feed, stats, f2_opt_in=f2_opt_in, now=now)
+    for feed in feeds:
+        await _sync_feed(store, config, transport, feed, feeds, stats, f2_opt_in=f2_opt_in, now=now)
     # Hooks on this path are awaited: a plugin's sink may be ``async def``.
     for kwargs in _deliveries(store, config, language, stats):
         await call_hook_async(config.pm.hook.bluezone_deliver_alert, **kwargs)
@@ -211,8 +216,8 @@ async def sync(
     return stats
 
 
-async def _sync_feed(store: Any, config: Any, transport: Any, feed: str, stats: SyncStats, *,
-                     f2_opt_in: bool, now: int | None) -> None:
+async def _sync_feed(store: Any, config: Any, transport: Any, feed: str, feeds: dict[str, Feed],
+                     stats: SyncStats, *, f2_opt_in: bool, now: int | None) -> None:
     from .transport import FeedState, TransportError
 
     state = FeedState.from_dict(store.get_sync_state(feed))
@@ -239,7 +244,7 @@ async def _sync_feed(store: Any, config: Any, transport: Any, feed: str, stats: 
                 continue
             stats.batches_downloaded += 1
             try:
-                fresh = _store_batch(store, config, batch, f2_opt_in=f2_opt_in, now=now, stats=stats)
+                fresh = _store_batch(store, config, batch, feeds, f2_opt_in=f2_opt_in, now=now, stats=stats)
             except BadBatch as e:
                 stats.batches_failed += 1
                 stats.errors.append(f"{feed}/{name}: {e}")

@@ -1,23 +1,31 @@
-"""``bluezone demo``: a short, real scenario with what is installed."""
+"""``bluezone demo`` when the demo plugin is not installed.
+
+The demo is the ``bluezone-demo`` plugin (``plugins/demo``): a simulated
+province day over real HTTP that composes the other plugins. It registers
+its own ``demo`` command, which replaces this one. The core keeps only this
+placeholder, so the command exists on every install and says how to get the
+real thing instead of running a second, smaller matcher of its own.
+"""
 
 from __future__ import annotations
 
 import click
 
+from .common import fail
 
-@click.command("demo")
-@click.option("--workdir", type=click.Path(file_okay=False), default=None,
-              help="Keep the demo's stores here (default: a temporary folder).")
-@click.option("--seed", type=int, default=7, show_default=True)
-def demo_command(workdir: str | None, seed: int) -> None:
-    """Two phones meet, one reports, the other matches (the core alone).
+INSTALL_HINT = (
+    "the demo is the bluezone-demo plugin, which is not installed (or is disabled); install it with "
+    "'pip install -e plugins/demo' (or run 'make demo' in the repository) / "
+    "bản trình diễn là plugin bluezone-demo, chưa được cài (hoặc đang bị tắt); hãy cài bằng "
+    "'pip install -e plugins/demo' (hoặc chạy 'make demo' trong kho mã nguồn)"
+)
 
-    The bluezone-demo plugin, installed by 'make install', replaces this with
-    a whole simulated province day over real HTTP.
-    """
-    from ..demo import run_demo
 
-    run_demo(workdir, seed=seed, echo=click.echo)
+@click.command("demo", context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+               add_help_option=False)
+def demo_command() -> None:
+    """A simulated province day (needs the bluezone-demo plugin)."""
+    fail(INSTALL_HINT)
 
 
 def register(cli: click.Group) -> None:

@@ -10,7 +10,7 @@ import pytest
 from bluezone.models import ExposureKey
 from bluezone.schedules.gaen import SCHEDULE, read_tx_power
 from bluezone_ble.calibration import load_from_store
-from bluezone_ble.evaluation import RULES, RiskRule, evaluate, exposure_windows
+from bluezone_ble.evaluation import RULES, RiskRule, decide, evaluate
 from bluezone_ble.sim.engine import _address, simulate, simulate_async
 from bluezone_ble.sim.mobility import SCENARIOS, Static, get_scenario
 from bluezone_ble.sim.radio import RadioModel, body_blocks, people_between
@@ -111,8 +111,8 @@ async def test_two_phones_together_for_20_minutes_hear_each_other(make_store):
     assert load_from_store(b).model == "Galaxy A51"
     # and the default rule calls it a close contact both ways
     default = RiskRule()
-    assert default.exposed(exposure_windows(b, SCHEDULE, [key]))
-    assert default.exposed(exposure_windows(a, SCHEDULE, [o.key for o in b.own_keys("gaen")]))
+    assert decide(b, SCHEDULE, [key], [default]) == [True]
+    assert decide(a, SCHEDULE, [o.key for o in b.own_keys("gaen")], [default]) == [True]
 
 
 async def test_two_phones_far_apart_do_not(make_store):
@@ -149,18 +149,57 @@ def test_evaluation_counts_pairs(make_store):
         assert c.tp + c.fp + c.fn + c.tn == 20 and c.tp + c.fn == ev.positives
 
 
-def test_core_matcher_and_helper_agree(make_store):
-    """When bluezone.matching is installed, the evaluation helper and the core
-    matcher reach the same decisions on the same simulated stores."""
-    from bluezone_ble.evaluation import core_matcher_available
+def _copy_store(store, folder, name):
+    """A separate copy of a simulated phone's store (file and key), so each
+    sender is matched against the listener's history alone."""
+    import shutil
+    import sqlite3
 
-    if not core_matcher_available():
-        pytest.skip("bluezone.matching is not installed in this checkout")
-    stores = [(f"p{i}", make_store(f"x{i}")) for i in range(6)]
-    truth = simulate("office", stores, seed=8, start_time=START, duration=3 * 3600)
-    core = evaluate(truth, stores, SCHEDULE, use_core=True)
-    helper = evaluate(truth, stores, SCHEDULE, use_core=False)
-    assert core.engine != helper.engine
-    for name, c in core.by_rule.items():
-        h = helper.by_rule[name]
-        assert (c.tp, c.fp, c.fn, c.tn) == (h.tp, h.fp, h.fn, h.tn), name
+    from bluezone.store import DeviceStore
+
+    path = folder / f"{name}.db"
+    source, target = sqlite3.connect(store.path), sqlite3.connect(path)
+    source.backup(target)  # the committed state, WAL included
+    source.close()
+    target.close()
+    shutil.copy(store.key_file, folder / f"{name}.key")
+    return DeviceStore(path, key_file=folder / f"{name}.key", clock=lambda: START + 4 * 3600)
+
+
+def test_evaluation_decides_as_a_real_sync_does(make_store, tmp_path):
+    """The evaluation runs the phone's own pipeline: for every ordered pair,
+    its answer equals what a real sync does with the sender's keys in a
+    signed export (exposure stored or not), with the rule as ``[risk]``."""
+    import dataclasses
+
+    from bluezone.config import config_from_dict
+    from bluezone.export import write_export
+    from bluezone.matching.fixtures import deployment, new_signing_key
+    from bluezone.models import PublishedBatch, ReportType
+    from bluezone.sync import process_batch
+
+    stores = [(f"p{i}", make_store(f"x{i}")) for i in range(4)]
+    truth = simulate("office", stores, seed=8, start_time=START, duration=3600)  # 8 warn, 4 do not
+    rule = RULES[0]
+    signer, pem = new_signing_key()
+    risk = {k: v for k, v in rule.to_risk().items() if k != "report_type_weights"}
+    config = config_from_dict(deployment(pem, risk=risk))
+    answers = []
+    for sender, sstore in stores:
+        keys = [dataclasses.replace(o.key, report_type=ReportType.CONFIRMED_TEST) for o in sstore.own_keys("gaen")]
+        data = write_export(keys, signer, region="452", start_timestamp=START, end_timestamp=START + 4 * 3600,
+                            key_id="452")
+        for listener, lstore in stores:
+            if sender == listener:
+                continue
+            [decided] = decide(lstore, SCHEDULE, keys, [rule])
+            copy = _copy_store(lstore, tmp_path, f"{sender}-{listener}")
+            try:
+                fresh = process_batch(copy, config, PublishedBatch("keys", "b.zip", data))
+            finally:
+                copy.close()
+            assert bool(fresh) is decided, (sender, listener)
+            answers.append(decided)
+    assert True in answers and False in answers  # both outcomes were exercised
+    ev = evaluate(truth, stores, SCHEDULE, rules=[rule])
+    assert ev.by_rule[rule.name].tp + ev.by_rule[rule.name].fp == answers.count(True)

@@ -1,7 +1,8 @@
 """``bluezone demo``: a simulated province day, end to end over real HTTP.
 
 This plugin composes the others (BLE simulator, QR check-in, transports) as a
-province deployment would, and replaces the core's two-phone demo command.
+province deployment would. Its ``demo`` command replaces the core's placeholder,
+which only says to install this plugin.
 Imports stay inside the command so the CLI starts fast.
 """
 

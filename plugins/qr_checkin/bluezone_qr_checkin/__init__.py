@@ -8,8 +8,7 @@ costs nothing until a venue feature is used. See docs/qr_checkin.md.
 
 from .plugin import (  # noqa: F401
     bluezone_config_schema,
-    bluezone_match_batch,
-    bluezone_published_feeds,
+    bluezone_feeds,
     bluezone_register_commands,
     bluezone_server_routes,
 )

@@ -101,7 +101,7 @@ def exposures_from(found: list[VenueMatch]) -> list[Exposure]:
 
 
 def match_batch(batch: PublishedBatch, store: Any, public_keys: list[dict[str, str]] | None) -> list[Exposure]:
-    """The ``bluezone_match_batch`` work for one ``venue-traces`` batch.
+    """The ``venue-traces`` feed's ``match`` work for one batch.
 
     The visit remembers the trace's notice *id* only; the text shown for it
     comes from the phone's own catalogue (:func:`.notices.render`). The

@@ -16,24 +16,27 @@ def bluezone_config_schema() -> dict[str, dict[str, Any]]:
     return {"qr_checkin": SCHEMA}
 
 
-@hookimpl
-def bluezone_published_feeds(config: Any) -> list[str]:
-    return [FEED]
+class VenueTracesFeed:
+    """The ``venue-traces`` feed: venue traces → venue exposures (tier F1,
+    source "venue"). Follows :class:`bluezone.feed.Feed`."""
+
+    name = FEED
+
+    def match(self, batch: Any, store: Any, config: Any) -> Any:
+        from .matching import TraceBatchError, match_batch
+
+        keys = config.export_public_keys() if config is not None else None
+        if not keys:
+            raise TraceBatchError("no [authority] export_keys configured: cannot verify venue traces")
+        return match_batch(batch, store, keys)
+
+
+VENUE_TRACES_FEED = VenueTracesFeed()
 
 
 @hookimpl
-def bluezone_match_batch(batch: Any, store: Any, config: Any) -> Any:
-    """Venue traces → venue exposures (tier F1, source "venue")."""
-    if batch.feed != FEED:
-        return None
-    from .matching import match_batch
-
-    keys = config.export_public_keys() if config is not None else None
-    if not keys:
-        from .matching import TraceBatchError
-
-        raise TraceBatchError("no [authority] export_keys configured: cannot verify venue traces")
-    return match_batch(batch, store, keys)
+def bluezone_feeds() -> list[Any]:
+    return [VENUE_TRACES_FEED]
 
 
 @hookimpl

@@ -6,7 +6,7 @@ PDFium's render of the PDF. Citizen: ``bluezone checkin poster.png``
 Authority: a real aiohttp server on 127.0.0.1 with this plugin's routes; a
 staff member issues a one-time token; the owner runs ``bluezone venue trace``
 (subprocess, http transport). Device: downloads the signed ``venue-traces``
-batch over http and matches it through the ``bluezone_match_batch`` hook →
+batch over http and matches it through the ``venue-traces`` feed object (``bluezone_feeds``) →
 a venue exposure (F1). A second phone that visited another venue gets none.
 """
 
@@ -26,7 +26,7 @@ from aiohttp.test_utils import TestServer
 
 from bluezone.config import load_config
 from bluezone.models import Tier
-from bluezone.plugins import call_hook
+from bluezone.feed import collect_feeds
 from bluezone.server import AuthorityServer, create_app
 from bluezone.store import DeviceStore
 from bluezone.transport import FeedState
@@ -141,7 +141,7 @@ async def test_poster_to_exposure(authority_server, tmp_path):
         batches, _ = await t.download("venue-traces", FeedState())
     assert len(batches) == 1
     with DeviceStore(phone) as store:
-        [exposures] = call_hook(config.pm.hook.bluezone_match_batch, batch=batches[0], store=store, config=config)
+        exposures = collect_feeds(config.pm)["venue-traces"].match(batches[0], store, config)
         assert len(exposures) == 1
         e = exposures[0]
         assert (e.tier, e.source) == (Tier.F1, "venue") and e.minutes > 0
@@ -150,7 +150,7 @@ async def test_poster_to_exposure(authority_server, tmp_path):
         notices = checkin.VisitData.from_bytes(visit.data).notices
         assert [n["notice"] for n in notices] == ["f0-visit"]  # the default: the token named no notice
     with DeviceStore(other_phone) as store:
-        [exposures] = call_hook(config.pm.hook.bluezone_match_batch, batch=batches[0], store=store, config=config)
+        exposures = collect_feeds(config.pm)["venue-traces"].match(batches[0], store, config)
         assert exposures == []
 
     # visits list shows the notice
