@@ -46,6 +46,9 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
         "properties": {
             "disabled": {"type": "array", "items": {"type": "string"}, "default": []},
             "enabled": {"type": "array", "items": {"type": "string"}},
+            "allow_missing": {"type": "array", "items": {"type": "string", "enum": ["alert sink"]},
+                              "uniqueItems": True, "default": [],
+                              "description": "Essential capabilities this deployment knowingly runs without"},
         },
         "additionalProperties": False,
         "default": {},

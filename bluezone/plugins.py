@@ -52,6 +52,8 @@ FAILED = "failed to load"
 SCORER = "scorer"
 ALERT_SINK = "alert sink"
 TRANSPORT = "transport"
+# Essential capabilities a deployment may knowingly do without ([plugins] allow_missing).
+OPTIONAL_CAPABILITIES = frozenset({ALERT_SINK})
 
 
 class PluginError(Exception):
@@ -162,6 +164,7 @@ class PluginSet:
     plugins: list[PluginInfo] = field(default_factory=list)
     problems: list[PluginProblem] = field(default_factory=list)
     source: Path | None = None  # the deployment file it was built from, if any
+    allowed_missing: tuple[str, ...] = ()  # essential capabilities the file waived
 
     def active_names(self) -> list[str]:
         return sorted(p.name for p in self.plugins if p.active)
@@ -229,6 +232,7 @@ def plugin_set(
     environ = os.environ if environ is None else environ
     disabled = _names_from(section, "disabled") or []
     enabled = _names_from(section, "enabled")
+    allow_missing = set(_names_from(section, "allow_missing") or []) & OPTIONAL_CAPABILITIES
     env_disabled = _split_env(environ.get(ENV_DISABLE, ""))
 
     pm = BluezonePluginManager()
@@ -290,16 +294,22 @@ def plugin_set(
     except pluggy.PluginValidationError as e:
         result.problems.append(PluginProblem("plugins", str(e)))
 
-    result.problems.extend(_essential_problems(result, inactive, authority_url))
+    result.problems.extend(_essential_problems(result, inactive, authority_url, allow_missing))
+    result.allowed_missing = tuple(sorted(allow_missing))
     return result
 
 
 def _essential_problems(result: PluginSet, inactive: Mapping[str, tuple[EntryPoint, str]],
-                        authority_url: str | None) -> list[PluginProblem]:
+                        authority_url: str | None, allow_missing: Iterable[str] = ()) -> list[PluginProblem]:
     """A scorer, an alert sink and a transport for the authority URL's scheme
-    must stay: without them a phone matches nothing or warns nobody, silently."""
-    needed = [(SCORER, "a scorer for keys (bluezone_score_exposure_windows)"),
-              (ALERT_SINK, "an alert sink (bluezone_deliver_alert)")]
+    must stay: without them a phone matches nothing or warns nobody, silently.
+
+    Only the alert sink may be done without, and only when the file says so
+    (``allow_missing = ["alert sink"]``): alerts stay in the store and
+    ``bluezone status`` shows them (the demo and some tests read them there)."""
+    needed = [(SCORER, "a scorer for keys (bluezone_score_exposure_windows)")]
+    if ALERT_SINK not in allow_missing:
+        needed.append((ALERT_SINK, "an alert sink (bluezone_deliver_alert)"))
     if authority_url and "://" in authority_url:
         scheme = urlsplit(authority_url).scheme
         needed.append((f"{TRANSPORT}:{scheme}", f"a transport for the authority URL's {scheme}:// scheme "
@@ -326,7 +336,9 @@ def _essential_problems(result: PluginSet, inactive: Mapping[str, tuple[EntryPoi
             problems.append(PluginProblem(location, (
                 f"no active plugin provides {described}: {', '.join(map(repr, providers))} "
                 f"{'provides' if len(providers) == 1 else 'provide'} it but "
-                f"{'is' if len(providers) == 1 else 'are'} switched off; keep one on or install a replacement"),
+                f"{'is' if len(providers) == 1 else 'are'} switched off; keep one on or install a replacement"
+                + (f" (or, to show alerts only through 'bluezone status', add allow_missing = [\"{ALERT_SINK}\"] "
+                   "to [plugins])" if capability == ALERT_SINK else "")),
                 essential=True))
         elif capability.startswith(TRANSPORT):
             offered = sorted({c.split(":", 1)[1] for c in have if c.startswith(TRANSPORT + ":")})
