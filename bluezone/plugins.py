@@ -255,7 +255,7 @@ def plugin_set(
                     f"{', '.join(sorted(installed)) or 'none'}"))
 
     inactive: dict[str, tuple[EntryPoint, str]] = {}
-    for name, ep in sorted(installed.items()):
+    for name, ep in installed.items():  # discovery order, as pluggy's own loader: hook call order depends on it
         dist, version = _dist_of(ep)
         if name in env_disabled:
             reason = DISABLED_BY_ENV
