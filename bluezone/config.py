@@ -372,8 +372,10 @@ def _check(data: dict[str, Any], text: str = "", pm: pluggy.PluginManager | None
     for section, value in data.items():
         schema = schemas.get(section)
         if schema is None:
+            owner = (plugins.inactive_sections() if plugins is not None and plugins.inactive else {}).get(section)
+            because = f"; it belongs to plugin {owner[0]!r}, {owner[1]}" if owner else ""
             problems.append(Problem(
-                f"[{section}]", f"unknown section (known: {', '.join(sorted(schemas))})",
+                f"[{section}]", f"unknown section{because} (known: {', '.join(sorted(schemas))})",
                 _find_line(text, section, None),
             ))
             continue

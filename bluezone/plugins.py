@@ -166,6 +166,24 @@ class PluginSet:
     source: Path | None = None  # the deployment file it was built from, if any
     allowed_missing: tuple[str, ...] = ()  # essential capabilities the file waived
 
+    inactive: dict[str, tuple[EntryPoint, str]] = field(default_factory=dict, repr=False)
+
+    def inactive_sections(self) -> dict[str, tuple[str, str]]:
+        """``{section: (plugin, why inactive)}`` for configuration sections that
+        switched-off plugins would claim, so a leftover section is explained
+        rather than called unknown. Imports those plugins (only for this
+        message), ignoring their import errors."""
+        out: dict[str, tuple[str, str]] = {}
+        for name, (ep, reason) in self.inactive.items():
+            try:
+                hook = getattr(ep.load(), "bluezone_config_schema", None)
+                schemas = hook() if callable(hook) else {}
+            except Exception:  # noqa: BLE001 - switched off; its failures are not this deployment's
+                continue
+            for section in schemas or {}:
+                out.setdefault(section, (name, reason))
+        return out
+
     def active_names(self) -> list[str]:
         return sorted(p.name for p in self.plugins if p.active)
 
@@ -294,6 +312,7 @@ def plugin_set(
     except pluggy.PluginValidationError as e:
         result.problems.append(PluginProblem("plugins", str(e)))
 
+    result.inactive = inactive
     result.problems.extend(_essential_problems(result, inactive, authority_url, allow_missing))
     result.allowed_missing = tuple(sorted(allow_missing))
     return result

@@ -260,7 +260,8 @@ def test_a_disabled_plugin_adds_no_config_section_and_no_command(site, tmp_path)
     off_path = tmp_path / "off.toml"
     off_path.write_text(MINIMAL.format(plugins='[plugins]\ndisabled = ["sms-alerts"]\n', url="https://a.example")
                         + '\n[sms_alerts]\ngateway = "https://sms.example"\n')
-    with pytest.raises(ConfigError, match=r"\[sms_alerts\]: unknown section"):
+    with pytest.raises(ConfigError, match=r"\[sms_alerts\]: unknown section; it belongs to plugin 'sms-alerts', "
+                                          r"disabled by \[plugins\] disabled"):
         load_config(off_path)
     for how in ({"BLUEZONE_CONFIG": str(off_path)}, {}):
         args = ("sms-test",) if how else ("sms-test", "--config", str(off_path))
@@ -302,3 +303,20 @@ def test_plugins_command_says_not_in_enabled_and_exits_1_on_problems(tmp_path):
     report = json.loads(out.stdout)
     assert {p["name"]: p["reason"] for p in report["plugins"]}["alerts-console"] == NOT_ENABLED
     assert [p["location"] for p in report["problems"]] == ["[plugins] enabled"]
+
+
+def test_a_command_line_process_builds_its_plugin_set_once(tmp_path, monkeypatch):
+    """The set the CLI chose its commands from is the one the command's
+    deployment uses (not a second one built by other rules)."""
+    import bluezone.plugins as plugins
+
+    monkeypatch.setattr(plugins, "_PROCESS_SET", None)
+    path = deployment(tmp_path, '[plugins]\ndisabled = ["dp3t-lowcost"]\n')
+    first = plugins.process_plugin_set(["sync", "--config", str(path)], environ={})
+    assert plugins.process_plugin_set() is first
+    config = load_config(path)
+    assert config.plugins is first and config.pm is first.pm
+    assert "dp3t-lowcost" not in first.active_names()
+    other = tmp_path / "other.toml"
+    other.write_text(path.read_text())
+    assert load_config(other).plugins is not first  # another file gets its own, by the same rules
