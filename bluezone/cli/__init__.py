@@ -53,7 +53,8 @@ def _refuse_broken_plugin_set(argv: list[str]) -> None:
         return
     for problem in problems:
         click.echo(f"Error: {problem}", err=True)
-    click.echo("Run 'bluezone plugins' to see which plugins are active and why.", err=True)
+    click.echo("Run 'bluezone plugins' to see which plugins are active and why. / "
+               "Chạy 'bluezone plugins' để xem plugin nào đang bật và vì sao.", err=True)
     sys.exit(2)
 
 
