@@ -301,7 +301,7 @@ def plugin_set(
             pm.register(plugin, name)
         except (PluginError, ValueError) as e:
             message = str(e).removeprefix(f"plugin {name!r}: ")
-            result.problems.append(PluginProblem(where, f"{message}{from_dist}"))
+            result.problems.append(PluginProblem(where, f"{message} (distribution {dist} {version})" if dist else message))
             result.plugins.append(PluginInfo(name, dist, version, False, FAILED))
             continue
         hooks = tuple(sorted(c.name for c in pm.get_hookcallers(plugin) or []))

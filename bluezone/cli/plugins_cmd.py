@@ -26,7 +26,7 @@ def plugins_command(config_path: str | None, as_json: bool, show_hooks: bool) ->
                                             for p in plugins.problems]}, indent=2, ensure_ascii=False))
     else:
         rows = [(p.name, f"{p.distribution or '?'} {p.version or ''}".strip(), "active" if p.active else "inactive",
-                 p.reason, ", ".join(p.capabilities) or "-") for p in plugins.plugins]
+                 p.reason, ", ".join(p.capabilities) or "-") for p in sorted(plugins.plugins, key=lambda p: p.name)]
         header = ("plugin", "distribution", "state", "why", "essential capabilities")
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
         for row in [header, *rows]:
