@@ -10,6 +10,7 @@ at the first. Defaults written in the schemas are filled in on load.
 from __future__ import annotations
 
 import copy
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 import jsonschema
 import pluggy
 
-from .plugins import call_hook, collect_named, make_plugin_manager
+from .plugins import PluginSet, call_hook, collect_named, plugin_set, shared_plugin_set
 
 _LANG = {"type": "string", "enum": ["vi", "en"]}
 _WEIGHT = {"type": "number", "minimum": 0, "maximum": 2.5}
@@ -45,6 +46,9 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
         "properties": {
             "disabled": {"type": "array", "items": {"type": "string"}, "default": []},
             "enabled": {"type": "array", "items": {"type": "string"}},
+            "allow_missing": {"type": "array", "items": {"type": "string", "enum": ["alert sink"]},
+                              "uniqueItems": True, "default": [],
+                              "description": "Essential capabilities this deployment knowingly runs without"},
         },
         "additionalProperties": False,
         "default": {},
@@ -169,7 +173,7 @@ class Config:
 
     data: dict[str, Any]
     path: Path | None = None
-    _pm: pluggy.PluginManager | None = field(default=None, repr=False)
+    _plugins: PluginSet | None = field(default=None, repr=False)
 
     # -- the core's sections, as attributes -----------------------------------------
 
@@ -223,12 +227,17 @@ class Config:
     # -- plugins -------------------------------------------------------------------------
 
     @property
+    def plugins(self) -> PluginSet:
+        """This deployment's plugin set (:func:`bluezone.plugins.plugin_set`),
+        the one that was checked when the file was loaded."""
+        if self._plugins is None:
+            self._plugins = plugin_set(self.data["plugins"], authority_url=self.authority_url)
+        return self._plugins
+
+    @property
     def pm(self) -> pluggy.PluginManager:
         """This deployment's plugin manager (disabled plugins left out)."""
-        if self._pm is None:
-            p = self.data["plugins"]
-            self._pm = make_plugin_manager(p.get("disabled", []), p.get("enabled"))
-        return self._pm
+        return self.plugins.pm
 
     def schedule(self) -> Any:
         """The deployment's key schedule object."""
@@ -296,8 +305,9 @@ def _describe(error: jsonschema.ValidationError) -> str:
 
 
 def section_schemas(pm: pluggy.PluginManager | None = None) -> dict[str, dict[str, Any]]:
-    """The core's sections plus every installed plugin's."""
-    pm = pm or make_plugin_manager()
+    """The core's sections plus those of the active plugins in ``pm`` (by
+    default, every installed plugin not switched off by the environment)."""
+    pm = pm if pm is not None else plugin_set().pm
     schemas = dict(CORE_SCHEMA)
     for result in call_hook(pm.hook.bluezone_config_schema):
         for name, schema in result.items():
@@ -307,35 +317,82 @@ def section_schemas(pm: pluggy.PluginManager | None = None) -> dict[str, dict[st
     return schemas
 
 
+def _plugins_for(data: dict[str, Any], path: Path | None = None) -> PluginSet:
+    """The plugin set ``data`` asks for: the process's own when it was built
+    from this file, otherwise a fresh one by the same rules."""
+    if path is not None:
+        shared = shared_plugin_set(path)
+        if shared is not None:
+            return shared
+    section = data.get("plugins") if isinstance(data.get("plugins"), dict) else None
+    authority = data.get("authority")
+    url = authority.get("url") if isinstance(authority, dict) else None
+    return plugin_set(section, authority_url=url if isinstance(url, str) else None, environ=os.environ)
+
+
+def _plugin_problems(plugins: PluginSet, text: str) -> list[Problem]:
+    out = []
+    for p in plugins.problems:
+        line = None
+        if p.location.startswith("[plugins] "):
+            line = _find_line(text, "plugins", p.location.split(" ", 1)[1])
+        elif p.location == "[authority] url":
+            line = _find_line(text, "authority", "url")
+        elif p.location == "[plugins]":
+            line = _find_line(text, "plugins", None)
+        out.append(Problem(p.location, p.message, line))
+    return out
+
+
 def check_data(data: dict[str, Any], text: str = "", pm: pluggy.PluginManager | None = None) -> list[Problem]:
-    """Every problem in parsed TOML ``data``; fills defaults in place."""
-    schemas = section_schemas(pm)
+    """Every problem in parsed TOML ``data``; fills defaults in place.
+
+    With no ``pm``, the plugin set is the one the file's ``[plugins]`` asks
+    for, and its problems (unknown names, a plugin that fails to load, an
+    essential capability switched off) are listed with the others."""
+    return _check(data, text, pm)[0]
+
+
+def _check(data: dict[str, Any], text: str = "", pm: pluggy.PluginManager | None = None,
+           path: Path | None = None) -> tuple[list[Problem], PluginSet | None]:
     problems: list[Problem] = []
+    plugins: PluginSet | None = None
+    if pm is None:
+        plugins = _plugins_for(data, path)
+        pm = plugins.pm
+        problems.extend(_plugin_problems(plugins, text))
+    try:
+        schemas = section_schemas(pm)
+    except ConfigError as e:
+        problems.extend(e.problems)
+        schemas = dict(CORE_SCHEMA)
     for section in REQUIRED_SECTIONS:
         if section not in data:
             problems.append(Problem(f"[{section}]", "missing section"))
     for section, value in data.items():
         schema = schemas.get(section)
         if schema is None:
+            owner = (plugins.inactive_sections() if plugins is not None and plugins.inactive else {}).get(section)
+            because = f"; it belongs to plugin {owner[0]!r}, {owner[1]}" if owner else ""
             problems.append(Problem(
-                f"[{section}]", f"unknown section (known: {', '.join(sorted(schemas))})",
+                f"[{section}]", f"unknown section{because} (known: {', '.join(sorted(schemas))})",
                 _find_line(text, section, None),
             ))
             continue
         validator = jsonschema.Draft202012Validator(schema)
         for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
-            path = list(error.path)
-            key = next((p for p in reversed(path) if isinstance(p, str)), None)
+            where = list(error.path)
+            key = next((p for p in reversed(where) if isinstance(p, str)), None)
             if error.validator == "additionalProperties":
                 extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
                 key = extra[0] if extra else key
-            problems.append(Problem(_location(section, path), _describe(error), _find_line(text, section, key)))
+            problems.append(Problem(_location(section, where), _describe(error), _find_line(text, section, key)))
     for section, schema in schemas.items():
         if section not in data and "default" in schema:
             data[section] = copy.deepcopy(schema["default"])
         if section in data:
             data[section] = _fill_defaults(schema, data[section])
-    return problems
+    return problems, plugins
 
 
 def load_config(path: str | Path, check_schedule: bool = True) -> Config:
@@ -350,10 +407,10 @@ def load_config(path: str | Path, check_schedule: bool = True) -> Config:
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"line (\d+)", str(e))
         raise ConfigError(str(path), [Problem("TOML", f"not valid TOML: {e}", int(m.group(1)) if m else None)]) from None
-    problems = check_data(data, text)
+    problems, plugins = _check(data, text, path=path)
     if problems:
         raise ConfigError(str(path), problems)
-    config = Config(data, path)
+    config = Config(data, path, plugins)
     if check_schedule:
         config.schedule()
     return config
@@ -362,7 +419,7 @@ def load_config(path: str | Path, check_schedule: bool = True) -> Config:
 def config_from_dict(data: dict[str, Any]) -> Config:
     """A Config from a dict (tests, embedding); validated like a file."""
     data = copy.deepcopy(data)
-    problems = check_data(data)
+    problems, plugins = _check(data)
     if problems:
         raise ConfigError("<dict>", problems)
-    return Config(data)
+    return Config(data, None, plugins)

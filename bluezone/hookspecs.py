@@ -5,14 +5,19 @@ with :data:`bluezone.hookimpl`. First-party plugins (the schedules and alert
 sink inside this package, and the ``plugins/`` distributions) register through
 the ``bluezone`` entry-point group exactly like a third-party plugin.
 
-Async convention
-----------------
-pluggy calls hooks synchronously. A hook implementation that has to do I/O may
-instead return an *awaitable* (for example by being ``async def``). Callers
-that run inside an event loop use :func:`bluezone.plugins.call_hook_async`,
-which awaits every awaitable result; synchronous callers use
-:func:`bluezone.plugins.call_hook`, which runs them to completion on a private
-loop. Hooks whose docstring says "sync only" must return plain values.
+Sync or async: one table
+------------------------
+Every hookspec carries a :func:`kind` marker right under ``@hookspec``, and
+:data:`HOOK_KINDS` collects them (``docs/hooks.md`` shows the same table):
+
+* ``"sync"``: implementations must return plain values; an ``async def``
+  implementation is refused when the plugin is registered, because the caller
+  cannot wait (a feed's ``match`` runs inside a store transaction, the
+  schema and command hooks run before any event loop exists);
+* ``"either"``: an implementation may be ``async def`` (or return an
+  awaitable); the async path awaits it with
+  :func:`bluezone.plugins.call_hook_async`, synchronous tools run it to
+  completion with :func:`bluezone.plugins.call_hook`.
 
 Every hook here is listed, with an example, in ``docs/hooks.md``; a test
 fails when one is missing there.
@@ -20,7 +25,8 @@ fails when one is missing there.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import pluggy
 
@@ -33,11 +39,27 @@ if TYPE_CHECKING:  # pragma: no cover - import cycle guard for type hints only
 hookspec = pluggy.HookspecMarker("bluezone")
 hookimpl = pluggy.HookimplMarker("bluezone")
 
+HookKind = Literal["sync", "either"]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def kind(value: HookKind, why: str = "") -> Callable[[_F], _F]:
+    """Mark a hookspec as sync-only or either; ``why`` ends up in the refusal
+    message a plugin author sees, so it says what would break."""
+
+    def mark(spec: _F) -> _F:
+        spec.bluezone_kind = value  # type: ignore[attr-defined]
+        spec.bluezone_kind_why = why  # type: ignore[attr-defined]
+        return spec
+
+    return mark
+
 
 # --- configuration -----------------------------------------------------------
 
 
 @hookspec
+@kind("sync", "the deployment file is checked before any event loop runs")
 def bluezone_config_schema() -> dict[str, dict[str, Any]]:
     """Claim top-level sections of the deployment TOML.
 
@@ -51,6 +73,7 @@ def bluezone_config_schema() -> dict[str, dict[str, Any]]:
 
 
 @hookspec
+@kind("sync", "schedules are collected by synchronous tools")
 def bluezone_key_schedules() -> list[Any]:
     """Offer key schedules (objects following :class:`bluezone.schedules.KeySchedule`).
 
@@ -63,6 +86,7 @@ def bluezone_key_schedules() -> list[Any]:
 
 
 @hookspec
+@kind("sync", "it returns the sources; their run() is the async part")
 def bluezone_proximity_sources() -> list[Any]:
     """Offer proximity sources: objects with a ``name`` and a
     ``run(store, schedule, config, **options)`` coroutine that records
@@ -77,6 +101,7 @@ def bluezone_proximity_sources() -> list[Any]:
 
 
 @hookspec
+@kind("sync", "it returns factories; the transports' methods are the async part")
 def bluezone_transports() -> dict[str, Any]:
     """Offer transports by URL scheme: ``{"https": factory, ...}``.
 
@@ -92,6 +117,7 @@ def bluezone_transports() -> dict[str, Any]:
 
 
 @hookspec(firstresult=True)
+@kind("sync", "it runs inside the batch's store transaction")
 def bluezone_score_exposure_windows(
     windows: "list[ExposureWindow]", config: "Config"
 ) -> "list[DailyRisk] | None":
@@ -107,6 +133,7 @@ def bluezone_score_exposure_windows(
 
 
 @hookspec
+@kind("sync", "each feed's match runs inside the batch's store transaction")
 def bluezone_feeds() -> list[Any]:
     """Offer published feeds: objects following :class:`bluezone.feed.Feed`
     (a ``name`` and ``match(batch, store, config) -> list[Exposure]``).
@@ -122,17 +149,20 @@ def bluezone_feeds() -> list[Any]:
 
 
 @hookspec
+@kind("either")
 def bluezone_exposure_detected(exposure: "Exposure", config: "Config") -> None:
     """Event: an exposure was detected and stored (before its alert is shown)."""
 
 
 @hookspec
+@kind("either")
 def bluezone_keys_uploaded(keys: "list[ExposureKey]", report_type: int, config: "Config") -> None:
     """Event: this device uploaded its keys with an authority code (the key
     schedule rotates early after this). Never called for decoy uploads."""
 
 
 @hookspec
+@kind("either")
 def bluezone_sync_finished(stats: dict[str, Any], config: "Config") -> None:
     """Event: a sync finished; ``stats`` counts batches, keys and exposures."""
 
@@ -141,6 +171,7 @@ def bluezone_sync_finished(stats: dict[str, Any], config: "Config") -> None:
 
 
 @hookspec
+@kind("either")
 def bluezone_deliver_alert(alert: "Alert", language: str, config: "Config") -> Any:
     """Tell the person about an alert (console, notification, SMS gateway...).
 
@@ -153,6 +184,7 @@ def bluezone_deliver_alert(alert: "Alert", language: str, config: "Config") -> A
 
 
 @hookspec
+@kind("sync", "the form is built by synchronous code")
 def bluezone_declaration_form(form: Any, config: "Config") -> None:
     """Adjust the health-declaration form before it is shown: add, replace or
     remove fields (a province's extra questions) without forking.
@@ -166,6 +198,7 @@ def bluezone_declaration_form(form: Any, config: "Config") -> None:
 
 
 @hookspec
+@kind("sync", "it returns factories; a submitter's submit() may be async")
 def bluezone_declaration_submitters() -> dict[str, Any]:
     """Offer declaration submitters by name: ``{"ncovi": factory}``.
 
@@ -184,6 +217,7 @@ def bluezone_declaration_submitters() -> dict[str, Any]:
 
 
 @hookspec
+@kind("sync", "routes are added while the application is built, before it runs")
 def bluezone_server_routes(app: Any, config: "Config") -> None:
     """Add routes to the authority server's aiohttp application.
 
@@ -194,5 +228,14 @@ def bluezone_server_routes(app: Any, config: "Config") -> None:
 
 
 @hookspec
+@kind("sync", "commands are added before the command line runs")
 def bluezone_register_commands(cli: "click.Group") -> None:
     """Add commands to the ``bluezone`` command line (as llm and datasette do)."""
+
+
+#: Every hook's kind, by name: the one table callers and the registration check read.
+HOOK_KINDS: dict[str, HookKind] = {
+    name: value.bluezone_kind
+    for name, value in list(globals().items())
+    if name.startswith("bluezone_") and callable(value) and hasattr(value, "bluezone_kind")
+}

@@ -39,6 +39,7 @@ region = "452"
 
 [plugins]
 disabled = ["alerts-console"]
+allow_missing = ["alert sink"]
 
 [authority]
 url = "{url}"

@@ -92,3 +92,15 @@ def test_config_check_command(tmp_path):
     out = subprocess.run([BLUEZONE, "config", "check", str(bad)], capture_output=True, text=True)
     assert out.returncode == 1
     assert f"{bad}:10: [retention] days:" in out.stderr and "1 problem(s)" in out.stderr
+
+
+def test_config_check_lists_plugin_problems_with_the_others(tmp_path):
+    text = MINIMAL.replace('[authority]', '[plugins]\ndisabled = ["risk-gaen", "no-such-plugin"]\n\n[authority]')
+    path = write(tmp_path, text + '\n[retention]\ndays = "fourteen"\n')
+    out = subprocess.run([BLUEZONE, "config", "check", str(path)], capture_output=True, text=True)
+    assert out.returncode == 1
+    lines = out.stderr.splitlines()
+    assert f"{path}:7: [plugins] disabled: unknown plugin 'no-such-plugin'" in out.stderr
+    assert any(line.startswith(f"{path}:7: [plugins] disabled: no active plugin provides a scorer") for line in lines)
+    assert any(line.startswith(f"{path}:13: [retention] days: wrong type") for line in lines)
+    assert lines[-1] == f"3 problem(s) found in {path}."

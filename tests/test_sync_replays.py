@@ -287,6 +287,7 @@ region = "452"
 
 [plugins]
 disabled = ["alerts-console"]
+allow_missing = ["alert sink"]
 
 [risk]
 attenuation_thresholds_db = [50, 70, 90]

@@ -7,12 +7,11 @@ are one line on stderr (``Error: ...``) with exit code 2; see :func:`fail`.
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
 
-from ..plugins import make_plugin_manager
+from ..plugins import process_plugin_set
 from .common import fail  # noqa: F401  (re-exported for plugins)
 
 
@@ -35,9 +34,28 @@ def _register_core_commands() -> None:
 
 
 def _register_plugin_commands() -> None:
-    disabled = [n for n in os.environ.get("BLUEZONE_DISABLE_PLUGINS", "").split(",") if n]
-    pm = make_plugin_manager(disabled)
-    pm.hook.bluezone_register_commands(cli=cli)
+    """Commands of the active plugins only: the process's plugin set honours
+    the deployment file named by --config / $BLUEZONE_CONFIG and
+    $BLUEZONE_DISABLE_PLUGINS (bluezone.plugins.process_plugin_set)."""
+    process_plugin_set().pm.hook.bluezone_register_commands(cli=cli)
+
+
+# Commands that must run even when the plugin set has problems, to show them.
+_DIAGNOSTIC_COMMANDS = {"plugins", "config"}
+
+
+def _refuse_broken_plugin_set(argv: list[str]) -> None:
+    """A plugin that fails to load, or an essential capability switched off,
+    ends every command but the diagnostic ones with one line per problem."""
+    problems = process_plugin_set().problems
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if not problems or command in _DIAGNOSTIC_COMMANDS or command is None or "--help" in argv or "-h" in argv:
+        return
+    for problem in problems:
+        click.echo(f"Error: {problem}", err=True)
+    click.echo("Run 'bluezone plugins' to see which plugins are active and why. / "
+               "Chạy 'bluezone plugins' để xem plugin nào đang bật và vì sao.", err=True)
+    sys.exit(2)
 
 
 _register_core_commands()
@@ -47,6 +65,7 @@ _register_plugin_commands()
 def main() -> None:
     """Console-script entry point."""
     try:
+        _refuse_broken_plugin_set(sys.argv[1:])
         cli(prog_name="bluezone")
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

@@ -23,7 +23,7 @@ def check(file: str) -> None:
             click.echo(problem.format(file), err=True)
         click.echo(f"{len(e.problems)} problem(s) found in {file}.", err=True)
         raise SystemExit(1)
-    enabled = ", ".join(name for name, p in config.pm.list_name_plugin() if p is not None)
+    enabled = ", ".join(config.plugins.active_names())
     click.echo(f"{file}: OK — deployment {config.name!r} (region {config.region}), "
                f"schedule {config.schedule_name}, retention {config.retention_days} days")
     click.echo(f"plugins: {enabled}")

@@ -1,21 +1,44 @@
-"""``bluezone plugins``: what is installed."""
+"""``bluezone plugins``: every installed plugin, whether it is active and why."""
 
 from __future__ import annotations
 
+import json
+
 import click
 
-from ..plugins import make_plugin_manager
+from ..plugins import process_plugin_set
 
 
 @click.command("plugins")
-def plugins_command() -> None:
-    """List installed plugins and the hooks each implements."""
-    pm = make_plugin_manager()
-    for name, plugin in sorted(pm.list_name_plugin(), key=lambda x: x[0]):
-        if plugin is None:
-            continue
-        hooks = sorted(h.name for h in pm.get_hookcallers(plugin) or [])
-        click.echo(f"{name}: {', '.join(hooks)}")
+@click.option("--config", "config_path", envvar="BLUEZONE_CONFIG", default=None, type=click.Path(dir_okay=False),
+              help="Deployment TOML whose [plugins] section applies (or $BLUEZONE_CONFIG).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--hooks", "show_hooks", is_flag=True, help="Also list the hooks each active plugin implements.")
+def plugins_command(config_path: str | None, as_json: bool, show_hooks: bool) -> None:
+    """List installed plugins: distribution and version, active or not and
+    why, and the essential capabilities each provides (scorer, alert sink,
+    transport:SCHEME). Problems of the plugin set follow, one per line; the
+    exit code is 1 when there are any."""
+    plugins = process_plugin_set()
+    if as_json:
+        click.echo(json.dumps({"plugins": [p.as_dict() for p in plugins.plugins],
+                               "problems": [{"location": p.location, "message": p.message}
+                                            for p in plugins.problems]}, indent=2, ensure_ascii=False))
+    else:
+        rows = [(p.name, f"{p.distribution or '?'} {p.version or ''}".strip(), "active" if p.active else "inactive",
+                 p.reason, ", ".join(p.capabilities) or "-") for p in sorted(plugins.plugins, key=lambda p: p.name)]
+        header = ("plugin", "distribution", "state", "why", "essential capabilities")
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
+        for row in [header, *rows]:
+            click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
+        if show_hooks:
+            for p in plugins.plugins:
+                if p.active:
+                    click.echo(f"{p.name}: {', '.join(p.hooks)}")
+        for problem in plugins.problems:
+            click.echo(f"Error: {problem}", err=True)
+    if plugins.problems:
+        raise SystemExit(1)
 
 
 def register(cli: click.Group) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import click
 
-from ..plugins import call_hook, collect_named, make_plugin_manager
+from ..plugins import call_hook, collect_named, process_plugin_set
 from ..schedules import ScheduleError, parse_hex
 from .common import fail
 
 
 def installed_schedules() -> dict:
-    return collect_named(call_hook(make_plugin_manager().hook.bluezone_key_schedules), "key schedule")
+    """The key schedules of the process's active plugins."""
+    return collect_named(call_hook(process_plugin_set().pm.hook.bluezone_key_schedules), "key schedule")
 
 
 @click.group("schedule")

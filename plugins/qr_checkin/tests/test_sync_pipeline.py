@@ -21,7 +21,7 @@ from qr_helpers import T0, Clock, authority, make_venue, open_store
 def _config(public_pem: str, ha) -> object:
     return config_from_dict({
         "deployment": {"name": "Gia Lai", "region": "452"},
-        "plugins": {"disabled": ["alerts-console"]},
+        "plugins": {"disabled": ["alerts-console"], "allow_missing": ["alert sink"]},
         "authority": {"url": "https://authority.example.vn",
                       "export_keys": [{"key_id": "452", "public_key": public_pem}]},
         "qr_checkin": {"authority_public_key": base64.b64encode(bytes(ha.public_key)).decode()},

@@ -34,8 +34,8 @@ def test_every_scheme_is_offered_and_complete(tmp_path):
     for url in ("http://a.example", "https://a.example", f"file://{tmp_path}"):
         t = make_transport(url, deployment(url))
         assert check_transport(t) == []
-    with pytest.raises(TransportError) as e:
-        make_transport("gopher://x", deployment("gopher://x"))
+    with pytest.raises(TransportError) as e:  # a URL other than the authority's (a deployment with a gopher://
+        make_transport("gopher://x", deployment("https://a.example"))  # authority URL is refused on load)
     assert e.value.code == "unknown_scheme"
 
 
