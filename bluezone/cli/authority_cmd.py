@@ -50,7 +50,9 @@ def register(cli: click.Group) -> None:
     @token.command("create")
     @config_option
     @click.option("--name", required=True, help="Who gets the token.")
-    @click.option("--role", required=True, type=click.Choice(["admin", "case-officer", "venue-tracer", "declarations"]))
+    @click.option("--role", required=True,
+                  help="admin, case-officer, declarations, or a role a plugin adds (e.g. venue-tracer); "
+                       "an unknown role is refused.")
     def token_create(config_path: str, name: str, role: str) -> None:
         """Create a staff token; it is printed once and stored hashed."""
         server = _server(config_path)

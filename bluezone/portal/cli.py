@@ -39,17 +39,19 @@ def add_staff_commands(authority: click.Group) -> None:
     @config_option
     @click.option("--username", required=True, help="Login name: 2-32 of a-z, 0-9, '.', '_', '-'.")
     @click.option("--name", required=True, help="Display name.")
-    @click.option("--role", required=True, type=click.Choice(ROLES))
+    @click.option("--role", required=True,
+                  help=f"One of the server's roles: {', '.join(ROLES)}, or one a plugin adds (e.g. venue-tracer).")
     @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
     def add(config_path: str, username: str, name: str, role: str, password_stdin: bool) -> None:
         """Create a portal account (password hashed with Argon2id). / Tạo tài khoản."""
         from ..portal.users import UserError, add_user
+        from ..server.staff import RoleError
 
         password = _read_password(password_stdin)
         server = _open(config_path)
         try:
-            user = add_user(server.db, username, name, role, password, server.now())
-        except UserError as e:
+            user = add_user(server.db, username, name, role, password, server.now(), server.roles)
+        except (UserError, RoleError) as e:
             fail(str(e))
         finally:
             server.close()
