@@ -13,6 +13,7 @@ as it was.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import textwrap
 import time
@@ -315,3 +316,77 @@ async def test_without_the_plugin_its_page_and_role_are_gone(owned, tmp_path):
             assert (await c.get("/portal/audit")).status == 404
     finally:
         await r.http.close()
+
+
+def test_token_create_refuses_an_unknown_role_in_one_line_and_knows_a_plugins(owned, tmp_path):
+    """Through the real console script: the role list is the server's (the
+    core's plus the installed plugins'), not a list fixed in the command."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bluezone.portal.testing import write_config
+
+    cfg = str(write_config(tmp_path / "srv"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(owned), os.environ.get("PYTHONPATH", "")])}
+    bluezone = str(Path(sys.executable).with_name("bluezone"))
+
+    def token(role: str) -> subprocess.CompletedProcess:
+        return subprocess.run([bluezone, "authority", "token", "create", "--config", cfg, "--name", "desk",
+                               "--role", role], capture_output=True, text=True, timeout=60, env=env)
+
+    bad = token("nobody")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1
+    assert "unknown role 'nobody'" in bad.stderr and "vai trò không hợp lệ" in bad.stderr and "auditor" in bad.stderr
+    good = token("auditor")
+    assert good.returncode == 0, good.stderr
+    assert "role auditor" in good.stdout
+
+
+def _route_clash(page):
+    from bluezone.portal.extensions import PortalPages
+
+    return [PortalPages("clash", routes=(("GET", "/codes", page),))]
+
+
+def _message_clash(page):
+    from bluezone.portal.extensions import PortalPages
+
+    return [PortalPages("clash", messages={"nav_codes": ("a", "b")})]
+
+
+def _one_language(page):
+    from bluezone.portal.extensions import PortalPages
+
+    return [PortalPages("clash", messages={"mine": ("only one language",)})]
+
+
+@pytest.mark.parametrize("pages, fragment", [(_route_clash, "GET /codes"), (_message_clash, "'nav_codes'"),
+                                             (_one_language, "(Vietnamese, English)")])
+def test_a_plugin_page_that_clashes_with_the_core_stops_the_portal_with_its_name(tmp_path, pages, fragment):
+    from bluezone.config import load_config
+    from bluezone.hookspecs import hookimpl
+    from bluezone.portal.app import create_portal_app
+    from bluezone.portal.extensions import ExtensionError
+    from bluezone.portal.settings import PortalSettings
+    from bluezone.portal.testing import write_config
+    from bluezone.server import AuthorityServer
+
+    async def page(request):  # pragma: no cover - never served
+        raise AssertionError
+
+    class Clash:
+        @hookimpl
+        def bluezone_portal_pages(self):
+            return pages(page)
+
+    config = load_config(write_config(tmp_path))
+    config.pm.register(Clash(), name="clash")
+    server = AuthorityServer.from_config(config)
+    try:
+        with pytest.raises(ExtensionError, match=re.escape(fragment)):
+            create_portal_app(server, PortalSettings.from_config(config))
+    finally:
+        server.close()
