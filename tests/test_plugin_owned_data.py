@@ -390,3 +390,43 @@ def test_a_plugin_page_that_clashes_with_the_core_stops_the_portal_with_its_name
             create_portal_app(server, PortalSettings.from_config(config))
     finally:
         server.close()
+
+
+def test_a_server_database_from_a_newer_bluezone_or_a_failing_plugin_step_is_refused_unchanged(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from bluezone.hookspecs import hookimpl
+    from bluezone.portal.testing import write_config
+
+    class Broken:
+        @hookimpl
+        def bluezone_server_migrations(self):
+            return [("broken", "001_ok", "CREATE TABLE broken_ok (x)"), ("broken", "002_bad", "CREATE TABLE (")]
+
+    path = tmp_path / "server.db"
+    ServerDB(path).close()
+    pm = make_plugin_manager()
+    pm.register(Broken(), name="broken")
+    with pytest.raises(ValueError, match="broken/002_bad"):
+        ServerDB(path, plugins=pm)
+    assert "broken_ok" not in tables(path)
+
+    cfg = write_config(tmp_path / "srv")
+    from bluezone.config import load_config
+    from bluezone.server import AuthorityServer
+
+    database = AuthorityServer.from_config(load_config(cfg))
+    db_path = database.settings.database
+    database.close()
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("INSERT INTO _migrations VALUES ('core', '999_from_the_future', 0)")
+    conn.close()
+    before = recorded(sqlite3.connect(db_path), "core")
+    out = subprocess.run([str(Path(sys.executable).with_name("bluezone")), "authority", "export", "--config", str(cfg)],
+                         capture_output=True, text=True, timeout=60, env=os.environ)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "newer Bluezone" in out.stderr and "999_from_the_future" in out.stderr
+    assert recorded(sqlite3.connect(db_path), "core") == before

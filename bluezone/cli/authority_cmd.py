@@ -17,7 +17,10 @@ from .common import config_option, fail, load_config_or_fail
 def _server(config_path: str):
     from ..server import AuthorityServer
 
-    return AuthorityServer.from_config(load_config_or_fail(config_path))
+    try:
+        return AuthorityServer.from_config(load_config_or_fail(config_path))
+    except ValueError as e:  # a newer database, a plugin's failing migration: left as it was
+        fail(f"cannot open the server database: {e}")
 
 
 def register(cli: click.Group) -> None:

@@ -19,7 +19,10 @@ from ..server.staff import ROLES
 def _open(config_path: str):
     from ..server import AuthorityServer
 
-    return AuthorityServer.from_config(load_config_or_fail(config_path))
+    try:
+        return AuthorityServer.from_config(load_config_or_fail(config_path))
+    except ValueError as e:  # a newer database, a plugin's failing migration: left as it was
+        fail(f"cannot open the server database: {e}")
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -27,8 +27,9 @@ from aiohttp import web
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class ExtensionError(Exception):
-    """A plugin's portal contribution is malformed or clashes with another."""
+class ExtensionError(ValueError):
+    """A plugin's portal contribution is malformed or clashes with another
+    (a ValueError: ``bluezone serve`` refuses to start with it in one line)."""
 
 
 @dataclass(frozen=True)

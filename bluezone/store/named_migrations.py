@@ -28,8 +28,9 @@ TABLE = "_migrations"
 Step = Union[str, Callable[[Any], None]]
 
 
-class MigrationError(Exception):
-    """A contributed migration is malformed or failed; the database is unchanged."""
+class MigrationError(ValueError):
+    """A contributed migration is malformed or failed; the database is unchanged.
+    (A ValueError, so commands that refuse bad deployments say it in one line.)"""
 
 
 class UnknownCoreMigration(MigrationError):
