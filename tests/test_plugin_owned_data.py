@@ -430,3 +430,21 @@ def test_a_server_database_from_a_newer_bluezone_or_a_failing_plugin_step_is_ref
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "newer Bluezone" in out.stderr and "999_from_the_future" in out.stderr
     assert recorded(sqlite3.connect(db_path), "core") == before
+
+
+def test_two_plugins_claiming_one_role_stop_the_server_at_start(owned, tmp_path):
+    from bluezone.config import load_config
+    from bluezone.hookspecs import hookimpl
+    from bluezone.portal.testing import write_config
+    from bluezone.server import AuthorityServer
+    from bluezone.server.staff import RoleError, StaffRole
+
+    class Twin:
+        @hookimpl
+        def bluezone_staff_roles(self):
+            return [StaffRole("auditor", "kiểm toán", "auditor, again")]
+
+    config = load_config(write_config(tmp_path))
+    config.pm.register(Twin(), name="twin")
+    with pytest.raises(RoleError, match="two roles are named 'auditor'"):
+        AuthorityServer.from_config(config)

@@ -43,9 +43,10 @@ class AuthorityServer:
         self.settings = settings
         self.config = config
         self.clock = clock
+        # checked first, so two plugins claiming one role stop the server before it opens anything
+        self._roles: dict[str, staff.StaffRole] = staff.known_roles(getattr(config, "pm", None))
         self.db = ServerDB(settings.database, plugins=getattr(config, "pm", None))
         self._quota_logged_hour: int | None = None
-        self._roles: dict[str, staff.StaffRole] | None = None
         self.keys: ServerKeys = load_or_create(Path(settings.secrets_file), settings.signing_key)
         Path(settings.export_dir).mkdir(parents=True, exist_ok=True)
         exporter.sync_directory(self.db, settings.export_dir)
@@ -70,8 +71,6 @@ class AuthorityServer:
     @property
     def roles(self) -> dict[str, staff.StaffRole]:
         """The core's staff roles plus the plugins' (``bluezone_staff_roles``)."""
-        if self._roles is None:
-            self._roles = staff.known_roles(getattr(self.config, "pm", None))
         return self._roles
 
     def create_staff_token(self, name: str, role: str) -> tuple[staff.StaffMember, str]:

@@ -209,13 +209,14 @@ def migrate(store: "DeviceStore", plugins: Any = None) -> list[tuple[str, str]]:
         wanted = named.in_order(CORE_MIGRATIONS, named.contributed(plugins, HOOK))
     except named.MigrationError as e:
         raise StoreError(f"{e} / di chuyển lược đồ của plugin không hợp lệ: {e}") from None
-    pending = named.applied(conn)
-    if found == SCHEMA_VERSION and all((m.owner, m.name) in pending for m in wanted):
+    done = named.applied(conn)
+    if found == SCHEMA_VERSION and all((m.owner, m.name) in done for m in wanted):
         return []  # the usual open: nothing to write
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         named.ensure_table(conn)
+        # read again inside the transaction: another process may have just migrated it
         if found < SCHEMA_VERSION and not named.applied(conn):
             for m in CORE_MIGRATIONS[:min(found, LEGACY_VERSIONS)]:
                 named.record(conn, m.owner, m.name, store.now())
