@@ -43,7 +43,7 @@ class Device:
         lang = language or config.languages[0]
         if lang not in config.languages:
             raise DeviceError(f"language {lang!r} is not offered here ({', '.join(config.languages)})")
-        store = DeviceStore(store_path, retention_days=config.retention_days, clock=clock)
+        store = DeviceStore(store_path, retention_days=config.retention_days, clock=clock, plugins=config.pm)
         device = cls(config, store)
         with store.transaction():
             store.set_meta("language", lang)
@@ -61,7 +61,8 @@ class Device:
                 f"no device store at {store_path}. Set this phone up first: "
                 f"bluezone init --config {config_path} --store {store_path}"
             )
-        store = DeviceStore(store_path, retention_days=config.retention_days, create=False, clock=clock)
+        store = DeviceStore(store_path, retention_days=config.retention_days, create=False, clock=clock,
+                            plugins=config.pm)
         return cls(config, store)
 
     async def aclose(self) -> None:

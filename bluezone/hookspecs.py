@@ -233,6 +233,81 @@ def bluezone_register_commands(cli: "click.Group") -> None:
     """Add commands to the ``bluezone`` command line (as llm and datasette do)."""
 
 
+# --- data and UI a plugin owns -------------------------------------------------
+
+
+@hookspec
+@kind("sync", "migrations run while the store is being opened")
+def bluezone_store_migrations() -> list[Any]:
+    """Named migrations of the device store this plugin owns.
+
+    Return items ``(owner, name, step)`` or
+    :class:`bluezone.store.named_migrations.Migration`; ``step`` is SQL text
+    or a function given a connection (``execute``/``executescript``). Each is
+    applied once, after the core's, and recorded in the store's
+    ``_migrations`` table, so the owner (your plugin's name, never
+    ``"core"``) can own tables without the core knowing them. A plugin
+    removed later leaves its tables and records alone. Never edit or rename a
+    released step. Sync only."""
+
+
+@hookspec
+@kind("sync", "migrations run while the server database is being opened")
+def bluezone_server_migrations() -> list[Any]:
+    """Named migrations of the authority server's database this plugin owns.
+
+    Same items and rules as :func:`bluezone_store_migrations`; applied when
+    the server opens its database (``bluezone serve`` and the authority
+    commands), recorded in its ``_migrations`` table. Sync only."""
+
+
+@hookspec
+@kind("sync", "roles are collected when the server is built")
+def bluezone_staff_roles() -> list[Any]:
+    """Staff roles this plugin adds (:class:`bluezone.server.staff.StaffRole`:
+    name, Vietnamese and English descriptions, the one-time token purposes it
+    may issue). The server knows the core's roles plus these; creating a
+    staff token or portal account with any other role is refused. Two
+    plugins offering one role name is an error. Sync only."""
+
+
+@hookspec
+@kind("sync", "pages are added while the portal application is built")
+def bluezone_portal_pages() -> list[Any]:
+    """Pages this plugin adds to the staff portal
+    (:class:`bluezone.portal.extensions.PortalPages`: routes, a template
+    folder, and the pages' words in Vietnamese and English). Handlers use
+    :func:`bluezone.portal.extensions.staff_page` for the session, role and
+    CSRF checks and ``render`` for the common layout. Sync only."""
+
+
+@hookspec
+@kind("sync", "links are read while a page is rendered")
+def bluezone_portal_menu_links() -> list[Any]:
+    """Links this plugin adds to the portal's navigation
+    (:class:`bluezone.portal.extensions.MenuLink`: key, path, label key,
+    and the role that sees it). Sync only."""
+
+
+@hookspec
+@kind("sync", "counters are read while the dashboard is rendered")
+def bluezone_dashboard_counters() -> list[Any]:
+    """Per-day counters this plugin adds to the portal's dashboard
+    (:class:`bluezone.portal.extensions.DashboardCounter`: a key, its label in
+    Vietnamese and English, and a function from the server database and the
+    first second counted to ``(utc_day_number, count)`` rows). Only what the
+    server already knows: nothing about who met whom. Sync only."""
+
+
+@hookspec
+@kind("sync", "words are read while an alert is built inside the batch's transaction")
+def bluezone_alert_sources() -> dict[str, dict[str, str]]:
+    """Words for the exposure sources this plugin reports (``Exposure.source``),
+    as ``{source: {language: phrase}}``; the phrase completes "you were in
+    close contact with ... {phrase}" in the alert. The core words only
+    ``ble``. Sync only."""
+
+
 #: Every hook's kind, by name: the one table callers and the registration check read.
 HOOK_KINDS: dict[str, HookKind] = {
     name: value.bluezone_kind

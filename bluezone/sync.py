@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .feed import Feed, collect_feeds, feed_for
-from .matching.alerts import build_alert
+from .matching.alerts import alert_sources, build_alert
 from .models import BadBatch, Exposure, PublishedBatch, Tier
 from .plugins import PluginError, call_hook, call_hook_async
 
@@ -128,7 +128,7 @@ def _store_batch(
                 continue
             if store.add_exposure(exposure):
                 fresh.append(exposure)
-                if store.add_alert(build_alert(exposure, config.risk, config.languages, now)):
+                if store.add_alert(build_alert(exposure, config.risk, config.languages, now, alert_sources(config.pm))):
                     stats.alerts_new += 1
         store.mark_batch_processed(batch.feed, content_id, batch.name)
     stats.batches_processed += 1

@@ -13,8 +13,9 @@ _, PEM = new_signing_key()
 CONFIG = config_from_dict(deployment(PEM, risk={"isolation_days": 10}))
 
 
-def alert(tier=Tier.F1, source="ble"):
-    return build_alert(Exposure(tier, source, dt.date(2024, 5, 3), 900, 15), CONFIG.risk, CONFIG.languages, 1_714_700_000)
+def alert(tier=Tier.F1, source="ble", sources=None):
+    return build_alert(Exposure(tier, source, dt.date(2024, 5, 3), 900, 15), CONFIG.risk, CONFIG.languages, 1_714_700_000,
+                       sources)
 
 
 def test_f1_message_in_both_languages_says_date_and_what_to_do():
@@ -27,11 +28,14 @@ def test_f1_message_in_both_languages_says_date_and_what_to_do():
         assert phrase in en
 
 
-def test_f2_and_venue_messages_differ():
-    f2, venue = alert(Tier.F2), alert(source="venue")
+def test_f2_and_a_plugin_worded_source_differ():
+    """The core words Bluetooth only; a plugin's source (venue check-in is the
+    QR plugin's) is worded by what ``bluezone_alert_sources`` returns."""
+    words = {"ultrasound": {"vi": "qua sóng siêu âm", "en": "by ultrasound"}}
+    f2, other = alert(Tier.F2), alert(source="ultrasound", sources=words)
     assert "F2" in f2.messages["vi"] and "F1" in f2.messages["en"]
-    assert "check-in" in venue.messages["vi"] and "venue" in venue.messages["en"]
-    assert "Bluetooth" in alert().messages["en"]
+    assert "qua sóng siêu âm" in other.messages["vi"] and "by ultrasound" in other.messages["en"]
+    assert "Bluetooth" in alert().messages["en"] and "Bluetooth" not in other.messages["en"]
 
 
 def test_alert_id_is_the_exposure_id_so_it_is_stored_once():

@@ -73,6 +73,7 @@ def load_example(hook: str) -> tuple[types.ModuleType, BluezonePluginManager]:
     """The example as a module, registered alone on a real plugin manager
     (so argument names, the hook name and sync/async are checked too)."""
     module = types.ModuleType(f"hooks_md_{hook}")
+    module.__file__ = str(DOCS)  # examples may name files beside their module
     exec(compile(example(hook), f"docs/hooks.md#{hook}", "exec"), module.__dict__)
     pm = BluezonePluginManager()
     pm.register(module, f"example-{hook}")
@@ -235,6 +236,78 @@ def check_register_commands(pm, module, config, tmp_path):
     call_hook(pm.hook.bluezone_register_commands, cli=cli)
     result = CliRunner().invoke(cli, ["hello"])
     assert result.exit_code == 0 and result.output == "xin chào\n"
+
+
+def check_store_migrations(pm, module, config, tmp_path):
+    from bluezone.store import DeviceStore
+
+    for _ in range(2):  # applied once, then recorded
+        store = DeviceStore(tmp_path / "device.db", plugins=pm)
+        applied = store.db.execute("SELECT owner, name FROM _migrations WHERE owner = 'sms-alerts' "
+                                   "ORDER BY name").fetchall()
+        store.db.execute("INSERT INTO sms_outbox (alert_id) VALUES ('e1')")
+        store.close()
+    assert [tuple(r) for r in applied] == [("sms-alerts", "001_outbox"), ("sms-alerts", "002_outbox_index")]
+
+
+def check_server_migrations(pm, module, config, tmp_path):
+    from bluezone.server.db import ServerDB
+
+    db = ServerDB(tmp_path / "server.db", plugins=pm)
+    with db.transaction() as c:
+        c.execute("INSERT INTO sms_receipts (id, received_hour) VALUES ('r1', 0)")
+    assert db.one("SELECT count(*) FROM _migrations WHERE owner = 'sms-alerts'")[0] == 1
+    db.close()
+
+
+def check_staff_roles(pm, module, config, tmp_path):
+    from bluezone.server.staff import known_roles, roles_for_purpose
+
+    roles = known_roles(pm)
+    assert {"admin", "case-officer", "declarations", "sms-officer"} <= set(roles)
+    assert roles_for_purpose(roles, "sms-resend") == ("admin", "sms-officer")  # admin may do everything
+
+
+def check_portal_pages(pm, module, config, tmp_path):
+    from bluezone.portal.extensions import ExtensionError, collect
+
+    [page] = collect(pm, core_messages=["login"], core_menu=[]).pages
+    assert page.name == "sms" and [(m, p) for m, p, _ in page.routes] == [("GET", "/sms")]
+    assert page.messages["sms_title"] == ("Tin nhắn chờ gửi", "Messages waiting")
+    with pytest.raises(ExtensionError, match="sms_title"):
+        collect(pm, core_messages=["sms_title"], core_menu=[])  # a clash with the core's words stops the server
+
+
+def check_portal_menu_links(pm, module, config, tmp_path):
+    from bluezone.portal.extensions import collect
+
+    [link] = collect(pm, core_messages=[], core_menu=["dashboard"]).menu
+    assert (link.key, link.path, link.label, link.role) == ("sms", "/sms", "sms_title", "sms-officer")
+
+
+def check_dashboard_counters(pm, module, config, tmp_path):
+    from bluezone.portal.extensions import collect
+    from bluezone.server.db import ServerDB
+
+    [counter] = collect(pm, core_messages=[], core_menu=[]).counters
+    db = ServerDB(tmp_path / "server.db")
+    with db.transaction() as c:
+        c.execute("CREATE TABLE sms_receipts (id TEXT PRIMARY KEY, received_hour INTEGER NOT NULL)")
+        c.executemany("INSERT INTO sms_receipts VALUES (?, ?)", [("a", 86400 * 3), ("b", 86400 * 3 + 3600),
+                                                                ("c", 86400 * 4), ("d", 0)])
+    assert counter.key == "sms-receipts"
+    assert sorted(tuple(r) for r in counter.daily(db, 86400)) == [(3, 2), (4, 1)]
+    db.close()
+
+
+def check_alert_sources(pm, module, config, tmp_path):
+    from bluezone.matching.alerts import alert_sources, build_alert
+    from bluezone.models import Exposure, Tier
+
+    words = alert_sources(pm)
+    assert words["ultrasound"] == {"vi": "qua sóng siêu âm", "en": "by ultrasound"}
+    alert = build_alert(Exposure(Tier.F1, "ultrasound", DAY), {}, ["vi", "en"], 1_790_000_000, words)
+    assert "by ultrasound" in alert.messages["en"] and "qua sóng siêu âm" in alert.messages["vi"]
 
 
 CHECKS: dict[str, Callable[..., Any]] = {

@@ -11,8 +11,8 @@ from bluezone.portal.testing import PASSWORD, start
 
 @pytest.fixture
 async def running(tmp_path):
-    r = await start(tmp_path, users=(("admin", "admin"), ("officer", "case-officer"), ("tracer", "venue-tracer"),
-                                     ("clerk", "declarations")))
+    # the core's roles only: the venue-tracer role and page are the QR check-in plugin's (tested there)
+    r = await start(tmp_path, users=(("admin", "admin"), ("officer", "case-officer"), ("clerk", "declarations")))
     yield r
     await r.http.close()
 
@@ -92,11 +92,11 @@ async def test_lockout_after_repeated_failures_then_expiry_and_unlock(running):
         assert rows(r, "SELECT failed_logins, locked_until FROM portal_users WHERE username='officer'") == [(0, None)]
     # an administrator can unlock before the time is up
     for _ in range(5):
-        await r.client().login("tracer", "nope nope nope")  # noqa: the client closes with its session below
-    assert users.get_user(r.server.db, "tracer").locked(r.server.now())
-    assert users.unlock(r.server.db, "tracer")
+        await r.client().login("clerk", "nope nope nope")  # noqa: the client closes with its session below
+    assert users.get_user(r.server.db, "clerk").locked(r.server.now())
+    assert users.unlock(r.server.db, "clerk")
     async with r.client() as c:
-        assert (await c.login("tracer", PASSWORD)).status == 200
+        assert (await c.login("clerk", PASSWORD)).status == 200
 
 
 async def test_a_success_resets_the_failure_count(running):
@@ -119,8 +119,7 @@ async def test_csrf_token_required_on_every_form_and_nothing_changes_without_it(
         assert c.cookie("bz_session") is None
         await c.login()
         before = r.server.db.fingerprint()
-        for path, data in [("/portal/codes", {"tier": "F0"}), ("/portal/venue-trace", {"venue": "A"}),
-                           ("/portal/exports", {}), ("/portal/logout", {})]:
+        for path, data in [("/portal/codes", {"tier": "F0"}), ("/portal/exports", {}), ("/portal/logout", {})]:
             page = await c.post(path, data)
             assert page.status == 403, path
             assert page.by_id("page-error").startswith("Biểu mẫu đã hết hạn")
@@ -194,11 +193,10 @@ async def test_removing_a_user_or_changing_the_password_ends_their_sessions(runn
 async def test_roles_decide_which_pages_open(running):
     expect = {  # page -> roles that may open it (admin passes all)
         "/portal/codes": {"admin", "officer"},
-        "/portal/venue-trace": {"admin", "tracer"},
         "/portal/declarations": {"admin", "clerk"},
-        "/portal/": {"admin", "officer", "tracer", "clerk"},
+        "/portal/": {"admin", "officer", "clerk"},
     }
-    for who in ("admin", "officer", "tracer", "clerk"):
+    for who in ("admin", "officer", "clerk"):
         async with running.client() as c:
             await c.login(who)
             for path, allowed in expect.items():

@@ -97,7 +97,7 @@ def test_password_prompt_is_hidden_and_confirmed(tmp_path):
 
     cfg = write_config(tmp_path)
     child = pexpect.spawn(BLUEZONE, ["authority", "staff", "add", "--config", str(cfg), "--username", "tuan",
-                                     "--name", "Lê Minh Tuấn", "--role", "venue-tracer"], encoding="utf-8", timeout=60)
+                                     "--name", "Lê Minh Tuấn", "--role", "declarations"], encoding="utf-8", timeout=60)
     child.expect("Password")
     child.sendline(PASSWORD)
     child.expect("Repeat")
@@ -112,4 +112,4 @@ def test_password_prompt_is_hidden_and_confirmed(tmp_path):
     assert PASSWORD not in child.before
     child.close()
     assert child.exitstatus == 0
-    assert db_rows(cfg)[0][:3] == ("tuan", "Lê Minh Tuấn", "venue-tracer")
+    assert db_rows(cfg)[0][:3] == ("tuan", "Lê Minh Tuấn", "declarations")

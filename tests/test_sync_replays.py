@@ -200,7 +200,7 @@ def test_windows_kept_by_stores_before_version_3_are_rebuilt_not_doubled(tmp_pat
     # Turn it into what Bluezone with schema 2 wrote: its processed_batches and a window.
     conn = sqlite3.connect(path, isolation_level=None)
     conn.executescript("""
-        DROP TABLE processed_batches; DROP TABLE matched_contributions;
+        DROP TABLE processed_batches; DROP TABLE matched_contributions; DROP TABLE _migrations;
         CREATE TABLE processed_batches (feed TEXT NOT NULL, name TEXT NOT NULL, processed_at INTEGER NOT NULL,
                                         PRIMARY KEY (feed, name));
         PRAGMA user_version = 2;
@@ -214,7 +214,8 @@ def test_windows_kept_by_stores_before_version_3_are_rebuilt_not_doubled(tmp_pat
     conn.close()
 
     s = DeviceStore(path, key_file=key_file, clock=lambda: NOW)
-    assert migrations.current_version(s.db.conn) == migrations.SCHEMA_VERSION == 3
+    assert migrations.current_version(s.db.conn) == migrations.SCHEMA_VERSION
+    assert s.migrations_applied == [("core", "003_content_addressed_batches")]  # 1 and 2 were there already
     assert counted_minutes(s) == 0 and s.get_sync_state("keys") == {}
     assert {c[1] for c in s.db.execute("PRAGMA table_info(processed_batches)")} >= {"content_id", "name"}
     process_batches(s, config, [PublishedBatch("keys", "renamed.zip", data)], now=NOW)

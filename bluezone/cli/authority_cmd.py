@@ -17,7 +17,10 @@ from .common import config_option, fail, load_config_or_fail
 def _server(config_path: str):
     from ..server import AuthorityServer
 
-    return AuthorityServer.from_config(load_config_or_fail(config_path))
+    try:
+        return AuthorityServer.from_config(load_config_or_fail(config_path))
+    except ValueError as e:  # a newer database, a plugin's failing migration: left as it was
+        fail(f"cannot open the server database: {e}")
 
 
 def register(cli: click.Group) -> None:
@@ -50,7 +53,9 @@ def register(cli: click.Group) -> None:
     @token.command("create")
     @config_option
     @click.option("--name", required=True, help="Who gets the token.")
-    @click.option("--role", required=True, type=click.Choice(["admin", "case-officer", "venue-tracer", "declarations"]))
+    @click.option("--role", required=True,
+                  help="admin, case-officer, declarations, or a role a plugin adds (e.g. venue-tracer); "
+                       "an unknown role is refused.")
     def token_create(config_path: str, name: str, role: str) -> None:
         """Create a staff token; it is printed once and stored hashed."""
         server = _server(config_path)

@@ -27,10 +27,10 @@ def register(cli: click.Group) -> None:
         config = load_config_or_fail(config_path)
         try:
             server = AuthorityServer.from_config(config)
+            app = create_app(server, config=config)  # plugins' pages, roles and migrations are checked here
         except (OSError, ValueError) as e:
             fail(f"cannot start the server: {e}")
         s = server.settings
-        app = create_app(server, config=config)
 
         async def run() -> None:
             # access_log=None: the server keeps no log of client addresses (DESIGN.md §2 rule 2)

@@ -1,8 +1,8 @@
 """Alerts: the words a person reads, in Vietnamese and English.
 
 One alert per exposure. It says which tier (F1: met a confirmed case; F2:
-met an F1), on which date, how it was found (Bluetooth or a venue check-in)
-and what to do: declare health, contact the local health station, and
+met an F1), on which date, how it was found (Bluetooth, or a source a plugin
+words through ``bluezone_alert_sources``, e.g. a venue check-in) and what to do: declare health, contact the local health station, and
 self-isolate until a date (exposure date + ``[risk] isolation_days``).
 """
 
@@ -14,9 +14,22 @@ from typing import Any
 from ..models import Alert, Exposure, Tier
 
 _SOURCE = {
-    "vi": {"ble": "qua Bluetooth", "venue": "tại một địa điểm bạn đã quét mã QR check-in"},
-    "en": {"ble": "over Bluetooth", "venue": "at a venue you checked in to with a QR code"},
+    "vi": {"ble": "qua Bluetooth"},
+    "en": {"ble": "over Bluetooth"},
 }
+
+
+def alert_sources(pm: Any) -> dict[str, dict[str, str]]:
+    """``source -> {language: words}`` the plugins of ``pm`` add (sync hook);
+    a source two plugins word differently is refused by name."""
+    out: dict[str, dict[str, str]] = {}
+    hook = getattr(getattr(pm, "hook", None), "bluezone_alert_sources", None)
+    for result in (hook() if hook is not None else []):
+        for source, words in (result or {}).items():
+            if source in out and out[source] != words:
+                raise ValueError(f"bluezone_alert_sources: two plugins word the source {source!r}")
+            out[source] = dict(words)
+    return out
 
 _TEMPLATES = {
     "vi": {
@@ -43,22 +56,27 @@ def format_date(day: dt.date, language: str) -> str:
     return day.strftime("%d/%m/%Y") if language == "vi" else day.isoformat()
 
 
-def message(tier: Tier, source: str, exposure_date: dt.date, until: dt.date, language: str) -> str:
+def message(tier: Tier, source: str, exposure_date: dt.date, until: dt.date, language: str,
+            sources: dict[str, dict[str, str]] | None = None) -> str:
     templates = _TEMPLATES.get(language, _TEMPLATES["en"])
-    sources = _SOURCE.get(language, _SOURCE["en"])
+    words = (sources or {}).get(source) or {}
+    core = _SOURCE.get(language, _SOURCE["en"])
     return templates[tier].format(
         date=format_date(exposure_date, language), until=format_date(until, language),
-        source=sources.get(source, sources["ble"]),
+        source=words.get(language) or words.get("en") or core.get(source, core["ble"]),
     )
 
 
-def build_alert(exposure: Exposure, risk: dict[str, Any], languages: list[str], now: int) -> Alert:
+def build_alert(exposure: Exposure, risk: dict[str, Any], languages: list[str], now: int,
+                sources: dict[str, dict[str, str]] | None = None) -> Alert:
     """The alert for an exposure, with a message in every deployment language
-    (Vietnamese and English are always included)."""
+    (Vietnamese and English are always included); ``sources`` is
+    :func:`alert_sources` of the plugin set, wording sources the core does not know."""
     until = exposure.date + dt.timedelta(days=int(risk.get("isolation_days", 14)))
     langs = list(dict.fromkeys([*languages, "vi", "en"]))
     return Alert(
         exposure_id=exposure.exposure_id, tier=exposure.tier, source=exposure.source,
         exposure_date=exposure.date, created_at=now, isolate_until=until,
-        messages={lang: message(exposure.tier, exposure.source, exposure.date, until, lang) for lang in langs},
+        messages={lang: message(exposure.tier, exposure.source, exposure.date, until, lang, sources)
+                  for lang in langs},
     )

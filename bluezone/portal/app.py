@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,12 @@ class Portal:
     settings: PortalSettings
     env: jinja2.Environment
     gate: LoginGate
+    #: the core's words plus those of the plugins' pages
+    messages: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(i18n.MESSAGES))
+    #: navigation: the core's links, then the plugins'
+    menu: list[Any] = field(default_factory=list)
+    #: the plugins' dashboard counters
+    counters: list[Any] = field(default_factory=list)
 
     @property
     def idle_seconds(self) -> int:
@@ -86,8 +92,14 @@ def portal_of(request: web.Request) -> Portal:
     return request.app[PORTAL]
 
 
-def make_env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
+def make_env(plugin_templates: dict[str, Path] | None = None) -> jinja2.Environment:
+    """The core's templates by their names, a plugin's as ``"<its name>/<file>"``
+    (so a plugin can neither replace nor collide with another's)."""
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(HERE / "templates")]
+    if plugin_templates:
+        loaders.append(jinja2.PrefixLoader({name: jinja2.FileSystemLoader(folder)
+                                            for name, folder in plugin_templates.items()}))
+    return jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=True,
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
@@ -97,10 +109,10 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     lang = ctx(request).lang
     session = ctx(request).session
     base = {
-        "lang": lang, "t": i18n.translator(lang), "prefix": security.PREFIX,
+        "lang": lang, "t": i18n.translator(lang, portal.messages), "prefix": security.PREFIX,
         "session": session, "user": session.user if session else None,
-        "csrf": session.csrf if session else "",
-        "role_name": lambda r: i18n.role_name(r, lang),
+        "csrf": session.csrf if session else "", "menu": portal.menu,
+        "role_name": lambda r: i18n.role_name(r, lang, portal.server.roles),
         "here": request.path_qs if request.method == "GET" else request.path,
         "tz": portal.settings.timezone, "active": "",
     }
@@ -132,13 +144,30 @@ async def portal_middleware(request: web.Request, handler) -> web.StreamResponse
 
 
 def create_portal_app(server: AuthorityServer, settings: PortalSettings) -> web.Application:
-    from . import views
+    """The portal with the core's pages and those the server's plugins add
+    (``bluezone_portal_pages``, ``bluezone_portal_menu_links``,
+    ``bluezone_dashboard_counters``; see :mod:`.extensions`)."""
+    from . import extensions, views
 
     ensure_schema(server.db)
+    ext = extensions.collect(getattr(server.config, "pm", None), i18n.MESSAGES, (m.key for m in views.CORE_MENU))
+    messages = dict(i18n.MESSAGES)
+    for page in ext.pages:
+        messages.update(page.messages)
+    env = make_env({p.name: p.templates for p in ext.pages if p.templates is not None})
     app = web.Application(middlewares=[portal_middleware])
-    app[PORTAL] = Portal(server, settings, make_env(),
-                         LoginGate(settings.login_in_flight_per_account, settings.login_max_pending))
+    app[PORTAL] = Portal(server, settings, env,
+                         LoginGate(settings.login_in_flight_per_account, settings.login_max_pending),
+                         messages=messages, menu=[*views.CORE_MENU, *ext.menu], counters=ext.counters)
     views.add_routes(app)
+    taken = {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None}
+    for page in ext.pages:
+        for method, path, handler in page.routes:
+            if (method.upper(), path) in taken or not path.startswith("/") or path.startswith("/static"):
+                raise extensions.ExtensionError(f"portal: {page.name!r} cannot add {method} {path} "
+                                                "(taken by the core or another plugin, or not a page path)")
+            taken.add((method.upper(), path))
+            app.router.add_route(method.upper(), path, handler)
     app.router.add_static("/static/", HERE / "static", append_version=False)
     return app
 

@@ -19,7 +19,10 @@ from ..server.staff import ROLES
 def _open(config_path: str):
     from ..server import AuthorityServer
 
-    return AuthorityServer.from_config(load_config_or_fail(config_path))
+    try:
+        return AuthorityServer.from_config(load_config_or_fail(config_path))
+    except ValueError as e:  # a newer database, a plugin's failing migration: left as it was
+        fail(f"cannot open the server database: {e}")
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -39,17 +42,19 @@ def add_staff_commands(authority: click.Group) -> None:
     @config_option
     @click.option("--username", required=True, help="Login name: 2-32 of a-z, 0-9, '.', '_', '-'.")
     @click.option("--name", required=True, help="Display name.")
-    @click.option("--role", required=True, type=click.Choice(ROLES))
+    @click.option("--role", required=True,
+                  help=f"One of the server's roles: {', '.join(ROLES)}, or one a plugin adds (e.g. venue-tracer).")
     @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
     def add(config_path: str, username: str, name: str, role: str, password_stdin: bool) -> None:
         """Create a portal account (password hashed with Argon2id). / Tạo tài khoản."""
         from ..portal.users import UserError, add_user
+        from ..server.staff import RoleError
 
         password = _read_password(password_stdin)
         server = _open(config_path)
         try:
-            user = add_user(server.db, username, name, role, password, server.now())
-        except UserError as e:
+            user = add_user(server.db, username, name, role, password, server.now(), server.roles)
+        except (UserError, RoleError) as e:
             fail(str(e))
         finally:
             server.close()

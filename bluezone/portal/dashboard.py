@@ -2,7 +2,9 @@
 
 Only what the server already knows, per UTC day: uploads (codes spent by a
 publish, F0 and F1 apart), keys received, batches published per feed, codes
-issued and what became of them, declarations received. There is no
+issued and what became of them, declarations received; plugins add their
+own per-day counts (``bluezone_dashboard_counters``, e.g. venue-trace
+batches from the QR check-in plugin) into ``Day.extra``. There is no
 "people warned" figure because the server cannot know it: every phone
 matches on its own (DESIGN.md §2 rule 1).
 """
@@ -11,11 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from ..models import DAY_SECONDS, ReportType
 
-SERIES = ("uploads_f0", "uploads_f1", "keys", "exports", "venue_traces", "codes_issued", "declarations")
+SERIES = ("uploads_f0", "uploads_f1", "keys", "exports", "codes_issued", "declarations")
 
 
 @dataclass
@@ -25,9 +28,10 @@ class Day:
     uploads_f1: int = 0
     keys: int = 0
     exports: int = 0
-    venue_traces: int = 0
     codes_issued: int = 0
     declarations: int = 0
+    #: plugins' counters by key
+    extra: dict[str, int] = field(default_factory=dict)
 
     @property
     def uploads(self) -> int:
@@ -47,8 +51,9 @@ def _day(number: int) -> dt.date:
     return dt.date(1970, 1, 1) + dt.timedelta(days=int(number))
 
 
-def collect(db: Any, now: int, days: int = 14) -> Dashboard:
-    """The last ``days`` UTC days, today last."""
+def collect(db: Any, now: int, days: int = 14, counters: Sequence[Any] = ()) -> Dashboard:
+    """The last ``days`` UTC days, today last; ``counters`` are the plugins'
+    (:class:`bluezone.portal.extensions.DashboardCounter`)."""
     today = now // DAY_SECONDS
     first = today - days + 1
     since = first * DAY_SECONDS
@@ -67,18 +72,15 @@ def collect(db: Any, now: int, days: int = 14) -> Dashboard:
         else:
             d.uploads_f0 += n
 
-    def batches(d: Day, feed: str, n: int) -> None:
-        if feed == "keys":
-            d.exports += n
-        elif feed == "venue-traces":
-            d.venue_traces += n
+    def batches(d: Day, n: int) -> None:
+        d.exports += n
 
     add("SELECT used_at / 86400, report_type, count(*) FROM codes WHERE state = 'used' AND used_at >= ?"
         " GROUP BY 1, 2", (since,), uploads)
     add("SELECT created_at / 86400, count(*) FROM exposure_keys WHERE created_at >= ? GROUP BY 1", (since,),
         lambda d, n: setattr(d, "keys", n))
-    add("SELECT created_at / 86400, feed, count(*) FROM batches WHERE created_at >= ? GROUP BY 1, 2", (since,),
-        batches)
+    add("SELECT created_at / 86400, count(*) FROM batches WHERE feed = 'keys' AND created_at >= ? GROUP BY 1",
+        (since,), batches)
     add("SELECT created_at / 86400, count(*) FROM codes WHERE created_at >= ? GROUP BY 1", (since,),
         lambda d, n: setattr(d, "codes_issued", n))
     add("SELECT received_hour / 86400, count(*) FROM declarations WHERE received_hour >= ? GROUP BY 1", (since,),
@@ -86,8 +88,15 @@ def collect(db: Any, now: int, days: int = 14) -> Dashboard:
     redeemed = db.one("SELECT count(*) FROM codes WHERE state != 'issued'")[0]
     pending = db.one("SELECT count(*) FROM codes WHERE state = 'issued' AND expires_at > ?", (now,))[0]
     expired = db.one("SELECT count(*) FROM codes WHERE state = 'issued' AND expires_at <= ?", (now,))[0]
+    for counter in counters:
+        for d in rows.values():
+            d.extra[counter.key] = 0
+        for number, n in counter.daily(db, since):
+            if number in rows:
+                rows[number].extra[counter.key] += int(n)
     ordered = [rows[d] for d in range(first, today + 1)]
     totals = {s: sum(getattr(d, s) for d in ordered) for s in SERIES}
+    totals.update({c.key: sum(d.extra[c.key] for d in ordered) for c in counters})
     totals["uploads"] = totals["uploads_f0"] + totals["uploads_f1"]
     return Dashboard(ordered, redeemed, pending, expired, totals)
 

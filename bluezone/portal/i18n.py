@@ -10,6 +10,7 @@ template exists here in both languages. The language comes from the
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 LANGUAGES = ("vi", "en")
 
@@ -21,7 +22,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav": ("Điều hướng", "Navigation"),
     "nav_dashboard": ("Tổng quan", "Dashboard"),
     "nav_codes": ("Cấp mã xác minh", "Verification codes"),
-    "nav_venue": ("Truy vết địa điểm", "Venue trace"),
     "nav_declarations": ("Tờ khai y tế", "Health declarations"),
     "signed_in_as": ("Đăng nhập: {name} ({role})", "Signed in as {name} ({role})"),
     "logout": ("Đăng xuất", "Log out"),
@@ -59,7 +59,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "uploads_f1": ("Gửi khoá F1", "F1 uploads"),
     "keys_uploaded": ("Khoá đã nhận", "Keys received"),
     "exports": ("Lô khoá đã công bố", "Key exports published"),
-    "venue_traces": ("Lô truy vết địa điểm", "Venue-trace batches"),
     "codes_issued": ("Mã đã cấp", "Codes issued"),
     "codes_redeemed": ("Mã đã dùng", "Codes redeemed"),
     "codes_expired": ("Mã hết hạn chưa dùng", "Codes expired unused"),
@@ -104,23 +103,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rt_name_3": ("Tự báo cáo", "Self report"),
     "rt_name_4": ("F1 — cảnh báo F2 (đệ quy)", "F1 — F2 warnings (recursive)"),
     "issue_another": ("Cấp mã khác", "Issue another code"),
-    # venue trace
-    "venue_title": ("Mở truy vết địa điểm", "Open a venue trace"),
-    "venue_intro": ("Truy vết cần cả hai bên: cơ quan y tế cấp mã uỷ quyền dùng một lần, chủ địa điểm dùng mã truy vết riêng của mình để gửi dữ liệu. Máy chủ không biết ai đã đến.",
-                    "Tracing needs both parties: the health authority issues a one-time authorisation token, the venue owner uploads with their own private tracing code. The server never learns who visited."),
-    "venue_name": ("Tên địa điểm (như trên áp phích QR, không bắt buộc)", "Venue name (as on its QR poster, optional)"),
-    "venue_from": ("Từ", "From"),
-    "venue_to": ("Đến", "To"),
-    "venue_tz": ("Giờ địa phương ({tz}). Để trống để không giới hạn.", "Local time ({tz}). Leave empty for no limit."),
-    "venue_button": ("Cấp mã uỷ quyền", "Issue the authorisation token"),
-    "venue_issued_title": ("Mã uỷ quyền truy vết", "Venue-trace authorisation token"),
-    "venue_once": ("Mã chỉ hiển thị một lần, dùng một lần, hết hạn lúc {when}. Gửi mã cho chủ địa điểm qua kênh an toàn.",
-                   "Shown once, works once, expires at {when}. Give it to the venue owner over a safe channel."),
-    "venue_owner_runs": ("Chủ địa điểm chạy:", "The venue owner runs:"),
-    "venue_bad_time": ("Thời gian không hợp lệ (cần dạng YYYY-MM-DDTHH:MM, 'từ' trước 'đến').",
-                       "The times are not valid (use YYYY-MM-DDTHH:MM, 'from' before 'to')."),
-    "venue_scope": ("Phạm vi: {venue}, {start} → {end}", "Scope: {venue}, {start} → {end}"),
-    "any_venue": ("mọi địa điểm", "any venue"),
     "any_time": ("không giới hạn", "any time"),
     # declarations
     "decl_title": ("Tờ khai y tế (đã niêm phong)", "Health declarations (sealed)"),
@@ -145,28 +127,30 @@ MESSAGES: dict[str, tuple[str, str]] = {
                     "Showing the latest {shown} of {n}; download all for every one."),
 }
 
-ROLE_NAMES: dict[str, tuple[str, str]] = {
-    "admin": ("quản trị", "administrator"),
-    "case-officer": ("cán bộ xác minh ca bệnh", "case officer"),
-    "venue-tracer": ("cán bộ truy vết địa điểm", "venue tracer"),
-    "declarations": ("cán bộ tờ khai y tế", "declarations officer"),
-}
 
 
-def translator(lang: str) -> Callable[..., str]:
-    """``t(key, **fields)`` for one language; a missing key is an error, not silent English."""
+def translator(lang: str, messages: dict[str, tuple[str, str]] | None = None) -> Callable[..., str]:
+    """``t(key, **fields)`` for one language; a missing key is an error, not silent English.
+    ``messages`` is the portal's table (the core's plus its plugins' pages' words)."""
     i = 0 if lang == "vi" else 1
+    table = MESSAGES if messages is None else messages
 
     def t(key: str, **fields: object) -> str:
-        text = MESSAGES[key][i]
+        text = table[key][i]
         return text.format(**fields) if fields else text
 
     return t
 
 
-def role_name(role: str, lang: str) -> str:
-    names = ROLE_NAMES.get(role)
-    return names[0 if lang == "vi" else 1] if names else role
+def role_name(role: str, lang: str, roles: dict[str, Any] | None = None) -> str:
+    """A role's words (:class:`bluezone.server.staff.StaffRole`; the core's
+    when ``roles`` is not given); an unknown role shows as its name."""
+    if roles is None:
+        from ..server.staff import CORE_ROLES
+
+        roles = {r.name: r for r in CORE_ROLES}
+    known = roles.get(role)
+    return known.label(lang) if known else role
 
 
 def pick_language(cookie: str | None, accept_language: str | None, default: str) -> str:

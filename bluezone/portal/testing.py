@@ -68,7 +68,7 @@ async def start(tmp: Path, *, recursive: bool = True, extra: str = "",
     clock = Clock()
     server = AuthorityServer.from_config(config, clock=clock)
     for username, role in users:
-        add_user(server.db, username, username.title(), role, PASSWORD, server.now())
+        add_user(server.db, username, username.title(), role, PASSWORD, server.now(), server.roles)
     http = TestServer(create_app(server, config=config, background=False), host="127.0.0.1")
     await http.start_server()
     return Running(server, http, clock, config)

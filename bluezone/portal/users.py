@@ -1,13 +1,15 @@
 """Portal staff accounts: create, look up, lock out, unlock, remove.
 
-Roles are the server's (:data:`bluezone.server.staff.ROLES`) with the same
-meaning as for API tokens, so a portal user and a token holder with the same
-role may do the same things.
+Roles are the server's (the core's plus its plugins', see
+:func:`bluezone.server.staff.known_roles`) with the same meaning as for API
+tokens, so a portal user and a token holder with the same role may do the
+same things.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,14 +52,18 @@ def _user(row: tuple | None) -> PortalUser | None:
     return PortalUser(*row) if row else None
 
 
-def add_user(db: Any, username: str, name: str, role: str, password: str, now: int) -> PortalUser:
+def add_user(db: Any, username: str, name: str, role: str, password: str, now: int,
+             roles: Iterable[str] = ROLES) -> PortalUser:
+    """``roles``: the role names the server knows (``AuthorityServer.roles``)."""
+    roles = tuple(roles)
     ensure_schema(db)
     username = username.strip().lower()
     if not USERNAME.match(username):
         raise UserError("the user name must be 2-32 of a-z, 0-9, '.', '_', '-' / "
                         "tên đăng nhập gồm 2-32 ký tự a-z, 0-9, '.', '_', '-'")
-    if role not in ROLES:
-        raise UserError(f"unknown role {role!r}; roles: {', '.join(ROLES)} / vai trò không hợp lệ")
+    if role not in roles:
+        raise UserError(f"unknown role {role!r}; roles: {', '.join(roles)} / "
+                        f"vai trò không hợp lệ; các vai trò: {', '.join(roles)}")
     if not name.strip():
         raise UserError("a display name is needed / cần họ tên")
     try:

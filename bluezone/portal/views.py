@@ -16,9 +16,17 @@ from ..server.middleware import SECURITY_HEADERS
 from ..server.ratelimit import limits_of
 from . import dashboard, declarations, passwords, security, sessions, users
 from .app import PortalError, ctx, portal_of, render
+from .extensions import MenuLink
 from .security import PREFIX, redirect
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: The core's navigation; plugins add theirs with ``bluezone_portal_menu_links``.
+CORE_MENU = [
+    MenuLink("dashboard", "/", "nav_dashboard", None),
+    MenuLink("codes", "/codes", "nav_codes", "case-officer"),
+    MenuLink("declarations", "/declarations", "nav_declarations", "declarations"),
+]
 
 
 def staff_page(*roles: str) -> Callable[[Handler], Handler]:
@@ -142,10 +150,10 @@ async def switch_language(request: web.Request) -> web.StreamResponse:
 @staff_page()
 async def dashboard_page(request: web.Request) -> web.StreamResponse:
     server = portal_of(request).server
-    board = dashboard.collect(server.db, server.now())
+    board = dashboard.collect(server.db, server.now(), counters=portal_of(request).counters)
     labels = [d.day.strftime("%d/%m") for d in board.days]
     exported = request.query.get("exported")
-    return render(request, "dashboard.html", board=board, active="dashboard",
+    return render(request, "dashboard.html", board=board, active="dashboard", counters=portal_of(request).counters,
                   upload_bars=dashboard.bars([d.uploads for d in board.days], labels),
                   export_bars=dashboard.bars([d.exports for d in board.days], labels),
                   exported=exported, exported_keys=request.query.get("keys", "0"))
@@ -191,45 +199,6 @@ async def codes_submit(request: web.Request) -> web.StreamResponse:
     except ApiError as err:
         return _codes_form(request, err.status, err, values)
     return render(request, "code_issued.html", active="codes", issued=issued,
-                  expires=portal.local_time(issued["expiresAt"]))
-
-
-# --- venue traces -------------------------------------------------------------------------------------
-
-
-def _venue_form(request: web.Request, status: int = 200, error: str | None = None,
-                values: dict[str, str] | None = None) -> web.Response:
-    return render(request, "venue.html", status=status, active="venue", error=error, values=values or {})
-
-
-def _local_ts(portal: Any, value: str) -> int:
-    when = dt.datetime.strptime(value, "%Y-%m-%dT%H:%M").replace(tzinfo=portal.tz())
-    return int(when.timestamp())
-
-
-@staff_page("venue-tracer")
-async def venue_page(request: web.Request) -> web.StreamResponse:
-    return _venue_form(request)
-
-
-@staff_page("venue-tracer")
-async def venue_submit(request: web.Request) -> web.StreamResponse:
-    portal = portal_of(request)
-    form = ctx(request).form
-    values = {k: str(form.get(k, "")).strip()[:200] for k in ("venue", "from", "to")}
-    meta: dict[str, Any] = {}
-    if values["venue"]:
-        meta["venue"] = values["venue"]
-    if values["from"] or values["to"]:
-        try:
-            start, end = _local_ts(portal, values["from"]), _local_ts(portal, values["to"])
-        except ValueError:
-            return _venue_form(request, 400, "venue_bad_time", values)
-        if start >= end:
-            return _venue_form(request, 400, "venue_bad_time", values)
-        meta["from"], meta["to"] = start, end
-    issued = portal.server.issue_one_time_token("venue-trace", meta, ctx(request).session.user.member().id)
-    return render(request, "venue_issued.html", active="venue", issued=issued, values=values,
                   expires=portal.local_time(issued["expiresAt"]))
 
 
@@ -283,8 +252,6 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/lang/{lang:vi|en}", switch_language)
     r.add_get("/codes", codes_page)
     r.add_post("/codes", codes_submit)
-    r.add_get("/venue-trace", venue_page)
-    r.add_post("/venue-trace", venue_submit)
     r.add_get("/declarations", declarations_page)
     r.add_get("/declarations/all.jsonl", declarations_all)
     r.add_get("/declarations/{id:" + declarations.ID_PATTERN + "}.sealed", declaration_one)

@@ -24,6 +24,7 @@ from .errors import ApiError
 from .middleware import make_middlewares, padded_json, read_body, read_json
 from .ratelimit import LIMITS, RateLimits, limit, limits_of, too_many
 from .service import AuthorityServer
+from .staff import require_role, roles_for_purpose
 from .timeouts import body_deadline
 
 log = logging.getLogger("bluezone.server")
@@ -117,10 +118,15 @@ async def issue_code(request: web.Request) -> web.Response:
 
 
 async def issue_one_time_token(request: web.Request) -> web.Response:
-    member = require_staff(request, "venue-tracer")
+    server = server_of(request)
+    purposes = {p for r in server.roles.values() for p in r.token_purposes}
+    # a role that may issue no token at all is refused before the body is read
+    member = require_staff(request, *(r for p in sorted(purposes) for r in roles_for_purpose(server.roles, p)))
     body = await json_body(request)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    if isinstance(body.get("purpose"), str):
+        require_role(member, *roles_for_purpose(server.roles, body["purpose"]))
     meta = body.get("meta", {})
     if not isinstance(meta, dict):
         raise ApiError(400, "invalid_json", "meta must be an object")

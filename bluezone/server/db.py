@@ -10,6 +10,10 @@ Why these choices:
 * No column for an IP address, user agent or device identifier exists.
 * Declarations are stored as the sealed ciphertext the device sent; their
   per-hour count and size (:mod:`.declaration_quota`) is kept beside them.
+* The schema is named migrations (:mod:`bluezone.store.named_migrations`):
+  the core's below, and each plugin's own through
+  ``bluezone_server_migrations``, so a plugin's tables are created once, by
+  the plugin, and recorded in ``_migrations``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ..store import named_migrations as named
 from . import declaration_quota
 
 SCHEMA = [
@@ -56,6 +61,18 @@ SCHEMA = [
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
 ]
 
+def _core_schema(conn: Any) -> None:
+    """The tables as they were before named migrations (every statement is
+    idempotent, so a database made then takes this step without change)."""
+    for stmt in SCHEMA:
+        conn.execute(stmt)
+    declaration_quota.migrate(conn)
+
+
+#: The core's named steps. Append new ones; never edit or rename a released one.
+CORE_MIGRATIONS = [named.Migration(named.CORE, "001_schema", _core_schema)]
+HOOK = "bluezone_server_migrations"
+
 TABLES = ("staff_tokens", "codes", "exposure_keys", "batches", "one_time_tokens", "declarations",
           "declaration_usage")
 
@@ -64,7 +81,11 @@ class ServerDB:
     """One open server database. Not shared between threads; the server runs
     on one event loop and every write is a short transaction."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, plugins: Any = None):
+        """Open (creating if needed) and migrate: the core's steps, then those
+        ``plugins`` (a plugin manager) contribute. A newer database (a core
+        step this code lacks) or a failing plugin step is refused with
+        :class:`~bluezone.store.named_migrations.MigrationError`, unchanged."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if not self.path.exists():
@@ -72,14 +93,21 @@ class ServerDB:
         old = os.umask(0o077)
         try:
             conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+        except BaseException:
+            os.umask(old)
+            raise
+        try:
             self.db = sqlite_utils.Database(conn)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
+            named.check_core_known(conn, CORE_MIGRATIONS)
+            wanted = named.in_order(CORE_MIGRATIONS, named.contributed(plugins, HOOK))
             with self.transaction() as c:
-                for stmt in SCHEMA:
-                    c.execute(stmt)
-                declaration_quota.migrate(c)
+                self.migrations_applied = named.apply_pending(c, wanted)
+        except BaseException:
+            conn.close()
+            raise
         finally:
             os.umask(old)
 

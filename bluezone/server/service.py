@@ -43,7 +43,9 @@ class AuthorityServer:
         self.settings = settings
         self.config = config
         self.clock = clock
-        self.db = ServerDB(settings.database)
+        # checked first, so two plugins claiming one role stop the server before it opens anything
+        self._roles: dict[str, staff.StaffRole] = staff.known_roles(getattr(config, "pm", None))
+        self.db = ServerDB(settings.database, plugins=getattr(config, "pm", None))
         self._quota_logged_hour: int | None = None
         self.keys: ServerKeys = load_or_create(Path(settings.secrets_file), settings.signing_key)
         Path(settings.export_dir).mkdir(parents=True, exist_ok=True)
@@ -66,8 +68,13 @@ class AuthorityServer:
         member = staff.authenticate(self.db, authorization)
         return staff.require_role(member, *roles) if roles else member
 
+    @property
+    def roles(self) -> dict[str, staff.StaffRole]:
+        """The core's staff roles plus the plugins' (``bluezone_staff_roles``)."""
+        return self._roles
+
     def create_staff_token(self, name: str, role: str) -> tuple[staff.StaffMember, str]:
-        return staff.create_staff_token(self.db, name, role, self.now())
+        return staff.create_staff_token(self.db, name, role, self.now(), self.roles)
 
     # -- verification --------------------------------------------------------------------
 

@@ -1,12 +1,15 @@
 """Staff API tokens and roles.
 
 A staff token is 32 random bytes shown once when created (``bluezone
-authority token create``) and stored as its SHA-256. Roles, widest first:
+authority token create``) and stored as its SHA-256. The core's roles:
 
 * ``admin`` — everything, including running exports and retention by hand;
 * ``case-officer`` — issue verification codes (F0 and F1);
-* ``venue-tracer`` — issue one-time tokens for venue-trace uploads;
 * ``declarations`` — list and download sealed health declarations.
+
+Plugins add their own through ``bluezone_staff_roles`` (the QR check-in
+plugin adds ``venue-tracer``); :func:`known_roles` is the set a server
+accepts, and a token or account with any other role is refused.
 """
 
 from __future__ import annotations
@@ -14,13 +17,61 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from .db import ServerDB
 from .errors import ApiError
 
-ROLES = ("admin", "case-officer", "venue-tracer", "declarations")
+
+@dataclass(frozen=True)
+class StaffRole:
+    """A staff role: its name, what it may do in each language, and the
+    purposes of the one-time authority tokens it may issue."""
+
+    name: str
+    vi: str
+    en: str
+    token_purposes: tuple[str, ...] = ()
+
+    def label(self, lang: str) -> str:
+        return self.vi if lang == "vi" else self.en
+
+
+CORE_ROLES = (
+    StaffRole("admin", "quản trị", "administrator"),
+    StaffRole("case-officer", "cán bộ xác minh ca bệnh", "case officer"),
+    StaffRole("declarations", "cán bộ tờ khai y tế", "declarations officer"),
+)
+#: The core's role names (plugins' roles come from :func:`known_roles`).
+ROLES = tuple(r.name for r in CORE_ROLES)
+ROLE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+
+
+class RoleError(ValueError):
+    """A plugin's role is malformed or clashes with another's."""
+
+
+def known_roles(pm: Any = None) -> dict[str, StaffRole]:
+    """The core's roles plus those the plugins of ``pm`` add (sync hook)."""
+    roles = {r.name: r for r in CORE_ROLES}
+    hook = getattr(getattr(pm, "hook", None), "bluezone_staff_roles", None)
+    for result in (hook() if hook is not None else []):
+        for role in result or ():
+            if not isinstance(role, StaffRole) or not ROLE_NAME.match(role.name):
+                raise RoleError(f"bluezone_staff_roles: {role!r} is not a StaffRole with a name of a-z, 0-9, '-'")
+            if role.name in roles:
+                raise RoleError(f"bluezone_staff_roles: two roles are named {role.name!r}")
+            roles[role.name] = role
+    return roles
+
+
+def roles_for_purpose(roles: Mapping[str, StaffRole], purpose: str) -> tuple[str, ...]:
+    """The roles that may issue one-time tokens for ``purpose`` (admin always may)."""
+    return ("admin", *(r.name for r in roles.values() if purpose in r.token_purposes))
 
 
 @dataclass(frozen=True)
@@ -37,10 +88,14 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-def create_staff_token(db: ServerDB, name: str, role: str, now: int) -> tuple[StaffMember, str]:
-    """A new staff member's token (returned once; only its hash is kept)."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; roles: {', '.join(ROLES)}")
+def create_staff_token(db: ServerDB, name: str, role: str, now: int,
+                       roles: Iterable[str] = ROLES) -> tuple[StaffMember, str]:
+    """A new staff member's token (returned once; only its hash is kept);
+    ``roles`` are the names this server knows (:func:`known_roles`)."""
+    roles = tuple(roles)
+    if role not in roles:
+        raise ValueError(f"unknown role {role!r}; roles: {', '.join(roles)} / "
+                         f"vai trò không hợp lệ; các vai trò: {', '.join(roles)}")
     if not name.strip():
         raise ValueError("a staff token needs a name")
     token = "bzs_" + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()

@@ -10,7 +10,8 @@ What it guarantees, and why:
   instant leaves either all or none of a group (tested by SIGKILL).
 * **Retention**: contact data older than the window is deleted on open and
   by :meth:`DeviceStore.purge`, which the sync calls every time.
-* **Schema versions**: :mod:`bluezone.store.migrations` upgrades old files.
+* **Schema**: :mod:`bluezone.store.migrations` applies named migrations, the
+  core's and those of the ``plugins`` given (``bluezone_store_migrations``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,11 @@ __all__ = ["DEFAULT_RETENTION_DAYS", "DeviceStore", "StoreError"]
 
 
 class DeviceStore:
-    """A phone's own history. Open with :meth:`open`; close when done."""
+    """A phone's own history. Open with :meth:`open`; close when done.
+
+    ``plugins`` (a plugin manager) adds the plugins' named migrations to the
+    core's; without it only the core's run, and tables a plugin made earlier
+    are left as they are."""
 
     def __init__(
         self,
@@ -60,6 +65,7 @@ class DeviceStore:
         create: bool = True,
         clock: Callable[[], float] = time.time,
         purge_on_open: bool = True,
+        plugins: Any = None,
     ):
         self.path = Path(path)
         if not create and not self.path.exists():
@@ -91,6 +97,8 @@ class DeviceStore:
             os.umask(old_umask)
         self.db = sqlite_utils.Database(conn)
         try:
+            if existing:
+                migrations.refuse_newer(self)  # reads only: a refused file stays as it was
             old_umask = os.umask(0o077)
             try:
                 self.db.execute("PRAGMA journal_mode=WAL")
@@ -98,7 +106,7 @@ class DeviceStore:
                 os.umask(old_umask)
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
-            migrations.migrate(self)
+            self.migrations_applied = migrations.migrate(self, plugins)
             if purge_on_open:
                 self.purge()
         except sqlite3.Error as e:

@@ -1,14 +1,19 @@
-"""Schema versions of the device store and how to move between them.
+"""The device store's schema: the core's named migrations, and the plugins'.
 
-Each migration is a function from version N-1 to N, run inside one
-transaction together with the version bump, so a store is never left half
-migrated. Append new migrations; never edit a released one.
+Every step has an owner and a name (:mod:`.named_migrations`); the core's
+are listed here, a plugin contributes its own through the
+``bluezone_store_migrations`` hook, so a plugin can own tables without the
+core knowing them. Pending steps run in one transaction with their records,
+so a store is never left half migrated. Append new steps; never edit a
+released one.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from . import named_migrations as named
+from .named_migrations import CORE, Migration
 
 if TYPE_CHECKING:  # pragma: no cover
     import sqlite3
@@ -155,63 +160,73 @@ def _v3(conn: "sqlite3.Connection") -> None:
     )
 
 
-#: MIGRATIONS[i] upgrades a store from version i to version i + 1.
-MIGRATIONS: list[Callable[["sqlite3.Connection"], None]] = [_v1, _v2, _v3]
-SCHEMA_VERSION = len(MIGRATIONS)
+#: The core's own steps, by name. Append new ones; never edit or rename a
+#: released one (its name is what existing stores have recorded).
+CORE_MIGRATIONS: list[Migration] = [
+    Migration(CORE, "001_initial", _v1),
+    Migration(CORE, "002_exposure_windows", _v2),
+    Migration(CORE, "003_content_addressed_batches", _v3),
+]
+
+#: ``PRAGMA user_version`` of a store kept by named migrations. Stores made
+#: before had 1..3, the number of core steps applied (upgraded on open); a
+#: higher number is a newer on-disk scheme, refused before anything writes.
+SCHEMA_VERSION = 4
+LEGACY_VERSIONS = len(CORE_MIGRATIONS)
+
+HOOK = "bluezone_store_migrations"
 
 
 def current_version(conn: "sqlite3.Connection") -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 
 
-def migrate(store: "DeviceStore") -> int:
-    """Bring the store to :data:`SCHEMA_VERSION`; returns the version found."""
+def refuse_newer(store: "DeviceStore") -> None:
+    """Refuse, reading only, a store a newer Bluezone migrated (a recorded core
+    step this code does not know). Plugins' records never count here."""
+    from .errors import StoreError, newer_message
+
+    try:
+        named.check_core_known(store.db.conn, CORE_MIGRATIONS)
+    except named.UnknownCoreMigration as e:
+        raise StoreError(newer_message(store.path, f"core/{e.names[0]}", f"core/{CORE_MIGRATIONS[-1].name}")) from None
+
+
+def migrate(store: "DeviceStore", plugins: Any = None) -> list[tuple[str, str]]:
+    """Apply every pending core step, then those the ``plugins`` contribute
+    through ``bluezone_store_migrations``; returns what ran.
+
+    A store from before named migrations (``user_version`` 1..3) first gets
+    the core steps it already has recorded as applied, so its data is kept
+    and only the missing steps run. Everything is one transaction."""
+    from .errors import StoreError, newer_message
+
     conn = store.db.conn
     found = current_version(conn)
     if found > SCHEMA_VERSION:
-        from .errors import StoreError, newer_message
-
         raise StoreError(newer_message(store.path, found, SCHEMA_VERSION))
-    if found == SCHEMA_VERSION:
-        return found
+    try:
+        wanted = named.in_order(CORE_MIGRATIONS, named.contributed(plugins, HOOK))
+    except named.MigrationError as e:
+        raise StoreError(f"{e} / di chuyển lược đồ của plugin không hợp lệ: {e}") from None
+    done = named.applied(conn)
+    if found == SCHEMA_VERSION and all((m.owner, m.name) in done for m in wanted):
+        return []  # the usual open: nothing to write
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
-        for version in range(found, SCHEMA_VERSION):
-            for statement in _statements(MIGRATIONS[version]):
-                conn.execute(statement)
+        named.ensure_table(conn)
+        # read again inside the transaction: another process may have just migrated it
+        if found < SCHEMA_VERSION and not named.applied(conn):
+            for m in CORE_MIGRATIONS[:min(found, LEGACY_VERSIONS)]:
+                named.record(conn, m.owner, m.name, store.now())
+        ran = named.apply_pending(conn, wanted, now=store.now())
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-    except BaseException:
+    except BaseException as e:
         conn.execute("ROLLBACK")
+        if isinstance(e, named.MigrationError):
+            raise StoreError(f"{store.path}: {e} / {store.path}: di chuyển lược đồ thất bại, tệp được giữ nguyên")\
+                from None
         raise
     conn.execute("COMMIT")
-    return found
-
-
-class _Collect:
-    """Records the SQL a migration runs, so all of it executes in our transaction
-    (``executescript`` would commit on its own)."""
-
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-
-    def executescript(self, script: str) -> None:
-        import sqlite3
-
-        buf = ""
-        for line in script.splitlines(keepends=True):
-            buf += line
-            if sqlite3.complete_statement(buf):
-                self.statements.append(buf.strip())
-                buf = ""
-
-    def execute(self, sql: str, *args: object) -> None:
-        if args:
-            raise ValueError("migrations run plain SQL")
-        self.statements.append(sql)
-
-
-def _statements(migration: Callable[..., None]) -> list[str]:
-    collector = _Collect()
-    migration(collector)
-    return collector.statements
+    return ran

@@ -7,8 +7,14 @@ costs nothing until a venue feature is used. See docs/qr_checkin.md.
 """
 
 from .plugin import (  # noqa: F401
+    bluezone_alert_sources,
     bluezone_config_schema,
+    bluezone_dashboard_counters,
     bluezone_feeds,
+    bluezone_portal_menu_links,
+    bluezone_portal_pages,
     bluezone_register_commands,
+    bluezone_server_migrations,
     bluezone_server_routes,
+    bluezone_staff_roles,
 )

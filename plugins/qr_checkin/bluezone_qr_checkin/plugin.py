@@ -7,6 +7,11 @@ from typing import Any
 from bluezone.hookspecs import hookimpl
 
 FEED = "venue-traces"
+#: The staff role that issues the one-time tokens venue owners upload traces
+#: with (token purpose ``venue-trace``). The server module is imported only
+#: when a hook asks, so loading the plugin on a phone stays cheap.
+ROLE = "venue-tracer"
+PURPOSE = "venue-trace"
 
 
 @hookimpl
@@ -44,6 +49,48 @@ def bluezone_server_routes(app: Any, config: Any) -> None:
     from .server_routes import add_routes
 
     add_routes(app, config)
+
+
+@hookimpl
+def bluezone_server_migrations() -> list[Any]:
+    from .schema import SERVER_MIGRATIONS
+
+    return SERVER_MIGRATIONS
+
+
+@hookimpl
+def bluezone_staff_roles() -> list[Any]:
+    from bluezone.server.staff import StaffRole
+
+    return [StaffRole(ROLE, "cán bộ truy vết địa điểm", "venue tracer", token_purposes=(PURPOSE,))]
+
+
+@hookimpl
+def bluezone_portal_pages() -> list[Any]:
+    from .portal import PAGES
+
+    return [PAGES]
+
+
+@hookimpl
+def bluezone_portal_menu_links() -> list[Any]:
+    from .portal import MENU
+
+    return [MENU]
+
+
+@hookimpl
+def bluezone_dashboard_counters() -> list[Any]:
+    from .portal import COUNTER
+
+    return [COUNTER]
+
+
+@hookimpl
+def bluezone_alert_sources() -> dict[str, dict[str, str]]:
+    """How a venue exposure is worded in the person's alert."""
+    return {"venue": {"vi": "tại một địa điểm bạn đã quét mã QR check-in",
+                      "en": "at a venue you checked in to with a QR code"}}
 
 
 @hookimpl

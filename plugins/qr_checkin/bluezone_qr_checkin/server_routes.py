@@ -50,8 +50,6 @@ PURPOSE = "venue-trace"
 WORKERS: web.AppKey[TraceWorkers] = web.AppKey("bluezone_venue_trace_workers", TraceWorkers)
 MAX_PAPER_ENTRIES = 2000
 BUSY_RETRY_SECONDS = 5
-PAPER_TABLE = """CREATE TABLE IF NOT EXISTS venue_paper_log (
-    trace_id TEXT NOT NULL, received_hour INTEGER NOT NULL, sealed BLOB NOT NULL)"""
 
 
 def _b64(value: Any, what: str) -> bytes:
@@ -210,7 +208,7 @@ def token_meta(body: Any, settings: CheckinSettings, now: int, retention_days: i
 
 
 def add_routes(app: Any, config: Any) -> None:
-    from bluezone.server import SERVER, ApiError, json_body, require_staff, server_of
+    from bluezone.server import ApiError, json_body, require_staff, server_of
     from bluezone.server.middleware import padded_json
     from bluezone.server.ratelimit import limit
 
@@ -219,9 +217,7 @@ def add_routes(app: Any, config: Any) -> None:
     except SettingsError:
         settings = CheckinSettings()  # uploads then answer 503 venue_tracing_unconfigured
     workers = TraceWorkers(settings.trace_workers, settings.trace_queue, settings.trace_executor)
-    app[WORKERS] = workers
-    with app[SERVER].db.transaction() as c:
-        c.execute(PAPER_TABLE)
+    app[WORKERS] = workers  # venue_paper_log is the plugin's server migration (schema.py)
 
     async def upload(request: web.Request) -> web.Response:
         server = server_of(request)
