@@ -67,6 +67,7 @@ def make_middlewares(max_body_bytes: int) -> list:
     @web.middleware
     async def errors_and_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
+            _check_headers_are_text(request)
             if request.content_length is not None and request.content_length > max_body_bytes:
                 raise _too_large(max_body_bytes)
             if request.method == "POST" and request.path in DEVICE_PATHS and request.headers.get("X-Chaff"):
@@ -91,6 +92,22 @@ def make_middlewares(max_body_bytes: int) -> list:
         return response
 
     return [errors_and_headers]
+
+
+def _check_headers_are_text(request: web.Request) -> None:
+    """Refuse (400 ``bad_header``) a header whose bytes are not UTF-8.
+
+    aiohttp passes such bytes on as lone surrogates, which no code that
+    encodes a header (the rate limiter's client key, session cookies, bearer
+    tokens, plugins) expects: each of them was a 500. One check here covers
+    every route."""
+    for name, value in request.headers.items():
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ApiError(400, "bad_header", f"header {ascii(name[:40])} is not UTF-8 text",
+                               f"tiêu đề {ascii(name[:40])} không phải văn bản UTF-8") from None
 
 
 #: Bodies are read in pieces of this size; the running total is checked after each.
