@@ -4,7 +4,7 @@ Only what the server already knows, per UTC day: uploads (codes spent by a
 publish, F0 and F1 apart), keys received, batches published per feed, codes
 issued and what became of them, declarations received. There is no
 "people warned" figure because the server cannot know it: every phone
-matches on its own (DESIGN.md §2 rule 1).
+matches on its own (privacy rule 1, docs/privacy.md).
 """
 
 from __future__ import annotations
