@@ -117,3 +117,26 @@ def test_unparseable_requests_leave_no_address_and_no_traceback_in_the_log(serve
     assert CLIENT not in text and "10.0.0.9" not in text
     assert "Traceback" not in text
     assert "malformed request" in text  # still one line per refusal, without the address
+
+
+# JSON allows "\ud800" (and json.loads lets UTF-8-encoded surrogates through),
+# which no code that encodes a field expects: the verify code's HMAC and the
+# venue-trace token's hash were 500s.
+LONE_SURROGATES = [
+    ("/v1/verify", '{"code": "1234\\ud8005678"}'),
+    ("/v1/verify", b'{"code": "1234\xed\xa0\x805678"}'),
+    ("/v1/certificate", '{"token": "\\udfff", "ekeyhmac": "AAAA"}'),
+    ("/v1/declarations", '{"sealed": "AAAA", "form": "ncovi", "x": ["\\ud800"]}'),
+    ("/v1/venue-traces/upload", '{"token": "bzo_\\ud800", "preTraces": "AAAA"}'),
+    ("/v1/venue-traces/upload", '{"token": "bzo_x", "nested": {"\\ud800": 1}}'),
+]
+
+
+@pytest.mark.parametrize("path,body", LONE_SURROGATES)
+def test_json_with_lone_surrogates_is_a_clean_400(serve, path, body):
+    port, log = serve
+    raw = body if isinstance(body, bytes) else body.encode()
+    answer = exchange(port, request("POST", path, b"X-Test: 1", raw))
+    assert answer.split(b" ", 2)[1] == b"400", answer[:300]
+    assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "invalid_json"
+    assert "Traceback" not in log.read_text()

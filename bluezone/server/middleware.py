@@ -144,7 +144,39 @@ async def read_json(request: web.Request, limit: int) -> object:
         raise ApiError(415, "unsupported_media_type", "send application/json", "hãy gửi application/json")
     raw = await read_body(request, limit)
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     # RecursionError: the C decoder's clean refusal of very deep nesting (60,000 levels of [[[...)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ApiError(400, "invalid_json", "the body is not valid JSON", "nội dung không phải JSON hợp lệ") from None
+        raise _invalid_json() from None
+    # only a \u escape or UTF-8 bytes starting with 0xED can carry a surrogate
+    if (b"\\u" in raw or b"\xed" in raw) and _has_lone_surrogate(data):
+        raise _invalid_json()
+    return data
+
+
+def _invalid_json() -> ApiError:
+    return ApiError(400, "invalid_json", "the body is not valid JSON", "nội dung không phải JSON hợp lệ")
+
+
+def _has_lone_surrogate(data: object) -> bool:
+    """True if any string (value or key) holds a lone surrogate.
+
+    JSON lets ``"\\ud800"`` through, and ``json.loads`` of bytes decodes with
+    ``surrogatepass``; such a string is not text and breaks any code that
+    encodes it (hashing a code or token was a 500). Iterative, so it cannot
+    recurse however deep the document is."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
