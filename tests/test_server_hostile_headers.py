@@ -140,3 +140,28 @@ def test_json_with_lone_surrogates_is_a_clean_400(serve, path, body):
     assert answer.split(b" ", 2)[1] == b"400", answer[:300]
     assert json.loads(answer.split(b"\r\n\r\n", 1)[1])["error"]["code"] == "invalid_json"
     assert "Traceback" not in log.read_text()
+
+
+def _login_cookie(port: int) -> bytes:
+    page = exchange(port, f"GET /portal/login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n".encode())
+    line = next(h for h in page.split(b"\r\n") if h.lower().startswith(b"set-cookie: bz_login="))
+    return line.split(b": ", 1)[1].split(b";", 1)[0]
+
+
+@pytest.mark.parametrize("value", [b"\xed\xa0\x80", b"\xff\xfe", b"ok\xc0"])
+def test_a_portal_form_field_that_is_not_text_is_a_clean_refusal(serve, value):
+    """A multipart form with bytes that are not UTF-8 (request.post() raised
+    UnicodeDecodeError: a 500 with a traceback)."""
+    port, log = serve
+    cookie = _login_cookie(port)
+    token = cookie.split(b"=", 1)[1]
+    body = (b"--zz\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n" + token + b"\r\n"
+            b"--zz\r\nContent-Disposition: form-data; name=\"username\"\r\n\r\n" + value + b"\r\n"
+            b"--zz\r\nContent-Disposition: form-data; name=\"password\"\r\n\r\nx\r\n--zz--\r\n")
+    head = (f"POST /portal/login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n"
+            f"Connection: close\r\nContent-Type: multipart/form-data; boundary=zz\r\n"
+            f"Content-Length: {len(body)}\r\n").encode() + b"Cookie: " + cookie + b"\r\n\r\n"
+    answer = exchange(port, head + body)
+    assert answer.split(b" ", 2)[1] == b"400", answer[:300]
+    assert b"text/html" in answer.split(b"\r\n\r\n", 1)[0]
+    assert "Traceback" not in log.read_text()
