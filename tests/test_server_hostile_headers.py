@@ -129,6 +129,10 @@ LONE_SURROGATES = [
     ("/v1/declarations", '{"sealed": "AAAA", "form": "ncovi", "x": ["\\ud800"]}'),
     ("/v1/venue-traces/upload", '{"token": "bzo_\\ud800", "preTraces": "AAAA"}'),
     ("/v1/venue-traces/upload", '{"token": "bzo_x", "nested": {"\\ud800": 1}}'),
+    # json.loads also reads UTF-16 and UTF-32 bodies, escapes and raw surrogate units included
+    ("/v1/verify", '{"code": "1234\\ud8005678"}'.encode("utf-16-le")),
+    ("/v1/verify", '{"code": "1234'.encode("utf-16-le") + b"\x00\xd8" + '5678"}'.encode("utf-16-le")),
+    ("/v1/venue-traces/upload", '{"token": "bzo_\\udfff"}'.encode("utf-32-le")),
 ]
 
 

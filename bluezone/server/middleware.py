@@ -148,8 +148,11 @@ async def read_json(request: web.Request, limit: int) -> object:
     # RecursionError: the C decoder's clean refusal of very deep nesting (60,000 levels of [[[...)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise _invalid_json() from None
-    # only a \u escape or UTF-8 bytes starting with 0xED can carry a surrogate
-    if (b"\\u" in raw or b"\xed" in raw) and _has_lone_surrogate(data):
+    # an ASCII body without NUL bytes is read as UTF-8 and can carry a
+    # surrogate only as a \u escape; anything else (UTF-8 text, and the
+    # UTF-16/32 bodies json.loads also accepts) is checked
+    could_hold_one = b"\\u" in raw or b"\x00" in raw or not raw.isascii()
+    if could_hold_one and _has_lone_surrogate(data):
         raise _invalid_json()
     return data
 
