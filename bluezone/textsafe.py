@@ -10,12 +10,14 @@ ordinary text — Vietnamese with its combining marks included — exactly as it
 was, so every CLI can pass untrusted strings through one function.
 
 CSV files opened in a spreadsheet have a second hazard: a cell that starts
-with ``= + - @`` is evaluated as a formula. :func:`csv_cell` neutralises the
-same characters and then guards against that.
+with ``= + - @`` is evaluated as a formula, and a spreadsheet that splits on
+``;`` (or ``,``) makes a cell of the text after each one. :func:`csv_cell`
+neutralises the same characters and then guards against both.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 __all__ = ["csv_cell", "is_unsafe_char", "safe_terminal_text", "FORMULA_TRIGGERS"]
@@ -72,11 +74,20 @@ def _looks_like_formula(cell: str) -> bool:
     return False
 
 
+#: Where a spreadsheet may start a new cell inside our cell: locales whose
+#: decimal mark is a comma (Vietnamese among them) split CSV on ';', and
+#: import dialogs often split on ',' and ';' together.
+_LIST_SEPARATOR = re.compile(r"([,;])")
+
+
 def csv_cell(text: object) -> str:
     """A CSV cell that a spreadsheet shows as text: unsafe characters become
-    visible escapes, and a cell whose first meaningful character would start
-    a formula (``= + - @``, also after leading spaces, tabs, newlines,
-    zero-width or bidi characters) gets a leading apostrophe."""
+    visible escapes, and every piece that a spreadsheet could take for a
+    cell — the start, and the text after each ``,`` or ``;`` — whose first
+    meaningful character would start a formula (``= + - @``, also after
+    spaces, tabs, newlines, zero-width or bidi characters) gets an
+    apostrophe in front."""
     raw = text if isinstance(text, str) else str(text)
-    guarded = "'" + raw if raw and _looks_like_formula(raw) else raw
+    pieces = _LIST_SEPARATOR.split(raw)  # text, separator, text, separator, ..., text
+    guarded = "".join("'" + p if i % 2 == 0 and p and _looks_like_formula(p) else p for i, p in enumerate(pieces))
     return safe_terminal_text(guarded)

@@ -338,3 +338,53 @@ async def test_declare_prints_a_hostile_endpoints_answers_neutralised(tmp_path):
             assert ("NC-1\\x1b[2J" in text) if ok else ("bad\\x1b[31m red\\u202e\\x9b2J" in text)
     finally:
         await server.close()
+
+
+# --- formulas behind a list separator ------------------------------------------------------------
+
+#: Spreadsheets in locales whose decimal mark is a comma (Vietnamese among
+#: them) split CSV on ';', and import dialogs often split on ',' and ';'
+#: together: a formula after either separator starts a cell of its own.
+SEPARATORS = (",", ";")
+
+
+def _cells_a_spreadsheet_may_see(cell: str) -> list[str]:
+    parts = [cell]
+    for sep in SEPARATORS:
+        parts = [p for part in parts for p in part.split(sep)]
+    return parts
+
+
+def _starts_a_formula(part: str) -> bool:
+    first = next((c for c in part if not c.isspace()), "")
+    return first in FORMULA_TRIGGERS
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(["a", "1", " ", ",", ";", "=", "+", "-", "@", "\uff1d", "\u00a0", "x"]), max_size=12)
+       .map("".join))
+def test_no_part_of_a_csv_cell_after_a_list_separator_starts_a_formula(text):
+    cell = csv_cell(text)
+    assert not [p for p in _cells_a_spreadsheet_may_see(cell) if _starts_a_formula(p)], cell
+
+
+def test_csv_export_guards_formulas_after_a_separator_in_answers_and_lists(tmp_path):
+    """Through the real CLI: a list answer (joined with ';') and a text answer
+    with ';=' or ',+' inside cannot start a formula in a ';'-splitting spreadsheet."""
+    pair = KeyPair.generate()
+    key = tmp_path / "authority.key"
+    pair.write_private(key)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    evil = good_answers(address_street='12 Lê Lợi;=HYPERLINK("http://evil.example/pay","Bấm")',
+                        address_ward="Hội Thương, +cmd|' /C calc'!A0",
+                        chronic_conditions=["hypertension", '=HYPERLINK("http://evil.example")'])
+    (inbox / "sep.sealed").write_bytes(seal_plaintext(raw_declaration(evil), pair.private_key.public_key))
+    out = tmp_path / "export.csv"
+    p = run("authority", "declarations", "--key", str(key), "--inbox", str(inbox), "csv", str(out))
+    assert p.returncode == 0, p.stderr
+    [row] = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    for column in ("address_street", "address_ward", "chronic_conditions"):
+        assert not [part for part in _cells_a_spreadsheet_may_see(row[column]) if _starts_a_formula(part)], row[column]
+    assert row["address_street"].startswith("12 Lê Lợi;")  # the text is still there, readable
+    assert "HYPERLINK" in row["chronic_conditions"] and row["chronic_conditions"].startswith("hypertension;")

@@ -81,6 +81,7 @@ async def test_the_count_cap_refuses_with_507_and_stores_nothing(tmp_path, caplo
 
 
 async def test_the_byte_cap_counts_sizes(tmp_path):
+    # 17 posts from one loopback client: lift the per-client limit, the byte cap is under test
     r = await start(tmp_path, declaration_quota_bytes=65536, declarations_per_client_per_minute=100)
     try:
         async with aiohttp.ClientSession() as s:

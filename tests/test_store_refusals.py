@@ -175,3 +175,49 @@ def test_damage_deep_inside_a_store_ends_a_command_in_one_line(phone):
     store.write_bytes(bytes(data))
     refused = one_line_refusal(cli(*commands(store, folder)["status"], cwd=folder))
     assert "not a usable Bluezone device store" in refused and "khôi phục" in refused
+
+
+def test_another_stores_key_file_is_refused_before_anything_is_written(phone):
+    """A key file swapped for another store's (a wrong restore, two phones'
+    backups mixed up). A store with nothing sealed yet opened without
+    complaint, and a sync or check-in then sealed data and keyed tags with
+    the wrong key: the store was split across two keys. The store knows a
+    check value of its key, so every command refuses at open, in one line,
+    and neither file changes."""
+    folder, store = phone
+    other = folder / "other.db"
+    assert cli("init", "--config", "province.toml", "--store", str(other), "--language", "en",
+               cwd=folder).returncode == 0
+    key = default_key_file(store)
+    own = key.read_bytes()
+    key.write_bytes(default_key_file(other).read_bytes())
+    before = fingerprint(store)
+    for name, args in commands(store, folder).items():
+        refused = one_line_refusal(cli(*args, cwd=folder, stdin="{}"))
+        assert "another store's key" in refused and "khóa của kho khác" in refused, (name, refused)
+        assert fingerprint(store) == before, f"{name} changed the store"
+    key.write_bytes(own)  # the right key file: everything works again
+    checked_in = cli(*commands(store, folder)["checkin"], cwd=folder)
+    assert checked_in.returncode == 0, checked_in.stderr
+    assert cli(*commands(store, folder)["visits"], cwd=folder).returncode == 0
+
+
+def test_a_store_from_before_the_key_check_learns_it_only_from_a_key_that_opens_its_data(phone):
+    folder, store = phone
+    assert cli(*commands(store, folder)["checkin"], cwd=folder).returncode == 0  # one sealed visit
+    with sqlite3.connect(store) as conn:  # as a store made before the check value existed
+        conn.execute("DELETE FROM meta WHERE key = 'key_check'")
+    other = folder / "other.db"
+    assert cli("init", "--config", "province.toml", "--store", str(other), "--language", "en",
+               cwd=folder).returncode == 0
+    key = default_key_file(store)
+    own = key.read_bytes()
+    key.write_bytes(default_key_file(other).read_bytes())
+    refused = one_line_refusal(cli(*commands(store, folder)["status"], cwd=folder))
+    assert "another store's key" in refused
+    with sqlite3.connect(store) as conn:  # the wrong key was not taken as the store's
+        assert conn.execute("SELECT count(*) FROM meta WHERE key = 'key_check'").fetchone() == (0,)
+    key.write_bytes(own)
+    assert cli(*commands(store, folder)["status"], cwd=folder).returncode == 0
+    with sqlite3.connect(store) as conn:  # learnt from the right key
+        assert conn.execute("SELECT count(*) FROM meta WHERE key = 'key_check'").fetchone() == (1,)

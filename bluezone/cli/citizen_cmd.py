@@ -186,17 +186,21 @@ async def _sync(device: Device, decoys: bool) -> Any:
     from ..sync import sync
     from ..upload import next_decoy_delay, send_decoys
 
-    stats = await sync(device.store, device.config, device.transport(), f2_opt_in=device.f2_opt_in,
-                       language=device.language)
-    device.store.set_meta("last_sync", str(device.store.now()))
-    sent_decoy = False
-    if decoys:
-        due = int(device.store.get_meta("next_decoy_at", "0") or 0)
-        if device.store.now() >= due:
-            await send_decoys(device.transport())
-            device.store.set_meta("next_decoy_at", str(device.store.now() + int(next_decoy_delay())))
-            sent_decoy = True
-    return stats, sent_decoy
+    try:
+        stats = await sync(device.store, device.config, device.transport(), f2_opt_in=device.f2_opt_in,
+                           language=device.language)
+        device.store.set_meta("last_sync", str(device.store.now()))
+        sent_decoy = False
+        if decoys:
+            due = int(device.store.get_meta("next_decoy_at", "0") or 0)
+            if device.store.now() >= due:
+                await send_decoys(device.transport())
+                device.store.set_meta("next_decoy_at", str(device.store.now() + int(next_decoy_delay())))
+                sent_decoy = True
+        return stats, sent_decoy
+    finally:  # also on an error: an unclosed session adds warnings after the one error line
+        if device._transport is not None:
+            await device._transport.close()
 
 
 @click.command("sync")

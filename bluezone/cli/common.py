@@ -14,8 +14,15 @@ from ..config import Config, ConfigError, load_config
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    """Print a one-line error a person can act on, and exit."""
-    click.echo(f"Error: {message}", err=True)
+    """Print a one-line error a person can act on, and exit.
+
+    The message often carries other people's words (a server's or mirror's
+    error text, a file name), so control, bidi and zero-width characters are
+    shown as visible escapes (:func:`bluezone.textsafe.safe_terminal_text`):
+    the line stays one line and cannot drive the terminal."""
+    from ..textsafe import safe_terminal_text
+
+    click.echo(f"Error: {safe_terminal_text(message)}", err=True)
     sys.exit(code)
 
 

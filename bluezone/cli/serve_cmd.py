@@ -22,7 +22,7 @@ def register(cli: click.Group) -> None:
 
         from aiohttp import web
 
-        from ..server import AuthorityServer, create_app
+        from ..server import AuthorityServer, create_app, serverlog
 
         config = load_config_or_fail(config_path)
         try:
@@ -33,7 +33,9 @@ def register(cli: click.Group) -> None:
         s = server.settings
 
         async def run() -> None:
-            # access_log=None: the server keeps no log of client addresses (DESIGN.md §2 rule 2)
+            # access_log=None and the address-free error line: the server keeps no
+            # log of client addresses (docs/privacy.md rule 2)
+            serverlog.install()
             # keepalive_timeout is also the header deadline: aiohttp closes a
             # connection that has not completed a request this long after it
             # opened or after its last answer (bluezone/server/timeouts.py)

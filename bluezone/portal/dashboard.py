@@ -6,7 +6,7 @@ issued and what became of them, declarations received; plugins add their
 own per-day counts (``bluezone_dashboard_counters``, e.g. venue-trace
 batches from the QR check-in plugin) into ``Day.extra``. There is no
 "people warned" figure because the server cannot know it: every phone
-matches on its own (DESIGN.md §2 rule 1).
+matches on its own (privacy rule 1, docs/privacy.md).
 """
 
 from __future__ import annotations

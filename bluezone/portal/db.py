@@ -5,7 +5,7 @@ Why the same file: one SQLite file to back up and one transaction model
 API tokens are for scripts; people log in with a name and a password, need
 a lockout counter, and hold browser sessions that can be revoked.
 
-Neither table has a column for an IP address or user agent (DESIGN.md §2
+Neither table has a column for an IP address or user agent (privacy
 rule 2): the lockout counts failures per account, not per client.
 """
 

@@ -47,6 +47,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "forbidden": ("Tài khoản của bạn không có quyền này (cần vai trò {roles}).",
                   "Your account may not do this (needs the role {roles})."),
     "not_found": ("Không có trang này.", "There is no such page."),
+    "bad_form": ("Biểu mẫu gửi lên không phải văn bản hợp lệ. Hãy tải lại trang và thử lại.",
+                 "The form sent is not valid text. Reload the page and try again."),
     "error_title": ("Không thực hiện được", "That did not work"),
     "back_dashboard": ("Về trang tổng quan", "Back to the dashboard"),
     # dashboard

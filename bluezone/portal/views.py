@@ -41,7 +41,7 @@ def staff_page(*roles: str) -> Callable[[Handler], Handler]:
                 target = request.path_qs if request.method == "GET" else PREFIX + "/"
                 return redirect(f"{PREFIX}/login?next={_quote(target)}{expired}")
             if request.method == "POST":
-                form = await request.post()
+                form = await read_form(request)
                 ctx(request).form = form
                 if not security.same_origin(request) or not security.tokens_match(session.csrf, form.get("csrf")):
                     raise PortalError(403, "csrf_failed")
@@ -50,6 +50,17 @@ def staff_page(*roles: str) -> Callable[[Handler], Handler]:
             return await handler(request)
         return inner
     return wrap
+
+
+async def read_form(request: web.Request) -> Any:
+    """The posted form, or a 400 page when its bytes are not text.
+
+    ``request.post()`` decodes multipart fields as UTF-8 and raises on bytes
+    that are not (a 500 before this); any portal form goes through here."""
+    try:
+        return await request.post()
+    except (UnicodeDecodeError, ValueError):
+        raise PortalError(400, "bad_form") from None
 
 
 def _quote(path: str) -> str:
@@ -84,7 +95,7 @@ async def login_form(request: web.Request) -> web.StreamResponse:
 async def login_submit(request: web.Request) -> web.StreamResponse:
     portal = portal_of(request)
     server, db, s = portal.server, portal.server.db, portal.settings
-    form = await request.post()
+    form = await read_form(request)
     if not security.same_origin(request) or not security.tokens_match(request.cookies.get(security.LOGIN_COOKIE),
                                                                        form.get("csrf")):
         return _login_page(request, 403, "csrf_failed")

@@ -67,6 +67,7 @@ def make_middlewares(max_body_bytes: int) -> list:
     @web.middleware
     async def errors_and_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
+            _check_headers_are_text(request)
             if request.content_length is not None and request.content_length > max_body_bytes:
                 raise _too_large(max_body_bytes)
             if request.method == "POST" and request.path in DEVICE_PATHS and request.headers.get("X-Chaff"):
@@ -91,6 +92,22 @@ def make_middlewares(max_body_bytes: int) -> list:
         return response
 
     return [errors_and_headers]
+
+
+def _check_headers_are_text(request: web.Request) -> None:
+    """Refuse (400 ``bad_header``) a header whose bytes are not UTF-8.
+
+    aiohttp passes such bytes on as lone surrogates, which no code that
+    encodes a header (the rate limiter's client key, session cookies, bearer
+    tokens, plugins) expects: each of them was a 500. One check here covers
+    every route."""
+    for name, value in request.headers.items():
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ApiError(400, "bad_header", f"header {ascii(name[:40])} is not UTF-8 text",
+                               f"tiêu đề {ascii(name[:40])} không phải văn bản UTF-8") from None
 
 
 #: Bodies are read in pieces of this size; the running total is checked after each.
@@ -127,7 +144,42 @@ async def read_json(request: web.Request, limit: int) -> object:
         raise ApiError(415, "unsupported_media_type", "send application/json", "hãy gửi application/json")
     raw = await read_body(request, limit)
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     # RecursionError: the C decoder's clean refusal of very deep nesting (60,000 levels of [[[...)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ApiError(400, "invalid_json", "the body is not valid JSON", "nội dung không phải JSON hợp lệ") from None
+        raise _invalid_json() from None
+    # an ASCII body without NUL bytes is read as UTF-8 and can carry a
+    # surrogate only as a \u escape; anything else (UTF-8 text, and the
+    # UTF-16/32 bodies json.loads also accepts) is checked
+    could_hold_one = b"\\u" in raw or b"\x00" in raw or not raw.isascii()
+    if could_hold_one and _has_lone_surrogate(data):
+        raise _invalid_json()
+    return data
+
+
+def _invalid_json() -> ApiError:
+    return ApiError(400, "invalid_json", "the body is not valid JSON", "nội dung không phải JSON hợp lệ")
+
+
+def _has_lone_surrogate(data: object) -> bool:
+    """True if any string (value or key) holds a lone surrogate.
+
+    JSON lets ``"\\ud800"`` through, and ``json.loads`` of bytes decodes with
+    ``surrogatepass``; such a string is not text and breaks any code that
+    encodes it (hashing a code or token was a 500). Iterative, so it cannot
+    recurse however deep the document is."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False

@@ -1,6 +1,6 @@
 """Validating and storing uploaded diagnosis keys (the publish step).
 
-Rules (google/exposure-notifications-server publish validation, REFERENCE.md §2):
+Rules (google/exposure-notifications-server publish validation):
 1..30 keys; each 16 bytes; rolling period 1..144; rolling start not in the
 future and at most 14 days before today's UTC midnight (15 days of keys);
 at most 3 keys per start interval; no duplicates in the request or with keys
@@ -27,7 +27,7 @@ from .errors import ApiError, bad_request
 MAX_KEYS = 30
 MAX_SAME_START = 3
 MAX_AGE_DAYS = 14
-#: GAEN defaults by report type (REFERENCE.md §2); RECURSIVE follows confirmed.
+#: GAEN defaults by report type (exposure-notifications-server); RECURSIVE follows confirmed.
 BASE_RISK = {ReportType.CONFIRMED_TEST: 2, ReportType.CONFIRMED_CLINICAL_DIAGNOSIS: 4, ReportType.RECURSIVE: 2}
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hmac
 import json
 import os
 import sqlite3
@@ -42,9 +43,11 @@ from ..models import (
 )
 from . import header, migrations
 from .errors import StoreError, from_sqlite
-from .secrets import AtRestCipher, default_key_file
+from .secrets import WRONG_KEY_MESSAGE, AtRestCipher, StoreKeyError, default_key_file
 
 DEFAULT_RETENTION_DAYS = 14
+#: The meta row holding the store key's check value (see the key check below).
+KEY_CHECK = "key_check"
 
 __all__ = ["DEFAULT_RETENTION_DAYS", "DeviceStore", "StoreError"]
 
@@ -99,6 +102,7 @@ class DeviceStore:
         try:
             if existing:
                 migrations.refuse_newer(self)  # reads only: a refused file stays as it was
+                self._refuse_another_stores_key()  # before anything writes
             old_umask = os.umask(0o077)
             try:
                 self.db.execute("PRAGMA journal_mode=WAL")
@@ -109,12 +113,45 @@ class DeviceStore:
             self.migrations_applied = migrations.migrate(self, plugins)
             if purge_on_open:
                 self.purge()
+            self._remember_key_check()
         except sqlite3.Error as e:
             conn.close()
             raise from_sqlite(self.path, e) from None
         except BaseException:
             conn.close()
             raise
+
+    # -- the key check ---------------------------------------------------------------
+    #
+    # A store keeps a check value of its key (meta "key_check"): a key file
+    # swapped for another store's is refused at open, before anything is
+    # sealed or tagged with it. Without the check, a store holding nothing
+    # sealed yet opened fine and the next sync or check-in split it across
+    # two keys.
+
+    def _stored_key_check(self) -> str | None:
+        try:
+            row = self.db.execute("SELECT value FROM meta WHERE key = ?", [KEY_CHECK]).fetchone()
+        except sqlite3.OperationalError:  # no meta table yet
+            return None
+        return row[0] if row else None
+
+    def _refuse_another_stores_key(self) -> None:
+        found = self._stored_key_check()
+        if found is not None and not hmac.compare_digest(found, self.cipher.check_value()):
+            raise StoreKeyError(WRONG_KEY_MESSAGE)
+
+    def _remember_key_check(self) -> None:
+        """Record the check value, for a new store or one made before the
+        check existed; for the latter only after a sealed row opens with this
+        key (else StoreKeyError), so a wrong key is never learnt."""
+        if self._stored_key_check() is not None:
+            return
+        for table in ("own_keys", "visits", "declarations"):
+            row = self.db.execute(f"SELECT sealed FROM {table} LIMIT 1").fetchone()
+            if row is not None:
+                self.cipher.open(row[0])
+        self.set_meta(KEY_CHECK, self.cipher.check_value())
 
     # -- plumbing ----------------------------------------------------------------
 

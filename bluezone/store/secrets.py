@@ -100,6 +100,14 @@ class AtRestCipher:
         try:
             return bytes(self._box.decrypt(ciphertext))
         except nacl.exceptions.CryptoError:
-            raise StoreKeyError("stored data does not open with this store's key file (another store's key?): "
-                                "restore the right key file / dữ liệu đã lưu không mở được bằng tệp khóa này "
-                                "(khóa của kho khác?): hãy khôi phục đúng tệp khóa") from None
+            raise StoreKeyError(WRONG_KEY_MESSAGE) from None
+
+    def check_value(self) -> str:
+        """A value the store keeps to recognise its key at open (a keyed tag
+        of a constant: it reveals nothing about the key)."""
+        return self.tag(b"bluezone store key check v1").hex()
+
+
+WRONG_KEY_MESSAGE = ("stored data does not open with this store's key file (another store's key?): "
+                     "restore the right key file / dữ liệu đã lưu không mở được bằng tệp khóa này "
+                     "(khóa của kho khác?): hãy khôi phục đúng tệp khóa")

@@ -18,7 +18,6 @@ import nacl.public
 import pytest
 
 from bluezone.store import DeviceStore
-
 from bluezone_qr_checkin import qrimage
 from bluezone_qr_checkin import venue as vmod
 
@@ -94,7 +93,7 @@ def test_escape_and_bidi_characters_in_venue_names_are_printed_inert(tmp_path):
     address = "Pleiku\x1b[31m đỏ"
     created = vmod.create_venue(vmod.VenueSpec(name, address), bytes(ha.public_key), now=int(time.time()) - 60)
     store = tmp_path / "phone.db"
-    DeviceStore(store).close()  # what 'bluezone init' makes: only init creates a store and its key
+    DeviceStore(store).close()  # only 'bluezone init' makes stores; check-in opens an existing one
     shown = run("checkin", created.url(), "--yes", "--store", str(store))
     assert shown.returncode == 0, shown.stderr
     listed = run("visits", "--store", str(store))

@@ -14,9 +14,12 @@ ROUTES = Path(__file__).resolve().parents[1] / "bluezone_qr_checkin" / "server_r
 
 
 def test_every_error_code_of_the_routes_is_documented():
-    codes = set(re.findall(r'(?:ApiError|_refuse)\(\s*\d{3},\s*"([a-z_]+)"', ROUTES.read_text()))
-    # (rate_limited comes from the server's shared limit() helper, documented with the server's codes)
+    text = ROUTES.read_text()
+    codes = set(re.findall(r'(?:ApiError|_refuse)\(\s*\d{3},\s*"([a-z_]+)"', text))
     assert {"invalid_window", "free_text_notice", "unknown_notice", "venue_tracing_busy"} <= codes
+    # the upload's per-client limit is the server's limit() helper, which answers rate_limited
+    assert 'limit(request, "venue-trace"' in text
+    codes.add("rate_limited")
     assert sorted(c for c in codes if f"`{c}`" not in API) == []
 
 

@@ -9,7 +9,10 @@ index, so an unchanged folder costs one small read.
 
 from __future__ import annotations
 
+import errno
 import hashlib
+import os
+import stat
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -33,8 +36,17 @@ class FileTransport(DownloadAll):
         return cls(unquote(parts.path) if parts.scheme == "file" else url)
 
     def _read(self, path: Path, limit: int) -> bytes:
-        """The file's bytes, refusing one over ``limit`` before reading it."""
-        with path.open("rb") as fh:
+        """The bytes of a regular file, refusing one over ``limit`` before reading it.
+
+        A mirror folder may come from anyone (offline media): a FIFO would
+        block ``open()`` and a read forever, a device would stream without
+        end. The file is opened without blocking and read only if it is a
+        regular file; anything else is an ``OSError`` that the caller
+        reports as one unreadable entry."""
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file", str(path))
             data = fh.read(limit + 1)
         if len(data) > limit:
             raise TransportError("too_large", f"{path} is over {limit} bytes")

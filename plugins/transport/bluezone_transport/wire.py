@@ -61,10 +61,18 @@ def parse_receipt(data: dict[str, Any]) -> UploadReceipt:
         raise TransportError("bad_response", f"unexpected publish answer: {e}") from None
 
 
+#: A server's error code and message are cut to these lengths: they are the
+#: server's (or a mirror's, or a proxy's) words and end up on one line of a
+#: terminal; the server's own codes and messages are far shorter.
+MAX_ERROR_CODE = 64
+MAX_ERROR_MESSAGE = 300
+
+
 def error_from(status: int, data: Any) -> TransportError:
     err = data.get("error") if isinstance(data, dict) else None
     if isinstance(err, dict):
-        return TransportError(str(err.get("code", "http_error")), str(err.get("message", "")), status,
+        return TransportError(str(err.get("code", "http_error"))[:MAX_ERROR_CODE],
+                              str(err.get("message", ""))[:MAX_ERROR_MESSAGE], status,
                               retryable=status >= 500 or status == 429)
     return TransportError("http_error", f"HTTP {status}", status, retryable=status >= 500 or status == 429)
 
