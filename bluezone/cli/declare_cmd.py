@@ -74,6 +74,7 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
     from ..declarations.console import Console, ask_form, choose_language, offer_linkage, summary_lines, ui
     from ..declarations.form import FormError
     from ..declarations.linkage import offers_from_store
+    from ..declarations.plugin import DeclarationsSettings
 
     config = load_config_or_fail(config_path)
     try:
@@ -87,7 +88,7 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
         public_key = public_key_from_config(config)
     except SealError as e:
         fail(str(e))
-    settings = config.section("declarations")
+    settings = config.typed(DeclarationsSettings)
     store = _open_store(store_path, config)
     offers = offers_from_store(store) if store is not None else []
     console = Console(lambda prompt: click.prompt(prompt, default="", show_default=False, prompt_suffix=""),
@@ -127,7 +128,7 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
         Path(out_path).write_bytes(sealed)
         click.echo(f"sealed: {out_path} ({len(sealed)} bytes)")
 
-    keep = _decide(keep_copy, settings.get("keep_copy", "ask"), interactive,
+    keep = _decide(keep_copy, settings.keep_copy, interactive,
                    lambda: console.yes_no(ui("keep_copy", language), language, default=False))
     if keep and store is None:
         fail("--keep-copy needs --store")
@@ -137,7 +138,7 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
 
     ok = True
     if not no_submit:
-        names = list(settings.get("submitters", ["authority"]))
+        names = list(settings.submitters)
         chosen = []
         for name in names:
             if name == "authority":

@@ -46,15 +46,17 @@ def effective_report_type(report_type: int, risk: dict[str, Any]) -> ReportType:
     """The key's report type, or the deployment's ``report_type_when_missing``."""
     rt = ReportType(report_type)
     if rt is ReportType.UNKNOWN:
-        return _REPORT_NAMES[risk.get("report_type_when_missing", "confirmed_test")]
+        return _REPORT_NAMES[risk["report_type_when_missing"]]
     return rt
 
 
 def infectiousness(dsos: int | None, risk: dict[str, Any]) -> Infectiousness:
-    """GAEN v2 infectiousness of a key from its days since symptom onset."""
+    """GAEN v2 infectiousness of a key from its days since symptom onset.
+
+    ``risk`` is the validated ``[risk]`` section (defaults filled from the schema)."""
     if dsos is None:
-        return Infectiousness[risk.get("infectiousness_when_onset_unknown", "standard").upper()]
-    ranges = risk.get("infectiousness_by_days_since_onset", {"high": [-2, 5], "standard": [-14, 14]})
+        return Infectiousness[risk["infectiousness_when_onset_unknown"].upper()]
+    ranges = risk["infectiousness_by_days_since_onset"]
     for name, level in (("high", Infectiousness.HIGH), ("standard", Infectiousness.STANDARD)):
         lo, hi = ranges.get(name, (1, 0))
         if lo <= dsos <= hi:

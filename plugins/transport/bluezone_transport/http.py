@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from bluezone.models import ExposureKey, PublishedBatch
+from bluezone.settings import build
 from bluezone.transport import DownloadAll, FeedIndex, TransportError, UploadReceipt, VerifiedCode, pad_body
 
 from . import wire
@@ -62,10 +63,11 @@ class HttpTransport(DownloadAll):
 
     @classmethod
     def from_config(cls, url: str, config: Any) -> "HttpTransport":
-        t = config.section("transport") if config is not None else {}
-        return cls(url, download_url=t.get("download_url"), timeout=t.get("timeout_seconds", 30),
-                   retries=t.get("retries", 4), backoff=t.get("backoff_seconds", 0.5),
-                   max_backoff=t.get("max_backoff_seconds", 30))
+        from . import TransportSettings
+
+        t = config.typed(TransportSettings) if config is not None else build(TransportSettings, {})
+        return cls(url, download_url=t.download_url, timeout=t.timeout_seconds, retries=t.retries,
+                   backoff=t.backoff_seconds, max_backoff=t.max_backoff_seconds)
 
     async def _sess(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
