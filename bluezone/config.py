@@ -22,7 +22,7 @@ import jsonschema
 import pluggy
 
 from .plugins import PluginSet, call_hook, collect_named, plugin_set, shared_plugin_set
-from .settings import build, is_settings_class, schema_of, section_settings
+from .settings import FROM_SCHEMA, build, is_settings_class, schema_of, section_settings
 
 S = TypeVar("S")
 
@@ -160,31 +160,31 @@ class DeploymentSettings:
 
     name: str
     region: str
-    languages: tuple[str, ...]
-    timezone: str
+    languages: tuple[str, ...] = FROM_SCHEMA
+    timezone: str = FROM_SCHEMA
 
 
 @section_settings(CORE_SCHEMA["plugins"])
 class PluginsSettings:
     """``[plugins]``: which installed plugins this deployment uses."""
 
-    disabled: tuple[str, ...]
-    enabled: tuple[str, ...] | None
-    allow_missing: tuple[str, ...]
+    disabled: tuple[str, ...] = FROM_SCHEMA
+    enabled: tuple[str, ...] | None = FROM_SCHEMA
+    allow_missing: tuple[str, ...] = FROM_SCHEMA
 
 
 @section_settings(CORE_SCHEMA["schedule"])
 class ScheduleSettings:
     """``[schedule]``: the key schedule by name."""
 
-    name: str
+    name: str = FROM_SCHEMA
 
 
 @section_settings(CORE_SCHEMA["retention"])
 class RetentionSettings:
     """``[retention]``: how long contact data is kept."""
 
-    days: int
+    days: int = FROM_SCHEMA
 
 
 @section_settings(CORE_SCHEMA["risk"])
@@ -195,16 +195,16 @@ class RiskSettings:
     ``bluezone_score_exposure_windows`` contract); code that reads one value
     reads it here."""
 
-    attenuation_thresholds_db: tuple[int, int, int]
-    bucket_weights: Mapping[str, float]
-    report_type_weights: Mapping[str, float]
-    infectiousness_weights: Mapping[str, float]
-    minimum_minutes_per_day: float
-    isolation_days: int
-    report_type_when_missing: str
-    infectiousness_by_days_since_onset: Mapping[str, tuple[int, int]]
-    infectiousness_when_onset_unknown: str
-    f2_alerts: bool
+    attenuation_thresholds_db: tuple[int, int, int] = FROM_SCHEMA
+    bucket_weights: Mapping[str, float] = FROM_SCHEMA
+    report_type_weights: Mapping[str, float] = FROM_SCHEMA
+    infectiousness_weights: Mapping[str, float] = FROM_SCHEMA
+    minimum_minutes_per_day: float = FROM_SCHEMA
+    isolation_days: int = FROM_SCHEMA
+    report_type_when_missing: str = FROM_SCHEMA
+    infectiousness_by_days_since_onset: Mapping[str, tuple[int, int]] = FROM_SCHEMA
+    infectiousness_when_onset_unknown: str = FROM_SCHEMA
+    f2_alerts: bool = FROM_SCHEMA
 
 
 @section_settings(CORE_SCHEMA["authority"])
@@ -212,8 +212,8 @@ class AuthoritySettings:
     """``[authority]``: the health authority this deployment trusts."""
 
     url: str
-    export_keys: tuple[Mapping[str, str], ...]
-    declaration_public_key: str | None
+    export_keys: tuple[Mapping[str, str], ...] = FROM_SCHEMA
+    declaration_public_key: str | None = FROM_SCHEMA
 
 
 CORE_SETTINGS: dict[str, type] = {

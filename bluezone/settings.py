@@ -50,16 +50,30 @@ def thaw(value: Any) -> Any:
     return value
 
 
+class _FromSchema:
+    """The marker behind :data:`FROM_SCHEMA`."""
+
+    def __repr__(self) -> str:
+        return "FROM_SCHEMA"
+
+
+#: Write ``field: type = FROM_SCHEMA`` for every key the schema defaults (or
+#: leaves optional, then ``None``): the decorator puts the schema's value there,
+#: and type checkers see a field that need not be passed.
+FROM_SCHEMA: Any = _FromSchema()
+
+
 @dataclass_transform(kw_only_default=True, frozen_default=True)
 def section_settings(schema: Mapping[str, Any]) -> Callable[[type[T]], type[T]]:
     """Class decorator: a frozen, keyword-only dataclass for a section with ``schema``.
 
-    Every field named in the schema's ``properties`` takes that property's
-    ``default``; a property without a default (and not ``required``) defaults
-    to ``None``; a required one has no default. Fields the schema does not
-    know (values derived from other sections, such as a server's region) must
-    carry their own default. Writing a default in the class for a property
-    the schema already defaults is refused: the schema is the one place.
+    Every field named in the schema's ``properties`` is written either
+    ``= FROM_SCHEMA`` (it then takes the property's ``default``, or ``None``
+    for an optional property without one) or with no default at all (only for
+    a ``required`` property). Writing a value there instead is refused: the
+    schema is the one place for a section's defaults. Fields the schema does
+    not know (values derived from other sections, such as a server's region)
+    carry their own default.
     """
 
     def wrap(cls: type[T]) -> type[T]:
@@ -72,15 +86,15 @@ def section_settings(schema: Mapping[str, Any]) -> Callable[[type[T]], type[T]]:
         for name in annotations:
             if name not in props:
                 continue
-            if name in cls.__dict__:
-                if "default" in props[name]:
-                    raise TypeError(f"{cls.__name__}.{name}: the default belongs in the schema only")
+            given = cls.__dict__.get(name, dataclasses.MISSING)
+            if name in required and "default" not in props[name]:
+                if given is not dataclasses.MISSING:
+                    raise TypeError(f"{cls.__name__}.{name}: required by the schema, so it takes no default")
                 continue
-            if "default" in props[name]:
-                # frozen values are immutable, so one shared default is safe
-                setattr(cls, name, _default(freeze(props[name]["default"])))
-            elif name not in required:
-                setattr(cls, name, None)
+            if given is not FROM_SCHEMA:
+                raise TypeError(f"{cls.__name__}.{name}: write '= FROM_SCHEMA'; the default belongs in the schema only")
+            # frozen values are immutable, so one shared default is safe
+            setattr(cls, name, _default(freeze(props[name].get("default"))))
         out = dataclasses.dataclass(frozen=True, kw_only=True)(cls)
         setattr(out, SCHEMA_ATTRIBUTE, schema)
         return out

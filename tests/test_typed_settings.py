@@ -99,6 +99,11 @@ def test_a_default_written_twice_is_refused():
         class Twice:
             retries: int = 5
 
+    with pytest.raises(TypeError, match="write '= FROM_SCHEMA'"):
+        @section_settings(schema)
+        class Forgotten:
+            retries: int
+
     with pytest.raises(TypeError, match="schema keys without a field: retries"):
         @section_settings(schema)
         class Missing:

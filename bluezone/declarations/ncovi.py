@@ -31,7 +31,7 @@ from typing import Any
 import aiohttp
 
 from ..hookspecs import hookimpl
-from ..settings import section_settings
+from ..settings import FROM_SCHEMA, section_settings
 from .form import Form
 from .ncovi_form import CHRONIC, EXPOSURES, SYMPTOMS
 from .submit import RetryPolicy, SubmitError, Submission, with_retries
@@ -78,11 +78,11 @@ class NcoviSettings:
     """``[declarations.ncovi]``: the external endpoint's address and retry policy."""
 
     url: str
-    timeout_seconds: float
-    attempts: int
-    backoff_seconds: float
-    max_backoff_seconds: float
-    api_key_env: str | None
+    timeout_seconds: float = FROM_SCHEMA
+    attempts: int = FROM_SCHEMA
+    backoff_seconds: float = FROM_SCHEMA
+    max_backoff_seconds: float = FROM_SCHEMA
+    api_key_env: str | None = FROM_SCHEMA
 
 
 def _date(value: str | None) -> str | None:

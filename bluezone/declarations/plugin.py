@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..hookspecs import hookimpl
-from ..settings import build, section_settings
+from ..settings import FROM_SCHEMA, build, section_settings
 from .ncovi import NCOVI_SCHEMA, NcoviSettings
 from .submit import RetryPolicy, SubmitError, Submission, with_retries
 
@@ -39,10 +39,10 @@ DECLARATIONS_SCHEMA: dict[str, Any] = {
 class DeclarationsSettings:
     """``[declarations]``: which submitters deliver, whether to keep a copy, upload tries."""
 
-    submitters: tuple[str, ...]
-    keep_copy: str
-    upload_attempts: int
-    ncovi: NcoviSettings | None
+    submitters: tuple[str, ...] = FROM_SCHEMA
+    keep_copy: str = FROM_SCHEMA
+    upload_attempts: int = FROM_SCHEMA
+    ncovi: NcoviSettings | None = FROM_SCHEMA
 
     def __post_init__(self) -> None:
         # the nested table arrives as a (frozen) mapping; give it its own type

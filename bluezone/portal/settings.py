@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import CORE_SCHEMA
-from ..settings import build, section_settings
+from ..settings import FROM_SCHEMA, build, section_settings
 
 PORTAL_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -38,16 +38,16 @@ PORTAL_SCHEMA: dict[str, Any] = {
 
 @section_settings(PORTAL_SCHEMA)  # defaults: the schema's
 class PortalSettings:
-    enabled: bool
-    session_idle_minutes: int
-    session_max_hours: int
-    lockout_failures: int
-    lockout_minutes: int
-    login_per_client_per_minute: int
-    login_in_flight_per_account: int
-    login_max_pending: int
-    secure_cookies: str
-    default_language: str
+    enabled: bool = FROM_SCHEMA
+    session_idle_minutes: int = FROM_SCHEMA
+    session_max_hours: int = FROM_SCHEMA
+    lockout_failures: int = FROM_SCHEMA
+    lockout_minutes: int = FROM_SCHEMA
+    login_per_client_per_minute: int = FROM_SCHEMA
+    login_in_flight_per_account: int = FROM_SCHEMA
+    login_max_pending: int = FROM_SCHEMA
+    secure_cookies: str = FROM_SCHEMA
+    default_language: str = FROM_SCHEMA
     timezone: str = CORE_SCHEMA["deployment"]["properties"]["timezone"]["default"]
 
     @classmethod

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import CORE_SCHEMA
-from ..settings import build, section_settings
+from ..settings import FROM_SCHEMA, build, section_settings
 
 SERVER_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -75,35 +75,35 @@ class ServerSettings:
     other sections (retention, region, the export key's id). Defaults of
     ``[server]`` keys come from :data:`SERVER_SCHEMA`."""
 
-    host: str
-    port: int
-    database: Path
-    export_dir: Path
-    signing_key: Path | None
-    secrets_file: Path
-    batch_minutes: int
-    min_batch_keys: int
-    pad_random_keys: int
-    embargo_hours: float
-    max_body_bytes: int
-    declaration_max_bytes: int
-    declaration_quota_count: int
-    declaration_quota_bytes: int
-    short_code_minutes: int
-    long_code_hours: int
-    token_hours: int
-    certificate_minutes: int
-    one_time_token_hours: int
-    verify_per_client_per_minute: int
-    verify_failures_per_minute: int
-    uploads_per_client_per_minute: int
-    declarations_per_client_per_minute: int
-    decoys_per_client_per_minute: int
-    trusted_proxies: tuple[str, ...]
-    header_timeout_seconds: float
-    body_timeout_seconds: float
-    recursive_reports: bool
-    retention_minutes: int
+    host: str = FROM_SCHEMA
+    port: int = FROM_SCHEMA
+    database: Path = FROM_SCHEMA
+    export_dir: Path = FROM_SCHEMA
+    signing_key: Path | None = FROM_SCHEMA
+    secrets_file: Path = FROM_SCHEMA
+    batch_minutes: int = FROM_SCHEMA
+    min_batch_keys: int = FROM_SCHEMA
+    pad_random_keys: int = FROM_SCHEMA
+    embargo_hours: float = FROM_SCHEMA
+    max_body_bytes: int = FROM_SCHEMA
+    declaration_max_bytes: int = FROM_SCHEMA
+    declaration_quota_count: int = FROM_SCHEMA
+    declaration_quota_bytes: int = FROM_SCHEMA
+    short_code_minutes: int = FROM_SCHEMA
+    long_code_hours: int = FROM_SCHEMA
+    token_hours: int = FROM_SCHEMA
+    certificate_minutes: int = FROM_SCHEMA
+    one_time_token_hours: int = FROM_SCHEMA
+    verify_per_client_per_minute: int = FROM_SCHEMA
+    verify_failures_per_minute: int = FROM_SCHEMA
+    uploads_per_client_per_minute: int = FROM_SCHEMA
+    declarations_per_client_per_minute: int = FROM_SCHEMA
+    decoys_per_client_per_minute: int = FROM_SCHEMA
+    trusted_proxies: tuple[str, ...] = FROM_SCHEMA
+    header_timeout_seconds: float = FROM_SCHEMA
+    body_timeout_seconds: float = FROM_SCHEMA
+    recursive_reports: bool = FROM_SCHEMA
+    retention_minutes: int = FROM_SCHEMA
     # from other sections (see from_config)
     retention_days: int = CORE_SCHEMA["retention"]["properties"]["days"]["default"]
     region: str = "452"

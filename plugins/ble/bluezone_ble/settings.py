@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bluezone.settings import build, section_settings
+from bluezone.settings import FROM_SCHEMA, build, section_settings
 
 from .duty import DutyCycle
 from .scanner import ScanSettings
@@ -60,17 +60,17 @@ SIM_SCHEMA: dict[str, Any] = {
 class BleSettings:
     """``[ble]``: this phone's radio and its scanning and advertising rhythm."""
 
-    manufacturer: str
-    model: str
-    calibration_file: str | None
-    scan_seconds: float
-    scan_period_seconds: float
-    scan_jitter_seconds: float
-    scanning_mode: str
-    adapter: str | None
-    advertise: bool
-    rotation_jitter_seconds: float
-    advertising_interval_ms: tuple[int, int]
+    manufacturer: str = FROM_SCHEMA
+    model: str = FROM_SCHEMA
+    calibration_file: str | None = FROM_SCHEMA
+    scan_seconds: float = FROM_SCHEMA
+    scan_period_seconds: float = FROM_SCHEMA
+    scan_jitter_seconds: float = FROM_SCHEMA
+    scanning_mode: str = FROM_SCHEMA
+    adapter: str | None = FROM_SCHEMA
+    advertise: bool = FROM_SCHEMA
+    rotation_jitter_seconds: float = FROM_SCHEMA
+    advertising_interval_ms: tuple[int, int] = FROM_SCHEMA
 
     def calibration_section(self) -> dict[str, Any]:
         """What :func:`bluezone_ble.calibration.own_calibration` reads."""
@@ -81,14 +81,14 @@ class BleSettings:
 class SimSettings:
     """``[sim]``: the simulated scenario; unset radio figures keep the scenario's own."""
 
-    scenario: str
-    devices: int
-    minutes: int
-    seed: int
-    path_loss_exponent: float | None
-    shadowing_sigma_db: float | None
-    body_loss_db: float | None
-    packet_loss: float | None
+    scenario: str = FROM_SCHEMA
+    devices: int = FROM_SCHEMA
+    minutes: int = FROM_SCHEMA
+    seed: int = FROM_SCHEMA
+    path_loss_exponent: float | None = FROM_SCHEMA
+    shadowing_sigma_db: float | None = FROM_SCHEMA
+    body_loss_db: float | None = FROM_SCHEMA
+    packet_loss: float | None = FROM_SCHEMA
 
 
 def duty_cycle(ble: BleSettings) -> DutyCycle:

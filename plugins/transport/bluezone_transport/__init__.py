@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from bluezone.hookspecs import hookimpl
-from bluezone.settings import section_settings
+from bluezone.settings import FROM_SCHEMA, section_settings
 
 from .filedir import FileTransport
 from .http import HttpTransport
@@ -42,11 +42,11 @@ TRANSPORT_SCHEMA: dict[str, Any] = {
 class TransportSettings:
     """``[transport]``: how the http transport reaches the authority."""
 
-    download_url: str | None
-    timeout_seconds: float
-    retries: int
-    backoff_seconds: float
-    max_backoff_seconds: float
+    download_url: str | None = FROM_SCHEMA
+    timeout_seconds: float = FROM_SCHEMA
+    retries: int = FROM_SCHEMA
+    backoff_seconds: float = FROM_SCHEMA
+    max_backoff_seconds: float = FROM_SCHEMA
 
 
 @hookimpl
