@@ -427,10 +427,21 @@ def _find_line(text: str, section: str, key: str | None) -> int | None:
     return None
 
 
+def _properties(error: jsonschema.ValidationError) -> Mapping[str, Any]:
+    """The ``properties`` of the (sub)schema an error is about ({} for a boolean schema)."""
+    return error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
+
+
+def _extra_keys(error: jsonschema.ValidationError) -> list[str]:
+    """Keys of the instance its schema does not allow (for additionalProperties errors)."""
+    instance = error.instance if isinstance(error.instance, Mapping) else {}
+    return sorted(set(instance) - set(_properties(error)))
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        extra = _extra_keys(error)
+        allowed = ", ".join(sorted(_properties(error)))
         return f"unknown key {', '.join(map(repr, extra))} (allowed: {allowed})"
     if error.validator == "required":
         return f"missing value: {error.message.split(' is a required')[0]} is required"
@@ -530,7 +541,7 @@ def _check(data: dict[str, Any], text: str = "", pm: pluggy.PluginManager | None
             where = list(error.path)
             key = next((p for p in reversed(where) if isinstance(p, str)), None)
             if error.validator == "additionalProperties":
-                extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+                extra = _extra_keys(error)
                 key = extra[0] if extra else key
             problems.append(Problem(_location(section, where), _describe(error), _find_line(text, section, key)))
     for section, schema in schemas.items():

@@ -95,7 +95,7 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
                       click.echo)
     interactive = from_json is None
     try:
-        if interactive:
+        if from_json is None:  # interactive
             language = language or choose_language(console, list(config.languages))
             click.echo(f"\n{form.title[language]} — {form.schema_tag}")
             linkage = offer_linkage(console, offers, language) if offers else None
@@ -388,10 +388,10 @@ def keygen_command(out: str) -> None:
 
 def register(cli: click.Group) -> None:
     cli.add_command(declare_command)
-    authority = cli.commands.get("authority")
-    if authority is None or not isinstance(authority, click.Group):
-        @click.group("authority")
-        def authority() -> None:  # type: ignore[no-redef]
-            """Health-authority tools."""
+    existing = cli.commands.get("authority")
+    if isinstance(existing, click.Group):
+        authority = existing
+    else:
+        authority = click.Group("authority", help="Health-authority tools.")
         cli.add_command(authority)
     authority.add_command(declarations_group)

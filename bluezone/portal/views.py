@@ -187,7 +187,7 @@ async def codes_submit(request: web.Request) -> web.StreamResponse:
     body["kind"] = values["kind"] or "short"
     body["reportType"] = values["reportType"] or "confirmed"
     try:
-        issued = portal.server.issue_code(body, issued_by=ctx(request).session.user.member().id)
+        issued = portal.server.issue_code(body, issued_by=ctx(request).session.user.member().id)  # type: ignore[union-attr]  # a staff page: signed in
     except ApiError as err:
         return _codes_form(request, err.status, err, values)
     return render(request, "code_issued.html", active="codes", issued=issued,
@@ -228,7 +228,7 @@ async def venue_submit(request: web.Request) -> web.StreamResponse:
         if start >= end:
             return _venue_form(request, 400, "venue_bad_time", values)
         meta["from"], meta["to"] = start, end
-    issued = portal.server.issue_one_time_token("venue-trace", meta, ctx(request).session.user.member().id)
+    issued = portal.server.issue_one_time_token("venue-trace", meta, ctx(request).session.user.member().id)  # type: ignore[union-attr]  # a staff page: signed in
     return render(request, "venue_issued.html", active="venue", issued=issued, values=values,
                   expires=portal.local_time(issued["expiresAt"]))
 

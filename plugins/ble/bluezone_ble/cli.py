@@ -15,7 +15,7 @@ import datetime as dt
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -31,7 +31,7 @@ from .sim.engine import simulate_async
 from .sim.mobility import SCENARIOS
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     from bluezone.cli.common import fail
 
     fail(message)

@@ -33,8 +33,8 @@ class RiskRule:
 
     # defaults: the core's [risk] schema
     name: str = "default"
-    thresholds_db: tuple[int, int, int] = tuple(_RISK["attenuation_thresholds_db"])  # type: ignore[assignment]
-    weights: tuple[float, float, float, float] = tuple(  # type: ignore[assignment]  # immediate, near, medium, other
+    thresholds_db: tuple[int, int, int] = tuple(_RISK["attenuation_thresholds_db"])
+    weights: tuple[float, float, float, float] = tuple(  # immediate, near, medium, other
         _RISK["bucket_weights"][k] for k in ("immediate", "near", "medium", "other"))
     minimum_minutes: float = float(_RISK["minimum_minutes_per_day"])
 

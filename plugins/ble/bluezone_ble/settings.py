@@ -106,7 +106,7 @@ def _set(sim: SimSettings, keys: tuple[str, ...]) -> dict[str, float]:
 def radio_model(sim: SimSettings) -> RadioModel:
     """Radio overrides of ``[sim]``: these replace the scenario's own
     environment figures only where the scenario does not set them."""
-    return RadioModel(**_set(sim, ("body_loss_db", "packet_loss")))
+    return RadioModel().with_environment(**_set(sim, ("body_loss_db", "packet_loss")))
 
 
 def environment_overrides(sim: SimSettings) -> dict[str, float]:

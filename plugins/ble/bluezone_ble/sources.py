@@ -40,7 +40,7 @@ class BleSource:
             lo, hi = ble.advertising_interval_ms
             advertiser = BluezAdvertiser(adapter=ble.adapter, min_interval_ms=lo, max_interval_ms=hi)
             await advertiser.connect()  # fail early and clearly when BlueZ is absent
-        tasks = [asyncio.ensure_future(scanner.run(store, max_scans=max_scans, on_scan=on_scan))]
+        tasks: list[asyncio.Future[Any]] = [asyncio.ensure_future(scanner.run(store, max_scans=max_scans, on_scan=on_scan))]
         if advertiser is not None:
             tasks.append(asyncio.ensure_future(advertiser.run(
                 store_payload_source(store, schedule, calibration.metadata()),

@@ -343,9 +343,9 @@ def checkin_cmd(code, yes, store_path, config_path) -> None:
     if result.ended is not None:
         echo(msg.both("Đã tự check-out khỏi địa điểm trước", "Checked out of your previous venue"))
     echo(msg.both(f"Đã check-in lúc {show_time(result.visit.arrival, tz)}; tự check-out lúc "
-                        f"{show_time(result.visit.auto_checkout, tz)}",
+                        f"{show_time(result.visit.auto_checkout, tz)}",  # type: ignore[arg-type]  # a visit just made
                         f"checked in at {show_time(result.visit.arrival, tz)}; automatic checkout at "
-                        f"{show_time(result.visit.auto_checkout, tz)}"))
+                        f"{show_time(result.visit.auto_checkout, tz)}"))  # type: ignore[arg-type]  # a visit just made
     echo(f"visit {result.visit.visit_id}")
 
 
@@ -362,8 +362,8 @@ def checkout_cmd(store_path, config_path) -> None:
             v = checkin.check_out(store)
         except checkin.CheckinError as e:
             fail(str(e))
-    echo(msg.both(f"Đã check-out lúc {show_time(v.departure, _tz(config))}",
-                        f"checked out at {show_time(v.departure, _tz(config))}"))
+    echo(msg.both(f"Đã check-out lúc {show_time(v.departure, _tz(config))}",  # type: ignore[arg-type]  # a visit just made
+                        f"checked out at {show_time(v.departure, _tz(config))}"))  # type: ignore[arg-type]  # a visit just made
 
 
 @click.group("visits", invoke_without_command=True)

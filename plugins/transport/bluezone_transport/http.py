@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -91,7 +92,7 @@ class HttpTransport(DownloadAll):
         return min(self.max_backoff, self.backoff * (2 ** attempt)) * (0.5 + random.random() / 2)
 
     async def _request(self, method: str, url: str, *, data: bytes | None = None,
-                       headers: dict[str, str] | None = None, limit: int = MAX_FILE_BYTES) -> tuple[int, dict, bytes]:
+                       headers: dict[str, str] | None = None, limit: int = MAX_FILE_BYTES) -> tuple[int, Mapping[str, str], bytes]:
         """One request with retries; returns (status, headers, body) for any final answer."""
         session = await self._sess()
         attempt = 0
