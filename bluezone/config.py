@@ -13,9 +13,9 @@ import copy
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any, TypeVar, overload
 
 import jsonschema

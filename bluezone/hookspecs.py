@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover - import cycle guard for type hints only
     import click
 
     from .config import Config
-    from .models import Alert, Exposure, ExposureKey, ExposureWindow, DailyRisk
+    from .models import Alert, DailyRisk, Exposure, ExposureKey, ExposureWindow
 
 hookspec = pluggy.HookspecMarker("bluezone")
 hookimpl = pluggy.HookimplMarker("bluezone")

@@ -69,8 +69,17 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
 
     Khai báo y tế; tờ khai được mã hoá cho cơ quan y tế ngay trên máy này.
     """
-    from ..declarations import (InvalidDeclaration, Linkage, LinkageError, SealError, Submission,
-                                build_form, make_declaration, public_key_from_config, seal, submit_all)
+    from ..declarations import (
+        InvalidDeclaration,
+        LinkageError,
+        SealError,
+        Submission,
+        build_form,
+        make_declaration,
+        public_key_from_config,
+        seal,
+        submit_all,
+    )
     from ..declarations.console import Console, ask_form, choose_language, offer_linkage, summary_lines, ui
     from ..declarations.form import FormError
     from ..declarations.linkage import offers_from_store
@@ -313,9 +322,10 @@ def show_command(ctx: click.Context, ref: str, language: str) -> None:
 @click.pass_context
 def csv_command(ctx: click.Context, out: str) -> None:
     """Export every opened declaration as CSV (UTF-8, one row each)."""
+    import io
+
     from ..declarations.authority import write_csv
     from ..store.secrets import write_private_file
-    import io
 
     if out != "-" and Path(out).exists():
         fail(f"{out} exists; refusing to overwrite")

@@ -35,11 +35,11 @@ from typing import Any
 
 import nacl.public
 
+from ..textsafe import csv_cell
 from .declaration import MAX_PLAINTEXT, Declaration, DeclarationFormatError
 from .form import Form
 from .ncovi_form import EXPOSURES, SYMPTOMS
 from .sealing import SEAL_OVERHEAD, SealError, open_sealed
-from ..textsafe import csv_cell
 
 SUFFIXES = (".sealed", ".json", ".jsonl")
 #: A ``.sealed`` file larger than this cannot be a declaration: refused unread.

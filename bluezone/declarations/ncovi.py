@@ -34,7 +34,7 @@ from ..hookspecs import hookimpl
 from ..settings import FROM_SCHEMA, section_settings
 from .form import Form
 from .ncovi_form import CHRONIC, EXPOSURES, SYMPTOMS
-from .submit import RetryPolicy, SubmitError, Submission, with_retries
+from .submit import RetryPolicy, Submission, SubmitError, with_retries
 
 SOURCE = "bluezone"
 

@@ -14,7 +14,7 @@ from typing import Any
 from ..hookspecs import hookimpl
 from ..settings import FROM_SCHEMA, build, section_settings
 from .ncovi import NCOVI_SCHEMA, NcoviSettings
-from .submit import RetryPolicy, SubmitError, Submission, with_retries
+from .submit import RetryPolicy, Submission, SubmitError, with_retries
 
 DECLARATIONS_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -107,7 +107,7 @@ def build_windows(
     dropped = {"tx_power": 0, "no_tier": 0, "not_infectious": 0}
     windows: list[ExposureWindow] = []
     lo, hi = TX_POWER_RANGE_DBM
-    for key_data, key_matches in by_key.items():
+    for key_matches in by_key.values():
         row = key_matches[0].key
         rt = effective_report_type(row[3], risk)
         uploader = rt.tier

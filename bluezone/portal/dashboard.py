@@ -107,7 +107,7 @@ def bars(values: list[int], labels: list[str], *, width: int = 560, height: int 
     top = max(values + [1])
     step = width / max(len(values), 1)
     out = []
-    for i, (v, label) in enumerate(zip(values, labels)):
+    for i, (v, label) in enumerate(zip(values, labels, strict=True)):
         h = 0 if v == 0 else max(2.0, v / top * (height - 16))
         out.append(Bar(round(i * step + 2, 1), round(height - h, 1), round(step - 4, 1), round(h, 1), v, label))
     return out

@@ -66,11 +66,11 @@ class Advertisement(ServiceInterface):
         return "broadcast"
 
     @dbus_property(access=PropertyAccess.READ)
-    def ServiceUUIDs(self) -> "as":  # type: ignore[valid-type]  # noqa: N802,F821 - a D-Bus signature
+    def ServiceUUIDs(self) -> "as":  # type: ignore[valid-type]  # noqa: N802,F821,F722 - a D-Bus signature
         return [SERVICE_UUID_16]
 
     @dbus_property(access=PropertyAccess.READ)
-    def ServiceData(self) -> "a{sv}":  # type: ignore[valid-type]  # noqa: N802,F821 - a D-Bus signature
+    def ServiceData(self) -> "a{sv}":  # type: ignore[valid-type]  # noqa: N802,F821,F722 - a D-Bus signature
         data = self.payload.service_data() if self.payload else b""
         return {SERVICE_UUID_16: Variant("ay", data)}
 

@@ -23,7 +23,6 @@ from bluezone.models import ExposureKey
 
 from .sim.truth import GroundTruth
 
-
 _RISK = section_defaults("risk")
 
 
@@ -133,6 +132,6 @@ def evaluate(truth: GroundTruth, devices: Sequence[tuple[str, Any]], schedule: A
             actual = tuple(sorted((sender, listener))) in close
             result.pairs += 1
             result.positives += actual
-            for r, warned in zip(rules, decide(lstore, schedule, keys[sender], rules)):
+            for r, warned in zip(rules, decide(lstore, schedule, keys[sender], rules), strict=True):
                 result.by_rule[r.name].add(warned, actual)
     return result

@@ -30,8 +30,15 @@ from bluezone_qr_checkin.payload import parse_url
 from bluezone_qr_checkin.venue import VenueSpec, create_venue
 from bluezone_transport import HttpTransport
 
-from .authority import AuthoritySetup, DemoError, StaffClient, create_staff_token, run_cli, running_server, \
-    write_deployment
+from .authority import (
+    AuthoritySetup,
+    DemoError,
+    StaffClient,
+    create_staff_token,
+    run_cli,
+    running_server,
+    write_deployment,
+)
 from .day import CHECKIN_OFFICE, HOUR, DayPlan, make_plan
 
 OFFICE_NAME = "Sở Thông tin và Truyền thông Gia Lai"
@@ -226,7 +233,7 @@ class ProvinceDay:
         with self.step("Export: a signed GAEN batch (padded with fake keys)"):
             export_keys.append(int(staff.export_now().get("realKeys") or 0))
         bytes_down = {c: 0 for c in plan.citizens}
-        with self.step(f"Everyone syncs over HTTP and matches on the phone"):
+        with self.step("Everyone syncs over HTTP and matches on the phone"):
             asyncio.run(self.sync_all(setup.url, bytes_down))
         f1_candidates = [c for c in plan.citizens if c != f0 and any(
             a.tier is Tier.F1 and a.source == "ble" for a in self.devices[c].store.alerts())]

@@ -122,7 +122,8 @@ def venue() -> None:
 def venue_create(name, address, venue_type, default_stay, event, room, organisation, authority_key, out_dir,
                  config_path) -> None:
     """Create a venue: entry URL, A4 poster (PDF and PNG), private tracing code."""
-    from . import poster, venue as vmod
+    from . import poster
+    from . import venue as vmod
 
     config = _config(config_path)
     tz = _tz(config)
@@ -376,7 +377,6 @@ def visits_cmd(ctx, store_path, config_path) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from . import checkin
-
     from .notices import render
 
     config = _config(config_path)

@@ -92,7 +92,8 @@ class HttpTransport(DownloadAll):
         return min(self.max_backoff, self.backoff * (2 ** attempt)) * (0.5 + random.random() / 2)
 
     async def _request(self, method: str, url: str, *, data: bytes | None = None,
-                       headers: dict[str, str] | None = None, limit: int = MAX_FILE_BYTES) -> tuple[int, Mapping[str, str], bytes]:
+                       headers: dict[str, str] | None = None, limit: int = MAX_FILE_BYTES,
+                       ) -> tuple[int, Mapping[str, str], bytes]:
         """One request with retries; returns (status, headers, body) for any final answer."""
         session = await self._sess()
         attempt = 0

@@ -112,13 +112,13 @@ async def simulate_async(
         sims.append(SimDevice(name, store, cal, tx_hw, rx_hw, rng.choice(list(CARRY_LOSS_DB)),
                               ScanCollector("sim"), store_payload_source(store, schedule, cal.metadata())))
     tracks = scen.tracks(len(sims), duration, random.Random(rng.getrandbits(64)))
-    for d, tr in zip(sims, tracks):
+    for d, tr in zip(sims, tracks, strict=True):
         d.track = tr
 
     truth = _ground_truth(scen.name, seed, start_time, duration, sims)
 
     windows: list[tuple[float, int, float]] = []
-    for i, d in enumerate(sims):
+    for i in range(len(sims)):
         for t0, t1 in duty.windows(start_time, start_time + duration, random.Random(rng.getrandbits(64))):
             windows.append((t0, i, t1))
     windows.sort()
