@@ -130,3 +130,35 @@ def test_config_check_refuses_a_wrong_type_in_a_typed_plugin_section_with_its_lo
     out = subprocess.run([BLUEZONE, "config", "check", str(path)], capture_output=True, text=True)
     assert out.returncode == 1
     assert f"{path}:9: [transport] retries: wrong type: expected integer" in out.stderr
+
+
+def test_the_plugin_authors_example_in_configuration_md_runs():
+    """docs/configuration.md's typed-settings example: registered on a real plugin
+    manager, its section is validated by the schema and read typed."""
+    import re
+    import types
+
+    from bluezone.config import Config, check_data
+    from bluezone.plugins import BluezonePluginManager
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "configuration.md").read_text()
+    block = re.search(r"For a plugin author:\n\n```python\n(.*?)```", text, re.S).group(1)
+    plugin_part, _, use_part = block.partition("# anywhere with a loaded deployment:")
+    module = types.ModuleType("configuration_md_example")
+    exec(compile(plugin_part, "docs/configuration.md", "exec", dont_inherit=True), module.__dict__)
+    pm = BluezonePluginManager()
+    pm.register(module, "example-sms")
+    pm.check_pending()
+    assert section_schemas(pm)["sms_alerts"] is module.SMS_SCHEMA
+    assert section_settings_classes(pm)["sms_alerts"] is module.SmsSettings
+
+    data = {**MINIMAL, "sms_alerts": {"gateway": "https://sms.example.vn"}}
+    assert check_data(data, pm=pm) == []
+    config = Config(data)
+    config._classes = section_settings_classes(pm)  # this plugin manager, not the installed set
+    namespace: dict[str, Any] = {"config": config, "SmsSettings": module.SmsSettings}
+    exec(compile(use_part, "docs/configuration.md", "exec", dont_inherit=True), namespace)
+    assert namespace["timeout"] == 10
+    assert config.typed(module.SmsSettings).gateway == "https://sms.example.vn"
+    bad = check_data({**MINIMAL, "sms_alerts": {"timeout_seconds": "slow"}}, pm=pm)
+    assert [p.location for p in bad] == ["[sms_alerts] timeout_seconds"]
