@@ -12,6 +12,7 @@ import datetime as dt
 from typing import Any
 
 from ..models import Alert, Exposure, Tier
+from .windows import risk_setting
 
 _SOURCE = {
     "vi": {"ble": "qua Bluetooth", "venue": "tại một địa điểm bạn đã quét mã QR check-in"},
@@ -55,7 +56,7 @@ def message(tier: Tier, source: str, exposure_date: dt.date, until: dt.date, lan
 def build_alert(exposure: Exposure, risk: dict[str, Any], languages: list[str], now: int) -> Alert:
     """The alert for an exposure, with a message in every deployment language
     (Vietnamese and English are always included)."""
-    until = exposure.date + dt.timedelta(days=int(risk["isolation_days"]))
+    until = exposure.date + dt.timedelta(days=int(risk_setting(risk, "isolation_days")))
     langs = list(dict.fromkeys([*languages, "vi", "en"]))
     return Alert(
         exposure_id=exposure.exposure_id, tier=exposure.tier, source=exposure.source,
