@@ -6,7 +6,10 @@ PIP := $(PY) -m pip
 PLUGINS := plugins/transport plugins/ble plugins/qr_checkin plugins/demo
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-deps bench clean
+# What `make check` lints and type-checks: the shipped packages (mypy's list is in pyproject.toml).
+LINT_PATHS := bluezone $(filter-out %.egg-info,$(wildcard plugins/*/bluezone_*))
+
+.PHONY: install demo check test test-deps bench clean
 
 install: $(STAMP)
 
@@ -19,7 +22,12 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 demo: install
 	$(VENV)/bin/bluezone demo
 
-test: install test-deps
+# ruff (lint) and mypy (types); both configured in pyproject.toml. CI runs it through `make test`.
+check: install
+	$(VENV)/bin/ruff check $(LINT_PATHS)
+	$(PY) -m mypy
+
+test: install test-deps check
 	$(PY) -m pytest -q
 
 # System tools the tests start themselves: dbus-daemon (private bus with a fake BlueZ).
@@ -34,4 +42,4 @@ bench: install
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache build

@@ -13,14 +13,18 @@ import copy
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import jsonschema
 import pluggy
 
 from .plugins import PluginSet, call_hook, collect_named, plugin_set, shared_plugin_set
+from .settings import FROM_SCHEMA, build, is_settings_class, schema_of, section_settings
+
+S = TypeVar("S")
 
 _LANG = {"type": "string", "enum": ["vi", "en"]}
 _WEIGHT = {"type": "number", "minimum": 0, "maximum": 2.5}
@@ -147,6 +151,77 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
 REQUIRED_SECTIONS = ("deployment", "authority")
 
 
+# --- the core's sections, typed (defaults come from CORE_SCHEMA) ---------------------
+
+
+@section_settings(CORE_SCHEMA["deployment"])
+class DeploymentSettings:
+    """``[deployment]``: who runs this deployment."""
+
+    name: str
+    region: str
+    languages: tuple[str, ...] = FROM_SCHEMA
+    timezone: str = FROM_SCHEMA
+
+
+@section_settings(CORE_SCHEMA["plugins"])
+class PluginsSettings:
+    """``[plugins]``: which installed plugins this deployment uses."""
+
+    disabled: tuple[str, ...] = FROM_SCHEMA
+    enabled: tuple[str, ...] | None = FROM_SCHEMA
+    allow_missing: tuple[str, ...] = FROM_SCHEMA
+
+
+@section_settings(CORE_SCHEMA["schedule"])
+class ScheduleSettings:
+    """``[schedule]``: the key schedule by name."""
+
+    name: str = FROM_SCHEMA
+
+
+@section_settings(CORE_SCHEMA["retention"])
+class RetentionSettings:
+    """``[retention]``: how long contact data is kept."""
+
+    days: int = FROM_SCHEMA
+
+
+@section_settings(CORE_SCHEMA["risk"])
+class RiskSettings:
+    """``[risk]``: GAEN v2 exposure-window scoring (docs/risk.md).
+
+    Scorers receive the section as a plain dict (``Config.risk``, the
+    ``bluezone_score_exposure_windows`` contract); code that reads one value
+    reads it here."""
+
+    attenuation_thresholds_db: tuple[int, int, int] = FROM_SCHEMA
+    bucket_weights: Mapping[str, float] = FROM_SCHEMA
+    report_type_weights: Mapping[str, float] = FROM_SCHEMA
+    infectiousness_weights: Mapping[str, float] = FROM_SCHEMA
+    minimum_minutes_per_day: float = FROM_SCHEMA
+    isolation_days: int = FROM_SCHEMA
+    report_type_when_missing: str = FROM_SCHEMA
+    infectiousness_by_days_since_onset: Mapping[str, tuple[int, int]] = FROM_SCHEMA
+    infectiousness_when_onset_unknown: str = FROM_SCHEMA
+    f2_alerts: bool = FROM_SCHEMA
+
+
+@section_settings(CORE_SCHEMA["authority"])
+class AuthoritySettings:
+    """``[authority]``: the health authority this deployment trusts."""
+
+    url: str
+    export_keys: tuple[Mapping[str, str], ...] = FROM_SCHEMA
+    declaration_public_key: str | None = FROM_SCHEMA
+
+
+CORE_SETTINGS: dict[str, type] = {
+    "deployment": DeploymentSettings, "plugins": PluginsSettings, "schedule": ScheduleSettings,
+    "retention": RetentionSettings, "risk": RiskSettings, "authority": AuthoritySettings,
+}
+
+
 class ConfigError(Exception):
     """The deployment file has problems; ``problems`` lists each of them."""
 
@@ -169,41 +244,95 @@ class Problem:
 
 @dataclass
 class Config:
-    """A loaded, validated deployment. Sections are plain dicts with defaults filled."""
+    """A loaded, validated deployment.
+
+    ``data`` holds each section as a plain dict with the schema's defaults
+    filled; :meth:`typed` gives a section as its frozen settings object, which
+    is how code should read a setting (the default then lives in the schema
+    only)."""
 
     data: dict[str, Any]
     path: Path | None = None
     _plugins: PluginSet | None = field(default=None, repr=False)
+    _typed: dict[str, Any] = field(default_factory=dict, repr=False)
+    _classes: dict[str, type] | None = field(default=None, repr=False)
+
+    # -- typed sections ------------------------------------------------------------------
+
+    @overload
+    def typed(self, section: type[S]) -> S: ...
+
+    @overload
+    def typed(self, section: str) -> Any: ...
+
+    def typed(self, section: type[S] | str) -> S | Any:
+        """A section as its frozen settings object, by section name or by settings class.
+
+        ``config.typed(TransportSettings)`` is typed for mypy;
+        ``config.typed("transport")`` finds the class the section's owner
+        registered. Built once per Config. A section whose owner claimed it
+        with a bare schema has no class: LookupError. A class whose plugin is
+        switched off gives its defaults (a file cannot set a section nobody
+        claims: loading refuses it)."""
+        classes = self.settings_classes()
+        if isinstance(section, str):
+            name = section
+        else:
+            names = [n for n, c in classes.items() if c is section]
+            if not names:
+                return build(section, {})  # its plugin is switched off: the defaults
+            name = names[0]
+        if name not in self._typed:
+            cls = classes.get(name)
+            if cls is None:
+                raise LookupError(f"section [{name}] has no settings class (its owner claims it with a bare schema)")
+            self._typed[name] = self._build(cls, name)
+        return self._typed[name]
+
+    def _build(self, cls: type[S], name: str) -> S:
+        """A class that needs more than its section (paths relative to the
+        file, values of other sections) says so with ``from_config(config)``."""
+        from_config = getattr(cls, "from_config", None)
+        if callable(from_config):
+            return from_config(self)
+        return build(cls, self.data.get(name, {}))
+
+    def settings_classes(self) -> dict[str, type]:
+        """``{section: settings class}`` for the core and this deployment's active plugins."""
+        if self._classes is None:
+            self._classes = section_settings_classes(self.pm)
+        return self._classes
 
     # -- the core's sections, as attributes -----------------------------------------
 
     @property
     def name(self) -> str:
-        return self.data["deployment"]["name"]
+        return self.typed(DeploymentSettings).name
 
     @property
     def region(self) -> str:
-        return self.data["deployment"]["region"]
+        return self.typed(DeploymentSettings).region
 
     @property
     def languages(self) -> list[str]:
-        return self.data["deployment"]["languages"]
+        return list(self.typed(DeploymentSettings).languages)
 
     @property
     def retention_days(self) -> int:
-        return self.data["retention"]["days"]
+        return self.typed(RetentionSettings).days
 
     @property
     def schedule_name(self) -> str:
-        return self.data["schedule"]["name"]
+        return self.typed(ScheduleSettings).name
 
     @property
     def risk(self) -> dict[str, Any]:
+        """``[risk]`` as a plain dict: what scorers receive (see :class:`RiskSettings`)."""
         return self.data["risk"]
 
     @property
     def authority_url(self) -> str:
-        return self.data["authority"]["url"]
+        return self.typed(AuthoritySettings).url
 
     def section(self, name: str) -> dict[str, Any]:
         """A plugin's section (an empty dict when the file has none)."""
@@ -217,7 +346,7 @@ class Config:
     def export_public_keys(self) -> list[dict[str, str]]:
         """``[{key_id, key_version, pem}]`` with PEM files read."""
         out = []
-        for entry in self.data["authority"]["export_keys"]:
+        for entry in self.typed(AuthoritySettings).export_keys:
             pem = entry["public_key"]
             if "BEGIN PUBLIC KEY" not in pem:
                 pem = self.resolve_path(pem).read_text()
@@ -266,6 +395,12 @@ def _fill_defaults(schema: dict[str, Any], value: Any) -> Any:
     return value
 
 
+def section_defaults(name: str) -> dict[str, Any]:
+    """A core section as the loader fills it when the file leaves it out."""
+    schema = CORE_SCHEMA[name]
+    return _fill_defaults(schema, copy.deepcopy(schema.get("default", {})))
+
+
 def _location(section: str, path: list[Any]) -> str:
     out = f"[{section}]"
     for i, part in enumerate(path):
@@ -292,10 +427,21 @@ def _find_line(text: str, section: str, key: str | None) -> int | None:
     return None
 
 
+def _properties(error: jsonschema.ValidationError) -> Mapping[str, Any]:
+    """The ``properties`` of the (sub)schema an error is about ({} for a boolean schema)."""
+    return error.schema.get("properties", {}) if isinstance(error.schema, Mapping) else {}
+
+
+def _extra_keys(error: jsonschema.ValidationError) -> list[str]:
+    """Keys of the instance its schema does not allow (for additionalProperties errors)."""
+    instance = error.instance if isinstance(error.instance, Mapping) else {}
+    return sorted(set(instance) - set(_properties(error)))
+
+
 def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        allowed = ", ".join(sorted(error.schema.get("properties", {})))
+        extra = _extra_keys(error)
+        allowed = ", ".join(sorted(_properties(error)))
         return f"unknown key {', '.join(map(repr, extra))} (allowed: {allowed})"
     if error.validator == "required":
         return f"missing value: {error.message.split(' is a required')[0]} is required"
@@ -304,17 +450,28 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return error.message
 
 
+def _section_claims(pm: pluggy.PluginManager | None) -> dict[str, Any]:
+    """``{section: schema or settings class}``: the core's and the active plugins'."""
+    pm = pm if pm is not None else plugin_set().pm
+    claims: dict[str, Any] = dict(CORE_SETTINGS)
+    for result in call_hook(pm.hook.bluezone_config_schema):
+        for name, claim in result.items():
+            if name in claims:
+                raise ConfigError("<plugins>", [Problem(f"[{name}]", "two plugins claim this section")])
+            claims[name] = claim
+    return claims
+
+
 def section_schemas(pm: pluggy.PluginManager | None = None) -> dict[str, dict[str, Any]]:
     """The core's sections plus those of the active plugins in ``pm`` (by
     default, every installed plugin not switched off by the environment)."""
-    pm = pm if pm is not None else plugin_set().pm
-    schemas = dict(CORE_SCHEMA)
-    for result in call_hook(pm.hook.bluezone_config_schema):
-        for name, schema in result.items():
-            if name in schemas:
-                raise ConfigError("<plugins>", [Problem(f"[{name}]", "two plugins claim this section")])
-            schemas[name] = schema
-    return schemas
+    return {name: schema_of(claim) for name, claim in _section_claims(pm).items()}
+
+
+def section_settings_classes(pm: pluggy.PluginManager | None = None) -> dict[str, type]:
+    """``{section: settings class}`` for the sections claimed with one (see
+    :func:`bluezone.settings.section_settings`)."""
+    return {name: claim for name, claim in _section_claims(pm).items() if is_settings_class(claim)}
 
 
 def _plugins_for(data: dict[str, Any], path: Path | None = None) -> PluginSet:
@@ -384,7 +541,7 @@ def _check(data: dict[str, Any], text: str = "", pm: pluggy.PluginManager | None
             where = list(error.path)
             key = next((p for p in reversed(where) if isinstance(p, str)), None)
             if error.validator == "additionalProperties":
-                extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+                extra = _extra_keys(error)
                 key = extra[0] if extra else key
             problems.append(Problem(_location(section, where), _describe(error), _find_line(text, section, key)))
     for section, schema in schemas.items():

@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover - import cycle guard for type hints only
     import click
 
     from .config import Config
-    from .models import Alert, Exposure, ExposureKey, ExposureWindow, DailyRisk
+    from .models import Alert, DailyRisk, Exposure, ExposureKey, ExposureWindow
 
 hookspec = pluggy.HookspecMarker("bluezone")
 hookimpl = pluggy.HookimplMarker("bluezone")
@@ -60,12 +60,16 @@ def kind(value: HookKind, why: str = "") -> Callable[[_F], _F]:
 
 @hookspec
 @kind("sync", "the deployment file is checked before any event loop runs")
-def bluezone_config_schema() -> dict[str, dict[str, Any]]:
+def bluezone_config_schema() -> dict[str, Any]:
     """Claim top-level sections of the deployment TOML.
 
     Return ``{section_name: json_schema}``. ``bluezone config check`` validates
     each section with its schema and reports unknown sections, so a plugin's
     settings are checked as strictly as the core's. Sync only.
+
+    A value may instead be a settings class made with
+    :func:`bluezone.settings.section_settings` (it carries its schema); the
+    section is then also available typed, as ``config.typed(TheClass)``.
     """
 
 

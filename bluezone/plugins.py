@@ -216,7 +216,7 @@ def _capabilities(plugin: Any) -> tuple[str, ...]:
         caps.append(ALERT_SINK)
     if "bluezone_transports" in names:
         try:
-            schemes = getattr(plugin, "bluezone_transports")() or {}
+            schemes = plugin.bluezone_transports() or {}
             caps.extend(f"{TRANSPORT}:{s}" for s in sorted(schemes))
         except Exception:  # noqa: BLE001 - a broken transport hook shows up when used
             caps.append(TRANSPORT)

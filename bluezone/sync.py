@@ -28,6 +28,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from .config import RiskSettings
 from .feed import Feed, collect_feeds, feed_for
 from .matching.alerts import alert_sources, build_alert
 from .models import BadBatch, Exposure, PublishedBatch, Tier
@@ -61,7 +62,7 @@ def published_feeds(config: Any) -> list[str]:
 
 def _allowed(exposure: Exposure, config: Any, f2_opt_in: bool) -> bool:
     if exposure.tier is Tier.F2:
-        return bool(config.risk.get("f2_alerts", True)) and f2_opt_in
+        return config.typed(RiskSettings).f2_alerts and f2_opt_in
     return exposure.tier in (Tier.F1, Tier.F0)
 
 

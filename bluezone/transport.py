@@ -186,9 +186,9 @@ def make_transport(url: str, config: Any, pm: Any = None) -> Transport:
 def pad_body(body: dict[str, Any], block: int = PAD_BLOCK) -> bytes:
     """Serialise ``body`` as JSON with a ``padding`` field so its length is a
     multiple of ``block`` (at least one block). The server ignores ``padding``."""
+    import base64
     import json
     import secrets
-    import base64
 
     body = dict(body)
     body["padding"] = ""

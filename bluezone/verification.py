@@ -12,8 +12,8 @@ sees the keys. Device and server share this module so they cannot disagree.
 from __future__ import annotations
 
 import base64
-import hmac
 import hashlib
+import hmac
 from collections.abc import Iterable
 
 from .models import ExposureKey

@@ -22,7 +22,7 @@ def check(file: str) -> None:
         for problem in e.problems:
             click.echo(problem.format(file), err=True)
         click.echo(f"{len(e.problems)} problem(s) found in {file}.", err=True)
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     enabled = ", ".join(config.plugins.active_names())
     click.echo(f"{file}: OK — deployment {config.name!r} (region {config.region}), "
                f"schedule {config.schedule_name}, retention {config.retention_days} days")

@@ -69,11 +69,21 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
 
     Khai báo y tế; tờ khai được mã hoá cho cơ quan y tế ngay trên máy này.
     """
-    from ..declarations import (InvalidDeclaration, Linkage, LinkageError, SealError, Submission,
-                                build_form, make_declaration, public_key_from_config, seal, submit_all)
+    from ..declarations import (
+        InvalidDeclaration,
+        LinkageError,
+        SealError,
+        Submission,
+        build_form,
+        make_declaration,
+        public_key_from_config,
+        seal,
+        submit_all,
+    )
     from ..declarations.console import Console, ask_form, choose_language, offer_linkage, summary_lines, ui
     from ..declarations.form import FormError
     from ..declarations.linkage import offers_from_store
+    from ..declarations.plugin import DeclarationsSettings
 
     config = load_config_or_fail(config_path)
     try:
@@ -87,14 +97,14 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
         public_key = public_key_from_config(config)
     except SealError as e:
         fail(str(e))
-    settings = config.section("declarations")
+    settings = config.typed(DeclarationsSettings)
     store = _open_store(store_path, config)
     offers = offers_from_store(store) if store is not None else []
     console = Console(lambda prompt: click.prompt(prompt, default="", show_default=False, prompt_suffix=""),
                       click.echo)
     interactive = from_json is None
     try:
-        if interactive:
+        if from_json is None:  # interactive
             language = language or choose_language(console, list(config.languages))
             click.echo(f"\n{form.title[language]} — {form.schema_tag}")
             linkage = offer_linkage(console, offers, language) if offers else None
@@ -127,7 +137,7 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
         Path(out_path).write_bytes(sealed)
         click.echo(f"sealed: {out_path} ({len(sealed)} bytes)")
 
-    keep = _decide(keep_copy, settings.get("keep_copy", "ask"), interactive,
+    keep = _decide(keep_copy, settings.keep_copy, interactive,
                    lambda: console.yes_no(ui("keep_copy", language), language, default=False))
     if keep and store is None:
         fail("--keep-copy needs --store")
@@ -137,7 +147,7 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
 
     ok = True
     if not no_submit:
-        names = list(settings.get("submitters", ["authority"]))
+        names = list(settings.submitters)
         chosen = []
         for name in names:
             if name == "authority":
@@ -312,9 +322,10 @@ def show_command(ctx: click.Context, ref: str, language: str) -> None:
 @click.pass_context
 def csv_command(ctx: click.Context, out: str) -> None:
     """Export every opened declaration as CSV (UTF-8, one row each)."""
+    import io
+
     from ..declarations.authority import write_csv
     from ..store.secrets import write_private_file
-    import io
 
     if out != "-" and Path(out).exists():
         fail(f"{out} exists; refusing to overwrite")
@@ -387,10 +398,10 @@ def keygen_command(out: str) -> None:
 
 def register(cli: click.Group) -> None:
     cli.add_command(declare_command)
-    authority = cli.commands.get("authority")
-    if authority is None or not isinstance(authority, click.Group):
-        @click.group("authority")
-        def authority() -> None:  # type: ignore[no-redef]
-            """Health-authority tools."""
+    existing = cli.commands.get("authority")
+    if isinstance(existing, click.Group):
+        authority = existing
+    else:
+        authority = click.Group("authority", help="Health-authority tools.")
         cli.add_command(authority)
     authority.add_command(declarations_group)

@@ -30,7 +30,7 @@ def plugins_command(config_path: str | None, as_json: bool, show_hooks: bool) ->
         header = ("plugin", "distribution", "state", "why", "essential capabilities")
         widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
         for row in [header, *rows]:
-            click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[4])
+            click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[4])
         if show_hooks:
             for p in plugins.plugins:
                 if p.active:

@@ -17,8 +17,16 @@ from .declaration import Declaration, DeclarationFormatError
 from .fields import Choice, Field, FieldError, tr
 from .form import Form, FormError, ValidationResult
 from .linkage import Linkage, LinkageError, offers, offers_from_store
-from .sealing import KeyPair, SealError, load_private_key, open_sealed, public_key_from_b64, public_key_from_config, seal
-from .submit import SubmitError, SubmitResult, Submission, submit_all
+from .sealing import (
+    KeyPair,
+    SealError,
+    load_private_key,
+    open_sealed,
+    public_key_from_b64,
+    public_key_from_config,
+    seal,
+)
+from .submit import Submission, SubmitError, SubmitResult, submit_all
 
 __all__ = [
     "Choice", "Declaration", "DeclarationFormatError", "Field", "FieldError", "Form", "FormError",

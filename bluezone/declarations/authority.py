@@ -35,11 +35,11 @@ from typing import Any
 
 import nacl.public
 
+from ..textsafe import csv_cell
 from .declaration import MAX_PLAINTEXT, Declaration, DeclarationFormatError
 from .form import Form
 from .ncovi_form import EXPOSURES, SYMPTOMS
 from .sealing import SEAL_OVERHEAD, SealError, open_sealed
-from ..textsafe import csv_cell
 
 SUFFIXES = (".sealed", ".json", ".jsonl")
 #: A ``.sealed`` file larger than this cannot be a declaration: refused unread.
@@ -268,10 +268,14 @@ def open_item(item: SealedItem, key: nacl.public.PrivateKey, form: Form | None =
 
 def open_all(items: Iterable[SealedItem], key: nacl.public.PrivateKey,
              form: Form | None = None) -> tuple[list[Opened], list[Failure]]:
-    opened, failures = [], []
+    opened: list[Opened] = []
+    failures: list[Failure] = []
     for it in items:
         got = open_item(it, key, form)
-        (failures if isinstance(got, Failure) else opened).append(got)  # type: ignore[arg-type]
+        if isinstance(got, Failure):
+            failures.append(got)
+        else:
+            opened.append(got)
     return opened, failures
 
 
@@ -281,10 +285,12 @@ def open_sources(paths: Iterable[str | os.PathLike], key: nacl.public.PrivateKey
     ciphertext) in memory; failures of reading and of opening, in order."""
     opened: list[Opened] = []
     failures: list[Failure] = []
-    for got in iter_sources(paths):
-        if isinstance(got, SealedItem):
-            got = open_item(got, key, form)
-        (failures if isinstance(got, Failure) else opened).append(got)  # type: ignore[arg-type]
+    for item in iter_sources(paths):
+        got = open_item(item, key, form) if isinstance(item, SealedItem) else item
+        if isinstance(got, Failure):
+            failures.append(got)
+        else:
+            opened.append(got)
     return opened, failures
 
 
@@ -420,9 +426,10 @@ async def fetch_from_server(url: str, token: str, folder: str | os.PathLike, *,
                     failures.append(got)
                 elif got is not None:
                     new.append(got)
-            after = page.get("next") if isinstance(page, dict) else None
-            if not after or not isinstance(after, str) or not listing:
+            following = page.get("next") if isinstance(page, dict) else None
+            if not following or not isinstance(following, str) or not listing:
                 break
+            after = following
     return new, total, failures
 
 

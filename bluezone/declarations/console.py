@@ -30,7 +30,8 @@ UI = {
                 "(chỉ gửi mức {tier} và ngày, không gửi gì khác)",
                 "You received an {tier} alert (exposure on {date}). Link this declaration to it? "
                 "(only the tier and the date are sent, nothing else)"),
-    "code": tr("Cơ quan y tế có đưa mã xác minh cho bạn không? Nhập mã", "Did the health authority give you a verification code? Enter it"),
+    "code": tr("Cơ quan y tế có đưa mã xác minh cho bạn không? Nhập mã",
+               "Did the health authority give you a verification code? Enter it"),
     "fix": tr("Vui lòng sửa các câu trả lời sau:", "Please correct these answers:"),
     "summary": tr("Tóm tắt tờ khai", "Declaration summary"),
     "keep_copy": tr("Lưu một bản trên máy này (được mã hoá)?", "Keep a copy on this device (encrypted)?"),

@@ -91,7 +91,7 @@ def offers(alerts: list[Alert]) -> list[Linkage]:
     for a in alerts:
         if a.tier in LINKABLE_TIERS:
             seen.setdefault((a.tier, a.exposure_date), Linkage(a.tier, a.exposure_date))
-    return sorted(seen.values(), key=lambda l: (l.exposure_date, l.tier), reverse=True)
+    return sorted(seen.values(), key=lambda link: (link.exposure_date, link.tier), reverse=True)
 
 
 def offers_from_store(store: Any) -> list[Linkage]:

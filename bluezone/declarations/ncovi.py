@@ -31,9 +31,10 @@ from typing import Any
 import aiohttp
 
 from ..hookspecs import hookimpl
+from ..settings import FROM_SCHEMA, section_settings
 from .form import Form
 from .ncovi_form import CHRONIC, EXPOSURES, SYMPTOMS
-from .submit import RetryPolicy, SubmitError, Submission, with_retries
+from .submit import RetryPolicy, Submission, SubmitError, with_retries
 
 SOURCE = "bluezone"
 
@@ -70,6 +71,18 @@ NCOVI_SCHEMA: dict[str, Any] = {
     "required": ["url"],
     "additionalProperties": False,
 }
+
+
+@section_settings(NCOVI_SCHEMA)
+class NcoviSettings:
+    """``[declarations.ncovi]``: the external endpoint's address and retry policy."""
+
+    url: str
+    timeout_seconds: float = FROM_SCHEMA
+    attempts: int = FROM_SCHEMA
+    backoff_seconds: float = FROM_SCHEMA
+    max_backoff_seconds: float = FROM_SCHEMA
+    api_key_env: str | None = FROM_SCHEMA
 
 
 def _date(value: str | None) -> str | None:
@@ -114,17 +127,16 @@ class NcoviSubmitter:
     name = "ncovi"
 
     def __init__(self, config: Any, *, sleep=asyncio.sleep):
-        settings = dict((config.section("declarations") or {}).get("ncovi") or {})
-        if not settings.get("url"):
+        from .plugin import DeclarationsSettings
+
+        settings = config.typed(DeclarationsSettings).ncovi
+        if settings is None:
             raise SubmitError("[declarations.ncovi] url is not configured")
-        for key, schema in NCOVI_SCHEMA["properties"].items():
-            if "default" in schema:
-                settings.setdefault(key, schema["default"])
-        self.url: str = settings["url"]
-        self.timeout = aiohttp.ClientTimeout(total=float(settings["timeout_seconds"]))
-        self.policy = RetryPolicy(int(settings["attempts"]), float(settings["backoff_seconds"]),
-                                  float(settings["max_backoff_seconds"]))
-        self.token_env = settings.get("api_key_env")
+        self.url: str = settings.url
+        self.timeout = aiohttp.ClientTimeout(total=float(settings.timeout_seconds))
+        self.policy = RetryPolicy(int(settings.attempts), float(settings.backoff_seconds),
+                                  float(settings.max_backoff_seconds))
+        self.token_env = settings.api_key_env
         self.sleep = sleep
         self.last_attempts = 0
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..hookspecs import hookimpl
-from .ncovi import NCOVI_SCHEMA
-from .submit import RetryPolicy, SubmitError, Submission, with_retries
+from ..settings import FROM_SCHEMA, build, section_settings
+from .ncovi import NCOVI_SCHEMA, NcoviSettings
+from .submit import RetryPolicy, Submission, SubmitError, with_retries
 
 DECLARATIONS_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -34,6 +35,21 @@ DECLARATIONS_SCHEMA: dict[str, Any] = {
 }
 
 
+@section_settings(DECLARATIONS_SCHEMA)
+class DeclarationsSettings:
+    """``[declarations]``: which submitters deliver, whether to keep a copy, upload tries."""
+
+    submitters: tuple[str, ...] = FROM_SCHEMA
+    keep_copy: str = FROM_SCHEMA
+    upload_attempts: int = FROM_SCHEMA
+    ncovi: NcoviSettings | None = FROM_SCHEMA
+
+    def __post_init__(self) -> None:
+        # the nested table arrives as a (frozen) mapping; give it its own type
+        if self.ncovi is not None and not isinstance(self.ncovi, NcoviSettings):
+            object.__setattr__(self, "ncovi", build(NcoviSettings, self.ncovi))
+
+
 class AuthoritySubmitter:
     """Uploads the sealed bytes through the deployment's transport."""
 
@@ -42,7 +58,7 @@ class AuthoritySubmitter:
     def __init__(self, config: Any, transport: Any = None):
         self.config = config
         self.transport = transport
-        self.policy = RetryPolicy(int(config.section("declarations").get("upload_attempts", 2)), 0.5, 4.0)
+        self.policy = RetryPolicy(config.typed(DeclarationsSettings).upload_attempts, 0.5, 4.0)
         self.last_attempts = 0
 
     async def submit(self, submission: Submission) -> str:
@@ -69,8 +85,8 @@ class AuthoritySubmitter:
 
 
 @hookimpl
-def bluezone_config_schema() -> dict[str, dict[str, Any]]:
-    return {"declarations": DECLARATIONS_SCHEMA}
+def bluezone_config_schema() -> dict[str, Any]:
+    return {"declarations": DeclarationsSettings}
 
 
 @hookimpl

@@ -44,7 +44,7 @@ def public_key_from_b64(text: str) -> nacl.public.PublicKey:
 
 
 def public_key_from_config(config) -> nacl.public.PublicKey:
-    value = config.data["authority"].get("declaration_public_key")
+    value = config.typed("authority").declaration_public_key
     if not value:
         raise SealError("the deployment has no [authority] declaration_public_key; declarations cannot be sealed")
     return public_key_from_b64(value)

@@ -2,8 +2,9 @@
 
 One alert per exposure. It says which tier (F1: met a confirmed case; F2:
 met an F1), on which date, how it was found (Bluetooth, or a source a plugin
-words through ``bluezone_alert_sources``, e.g. a venue check-in) and what to do: declare health, contact the local health station, and
-self-isolate until a date (exposure date + ``[risk] isolation_days``).
+words through ``bluezone_alert_sources``, e.g. a venue check-in) and what
+to do: declare health, contact the local health station, and self-isolate
+until a date (exposure date + ``[risk] isolation_days``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 from ..models import Alert, Exposure, Tier
+from .windows import risk_setting
 
 _SOURCE = {
     "vi": {"ble": "qua Bluetooth"},
@@ -72,7 +74,7 @@ def build_alert(exposure: Exposure, risk: dict[str, Any], languages: list[str], 
     """The alert for an exposure, with a message in every deployment language
     (Vietnamese and English are always included); ``sources`` is
     :func:`alert_sources` of the plugin set, wording sources the core does not know."""
-    until = exposure.date + dt.timedelta(days=int(risk.get("isolation_days", 14)))
+    until = exposure.date + dt.timedelta(days=int(risk_setting(risk, "isolation_days")))
     langs = list(dict.fromkeys([*languages, "vi", "en"]))
     return Alert(
         exposure_id=exposure.exposure_id, tier=exposure.tier, source=exposure.source,

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..config import section_defaults
 from ..models import (
     ExposureWindow,
     Infectiousness,
@@ -42,19 +43,30 @@ _REPORT_NAMES = {
 }
 
 
+_RISK_DEFAULTS = section_defaults("risk")
+
+
+def risk_setting(risk: Mapping[str, Any], name: str) -> Any:
+    """``risk[name]``, or the ``[risk]`` schema's default when a caller passes a
+    partial section (a loaded deployment always has every key)."""
+    return risk[name] if name in risk else _RISK_DEFAULTS[name]
+
+
 def effective_report_type(report_type: int, risk: dict[str, Any]) -> ReportType:
     """The key's report type, or the deployment's ``report_type_when_missing``."""
     rt = ReportType(report_type)
     if rt is ReportType.UNKNOWN:
-        return _REPORT_NAMES[risk.get("report_type_when_missing", "confirmed_test")]
+        return _REPORT_NAMES[risk_setting(risk, "report_type_when_missing")]
     return rt
 
 
 def infectiousness(dsos: int | None, risk: dict[str, Any]) -> Infectiousness:
-    """GAEN v2 infectiousness of a key from its days since symptom onset."""
+    """GAEN v2 infectiousness of a key from its days since symptom onset.
+
+    ``risk`` is a ``[risk]`` section; keys it leaves out take the schema's defaults."""
     if dsos is None:
-        return Infectiousness[risk.get("infectiousness_when_onset_unknown", "standard").upper()]
-    ranges = risk.get("infectiousness_by_days_since_onset", {"high": [-2, 5], "standard": [-14, 14]})
+        return Infectiousness[risk_setting(risk, "infectiousness_when_onset_unknown").upper()]
+    ranges = risk_setting(risk, "infectiousness_by_days_since_onset")
     for name, level in (("high", Infectiousness.HIGH), ("standard", Infectiousness.STANDARD)):
         lo, hi = ranges.get(name, (1, 0))
         if lo <= dsos <= hi:
@@ -105,7 +117,7 @@ def build_windows(
     dropped = {"tx_power": 0, "no_tier": 0, "not_infectious": 0}
     windows: list[ExposureWindow] = []
     lo, hi = TX_POWER_RANGE_DBM
-    for key_data, key_matches in by_key.items():
+    for key_matches in by_key.values():
         row = key_matches[0].key
         rt = effective_report_type(row[3], risk)
         uploader = rt.tier

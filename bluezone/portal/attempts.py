@@ -73,7 +73,7 @@ class LoginGate:
             if user is None:  # removed meanwhile
                 account, flying, known = UNKNOWN, self.in_flight.get(UNKNOWN, 0), False
             elif user.locked(now):
-                return Decision(False, locked=True, lock_minutes=max(1, -(-(user.locked_until - now) // 60)))
+                return Decision(False, locked=True, lock_minutes=max(1, -(-(user.locked_until - now) // 60)))  # type: ignore[operator]  # locked() means locked_until is set
             elif flying >= self.per_account or user.failed_logins + flying >= limit:
                 if users.record_failure(db, username, now, limit, lock_seconds):
                     return Decision(False, locked=True, lock_minutes=max(1, lock_seconds // 60))

@@ -12,8 +12,8 @@ matches on its own (privacy rule 1, docs/privacy.md).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..models import DAY_SECONDS, ReportType
@@ -116,7 +116,7 @@ def bars(values: list[int], labels: list[str], *, width: int = 560, height: int 
     top = max(values + [1])
     step = width / max(len(values), 1)
     out = []
-    for i, (v, label) in enumerate(zip(values, labels)):
+    for i, (v, label) in enumerate(zip(values, labels, strict=True)):
         h = 0 if v == 0 else max(2.0, v / top * (height - 16))
         out.append(Bar(round(i * step + 2, 1), round(height - h, 1), round(step - 4, 1), round(h, 1), v, label))
     return out

@@ -121,7 +121,10 @@ def form_of(request: web.Request) -> Any:
 
 def member_of(request: web.Request) -> Any:
     """The logged-in staff member as the server's staff API sees it (for ``issued_by``)."""
-    return ctx(request).session.user.member()
+    session = ctx(request).session
+    if session is None:  # staff_page lets no request through without one
+        raise RuntimeError("member_of() called outside a staff_page handler")
+    return session.user.member()
 
 
 # What a plugin page needs from the core, in one place: the guard

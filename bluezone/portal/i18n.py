@@ -158,7 +158,7 @@ def role_name(role: str, lang: str, roles: dict[str, Any] | None = None) -> str:
 def pick_language(cookie: str | None, accept_language: str | None, default: str) -> str:
     """Cookie first, then the first supported language in Accept-Language, then the default."""
     if cookie in LANGUAGES:
-        return cookie  # type: ignore[return-value]
+        return cookie
     for part in (accept_language or "").split(","):
         tag = part.split(";")[0].strip().lower()[:2]
         if tag in LANGUAGES:

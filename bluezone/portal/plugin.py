@@ -7,12 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..hookspecs import hookimpl
-from .settings import PORTAL_SCHEMA
+from .settings import PortalSettings
 
 
 @hookimpl
-def bluezone_config_schema() -> dict[str, dict[str, Any]]:
-    return {"portal": PORTAL_SCHEMA}
+def bluezone_config_schema() -> dict[str, Any]:
+    return {"portal": PortalSettings}
 
 
 @hookimpl

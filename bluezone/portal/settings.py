@@ -8,8 +8,10 @@ account locks for 15 minutes after 5 wrong passwords in a row.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from ..config import CORE_SCHEMA
+from ..settings import FROM_SCHEMA, build, section_settings
 
 PORTAL_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -34,25 +36,25 @@ PORTAL_SCHEMA: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
+@section_settings(PORTAL_SCHEMA)  # defaults: the schema's
 class PortalSettings:
-    enabled: bool = True
-    session_idle_minutes: int = 30
-    session_max_hours: int = 8
-    lockout_failures: int = 5
-    lockout_minutes: int = 15
-    login_per_client_per_minute: int = 20
-    login_in_flight_per_account: int = 2
-    login_max_pending: int = 8
-    secure_cookies: str = "auto"
-    default_language: str = "vi"
-    timezone: str = "Asia/Ho_Chi_Minh"
+    enabled: bool = FROM_SCHEMA
+    session_idle_minutes: int = FROM_SCHEMA
+    session_max_hours: int = FROM_SCHEMA
+    lockout_failures: int = FROM_SCHEMA
+    lockout_minutes: int = FROM_SCHEMA
+    login_per_client_per_minute: int = FROM_SCHEMA
+    login_in_flight_per_account: int = FROM_SCHEMA
+    login_max_pending: int = FROM_SCHEMA
+    secure_cookies: str = FROM_SCHEMA
+    default_language: str = FROM_SCHEMA
+    timezone: str = CORE_SCHEMA["deployment"]["properties"]["timezone"]["default"]
 
     @classmethod
     def from_config(cls, config: Any) -> "PortalSettings":
         """Settings from a loaded :class:`bluezone.config.Config` (``None``: defaults)."""
         if config is None:
-            return cls()
+            return build(cls, {})
         values = {k: v for k, v in config.section("portal").items() if k in PORTAL_SCHEMA["properties"]}
         tz = config.data.get("deployment", {}).get("timezone", cls.timezone)
         return cls(**values, timezone=tz)

@@ -206,7 +206,7 @@ async def codes_submit(request: web.Request) -> web.StreamResponse:
     body["kind"] = values["kind"] or "short"
     body["reportType"] = values["reportType"] or "confirmed"
     try:
-        issued = portal.server.issue_code(body, issued_by=ctx(request).session.user.member().id)
+        issued = portal.server.issue_code(body, issued_by=ctx(request).session.user.member().id)  # type: ignore[union-attr]  # a staff page: signed in
     except ApiError as err:
         return _codes_form(request, err.status, err, values)
     return render(request, "code_issued.html", active="codes", issued=issued,

@@ -130,7 +130,7 @@ async def issue_one_time_token(request: web.Request) -> web.Response:
     meta = body.get("meta", {})
     if not isinstance(meta, dict):
         raise ApiError(400, "invalid_json", "meta must be an object")
-    return web.json_response(server_of(request).issue_one_time_token(body.get("purpose"), meta, member.id), status=201)
+    return web.json_response(server_of(request).issue_one_time_token(body.get("purpose", ""), meta, member.id), status=201)
 
 
 async def run_export(request: web.Request) -> web.Response:

@@ -168,7 +168,9 @@ def sync_directory(db: ServerDB, export_dir: Path, feeds: list[str] | None = Non
             wanted[name] = sha
             path = folder / name
             if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != sha:
-                _write_atomic(path, batch_data(db, feed, name))
+                data = batch_data(db, feed, name)
+                if data is not None:  # listed by the query above, so present unless purged meanwhile
+                    _write_atomic(path, data)
         _write_atomic(folder / "index.txt", index_text(db, feed).encode())
         for path in folder.glob("*.zip"):
             if path.name not in wanted:

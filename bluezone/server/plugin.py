@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..hookspecs import hookimpl
-from .settings import SERVER_SCHEMA
+from .settings import ServerSettings
 
 
 @hookimpl
-def bluezone_config_schema() -> dict[str, dict[str, Any]]:
-    return {"server": SERVER_SCHEMA}
+def bluezone_config_schema() -> dict[str, Any]:
+    return {"server": ServerSettings}

@@ -77,8 +77,9 @@ def parse_keys(raw: Any) -> list[ExposureKey]:
             raise bad_request("invalid_rolling_period", f"key {i}: rollingPeriod must be 1..144",
                               f"khoá {i}: rollingPeriod phải trong 1..144")
         if not 0 <= risk <= 8:
-            raise bad_request("invalid_keys", f"key {i}: transmissionRisk must be 0..8", f"khoá {i}: transmissionRisk phải trong 0..8")
-        keys.append(ExposureKey(key_data, start, period, risk))
+            raise bad_request("invalid_keys", f"key {i}: transmissionRisk must be 0..8",
+                              f"khoá {i}: transmissionRisk phải trong 0..8")
+        keys.append(ExposureKey(key_data, start, period, risk))  # type: ignore[arg-type]  # integers: checked above
     return keys
 
 

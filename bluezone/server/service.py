@@ -282,7 +282,7 @@ class AuthorityServer:
         """(id, receivedHour, form, sealed) of up to ``limit`` declarations after
         ``after`` = (receivedHour, id) in reception order: the unit of the
         portal's streamed download, so memory stays at one page."""
-        return [tuple(r) for r in self.db.all(  # type: ignore[misc]
+        return [tuple(r) for r in self.db.all(
             "SELECT id, received_hour, form, sealed FROM declarations WHERE (received_hour, id) > (?, ?)"
             " ORDER BY received_hour, id LIMIT ?", (*after, limit))]
 

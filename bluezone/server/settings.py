@@ -7,9 +7,11 @@ so ``bluezone config check`` validates it like every other section.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ..config import CORE_SCHEMA
+from ..settings import FROM_SCHEMA, build, section_settings
 
 SERVER_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -64,38 +66,46 @@ SERVER_SCHEMA: dict[str, Any] = {
 }
 
 
-@dataclass(frozen=True)
+_PATHS = ("database", "export_dir", "secrets_file", "signing_key")
+
+
+@section_settings(SERVER_SCHEMA)
 class ServerSettings:
-    host: str = "127.0.0.1"
-    port: int = 8452
-    database: Path = Path("bluezone-server.db")
-    export_dir: Path = Path("exports")
-    signing_key: Path | None = None
-    secrets_file: Path = Path("bluezone-server.secrets")
-    batch_minutes: int = 60
-    min_batch_keys: int = 1000
-    pad_random_keys: int = 100
-    embargo_hours: float = 2
-    max_body_bytes: int = 65536
-    declaration_max_bytes: int = 49152
-    declaration_quota_count: int = 500000
-    declaration_quota_bytes: int = 4294967296
-    short_code_minutes: int = 15
-    long_code_hours: int = 24
-    token_hours: int = 24
-    certificate_minutes: int = 15
-    one_time_token_hours: int = 24
-    verify_per_client_per_minute: int = 10
-    verify_failures_per_minute: int = 30
-    uploads_per_client_per_minute: int = 10
-    declarations_per_client_per_minute: int = 10
-    decoys_per_client_per_minute: int = 60
-    trusted_proxies: tuple[str, ...] = ()
-    header_timeout_seconds: float = 20
-    body_timeout_seconds: float = 30
-    recursive_reports: bool = False
-    retention_minutes: int = 60
-    retention_days: int = 14
+    """``[server]`` with paths resolved, plus what the server takes from
+    other sections (retention, region, the export key's id). Defaults of
+    ``[server]`` keys come from :data:`SERVER_SCHEMA`."""
+
+    host: str = FROM_SCHEMA
+    port: int = FROM_SCHEMA
+    database: Path = FROM_SCHEMA
+    export_dir: Path = FROM_SCHEMA
+    signing_key: Path | None = FROM_SCHEMA
+    secrets_file: Path = FROM_SCHEMA
+    batch_minutes: int = FROM_SCHEMA
+    min_batch_keys: int = FROM_SCHEMA
+    pad_random_keys: int = FROM_SCHEMA
+    embargo_hours: float = FROM_SCHEMA
+    max_body_bytes: int = FROM_SCHEMA
+    declaration_max_bytes: int = FROM_SCHEMA
+    declaration_quota_count: int = FROM_SCHEMA
+    declaration_quota_bytes: int = FROM_SCHEMA
+    short_code_minutes: int = FROM_SCHEMA
+    long_code_hours: int = FROM_SCHEMA
+    token_hours: int = FROM_SCHEMA
+    certificate_minutes: int = FROM_SCHEMA
+    one_time_token_hours: int = FROM_SCHEMA
+    verify_per_client_per_minute: int = FROM_SCHEMA
+    verify_failures_per_minute: int = FROM_SCHEMA
+    uploads_per_client_per_minute: int = FROM_SCHEMA
+    declarations_per_client_per_minute: int = FROM_SCHEMA
+    decoys_per_client_per_minute: int = FROM_SCHEMA
+    trusted_proxies: tuple[str, ...] = FROM_SCHEMA
+    header_timeout_seconds: float = FROM_SCHEMA
+    body_timeout_seconds: float = FROM_SCHEMA
+    recursive_reports: bool = FROM_SCHEMA
+    retention_minutes: int = FROM_SCHEMA
+    # from other sections (see from_config)
+    retention_days: int = CORE_SCHEMA["retention"]["properties"]["days"]["default"]
     region: str = "452"
     key_id: str = "452"
     key_version: str = "v1"
@@ -103,6 +113,10 @@ class ServerSettings:
     def __post_init__(self) -> None:
         # a TOML list becomes a tuple (hashable, frozen); a bad CIDR stops the start
         object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
+        for name in _PATHS:  # schema defaults are strings
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, Path(value))
         from .ratelimit import parse_networks
 
         parse_networks(self.trusted_proxies)
@@ -112,16 +126,12 @@ class ServerSettings:
         """Settings from a loaded :class:`bluezone.config.Config`; paths are
         relative to the TOML file; the export key id is the first of
         ``[authority] export_keys`` (else the region)."""
-        s = dict(config.section("server"))
-        for name in SERVER_SCHEMA["properties"]:
-            default = SERVER_SCHEMA["properties"][name].get("default")
-            if name not in s and "default" in SERVER_SCHEMA["properties"][name]:
-                s[name] = default
-        for name in ("database", "export_dir", "secrets_file", "signing_key"):
+        s = {k: v for k, v in config.section("server").items() if k in SERVER_SCHEMA["properties"]}
+        for name in _PATHS:
             if s.get(name):
                 s[name] = config.resolve_path(s[name])
-        keys = config.data["authority"].get("export_keys") or []
+        keys = config.typed("authority").export_keys
         key_id = keys[0]["key_id"] if keys else config.region
-        key_version = keys[0].get("key_version", "v1") if keys else "v1"
-        return cls(**s, retention_days=config.retention_days, region=config.region,
-                   key_id=key_id, key_version=key_version)
+        key_version = keys[0]["key_version"] if keys else cls.key_version
+        return build(cls, {**s, "retention_days": config.retention_days, "region": config.region,
+                           "key_id": key_id, "key_version": key_version})

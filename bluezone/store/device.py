@@ -450,7 +450,9 @@ class DeviceStore:
                 "INSERT INTO declarations(created_at, sealed) VALUES (?, ?)",
                 [self.now() if created_at is None else created_at, self.cipher.seal(payload)],
             )
-            return int(cur.lastrowid)
+            if cur.lastrowid is None:  # sqlite3 sets it after every INSERT
+                raise RuntimeError("SQLite reported no row id for a new declaration")
+            return cur.lastrowid
 
     def declarations(self) -> list[tuple[int, int, bytes]]:
         return [

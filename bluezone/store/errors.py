@@ -23,7 +23,7 @@ def damaged_message(path: Path | str, detail: str) -> str:
     )
 
 
-def newer_message(path: Path | str, found: int, known: int) -> str:
+def newer_message(path: Path | str, found: int | str, known: int | str) -> str:
     return (
         f"{path} has schema version {found}, newer than this Bluezone knows ({known}); it was left as it is: "
         "upgrade Bluezone / "

@@ -12,7 +12,7 @@ from typing import Any
 
 from bluezone.hookspecs import hookimpl
 
-from .settings import BLE_SCHEMA, SIM_SCHEMA
+from .settings import BleSettings, SimSettings
 
 
 def simulate(*args: Any, **kwargs: Any) -> Any:
@@ -31,7 +31,7 @@ async def simulate_async(*args: Any, **kwargs: Any) -> Any:
 
 @hookimpl
 def bluezone_config_schema():
-    return {"ble": BLE_SCHEMA, "sim": SIM_SCHEMA}
+    return {"ble": BleSettings, "sim": SimSettings}
 
 
 @hookimpl

@@ -62,24 +62,24 @@ class Advertisement(ServiceInterface):
         self.released.set()
 
     @dbus_property(access=PropertyAccess.READ)
-    def Type(self) -> "s":  # noqa: N802,F821
+    def Type(self) -> "s":  # type: ignore[name-defined]  # noqa: N802,F821 - a D-Bus signature, read by dbus-next
         return "broadcast"
 
     @dbus_property(access=PropertyAccess.READ)
-    def ServiceUUIDs(self) -> "as":  # noqa: N802,F821
+    def ServiceUUIDs(self) -> "as":  # type: ignore[valid-type]  # noqa: N802,F821,F722 - a D-Bus signature
         return [SERVICE_UUID_16]
 
     @dbus_property(access=PropertyAccess.READ)
-    def ServiceData(self) -> "a{sv}":  # noqa: N802,F821
+    def ServiceData(self) -> "a{sv}":  # type: ignore[valid-type]  # noqa: N802,F821,F722 - a D-Bus signature
         data = self.payload.service_data() if self.payload else b""
         return {SERVICE_UUID_16: Variant("ay", data)}
 
     @dbus_property(access=PropertyAccess.READ)
-    def MinInterval(self) -> "u":  # noqa: N802,F821
+    def MinInterval(self) -> "u":  # type: ignore[name-defined]  # noqa: N802,F821 - a D-Bus signature
         return self.min_interval_ms
 
     @dbus_property(access=PropertyAccess.READ)
-    def MaxInterval(self) -> "u":  # noqa: N802,F821
+    def MaxInterval(self) -> "u":  # type: ignore[name-defined]  # noqa: N802,F821 - a D-Bus signature
         return self.max_interval_ms
 
 

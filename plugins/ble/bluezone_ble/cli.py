@@ -15,7 +15,7 @@ import datetime as dt
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -26,12 +26,12 @@ from .calibration import CalibrationError
 from .collector import ScanStats
 from .evaluation import RiskRule, evaluate
 from .scanner import AdapterUnavailable
-from .settings import duty_cycle, environment_overrides, radio_model
+from .settings import ble_settings, duty_cycle, environment_overrides, radio_model, sim_settings
 from .sim.engine import simulate_async
 from .sim.mobility import SCENARIOS
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     from bluezone.cli.common import fail
 
     fail(message)
@@ -115,13 +115,12 @@ def _simulate(config: Any, scenario: str, devices: int | None, minutes: int | No
     from bluezone.schedules.gaen import SCHEDULE
     from bluezone.store import DeviceStore
 
-    sim = config.section("sim") if config is not None else {}
-    ble = config.section("ble") if config is not None else {}
+    sim, ble = sim_settings(config), ble_settings(config)
     schedule = config.schedule() if config is not None else SCHEDULE
     rule = RiskRule.from_config(config.risk) if config is not None else RiskRule()
-    n = devices or sim.get("devices", 10)
-    mins = minutes or sim.get("minutes", 120)
-    seed = sim.get("seed", 0) if seed is None else seed
+    n = devices or sim.devices
+    mins = minutes or sim.minutes
+    seed = sim.seed if seed is None else seed
     folder = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="bluezone-trace-"))
     folder.mkdir(parents=True, exist_ok=True)
     stores = [(f"phone{i:03d}", DeviceStore(folder / f"phone{i:03d}.db", key_file=folder / f"phone{i:03d}.key"))

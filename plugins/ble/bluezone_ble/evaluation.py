@@ -17,20 +17,25 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from bluezone.config import section_defaults
 from bluezone.matching import pipeline
 from bluezone.models import ExposureKey
 
 from .sim.truth import GroundTruth
+
+_RISK = section_defaults("risk")
 
 
 @dataclass(frozen=True, slots=True)
 class RiskRule:
     """The parts of ``[risk]`` that decide a BLE close contact."""
 
+    # defaults: the core's [risk] schema
     name: str = "default"
-    thresholds_db: tuple[int, int, int] = (58, 63, 68)  # the core's [risk] defaults
-    weights: tuple[float, float, float, float] = (1.0, 1.0, 0.0, 0.0)  # immediate, near, medium, other
-    minimum_minutes: float = 15.0
+    thresholds_db: tuple[int, int, int] = tuple(_RISK["attenuation_thresholds_db"])
+    weights: tuple[float, float, float, float] = tuple(  # immediate, near, medium, other
+        _RISK["bucket_weights"][k] for k in ("immediate", "near", "medium", "other"))
+    minimum_minutes: float = float(_RISK["minimum_minutes_per_day"])
 
     @classmethod
     def from_config(cls, risk: dict[str, Any], name: str = "deployment") -> "RiskRule":
@@ -39,15 +44,13 @@ class RiskRule:
                    (w["immediate"], w["near"], w["medium"], w["other"]), risk["minimum_minutes_per_day"])
 
     def to_risk(self) -> dict[str, Any]:
-        """This rule as a core ``[risk]`` section (report and infectiousness weights 1)."""
+        """This rule as a core ``[risk]`` section: the schema's defaults with
+        this rule's thresholds, bucket weights and minimum."""
         return {
+            **section_defaults("risk"),
             "attenuation_thresholds_db": list(self.thresholds_db),
-            "bucket_weights": dict(zip(("immediate", "near", "medium", "other"), self.weights)),
-            "report_type_weights": {"confirmed_test": 1.0, "confirmed_clinical_diagnosis": 1.0,
-                                    "self_report": 0.0, "recursive": 1.0},
-            "infectiousness_weights": {"standard": 1.0, "high": 1.0},
+            "bucket_weights": dict(zip(("immediate", "near", "medium", "other"), self.weights, strict=True)),
             "minimum_minutes_per_day": self.minimum_minutes,
-            "isolation_days": 14,
         }
 
 
@@ -129,6 +132,6 @@ def evaluate(truth: GroundTruth, devices: Sequence[tuple[str, Any]], schedule: A
             actual = tuple(sorted((sender, listener))) in close
             result.pairs += 1
             result.positives += actual
-            for r, warned in zip(rules, decide(lstore, schedule, keys[sender], rules)):
+            for r, warned in zip(rules, decide(lstore, schedule, keys[sender], rules), strict=True):
                 result.by_rule[r.name].add(warned, actual)
     return result

@@ -1,12 +1,16 @@
 """The plugin's deployment settings: ``[ble]`` and ``[sim]`` sections.
 
 Claimed through ``bluezone_config_schema`` so ``bluezone config check``
-validates them like the core's sections; defaults are filled on load.
+validates them like the core's sections; defaults are filled on load and
+live in the schemas only: :class:`BleSettings` and :class:`SimSettings` take
+theirs from there.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from bluezone.settings import FROM_SCHEMA, build, section_settings
 
 from .duty import DutyCycle
 from .scanner import ScanSettings
@@ -52,21 +56,68 @@ SIM_SCHEMA: dict[str, Any] = {
 }
 
 
-def duty_cycle(ble: dict[str, Any]) -> DutyCycle:
-    return DutyCycle(float(ble.get("scan_seconds", 4)), float(ble.get("scan_period_seconds", 270)),
-                     float(ble.get("scan_jitter_seconds", 30)))
+@section_settings(BLE_SCHEMA)
+class BleSettings:
+    """``[ble]``: this phone's radio and its scanning and advertising rhythm."""
+
+    manufacturer: str = FROM_SCHEMA
+    model: str = FROM_SCHEMA
+    calibration_file: str | None = FROM_SCHEMA
+    scan_seconds: float = FROM_SCHEMA
+    scan_period_seconds: float = FROM_SCHEMA
+    scan_jitter_seconds: float = FROM_SCHEMA
+    scanning_mode: str = FROM_SCHEMA
+    adapter: str | None = FROM_SCHEMA
+    advertise: bool = FROM_SCHEMA
+    rotation_jitter_seconds: float = FROM_SCHEMA
+    advertising_interval_ms: tuple[int, int] = FROM_SCHEMA
+
+    def calibration_section(self) -> dict[str, Any]:
+        """What :func:`bluezone_ble.calibration.own_calibration` reads."""
+        return {"manufacturer": self.manufacturer, "model": self.model, "calibration_file": self.calibration_file}
 
 
-def scan_settings(ble: dict[str, Any]) -> ScanSettings:
-    return ScanSettings(ble.get("scanning_mode", "active"), ble.get("adapter"))
+@section_settings(SIM_SCHEMA)
+class SimSettings:
+    """``[sim]``: the simulated scenario; unset radio figures keep the scenario's own."""
+
+    scenario: str = FROM_SCHEMA
+    devices: int = FROM_SCHEMA
+    minutes: int = FROM_SCHEMA
+    seed: int = FROM_SCHEMA
+    path_loss_exponent: float | None = FROM_SCHEMA
+    shadowing_sigma_db: float | None = FROM_SCHEMA
+    body_loss_db: float | None = FROM_SCHEMA
+    packet_loss: float | None = FROM_SCHEMA
 
 
-def radio_model(sim: dict[str, Any]) -> RadioModel:
+def duty_cycle(ble: BleSettings) -> DutyCycle:
+    return DutyCycle(float(ble.scan_seconds), float(ble.scan_period_seconds), float(ble.scan_jitter_seconds))
+
+
+def scan_settings(ble: BleSettings) -> ScanSettings:
+    return ScanSettings(ble.scanning_mode, ble.adapter)
+
+
+def _set(sim: SimSettings, keys: tuple[str, ...]) -> dict[str, float]:
+    return {k: float(v) for k in keys if (v := getattr(sim, k)) is not None}
+
+
+def radio_model(sim: SimSettings) -> RadioModel:
     """Radio overrides of ``[sim]``: these replace the scenario's own
     environment figures only where the scenario does not set them."""
-    keys = ("body_loss_db", "packet_loss")
-    return RadioModel(**{k: float(sim[k]) for k in keys if k in sim})
+    return RadioModel().with_environment(**_set(sim, ("body_loss_db", "packet_loss")))
 
 
-def environment_overrides(sim: dict[str, Any]) -> dict[str, float]:
-    return {k: float(sim[k]) for k in ("path_loss_exponent", "shadowing_sigma_db") if k in sim}
+def environment_overrides(sim: SimSettings) -> dict[str, float]:
+    return _set(sim, ("path_loss_exponent", "shadowing_sigma_db"))
+
+
+def ble_settings(config: Any) -> BleSettings:
+    """``[ble]`` of a deployment (its defaults without one)."""
+    return config.typed(BleSettings) if config is not None else build(BleSettings, {})
+
+
+def sim_settings(config: Any) -> SimSettings:
+    """``[sim]`` of a deployment (its defaults without one)."""
+    return config.typed(SimSettings) if config is not None else build(SimSettings, {})

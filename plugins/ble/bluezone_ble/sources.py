@@ -17,7 +17,7 @@ from .advertiser import BluezAdvertiser, store_payload_source
 from .calibration import own_calibration, save_to_store
 from .collector import ScanStats
 from .scanner import BleScanner
-from .settings import duty_cycle, environment_overrides, radio_model, scan_settings
+from .settings import ble_settings, duty_cycle, environment_overrides, radio_model, scan_settings, sim_settings
 from .sim.engine import simulate_async
 from .sim.truth import GroundTruth
 
@@ -31,20 +31,20 @@ class BleSource:
                   max_scans: int | None = None,
                   on_scan: Callable[[int, ScanStats], None] | None = None,
                   advertise: bool | None = None, **options: Any) -> ScanStats:
-        ble = config.section("ble") if config is not None else {}
-        calibration = own_calibration(ble)
+        ble = ble_settings(config)
+        calibration = own_calibration(ble.calibration_section())
         save_to_store(store, calibration)
         scanner = BleScanner(duty_cycle(ble), scan_settings(ble), **options)
         advertiser = None
-        if ble.get("advertise", True) if advertise is None else advertise:
-            lo, hi = ble.get("advertising_interval_ms", [200, 270])
-            advertiser = BluezAdvertiser(adapter=ble.get("adapter"), min_interval_ms=lo, max_interval_ms=hi)
+        if ble.advertise if advertise is None else advertise:
+            lo, hi = ble.advertising_interval_ms
+            advertiser = BluezAdvertiser(adapter=ble.adapter, min_interval_ms=lo, max_interval_ms=hi)
             await advertiser.connect()  # fail early and clearly when BlueZ is absent
-        tasks = [asyncio.ensure_future(scanner.run(store, max_scans=max_scans, on_scan=on_scan))]
+        tasks: list[asyncio.Future[Any]] = [asyncio.ensure_future(scanner.run(store, max_scans=max_scans, on_scan=on_scan))]
         if advertiser is not None:
             tasks.append(asyncio.ensure_future(advertiser.run(
                 store_payload_source(store, schedule, calibration.metadata()),
-                jitter_seconds=float(ble.get("rotation_jitter_seconds", 60)))))
+                jitter_seconds=float(ble.rotation_jitter_seconds))))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for t in done:
@@ -69,9 +69,8 @@ class SimSource:
                   progress: Callable[[float, ScanStats], None] | None = None) -> GroundTruth:
         from bluezone.store import DeviceStore
 
-        sim = config.section("sim") if config is not None else {}
-        ble = config.section("ble") if config is not None else {}
-        n = devices or sim.get("devices", 10)
+        sim, ble = sim_settings(config), ble_settings(config)
+        n = devices or sim.devices
         folder = Path(peers_dir or tempfile.mkdtemp(prefix="bluezone-sim-"))
         peers = [(f"peer{i:03d}", DeviceStore(folder / f"peer{i:03d}.db", key_file=folder / f"peer{i:03d}.key"))
                  for i in range(1, n)]
@@ -79,10 +78,10 @@ class SimSource:
             import time
 
             return await simulate_async(
-                scenario or sim.get("scenario", "office"), [("me", store), *peers],
-                seed=sim.get("seed", 0) if seed is None else seed,
+                scenario or sim.scenario, [("me", store), *peers],
+                seed=sim.seed if seed is None else seed,
                 start_time=int(time.time()) if start_time is None else start_time,
-                duration=60 * (minutes or sim.get("minutes", 120)), schedule=schedule,
+                duration=60 * (minutes or sim.minutes), schedule=schedule,
                 radio=radio_model(sim), environment=environment_overrides(sim), duty=duty_cycle(ble),
                 progress=progress,
             )

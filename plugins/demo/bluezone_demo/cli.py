@@ -39,7 +39,7 @@ def demo_command(citizens: int, seed: int, workdir: str | None, declarations: in
     try:
         result = run_province_day(folder, citizens=citizens, seed=seed, echo=click.echo, declarations=declarations)
     except (DemoError, ServerProcessError) as e:
-        raise click.ClickException(str(e))
+        raise click.ClickException(str(e)) from e
     path = write_report(result)
     click.echo("")
     for line in summary_lines(result):

@@ -67,6 +67,13 @@ class DayPlan:
     def checkin_office(self) -> Group | None:
         return next((g for g in self.groups if g.name == CHECKIN_OFFICE), None)
 
+    def the_checkin_office(self) -> Group:
+        """The office group, which every planned day has (the venue-tracing story needs it)."""
+        office = self.checkin_office()
+        if office is None:
+            raise LookupError(f"the day plan has no {CHECKIN_OFFICE!r} group")
+        return office
+
 
 def _split(people: list[str], size: int) -> list[list[str]]:
     n = max(1, round(len(people) / size))

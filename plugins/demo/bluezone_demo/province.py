@@ -30,8 +30,15 @@ from bluezone_qr_checkin.payload import parse_url
 from bluezone_qr_checkin.venue import VenueSpec, create_venue
 from bluezone_transport import HttpTransport
 
-from .authority import AuthoritySetup, DemoError, StaffClient, create_staff_token, run_cli, running_server, \
-    write_deployment
+from .authority import (
+    AuthoritySetup,
+    DemoError,
+    StaffClient,
+    create_staff_token,
+    run_cli,
+    running_server,
+    write_deployment,
+)
 from .day import CHECKIN_OFFICE, HOUR, DayPlan, make_plan
 
 OFFICE_NAME = "Sở Thông tin và Truyền thông Gia Lai"
@@ -166,7 +173,7 @@ class ProvinceDay:
             config = load_config(setup.device_config)
             settings = CheckinSettings.from_config(config)
             created = create_venue(VenueSpec(OFFICE_NAME, OFFICE_ADDRESS, "office_space", 9 * HOUR),
-                                   settings.authority_public_key, now=self.day_start - 7 * 86400)
+                                   settings.require_public_key(), now=self.day_start - 7 * 86400)
             url = created.url(settings.url_base)
             office = self.work / "office"
             office.mkdir(parents=True, exist_ok=True)
@@ -205,7 +212,7 @@ class ProvinceDay:
                     close[key] = close.get(key, 0.0) + pair.close_seconds
             sightings = sum(d.store.sighting_count() for d in self.devices.values())
             self.echo(f"  {sightings} sightings stored on {len(self.devices)} phones; "
-                      f"{len(plan.checkin_office().members)} people checked in at the office")
+                      f"{len(plan.the_checkin_office().members)} people checked in at the office")
         return close
 
     def authority_and_phones(self, plan: DayPlan, setup: AuthoritySetup, staff: StaffClient,
@@ -219,14 +226,14 @@ class ProvinceDay:
             run_cli("report", "--config", cfg, "--store", str(self.store_path(f0)), "--code", code)
         with self.step("Venue trace: staff open it, the office uploads with 'bluezone venue trace'"):
             token = staff.venue_trace_token(OFFICE_NAME)
-            office = plan.checkin_office()
+            office = plan.the_checkin_office()
             start, end = self.day_start + office.phase.start, self.day_start + office.phase.start + office.phase.duration
             run_cli("venue", "trace", "--tracing-code", str(tracing_code), "--from", f"@{start}", "--to", f"@{end}",
                     "--token", token, "--config", cfg)
         with self.step("Export: a signed GAEN batch (padded with fake keys)"):
             export_keys.append(int(staff.export_now().get("realKeys") or 0))
         bytes_down = {c: 0 for c in plan.citizens}
-        with self.step(f"Everyone syncs over HTTP and matches on the phone"):
+        with self.step("Everyone syncs over HTTP and matches on the phone"):
             asyncio.run(self.sync_all(setup.url, bytes_down))
         f1_candidates = [c for c in plan.citizens if c != f0 and any(
             a.tier is Tier.F1 and a.source == "ble" for a in self.devices[c].store.alerts())]
@@ -256,7 +263,7 @@ class ProvinceDay:
                        "message_en": a.message("en")}
                       for a in self.devices[c].store.alerts()] for c in plan.citizens}
         return DemoResult(self.work, plan, self.day_start, f0, published_f1, close, alerts, bytes_down,
-                          list(plan.checkin_office().members), sent, at_server, export_keys)
+                          list(plan.the_checkin_office().members), sent, at_server, export_keys)
 
     async def sync_all(self, url: str, bytes_down: dict[str, int]) -> None:
         sem = asyncio.Semaphore(8)

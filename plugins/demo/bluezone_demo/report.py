@@ -164,11 +164,11 @@ def graph_plot(result: DemoResult) -> str:
     fig, ax = plt.subplots(figsize=(9, max(3, 0.22 * max(len(f1), len(f2), 1) + 1)))
     for target in f1:
         ok = target in truth0
-        ax.plot(*zip(pos[f0], pos[target]), color="#c0392b" if ok else "#999", ls="-" if ok else "--", lw=0.8)
+        ax.plot(*zip(pos[f0], pos[target], strict=True), color="#c0392b" if ok else "#999", ls="-" if ok else "--", lw=0.8)
     for target in f2:
         if pub in pos:
             ok = target in truth1
-            ax.plot(*zip(pos[pub], pos[target]), color="#2e86c1" if ok else "#999", ls="-" if ok else "--", lw=0.8)
+            ax.plot(*zip(pos[pub], pos[target], strict=True), color="#2e86c1" if ok else "#999", ls="-" if ok else "--", lw=0.8)
     for name, (x, y) in pos.items():
         if name == f0:
             ax.scatter([x], [y], s=160, color="#c0392b")

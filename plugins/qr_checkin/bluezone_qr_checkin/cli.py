@@ -122,7 +122,8 @@ def venue() -> None:
 def venue_create(name, address, venue_type, default_stay, event, room, organisation, authority_key, out_dir,
                  config_path) -> None:
     """Create a venue: entry URL, A4 poster (PDF and PNG), private tracing code."""
-    from . import poster, venue as vmod
+    from . import poster
+    from . import venue as vmod
 
     config = _config(config_path)
     tz = _tz(config)
@@ -343,9 +344,9 @@ def checkin_cmd(code, yes, store_path, config_path) -> None:
     if result.ended is not None:
         echo(msg.both("Đã tự check-out khỏi địa điểm trước", "Checked out of your previous venue"))
     echo(msg.both(f"Đã check-in lúc {show_time(result.visit.arrival, tz)}; tự check-out lúc "
-                        f"{show_time(result.visit.auto_checkout, tz)}",
+                        f"{show_time(result.visit.auto_checkout, tz)}",  # type: ignore[arg-type]  # a visit just made
                         f"checked in at {show_time(result.visit.arrival, tz)}; automatic checkout at "
-                        f"{show_time(result.visit.auto_checkout, tz)}"))
+                        f"{show_time(result.visit.auto_checkout, tz)}"))  # type: ignore[arg-type]  # a visit just made
     echo(f"visit {result.visit.visit_id}")
 
 
@@ -362,8 +363,8 @@ def checkout_cmd(store_path, config_path) -> None:
             v = checkin.check_out(store)
         except checkin.CheckinError as e:
             fail(str(e))
-    echo(msg.both(f"Đã check-out lúc {show_time(v.departure, _tz(config))}",
-                        f"checked out at {show_time(v.departure, _tz(config))}"))
+    echo(msg.both(f"Đã check-out lúc {show_time(v.departure, _tz(config))}",  # type: ignore[arg-type]  # a visit just made
+                        f"checked out at {show_time(v.departure, _tz(config))}"))  # type: ignore[arg-type]  # a visit just made
 
 
 @click.group("visits", invoke_without_command=True)
@@ -376,7 +377,6 @@ def visits_cmd(ctx, store_path, config_path) -> None:
     if ctx.invoked_subcommand is not None:
         return
     from . import checkin
-
     from .notices import render
 
     config = _config(config_path)

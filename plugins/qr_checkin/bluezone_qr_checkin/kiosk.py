@@ -84,7 +84,7 @@ class VisitorLog:
         plain = plain + b" " * max(0, 256 - len(plain))
         cur = self.conn.execute("INSERT INTO entries (hour, sealed) VALUES (?, ?)",
                                 (entry.arrival // 3600, bytes(self.box.encrypt(plain))))
-        return int(cur.lastrowid)
+        return int(cur.lastrowid)  # type: ignore[arg-type]  # set by every INSERT
 
     def purge(self, now: int | None = None) -> int:
         now = int(self.clock()) if now is None else now

@@ -43,7 +43,7 @@ def h1(identity: bytes) -> G1:
 
 def _in_subgroup(point: G1 | G2) -> bool:
     # P·(r−1) == −P holds exactly when the order of P divides r.
-    return point * _MINUS_ONE == -point
+    return point * _MINUS_ONE == -point  # type: ignore[operator]  # same group on both sides
 
 
 def _load_point(group: type, size: int, data: bytes, what: str, curve: str):
@@ -51,7 +51,7 @@ def _load_point(group: type, size: int, data: bytes, what: str, curve: str):
     if len(data) != size:
         raise CryptoFormatError(f"{what} must be {size} bytes, got {len(data)}")
     try:
-        point = group.deserialize(bytes(data))
+        point = group.deserialize(bytes(data))  # type: ignore[attr-defined]  # G1 or G2
     except ValueError:
         raise CryptoFormatError(f"{what} is not a point on {curve}") from None
     if point.is_zero() or not _in_subgroup(point):

@@ -25,6 +25,7 @@ from bluezone.portal.extensions import (
     render,
     staff_page,
 )
+
 from .plugin import FEED, PURPOSE, ROLE
 
 TEMPLATES = Path(__file__).parent / "templates"

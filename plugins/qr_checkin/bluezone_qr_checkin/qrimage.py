@@ -86,7 +86,7 @@ def decode_image(path: str | Path) -> list[str]:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error, MemoryError) as e:
         # Pillow's decoders raise several types on damaged files; all mean "not a picture we can read".
         raise PayloadError(msg.NO_QR_IN_IMAGE, f"cannot read image: {e}") from None
-    results = zxingcpp.read_barcodes(rgb, formats=zxingcpp.BarcodeFormat.QRCode)
+    results = zxingcpp.read_barcodes(rgb, formats=zxingcpp.BarcodeFormat.QRCode)  # type: ignore[arg-type]  # one format is accepted
     return [r.text for r in results if r.valid]
 
 

@@ -24,7 +24,6 @@ from .mcl import G1, CryptoFormatError, load_g2
 from .payload import VenueInfo
 from .proto import crowdnotifier_pb2 as pb
 
-
 #: Records are padded with JSON whitespace to this size, so a ciphertext's
 #: length does not depend on the digits of the venue's notification key.
 PLAINTEXT_SIZE = 256

@@ -147,7 +147,7 @@ def check_upload(server: Any, config: Any, settings: CheckinSettings, body: Any)
     if isinstance(lo, int) and isinstance(hi, int) and not (lo <= start and end <= hi):
         raise _refuse(409, "window_mismatch", "the tracing window is outside what the authority authorised",
                       "khoảng thời gian truy vết vượt quá phạm vi được uỷ quyền")
-    return CheckedUpload(token, raw, sealed_entries, start, end, notice, secret)
+    return CheckedUpload(token, raw, sealed_entries, start, end, notice, secret)  # type: ignore[arg-type]  # token: a checked str
 
 
 def commit_upload(server: Any, config: Any, up: CheckedUpload, traces: list[bytes]) -> tuple[str, Any]:

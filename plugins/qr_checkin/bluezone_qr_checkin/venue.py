@@ -26,7 +26,7 @@ import nacl.public
 
 from . import payload as qp
 from .ibe import keygen
-from .mcl import Fr, G2, fr_set_hash_of, g2, load_fr, load_g2
+from .mcl import G2, Fr, fr_set_hash_of, g2, load_fr, load_g2
 from .proto import crowdnotifier_pb2 as pb
 
 #: A permanent venue's code is valid this long (then it must be reprinted).

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from bluezone.hookspecs import hookimpl
+from bluezone.settings import FROM_SCHEMA, section_settings
 
 from .filedir import FileTransport
 from .http import HttpTransport
@@ -37,9 +38,20 @@ TRANSPORT_SCHEMA: dict[str, Any] = {
 }
 
 
+@section_settings(TRANSPORT_SCHEMA)
+class TransportSettings:
+    """``[transport]``: how the http transport reaches the authority."""
+
+    download_url: str | None = FROM_SCHEMA
+    timeout_seconds: float = FROM_SCHEMA
+    retries: int = FROM_SCHEMA
+    backoff_seconds: float = FROM_SCHEMA
+    max_backoff_seconds: float = FROM_SCHEMA
+
+
 @hookimpl
-def bluezone_config_schema() -> dict[str, dict[str, Any]]:
-    return {"transport": TRANSPORT_SCHEMA}
+def bluezone_config_schema() -> dict[str, Any]:
+    return {"transport": TransportSettings}
 
 
 @hookimpl
@@ -48,4 +60,4 @@ def bluezone_transports() -> dict[str, Any]:
             "file": FileTransport.from_config, "loopback": LoopbackTransport.from_config}
 
 
-__all__ = ["FileTransport", "HttpTransport", "LoopbackTransport", "register_loopback", "unregister_loopback"]
+__all__ = ["TransportSettings", "FileTransport", "HttpTransport", "LoopbackTransport", "register_loopback", "unregister_loopback"]

@@ -25,12 +25,14 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
 
 from bluezone.models import ExposureKey, PublishedBatch
+from bluezone.settings import build
 from bluezone.transport import DownloadAll, FeedIndex, TransportError, UploadReceipt, VerifiedCode, pad_body
 
 from . import wire
@@ -62,10 +64,11 @@ class HttpTransport(DownloadAll):
 
     @classmethod
     def from_config(cls, url: str, config: Any) -> "HttpTransport":
-        t = config.section("transport") if config is not None else {}
-        return cls(url, download_url=t.get("download_url"), timeout=t.get("timeout_seconds", 30),
-                   retries=t.get("retries", 4), backoff=t.get("backoff_seconds", 0.5),
-                   max_backoff=t.get("max_backoff_seconds", 30))
+        from . import TransportSettings
+
+        t = config.typed(TransportSettings) if config is not None else build(TransportSettings, {})
+        return cls(url, download_url=t.download_url, timeout=t.timeout_seconds, retries=t.retries,
+                   backoff=t.backoff_seconds, max_backoff=t.max_backoff_seconds)
 
     async def _sess(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -89,7 +92,8 @@ class HttpTransport(DownloadAll):
         return min(self.max_backoff, self.backoff * (2 ** attempt)) * (0.5 + random.random() / 2)
 
     async def _request(self, method: str, url: str, *, data: bytes | None = None,
-                       headers: dict[str, str] | None = None, limit: int = MAX_FILE_BYTES) -> tuple[int, dict, bytes]:
+                       headers: dict[str, str] | None = None, limit: int = MAX_FILE_BYTES,
+                       ) -> tuple[int, Mapping[str, str], bytes]:
         """One request with retries; returns (status, headers, body) for any final answer."""
         session = await self._sess()
         attempt = 0

@@ -112,13 +112,13 @@ async def simulate_async(
         sims.append(SimDevice(name, store, cal, tx_hw, rx_hw, rng.choice(list(CARRY_LOSS_DB)),
                               ScanCollector("sim"), store_payload_source(store, schedule, cal.metadata())))
     tracks = scen.tracks(len(sims), duration, random.Random(rng.getrandbits(64)))
-    for d, tr in zip(sims, tracks):
+    for d, tr in zip(sims, tracks, strict=True):
         d.track = tr
 
     truth = _ground_truth(scen.name, seed, start_time, duration, sims)
 
     windows: list[tuple[float, int, float]] = []
-    for i, d in enumerate(sims):
+    for i in range(len(sims)):
         for t0, t1 in duty.windows(start_time, start_time + duration, random.Random(rng.getrandbits(64))):
             windows.append((t0, i, t1))
     windows.sort()
@@ -159,18 +159,29 @@ def _sum_stats(sims: list[SimDevice]) -> ScanStats:
     return out
 
 
+def _pair(a: SimDevice, b: SimDevice) -> tuple[str, str]:
+    first, second = sorted((a.name, b.name))
+    return first, second
+
+
+def _track(d: SimDevice) -> Track:
+    """A device's track; every device gets one before the simulation steps."""
+    if d.track is None:
+        raise RuntimeError(f"simulated device {d.name} has no track")
+    return d.track
+
+
 def _ground_truth(name: str, seed: int, start: int, duration: int, sims: list[SimDevice]) -> GroundTruth:
-    pairs = {}
+    pairs: dict[tuple[str, str], PairTruth] = {}
     for a in range(len(sims)):
         for b in range(a + 1, len(sims)):
-            key = tuple(sorted((sims[a].name, sims[b].name)))
-            pairs[key] = PairTruth(*key)
-    steps = len(sims[0].track.xs) if sims else 0
+            pairs[_pair(sims[a], sims[b])] = PairTruth(*_pair(sims[a], sims[b]))
+    steps = len(_track(sims[0]).xs) if sims else 0
     for s in range(steps):
         dt = min(STEP_SECONDS, duration - s * STEP_SECONDS)
         if dt <= 0:
             break
-        pos = [d.track.at(s) for d in sims]
+        pos = [_track(d).at(s) for d in sims]
         for a in range(len(sims)):
             xa, ya = pos[a][0], pos[a][1]
             if (xa, ya) == FAR:
@@ -179,18 +190,17 @@ def _ground_truth(name: str, seed: int, start: int, duration: int, sims: list[Si
                 xb, yb = pos[b][0], pos[b][1]
                 if (xb, yb) == FAR:
                     continue
-                key = tuple(sorted((sims[a].name, sims[b].name)))
-                accumulate(pairs, key, math.hypot(xa - xb, ya - yb), dt)
+                accumulate(pairs, _pair(sims[a], sims[b]), math.hypot(xa - xb, ya - yb), dt)
     return GroundTruth(name, seed, start, duration, [d.name for d in sims], pairs)
 
 
 def _heard(listener: SimDevice, li: int, sims: list[SimDevice], t0: float, t1: float, start: float,
            radio: RadioModel, scen: Scenario, rng: random.Random, cache: dict) -> list[AirPacket]:
     step = int((t0 - start) // STEP_SECONDS)
-    lx, ly, lf, lroom = listener.track.at(step)
+    lx, ly, lf, lroom = _track(listener).at(step)
     if (lx, ly) == FAR:
         return []
-    everyone = [d.track.at(step) for d in sims]
+    everyone = [_track(d).at(step) for d in sims]
     packets: list[tuple[float, AirPacket]] = []
     lo, hi = radio.adv_interval_ms
     for si, sender in enumerate(sims):

@@ -119,7 +119,7 @@ class Office(Scenario):
         desks = []
         for c in range(math.ceil(n / 4)):
             cx, cy = (c % 4) * 5.0, (c // 4) * 5.0
-            for k, (ox, oy, f) in enumerate(((0, 0, 0.0), (1.6, 0, 0.0), (0, 1.6, math.pi), (1.6, 1.6, math.pi))):
+            for k, (ox, oy, _facing) in enumerate(((0, 0, 0.0), (1.6, 0, 0.0), (0, 1.6, math.pi), (1.6, 1.6, math.pi))):
                 # pairs face each other across the cluster: heads up, +y / −y
                 desks.append(((cx + ox, cy + oy), math.pi / 2 if k < 2 else -math.pi / 2))
         pantry = (22.0, 2.0)

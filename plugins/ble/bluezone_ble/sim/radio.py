@@ -56,7 +56,7 @@ class RadioModel:
     min_distance_m: float = 0.1
 
     def with_environment(self, **overrides: float) -> "RadioModel":
-        return replace(self, **overrides)
+        return replace(self, **overrides)  # type: ignore[arg-type]  # float fields only (callers pass [sim] figures)
 
     def path_loss(self, distance_m: float) -> float:
         return 10.0 * self.path_loss_exponent * math.log10(max(distance_m, self.min_distance_m))
