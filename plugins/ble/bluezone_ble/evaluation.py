@@ -17,8 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bluezone.matching import pipeline
-from bluezone.models import ExposureKey
+from bluezone import ExposureKey, pipeline
 
 from .sim.truth import GroundTruth
 

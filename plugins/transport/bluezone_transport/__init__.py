@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bluezone.hookspecs import hookimpl
+from bluezone import hookimpl
 
 from .filedir import FileTransport
 from .http import HttpTransport

@@ -30,8 +30,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bluezone.models import ExposureKey, PublishedBatch
-from bluezone.transport import DownloadAll, FeedIndex, TransportError, UploadReceipt, VerifiedCode, pad_body
+from bluezone import ExposureKey, PublishedBatch
+from bluezone import DownloadAll, FeedIndex, TransportError, UploadReceipt, VerifiedCode, pad_body
 
 from . import wire
 
