@@ -100,8 +100,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 __all__ = [
     # hooks
     "hookimpl",
-    # Protocols: what a plugin provides
-    "AlertSink", "Feed", "Form", "KeySchedule", "ProximitySource", "Scorer", "Submitter", "SubmitterFactory",
+    # Protocols: what a plugin provides (and Feed, loaded on first use)
+    "AlertSink", "Form", "KeySchedule", "ProximitySource", "Scorer", "Submitter", "SubmitterFactory",
     "Transport", "TransportFactory",
     # data models
     "INTERVAL_SECONDS", "Alert", "BadBatch", "DailyRisk", "DerivedIdentifier", "Exposure", "ExposureKey",
