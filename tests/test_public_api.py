@@ -16,8 +16,10 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+import re
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +146,17 @@ def test_first_party_plugins_import_only_the_public_api():
     assert {"bluezone_ble", "bluezone_demo", "bluezone_qr_checkin", "bluezone_transport"} <= packages
     offenders = [hit for f in files for hit in private_imports(f.read_text(), f.relative_to(REPO).as_posix())]
     assert offenders == [], "import these from bluezone (docs/plugin-api.md), or make them public there"
+
+
+#: The pages a plugin author copies from: their examples teach the public API.
+PLUGIN_DOCS = ("README.md", "docs/hooks.md", "docs/writing-plugins.md", "docs/plugin-api.md")
+
+
+@pytest.mark.parametrize("page", PLUGIN_DOCS)
+def test_plugin_docs_examples_import_only_the_public_api(page):
+    blocks = re.findall(r"```python\n(.*?)```", (REPO / page).read_text(), flags=re.S)
+    offenders = [hit for block in blocks for hit in private_imports(textwrap.dedent(block), page)]
+    assert offenders == []
 
 
 # --- every first-party implementation satisfies its Protocol ----------------------------
