@@ -100,8 +100,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
 __all__ = [
     # hooks
     "hookimpl",
-    # Protocols: what a plugin provides (and Feed, loaded on first use)
-    "AlertSink", "Form", "KeySchedule", "ProximitySource", "Scorer", "Submitter", "SubmitterFactory",
+    # Protocols: what a plugin provides
+    "AlertSink", "Feed", "Form", "KeySchedule", "ProximitySource", "Scorer", "Submitter", "SubmitterFactory",
     "Transport", "TransportFactory",
     # data models
     "INTERVAL_SECONDS", "Alert", "BadBatch", "DailyRisk", "DerivedIdentifier", "Exposure", "ExposureKey",
@@ -112,8 +112,22 @@ __all__ = [
     "make_transport", "pad_body",
     # schedules
     "ScheduleError",
-    # loaded on first use
-    *_LAZY,
+    # plugin machinery
+    "PluginError", "call_hook", "call_hook_async",
+    # configuration
+    "Config", "ConfigError", "config_from_dict", "load_config",
+    # the device
+    "Device", "DeviceStore", "Migration", "sync_device",
+    # matching and the built-in GAEN schedule
+    "GAEN_SCHEDULE", "make_gaen_metadata", "pipeline", "read_gaen_tx_power",
+    # signed feed files
+    "FeedError", "SignedPayload", "open_payload", "sign_payload",
+    # health declarations
+    "Choice", "Field", "Submission", "SubmitError",
+    # text
+    "decode_key32", "safe_terminal_text",
+    # command-line helpers
+    "cli_fail", "load_config_or_fail", "open_store_or_fail", "store_errors", "with_store_errors",
 ]
 
 

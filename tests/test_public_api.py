@@ -64,6 +64,8 @@ def test_every_public_name_resolves_once():
     missing = [name for name in bluezone.__all__ if getattr(bluezone, name, None) is None]
     assert missing == []
     assert set(bluezone.__all__) <= set(dir(bluezone))
+    # every name loaded on first use is public, and listed literally (for tools that read __all__)
+    assert set(bluezone._LAZY) <= set(bluezone.__all__)
 
 
 def test_no_public_name_is_a_submodule_name():
