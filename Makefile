@@ -19,6 +19,10 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	$(PIP) install -q -e '.[test]' $(foreach p,$(PLUGINS),-e $(p))
 	touch $(STAMP)
 
+# An editable install records whether bluezone is a plain or a namespace package;
+# reinstall when bluezone/__init__.py (the public API) appears or changes.
+$(STAMP): bluezone/__init__.py
+
 demo: install
 	$(VENV)/bin/bluezone demo
 

@@ -34,7 +34,10 @@ if TYPE_CHECKING:  # pragma: no cover - import cycle guard for type hints only
     import click
 
     from .config import Config
+    from .contracts import Form, ProximitySource, SubmitterFactory, TransportFactory
+    from .feed import Feed
     from .models import Alert, DailyRisk, Exposure, ExposureKey, ExposureWindow
+    from .schedules import KeySchedule
 
 hookspec = pluggy.HookspecMarker("bluezone")
 hookimpl = pluggy.HookimplMarker("bluezone")
@@ -78,8 +81,8 @@ def bluezone_config_schema() -> dict[str, Any]:
 
 @hookspec
 @kind("sync", "schedules are collected by synchronous tools")
-def bluezone_key_schedules() -> list[Any]:
-    """Offer key schedules (objects following :class:`bluezone.schedules.KeySchedule`).
+def bluezone_key_schedules() -> "list[KeySchedule]":
+    """Offer key schedules (objects following :class:`bluezone.KeySchedule`).
 
     A schedule turns a daily secret into broadcast identifiers and back. The
     deployment picks one by ``name`` in ``[schedule]``. Sync only.
@@ -91,9 +94,9 @@ def bluezone_key_schedules() -> list[Any]:
 
 @hookspec
 @kind("sync", "it returns the sources; their run() is the async part")
-def bluezone_proximity_sources() -> list[Any]:
-    """Offer proximity sources: objects with a ``name`` and a
-    ``run(store, schedule, config, **options)`` coroutine that records
+def bluezone_proximity_sources() -> "list[ProximitySource]":
+    """Offer proximity sources (:class:`bluezone.ProximitySource`): objects
+    with a ``name`` and a ``run(store, schedule, config, **options)`` coroutine that records
     sightings into the device store until it is cancelled or finished.
 
     Examples: the real BLE scanner (``ble``) and the radio simulator (``sim``).
@@ -106,12 +109,12 @@ def bluezone_proximity_sources() -> list[Any]:
 
 @hookspec
 @kind("sync", "it returns factories; the transports' methods are the async part")
-def bluezone_transports() -> dict[str, Any]:
+def bluezone_transports() -> "dict[str, TransportFactory]":
     """Offer transports by URL scheme: ``{"https": factory, ...}``.
 
     ``factory(url, config)`` returns a transport object that uploads
     (keys, declarations, decoys) and downloads published batches, following
-    :class:`bluezone.transport.Transport`. The deployment's authority URL
+    :class:`bluezone.Transport`. The deployment's authority URL
     picks the transport by its scheme (:func:`bluezone.transport.make_transport`).
     Sync only.
     """
@@ -138,8 +141,8 @@ def bluezone_score_exposure_windows(
 
 @hookspec
 @kind("sync", "each feed's match runs inside the batch's store transaction")
-def bluezone_feeds() -> list[Any]:
-    """Offer published feeds: objects following :class:`bluezone.feed.Feed`
+def bluezone_feeds() -> "list[Feed]":
+    """Offer published feeds: objects following :class:`bluezone.Feed`
     (a ``name`` and ``match(batch, store, config) -> list[Exposure]``).
 
     A device downloads every feed offered here on sync and hands each batch
@@ -189,7 +192,7 @@ def bluezone_deliver_alert(alert: "Alert", language: str, config: "Config") -> A
 
 @hookspec
 @kind("sync", "the form is built by synchronous code")
-def bluezone_declaration_form(form: Any, config: "Config") -> None:
+def bluezone_declaration_form(form: "Form", config: "Config") -> None:
     """Adjust the health-declaration form before it is shown: add, replace or
     remove fields (a province's extra questions) without forking.
 
@@ -203,7 +206,7 @@ def bluezone_declaration_form(form: Any, config: "Config") -> None:
 
 @hookspec
 @kind("sync", "it returns factories; a submitter's submit() may be async")
-def bluezone_declaration_submitters() -> dict[str, Any]:
+def bluezone_declaration_submitters() -> "dict[str, SubmitterFactory]":
     """Offer declaration submitters by name: ``{"ncovi": factory}``.
 
     ``factory(config)`` returns an object whose ``submit(submission)``

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bluezone.hookspecs import hookimpl
+from bluezone import hookimpl
 
 from .settings import BleSettings, SimSettings
 

@@ -26,7 +26,7 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
 
-from bluezone.models import INTERVAL_SECONDS, interval_number
+from bluezone import INTERVAL_SECONDS, interval_number
 
 from .advert import SERVICE_UUID_16, ProximityPayload
 

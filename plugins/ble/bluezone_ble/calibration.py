@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from bluezone.schedules.gaen import make_metadata
+from bluezone import make_gaen_metadata as make_metadata
 
 #: Store meta key holding this device's own calibration (JSON). The matcher
 #: reads ``rssi_correction`` from it; see docs/ble.md.

@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 import click
 
-from bluezone.cli.common import with_store_errors
+from bluezone import with_store_errors
 
 from .advertiser import BlueZUnavailable
 from .calibration import CalibrationError
@@ -32,7 +32,7 @@ from .sim.mobility import SCENARIOS
 
 
 def _fail(message: str) -> NoReturn:
-    from bluezone.cli.common import fail
+    from bluezone import cli_fail as fail
 
     fail(message)
 
@@ -40,7 +40,7 @@ def _fail(message: str) -> NoReturn:
 def _load(config_path: str | None) -> Any:
     if config_path is None:
         return None
-    from bluezone.cli.common import load_config_or_fail
+    from bluezone import load_config_or_fail
 
     return load_config_or_fail(config_path)
 
@@ -82,7 +82,7 @@ def _real(config: Any, store_path: str | None, scans: int | None) -> None:
               "cần --config để dùng Bluetooth thật")
     if not store_path:
         _fail("--store PATH is required for the real radio / cần --store để lưu tiếp xúc")
-    from bluezone.cli.common import open_store_or_fail
+    from bluezone import open_store_or_fail
 
     from .sources import BleSource
 
@@ -112,8 +112,8 @@ def _simulate(config: Any, scenario: str, devices: int | None, minutes: int | No
     if scenario not in SCENARIOS:
         _fail(f"unknown scenario {scenario!r}; choose one of: {', '.join(sorted(SCENARIOS))} / "
               f"kịch bản không có")
-    from bluezone.schedules.gaen import SCHEDULE
-    from bluezone.store import DeviceStore
+    from bluezone import GAEN_SCHEDULE as SCHEDULE
+    from bluezone import DeviceStore
 
     sim, ble = sim_settings(config), ble_settings(config)
     schedule = config.schedule() if config is not None else SCHEDULE

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 
-from bluezone.models import Sighting
+from bluezone import Sighting
 
 from .advert import MalformedAdvert, find_service_data, parse_service_data
 

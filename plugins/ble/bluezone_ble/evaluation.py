@@ -17,9 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from bluezone.config import section_defaults
-from bluezone.matching import pipeline
-from bluezone.models import ExposureKey
+from bluezone import ExposureKey, pipeline, section_defaults
 
 from .sim.truth import GroundTruth
 

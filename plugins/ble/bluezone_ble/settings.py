@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bluezone.settings import FROM_SCHEMA, build, section_settings
+from bluezone import FROM_SCHEMA, section_settings
+from bluezone import build_settings as build
 
 from .duty import DutyCycle
 from .scanner import ScanSettings

@@ -67,7 +67,7 @@ class SimSource:
                   scenario: str | None = None, devices: int | None = None, minutes: int | None = None,
                   seed: int | None = None, start_time: int | None = None, peers_dir: str | None = None,
                   progress: Callable[[float, ScanStats], None] | None = None) -> GroundTruth:
-        from bluezone.store import DeviceStore
+        from bluezone import DeviceStore
 
         sim, ble = sim_settings(config), ble_settings(config)
         n = devices or sim.devices

@@ -8,7 +8,7 @@ Imports stay inside the command so the CLI starts fast.
 
 from __future__ import annotations
 
-from bluezone.hookspecs import hookimpl
+from bluezone import hookimpl
 
 
 @hookimpl

@@ -21,9 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bluezone.device import Device
-from bluezone.models import Tier
-from bluezone.sync import sync
+from bluezone import Device, Tier
+from bluezone import sync_device as sync
 from bluezone_ble.sim.engine import simulate
 from bluezone_qr_checkin import checkin, poster, qrimage
 from bluezone_qr_checkin.payload import parse_url
@@ -167,7 +166,7 @@ class ProvinceDay:
     def make_office_venue(self, setup: AuthoritySetup) -> tuple[str, Path]:
         """The office printed its poster a week ago (a permanent venue)."""
         with self.step("Office: venue created, A4 poster (PDF, PNG) and private tracing code"):
-            from bluezone.config import load_config
+            from bluezone import load_config
             from bluezone_qr_checkin.settings import CheckinSettings
 
             config = load_config(setup.device_config)

@@ -20,7 +20,7 @@ import secrets
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bluezone.models import Visit
+from bluezone import Visit
 
 from . import messages as msg
 from . import payload as qp

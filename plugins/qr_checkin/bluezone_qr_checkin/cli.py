@@ -18,8 +18,8 @@ from typing import Any, NoReturn
 
 import click
 
-from bluezone.cli.common import fail as _fail
-from bluezone.textsafe import safe_terminal_text
+from bluezone import cli_fail as _fail
+from bluezone import safe_terminal_text
 
 from . import messages as msg
 from .timeparse import DEFAULT_TZ, parse_duration, parse_time, show_time
@@ -48,7 +48,7 @@ def _config(path: str | None, required: bool = False) -> Any:
         if required:
             fail("--config is required here (or set BLUEZONE_CONFIG)")
         return None
-    from bluezone.cli.common import load_config_or_fail
+    from bluezone import load_config_or_fail
 
     return load_config_or_fail(path)
 
@@ -88,7 +88,7 @@ def _open_store(path: str, config: Any) -> Iterator[Any]:
     """The phone's existing store, never a new one: only 'bluezone init'
     creates a store and its key (a check-in that made a fresh key would
     split the store in two). Damage found while reading ends in one line."""
-    from bluezone.cli.common import open_store_or_fail, store_errors
+    from bluezone import open_store_or_fail, store_errors
 
     store = open_store_or_fail(path, config.retention_days if config is not None else 14)
     try:
@@ -260,7 +260,7 @@ def venue_trace(tracing_code, organisation, room, passphrase_file, start, end, t
         Path(output).write_text(json.dumps(body))
         echo(f"wrote {output} ({len(upload.preTraces)} hours)")
         return
-    from bluezone.transport import TransportError, make_transport
+    from bluezone import TransportError, make_transport
 
     async def send() -> dict:
         transport = make_transport(config.authority_url, config)

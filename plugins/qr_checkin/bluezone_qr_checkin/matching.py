@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bluezone.models import BadBatch, Exposure, PublishedBatch, Tier, utc_date
+from bluezone import BadBatch, Exposure, PublishedBatch, Tier, utc_date
 
 from . import checkin, notices, records
 from .ibe import load_secret_key
@@ -45,7 +45,7 @@ def parse_batch(payload: bytes) -> pb.TraceBatch:
 
 def open_signed_batch(data: bytes, public_keys: list[dict[str, str]] | None) -> pb.TraceBatch:
     """Verify a feed file's signature (bluezone.feeds) and parse its TraceBatch."""
-    from bluezone.feeds import FeedError, open_payload
+    from bluezone import FeedError, open_payload
 
     try:
         signed = open_payload(data, public_keys)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bluezone.hookspecs import hookimpl
+from bluezone import hookimpl
 
 FEED = "venue-traces"
 #: The staff role that issues the one-time tokens venue owners upload traces

@@ -7,7 +7,7 @@ edit or rename a released step; append a new one.
 
 from __future__ import annotations
 
-from bluezone.store.named_migrations import Migration
+from bluezone import Migration
 
 OWNER = "qr_checkin"
 

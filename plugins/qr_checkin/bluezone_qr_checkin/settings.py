@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bluezone.keytext import decode_key32
+from bluezone import decode_key32
 
 from . import notices as nt
 from .payload import DEFAULT_URL_BASE

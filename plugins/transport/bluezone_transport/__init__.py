@@ -15,8 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bluezone.hookspecs import hookimpl
-from bluezone.settings import FROM_SCHEMA, section_settings
+from bluezone import FROM_SCHEMA, hookimpl, section_settings
 
 from .filedir import FileTransport
 from .http import HttpTransport

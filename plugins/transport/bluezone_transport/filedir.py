@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from bluezone.models import ExposureKey, PublishedBatch
-from bluezone.transport import DownloadAll, FeedIndex, TransportError, UploadReceipt, VerifiedCode
+from bluezone import DownloadAll, ExposureKey, FeedIndex, PublishedBatch, TransportError, UploadReceipt, VerifiedCode
 
 from . import wire
 from .http import MAX_FILE_BYTES, MAX_INDEX_BYTES, _times

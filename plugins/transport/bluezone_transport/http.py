@@ -31,9 +31,17 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bluezone.models import ExposureKey, PublishedBatch
-from bluezone.settings import build
-from bluezone.transport import DownloadAll, FeedIndex, TransportError, UploadReceipt, VerifiedCode, pad_body
+from bluezone import (
+    DownloadAll,
+    ExposureKey,
+    FeedIndex,
+    PublishedBatch,
+    TransportError,
+    UploadReceipt,
+    VerifiedCode,
+    build_settings,
+    pad_body,
+)
 
 from . import wire
 
@@ -66,7 +74,7 @@ class HttpTransport(DownloadAll):
     def from_config(cls, url: str, config: Any) -> "HttpTransport":
         from . import TransportSettings
 
-        t = config.typed(TransportSettings) if config is not None else build(TransportSettings, {})
+        t = config.typed(TransportSettings) if config is not None else build_settings(TransportSettings, {})
         return cls(url, download_url=t.download_url, timeout=t.timeout_seconds, retries=t.retries,
                    backoff=t.backoff_seconds, max_backoff=t.max_backoff_seconds)
 

@@ -13,8 +13,7 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from bluezone.models import ExposureKey, PublishedBatch
-from bluezone.transport import DownloadAll, FeedIndex, TransportError, UploadReceipt, VerifiedCode, pad_body
+from bluezone import DownloadAll, ExposureKey, FeedIndex, PublishedBatch, TransportError, UploadReceipt, VerifiedCode, pad_body
 
 from . import wire
 from .http import _times

@@ -11,8 +11,7 @@ import base64
 import secrets
 from typing import Any
 
-from bluezone.models import ExposureKey
-from bluezone.transport import TransportError, UploadReceipt, VerifiedCode
+from bluezone import ExposureKey, TransportError, UploadReceipt, VerifiedCode
 
 
 def verify_body(code: str) -> dict[str, Any]:

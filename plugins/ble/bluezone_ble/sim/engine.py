@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bluezone.models import interval_number
-from bluezone.schedules.gaen import SCHEDULE as GAEN
+from bluezone import GAEN_SCHEDULE as GAEN
+from bluezone import interval_number
 
 from ..advert import SERVICE_UUID
 from ..advertiser import store_payload_source
