@@ -28,7 +28,7 @@ from bluezone_ble.sim.engine import simulate
 from bluezone_qr_checkin import checkin, poster, qrimage
 from bluezone_qr_checkin.payload import parse_url
 from bluezone_qr_checkin.venue import VenueSpec, create_venue
-from bluezone_transport import HttpTransport
+from bluezone.transports import HttpTransport
 
 from .authority import AuthoritySetup, DemoError, StaffClient, create_staff_token, run_cli, running_server, \
     write_deployment
