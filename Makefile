@@ -51,7 +51,10 @@ demo: install
 # What CI runs: the core alone, the authority alone (with the core), then the
 # plugins with everything installed. A developer's whole suite in one venv:
 # '$(PY) -m pytest' (testpaths in pyproject.toml).
-test: lane-core lane-authority lane-plugins
+# The lanes use separate virtualenvs and run side by side (their tests mostly
+# wait on servers and subprocesses); -O keeps each lane's output together.
+test:
+	$(MAKE) --no-print-directory -j3 --output-sync=target lane-core lane-authority lane-plugins
 
 # System tools the tests start themselves: dbus-daemon (private bus with a fake BlueZ).
 test-deps:
