@@ -75,6 +75,15 @@ def test_a_phone_command_runs_without_the_authority(tmp_path):
     assert _authority_modules(result["modules"]) == []
 
 
+def test_serve_and_authority_on_a_phone_say_what_to_install_in_one_line():
+    for args in (("serve", "--config", "server.toml"), ("authority", "token", "create", "--name", "x")):
+        p = subprocess.run([sys.executable, "-c", "from bluezone.cli import main; main()", *args],
+                           capture_output=True, text=True, env=_phone_env(), timeout=120)
+        [line] = p.stderr.splitlines()
+        assert p.returncode == 2 and line.startswith("Error: ") and "pip install -e authority" in line, p.stderr
+        assert "chưa được cài" in line  # and in Vietnamese
+
+
 def test_the_core_declares_no_authority_only_dependency_and_the_authority_does():
     core = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     authority = tomllib.loads((REPO / "authority" / "pyproject.toml").read_text())["project"]
