@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from declaration_helpers import TODAY, good_answers  # noqa: E402
 
 from bluezone.declarations import KeyPair, make_declaration, open_sealed, seal  # noqa: E402
-from bluezone.declarations.authority import Opened, SealedItem, open_item, triage, write_csv  # noqa: E402
+from bluezone_authority.declarations import Opened, SealedItem, open_item, triage, write_csv  # noqa: E402
 from bluezone.declarations.declaration import MAGIC, PAD_BLOCK  # noqa: E402
 from bluezone.declarations.sealing import seal_plaintext  # noqa: E402
 from bluezone.declarations.ncovi_form import ncovi_form  # noqa: E402

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import aiohttp
 
-from bluezone.portal import passwords
-from bluezone.portal.testing import PASSWORD, PortalClient, start
+from bluezone_authority.portal import passwords
+from bluezone_authority.portal.testing import PASSWORD, PortalClient, start
 
 CONCURRENCY = 8
 
@@ -90,7 +90,7 @@ async def run() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         # one account per concurrent login: a single account may have only
-        # two password checks in flight (bluezone/portal/attempts.py)
+        # two password checks in flight (authority/bluezone_authority/portal/attempts.py)
         r = await start(Path(tmp), users=(("admin", "admin"), *((f"staff{i:02d}", "declarations") for i in range(16))),
                         extra="\n[portal]\nlogin_per_client_per_minute = 1000000\n")
         fill(r.server.db, r.server.now())

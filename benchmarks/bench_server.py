@@ -26,8 +26,8 @@ from pathlib import Path
 
 import aiohttp
 
-from bluezone.server.testing import past_keys, settings_for
-from bluezone.server import AuthorityServer, create_app
+from bluezone_authority.server.testing import past_keys, settings_for
+from bluezone_authority.server import AuthorityServer, create_app
 from bluezone.transport import pad_body
 from bluezone.verification import keys_hmac
 

@@ -37,8 +37,8 @@ import aiohttp
 import nacl.public
 
 from bluezone.config import load_config
-from bluezone.server import AuthorityServer
-from bluezone.server.process import ServerProcess, free_port
+from bluezone_authority.server import AuthorityServer
+from bluezone_authority.server.process import ServerProcess, free_port
 from bluezone_qr_checkin import tracing
 from bluezone_qr_checkin import venue as vmod
 from bluezone_qr_checkin.proto import crowdnotifier_pb2 as pb

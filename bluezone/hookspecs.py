@@ -228,9 +228,9 @@ def bluezone_declaration_submitters() -> "dict[str, SubmitterFactory]":
 def bluezone_server_routes(app: Any, config: "Config") -> None:
     """Add routes to the authority server's aiohttp application.
 
-    Handlers reach the server with :func:`bluezone.server.server_of` and use
+    Handlers reach the server with :func:`bluezone_authority.server.server_of` and use
     its helpers (staff roles, one-time authority tokens, ``publish_payload``
-    into a feed, :class:`bluezone.server.ApiError` for JSON errors); see
+    into a feed, :class:`bluezone_authority.server.ApiError` for JSON errors); see
     docs/server.md. Sync only (the handlers themselves are async)."""
 
 
@@ -271,7 +271,7 @@ def bluezone_server_migrations() -> list[Any]:
 @hookspec
 @kind("sync", "roles are collected when the server is built")
 def bluezone_staff_roles() -> list[Any]:
-    """Staff roles this plugin adds (:class:`bluezone.server.staff.StaffRole`:
+    """Staff roles this plugin adds (:class:`bluezone_authority.server.staff.StaffRole`:
     name, Vietnamese and English descriptions, the one-time token purposes it
     may issue). The server knows the core's roles plus these; creating a
     staff token or portal account with any other role is refused. Two
@@ -282,9 +282,9 @@ def bluezone_staff_roles() -> list[Any]:
 @kind("sync", "pages are added while the portal application is built")
 def bluezone_portal_pages() -> list[Any]:
     """Pages this plugin adds to the staff portal
-    (:class:`bluezone.portal.extensions.PortalPages`: routes, a template
+    (:class:`bluezone_authority.portal.extensions.PortalPages`: routes, a template
     folder, and the pages' words in Vietnamese and English). Handlers use
-    :func:`bluezone.portal.extensions.staff_page` for the session, role and
+    :func:`bluezone_authority.portal.extensions.staff_page` for the session, role and
     CSRF checks and ``render`` for the common layout. Sync only."""
 
 
@@ -292,7 +292,7 @@ def bluezone_portal_pages() -> list[Any]:
 @kind("sync", "links are read while a page is rendered")
 def bluezone_portal_menu_links() -> list[Any]:
     """Links this plugin adds to the portal's navigation
-    (:class:`bluezone.portal.extensions.MenuLink`: key, path, label key,
+    (:class:`bluezone_authority.portal.extensions.MenuLink`: key, path, label key,
     and the role that sees it). Sync only."""
 
 
@@ -300,7 +300,7 @@ def bluezone_portal_menu_links() -> list[Any]:
 @kind("sync", "counters are read while the dashboard is rendered")
 def bluezone_dashboard_counters() -> list[Any]:
     """Per-day counters this plugin adds to the portal's dashboard
-    (:class:`bluezone.portal.extensions.DashboardCounter`: a key, its label in
+    (:class:`bluezone_authority.portal.extensions.DashboardCounter`: a key, its label in
     Vietnamese and English, and a function from the server database and the
     first second counted to ``(utc_day_number, count)`` rows). Only what the
     server already knows: nothing about who met whom. Sync only."""

@@ -79,7 +79,7 @@ def f0_met(store, minutes=20) -> ExposureKey:
 
 def test_installed_feeds_are_named_objects_following_the_contract(config):
     feeds = collect_feeds(config.pm)
-    assert {"keys", "venue-traces"} <= set(feeds)  # the core's and the check-in plugin's
+    assert "keys" in feeds  # the core's; plugins add theirs (the check-in plugin's venue-traces: its own tests)
     assert feeds["keys"] is KEYS_FEED
     assert all(isinstance(f, Feed) and f.name == name for name, f in feeds.items())
     assert published_feeds(config) == list(feeds)
@@ -156,6 +156,7 @@ def test_a_batch_of_a_feed_nobody_serves_is_reported_and_kept_for_later(store, c
     assert process_batches(store, config, [orphan], now=NOW, deliver=False).batches_processed == 1
 
 
+@pytest.mark.needs_plugins
 def test_disabling_the_checkin_plugin_removes_its_feed():
     config = config_from_dict(deployment(PEM, disabled=["qr-checkin"]))
     assert "venue-traces" not in collect_feeds(config.pm) and "keys" in collect_feeds(config.pm)

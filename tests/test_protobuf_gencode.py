@@ -18,7 +18,8 @@ PROTOS = [
 
 
 def test_every_proto_in_the_tree_is_listed():
-    found = {p for p in REPO.glob("**/*.proto") if ".venv" not in p.parts}
+    found = {p for p in REPO.glob("**/*.proto")
+             if not any(part.startswith(".venv") for part in p.relative_to(REPO).parts)}  # .venv, .venv-core, ...
     assert found == {root / proto for root, proto in PROTOS}
 
 

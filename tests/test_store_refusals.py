@@ -23,6 +23,9 @@ import pytest
 from bluezone.store import DeviceStore, migrations
 from bluezone.store.secrets import default_key_file
 
+#: The commands include the check-in and BLE plugins' (checkin, visits, trace): with them installed.
+pytestmark = pytest.mark.needs_plugins
+
 BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
 
 

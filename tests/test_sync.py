@@ -220,7 +220,7 @@ def test_dp3t_deployment_matches_with_its_schedule(tmp_path):
 
 
 async def test_sync_downloads_through_the_file_transport_and_retries_failed_batches(store, config, tmp_path):
-    from bluezone_transport.filedir import FileTransport
+    from bluezone.transports.file import FileTransport
 
     from bluezone.sync import sync
 
@@ -251,7 +251,7 @@ async def test_sync_awaits_async_plugin_hooks(store, config, tmp_path):
 
     from bluezone.hookspecs import hookimpl
     from bluezone.sync import sync
-    from bluezone_transport.filedir import FileTransport
+    from bluezone.transports.file import FileTransport
 
     seen: dict[str, list] = {"alerts": [], "exposures": [], "stats": []}
 

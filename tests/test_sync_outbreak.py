@@ -25,7 +25,7 @@ from bluezone.schedules.gaen import SCHEDULE as GAEN
 from bluezone.store import DeviceStore
 from bluezone.sync import sync
 from bluezone.transport import FeedState
-from bluezone_transport import HttpTransport
+from bluezone.transports import HttpTransport
 
 DAY0 = 2_833_056 * 600  # 2023-11-13 00:00 UTC
 NOW = DAY0 + 5 * 86400

@@ -95,7 +95,7 @@ def publish(feed_dir: Path, name: str, data: bytes) -> None:
 async def test_a_batch_renamed_or_rolled_back_on_a_mirror_counts_once(store, config, tmp_path, served_by):
     """The original attack: a 10-minute contact, below the 15-minute line, copied
     under a new name in the mirror must stay 10 minutes and raise nothing."""
-    from bluezone_transport import FileTransport, HttpTransport
+    from bluezone.transports import FileTransport, HttpTransport
 
     f0 = person(1)
     meet(store, f0, 1, 10)

@@ -111,16 +111,15 @@ def test_a_default_written_twice_is_refused():
 
 
 def test_a_plugin_section_reads_typed_and_falls_back_to_defaults_when_switched_off():
-    from bluezone_transport import TransportSettings
+    from bluezone.declarations.plugin import DeclarationsSettings
+    from bluezone.transports import TransportSettings
 
     config = config_from_dict({**MINIMAL, "transport": {"retries": 7}})
     assert config.typed(TransportSettings).retries == 7
     assert config.typed(TransportSettings).timeout_seconds == 30
-    off = config_from_dict({**MINIMAL, "plugins": {"disabled": ["portal"]}})
-    from bluezone.portal.settings import PortalSettings
-
-    assert "portal" not in off.settings_classes()
-    assert off.typed(PortalSettings) == build(PortalSettings, {})
+    off = config_from_dict({**MINIMAL, "plugins": {"disabled": ["declarations"]}})
+    assert "declarations" not in off.settings_classes()
+    assert off.typed(DeclarationsSettings) == build(DeclarationsSettings, {})
 
 
 def test_config_check_refuses_a_wrong_type_in_a_typed_plugin_section_with_its_location(tmp_path):

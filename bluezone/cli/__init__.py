@@ -26,21 +26,12 @@ def cli() -> None:
 
 
 def _register_core_commands() -> None:
-    from . import (
-        authority_cmd,
-        citizen_cmd,
-        config_cmd,
-        declare_cmd,
-        demo_cmd,
-        export_cmd,
-        plugins_cmd,
-        schedule_cmd,
-        serve_cmd,
-    )
+    """The phone side's commands. 'serve' and 'authority ...' come from the
+    bluezone-authority distribution through bluezone_register_commands."""
+    from . import authority_hint, citizen_cmd, config_cmd, declare_cmd, demo_cmd, export_cmd, plugins_cmd, schedule_cmd
 
-    # declare_cmd last: it attaches 'declarations' to the 'authority' group made by authority_cmd
-    for module in (citizen_cmd, config_cmd, schedule_cmd, export_cmd, plugins_cmd, demo_cmd, serve_cmd, authority_cmd,
-                   declare_cmd):
+    for module in (citizen_cmd, config_cmd, schedule_cmd, export_cmd, plugins_cmd, demo_cmd, declare_cmd,
+                   authority_hint):
         module.register(cli)
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import nacl.public
 
-from bluezone.server.process import ServerProcess, free_port
+from bluezone_authority.server.process import ServerProcess, free_port
 
 BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
 

@@ -27,7 +27,7 @@ def demo_command(citizens: int, seed: int, workdir: str | None, declarations: in
     F2 warnings; the office's venue is traced; declarations are sealed. Prints
     a summary against the simulator's ground truth and writes an HTML report.
     """
-    from bluezone.server.process import ServerProcessError
+    from bluezone_authority.server.process import ServerProcessError
 
     from .authority import DemoError
     from .province import run_province_day

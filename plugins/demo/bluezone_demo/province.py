@@ -21,13 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bluezone import Device, Tier
+from bluezone import Device, Tier, make_transport
 from bluezone import sync_device as sync
 from bluezone_ble.sim.engine import simulate
 from bluezone_qr_checkin import checkin, poster, qrimage
 from bluezone_qr_checkin.payload import parse_url
 from bluezone_qr_checkin.venue import VenueSpec, create_venue
-from bluezone_transport import HttpTransport
 
 from .authority import (
     AuthoritySetup,
@@ -270,7 +269,7 @@ class ProvinceDay:
         async def one(citizen: str) -> None:
             device = self.devices[citizen]
             async with sem:
-                transport = CountingTransport(HttpTransport(url, retries=2))
+                transport = CountingTransport(make_transport(url, device.config))  # the deployment's own transport
                 try:
                     await sync(device.store, device.config, transport, f2_opt_in=device.f2_opt_in,
                                language=device.language)

@@ -60,7 +60,7 @@ def bluezone_server_migrations() -> list[Any]:
 
 @hookimpl
 def bluezone_staff_roles() -> list[Any]:
-    from bluezone.server.staff import StaffRole
+    from bluezone_authority.server.staff import StaffRole
 
     return [StaffRole(ROLE, "cán bộ truy vết địa điểm", "venue tracer", token_purposes=(PURPOSE,))]
 

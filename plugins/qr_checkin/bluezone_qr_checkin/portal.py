@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bluezone.portal.extensions import (
+from bluezone_authority.portal.extensions import (
     DashboardCounter,
     MenuLink,
     PortalPages,

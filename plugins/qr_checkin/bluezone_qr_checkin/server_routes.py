@@ -53,7 +53,7 @@ BUSY_RETRY_SECONDS = 5
 
 
 def _b64(value: Any, what: str) -> bytes:
-    from bluezone.server import ApiError
+    from bluezone_authority.server import ApiError
 
     if not isinstance(value, str):
         raise ApiError(400, "invalid_upload", f"{what} must be base64 text", f"{what} phải là base64")
@@ -81,7 +81,7 @@ class CheckedUpload:
 
 
 def _refuse(status: int, code: str, en: str, vi: str) -> Exception:
-    from bluezone.server import ApiError
+    from bluezone_authority.server import ApiError
 
     return ApiError(status, code, en, vi)
 
@@ -208,9 +208,9 @@ def token_meta(body: Any, settings: CheckinSettings, now: int, retention_days: i
 
 
 def add_routes(app: Any, config: Any) -> None:
-    from bluezone.server import ApiError, json_body, require_staff, server_of
-    from bluezone.server.middleware import padded_json
-    from bluezone.server.ratelimit import limit
+    from bluezone_authority.server import ApiError, json_body, require_staff, server_of
+    from bluezone_authority.server.middleware import padded_json
+    from bluezone_authority.server.ratelimit import limit
 
     try:
         settings = CheckinSettings.from_config(config)

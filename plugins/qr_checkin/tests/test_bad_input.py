@@ -120,7 +120,7 @@ def test_unsigned_or_wrongly_signed_batches_are_refused(tmp_path):
     from cryptography.hazmat.primitives.asymmetric import ec
 
     from bluezone.feeds import sign_payload
-    from bluezone.server.keys import public_pem
+    from bluezone_authority.server.keys import public_pem
 
     good, evil = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     batch = pb.TraceBatch(version=3).SerializeToString()

@@ -27,11 +27,11 @@ from aiohttp.test_utils import TestServer
 from bluezone.config import load_config
 from bluezone.models import Tier
 from bluezone.feed import collect_feeds
-from bluezone.server import AuthorityServer, create_app
+from bluezone_authority.server import AuthorityServer, create_app
 from bluezone.store import DeviceStore
 from bluezone.transport import FeedState
 from bluezone_qr_checkin import checkin, poster, qrimage
-from bluezone_transport import HttpTransport
+from bluezone.transports import HttpTransport
 
 BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
 

@@ -25,7 +25,7 @@ from bluezone.transport import FeedState
 from bluezone_qr_checkin import checkin, notices, tracing
 from bluezone_qr_checkin import payload as qp
 from bluezone_qr_checkin.proto import crowdnotifier_pb2 as pb
-from bluezone_transport import HttpTransport
+from bluezone.transports import HttpTransport
 
 import venue_server
 

@@ -11,8 +11,8 @@ import pytest
 from bluezone.matching.alerts import alert_sources, build_alert
 from bluezone.models import Exposure, Tier
 from bluezone.plugins import make_plugin_manager
-from bluezone.portal.testing import start
-from bluezone.server import ApiError
+from bluezone_authority.portal.testing import start
+from bluezone_authority.server import ApiError
 
 ENTRY = "qr-checkin"
 

@@ -14,7 +14,7 @@ import nacl.public
 from aiohttp.test_utils import TestServer
 
 from bluezone.config import load_config
-from bluezone.server import AuthorityServer, create_app
+from bluezone_authority.server import AuthorityServer, create_app
 from bluezone_qr_checkin import tracing
 from bluezone_qr_checkin import venue as vmod
 from bluezone_qr_checkin.proto import crowdnotifier_pb2 as pb
@@ -89,7 +89,7 @@ class VenueServer:
         return base64.b64encode(upload.SerializeToString()).decode()
 
     def token_spent(self, token: str) -> bool:
-        from bluezone.server import staff
+        from bluezone_authority.server import staff
 
         row = self.server.db.one("SELECT used_at FROM one_time_tokens WHERE token_hash = ?",
                                  (staff.token_hash(token),))

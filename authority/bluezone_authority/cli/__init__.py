@@ -1,0 +1,19 @@
+"""The authority's commands, added to ``bluezone`` through the
+``bluezone_register_commands`` hook: ``bluezone serve`` and ``bluezone
+authority ...`` (keys, tokens, codes, portal staff, exports, purge and the
+sealed-declaration tools). A phone without this distribution has none of them."""
+
+from __future__ import annotations
+
+import click
+
+from bluezone.hookspecs import hookimpl
+
+
+@hookimpl
+def bluezone_register_commands(cli: click.Group) -> None:
+    from . import authority_cmd, declarations_cmd, serve_cmd
+
+    serve_cmd.register(cli)
+    authority_cmd.register(cli)  # makes the 'authority' group
+    cli.commands["authority"].add_command(declarations_cmd.declarations_group)  # type: ignore[attr-defined]

@@ -1,0 +1,58 @@
+"""``bluezone serve --config FILE``: run the health-authority server."""
+
+from __future__ import annotations
+
+import click
+
+from bluezone.cli.common import config_option, fail, load_config_or_fail
+
+
+def register(cli: click.Group) -> None:
+    @cli.command("serve")
+    @config_option
+    @click.option("--host", default=None, help="Listen address (default: [server] host).")
+    @click.option("--port", type=int, default=None, help="Port (default: [server] port; 0 picks a free one).")
+    def serve(config_path: str, host: str | None, port: int | None) -> None:
+        """Run the health-authority server (device API, feeds, staff API).
+
+        Chạy máy chủ của cơ quan y tế. Stops cleanly on Ctrl-C or SIGTERM.
+        """
+        import asyncio
+        import signal
+
+        from aiohttp import web
+
+        from ..server import AuthorityServer, create_app, serverlog
+
+        config = load_config_or_fail(config_path)
+        try:
+            server = AuthorityServer.from_config(config)
+            app = create_app(server, config=config)  # plugins' pages, roles and migrations are checked here
+        except (OSError, ValueError) as e:
+            fail(f"cannot start the server: {e}")
+        s = server.settings
+
+        async def run() -> None:
+            # access_log=None and the address-free error line: the server keeps no
+            # log of client addresses (docs/privacy.md rule 2)
+            serverlog.install()
+            # keepalive_timeout is also the header deadline: aiohttp closes a
+            # connection that has not completed a request this long after it
+            # opened or after its last answer (authority/bluezone_authority/server/timeouts.py)
+            runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                                   keepalive_timeout=s.header_timeout_seconds)
+            await runner.setup()
+            site = web.TCPSite(runner, host or s.host, s.port if port is None else port)
+            await site.start()
+            bound = runner.addresses[0]
+            click.echo(f"Bluezone authority server on http://{bound[0]}:{bound[1]} "
+                       f"(exports in {s.export_dir}) / máy chủ đang chạy", err=False)
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+            await runner.cleanup()
+            click.echo("Stopped. / Đã dừng.")
+
+        asyncio.run(run())

@@ -1,0 +1,218 @@
+"""The aiohttp application: routes, background jobs, clean shutdown.
+
+:func:`create_app` wires an :class:`AuthorityServer` into an aiohttp app:
+the device API (``/v1/verify``, ``/v1/certificate``, ``/v1/publish``,
+``/v1/declarations``, ``/v1/decoy``), published feeds (``/v1/feeds/...``),
+the staff API (``/v1/authority/...``), and plugin routes added through
+``bluezone_server_routes``. Background tasks export a key batch every
+``batch_minutes`` and run retention every ``retention_minutes`` (and once at
+start). docs/api.md lists every endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from bluezone.plugins import call_hook
+
+from .errors import ApiError
+from .middleware import make_middlewares, padded_json, read_body, read_json
+from .ratelimit import LIMITS, RateLimits, limit, limits_of, too_many
+from .service import AuthorityServer
+from .staff import require_role, roles_for_purpose
+from .timeouts import body_deadline
+
+log = logging.getLogger("bluezone.server")
+SERVER: web.AppKey[AuthorityServer] = web.AppKey("bluezone_server", AuthorityServer)
+
+
+def server_of(request: web.Request) -> AuthorityServer:
+    """The :class:`AuthorityServer` behind a request (for plugin routes)."""
+    return request.app[SERVER]
+
+
+def require_staff(request: web.Request, *roles: str):
+    """Authenticate the staff token of a request and check a role (admin passes all)."""
+    return server_of(request).authenticate(request.headers.get("Authorization"), *roles)
+
+
+async def json_body(request: web.Request) -> Any:
+    """The JSON body under the server's size limit (for plugin routes)."""
+    return await read_json(request, server_of(request).settings.max_body_bytes)
+
+
+# --- device API ----------------------------------------------------------------------
+
+
+async def verify(request: web.Request) -> web.Response:
+    server, limits = server_of(request), limits_of(request)
+    s = server.settings
+    wait = limits.guess_allowed(request, s.verify_per_client_per_minute, s.verify_failures_per_minute)
+    if wait:
+        raise too_many(wait)
+    # the attempt counts as a failed guess unless the code is accepted
+    answer = server.verify(await json_body(request))
+    limits.guess_succeeded(request)
+    return padded_json(answer)
+
+
+async def certificate(request: web.Request) -> web.Response:
+    server = server_of(request)
+    limit(request, "upload", server.settings.uploads_per_client_per_minute)
+    return padded_json(server.certificate(await json_body(request)))
+
+
+async def publish(request: web.Request) -> web.Response:
+    server = server_of(request)
+    limit(request, "upload", server.settings.uploads_per_client_per_minute)
+    return padded_json(server.publish(await json_body(request)))
+
+
+async def declarations(request: web.Request) -> web.Response:
+    server = server_of(request)
+    limit(request, "declaration", server.settings.declarations_per_client_per_minute)
+    return padded_json(server.accept_declaration(await json_body(request)))
+
+
+async def decoy(request: web.Request) -> web.Response:
+    server = server_of(request)
+    limit(request, "decoy", server.settings.decoys_per_client_per_minute)
+    await read_body(request, server.settings.max_body_bytes)  # read to the end and drop
+    return padded_json({"chaff": True})
+
+
+# --- feeds ---------------------------------------------------------------------------------
+
+
+async def feed_index(request: web.Request) -> web.Response:
+    text, etag = server_of(request).feed_index(request.match_info["feed"])
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
+    if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
+        return web.Response(status=304, headers=headers)
+    return web.Response(text=text, content_type="text/plain", headers=headers)
+
+
+async def feed_file(request: web.Request) -> web.Response:
+    data = server_of(request).feed_file(request.match_info["feed"], request.match_info["name"])
+    if data is None:
+        raise ApiError(404, "not_found", "no such batch", "không có tệp này")
+    return web.Response(body=data, content_type="application/zip",
+                        headers={"Cache-Control": "public, max-age=86400, immutable"})
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"ok": True})
+
+
+# --- staff API ----------------------------------------------------------------------------
+
+
+async def issue_code(request: web.Request) -> web.Response:
+    member = require_staff(request, "case-officer")
+    return web.json_response(server_of(request).issue_code(await json_body(request), issued_by=member.id), status=201)
+
+
+async def issue_one_time_token(request: web.Request) -> web.Response:
+    server = server_of(request)
+    purposes = {p for r in server.roles.values() for p in r.token_purposes}
+    # a role that may issue no token at all is refused before the body is read
+    member = require_staff(request, *(r for p in sorted(purposes) for r in roles_for_purpose(server.roles, p)))
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    if isinstance(body.get("purpose"), str):
+        require_role(member, *roles_for_purpose(server.roles, body["purpose"]))
+    meta = body.get("meta", {})
+    if not isinstance(meta, dict):
+        raise ApiError(400, "invalid_json", "meta must be an object")
+    return web.json_response(server_of(request).issue_one_time_token(body.get("purpose", ""), meta, member.id), status=201)
+
+
+async def run_export(request: web.Request) -> web.Response:
+    require_staff(request, "admin")
+    return web.json_response(server_of(request).export_now())
+
+
+async def run_retention(request: web.Request) -> web.Response:
+    require_staff(request, "admin")
+    return web.json_response(server_of(request).purge())
+
+
+async def list_declarations(request: web.Request) -> web.Response:
+    """One page (``?limit=&after=``); follow ``next`` until it is null."""
+    require_staff(request, "declarations")
+    q = request.query
+    return web.json_response(server_of(request).declarations_page(q.get("limit"), q.get("after")))
+
+
+async def get_declaration(request: web.Request) -> web.Response:
+    require_staff(request, "declarations")
+    data = server_of(request).declaration(request.match_info["id"])
+    if data is None:
+        raise ApiError(404, "not_found", "no such declaration", "không có tờ khai này")
+    return web.json_response({"id": request.match_info["id"], "sealed": base64.b64encode(data).decode()})
+
+
+# --- background jobs -------------------------------------------------------------------------
+
+
+async def _every(seconds: float, job, name: str) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            job()
+        except Exception:
+            log.exception("background job %s failed", name)
+
+
+async def _background(app: web.Application):
+    server = app[SERVER]
+    server.purge()
+    tasks = [asyncio.create_task(_every(server.settings.batch_minutes * 60, server.export_now, "export")),
+             asyncio.create_task(_every(server.settings.retention_minutes * 60, server.purge, "retention"))]
+    yield
+    for t in tasks:
+        t.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await t
+
+
+async def _close(app: web.Application) -> None:
+    app[SERVER].close()
+
+
+def create_app(server: AuthorityServer, *, config: Any = None, background: bool = True) -> web.Application:
+    """The aiohttp application around ``server``. ``background=False`` leaves
+    out the scheduled jobs (tests call :meth:`AuthorityServer.export_now`)."""
+    s = server.settings
+    middlewares = [body_deadline(s.body_timeout_seconds), *make_middlewares(s.max_body_bytes)]
+    app = web.Application(client_max_size=s.max_body_bytes, middlewares=middlewares)
+    app[SERVER] = server
+    app[LIMITS] = RateLimits(server.clock, s.trusted_proxies)
+    app.router.add_get("/v1/health", health)
+    app.router.add_post("/v1/verify", verify)
+    app.router.add_post("/v1/certificate", certificate)
+    app.router.add_post("/v1/publish", publish)
+    app.router.add_post("/v1/declarations", declarations)
+    app.router.add_post("/v1/decoy", decoy)
+    app.router.add_get("/v1/feeds/{feed}/index.txt", feed_index)
+    app.router.add_get(r"/v1/feeds/{feed}/{name:[0-9]+-[0-9]+-[0-9]+\.zip}", feed_file)
+    app.router.add_post("/v1/authority/codes", issue_code)
+    app.router.add_post("/v1/authority/one-time-tokens", issue_one_time_token)
+    app.router.add_post("/v1/authority/exports", run_export)
+    app.router.add_post("/v1/authority/retention", run_retention)
+    app.router.add_get("/v1/authority/declarations", list_declarations)
+    app.router.add_get("/v1/authority/declarations/{id}", get_declaration)
+    cfg = config if config is not None else server.config
+    if cfg is not None:
+        call_hook(cfg.pm.hook.bluezone_server_routes, app=app, config=cfg)
+    if background:
+        app.cleanup_ctx.append(_background)
+    app.on_cleanup.append(_close)
+    return app

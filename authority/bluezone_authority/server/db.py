@@ -1,0 +1,163 @@
+"""The server's SQLite database (through sqlite-utils).
+
+Why these choices:
+
+* WAL mode with ``synchronous=FULL`` and one ``BEGIN IMMEDIATE`` transaction
+  per request: a request is acknowledged only after its commit is durable, so
+  a server killed with SIGKILL loses nothing it acknowledged (tested).
+* Secrets are never stored in clear: verification codes are HMAC'd with a
+  server key, tokens are SHA-256 hashed (they are 256-bit random).
+* No column for an IP address, user agent or device identifier exists.
+* Declarations are stored as the sealed ciphertext the device sent; their
+  per-hour count and size (:mod:`.declaration_quota`) is kept beside them.
+* The schema is named migrations (:mod:`bluezone.store.named_migrations`):
+  the core's below, and each plugin's own through
+  ``bluezone_server_migrations``, so a plugin's tables are created once, by
+  the plugin, and recorded in ``_migrations``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bluezone.store import named_migrations as named
+
+from . import declaration_quota
+
+SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS staff_tokens (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+        token_hash BLOB NOT NULL UNIQUE, created_at INTEGER NOT NULL, revoked_at INTEGER)""",
+    """CREATE TABLE IF NOT EXISTS codes (
+        id TEXT PRIMARY KEY, code_hash BLOB NOT NULL UNIQUE, kind TEXT NOT NULL,
+        report_type INTEGER NOT NULL, symptom_onset_interval INTEGER, test_date_interval INTEGER,
+        created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+        state TEXT NOT NULL, token_hash BLOB UNIQUE, token_expires_at INTEGER,
+        certified_at INTEGER, used_at INTEGER, issued_by TEXT)""",
+    """CREATE TABLE IF NOT EXISTS exposure_keys (
+        key_data BLOB PRIMARY KEY, rolling_start INTEGER NOT NULL, rolling_period INTEGER NOT NULL,
+        transmission_risk INTEGER NOT NULL, report_type INTEGER NOT NULL, dsos INTEGER,
+        created_at INTEGER NOT NULL, available_at INTEGER NOT NULL, batch TEXT)""",
+    "CREATE INDEX IF NOT EXISTS exposure_keys_pending ON exposure_keys(batch, available_at)",
+    """CREATE TABLE IF NOT EXISTS batches (
+        feed TEXT NOT NULL, seq INTEGER NOT NULL, name TEXT NOT NULL,
+        start_ts INTEGER NOT NULL, end_ts INTEGER NOT NULL, created_at INTEGER NOT NULL,
+        real_items INTEGER NOT NULL, data BLOB NOT NULL, sha256 TEXT NOT NULL,
+        PRIMARY KEY (feed, seq), UNIQUE (feed, name))""",
+    """CREATE TABLE IF NOT EXISTS one_time_tokens (
+        token_hash BLOB PRIMARY KEY, purpose TEXT NOT NULL, meta TEXT NOT NULL,
+        created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER, issued_by TEXT)""",
+    """CREATE TABLE IF NOT EXISTS declarations (
+        id TEXT PRIMARY KEY, sealed BLOB NOT NULL, received_hour INTEGER NOT NULL,
+        form TEXT NOT NULL DEFAULT '')""",
+    # keyset pagination of declarations (staff API, portal download) in reception order
+    "CREATE INDEX IF NOT EXISTS declarations_order ON declarations(received_hour, id)",
+    """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+]
+
+def _core_schema(conn: Any) -> None:
+    """The tables as they were before named migrations (every statement is
+    idempotent, so a database made then takes this step without change)."""
+    for stmt in SCHEMA:
+        conn.execute(stmt)
+    declaration_quota.migrate(conn)
+
+
+#: The core's named steps. Append new ones; never edit or rename a released one.
+CORE_MIGRATIONS = [named.Migration(named.CORE, "001_schema", _core_schema)]
+HOOK = "bluezone_server_migrations"
+
+TABLES = ("staff_tokens", "codes", "exposure_keys", "batches", "one_time_tokens", "declarations",
+          "declaration_usage")
+
+
+class ServerDB:
+    """One open server database. Not shared between threads; the server runs
+    on one event loop and every write is a short transaction."""
+
+    def __init__(self, path: str | os.PathLike, plugins: Any = None):
+        """Open (creating if needed) and migrate: the core's steps, then those
+        ``plugins`` (a plugin manager) contribute. A newer database (a core
+        step this code lacks) or a failing plugin step is refused with
+        :class:`~bluezone.store.named_migrations.MigrationError`, unchanged."""
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        old = os.umask(0o077)
+        try:
+            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+        except BaseException:
+            os.umask(old)
+            raise
+        try:
+            self.db = sqlite_utils.Database(conn)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            named.check_core_known(conn, CORE_MIGRATIONS)
+            wanted = named.in_order(CORE_MIGRATIONS, named.contributed(plugins, HOOK))
+            with self.transaction() as c:
+                self.migrations_applied = named.apply_pending(c, wanted)
+        except BaseException:
+            conn.close()
+            raise
+        finally:
+            os.umask(old)
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All-or-nothing: a refused request leaves no row behind."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def one(self, sql: str, params: tuple | dict = ()) -> tuple | None:
+        return self.conn.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def counts(self) -> dict[str, int]:
+        return {t: self.one(f"SELECT count(*) FROM {t}")[0] for t in TABLES}  # type: ignore[index]  # count(*) always gives a row
+
+    def fingerprint(self) -> str:
+        """A digest of every row of every table: tests assert that a refused
+        request left the database exactly as it was."""
+        import hashlib
+
+        h = hashlib.sha256()
+        for t in TABLES:
+            for row in self.all(f"SELECT * FROM {t} ORDER BY 1, 2"):
+                h.update(repr(row).encode())
+        return h.hexdigest()
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.one("SELECT value FROM meta WHERE key = ?", (key,))
+        return row[0] if row else None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "ServerDB":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()

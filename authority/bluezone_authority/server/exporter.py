@@ -1,0 +1,178 @@
+"""Published feeds: signed batches, an index per feed, a static directory.
+
+Every feed (``keys``, ``venue-traces``, ...) is a numbered list of signed
+files. A batch is stored in the database (its bytes too) in the same
+transaction that marks its keys exported, and then mirrored into
+``export_dir/<feed>/`` with ``index.txt`` (file names oldest first). The
+directory is derived state: :func:`sync_directory` rebuilds it from the
+database after a crash, so a static web server or CDN can serve it unchanged.
+
+Key batches follow the Google key server: a non-empty batch of fewer than
+``min_batch_keys`` real keys is padded to ``min_batch_keys + random(0..pad)``
+with fake keys (random key bytes, other fields copied from real keys), so the
+file size does not reveal how many people reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bluezone.feeds import sign_payload
+from bluezone.models import ExposureKey, ReportType
+
+from .db import ServerDB
+from .errors import bad_request
+from .keys import ServerKeys
+from .settings import ServerSettings
+
+FEED_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+KEYS_FEED = "keys"
+MAX_KEYS_PER_FILE = 500_000
+
+
+@dataclass(frozen=True)
+class Batch:
+    feed: str
+    seq: int
+    name: str
+    start_ts: int
+    end_ts: int
+    real_items: int
+    size: int
+
+
+def check_feed_name(feed: str) -> str:
+    if not isinstance(feed, str) or not FEED_NAME.match(feed):
+        raise bad_request("invalid_feed", "feed names are 1-32 of a-z, 0-9 and '-'", "tên nguồn không hợp lệ")
+    return feed
+
+
+def pad_keys(real: list[ExposureKey], minimum: int, spread: int) -> list[ExposureKey]:
+    """Real keys plus fake ones up to ``minimum + random(0..spread)``."""
+    if not real or len(real) >= minimum:
+        return list(real)
+    target = minimum + secrets.randbelow(spread + 1)
+    out = list(real)
+    while len(out) < target:
+        like = real[secrets.randbelow(len(real))]
+        out.append(ExposureKey(secrets.token_bytes(16), like.rolling_start_interval_number, like.rolling_period,
+                               like.transmission_risk_level, like.report_type, like.days_since_onset_of_symptoms))
+    return out
+
+
+def _next_seq(conn, feed: str) -> int:
+    return conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM batches WHERE feed = ?", (feed,)).fetchone()[0]
+
+
+def _last_end(conn, feed: str) -> int | None:
+    row = conn.execute("SELECT max(end_ts) FROM batches WHERE feed = ?", (feed,)).fetchone()
+    return row[0]
+
+
+def _insert_batch(conn, feed: str, seq: int, start: int, end: int, real: int, data: bytes, now: int) -> Batch:
+    name = f"{start}-{end}-{seq:05d}.zip"
+    conn.execute("INSERT INTO batches (feed, seq, name, start_ts, end_ts, created_at, real_items, data, sha256)"
+                 " VALUES (?,?,?,?,?,?,?,?,?)",
+                 (feed, seq, name, start, end, now, real, data, hashlib.sha256(data).hexdigest()))
+    return Batch(feed, seq, name, start, end, real, len(data))
+
+
+def build_key_batch(db: ServerDB, keys: ServerKeys, settings: ServerSettings, *, now: int) -> Batch | None:
+    """Export every key whose embargo has passed and that is not yet in a file.
+
+    Returns ``None`` when there is nothing to publish (no empty files).
+    """
+    from bluezone.export import write_export  # the GAEN format lives in bluezone.export
+
+    with db.transaction() as conn:
+        rows = conn.execute(
+            "SELECT key_data, rolling_start, rolling_period, transmission_risk, report_type, dsos"
+            " FROM exposure_keys WHERE batch IS NULL AND available_at <= ? ORDER BY key_data LIMIT ?",
+            (now, MAX_KEYS_PER_FILE)).fetchall()
+        if not rows:
+            return None
+        real = [ExposureKey(r[0], r[1], r[2], r[3], ReportType(r[4]), r[5]) for r in rows]
+        padded = pad_keys(real, settings.min_batch_keys, settings.pad_random_keys)
+        seq = _next_seq(conn, KEYS_FEED)
+        start = _last_end(conn, KEYS_FEED) or (now - settings.batch_minutes * 60)
+        end = max(now, start + 1)
+        data = write_export(padded, keys.export_key, region=settings.region, batch_num=1, batch_size=1,
+                            start_timestamp=start, end_timestamp=end, key_id=settings.key_id,
+                            key_version=settings.key_version)
+        batch = _insert_batch(conn, KEYS_FEED, seq, start, end, len(real), data, now)
+        marks = ",".join("?" * len(rows))
+        conn.execute(f"UPDATE exposure_keys SET batch = ? WHERE key_data IN ({marks})",
+                     [batch.name, *[r[0] for r in rows]])
+    sync_directory(db, settings.export_dir, feeds=[KEYS_FEED])
+    return batch
+
+
+def publish_payload(db: ServerDB, keys: ServerKeys, settings: ServerSettings, feed: str, payload: bytes, *,
+                    start_ts: int, end_ts: int, now: int, real_items: int = 1, conn: Any = None) -> Batch:
+    """Sign ``payload`` and append it to ``feed`` (any feed but ``keys``).
+
+    With ``conn`` the batch joins the caller's open transaction and the
+    export directory is left for the caller to sync after its commit."""
+    check_feed_name(feed)
+    if feed == KEYS_FEED:
+        raise ValueError("the keys feed is written by build_key_batch only")
+    if not isinstance(payload, (bytes, bytearray)) or not payload:
+        raise ValueError("payload must be non-empty bytes")
+    data = sign_payload(bytes(payload), keys.export_key, key_id=settings.key_id, key_version=settings.key_version)
+    if conn is not None:
+        return _insert_batch(conn, feed, _next_seq(conn, feed), int(start_ts), int(end_ts), real_items, data, now)
+    with db.transaction() as c:
+        batch = _insert_batch(c, feed, _next_seq(c, feed), int(start_ts), int(end_ts), real_items, data, now)
+    sync_directory(db, settings.export_dir, feeds=[feed])
+    return batch
+
+
+def index_text(db: ServerDB, feed: str) -> str:
+    names = [r[0] for r in db.all("SELECT name FROM batches WHERE feed = ? ORDER BY seq", (feed,))]
+    return "".join(f"{n}\n" for n in names)
+
+
+def etag_of(text: str) -> str:
+    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+
+
+def batch_data(db: ServerDB, feed: str, name: str) -> bytes | None:
+    row = db.one("SELECT data FROM batches WHERE feed = ? AND name = ?", (feed, name))
+    return row[0] if row else None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def sync_directory(db: ServerDB, export_dir: Path, feeds: list[str] | None = None) -> None:
+    """Make ``export_dir`` mirror the database: every batch file, an index per
+    feed, nothing else (files of purged batches are removed). Files are
+    written before the index that names them, so a CDN never lists a missing file."""
+    feeds = feeds or [r[0] for r in db.all("SELECT DISTINCT feed FROM batches")]
+    for feed in feeds:
+        folder = Path(export_dir) / feed
+        folder.mkdir(parents=True, exist_ok=True)
+        wanted = {}
+        for name, sha in db.all("SELECT name, sha256 FROM batches WHERE feed = ? ORDER BY seq", (feed,)):
+            wanted[name] = sha
+            path = folder / name
+            if not path.exists() or hashlib.sha256(path.read_bytes()).hexdigest() != sha:
+                data = batch_data(db, feed, name)
+                if data is not None:  # listed by the query above, so present unless purged meanwhile
+                    _write_atomic(path, data)
+        _write_atomic(folder / "index.txt", index_text(db, feed).encode())
+        for path in folder.glob("*.zip"):
+            if path.name not in wanted:
+                path.unlink()

@@ -1,0 +1,14 @@
+"""The server as a built-in plugin: it claims the ``[server]`` TOML section."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bluezone import hookimpl
+
+from .settings import ServerSettings
+
+
+@hookimpl
+def bluezone_config_schema() -> dict[str, Any]:
+    return {"server": ServerSettings}

@@ -1,0 +1,144 @@
+"""The examples in docs/hooks.md of the hooks only the authority calls (server
+routes and migrations, staff roles, portal pages, menu links, dashboard
+counters) run against the real server and portal code: each example is
+executed as a plugin module, registered through the same manager as real
+plugins, and its effect checked. The core's hooks: tests/test_hooks_documented.py."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import types
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from bluezone import hookspecs
+from bluezone.config import config_from_dict
+from bluezone.matching.fixtures import deployment, new_signing_key
+from bluezone.plugins import BluezonePluginManager
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "hooks.md"
+
+AUTHORITY_SIDE = {"bluezone_server_routes", "bluezone_server_migrations", "bluezone_staff_roles",
+                  "bluezone_portal_pages", "bluezone_portal_menu_links", "bluezone_dashboard_counters"}
+
+
+def example(hook: str) -> str:
+    sections = dict(re.findall(r"^## (\w+)\n(.*?)(?=^## |\Z)", DOCS.read_text(), flags=re.M | re.S))
+    blocks = re.findall(r"```python\n(.*?)```", sections[hook], flags=re.S)
+    assert len(blocks) == 1, f"{hook}: expected one python example in docs/hooks.md, found {len(blocks)}"
+    return blocks[0]
+
+
+def load_example(hook: str) -> tuple[types.ModuleType, BluezonePluginManager]:
+    """The example as a module, registered alone on a real plugin manager."""
+    module = types.ModuleType(f"hooks_md_{hook}")
+    module.__file__ = str(DOCS)
+    exec(compile(example(hook), f"docs/hooks.md#{hook}", "exec"), module.__dict__)
+    pm = BluezonePluginManager()
+    pm.register(module, f"example-{hook}")
+    pm.check_pending()
+    assert [c.name for c in pm.get_hookcallers(module) or []] == [hook]
+    return module, pm
+
+
+@pytest.fixture
+def config():
+    _, pem = new_signing_key()
+    return config_from_dict(deployment(pem))
+
+
+async def check_server_routes(pm, module, config, tmp_path):
+    import aiohttp
+    from aiohttp.test_utils import TestServer
+
+    from bluezone_authority.server import AuthorityServer, create_app
+    from bluezone_authority.server.testing import settings_for
+
+    config.pm.register(module, "hello-example")
+    server = AuthorityServer(settings_for(tmp_path))
+    _, token = server.create_staff_token("test admin", "admin")
+    http = TestServer(create_app(server, config=config, background=False), host="127.0.0.1")
+    await http.start_server()
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = str(http.make_url("/v1/hello"))
+            async with session.post(url, json={"name": "Pleiku"},
+                                    headers={"Authorization": f"Bearer {token}"}) as r:
+                assert r.status == 200 and await r.json() == {"hello": "Pleiku"}
+            async with session.post(url, json={}, headers={"Authorization": f"Bearer {token}"}) as r:
+                assert r.status == 400 and (await r.json())["error"]["code"] == "missing_name"
+            async with session.post(url, json={"name": "x"}) as r:
+                assert r.status == 401
+    finally:
+        await http.close()
+
+
+def check_server_migrations(pm, module, config, tmp_path):
+    from bluezone_authority.server.db import ServerDB
+
+    db = ServerDB(tmp_path / "server.db", plugins=pm)
+    with db.transaction() as c:
+        c.execute("INSERT INTO sms_receipts (id, received_hour) VALUES ('r1', 0)")
+    assert db.one("SELECT count(*) FROM _migrations WHERE owner = 'sms-alerts'")[0] == 1
+    db.close()
+
+
+def check_staff_roles(pm, module, config, tmp_path):
+    from bluezone_authority.server.staff import known_roles, roles_for_purpose
+
+    roles = known_roles(pm)
+    assert {"admin", "case-officer", "declarations", "sms-officer"} <= set(roles)
+    assert roles_for_purpose(roles, "sms-resend") == ("admin", "sms-officer")  # admin may do everything
+
+
+def check_portal_pages(pm, module, config, tmp_path):
+    from bluezone_authority.portal.extensions import ExtensionError, collect
+
+    [page] = collect(pm, core_messages=["login"], core_menu=[]).pages
+    assert page.name == "sms" and [(m, p) for m, p, _ in page.routes] == [("GET", "/sms")]
+    assert page.messages["sms_title"] == ("Tin nhắn chờ gửi", "Messages waiting")
+    with pytest.raises(ExtensionError, match="sms_title"):
+        collect(pm, core_messages=["sms_title"], core_menu=[])  # a clash with the core's words stops the server
+
+
+def check_portal_menu_links(pm, module, config, tmp_path):
+    from bluezone_authority.portal.extensions import collect
+
+    [link] = collect(pm, core_messages=[], core_menu=["dashboard"]).menu
+    assert (link.key, link.path, link.label, link.role) == ("sms", "/sms", "sms_title", "sms-officer")
+
+
+def check_dashboard_counters(pm, module, config, tmp_path):
+    from bluezone_authority.portal.extensions import collect
+    from bluezone_authority.server.db import ServerDB
+
+    [counter] = collect(pm, core_messages=[], core_menu=[]).counters
+    db = ServerDB(tmp_path / "server.db")
+    with db.transaction() as c:
+        c.execute("CREATE TABLE sms_receipts (id TEXT PRIMARY KEY, received_hour INTEGER NOT NULL)")
+        c.executemany("INSERT INTO sms_receipts VALUES (?, ?)", [("a", 86400 * 3), ("b", 86400 * 3 + 3600),
+                                                                ("c", 86400 * 4), ("d", 0)])
+    assert counter.key == "sms-receipts"
+    assert sorted(tuple(r) for r in counter.daily(db, 86400)) == [(3, 2), (4, 1)]
+    db.close()
+
+
+CHECKS: dict[str, Callable[..., Any]] = {
+    name.removeprefix("check_"): value for name, value in dict(globals()).items() if name.startswith("check_")
+}
+
+
+def test_the_authority_side_hooks_exist_and_each_has_a_check():
+    assert AUTHORITY_SIDE <= {n for n, _ in inspect.getmembers(hookspecs, inspect.isfunction)}
+    assert {f"bluezone_{n}" for n in CHECKS} == AUTHORITY_SIDE
+
+
+@pytest.mark.parametrize("hook", sorted(AUTHORITY_SIDE))
+async def test_documented_example_runs(hook, config, tmp_path):
+    module, pm = load_example(hook)
+    result = CHECKS[hook.removeprefix("bluezone_")](pm, module, config, tmp_path)
+    if inspect.isawaitable(result):
+        await result
