@@ -232,18 +232,21 @@ def _merged(results: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+@pytest.mark.needs_plugins  # checks the first-party plugins' parts too: runs where all are installed
 def test_proximity_sources_satisfy_the_protocol(pm):
     sources = _flat(pm.hook.bluezone_proximity_sources())
     assert {s.name for s in sources} >= {"ble", "sim"}
     assert [p for s in sources for p in protocol_problems(s, bluezone.ProximitySource, s.name)] == []
 
 
+@pytest.mark.needs_plugins  # checks the first-party plugins' parts too: runs where all are installed
 def test_feeds_satisfy_the_protocol(pm):
     feeds = _flat(pm.hook.bluezone_feeds())
     assert {f.name for f in feeds} >= {"keys", "venue-traces"}
     assert [p for f in feeds for p in protocol_problems(f, bluezone.Feed, f.name)] == []
 
 
+@pytest.mark.needs_plugins  # checks the first-party plugins' parts too: runs where all are installed
 def test_transports_satisfy_the_protocol(pm):
     factories = _merged(pm.hook.bluezone_transports())
     assert set(factories) >= {"http", "https", "file", "loopback"}

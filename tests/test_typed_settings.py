@@ -37,6 +37,7 @@ def all_claims() -> tuple[dict[str, dict[str, Any]], dict[str, type]]:
     return section_schemas(pm), section_settings_classes(pm)
 
 
+@pytest.mark.needs_plugins  # checks the first-party plugins' parts too: runs where all are installed
 def test_every_section_has_a_settings_class():
     schemas, classes = all_claims()
     assert {"deployment", "plugins", "schedule", "retention", "risk", "authority",
@@ -44,6 +45,7 @@ def test_every_section_has_a_settings_class():
     assert set(schemas) - set(classes) == set(BARE_SCHEMA)
 
 
+@pytest.mark.needs_plugins  # checks the first-party plugins' parts too: runs where all are installed
 def test_every_settings_default_is_the_schema_default():
     """One test over all registered sections: a field's default is its schema
     property's default, a property without one defaults to None, a required one
@@ -66,6 +68,7 @@ def test_every_settings_default_is_the_schema_default():
     assert checked > 80  # the core's, transport, ble, sim, declarations, server, portal
 
 
+@pytest.mark.needs_plugins  # checks the first-party plugins' parts too: runs where all are installed
 def test_typed_sections_hold_what_the_file_says():
     config = load_config(EXAMPLE)
     for section, cls in config.settings_classes().items():
