@@ -23,6 +23,20 @@ def check(file: str) -> None:
             click.echo(problem.format(file), err=True)
         click.echo(f"{len(e.problems)} problem(s) found in {file}.", err=True)
         raise SystemExit(1) from None
+    # The schema says what types a section holds; its settings class checks the
+    # rest (a CIDR that parses, a path that resolves): build every one now, so
+    # what 'bluezone serve' or a command would refuse later is reported here.
+    refused = []
+    for section in sorted(config.settings_classes()):
+        try:
+            config.typed(section)
+        except (ValueError, TypeError, LookupError) as e:
+            refused.append(f"{file}: [{section}] {e}")
+    if refused:
+        for line in refused:
+            click.echo(line, err=True)
+        click.echo(f"{len(refused)} problem(s) found in {file}.", err=True)
+        raise SystemExit(1)
     enabled = ", ".join(config.plugins.active_names())
     click.echo(f"{file}: OK — deployment {config.name!r} (region {config.region}), "
                f"schedule {config.schedule_name}, retention {config.retention_days} days")
