@@ -315,6 +315,12 @@ def venue_log(log_path, name, phone, authority_key, config_path) -> None:
 # --- citizens -------------------------------------------------------------------------------
 
 
+def _names_a_missing_picture(code: str) -> bool:
+    """An argument that is clearly a picture's file name (not a URL) but no such file exists."""
+    return ("://" not in code and len(code) < 4096 and "\0" not in code
+            and code.lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")))
+
+
 @click.command("checkin")
 @click.argument("code")
 @click.option("--yes", is_flag=True, help="Do not ask to confirm the venue.")
@@ -331,6 +337,8 @@ def checkin_cmd(code, yes, store_path, config_path) -> None:
     try:
         if is_image_path(code):
             code = venue_url_from_image(code)
+        elif _names_a_missing_picture(code):
+            fail(msg.both(f"Không có tệp ảnh {code}", f"No such picture file: {code}"))
         info = qp.parse_url(code)
     except (qp.PayloadError, ImageRefused) as e:
         fail(str(e))

@@ -123,3 +123,13 @@ def test_an_over_long_kiosk_log_path_gets_one_clean_line():
                "--authority-key", key)
     _assert_clean_refusal(proc, Path("/nonexistent-never-created"))
     assert "File name too long" in proc.stderr and len(proc.stderr) < 300
+
+
+def test_a_missing_picture_is_named_as_missing(tmp_path):
+    """A photo path that does not exist is not called 'not a venue code'."""
+    store = tmp_path / "phone.db"
+    DeviceStore(store).close()
+    missing = tmp_path / "poster-photo.png"
+    out = run("checkin", str(missing), "--yes", "--store", str(store))
+    assert out.returncode == 2 and "No such picture file" in out.stderr and "Không có tệp ảnh" in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
