@@ -84,6 +84,17 @@ def test_serve_and_authority_on_a_phone_say_what_to_install_in_one_line():
         assert "chưa được cài" in line  # and in Vietnamese
 
 
+def test_plugin_commands_on_a_phone_without_the_plugin_say_what_to_install():
+    """Here every first-party plugin is switched off (or absent, in the core's own lane)."""
+    for args, dist in ((("trace", "--simulate", "office"), "bluezone-ble"),
+                       (("checkin", "https://qr.example?v=3#x"), "bluezone-qr-checkin"),
+                       (("venue", "create", "--name", "x"), "bluezone-qr-checkin")):
+        p = subprocess.run([sys.executable, "-c", "from bluezone.cli import main; main()", *args],
+                           capture_output=True, text=True, env=_phone_env(), timeout=120)
+        [line] = p.stderr.splitlines()
+        assert p.returncode == 2 and dist in line and "chưa được cài" in line, p.stderr
+
+
 def test_the_core_declares_no_authority_only_dependency_and_the_authority_does():
     core = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     authority = tomllib.loads((REPO / "authority" / "pyproject.toml").read_text())["project"]
