@@ -163,6 +163,17 @@ class DeploymentSettings:
     languages: tuple[str, ...] = FROM_SCHEMA
     timezone: str = FROM_SCHEMA
 
+    def __post_init__(self) -> None:
+        # every date a person reads is shown in this zone: a name the system
+        # does not know is refused by 'config check', not at the first alert
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone: unknown time zone {self.timezone!r} (an IANA name such as "
+                             "'Asia/Ho_Chi_Minh')") from None
+
 
 @section_settings(CORE_SCHEMA["plugins"])
 class PluginsSettings:

@@ -39,7 +39,8 @@ class Device:
              f2_opt_in: bool = True, clock: Any = time.time) -> "Device":
         config = load_config(config_path)
         if Path(store_path).exists():
-            raise DeviceError(f"{store_path} already exists; this phone is set up (try 'bluezone status')")
+            raise DeviceError(f"{store_path} already exists; this phone is set up (try 'bluezone status') / "
+                              f"{store_path} đã có; điện thoại này đã được thiết lập (xem 'bluezone status')")
         lang = language or config.languages[0]
         if lang not in config.languages:
             raise DeviceError(f"language {lang!r} is not offered here ({', '.join(config.languages)})")

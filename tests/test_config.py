@@ -104,3 +104,16 @@ def test_config_check_lists_plugin_problems_with_the_others(tmp_path):
     assert any(line.startswith(f"{path}:7: [plugins] disabled: no active plugin provides a scorer") for line in lines)
     assert any(line.startswith(f"{path}:13: [retention] days: wrong type") for line in lines)
     assert lines[-1] == f"3 problem(s) found in {path}."
+
+
+def test_config_check_refuses_an_unknown_time_zone_once(tmp_path):
+    """Every date a person reads is shown in the deployment's zone: a name the
+    system does not know is reported by 'config check' (once), not at the first alert."""
+    path = tmp_path / "d.toml"
+    path.write_text('[deployment]\nname = "T"\nregion = "452"\ntimezone = "Mars/Olympus"\n\n'
+                    '[authority]\nurl = "https://a.example"\n')
+    out = subprocess.run([BLUEZONE, "config", "check", str(path)], capture_output=True, text=True)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.count("unknown time zone 'Mars/Olympus'") == 1, out.stderr
+    path.write_text(path.read_text().replace("Mars/Olympus", "Asia/Ho_Chi_Minh"))
+    assert subprocess.run([BLUEZONE, "config", "check", str(path)], capture_output=True).returncode == 0

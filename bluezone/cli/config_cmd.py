@@ -26,14 +26,14 @@ def check(file: str) -> None:
     # The schema says what types a section holds; its settings class checks the
     # rest (a CIDR that parses, a path that resolves): build every one now, so
     # what 'bluezone serve' or a command would refuse later is reported here.
-    refused = []
-    for section in sorted(config.settings_classes()):
+    refused: dict[str, str] = {}  # one line per problem, even when several sections read the same value
+    for section in sorted(config.settings_classes(), key=lambda name: name != "deployment"):
         try:
             config.typed(section)
         except (ValueError, TypeError, LookupError) as e:
-            refused.append(f"{file}: [{section}] {e}")
+            refused.setdefault(str(e), f"{file}: [{section}] {e}")
     if refused:
-        for line in refused:
+        for line in refused.values():
             click.echo(line, err=True)
         click.echo(f"{len(refused)} problem(s) found in {file}.", err=True)
         raise SystemExit(1)

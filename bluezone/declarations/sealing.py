@@ -46,7 +46,8 @@ def public_key_from_b64(text: str) -> nacl.public.PublicKey:
 def public_key_from_config(config) -> nacl.public.PublicKey:
     value = config.typed("authority").declaration_public_key
     if not value:
-        raise SealError("the deployment has no [authority] declaration_public_key; declarations cannot be sealed")
+        raise SealError("the deployment has no [authority] declaration_public_key; declarations cannot be sealed / "
+                        "tệp triển khai chưa có [authority] declaration_public_key; chưa thể niêm phong tờ khai")
     return public_key_from_b64(value)
 
 

@@ -43,6 +43,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 429: "rate_limited"}
+#: Vietnamese for aiohttp's own refusals (its reasons are English only).
+_HTTP_VI = {400: "yêu cầu không hợp lệ", 401: "chưa xác thực", 403: "không được phép", 404: "không tìm thấy",
+            405: "phương thức không được hỗ trợ", 413: "nội dung quá lớn", 415: "kiểu nội dung không được hỗ trợ",
+            429: "quá nhiều yêu cầu"}
 
 
 def padded_json(data: dict, status: int = 200) -> web.Response:
@@ -82,7 +86,8 @@ def make_middlewares(max_body_bytes: int) -> list:
             if exc.status < 400:
                 raise
             code = _HTTP_CODES.get(exc.status, "http_error")
-            response = error_response(ApiError(exc.status, code, exc.reason or code))
+            response = error_response(ApiError(exc.status, code, exc.reason or code,
+                                               _HTTP_VI.get(exc.status, exc.reason or code)))
         except Exception:  # never a traceback to the client
             log.exception("unexpected error in %s %s", request.method, request.path)
             response = error_response(ApiError(500, "internal", "internal error", "lỗi nội bộ"))

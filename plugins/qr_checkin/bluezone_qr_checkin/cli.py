@@ -393,7 +393,10 @@ def visits_cmd(ctx, store_path, config_path) -> None:
     with _open_store(store_path, config) as store:
         now = store.now()
         checkin.close_expired(store, now)
-        for v in store.visits(checkin.SOURCE):
+        visits = store.visits(checkin.SOURCE)
+        if not visits:
+            echo(msg.both("Chưa có lượt check-in nào", "No check-ins yet"))
+        for v in visits:
             data = checkin.VisitData.from_bytes(v.data)
             state = "open" if checkin.is_open(v, now) else "done"
             echo(f"{v.visit_id}  {show_time(v.arrival, tz)} → {show_time(checkin.planned_departure(v), tz)}"
