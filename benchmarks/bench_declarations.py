@@ -12,20 +12,16 @@ Sizes: sealed bytes for a short and a long declaration (equal by design).
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import struct
-import sys
 import time
 from pathlib import Path
 
 import nacl.public
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from declaration_helpers import TODAY, good_answers  # noqa: E402
-
-from bluezone.declarations import KeyPair, make_declaration, open_sealed, seal  # noqa: E402
+from bluezone.declarations import KeyPair, make_declaration, open_sealed, seal
+from bluezone.declarations.fixtures import TODAY, good_answers
 from bluezone_authority.declarations import Opened, SealedItem, open_item, triage, write_csv  # noqa: E402
 from bluezone.declarations.declaration import MAGIC, PAD_BLOCK  # noqa: E402
 from bluezone.declarations.sealing import seal_plaintext  # noqa: E402

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from declaration_helpers import TODAY, good_answers, write_deployment  # noqa: E402
+from bluezone.declarations.fixtures import TODAY, good_answers, write_deployment
 
 from bluezone.declarations import Linkage, LinkageError, load_private_key, make_declaration, offers, open_sealed
 from bluezone.declarations.ncovi_form import ncovi_form

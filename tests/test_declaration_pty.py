@@ -15,8 +15,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from declaration_helpers import TODAY, write_deployment  # noqa: E402
+from bluezone.declarations.fixtures import TODAY, write_deployment
 
 from bluezone.declarations import Linkage, open_sealed
 from bluezone.models import Alert, Tier

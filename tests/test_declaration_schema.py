@@ -12,8 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
-from declaration_helpers import TODAY, good_answers  # noqa: E402
+from bluezone.declarations.fixtures import TODAY, good_answers
 
 from bluezone.declarations import Field, FormError, InvalidDeclaration, build_form, make_declaration, tr
 from bluezone.declarations.ncovi_form import CHRONIC, EXPOSURES, SYMPTOMS, ncovi_form

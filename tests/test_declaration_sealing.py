@@ -16,8 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
-from declaration_helpers import TODAY, good_answers  # noqa: E402
+from bluezone.declarations.fixtures import TODAY, good_answers
 
 from bluezone.declarations import (Declaration, DeclarationFormatError, KeyPair, Linkage, SealError,
                                    load_private_key, make_declaration, open_sealed, public_key_from_b64, seal)

@@ -13,8 +13,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-sys.path.insert(0, str(Path(__file__).parent))
-from declaration_helpers import TODAY, good_answers, write_deployment  # noqa: E402
+from bluezone.declarations.fixtures import TODAY, good_answers, write_deployment
 
 from bluezone.config import load_config
 from bluezone.declarations import Field, Submission, build_form, make_declaration, seal, submit_all, tr

@@ -15,8 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from declaration_helpers import TODAY, good_answers  # noqa: E402
+from bluezone.declarations.fixtures import TODAY, good_answers
 
 from bluezone.declarations import KeyPair, Linkage, make_declaration, seal
 from bluezone_authority.declarations import Opened, purge_sealed_files, triage, write_csv

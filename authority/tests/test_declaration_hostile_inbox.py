@@ -27,8 +27,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-sys.path.insert(0, str(Path(__file__).parent))
-from declaration_helpers import TODAY, good_answers  # noqa: E402
+from bluezone.declarations.fixtures import TODAY, good_answers
 
 from bluezone.declarations import KeyPair, make_declaration, seal
 from bluezone.declarations.declaration import (MAGIC, PAD_BLOCK, Declaration, DeclarationFormatError,
@@ -304,7 +303,7 @@ async def test_declare_prints_a_hostile_endpoints_answers_neutralised(tmp_path):
 
     from aiohttp import web
     from aiohttp.test_utils import TestServer
-    from declaration_helpers import write_deployment
+    from bluezone.declarations.fixtures import write_deployment
 
     async def accept(request: web.Request) -> web.Response:
         return web.json_response({"maToKhai": "NC-1\x1b[2J\x1b]0;pwned\x07\u202e"}, status=201)

@@ -15,8 +15,7 @@ from pathlib import Path
 import nacl.public
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from declaration_helpers import TODAY, good_answers, write_deployment  # noqa: E402
+from bluezone.declarations.fixtures import TODAY, good_answers, write_deployment
 
 from bluezone.config import load_config
 from bluezone.declarations import (SealError, Submission, build_form, make_declaration, open_sealed, seal,

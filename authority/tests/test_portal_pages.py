@@ -27,8 +27,7 @@ from bluezone_authority.server.testing import NOW, past_keys
 from bluezone.upload import upload_with_code
 from bluezone.transports import HttpTransport
 
-sys.path.insert(0, str(Path(__file__).parent))
-from declaration_helpers import TODAY, good_answers  # noqa: E402
+from bluezone.declarations.fixtures import TODAY, good_answers
 
 BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
 TEMPLATES = Path(__file__).resolve().parents[1] / "bluezone_authority" / "portal" / "templates"

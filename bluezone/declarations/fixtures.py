@@ -1,4 +1,6 @@
-"""Shared helpers for the declaration tests: a valid answer set, a deployment file."""
+"""A valid answer set and a deployment file for declarations: what the core's
+and the authority's tests (and demos) start from, in one place, like
+:mod:`bluezone.matching.fixtures` for sightings. Not used by the product itself."""
 
 from __future__ import annotations
 
