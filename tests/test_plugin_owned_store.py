@@ -17,6 +17,8 @@ import time
 
 import pytest
 
+from bluezone.testing import install_plugin
+
 from bluezone.models import ExposureKey, interval_number
 from bluezone.plugins import make_plugin_manager
 from bluezone.store import DeviceStore, StoreError, migrations
@@ -45,13 +47,7 @@ ENTRY = "owned-test"
 def owned(tmp_path, monkeypatch):
     """Install the fixture distribution on sys.path (found through its entry point)."""
     site = tmp_path / "site"
-    pkg = site / "bz_owned_store_fixture"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text(OWNED)
-    dist = site / "bz_owned_store_fixture-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bz-owned-store-fixture\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(f"[bluezone]\n{ENTRY} = bz_owned_store_fixture\n")
+    install_plugin(site, "bz-owned-store-fixture", ENTRY, OWNED)
     monkeypatch.syspath_prepend(str(site))
     return site
 

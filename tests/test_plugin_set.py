@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from bluezone.testing import install_plugin
+
 from bluezone.config import ConfigError, load_config
 from bluezone.hookspecs import hookimpl
 from bluezone.plugins import (DISABLED_BY_ENV, DISABLED_BY_FILE, ENABLED_BY_DEFAULT, NOT_ENABLED,
@@ -41,13 +43,7 @@ def deployment(tmp_path: Path, plugins: str = "", url: str = "https://a.example"
 
 def install(site: Path, dist: str, ep_name: str, source: str, version: str = "0.3") -> None:
     """A distribution with one plugin module, as pip would leave it."""
-    module = dist.replace("-", "_")
-    (site / module).mkdir(parents=True)
-    (site / module / "__init__.py").write_text(textwrap.dedent(source))
-    info = site / f"{module}-{version}.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
-    (info / "entry_points.txt").write_text(f"[bluezone]\n{ep_name} = {module}\n")
+    install_plugin(site, dist, ep_name, source, version=version)
 
 
 @pytest.fixture

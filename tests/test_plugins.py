@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bluezone.testing import install_plugin
+
 from bluezone.config import load_config
 from bluezone.plugins import PluginError, call_hook, collect_named, make_plugin_manager, plugin_names
 
@@ -55,12 +57,7 @@ THIRD_PARTY = textwrap.dedent(
 def third_party(tmp_path, monkeypatch):
     """Install a fixture distribution: real .dist-info metadata with an entry point."""
     site = tmp_path / "site"
-    (site / "bz_thirdparty_fixture").mkdir(parents=True)
-    (site / "bz_thirdparty_fixture" / "__init__.py").write_text(THIRD_PARTY)
-    dist = site / "bz_thirdparty_fixture-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bz-thirdparty-fixture\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text("[bluezone]\nrot-test = bz_thirdparty_fixture\n")
+    install_plugin(site, "bz-thirdparty-fixture", "rot-test", THIRD_PARTY)
     monkeypatch.syspath_prepend(str(site))
     return site
 

@@ -19,6 +19,8 @@ import textwrap
 
 import pytest
 
+from bluezone.testing import install_plugin
+
 from bluezone.plugins import make_plugin_manager
 from bluezone_authority.portal.testing import PASSWORD, start
 from bluezone_authority.portal.users import UserError, add_user
@@ -98,14 +100,7 @@ ENTRY = "owned-test"
 def owned(tmp_path, monkeypatch):
     """Install the fixture distribution on sys.path (found through its entry point)."""
     site = tmp_path / "site"
-    pkg = site / "bz_owned_fixture"
-    (pkg / "templates").mkdir(parents=True)
-    (pkg / "__init__.py").write_text(OWNED)
-    (pkg / "templates" / "audit.html").write_text(TEMPLATE)
-    dist = site / "bz_owned_fixture-0.1.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bz-owned-fixture\nVersion: 0.1\n")
-    (dist / "entry_points.txt").write_text(f"[bluezone]\n{ENTRY} = bz_owned_fixture\n")
+    install_plugin(site, "bz-owned-fixture", ENTRY, OWNED, files={"templates/audit.html": TEMPLATE})
     monkeypatch.syspath_prepend(str(site))
     return site
 
