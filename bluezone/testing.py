@@ -6,14 +6,17 @@ versions, import errors named by distribution) needs a real ``.dist-info``
 folder, not a hand-registered object. :func:`install_plugin` writes one into a
 folder that the test puts on ``sys.path`` (``monkeypatch.syspath_prepend``).
 Used by the core's, the authority's and plugins' own tests; not by the product.
+:func:`load_documented_example` runs a hook's example from docs/hooks.md as a
+plugin, so the documentation cannot drift from the contract.
 """
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
-__all__ = ["install_plugin"]
+__all__ = ["documented_example", "install_plugin", "load_documented_example"]
 
 
 def install_plugin(site: Path, dist: str, entry_point: str, source: str, *, version: str = "0.1",
@@ -34,3 +37,34 @@ def install_plugin(site: Path, dist: str, entry_point: str, source: str, *, vers
     (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
     (info / "entry_points.txt").write_text(f"[bluezone]\n{entry_point} = {module}\n")
     return package
+
+
+def documented_example(docs: Path, hook: str) -> str:
+    """The one ``python`` code block under ``## hook`` in a hooks page (docs/hooks.md)."""
+    import re
+
+    sections = dict(re.findall(r"^## (\w+)\n(.*?)(?=^## |\Z)", docs.read_text(), flags=re.M | re.S))
+    blocks = re.findall(r"```python\n(.*?)```", sections[hook], flags=re.S)
+    if len(blocks) != 1:
+        raise AssertionError(f"{hook}: expected one python example in {docs.name}, found {len(blocks)}")
+    return blocks[0]
+
+
+def load_documented_example(docs: Path, hook: str) -> tuple[Any, Any]:
+    """``hook``'s documented example as a module, registered alone on a real
+    plugin manager (so its hook name, argument names and sync/async kind are
+    checked as for any plugin). Returns ``(module, plugin_manager)``."""
+    import types
+
+    from .plugins import BluezonePluginManager
+
+    module = types.ModuleType(f"hooks_md_{hook}")
+    module.__file__ = str(docs)  # examples may name files beside their module
+    exec(compile(documented_example(docs, hook), f"{docs.name}#{hook}", "exec"), module.__dict__)
+    pm = BluezonePluginManager()
+    pm.register(module, f"example-{hook}")
+    pm.check_pending()
+    registered = [c.name for c in pm.get_hookcallers(module) or []]
+    if registered != [hook]:
+        raise AssertionError(f"{hook}: the example implements {registered}")
+    return module, pm

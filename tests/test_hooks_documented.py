@@ -22,6 +22,7 @@ from click.testing import CliRunner
 from bluezone import hookspecs
 from bluezone.config import config_from_dict
 from bluezone.matching.fixtures import deployment, new_signing_key
+from bluezone.testing import documented_example, load_documented_example
 from bluezone.plugins import BluezonePluginManager, call_hook, call_hook_async, collect_named
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "hooks.md"
@@ -37,9 +38,7 @@ def sections() -> dict[str, str]:
 
 
 def example(hook: str) -> str:
-    blocks = re.findall(r"```python\n(.*?)```", sections()[hook], flags=re.S)
-    assert len(blocks) == 1, f"{hook}: expected one python example in docs/hooks.md, found {len(blocks)}"
-    return blocks[0]
+    return documented_example(DOCS, hook)
 
 
 def test_every_hook_has_a_docstring():
@@ -71,16 +70,8 @@ def test_every_hook_is_marked_sync_or_either_and_the_docs_table_agrees():
 
 
 def load_example(hook: str) -> tuple[types.ModuleType, BluezonePluginManager]:
-    """The example as a module, registered alone on a real plugin manager
-    (so argument names, the hook name and sync/async are checked too)."""
-    module = types.ModuleType(f"hooks_md_{hook}")
-    module.__file__ = str(DOCS)  # examples may name files beside their module
-    exec(compile(example(hook), f"docs/hooks.md#{hook}", "exec"), module.__dict__)
-    pm = BluezonePluginManager()
-    pm.register(module, f"example-{hook}")
-    pm.check_pending()
-    assert [c.name for c in pm.get_hookcallers(module) or []] == [hook]
-    return module, pm
+    """The example as a module, registered alone on a real plugin manager."""
+    return load_documented_example(DOCS, hook)
 
 
 @pytest.fixture

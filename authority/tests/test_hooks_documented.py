@@ -17,6 +17,7 @@ import pytest
 from bluezone import hookspecs
 from bluezone.config import config_from_dict
 from bluezone.matching.fixtures import deployment, new_signing_key
+from bluezone.testing import documented_example, load_documented_example
 from bluezone.plugins import BluezonePluginManager
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "hooks.md"
@@ -26,22 +27,12 @@ AUTHORITY_SIDE = {"bluezone_server_routes", "bluezone_server_migrations", "bluez
 
 
 def example(hook: str) -> str:
-    sections = dict(re.findall(r"^## (\w+)\n(.*?)(?=^## |\Z)", DOCS.read_text(), flags=re.M | re.S))
-    blocks = re.findall(r"```python\n(.*?)```", sections[hook], flags=re.S)
-    assert len(blocks) == 1, f"{hook}: expected one python example in docs/hooks.md, found {len(blocks)}"
-    return blocks[0]
+    return documented_example(DOCS, hook)
 
 
 def load_example(hook: str) -> tuple[types.ModuleType, BluezonePluginManager]:
     """The example as a module, registered alone on a real plugin manager."""
-    module = types.ModuleType(f"hooks_md_{hook}")
-    module.__file__ = str(DOCS)
-    exec(compile(example(hook), f"docs/hooks.md#{hook}", "exec"), module.__dict__)
-    pm = BluezonePluginManager()
-    pm.register(module, f"example-{hook}")
-    pm.check_pending()
-    assert [c.name for c in pm.get_hookcallers(module) or []] == [hook]
-    return module, pm
+    return load_documented_example(DOCS, hook)
 
 
 @pytest.fixture
