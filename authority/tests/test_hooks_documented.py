@@ -7,7 +7,6 @@ plugins, and its effect checked. The core's hooks: tests/test_hooks_documented.p
 from __future__ import annotations
 
 import inspect
-import re
 import types
 from pathlib import Path
 from typing import Any, Callable

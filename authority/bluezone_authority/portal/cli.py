@@ -26,6 +26,19 @@ def _open(config_path: str):
         fail(f"cannot open the server database: {e}")
 
 
+def _on_user(config_path: str, username: str, action, done: str) -> None:
+    """Run ``action(db, username)`` on the server database; it answers whether
+    the user exists. Prints ``done``, or refuses in one line."""
+    server = _open(config_path)
+    try:
+        ok = action(server.db, username)
+    finally:
+        server.close()
+    if not ok:
+        fail(f"no user {username} / không có người dùng {username}")
+    click.echo(done)
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
@@ -85,14 +98,7 @@ def add_staff_commands(authority: click.Group) -> None:
         """Clear a lockout after repeated failed logins. / Mở khoá tài khoản."""
         from ..portal.users import unlock
 
-        server = _open(config_path)
-        try:
-            ok = unlock(server.db, username)
-        finally:
-            server.close()
-        if not ok:
-            fail(f"no user {username} / không có người dùng {username}")
-        click.echo("unlocked / đã mở khoá")
+        _on_user(config_path, username, unlock, "unlocked / đã mở khoá")
 
     @staff.command("passwd")
     @config_option
@@ -119,11 +125,4 @@ def add_staff_commands(authority: click.Group) -> None:
         """Delete an account and end its sessions now. / Xoá tài khoản."""
         from ..portal.users import remove_user
 
-        server = _open(config_path)
-        try:
-            ok = remove_user(server.db, username)
-        finally:
-            server.close()
-        if not ok:
-            fail(f"no user {username} / không có người dùng {username}")
-        click.echo("removed / đã xoá")
+        _on_user(config_path, username, remove_user, "removed / đã xoá")
