@@ -182,22 +182,14 @@ def status_command(config_path: str, store_path: str, as_json: bool) -> None:
     store.close()
 
 
-async def _sync(device: Device, decoys: bool) -> Any:
+async def _sync(device: Device) -> Any:
     from ..sync import sync
-    from ..upload import next_decoy_delay, send_decoys
 
     try:
         stats = await sync(device.store, device.config, device.transport(), f2_opt_in=device.f2_opt_in,
                            language=device.language)
         device.store.set_meta("last_sync", str(device.store.now()))
-        sent_decoy = False
-        if decoys:
-            due = int(device.store.get_meta("next_decoy_at", "0") or 0)
-            if device.store.now() >= due:
-                await send_decoys(device.transport())
-                device.store.set_meta("next_decoy_at", str(device.store.now() + int(next_decoy_delay())))
-                sent_decoy = True
-        return stats, sent_decoy
+        return stats
     finally:  # also on an error: an unclosed session adds warnings after the one error line
         if device._transport is not None:
             await device._transport.close()
@@ -206,7 +198,8 @@ async def _sync(device: Device, decoys: bool) -> Any:
 @click.command("sync")
 @config_option
 @store_option
-@click.option("--no-decoy", is_flag=True, help="Do not send the scheduled cover traffic this time.")
+# cover traffic has its own schedule ('bluezone cover'); the flag is kept so old scripts still run
+@click.option("--no-decoy", is_flag=True, hidden=True)
 @with_store_errors
 def sync_command(config_path: str, store_path: str, no_decoy: bool) -> None:
     """Download published keys and venue traces, match on this phone, warn."""
@@ -215,7 +208,7 @@ def sync_command(config_path: str, store_path: str, no_decoy: bool) -> None:
     console = Console(stderr=True)
     try:
         with console.status(_t(lang, "syncing")):
-            stats, sent_decoy = asyncio.run(_sync(device, decoys=not no_decoy))
+            stats = asyncio.run(_sync(device))
     except TransportError as e:
         vi, en = NEXT_STEP.get(e.code, (e.message, e.message))
         fail(f"{e.code}: {vi if lang == 'vi' else en}", code=1)
@@ -232,8 +225,6 @@ def sync_command(config_path: str, store_path: str, no_decoy: bool) -> None:
         click.echo(_t(lang, "sync_failed_feeds", n=stats.feeds_failed), err=True)
     if stats.batches_failed:
         click.echo(_t(lang, "sync_failed_batches", n=stats.batches_failed), err=True)
-    if sent_decoy:
-        click.echo(_t(lang, "decoy"), err=True)
 
 
 @click.command("report")

@@ -1,0 +1,69 @@
+"""``bluezone cover``: send the phone's cover traffic when it is due.
+
+Decoy reports and decoy declarations run on their own random schedule
+(:mod:`bluezone.cover`), not as part of ``bluezone sync``: a decoy that
+always came right after the feed downloads would be told apart by its
+place in the traffic. Run this from cron every few minutes, or keep it
+running with ``--loop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import click
+
+from .citizen_cmd import _open, config_option, store_option
+from .common import with_store_errors
+
+TEXT = {
+    "vi": {"sent": "Đã gửi lưu lượng ngụy trang (không chứa dữ liệu): {kinds}.",
+           "none": "Chưa đến lúc gửi lưu lượng ngụy trang.",
+           "report": "báo cáo", "declaration": "tờ khai"},
+    "en": {"sent": "Sent cover traffic (carries no data): {kinds}.",
+           "none": "No cover traffic is due yet.",
+           "report": "report", "declaration": "declaration"},
+}
+
+
+def _say(lang: str, sent: list[str]) -> str:
+    text = TEXT.get(lang, TEXT["en"])
+    if not sent:
+        return text["none"]
+    return text["sent"].format(kinds=", ".join(text[k] for k in sent))
+
+
+async def _once(device: Any) -> Any:
+    from ..cover import send_due
+
+    try:
+        return await send_due(device.store, device.transport())
+    finally:
+        if device._transport is not None:
+            await device._transport.close()
+            device._transport = None
+
+
+@click.command("cover")
+@config_option
+@store_option
+@click.option("--loop", is_flag=True, help="Keep running and send each decoy when it is due.")
+@with_store_errors
+def cover_command(config_path: str, store_path: str, loop: bool) -> None:
+    """Send decoy reports and declarations when they are due (cover traffic)."""
+    device = _open(config_path, store_path)
+    lang = device.language
+    try:
+        while True:
+            result = asyncio.run(_once(device))
+            click.echo(_say(lang, result.sent), err=True)
+            if not loop:
+                return
+            asyncio.run(asyncio.sleep(max(1, result.next_due - device.store.now())))
+    finally:
+        device.store.close()
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(cover_command)
