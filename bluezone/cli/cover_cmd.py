@@ -14,24 +14,20 @@ from typing import Any
 
 import click
 
+from ..i18n import N_, Message, _, text, use_languages
 from .citizen_cmd import _open, config_option, store_option
 from .common import with_store_errors
 
-TEXT = {
-    "vi": {"sent": "Đã gửi lưu lượng ngụy trang (không chứa dữ liệu): {kinds}.",
-           "none": "Chưa đến lúc gửi lưu lượng ngụy trang.",
-           "report": "báo cáo", "declaration": "tờ khai"},
-    "en": {"sent": "Sent cover traffic (carries no data): {kinds}.",
-           "none": "No cover traffic is due yet.",
-           "report": "report", "declaration": "declaration"},
-}
+#: The kinds of decoy, as they are named to the person.
+KIND_NAMES = {"report": N_("report"), "declaration": N_("declaration")}
 
 
-def _say(lang: str, sent: list[str]) -> str:
-    text = TEXT.get(lang, TEXT["en"])
+def _say(sent: list[str]) -> Message:
+    """What one pass did, in the person's language (the caller picks it)."""
     if not sent:
-        return text["none"]
-    return text["sent"].format(kinds=", ".join(text[k] for k in sent))
+        return _("No cover traffic is due yet.")
+    return _("Sent cover traffic (carries no data): {kinds}.",
+             kinds=", ".join(text(KIND_NAMES[k]) for k in sent))
 
 
 async def _once(device: Any) -> Any:
@@ -53,11 +49,11 @@ async def _once(device: Any) -> Any:
 def cover_command(config_path: str, store_path: str, loop: bool) -> None:
     """Send decoy reports and declarations when they are due (cover traffic)."""
     device = _open(config_path, store_path)
-    lang = device.language
     try:
         while True:
             result = asyncio.run(_once(device))
-            click.echo(_say(lang, result.sent), err=True)
+            with use_languages(device.language):
+                click.echo(str(_say(result.sent)), err=True)
             if not loop:
                 return
             asyncio.run(asyncio.sleep(max(1, result.next_due - device.store.now())))
