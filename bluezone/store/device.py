@@ -41,8 +41,8 @@ from ..models import (
     Visit,
     interval_number,
 )
-from . import header, migrations
-from .errors import StoreError, from_sqlite
+from . import encryption, engine, header, migrations
+from .errors import StoreError, damaged_message, from_sqlite, newer_message, unopenable_message
 from .secrets import WRONG_KEY_MESSAGE, AtRestCipher, StoreKeyError, default_key_file
 
 DEFAULT_RETENTION_DAYS = 14
@@ -78,6 +78,7 @@ class DeviceStore:
         # migrations, purge, even chmod): a refused file stays byte for byte.
         existing = self.path.exists() and self.path.stat().st_size > 0
         if existing:
+            encryption.finish_interrupted(self.path)
             header.check_existing(self.path, migrations.SCHEMA_VERSION)
         self.key_file = Path(key_file) if key_file else default_key_file(self.path)
         self.retention_days = int(retention_days)
@@ -90,18 +91,25 @@ class DeviceStore:
         if not self.path.exists():
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
             os.close(fd)
+        if existing and header.is_plaintext(self.path):
+            # Made before whole-file encryption: checked with the key, then encrypted (encryption.py).
+            self.encrypted_on_open = encryption.encrypt_plain_store(
+                self.path, self.cipher.database_key(), check=self._refuse_another_stores_key_on)
+        else:
+            self.encrypted_on_open = False
         os.chmod(self.path, 0o600)
         old_umask = os.umask(0o077)  # WAL and SHM files are born private too
         try:
-            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-        except sqlite3.Error as e:
+            conn = engine.connect(self.path, self.cipher.database_key())
+        except engine.Error as e:
             raise from_sqlite(self.path, e) from None
         finally:
             os.umask(old_umask)
         self.db = sqlite_utils.Database(conn)
         try:
             if existing:
-                migrations.refuse_newer(self)  # reads only: a refused file stays as it was
+                self._refuse_unopenable()  # reads only: a refused file stays as it was
+                migrations.refuse_newer(self)
                 self._refuse_another_stores_key()  # before anything writes
             old_umask = os.umask(0o077)
             try:
@@ -114,12 +122,27 @@ class DeviceStore:
             if purge_on_open:
                 self.purge()
             self._remember_key_check()
-        except sqlite3.Error as e:
+        except engine.Error as e:
             conn.close()
             raise from_sqlite(self.path, e) from None
         except BaseException:
             conn.close()
             raise
+
+    def _refuse_unopenable(self) -> None:
+        """The first read of an encrypted store: another store's key, a file
+        that is not a store, or damage near its start all end here, in one
+        line (SQLCipher cannot tell a wrong key from a file that is not a
+        database: both fail the first page's HMAC). Then a newer schema."""
+        try:
+            self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        except engine.DatabaseError as e:
+            if getattr(e, "sqlite_errorcode", None) == engine.SQLITE_NOTADB:
+                raise StoreKeyError(unopenable_message(self.path)) from None
+            raise StoreError(damaged_message(self.path, f"{e}; damaged or cut short")) from None
+        if version > migrations.SCHEMA_VERSION:
+            raise StoreError(newer_message(self.path, version, migrations.SCHEMA_VERSION))
 
     # -- the key check ---------------------------------------------------------------
     #
@@ -132,7 +155,7 @@ class DeviceStore:
     def _stored_key_check(self) -> str | None:
         try:
             row = self.db.execute("SELECT value FROM meta WHERE key = ?", [KEY_CHECK]).fetchone()
-        except sqlite3.OperationalError:  # no meta table yet
+        except engine.OperationalError:  # no meta table yet
             return None
         return row[0] if row else None
 
@@ -140,6 +163,26 @@ class DeviceStore:
         found = self._stored_key_check()
         if found is not None and not hmac.compare_digest(found, self.cipher.check_value()):
             raise StoreKeyError(WRONG_KEY_MESSAGE)
+
+    def _refuse_another_stores_key_on(self, conn: Any) -> None:
+        """The key check on a plain store about to be encrypted: its check
+        value, else a sealed row, must open with this key — a plain store is
+        never encrypted under another store's key."""
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", [KEY_CHECK]).fetchone()
+        except engine.OperationalError:  # no meta table: nothing stored yet
+            return
+        if row is not None:
+            if not hmac.compare_digest(row[0], self.cipher.check_value()):
+                raise StoreKeyError(WRONG_KEY_MESSAGE)
+            return
+        for table in ("own_keys", "visits", "declarations"):
+            try:
+                sealed = conn.execute(f"SELECT sealed FROM {table} LIMIT 1").fetchone()
+            except engine.OperationalError:
+                continue
+            if sealed is not None:
+                self.cipher.open(sealed[0])
 
     def _remember_key_check(self) -> None:
         """Record the check value, for a new store or one made before the
