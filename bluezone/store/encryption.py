@@ -31,6 +31,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from ..i18n import _
 from . import engine, header
 from .errors import StoreError, from_sqlite
 
@@ -77,17 +78,18 @@ def wipe_leftovers(path: Path) -> None:
     for leftover in (partial, Path(f"{partial}-journal"), Path(f"{partial}-wal"), Path(f"{partial}-shm")):
         leftover.unlink(missing_ok=True)
     plain = plaintext_path(path)
-    if not plain.exists():
-        return
-    if not (path.exists() and os.path.samefile(plain, path)):
-        size = plain.stat().st_size
-        with open(plain, "r+b") as f:
-            chunk = b"\0" * 65536
-            for offset in range(0, size, len(chunk)):
-                f.write(chunk[: min(len(chunk), size - offset)])
-            f.flush()
-            os.fsync(f.fileno())
-    plain.unlink()
+    # Another process finishing the same job may remove the file under us:
+    # every step tolerates it (zeroing it twice is harmless).
+    with contextlib.suppress(FileNotFoundError):
+        if not (path.exists() and os.path.samefile(plain, path)):
+            with open(plain, "r+b") as f:
+                size = os.fstat(f.fileno()).st_size
+                chunk = b"\0" * 65536
+                for offset in range(0, size, len(chunk)):
+                    f.write(chunk[: min(len(chunk), size - offset)])
+                f.flush()
+                os.fsync(f.fileno())
+        plain.unlink()
 
 
 def finish_interrupted(path: Path) -> None:
@@ -128,8 +130,7 @@ def _encrypt_locked(path: Path, key: bytes, check: Callable[[object], None]) -> 
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
         if mode != "delete":
-            raise StoreError(f"{path} is in use by another Bluezone command; try again in a moment / "
-                             f"{path} đang được một lệnh Bluezone khác sử dụng; hãy thử lại sau giây lát")
+            raise StoreError(_("{path} is in use by another Bluezone command; try again in a moment", path=path))
         _stage("plain-checkpointed")
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         target = export_path(path)
@@ -144,8 +145,8 @@ def _encrypt_locked(path: Path, key: bytes, check: Callable[[object], None]) -> 
     check_conn = engine.connect(target, key)
     try:
         if check_conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-            raise StoreError(f"encrypting {path} failed its integrity check; the plain store was kept / "
-                             f"mã hóa {path} không qua được kiểm tra; kho cũ được giữ nguyên")
+            raise StoreError(_("encrypting {path} failed its integrity check; the unencrypted store was kept",
+                               path=path))
         check_conn.execute("PRAGMA journal_mode=WAL")
     finally:
         check_conn.close()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..i18n import Message, _
+
 
 class StoreError(Exception):
     """The store cannot be opened or a write was refused."""
@@ -23,17 +25,12 @@ def damaged_message(path: Path | str, detail: str) -> str:
     )
 
 
-def unopenable_message(path: Path | str) -> str:
+def unopenable_message(path: Path | str) -> Message:
     """An encrypted file the key file does not open. SQLCipher cannot tell
     which it is (both fail the first page's check), so the line says both."""
-    return (
-        f"{path} is not a usable Bluezone device store with this key file (not a SQLite database, damaged, "
-        "or encrypted with another store's key); it was left as it is: restore the right key file, or "
-        "restore it from a backup, or set up a new store with 'bluezone init' / "
-        f"{path} không phải kho dữ liệu Bluezone dùng được với tệp khóa này (không phải SQLite, bị hỏng, "
-        "hoặc khóa của kho khác); tệp được giữ nguyên: hãy khôi phục đúng tệp khóa, hoặc khôi phục từ bản "
-        "sao lưu, hoặc tạo kho mới bằng 'bluezone init'"
-    )
+    return _("{path} is not a usable Bluezone device store with this key file (not a SQLite database, damaged, "
+             "or encrypted with another store's key); it was left as it is: restore the right key file, or "
+             "restore it from a backup, or set up a new store with 'bluezone init'", path=path)
 
 
 def newer_message(path: Path | str, found: int | str, known: int | str) -> str:
