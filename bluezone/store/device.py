@@ -3,13 +3,17 @@
 What it guarantees, and why:
 
 * **Private file**: created with mode 0600 (and its WAL/SHM siblings with it).
-* **Secrets encrypted at rest**: own keys, visit records and declarations are
-  sealed with the store's key (see :mod:`bluezone.store.secrets`).
+* **Encrypted as a whole**: every page of the file and its WAL is SQLCipher
+  ciphertext (:mod:`.engine`); a plain store from before is encrypted on its
+  first open (:mod:`.encryption`). Own keys, visit records and declarations
+  are sealed again inside with the store's key (:mod:`.secrets`).
 * **Atomic grouped writes**: every public write method is one transaction
   (``BEGIN IMMEDIATE`` … ``COMMIT``) in WAL mode, so a process killed at any
   instant leaves either all or none of a group (tested by SIGKILL).
-* **Retention**: contact data older than the window is deleted on open and
-  by :meth:`DeviceStore.purge`, which the sync calls every time.
+* **Retention**: data older than the window is deleted on open, by
+  :meth:`DeviceStore.purge` (the sync calls it every time) and hourly in
+  long-running commands (:mod:`.purging`); ``secure_delete`` overwrites it.
+  Every table has a rule in :data:`RETENTION`.
 * **Schema**: :mod:`bluezone.store.migrations` applies named migrations, the
   core's and those of the ``plugins`` given (``bluezone_store_migrations``).
 """
