@@ -82,18 +82,16 @@ def _real(config: Any, store_path: str | None, scans: int | None) -> None:
               "cần --config để dùng Bluetooth thật")
     if not store_path:
         _fail("--store PATH is required for the real radio / cần --store để lưu tiếp xúc")
-    from bluezone import PurgeTimer, open_store_or_fail
+    from bluezone import open_store_or_fail
 
     from .sources import BleSource
 
     # The phone's existing store: only 'bluezone init' creates a store and its key.
     store = open_store_or_fail(store_path, config.retention_days)
     total = {"stored": 0}
-    purge = PurgeTimer(store)  # a trace runs for days: sightings past retention go while it runs
 
     def on_scan(stored: int, stats: ScanStats) -> None:
         total["stored"] += stored
-        purge.tick()
         click.echo(f"scan {stats.scans}: {stored} identifier(s) / định danh; total {total['stored']}, "
                    f"malformed {stats.malformed}")
 
