@@ -79,8 +79,21 @@ async def report_own_keys(store: Any, transport: Transport, code: str, config: A
 
 async def send_decoys(transport: Transport, kind: str = "report") -> None:
     """One decoy ``report`` (verify, certificate, publish, as a real report
-    makes them) or ``declaration``."""
-    await transport.send_decoy(kind)
+    makes them) or ``declaration``.
+
+    A transport written before decoys had kinds (``send_decoy(self)``) is
+    still called for reports and skipped for declarations, which it cannot
+    imitate."""
+    import inspect
+
+    try:
+        takes_kind = "kind" in inspect.signature(transport.send_decoy).parameters
+    except (TypeError, ValueError):
+        takes_kind = True
+    if takes_kind:
+        await transport.send_decoy(kind)
+    elif kind == "report":
+        await transport.send_decoy()  # the older protocol
 
 
 def next_decoy_delay(rng: random.Random | None = None, mean_seconds: float = DAY_SECONDS) -> float:

@@ -215,3 +215,20 @@ async def test_decoys_keep_their_own_schedule_apart_from_sync(wire, tmp_path):
         assert r.server.db.fingerprint() == fingerprint
     finally:
         store.close()
+
+
+async def test_a_transport_from_before_decoy_kinds_still_sends_decoy_reports():
+    """``send_decoy(self)`` without a kind: reports still go, declarations are skipped."""
+    from bluezone.upload import send_decoys
+
+    class Older:
+        def __init__(self):
+            self.calls = 0
+
+        async def send_decoy(self):
+            self.calls += 1
+
+    t = Older()
+    await send_decoys(t, "report")
+    await send_decoys(t, "declaration")
+    assert t.calls == 1
