@@ -20,7 +20,7 @@ from ..models import Exposure, ExposureWindow, Infectiousness, PublishedBatch, T
 from . import pipeline
 from .matcher import Match
 from .once import uncounted
-from .windows import effective_report_type, infectiousness, window_from_json, window_to_json
+from .windows import effective_report_type, infectiousness, uploader_tier, window_from_json, window_to_json
 
 FEED = "keys"
 
@@ -28,7 +28,7 @@ FEED = "keys"
 def _counts(row: tuple, risk: dict[str, Any]) -> bool:
     """Whether a published key's matches can add to exposure windows (the
     same per-key tests as :func:`.windows.build_windows`)."""
-    return (effective_report_type(row[3], risk).tier is not None
+    return (uploader_tier(effective_report_type(row[3], risk), risk) is not None
             and infectiousness(row[4], risk) is not Infectiousness.NONE)
 
 
