@@ -307,9 +307,15 @@ class Exposure:
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def low(self) -> bool:
+        """A LOW-risk encounter (``details["level"] == "low"``): a notice, not a warning."""
+        return self.details.get("level") == "low"
+
+    @property
     def exposure_id(self) -> str:
-        """Stable id: the same exposure found twice (a re-run sync) is one row."""
-        raw = f"{self.source}|{self.tier.name}|{self.date.isoformat()}"
+        """Stable id: the same exposure found twice (a re-run sync) is one row;
+        a LOW encounter has its own, so the day can still become a warning."""
+        raw = f"{self.source}|{self.tier.name}|{self.date.isoformat()}" + ("|low" if self.low else "")
         return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 

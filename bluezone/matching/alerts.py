@@ -4,7 +4,9 @@ One alert per exposure. It says which tier (F1: met a confirmed case; F2:
 met an F1), on which date, how it was found (Bluetooth, or a source a plugin
 words through ``bluezone_alert_sources``, e.g. a venue check-in) and what
 to do: declare health, contact the local health station, and self-isolate
-until a date (exposure date + ``[risk] isolation_days``).
+until a date (exposure date + ``[risk] isolation_days``). A LOW-risk
+encounter (a deployment with ``[risk] day_risk_levels``, docs/risk.md) gets a
+notice instead: met whom, when, low risk, no isolation, watch your health.
 """
 
 from __future__ import annotations
@@ -53,19 +55,39 @@ _TEMPLATES = {
 }
 
 
+#: LOW level (docs/risk.md): a notice without isolation advice.
+_LOW_WHOM = {
+    "vi": {Tier.F1: "một ca bệnh đã được xác nhận (F0)", Tier.F2: "một người là F1 (người tiếp xúc gần với ca bệnh)"},
+    "en": {Tier.F1: "a confirmed case (F0)", Tier.F2: "an F1 (a close contact of a case)"},
+}
+_LOW_TEXT = {
+    "vi": ("TIẾP XÚC NGUY CƠ THẤP: Ngày {date}, bạn đã ở gần {whom} {source}, nhưng trong thời gian ngắn "
+           "hoặc ở khoảng cách xa. Nguy cơ của bạn thấp: bạn không cần cách ly. Hãy theo dõi sức khỏe; "
+           "nếu bị sốt, ho hoặc khó thở, hãy khai báo y tế và liên hệ trạm y tế xã/phường nơi bạn ở."),
+    "en": ("LOW-RISK ENCOUNTER: On {date} you were near {whom} {source}, but only briefly or at a distance. "
+           "Your risk is low: you do not need to isolate. Watch your health; if you get a fever, a cough "
+           "or shortness of breath, declare your health and contact your local health station."),
+}
+
+
 def format_date(day: dt.date, language: str) -> str:
     """Dates as people in each language write them (no locale needed)."""
     return day.strftime("%d/%m/%Y") if language == "vi" else day.isoformat()
 
 
 def message(tier: Tier, source: str, exposure_date: dt.date, until: dt.date, language: str,
-            sources: dict[str, dict[str, str]] | None = None) -> str:
-    templates = _TEMPLATES.get(language, _TEMPLATES["en"])
+            sources: dict[str, dict[str, str]] | None = None, *, low: bool = False) -> str:
+    """The words for one exposure; ``low`` for a LOW-risk encounter (no isolation advice)."""
     words = (sources or {}).get(source) or {}
     core = _SOURCE.get(language, _SOURCE["en"])
+    source_words = words.get(language) or words.get("en") or core.get(source, core["ble"])
+    if low:
+        lang = language if language in _LOW_TEXT else "en"
+        return _LOW_TEXT[lang].format(date=format_date(exposure_date, language), whom=_LOW_WHOM[lang][tier],
+                                      source=source_words)
+    templates = _TEMPLATES.get(language, _TEMPLATES["en"])
     return templates[tier].format(
-        date=format_date(exposure_date, language), until=format_date(until, language),
-        source=words.get(language) or words.get("en") or core.get(source, core["ble"]),
+        date=format_date(exposure_date, language), until=format_date(until, language), source=source_words,
     )
 
 
@@ -74,11 +96,14 @@ def build_alert(exposure: Exposure, risk: dict[str, Any], languages: list[str], 
     """The alert for an exposure, with a message in every deployment language
     (Vietnamese and English are always included); ``sources`` is
     :func:`alert_sources` of the plugin set, wording sources the core does not know."""
-    until = exposure.date + dt.timedelta(days=int(risk_setting(risk, "isolation_days")))
+    # a LOW-risk encounter advises no isolation: "until" is the day itself
+    until = exposure.date if exposure.low else (
+        exposure.date + dt.timedelta(days=int(risk_setting(risk, "isolation_days"))))
     langs = list(dict.fromkeys([*languages, "vi", "en"]))
     return Alert(
         exposure_id=exposure.exposure_id, tier=exposure.tier, source=exposure.source,
         exposure_date=exposure.date, created_at=now, isolate_until=until,
-        messages={lang: message(exposure.tier, exposure.source, exposure.date, until, lang, sources)
+        messages={lang: message(exposure.tier, exposure.source, exposure.date, until, lang, sources,
+                                low=exposure.low)
                   for lang in langs},
     )

@@ -67,8 +67,8 @@ def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers:
                           accumulate=lambda windows: _remember(store, batch, windows), workers=workers)
     return [
         Exposure(r.tier, "ble", r.date, round(r.score, 3), round(r.weighted_minutes, 2),
-                 {"max_window_score": round(r.max_window_score, 3)})
-        for r in result.daily[0] if r.exposed and r.tier is not Tier.NONE
+                 {"max_window_score": round(r.max_window_score, 3), **({"level": "low"} if r.low else {})})
+        for r in result.daily[0] if (r.exposed or r.low) and r.tier is not Tier.NONE
     ]
 
 
