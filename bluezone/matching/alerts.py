@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ..i18n import N_, _, text
 from ..models import Alert, Exposure, Tier
 from .windows import risk_setting
 
@@ -55,19 +56,16 @@ _TEMPLATES = {
 }
 
 
-#: LOW level (docs/risk.md): a notice without isolation advice.
-_LOW_WHOM = {
-    "vi": {Tier.F1: "một ca bệnh đã được xác nhận (F0)", Tier.F2: "một người là F1 (người tiếp xúc gần với ca bệnh)"},
-    "en": {Tier.F1: "a confirmed case (F0)", Tier.F2: "an F1 (a close contact of a case)"},
-}
-_LOW_TEXT = {
-    "vi": ("TIẾP XÚC NGUY CƠ THẤP: Ngày {date}, bạn đã ở gần {whom} {source}, nhưng trong thời gian ngắn "
-           "hoặc ở khoảng cách xa. Nguy cơ của bạn thấp: bạn không cần cách ly. Hãy theo dõi sức khỏe; "
-           "nếu bị sốt, ho hoặc khó thở, hãy khai báo y tế và liên hệ trạm y tế xã/phường nơi bạn ở."),
-    "en": ("LOW-RISK ENCOUNTER: On {date} you were near {whom} {source}, but only briefly or at a distance. "
-           "Your risk is low: you do not need to isolate. Watch your health; if you get a fever, a cough "
-           "or shortness of breath, declare your health and contact your local health station."),
-}
+#: LOW level (docs/risk.md): a notice without isolation advice, through the message catalogue.
+_LOW_WHOM = {Tier.F1: N_("a confirmed case (F0)"), Tier.F2: N_("an F1 (a close contact of a case)")}
+
+
+def _low_message(tier: Tier, date: str, source: str, language: str) -> str:
+    return text(_("LOW-RISK ENCOUNTER: On {date} you were near {whom} {source}, but only briefly or at a "
+                  "distance. Your risk is low: you do not need to isolate. Watch your health; if you get a "
+                  "fever, a cough or shortness of breath, declare your health and contact your local "
+                  "health station.", date=date, whom=text(_LOW_WHOM[tier], language), source=source),
+                language)
 
 
 def format_date(day: dt.date, language: str) -> str:
@@ -82,9 +80,7 @@ def message(tier: Tier, source: str, exposure_date: dt.date, until: dt.date, lan
     core = _SOURCE.get(language, _SOURCE["en"])
     source_words = words.get(language) or words.get("en") or core.get(source, core["ble"])
     if low:
-        lang = language if language in _LOW_TEXT else "en"
-        return _LOW_TEXT[lang].format(date=format_date(exposure_date, language), whom=_LOW_WHOM[lang][tier],
-                                      source=source_words)
+        return _low_message(tier, format_date(exposure_date, language), source_words, language)
     templates = _TEMPLATES.get(language, _TEMPLATES["en"])
     return templates[tier].format(
         date=format_date(exposure_date, language), until=format_date(until, language), source=source_words,
