@@ -20,7 +20,7 @@ from ..models import Exposure, ExposureWindow, Infectiousness, PublishedBatch, T
 from . import pipeline
 from .matcher import Match
 from .once import uncounted
-from .windows import effective_report_type, infectiousness, uploader_tier, window_from_json, window_to_json
+from .windows import effective_report_type, infectiousness, uploader_tier, window_to_json
 
 FEED = "keys"
 
@@ -36,8 +36,7 @@ def _remember(store: Any, batch: PublishedBatch, windows: list[ExposureWindow]) 
     """Store this batch's windows; return every stored window of their days."""
     store.add_exposure_windows(FEED, batch.content_id,
                                [(w.date.isoformat(), int(w.tier), window_to_json(w)) for w in windows])
-    days = {w.date.isoformat() for w in windows}
-    return [window_from_json(text) for _day, _tier, text in store.exposure_windows(days)]
+    return pipeline.stored_windows(store, {w.date.isoformat() for w in windows})
 
 
 def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers: int | None = None) -> list[Exposure]:
