@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from ..models import ExposureWindow, Infectiousness, ReportType, RiskLevel, WindowRisk
@@ -34,6 +35,8 @@ _RT_KEYS = {
     ReportType.RECURSIVE: "recursive",
 }
 _LEVELS = {"low": RiskLevel.LOW, "high": RiskLevel.HIGH}
+#: Attenuations below this many dB are weighed through a precomputed table.
+_TABLE_DB = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,41 +166,56 @@ class RiskModel:
         inf = "high" if Infectiousness(w.infectiousness) is Infectiousness.HIGH else "standard"
         return int(self.encoding[f"report_type_offset_{key}"]) + int(self.encoding[f"infectiousness_offset_{inf}"])
 
-    def _legacy_multiplier(self, w: ExposureWindow) -> tuple[float, float]:
-        rt = self.report_type_weights.get(_RT_KEYS.get(ReportType(w.report_type), ""), 0.0)
-        inf = {
-            Infectiousness.STANDARD: self.infectiousness_weights.get("standard", 1.0),
-            Infectiousness.HIGH: self.infectiousness_weights.get("high", 1.0),
-        }.get(Infectiousness(w.infectiousness), 0.0)
+    @cached_property
+    def _legacy_weights(self) -> tuple[dict[int, float], dict[int, float]]:
+        """Report-type and infectiousness weights by their wire numbers."""
+        rt = {int(t): float(self.report_type_weights.get(key, 0.0)) for t, key in _RT_KEYS.items()}
+        inf = {int(Infectiousness.STANDARD): float(self.infectiousness_weights.get("standard", 1.0)),
+               int(Infectiousness.HIGH): float(self.infectiousness_weights.get("high", 1.0))}
         return rt, inf
 
-    def _seconds(self, seconds: int) -> int:
-        # windows can come from outside (an OS's exposure windows, a store): a
-        # negative or oversized secondsSinceLastScan must not weigh
-        return max(0, min(self.max_seconds_per_scan, seconds))
+    def _legacy_multiplier(self, w: ExposureWindow) -> tuple[float, float]:
+        rt, inf = self._legacy_weights
+        return rt.get(int(w.report_type), 0.0), inf.get(int(w.infectiousness), 0.0)
 
-    def _weight(self, attenuation: int) -> float:
-        return next((weight for rng, weight in self.weights if attenuation in rng), 0.0)
+    @cached_property
+    def _weight_table(self) -> tuple[float, ...]:
+        # attenuations are whole dB: one lookup per scan instead of a range search
+        return tuple(self._weight_of(a) for a in range(_TABLE_DB))
+
+    def _weight_of(self, attenuation: float) -> float:
+        for rng, weight in self.weights:
+            if attenuation in rng:
+                return weight
+        return 0.0
 
     def score_window(self, w: ExposureWindow) -> WindowScore | None:
         """The window's score and result, or ``None`` when a filter or the
         window level mapping drops it."""
-        scans = [(s.min_attenuation_db if self.use_min_attenuation else s.typical_attenuation_db,
-                  self._seconds(s.seconds_since_last_scan)) for s in w.scan_instances]
+        # windows can come from outside (an OS's exposure windows, a store): a
+        # negative or oversized secondsSinceLastScan must not weigh
+        cap, use_min = self.max_seconds_per_scan, self.use_min_attenuation
+        scans: list[tuple[int, int]] = []
+        for scan in w.scan_instances:
+            given = scan.seconds_since_last_scan
+            scans.append((scan.min_attenuation_db if use_min else scan.typical_attenuation_db,
+                          0 if given < 0 else cap if given > cap else given))
         for attenuations, drop_if in self.filters:
-            seconds = 0.0
-            for attenuation, s in scans:
+            in_range = 0.0
+            for attenuation, seconds in scans:
                 if attenuation in attenuations:
-                    seconds += s
-            if seconds / 60 in drop_if:
+                    in_range += seconds
+            if in_range / 60 in drop_if:
                 return None
         trl = self.transmission_risk_level(w)
         if self.encoding is not None:
             if trl is None or any(trl in r for r in self.trl_filters):
                 return None
         weighted = 0.0
-        for attenuation, s in scans:
-            weighted += s * self._weight(attenuation)
+        table, weight_of = self._weight_table, self._weight_of
+        for attenuation, seconds in scans:
+            weighted += seconds * (table[attenuation] if type(attenuation) is int and 0 <= attenuation < _TABLE_DB
+                                   else weight_of(attenuation))
         if self.encoding is not None:
             value = self.trl_values.get(trl or 0, 0.0)
             score, minutes = weighted * value, value * (weighted / 60)
