@@ -60,7 +60,7 @@ def phone(tmp_path):
                str(tmp_path / "venue"), "--config", "province.toml", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     store = tmp_path / "phone.db"
-    init = cli("init", "--config", "province.toml", "--store", str(store), "--language", "en", cwd=tmp_path)
+    init = cli("init", "--config", "province.toml", "--store", str(store), "--language", "en", "--consent", "all", cwd=tmp_path)
     assert init.returncode == 0, init.stderr
     return tmp_path, store
 
@@ -189,7 +189,7 @@ def test_another_stores_key_file_is_refused_before_anything_is_written(phone):
     and neither file changes."""
     folder, store = phone
     other = folder / "other.db"
-    assert cli("init", "--config", "province.toml", "--store", str(other), "--language", "en",
+    assert cli("init", "--config", "province.toml", "--store", str(other), "--language", "en", "--consent", "all",
                cwd=folder).returncode == 0
     key = default_key_file(store)
     own = key.read_bytes()
@@ -211,7 +211,7 @@ def test_a_store_from_before_the_key_check_learns_it_only_from_a_key_that_opens_
     with sqlite3.connect(store) as conn:  # as a store made before the check value existed
         conn.execute("DELETE FROM meta WHERE key = 'key_check'")
     other = folder / "other.db"
-    assert cli("init", "--config", "province.toml", "--store", str(other), "--language", "en",
+    assert cli("init", "--config", "province.toml", "--store", str(other), "--language", "en", "--consent", "all",
                cwd=folder).returncode == 0
     key = default_key_file(store)
     own = key.read_bytes()

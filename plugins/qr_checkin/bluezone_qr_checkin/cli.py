@@ -348,7 +348,10 @@ def checkin_cmd(code, yes, store_path, config_path) -> None:
         return
     tz = _tz(config)
     with _open_store(store_path, config) as store:
-        result = checkin.check_in(store, info, default_stay=_settings(config).default_stay_minutes * 60)
+        try:
+            result = checkin.check_in(store, info, default_stay=_settings(config).default_stay_minutes * 60)
+        except checkin.CheckinError as e:  # consent to venue check-in withdrawn
+            fail(str(e))
     if result.ended is not None:
         echo(msg.both("Đã tự check-out khỏi địa điểm trước", "Checked out of your previous venue"))
     echo(msg.both(f"Đã check-in lúc {show_time(result.visit.arrival, tz)}; tự check-out lúc "
