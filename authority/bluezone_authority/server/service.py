@@ -296,7 +296,7 @@ class AuthorityServer:
     def purge(self) -> dict[str, int]:
         """Delete what is older than the retention window: keys (by their
         rolling start), batches and their files, declarations, spent or
-        expired codes and tokens."""
+        expired codes and tokens, and what plugins keep (``bluezone_server_retention``)."""
         now = self.now()
         cutoff = now - self.settings.retention_days * DAY_SECONDS
         cutoff_interval = cutoff // 600
@@ -314,6 +314,10 @@ class AuthorityServer:
                                              (now, cutoff)).rowcount,
             }
             declaration_quota.forget_before(c, cutoff)
+            pm = getattr(self.config, "pm", None)
+            if pm is not None:  # what plugins keep on the server (bluezone_server_retention)
+                for counts in pm.hook.bluezone_server_retention(conn=c, cutoff=cutoff, now=now):
+                    out.update(counts or {})
         exporter.sync_directory(self.db, self.settings.export_dir, feeds=feeds or None)
         return out
 
