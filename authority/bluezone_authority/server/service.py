@@ -35,6 +35,8 @@ from .settings import ServerSettings
 HOUR = 3600
 #: The form name a device sends with a declaration (``ncovi``, ``ncovi/1+gia-lai-2``).
 FORM_NAME = re.compile(r"^[a-z0-9][a-z0-9._+/-]{0,31}$")
+#: A declaration's receipt, as :meth:`AuthorityServer.accept_declaration` makes it.
+RECEIPT = re.compile(r"^[0-9a-f]{24}$")
 log = logging.getLogger("bluezone.server")
 
 
@@ -290,6 +292,22 @@ class AuthorityServer:
     def declaration(self, receipt: str) -> bytes | None:
         row = self.db.one("SELECT sealed FROM declarations WHERE id = ?", (receipt,))
         return row[0] if row else None
+
+    def delete_declaration(self, receipt: Any) -> bool:
+        """Delete one declaration by the receipt its sender was given (the
+        person asked for their data to be deleted). True when it was there.
+        Raises a 400 :class:`ApiError` for something that is not a receipt."""
+        if not isinstance(receipt, str) or not RECEIPT.match(receipt):
+            raise bad_request("invalid_receipt", "a receipt is the 24 hexadecimal characters the phone was given",
+                              "mã biên nhận gồm 24 ký tự thập lục phân mà điện thoại đã nhận")
+        with self.db.transaction() as c:
+            row = c.execute("SELECT received_hour, length(sealed) FROM declarations WHERE id = ?",
+                            (receipt,)).fetchone()
+            if row is None:
+                return False
+            c.execute("DELETE FROM declarations WHERE id = ?", (receipt,))
+            declaration_quota.release(c, row[0], row[1])
+        return True
 
     # -- retention -------------------------------------------------------------------------------
 
