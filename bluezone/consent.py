@@ -31,23 +31,25 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .i18n import N_, _, text
+
 #: Every purpose, in the order they are asked.
 PURPOSES: tuple[str, ...] = ("bluetooth", "venues", "f2", "declarations", "submitters")
 
-#: What each purpose means, Vietnamese then English (the init prompt, settings, my-data).
-DESCRIPTIONS: dict[str, tuple[str, str]] = {
-    "bluetooth": ("Ghi nhận mã Bluetooth của các điện thoại ở gần và so khớp với khóa đã công bố, trên máy này",
-                  "Record the Bluetooth identifiers of phones nearby and match them against published keys, "
-                  "on this phone"),
-    "venues": ("Check-in địa điểm bằng mã QR và so khớp với các lần truy vết địa điểm",
-               "Check in at venues by QR code and match your visits against venue traces"),
-    "f2": ("Nhận cảnh báo F2 (tiếp xúc với người tiếp xúc gần)",
-           "Receive F2 warnings (contact with a close contact)"),
-    "declarations": ("Gửi tờ khai y tế đã niêm phong cho cơ quan y tế",
-                     "Send sealed health declarations to the health authority"),
-    "submitters": ("Chuyển tờ khai cho bên nộp hộ bên ngoài (ví dụ NCOVI)",
-                   "Hand a declaration to an external submitter (for example NCOVI)"),
+#: What each purpose means, in English (msgids; shown with :func:`describe`).
+DESCRIPTIONS: dict[str, str] = {
+    "bluetooth": N_("Record the Bluetooth identifiers of phones nearby and match them against published keys, on this phone"),
+    "venues": N_("Check in at venues by QR code and match your visits against venue traces"),
+    "f2": N_("Receive F2 warnings (contact with a close contact)"),
+    "declarations": N_("Send sealed health declarations to the health authority"),
+    "submitters": N_("Hand a declaration to an external submitter (for example NCOVI)"),
 }
+
+
+def describe(purpose: str, language: str) -> str:
+    """What ``purpose`` means, in ``language``."""
+    return text(DESCRIPTIONS[purpose], language)
+
 
 #: The meta key the F2 choice has always been kept under; kept in step with the ``f2`` purpose.
 F2_META = "f2_opt_in"
@@ -74,11 +76,12 @@ class ConsentWithdrawn(PermissionError):
 
     def __init__(self, purpose: str):
         self.purpose = purpose
-        vi, en = DESCRIPTIONS[purpose]
-        super().__init__(
-            f"you have not agreed to '{purpose}' ({en}); nothing was done. To agree: "
-            f"bluezone consent give {purpose} / bạn chưa đồng ý '{purpose}' ({vi}); không có gì được thực hiện. "
-            f"Để đồng ý: bluezone consent give {purpose}")
+        super().__init__(purpose)
+        self.message = _("You have not agreed to '{purpose}' ({what}); nothing was done. To agree: "
+                         "bluezone consent give {purpose}", purpose=purpose, what=_(DESCRIPTIONS[purpose]))
+
+    def __str__(self) -> str:
+        return str(self.message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,29 +98,28 @@ class Decision:
                 "decided_at": self.decided_at}
 
 
-def parse_choice(text: str) -> dict[str, bool]:
+def parse_choice(choice: str) -> dict[str, bool]:
     """``--consent`` text → a decision for every purpose.
 
     ``all`` grants every purpose, ``none`` refuses every one, a comma list
     (``bluetooth,venues``) grants those named and refuses the rest."""
-    text = text.strip().lower()
-    if text == "all":
+    choice = choice.strip().lower()
+    if choice == "all":
         return {p: True for p in PURPOSES}
-    if text == "none":
+    if choice == "none":
         return {p: False for p in PURPOSES}
-    named = [p.strip() for p in text.split(",") if p.strip()]
+    named = [p.strip() for p in choice.split(",") if p.strip()]
     unknown = [p for p in named if p not in PURPOSES]
     if unknown or not named:
-        raise ConsentError(
-            f"--consent takes 'all', 'none' or a comma list of purposes ({', '.join(PURPOSES)}); "
-            f"not {text!r} / --consent nhận 'all', 'none' hoặc danh sách mục đích ({', '.join(PURPOSES)})")
+        raise ConsentError(str(_("--consent takes 'all', 'none' or a comma list of purposes ({purposes}), "
+                                 "not {given!r}", purposes=", ".join(PURPOSES), given=choice)))
     return {p: p in named for p in PURPOSES}
 
 
 def check_purpose(purpose: str) -> str:
     if purpose not in PURPOSES:
-        raise ConsentError(f"unknown purpose {purpose!r}; known: {', '.join(PURPOSES)} / "
-                           f"mục đích không có: {purpose!r}")
+        raise ConsentError(str(_("unknown purpose {purpose!r}; known: {purposes}", purpose=purpose,
+                                 purposes=", ".join(PURPOSES))))
     return purpose
 
 

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from ..config import ConfigError
 from ..device import Device, DeviceError
+from ..i18n import _
 from ..models import Tier
 from ..store import StoreError, StoreKeyError
 from ..transport import TransportError
@@ -130,8 +131,7 @@ def init_command(config_path: str, store_path: str, language: str | None, no_f2:
     from .privacy_cmd import ask_consents
 
     if Path(store_path).exists():  # before any question: the answers would be thrown away
-        fail(f"{store_path} already exists; this phone is set up (try 'bluezone status') / "
-             f"{store_path} đã có; điện thoại này đã được thiết lập (xem 'bluezone status')")
+        fail(_("{path} already exists; this phone is set up (try 'bluezone status').", path=store_path))
     consents = ask_consents(config_path, consent_choice, language)
     try:
         device = Device.init(config_path, store_path, consents=consents, language=language, f2_opt_in=not no_f2)

@@ -27,6 +27,7 @@ import click
 
 from .. import consent
 from ..config import Config
+from ..i18n import Message, _, _n, text
 from .common import fail, load_config_or_fail, with_store_errors
 
 store_option = click.option("--store", "store_path", envvar="BLUEZONE_STORE", required=True,
@@ -35,8 +36,9 @@ config_option = click.option("--config", "config_path", envvar="BLUEZONE_CONFIG"
                              type=click.Path(dir_okay=False), help="Deployment TOML (or $BLUEZONE_CONFIG).")
 
 
-def _both(vi: str, en: str, lang: str) -> str:
-    return vi if lang == "vi" else en
+def _in(message: Message, lang: str) -> str:
+    """A person's own text: in the language they chose."""
+    return text(message, lang)
 
 
 def _notice_version(config: Config) -> str:
@@ -53,20 +55,16 @@ def notice_lines(config: Config, lang: str) -> list[str]:
     from ..privacy.notice import PrivacySettings, controller_lines, purposes
 
     p = config.typed(PrivacySettings)
-    lines = [_both(f"Thông báo xử lý dữ liệu cá nhân — {config.name}",
-                   f"Personal data processing notice — {config.name}", lang), ""]
+    lines = [_in(_("Personal data processing notice — {name}", name=config.name), lang), ""]
     lines += [f"{label}: {value}" for label, value in controller_lines(p, lang)]
-    i = 0 if lang == "vi" else 1
     for n in purposes(config.retention_days):
-        lines += ["", f"[{n.purpose}] {consent.DESCRIPTIONS[n.purpose][i]}",
-                  f"  {_both('Dữ liệu', 'Data', lang)}: {n.data[i]}",
-                  f"  {_both('Bên nhận', 'Recipients', lang)}: {n.recipients[i]}",
-                  f"  {_both('Thời hạn lưu', 'Kept for', lang)}: {n.retention[i]}"]
-    lines += ["", _both(
-        "Bạn có quyền được biết, đồng ý hoặc không, rút lại sự đồng ý (bluezone consent), xem và xuất dữ liệu "
-        "(bluezone my-data), xóa dữ liệu (bluezone forget), và khiếu nại tới bên kiểm soát dữ liệu ở trên.",
+        lines += ["", f"[{n.purpose}] {consent.describe(n.purpose, lang)}",
+                  "  " + _in(_("Data: {data}", data=n.data), lang),
+                  "  " + _in(_("Recipients: {recipients}", recipients=n.recipients), lang),
+                  "  " + _in(_("Kept for: {retention}", retention=n.retention), lang)]
+    lines += ["", _in(_(
         "You may be informed, agree or refuse, withdraw consent (bluezone consent), see and export your data "
-        "(bluezone my-data), delete it (bluezone forget), and complain to the data controller above.", lang)]
+        "(bluezone my-data), delete it (bluezone forget), and complain to the data controller above."), lang)]
     return lines
 
 
@@ -83,8 +81,8 @@ def privacy_command(config_path: str, language: str | None, as_json: bool) -> No
 
     config = load_config_or_fail(config_path)
     if as_json:
-        click.echo(json.dumps(notice_dict(config.typed(PrivacySettings), config.retention_days, config.name),
-                              ensure_ascii=False, indent=2))
+        click.echo(json.dumps(notice_dict(config.typed(PrivacySettings), config.retention_days, config.name,
+                                          config.languages), ensure_ascii=False, indent=2))
         return
     for line in notice_lines(config, language or config.languages[0]):
         click.echo(line)
@@ -108,15 +106,13 @@ def ask_consents(config_path: str, choice: str | None, language: str | None) -> 
         click.echo(line)
     click.echo("")
     out = {}
-    i = 0 if lang == "vi" else 1
     try:
         for purpose in consent.PURPOSES:
-            out[purpose] = click.confirm(_both(f"Đồng ý: {consent.DESCRIPTIONS[purpose][i]}?",
-                                               f"Agree: {consent.DESCRIPTIONS[purpose][i]}?", lang), default=False)
+            out[purpose] = click.confirm(_in(_("Agree: {what}?", what=_(consent.DESCRIPTIONS[purpose])), lang),
+                                         default=False)
     except click.Abort:
-        fail("no answer, so nothing was set up; answer the questions, or give --consent all, --consent none "
-             f"or --consent {','.join(consent.PURPOSES[:2])} / không có câu trả lời nên chưa thiết lập gì; hãy "
-             "trả lời, hoặc dùng --consent")
+        fail(_("No answer, so nothing was set up. Answer the questions, or give --consent all, --consent none "
+               "or --consent {example}.", example="bluetooth,venues"))
     return out
 
 
@@ -159,15 +155,14 @@ def _show_consents(device: Any, as_json: bool) -> None:
         click.echo(json.dumps({p: (found[p].as_dict() if p in found else None) for p in consent.PURPOSES},
                               ensure_ascii=False))
         return
-    i = 0 if lang == "vi" else 1
     for p in consent.PURPOSES:
         d = found.get(p)
         if d is None:
-            state = _both("chưa quyết định (vẫn xử lý như trước)", "not decided (processing as before)", lang)
+            state = _in(_("not decided (processing as before)"), lang)
         else:
-            state = (_both("đồng ý", "agreed", lang) if d.granted else _both("không đồng ý", "refused", lang)) \
+            state = _in(_("agreed") if d.granted else _("refused"), lang) \
                 + f" (v{d.notice_version}, {_fmt(d.decided_at)})"
-        click.echo(f"{p}: {state} — {consent.DESCRIPTIONS[p][i]}")
+        click.echo(f"{p}: {state} — {consent.describe(p, lang)}")
 
 
 def _fmt(ts: int) -> str:
@@ -204,11 +199,11 @@ def _change(ctx: click.Context, purpose: str, granted: bool) -> None:
     finally:
         device.store.close()
     if granted:
-        click.echo(_both(f"Đã ghi nhận: bạn đồng ý '{purpose}'.", f"Recorded: you agree to '{purpose}'.", lang))
+        click.echo(_in(_("Recorded: you agree to '{purpose}'.", purpose=purpose), lang))
     else:
-        click.echo(_both(f"Đã rút lại sự đồng ý '{purpose}': việc xử lý này đã dừng; đã xóa {deleted} mục liên quan.",
-                         f"Consent to '{purpose}' withdrawn: this processing has stopped; {deleted} related "
-                         "record(s) deleted.", lang))
+        click.echo(_in(_n("Consent to '{purpose}' withdrawn: this processing has stopped; {n} related record "
+                          "deleted.", "Consent to '{purpose}' withdrawn: this processing has stopped; {n} related "
+                          "records deleted.", deleted, purpose=purpose), lang))
 
 
 _purpose_arg = click.argument("purpose", type=click.Choice(list(consent.PURPOSES)))
@@ -252,8 +247,8 @@ class Setting:
 
 def _write_language(device: Any, value: str) -> None:
     if value not in device.config.languages:
-        fail(f"language {value!r} is not offered here ({', '.join(device.config.languages)}) / "
-             f"ngôn ngữ {value!r} không có ở đây")
+        fail(_("Language {value!r} is not offered here ({offered}).", value=value,
+               offered=", ".join(device.config.languages)))
     device.store.set_meta("language", value)
 
 
@@ -283,7 +278,7 @@ def _settings_command() -> click.Command:
                 return
             lang = device.language
             for name in changed:
-                click.echo(_both(f"Đã đổi {name} thành {values[name]}.", f"Changed {name} to {values[name]}.", lang))
+                click.echo(_in(_("Changed {name} to {value}.", name=name, value=values[name]), lang))
             for s in SETTINGS:
                 click.echo(f"{s.name}: {values[s.name]}")
         finally:
@@ -341,7 +336,7 @@ def my_data_command(config_path: str, store_path: str, as_json: bool, out_path: 
     for line in summary_text(data, lang):
         click.echo(line)
     if out_path:
-        click.echo(_both(f"Toàn bộ dữ liệu: {out_path}", f"Full export: {out_path}", lang))
+        click.echo(_in(_("Full export: {path}", path=out_path), lang))
 
 
 @click.command("forget")
@@ -356,18 +351,17 @@ def forget_command(store_path: str, yes: bool) -> None:
     from ..store.secrets import default_key_file
 
     if not Path(store_path).exists() and not default_key_file(Path(store_path)).exists():
-        fail(f"no device store at {store_path}; nothing to delete / không có kho dữ liệu tại {store_path}")
+        fail(_("No device store at {path}; nothing to delete.", path=store_path))
     try:
-        sure = yes or click.confirm(f"Xóa toàn bộ dữ liệu và khóa của {store_path}? Không thể hoàn tác. / "
-                                    f"Delete all data and the key of {store_path}? This cannot be undone.",
-                                    default=False)
+        sure = yes or click.confirm(str(_("Delete all data and the key of {path}? This cannot be undone.",
+                                          path=store_path)), default=False)
     except click.Abort:  # no answer is no
         sure = False
     if not sure:
-        fail("nothing was deleted (confirm, or give --yes) / không xóa gì (hãy xác nhận, hoặc dùng --yes)", code=1)
+        fail(_("Nothing was deleted (confirm, or give --yes)."), code=1)
     done = forget(store_path)
-    click.echo(f"Đã xóa {len(done.removed)} tệp; điện thoại này không còn dữ liệu Bluezone. / "
-               f"Deleted {len(done.removed)} file(s); this phone holds no Bluezone data any more.")
+    click.echo(str(_n("Deleted {n} file; this phone holds no Bluezone data any more.",
+                      "Deleted {n} files; this phone holds no Bluezone data any more.", len(done.removed))))
 
 
 def register(cli: click.Group) -> None:

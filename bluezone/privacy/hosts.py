@@ -30,10 +30,12 @@ class HostWarning:
     host: str
 
     def format(self, file: str) -> str:
-        return (f"{file}: warning: {self.location} = {self.url!r}: host {self.host!r} is not in the country "
-                f"([privacy] hosts_in_country); personal data sent there crosses the border / "
-                f"cảnh báo: máy chủ {self.host!r} không ở trong nước; dữ liệu cá nhân gửi tới đó là chuyển ra "
-                f"nước ngoài")
+        """One line, in every deployment language (no person behind it)."""
+        from ..i18n import _
+
+        return str(_("{file}: warning: {location} = {url!r}: host {host!r} is not in the country ([privacy] "
+                     "hosts_in_country); personal data sent there crosses the border",
+                     file=file, location=self.location, url=self.url, host=self.host))
 
 
 def _urls(value: Any, where: str) -> Iterator[tuple[str, str]]:

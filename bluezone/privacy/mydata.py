@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 from typing import Any
+
+from ..i18n import N_, _, text
 
 #: Tables whose ``sealed`` column is opened with the store key.
 SEALED_TABLES = ("own_keys", "visits", "declarations")
@@ -66,47 +67,34 @@ def export(store: Any, deployment: str) -> dict[str, Any]:
     return {"deployment": deployment, "exported_at": store.now(), "store": str(store.path), "tables": out}
 
 
-@dataclass(frozen=True, slots=True)
-class SummaryLine:
-    table: str
-    rows: int
-    vi: str
-    en: str
-
-
-#: What each core table is, in both languages; a plugin's table is named as it is.
-MEANING: dict[str, tuple[str, str]] = {
-    "meta": ("cài đặt và trạng thái của ứng dụng", "settings and app state"),
-    "consents": ("các lựa chọn đồng ý của bạn", "your consent decisions"),
-    "own_keys": ("khóa hằng ngày của máy này (bí mật)", "this phone's daily keys (secret)"),
-    "sightings": ("mã Bluetooth của máy ở gần đã ghi nhận", "Bluetooth identifiers of phones nearby"),
-    "visits": ("các lần check-in địa điểm", "venue check-ins"),
-    "exposures": ("phơi nhiễm đã phát hiện", "exposures found"),
-    "alerts": ("cảnh báo đã hiển thị", "warnings shown"),
-    "exposure_windows": ("khoảng tiếp xúc với khóa đã công bố", "contact windows with published keys"),
-    "matched_contributions": ("dấu vết đã đếm (mã băm có khóa)", "what was already counted (keyed hashes)"),
-    "processed_batches": ("các gói đã tải và so khớp", "published batches downloaded and matched"),
-    "sync_state": ("trạng thái đồng bộ", "sync state"),
-    "declarations": ("bản sao tờ khai bạn chọn giữ", "declaration copies you chose to keep"),
-    "_migrations": ("phiên bản cấu trúc dữ liệu", "data-structure versions"),
+#: What each core table is (msgids); a plugin's table is named as it is.
+MEANING: dict[str, str] = {
+    "meta": N_("settings and app state"),
+    "consents": N_("your consent decisions"),
+    "own_keys": N_("this phone's daily keys (secret)"),
+    "sightings": N_("Bluetooth identifiers of phones nearby"),
+    "visits": N_("venue check-ins"),
+    "exposures": N_("exposures found"),
+    "alerts": N_("warnings shown"),
+    "exposure_windows": N_("contact windows with published keys"),
+    "matched_contributions": N_("what was already counted (keyed hashes)"),
+    "processed_batches": N_("published batches downloaded and matched"),
+    "sync_state": N_("sync state"),
+    "declarations": N_("declaration copies you chose to keep"),
+    "_migrations": N_("data-structure versions"),
 }
 
 
-def summary(data: dict[str, Any]) -> list[SummaryLine]:
-    return [SummaryLine(t, len(rows), *MEANING.get(t, (t, t))) for t, rows in data["tables"].items()]
-
-
 def summary_text(data: dict[str, Any], lang: str) -> list[str]:
-    """The human summary: one line per table, then the consent decisions."""
-    vi = lang == "vi"
+    """The human summary in ``lang``: one line per table, then the consent decisions."""
     when = dt.datetime.fromtimestamp(data["exported_at"], dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [(f"Dữ liệu trên điện thoại này ({data['deployment']}), lúc {when}:" if vi
-              else f"Data held on this phone ({data['deployment']}), at {when}:")]
-    for s in summary(data):
-        lines.append(f"  {s.table}: {s.rows} — {s.vi if vi else s.en}")
+    lines = [text(_("Data held on this phone ({deployment}), at {when}:", deployment=data["deployment"], when=when),
+                  lang)]
+    for table, rows in data["tables"].items():
+        meaning = text(MEANING[table], lang) if table in MEANING else table
+        lines.append(f"  {table}: {len(rows)} — {meaning}")
     for c in data["tables"].get("consents", []):
-        state = ("đồng ý" if c["granted"] else "không đồng ý") if vi else ("agreed" if c["granted"] else "refused")
-        lines.append(f"  • {c['purpose']}: {state} (v{c['notice_version']})")
-    lines.append("Tệp xuất có chứa khóa bí mật của máy; hãy giữ kín." if vi
-                 else "The full export contains this phone's secret keys; keep it private.")
+        state = _("agreed") if c["granted"] else _("refused")
+        lines.append(f"  • {c['purpose']}: {text(state, lang)} (v{c['notice_version']})")
+    lines.append(text(_("The full export contains this phone's secret keys; keep it private."), lang))
     return lines

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..i18n import Message, _, text
 from ..settings import FROM_SCHEMA, section_settings
 
 SCHEMA: dict[str, Any] = {
@@ -57,85 +58,72 @@ class PrivacySettings:
 
 @dataclass(frozen=True, slots=True)
 class PurposeNotice:
-    """What one purpose processes, in both languages: ``(vi, en)`` pairs."""
+    """What one purpose processes: texts shown in the reader's language."""
 
     purpose: str
-    data: tuple[str, str]
-    recipients: tuple[str, str]
-    retention: tuple[str, str]
+    data: Message
+    recipients: Message
+    retention: Message
 
 
 def purposes(retention_days: int) -> list[PurposeNotice]:
     """The notice's per-purpose part, from what the software actually does."""
-    d = retention_days
-    kept = (f"{d} ngày trên điện thoại, rồi tự động xóa", f"{d} days on this phone, then deleted automatically")
+    kept = _("{days} days on this phone, then deleted automatically", days=retention_days)
     return [
         PurposeNotice(
             "bluetooth",
-            ("mã Bluetooth ngẫu nhiên thay đổi mỗi 10–20 phút của máy bạn và của máy ở gần, thời điểm và "
-             "cường độ tín hiệu; khóa hằng ngày của máy bạn",
-             "the rotating random Bluetooth identifiers of your phone and of phones nearby, with time and "
-             "signal strength; your phone's daily keys"),
-            ("không ai: chỉ khi bạn báo cáo bằng mã của cơ quan y tế, khóa của bạn (không phải danh bạ tiếp xúc) "
-             "được gửi tới máy chủ của cơ quan y tế và công bố ẩn danh",
-             "nobody: only if you report with a health-authority code are your keys (never your contacts) "
-             "sent to the health authority's server and published without your identity"),
+            _("the rotating random Bluetooth identifiers of your phone and of phones nearby, with time and "
+              "signal strength; your phone's daily keys"),
+            _("nobody: only if you report with a health-authority code are your keys (never your contacts) "
+              "sent to the health authority's server and published without your identity"),
             kept),
         PurposeNotice(
             "venues",
-            ("địa điểm bạn check-in (từ mã QR), giờ đến và giờ đi",
-             "the venues you check in at (from their QR code), arrival and departure times"),
-            ("không ai: các lần check-in chỉ ở trên điện thoại; so khớp với truy vết địa điểm diễn ra trên máy",
-             "nobody: check-ins stay on this phone; matching against venue traces happens on it"),
+            _("the venues you check in at (from their QR code), arrival and departure times"),
+            _("nobody: check-ins stay on this phone; matching against venue traces happens on it"),
             kept),
         PurposeNotice(
             "f2",
-            ("khóa đã công bố của người F1 được so khớp với mã Bluetooth đã ghi nhận; kết quả (ngày, mức) lưu trên máy",
-             "published keys of F1 contacts matched against the identifiers recorded; results (day, tier) "
-             "kept on this phone"),
-            ("không ai", "nobody"),
+            _("published keys of F1 contacts matched against the identifiers recorded; results (day, tier) "
+              "kept on this phone"),
+            _("nobody"),
             kept),
         PurposeNotice(
             "declarations",
-            ("nội dung tờ khai y tế bạn điền (dữ liệu sức khỏe: dữ liệu cá nhân nhạy cảm)",
-             "the health declaration you fill in (health data: sensitive personal data)"),
-            ("cơ quan y tế, chỉ ở dạng niêm phong bằng khóa công khai của họ; máy chủ không đọc được",
-             "the health authority, sealed to its public key only; the server cannot read it"),
-            (f"máy chủ giữ bản niêm phong {d} ngày; bản trên máy chỉ khi bạn chọn giữ, tối đa {d} ngày",
-             f"the server keeps the sealed copy {d} days; a copy on this phone only if you choose, at most "
-             f"{d} days")),
+            _("the health declaration you fill in (health data: sensitive personal data)"),
+            _("the health authority, sealed to its public key only; the server cannot read it"),
+            _("the server keeps the sealed copy {days} days; a copy on this phone only if you choose, at most "
+              "{days} days", days=retention_days)),
         PurposeNotice(
             "submitters",
-            ("nội dung tờ khai, theo mẫu quốc gia", "the declaration's content, in the national form"),
-            ("bên nộp hộ bên ngoài mà tỉnh cấu hình (ví dụ NCOVI), chỉ khi bạn đồng ý cho từng tờ khai",
-             "the external submitter the province configures (for example NCOVI), only when you agree "
-             "for that declaration"),
-            ("theo quy định của bên nhận", "as the receiving service's own rules say")),
+            _("the declaration's content, in the national form"),
+            _("the external submitter the province configures (for example NCOVI), only when you agree "
+              "for that declaration"),
+            _("as the receiving service's own rules say")),
     ]
-
-
-NOT_SET = ("(chưa cấu hình trong tệp triển khai)", "(not set in the deployment file)")
 
 
 def controller_lines(p: PrivacySettings, lang: str) -> list[tuple[str, str]]:
     """``(label, value)`` rows of the controller and its contacts, in ``lang``."""
-    vi = lang == "vi"
-    missing = NOT_SET[0] if vi else NOT_SET[1]
+    missing = text(_("(not set in the deployment file)"), lang)
     rows = [
-        ("Bên kiểm soát dữ liệu" if vi else "Data controller", p.controller or missing),
-        ("Địa chỉ" if vi else "Address", p.controller_address or missing),
+        (text(_("Data controller"), lang), p.controller or missing),
+        (text(_("Address"), lang), p.controller_address or missing),
         ("Email", p.contact_email or missing),
-        ("Điện thoại" if vi else "Phone", p.contact_phone or missing),
-        ("Phụ trách bảo vệ dữ liệu cá nhân" if vi else "Data-protection contact", p.protection_contact or missing),
+        (text(_("Phone"), lang), p.contact_phone or missing),
+        (text(_("Data-protection contact"), lang), p.protection_contact or missing),
     ]
     if p.processors:
-        rows.append(("Bên xử lý" if vi else "Processors", "; ".join(p.processors)))
-    rows.append(("Phiên bản thông báo" if vi else "Notice version", p.notice_version))
+        rows.append((text(_("Processors"), lang), "; ".join(p.processors)))
+    rows.append((text(_("Notice version"), lang), p.notice_version))
     return rows
 
 
-def notice_dict(p: PrivacySettings, retention_days: int, deployment: str) -> dict[str, Any]:
-    """The whole notice as JSON-ready data, both languages (``bluezone privacy --json``)."""
+def notice_dict(p: PrivacySettings, retention_days: int, deployment: str,
+                languages: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """The whole notice as JSON-ready data, one text per language (``bluezone privacy --json``)."""
+    from ..consent import DESCRIPTIONS
+
     return {
         "deployment": deployment,
         "notice_version": p.notice_version,
@@ -143,8 +131,8 @@ def notice_dict(p: PrivacySettings, retention_days: int, deployment: str) -> dic
                        "phone": p.contact_phone, "protection_contact": p.protection_contact,
                        "processors": list(p.processors)},
         "retention_days": retention_days,
-        "purposes": [{"purpose": n.purpose, "data": {"vi": n.data[0], "en": n.data[1]},
-                      "recipients": {"vi": n.recipients[0], "en": n.recipients[1]},
-                      "retention": {"vi": n.retention[0], "en": n.retention[1]}}
+        "purposes": [{"purpose": n.purpose, "description": _(DESCRIPTIONS[n.purpose]).texts(languages),
+                      "data": n.data.texts(languages), "recipients": n.recipients.texts(languages),
+                      "retention": n.retention.texts(languages)}
                      for n in purposes(retention_days)],
     }
