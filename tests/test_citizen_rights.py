@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 import nacl.public
 import pytest
 
+from bluezone.store.engine import open_raw
 from bluezone.store.secrets import default_key_file
 
 pytestmark = pytest.mark.needs_plugins  # check-in and trace come from their plugins
@@ -80,7 +80,8 @@ def checkin(folder: Path) -> subprocess.CompletedProcess:
 
 
 def rows(folder: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(folder / "phone.db")
+    """Read the phone's store with its key (the file itself is encrypted)."""
+    conn = open_raw(folder / "phone.db")
     try:
         return conn.execute(sql).fetchall()
     finally:
