@@ -77,6 +77,9 @@ def commands(store: Path, folder: Path) -> dict[str, list[str]]:
         "visits": ["visits", *common],
         "declare": ["declare", *common, "--from-json", "-", "--keep-copy", "--no-submit", "--out", "d.sealed"],
         "trace": ["trace", *common, "--scans", "1"],
+        "consent": ["consent", *common],
+        "settings": ["settings", *common, "--f2", "off"],
+        "my-data": ["my-data", *common, "--json"],
     }
 
 
