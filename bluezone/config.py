@@ -22,6 +22,8 @@ import jsonschema
 import pluggy
 
 from .plugins import PluginSet, call_hook, collect_named, plugin_set, shared_plugin_set
+from .privacy.notice import SCHEMA as PRIVACY_SCHEMA
+from .privacy.notice import PrivacySettings
 from .settings import FROM_SCHEMA, build, is_settings_class, schema_of, section_settings
 
 S = TypeVar("S")
@@ -220,6 +222,8 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
     },
 }
 
+CORE_SCHEMA["privacy"] = PRIVACY_SCHEMA  # the processing notice (bluezone.privacy.notice)
+
 REQUIRED_SECTIONS = ("deployment", "authority")
 
 
@@ -321,6 +325,7 @@ class AuthoritySettings:
 CORE_SETTINGS: dict[str, type] = {
     "deployment": DeploymentSettings, "plugins": PluginsSettings, "schedule": ScheduleSettings,
     "retention": RetentionSettings, "risk": RiskSettings, "authority": AuthoritySettings,
+    "privacy": PrivacySettings,
 }
 
 

@@ -284,6 +284,19 @@ def bluezone_server_migrations() -> list[Any]:
 
 
 @hookspec
+@kind("sync", "it runs inside the server's retention transaction")
+def bluezone_server_retention(conn: Any, cutoff: int, now: int) -> dict[str, int]:
+    """Delete what this plugin keeps on the authority server that is older
+    than ``cutoff`` (unix seconds; ``now`` minus the retention window).
+
+    Called by the server's own retention (on start, every ``[server]
+    retention_minutes`` and on ``POST /v1/authority/retention``) inside its
+    transaction, on ``conn``; return ``{table: rows deleted}``. A plugin
+    table holding personal data is thereby purged on schedule, not only when
+    the plugin happens to run. Sync only."""
+
+
+@hookspec
 @kind("sync", "roles are collected when the server is built")
 def bluezone_staff_roles() -> list[Any]:
     """Staff roles this plugin adds (:class:`bluezone_authority.server.staff.StaffRole`:

@@ -57,21 +57,40 @@ async def upload_with_code(transport: Transport, code: str, keys: list[ExposureK
     return UploadResult(receipt, verified.report_type, keys)
 
 
-async def report_own_keys(store: Any, transport: Transport, code: str, config: Any) -> UploadResult:
-    """Upload this device's keys with an authority code, then mark them
-    uploaded and fire ``bluezone_keys_uploaded``.
+def _ended_now(own: list[ExposureKey], now: int) -> list[ExposureKey]:
+    """``own`` with the key on the air at ``now`` ended at ``now`` (in memory
+    only): what an early rotation would leave, without writing it."""
+    enin = interval_number(now)
+    out = []
+    for k in own:
+        if k.rolling_start_interval_number <= enin < k.end_interval_number:
+            k = ExposureKey(k.key_data, k.rolling_start_interval_number,
+                            max(1, enin - k.rolling_start_interval_number))
+        out.append(k)
+    return out
 
-    The current key is rotated early *before* the upload, so the published
-    copy of today's key covers only what was already broadcast and nothing
-    broadcast afterwards links to it (the server still embargoes it for 2 h)."""
+
+async def report_own_keys(store: Any, transport: Transport, code: str, config: Any) -> UploadResult:
+    """Upload this device's keys with an authority code, then rotate the
+    current key early, mark the keys uploaded and fire ``bluezone_keys_uploaded``.
+
+    The keys sent include today's key ended *now* (computed in memory), so the
+    published copy covers only what was already broadcast. The store changes
+    only after the server accepted the upload: a refused code, a network
+    failure or a server error leaves the store exactly as it was (an early
+    rotation without an upload would itself be a tell-tale that this person
+    tried to report). Once accepted, the rotation is written, so nothing
+    broadcast afterwards links to the published key."""
     from .plugins import call_hook_async
 
     schedule = config.schedule()
-    store.rotate_key_early(schedule)
-    own = [k.key for k in store.own_keys(schedule.name)]
-    keys = keys_to_upload(own, now=store.now(), retention_days=config.retention_days)
+    now = store.now()
+    own = _ended_now([k.key for k in store.own_keys(schedule.name)], now)
+    keys = keys_to_upload(own, now=now, retention_days=config.retention_days)
     result = await upload_with_code(transport, code, keys)
-    store.mark_keys_uploaded(keys)
+    with store.transaction():
+        store.rotate_key_early(schedule, now)
+        store.mark_keys_uploaded(keys)
     await call_hook_async(config.pm.hook.bluezone_keys_uploaded, keys=keys, report_type=result.report_type,
                           config=config)
     return result

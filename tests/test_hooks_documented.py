@@ -260,7 +260,8 @@ CHECKS: dict[str, Callable[..., Any]] = {
 
 #: Hooks only the authority calls; their examples run in the authority's own
 #: lane (authority/tests/test_hooks_documented.py), where the server exists.
-AUTHORITY_SIDE = {"bluezone_server_routes", "bluezone_server_migrations", "bluezone_staff_roles",
+AUTHORITY_SIDE = {"bluezone_server_routes", "bluezone_server_migrations", "bluezone_server_retention",
+                  "bluezone_staff_roles",
                   "bluezone_portal_pages", "bluezone_portal_menu_links", "bluezone_dashboard_counters"}
 
 

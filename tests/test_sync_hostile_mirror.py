@@ -66,7 +66,7 @@ def phone_and_mirror(tmp_path):
                          key_id="452")
     (mirror / "keys" / f"{day0}-{day0 + 86400}-2.zip").write_bytes(batch)
     phone = tmp_path / "phone.db"
-    assert cli("init", "--config", "province.toml", "--store", str(phone), "--language", "en",
+    assert cli("init", "--config", "province.toml", "--store", str(phone), "--language", "en", "--consent", "all",
                cwd=tmp_path).returncode == 0
     with DeviceStore(phone, create=False) as s:
         s.add_sightings(contact_sightings(GAEN, f0, day0 + 10 * 3600, 30, rssi=-60, tx_power=-10))

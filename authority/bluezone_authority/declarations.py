@@ -393,6 +393,27 @@ def write_csv(opened: list[Opened], out: io.TextIOBase, form: Form | None = None
 # --- retention -----------------------------------------------------------------------------
 
 
+async def delete_on_server(url: str, token: str, receipt: str) -> bool:
+    """``DELETE /v1/authority/declarations/{receipt}``: True when deleted,
+    False when the server has no such declaration; anything else raises
+    :class:`SourceError` with the server's message."""
+    import aiohttp
+
+    target = url.rstrip("/") + "/v1/authority/declarations/" + receipt
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
+        async with s.delete(target) as resp:
+            if resp.status == 200:
+                return True
+            if resp.status == 404:
+                return False
+            try:
+                error = (await resp.json())["error"]
+                detail = f"{error['code']}: {error['message']}"
+            except Exception:  # noqa: BLE001 - not the server's JSON error: show the status only
+                detail = f"HTTP {resp.status}"
+            raise SourceError(f"the server refused to delete {receipt}: {detail}")
+
+
 async def fetch_from_server(url: str, token: str, folder: str | os.PathLike, *,
                             page_size: int = 500) -> tuple[list[Path], int, list[Failure]]:
     """Download every sealed declaration from the server's staff API into

@@ -21,7 +21,8 @@ from bluezone.plugins import BluezonePluginManager
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "hooks.md"
 
-AUTHORITY_SIDE = {"bluezone_server_routes", "bluezone_server_migrations", "bluezone_staff_roles",
+AUTHORITY_SIDE = {"bluezone_server_routes", "bluezone_server_migrations", "bluezone_server_retention",
+                  "bluezone_staff_roles",
                   "bluezone_portal_pages", "bluezone_portal_menu_links", "bluezone_dashboard_counters"}
 
 
@@ -74,6 +75,21 @@ def check_server_migrations(pm, module, config, tmp_path):
         c.execute("INSERT INTO sms_receipts (id, received_hour) VALUES ('r1', 0)")
     assert db.one("SELECT count(*) FROM _migrations WHERE owner = 'sms-alerts'")[0] == 1
     db.close()
+
+
+def check_server_retention(pm, module, config, tmp_path):
+    from bluezone_authority.server import AuthorityServer
+    from bluezone_authority.server.testing import settings_for
+
+    config.pm.register(module, "sms-retention-example")
+    clock = [2_000_000_000]
+    server = AuthorityServer(settings_for(tmp_path), config=config, clock=lambda: clock[0])
+    with server.db.transaction() as c:
+        c.execute("CREATE TABLE sms_receipts (id TEXT PRIMARY KEY, received_hour INTEGER NOT NULL)")
+        c.execute("INSERT INTO sms_receipts VALUES ('old', ?), ('new', ?)", (clock[0] - 15 * 86400, clock[0]))
+    assert server.purge()["sms_receipts"] == 1  # the server's own retention ran the plugin's
+    assert server.db.all("SELECT id FROM sms_receipts") == [("new",)]
+    server.close()
 
 
 def check_staff_roles(pm, module, config, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import click
@@ -19,6 +20,7 @@ from rich.table import Table
 
 from ..config import ConfigError
 from ..device import Device, DeviceError
+from ..i18n import _
 from ..models import Tier
 from ..store import StoreError, StoreKeyError
 from ..transport import TransportError
@@ -120,10 +122,19 @@ def _fmt_time(ts: int) -> str:
 @click.option("--language", type=click.Choice(["vi", "en"]), default=None,
               help="Language of messages (default: the deployment's first).")
 @click.option("--no-f2", is_flag=True, help="Do not show F2 warnings (contacts of contacts).")
-def init_command(config_path: str, store_path: str, language: str | None, no_f2: bool) -> None:
-    """Set up this phone: create its private store from a deployment file."""
+@click.option("--consent", "consent_choice", default=None, metavar="all|none|PURPOSE,...",
+              help="Consent without questions (scripts): all, none, or the purposes agreed to "
+                   "(bluetooth, venues, f2, declarations, submitters). Asked one by one when omitted.")
+def init_command(config_path: str, store_path: str, language: str | None, no_f2: bool,
+                 consent_choice: str | None) -> None:
+    """Set up this phone: show the privacy notice, ask consent per purpose, create its private store."""
+    from .privacy_cmd import ask_consents
+
+    if Path(store_path).exists():  # before any question: the answers would be thrown away
+        fail(_("{path} already exists; this phone is set up (try 'bluezone status').", path=store_path))
+    consents = ask_consents(config_path, consent_choice, language)
     try:
-        device = Device.init(config_path, store_path, language=language, f2_opt_in=not no_f2)
+        device = Device.init(config_path, store_path, consents=consents, language=language, f2_opt_in=not no_f2)
     except ConfigError as e:
         fail(f"{config_path} has {len(e.problems)} problem(s); run 'bluezone config check {config_path}'")
     except (DeviceError, StoreError) as e:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ..config import ConfigError, load_config
+from ..config import Config, ConfigError, load_config
 
 
 @click.group("config")
@@ -37,10 +37,21 @@ def check(file: str) -> None:
             click.echo(line, err=True)
         click.echo(f"{len(refused)} problem(s) found in {file}.", err=True)
         raise SystemExit(1)
+    _warn_outside_hosts(config, file)
     enabled = ", ".join(config.plugins.active_names())
     click.echo(f"{file}: OK — deployment {config.name!r} (region {config.region}), "
                f"schedule {config.schedule_name}, retention {config.retention_days} days")
     click.echo(f"plugins: {enabled}")
+
+
+def _warn_outside_hosts(config: Config, file: str) -> None:
+    """Warnings (not errors) for configured URLs whose host is outside the
+    country (bluezone.privacy.hosts); the file still checks OK."""
+    from ..privacy.hosts import outside_hosts
+    from ..privacy.notice import PrivacySettings
+
+    for warning in outside_hosts(config.data, config.typed(PrivacySettings).hosts_in_country):
+        click.echo(warning.format(file), err=True)
 
 
 def register(cli: click.Group) -> None:

@@ -94,6 +94,12 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
         fail(str(e))
     settings = config.typed(DeclarationsSettings)
     store = _open_store(store_path, config)
+    from .. import consent
+
+    if store is not None and not consent.allowed(store, "declarations"):
+        store.close()
+        fail(str(consent.ConsentWithdrawn("declarations")))
+    submitters_agreed = store is None or consent.allowed(store, "submitters")
     offers = offers_from_store(store) if store is not None else []
     console = Console(lambda prompt: click.prompt(prompt, default="", show_default=False, prompt_suffix=""),
                       click.echo)
@@ -148,8 +154,8 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
             if name == "authority":
                 chosen.append(name)
                 continue
-            agree = external if external is not None else (
-                console.yes_no(ui("external", language, name=name), language, default=False) if interactive else False)
+            agree = submitters_agreed and (external if external is not None else (
+                console.yes_no(ui("external", language, name=name), language, default=False) if interactive else False))
             if agree:
                 chosen.append(name)
             else:

@@ -16,7 +16,7 @@ from typing import Any
 from ..export import ExportError
 from ..export.reader import key_rows, open_export_rows
 from ..hookspecs import hookimpl
-from ..models import Exposure, ExposureWindow, Infectiousness, PublishedBatch, Tier
+from ..models import Exposure, ExposureWindow, Infectiousness, PublishedBatch, ReportType, Tier
 from . import pipeline
 from .matcher import Match
 from .once import uncounted
@@ -45,6 +45,11 @@ def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers:
     Raises :class:`ExportError` for a file that fails verification; nothing
     is written then.
     """
+    from .. import consent
+
+    if not consent.allowed(store, "bluetooth"):
+        return []  # Bluetooth tracing withdrawn: nothing is matched, nothing stored
+    f2_wanted = consent.f2_wanted(store, config)
     public_keys = config.export_public_keys()
     if not public_keys:
         raise ExportError("no [authority] export_keys configured: refusing an unverifiable export")
@@ -58,6 +63,10 @@ def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers:
         return rows if (a, b) == (0, n) else key_rows(message.keys[a:b], length)
 
     def keep(matches: list[Match]) -> list[Match]:
+        if not f2_wanted:
+            # F2 off means off: matches of recursive (F1) keys are dropped here,
+            # before any window is built or stored, not only before alerting.
+            matches = [m for m in matches if effective_report_type(m.key[3], config.risk) is not ReportType.RECURSIVE]
         # What another batch (or a copy of this one) already counted adds nothing.
         return uncounted(store, FEED, matches, counts=lambda m: _counts(m.key, config.risk))
 

@@ -565,4 +565,6 @@ RETENTION: dict[str, Retention] = {
     "meta": Retention(bounded="one row per setting name, each overwritten in place (language, F2 choice, "
                               "last sync, the key check); no history"),
     "_migrations": Retention(bounded="one row per schema step, a fixed list"),
+    "consents": Retention(bounded="one row per consent purpose (bluezone.consent.PURPOSES), overwritten in "
+                                  "place when the person decides again; no history"),
 }

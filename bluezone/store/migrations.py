@@ -160,19 +160,29 @@ def _v3(conn: "sqlite3.Connection") -> None:
     )
 
 
+def _v4(conn: "sqlite3.Connection") -> None:
+    """The person's consent per purpose, with the notice version and time
+    (:mod:`bluezone.consent`). Existing stores get an empty table: no
+    decision on record, processing goes on until the person decides."""
+    from ..consent import create_table
+
+    create_table(conn)
+
+
 #: The core's own steps, by name. Append new ones; never edit or rename a
 #: released one (its name is what existing stores have recorded).
 CORE_MIGRATIONS: list[Migration] = [
     Migration(CORE, "001_initial", _v1),
     Migration(CORE, "002_exposure_windows", _v2),
     Migration(CORE, "003_content_addressed_batches", _v3),
+    Migration(CORE, "004_consents", _v4),
 ]
 
 #: ``PRAGMA user_version`` of a store kept by named migrations. Stores made
 #: before had 1..3, the number of core steps applied (upgraded on open); a
 #: higher number is a newer on-disk scheme, refused before anything writes.
 SCHEMA_VERSION = 4
-LEGACY_VERSIONS = len(CORE_MIGRATIONS)
+LEGACY_VERSIONS = 3  # core steps that existed before named migrations
 
 HOOK = "bluezone_store_migrations"
 

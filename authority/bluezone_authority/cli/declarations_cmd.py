@@ -211,6 +211,41 @@ def fetch_command(url: str, token_env: str, folder: str) -> None:
         sys.exit(1)
 
 
+@declarations_group.command("delete")
+@click.option("--server", "url", required=True, help="The authority server's URL.")
+@click.option("--token-env", default="BLUEZONE_STAFF_TOKEN", show_default=True,
+              help="Environment variable holding a staff token with the 'declarations' role.")
+@click.option("--inbox", "folder", type=click.Path(file_okay=False), default=None,
+              help="Also delete the downloaded copy (<receipt>.sealed) in this folder.")
+@click.argument("receipt")
+def delete_command(url: str, token_env: str, folder: str | None, receipt: str) -> None:
+    """Delete one declaration on the server by its RECEIPT (the person asked
+    for it), and its downloaded copy with --inbox.
+
+    Xoá một tờ khai trên máy chủ theo mã biên nhận (theo yêu cầu của người khai)."""
+    import os
+
+    from ..declarations import SourceError, delete_on_server
+
+    token = os.environ.get(token_env)
+    if not token:
+        fail(f"set {token_env} to a staff token with the 'declarations' role")
+    try:
+        found = asyncio.run(delete_on_server(url, token, receipt))
+    except SourceError as e:
+        fail(str(e))
+    except Exception as e:  # aiohttp connection errors
+        fail(f"cannot reach {url}: {type(e).__name__}: {e}")
+    copy = Path(folder) / f"{receipt}.sealed" if folder else None
+    if copy is not None and copy.is_file():
+        copy.unlink()
+        _echo(f"deleted the downloaded copy {copy} / đã xoá bản đã tải {copy}")
+    if not found:
+        fail(f"the server has no declaration {receipt} (already deleted or expired) / "
+             f"máy chủ không có tờ khai {receipt} (đã xoá hoặc hết hạn)", code=1)
+    _echo(f"deleted declaration {receipt} on the server / đã xoá tờ khai {receipt} trên máy chủ")
+
+
 @declarations_group.command("purge")
 @click.option("--days", type=click.IntRange(1, 365), required=True, help="Keep downloads this many days.")
 @click.argument("folder", type=click.Path(file_okay=False, exists=True))

@@ -127,6 +127,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
                         "or an administrator raises [server] declaration_quota_count / declaration_quota_bytes."),
     "decl_latest": ("Hiển thị {shown} tờ khai mới nhất trong số {n}; tải tất cả để có đủ.",
                     "Showing the latest {shown} of {n}; download all for every one."),
+    "decl_delete_title": ("Xoá một tờ khai theo yêu cầu của người khai", "Delete a declaration at its sender's request"),
+    "decl_delete_help": ("Nhập mã biên nhận mà điện thoại của người khai đã nhận (24 ký tự).",
+                         "Enter the receipt the sender's phone was given (24 characters)."),
+    "decl_delete_button": ("Xoá tờ khai", "Delete declaration"),
+    "decl_deleted": ("Đã xoá tờ khai {receipt}.", "Declaration {receipt} deleted."),
+    "decl_delete_missing": ("Không có tờ khai {receipt} (đã xoá hoặc hết hạn).",
+                            "There is no declaration {receipt} (already deleted or expired)."),
 }
 
 

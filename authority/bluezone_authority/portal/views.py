@@ -219,7 +219,7 @@ async def codes_submit(request: web.Request) -> web.StreamResponse:
 @staff_page("declarations")
 async def declarations_page(request: web.Request) -> web.StreamResponse:
     return render(request, "declarations.html", active="declarations",
-                  summary=declarations.summary(portal_of(request).server))
+                  summary=declarations.summary(portal_of(request).server), **NO_DELETION)
 
 
 @staff_page("declarations")
@@ -253,6 +253,25 @@ async def declaration_one(request: web.Request) -> web.StreamResponse:
                         headers={"Content-Disposition": f'attachment; filename="{ref}.sealed"'})
 
 
+#: What the declarations page says about a deletion when none was asked for.
+NO_DELETION: dict[str, Any] = {"deleted": None, "missing": None, "delete_error": None}
+
+
+@staff_page("declarations")
+async def declaration_delete(request: web.Request) -> web.StreamResponse:
+    """Delete one declaration by its receipt (the sender asked); the page says what happened."""
+    server = portal_of(request).server
+    receipt = str(ctx(request).form.get("receipt", "")).strip().lower()[:64]
+    try:
+        deleted = server.delete_declaration(receipt)
+    except ApiError as err:
+        return render(request, "declarations.html", status=err.status, active="declarations",
+                      summary=declarations.summary(server), **{**NO_DELETION, "delete_error": err})
+    return render(request, "declarations.html", status=200 if deleted else 404, active="declarations",
+                  summary=declarations.summary(server),
+                  **{**NO_DELETION, "deleted" if deleted else "missing": receipt})
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/", dashboard_page)
@@ -265,4 +284,5 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/codes", codes_submit)
     r.add_get("/declarations", declarations_page)
     r.add_get("/declarations/all.jsonl", declarations_all)
+    r.add_post("/declarations/delete", declaration_delete)
     r.add_get("/declarations/{id:" + declarations.ID_PATTERN + "}.sealed", declaration_one)

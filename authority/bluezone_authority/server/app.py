@@ -139,6 +139,15 @@ async def run_export(request: web.Request) -> web.Response:
     return web.json_response(server_of(request).export_now())
 
 
+async def delete_declaration(request: web.Request) -> web.Response:
+    """A person asked for their declaration to be deleted: staff delete it by its receipt."""
+    require_staff(request, "declarations")
+    receipt = request.match_info["id"]
+    if not server_of(request).delete_declaration(receipt):
+        raise ApiError(404, "not_found", "no such declaration", "không có tờ khai này")
+    return web.json_response({"deleted": receipt})
+
+
 async def run_retention(request: web.Request) -> web.Response:
     require_staff(request, "admin")
     return web.json_response(server_of(request).purge())
@@ -210,6 +219,7 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
     app.router.add_post("/v1/authority/retention", run_retention)
     app.router.add_get("/v1/authority/declarations", list_declarations)
     app.router.add_get("/v1/authority/declarations/{id}", get_declaration)
+    app.router.add_delete("/v1/authority/declarations/{id}", delete_declaration)
     cfg = config if config is not None else server.config
     if cfg is not None:
         call_hook(cfg.pm.hook.bluezone_server_routes, app=app, config=cfg)

@@ -87,6 +87,12 @@ def reserve(conn: sqlite3.Connection, hour: int, size: int, *, since: int, max_c
     return now
 
 
+def release(conn: sqlite3.Connection, hour: int, size: int) -> None:
+    """Give back the usage of one declaration deleted before retention would."""
+    conn.execute("UPDATE declaration_usage SET count = MAX(count - 1, 0), bytes = MAX(bytes - ?, 0) WHERE hour = ?",
+                 (size, hour))
+
+
 def forget_before(conn: sqlite3.Connection, cutoff: int) -> None:
     """Drop usage of hours whose declarations retention deletes (same cutoff)."""
     conn.execute("DELETE FROM declaration_usage WHERE hour < ?", (cutoff,))

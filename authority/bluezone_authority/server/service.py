@@ -35,6 +35,8 @@ from .settings import ServerSettings
 HOUR = 3600
 #: The form name a device sends with a declaration (``ncovi``, ``ncovi/1+gia-lai-2``).
 FORM_NAME = re.compile(r"^[a-z0-9][a-z0-9._+/-]{0,31}$")
+#: A declaration's receipt, as :meth:`AuthorityServer.accept_declaration` makes it.
+RECEIPT = re.compile(r"^[0-9a-f]{24}$")
 log = logging.getLogger("bluezone.server")
 
 
@@ -291,12 +293,28 @@ class AuthorityServer:
         row = self.db.one("SELECT sealed FROM declarations WHERE id = ?", (receipt,))
         return row[0] if row else None
 
+    def delete_declaration(self, receipt: Any) -> bool:
+        """Delete one declaration by the receipt its sender was given (the
+        person asked for their data to be deleted). True when it was there.
+        Raises a 400 :class:`ApiError` for something that is not a receipt."""
+        if not isinstance(receipt, str) or not RECEIPT.match(receipt):
+            raise bad_request("invalid_receipt", "a receipt is the 24 hexadecimal characters the phone was given",
+                              "mã biên nhận gồm 24 ký tự thập lục phân mà điện thoại đã nhận")
+        with self.db.transaction() as c:
+            row = c.execute("SELECT received_hour, length(sealed) FROM declarations WHERE id = ?",
+                            (receipt,)).fetchone()
+            if row is None:
+                return False
+            c.execute("DELETE FROM declarations WHERE id = ?", (receipt,))
+            declaration_quota.release(c, row[0], row[1])
+        return True
+
     # -- retention -------------------------------------------------------------------------------
 
     def purge(self) -> dict[str, int]:
         """Delete what is older than the retention window: keys (by their
         rolling start), batches and their files, declarations, spent or
-        expired codes and tokens."""
+        expired codes and tokens, and what plugins keep (``bluezone_server_retention``)."""
         now = self.now()
         cutoff = now - self.settings.retention_days * DAY_SECONDS
         cutoff_interval = cutoff // 600
@@ -314,6 +332,10 @@ class AuthorityServer:
                                              (now, cutoff)).rowcount,
             }
             declaration_quota.forget_before(c, cutoff)
+            pm = getattr(self.config, "pm", None)
+            if pm is not None:  # what plugins keep on the server (bluezone_server_retention)
+                for counts in pm.hook.bluezone_server_retention(conn=c, cutoff=cutoff, now=now):
+                    out.update(counts or {})
         exporter.sync_directory(self.db, self.settings.export_dir, feeds=feeds or None)
         return out
 

@@ -88,6 +88,11 @@ def _real(config: Any, store_path: str | None, scans: int | None) -> None:
 
     # The phone's existing store: only 'bluezone init' creates a store and its key.
     store = open_store_or_fail(store_path, config.retention_days)
+    from bluezone import ConsentWithdrawn, consent_allowed
+
+    if not consent_allowed(store, "bluetooth"):
+        store.close()
+        _fail(str(ConsentWithdrawn("bluetooth")))
     total = {"stored": 0}
 
     def on_scan(stored: int, stats: ScanStats) -> None:

@@ -140,6 +140,10 @@ async def scan_window(
             await scanner.stop()
     finally:
         sightings = collector.end_window()
+    from bluezone import consent_allowed
+
+    if not consent_allowed(store, "bluetooth"):  # withdrawn while tracing: stop recording at once
+        return 0
     if sightings:
         store.add_sightings(sightings)
     return len(sightings)

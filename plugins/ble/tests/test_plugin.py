@@ -29,7 +29,7 @@ def write_config(tmp_path, extra=""):
 
 def init_phone(cfg, store):
     """Only 'bluezone init' creates a store (and its key); trace refuses a missing one."""
-    r = run_cli("init", "--config", str(cfg), "--store", str(store))
+    r = run_cli("init", "--config", str(cfg), "--store", str(store), "--consent", "all")
     assert r.returncode == 0, r.stderr
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bluezone import Device, Tier, load_config, make_transport, pipeline
+from bluezone import CONSENT_PURPOSES, Device, Tier, load_config, make_transport, pipeline
 from bluezone import sync_device as sync
 from bluezone_ble.sim.engine import simulate
 from bluezone_qr_checkin import checkin, poster, qrimage
@@ -159,7 +159,8 @@ class ProvinceDay:
             self.echo(f"  server: bluezone serve on {setup.url}")
             with self.step(f"{self.n} citizens set up their phones"):
                 for c in plan.citizens:
-                    self.devices[c] = Device.init(setup.device_config, self.store_path(c), language="vi")
+                    self.devices[c] = Device.init(setup.device_config, self.store_path(c), language="vi",
+                                                  consents=dict.fromkeys(CONSENT_PURPOSES, True))  # all agreed
             url, tracing_code = self.make_office_venue(setup)
             truth = self.simulate_day(plan, url)
             result = self.authority_and_phones(plan, setup, staff, tracing_code, truth)

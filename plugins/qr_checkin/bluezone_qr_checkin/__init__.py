@@ -15,6 +15,7 @@ from .plugin import (  # noqa: F401
     bluezone_portal_pages,
     bluezone_register_commands,
     bluezone_server_migrations,
+    bluezone_server_retention,
     bluezone_server_routes,
     bluezone_staff_roles,
 )

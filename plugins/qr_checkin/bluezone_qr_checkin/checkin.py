@@ -101,7 +101,12 @@ class CheckinResult:
 def check_in(store: Any, venue: qp.VenueInfo, now: int | None = None,
              default_stay: int | None = None) -> CheckinResult:
     """Start a visit at ``venue`` now. The caller has already shown the venue's
-    name and address and the person confirmed."""
+    name and address and the person confirmed. Refused (:class:`CheckinError`,
+    nothing stored) when the person withdrew consent to venue check-in."""
+    from bluezone import ConsentWithdrawn, consent_allowed
+
+    if not consent_allowed(store, "venues"):
+        raise CheckinError(str(ConsentWithdrawn("venues")))
     now = store.now() if now is None else now
     stay = venue.default_stay_seconds or default_stay or DEFAULT_STAY
     stay = min(stay, MAX_STAY)

@@ -75,6 +75,18 @@ def _authority_key(config: Any, option: str | None) -> bytes:
         fail(str(e))
 
 
+def _kiosk_key(config: Any, option: str | None) -> bytes:
+    """The key kiosks seal visitors' names and phones to: its own pair, whose
+    secret the authority keeps offline (not the venue-tracing key, whose
+    secret the server holds)."""
+    from .settings import SettingsError, b64_key
+
+    try:
+        return b64_key(option, "--kiosk-key") if option else _settings(config).require_kiosk_key()
+    except SettingsError as e:
+        fail(str(e))
+
+
 def _write_private(path: Path, data: bytes) -> None:
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -253,7 +265,7 @@ def venue_trace(tracing_code, organisation, room, passphrase_file, start, end, t
     if log_path:
         from .kiosk import VisitorLog
 
-        with VisitorLog(log_path, _authority_key(config, None)) as log:
+        with VisitorLog(log_path, _kiosk_key(config, None)) as log:
             paper = [base64.b64encode(s).decode() for s in log.sealed_between(t0, t1)]
     body = {"token": token, "preTraces": base64.b64encode(upload.SerializeToString()).decode(), "paperLog": paper}
     if output:
@@ -282,15 +294,16 @@ def venue_trace(tracing_code, organisation, room, passphrase_file, start, end, t
 @click.option("--log", "log_path", required=True, type=click.Path(dir_okay=False), help="The kiosk's log file.")
 @click.option("--name", help="Visitor's name (omit to run the kiosk interactively).")
 @click.option("--phone", help="Visitor's phone number.")
-@click.option("--authority-key", help="base64 X25519 key of the authority (default: from the config).")
+@click.option("--kiosk-key", "kiosk_key",
+              help="base64 X25519 public key for visitor logs (default: [qr_checkin] kiosk_public_key).")
 @config_opt
-def venue_log(log_path, name, phone, authority_key, config_path) -> None:
-    """Kiosk for visitors without smartphones: entries sealed to the authority, kept 14 days."""
+def venue_log(log_path, name, phone, kiosk_key, config_path) -> None:
+    """Kiosk for visitors without smartphones: entries sealed to the authority's offline key, kept 14 days."""
     from .kiosk import KioskError, VisitorLog
 
     config = _config(config_path)
     days = _settings(config).kiosk_retention_days
-    with VisitorLog(log_path, _authority_key(config, authority_key), retention_days=days) as log:
+    with VisitorLog(log_path, _kiosk_key(config, kiosk_key), retention_days=days) as log:
         if name is not None or phone is not None:
             try:
                 log.record(name or "", phone or "")
@@ -311,6 +324,54 @@ def venue_log(log_path, name, phone, authority_key, config_path) -> None:
                 echo(msg.both("Đã ghi. Cảm ơn bạn!", "Recorded. Thank you!"))
             except KioskError as e:
                 echo(str(e), err=True)
+
+
+@venue.command("paper-log")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False),
+              help="The kiosk-log secret key file, kept offline by the authority.")
+@config_opt
+def venue_paper_log(sources, key_path, config_path) -> None:
+    """Authority, offline: open released kiosk entries (the JSON answers of
+    GET /v1/authority/venue-traces/paper-log/ID) with the kiosk-log key.
+
+    Nhân viên y tế, ngoại tuyến: mở sổ khách đã được gửi kèm truy vết."""
+    import json
+
+    import nacl.exceptions
+
+    from bluezone import SealError, load_private_key
+
+    from .kiosk import open_entries
+
+    config = _config(config_path, required=False)
+    tz = _tz(config) if config is not None else DEFAULT_TZ
+    try:
+        secret = bytes(load_private_key(key_path))
+    except SealError as e:
+        fail(str(e))
+    opened = failed = 0
+    for source in sources:
+        try:
+            answer = json.loads(Path(source).read_text(encoding="utf-8"))
+            sealed = [base64.b64decode(s, validate=True) for s in answer["sealed"]]
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            echo(f"{source}: not a paper-log answer ({type(e).__name__}) / không phải sổ khách", err=True)
+            failed += 1
+            continue
+        for i, item in enumerate(sealed):
+            try:
+                [entry] = open_entries([item], secret)
+            except (nacl.exceptions.CryptoError, ValueError, KeyError):
+                echo(f"{source} #{i + 1}: does not open with this key / không mở được bằng khóa này", err=True)
+                failed += 1
+                continue
+            echo(f"{show_time(entry.arrival, tz)}  {entry.name}  {entry.phone}")
+            opened += 1
+    echo(msg.both(f"{opened} mục đã mở, {failed} không mở được", f"{opened} entries opened, {failed} could not be"),
+         err=failed > 0)
+    if failed:
+        raise SystemExit(1)
 
 
 # --- citizens -------------------------------------------------------------------------------
@@ -349,7 +410,10 @@ def checkin_cmd(code, yes, store_path, config_path) -> None:
         return
     tz = _tz(config)
     with _open_store(store_path, config) as store:
-        result = checkin.check_in(store, info, default_stay=_settings(config).default_stay_minutes * 60)
+        try:
+            result = checkin.check_in(store, info, default_stay=_settings(config).default_stay_minutes * 60)
+        except checkin.CheckinError as e:  # consent to venue check-in withdrawn
+            fail(str(e))
     if result.ended is not None:
         echo(msg.both("Đã tự check-out khỏi địa điểm trước", "Checked out of your previous venue"))
     echo(msg.both(f"Đã check-in lúc {show_time(result.visit.arrival, tz)}; tự check-out lúc "

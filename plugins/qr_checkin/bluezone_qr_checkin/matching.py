@@ -105,8 +105,13 @@ def match_batch(batch: PublishedBatch, store: Any, public_keys: list[dict[str, s
 
     The visit remembers the trace's notice *id* only; the text shown for it
     comes from the phone's own catalogue (:func:`.notices.render`). The
-    trace's free-text ``message`` is never stored or shown."""
+    trace's free-text ``message`` is never stored or shown. With consent to
+    venues withdrawn, nothing is matched (the batch is still verified)."""
+    from bluezone import consent_allowed
+
     traces = list(open_signed_batch(batch.payload, public_keys).traces)
+    if not consent_allowed(store, "venues"):
+        return []
     checkin.close_expired(store)
     found = match_traces(traces, store)
     with store.transaction():

@@ -59,6 +59,13 @@ def bluezone_server_migrations() -> list[Any]:
 
 
 @hookimpl
+def bluezone_server_retention(conn: Any, cutoff: int, now: int) -> dict[str, int]:
+    from .server_routes import purge_paper_log
+
+    return {"venue_paper_log": purge_paper_log(conn, cutoff)}
+
+
+@hookimpl
 def bluezone_staff_roles() -> list[Any]:
     from bluezone_authority.server.staff import StaffRole
 

@@ -161,7 +161,7 @@ def commit_upload(server: Any, config: Any, up: CheckedUpload, traces: list[byte
     trace_id = secrets.token_hex(8)
     now = server.now()
     with server.db.transaction() as c:
-        c.execute("DELETE FROM venue_paper_log WHERE received_hour < ?", (now - config.retention_days * 86_400,))
+        purge_paper_log(c, now - config.retention_days * 86_400)
         server.consume_one_time_token(up.token, PURPOSE, conn=c)
         c.executemany("INSERT INTO venue_paper_log (trace_id, received_hour, sealed) VALUES (?,?,?)",
                       [(trace_id, now // 3600 * 3600, s) for s in up.sealed_entries])
@@ -171,9 +171,16 @@ def commit_upload(server: Any, config: Any, up: CheckedUpload, traces: list[byte
     return trace_id, published
 
 
+def purge_paper_log(conn: Any, cutoff: int) -> int:
+    """Delete paper-log entries received before ``cutoff``; the server's own
+    retention calls this on its schedule (``bluezone_server_retention``), so
+    visitors' sealed names and phones go even if no venue uploads again."""
+    return conn.execute("DELETE FROM venue_paper_log WHERE received_hour < ?", (cutoff,)).rowcount
+
+
 def paper_log(server: Any, trace_id: str, retention_days: int) -> list[str]:
     with server.db.transaction() as c:
-        c.execute("DELETE FROM venue_paper_log WHERE received_hour < ?", (server.now() - retention_days * 86_400,))
+        purge_paper_log(c, server.now() - retention_days * 86_400)
     rows = server.db.all("SELECT sealed FROM venue_paper_log WHERE trace_id = ? ORDER BY rowid", (trace_id,))
     return [base64.b64encode(r[0]).decode() for r in rows]
 

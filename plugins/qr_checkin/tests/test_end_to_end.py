@@ -103,7 +103,7 @@ async def test_poster_to_exposure(authority_server, tmp_path):
     phone = tmp_path / "phone.db"
     other_phone = tmp_path / "other-phone.db"
     for store in (phone, other_phone):  # only 'bluezone init' creates a store and its key
-        assert (await run("init", "--config", cfg, "--store", str(store)))[0] == 0
+        assert (await run("init", "--config", cfg, "--store", str(store), "--consent", "all"))[0] == 0
     code, out, err = await run("checkin", str(venue_dir / "poster.png"), "--yes", "--store", str(phone),
                                "--config", cfg)
     assert code == 0, err
