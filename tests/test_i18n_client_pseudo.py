@@ -73,7 +73,8 @@ def other_distributions_plugins() -> list[str]:
 def pseudo_locale(folder: Path) -> Path:
     """A qps catalogue for every installed domain that ships a template."""
     plugin_set(None, environ={})  # registers every installed plugin's domain
-    templates = [(c.domain, c.localedir / f"{c.domain}.pot") for c in i18n.catalogues()]
+    # (i18n.catalogues() is shadowed by the submodule bluezone.i18n.catalogues once that is imported)
+    templates = [(c.domain, c.localedir / f"{c.domain}.pot") for c in i18n._catalogues]
     assert templates[0][0] == "bluezone" and templates[0][1].is_file()
     return write_pseudo_catalogues([(d, t) for d, t in templates if t.is_file()], folder / "locale")
 
