@@ -30,6 +30,24 @@ S = TypeVar("S")
 #: A language tag ("vi", "en", "jra" ...); it also needs a catalogue (checked in DeploymentSettings).
 _LANG = {"type": "string", "pattern": "^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"}
 _WEIGHT = {"type": "number", "minimum": 0, "maximum": 2.5}
+#: A CWA ``Range``: inclusive bounds unless marked exclusive.
+_RANGE = {
+    "type": "object",
+    "properties": {"min": {"type": "number"}, "max": {"type": "number"},
+                   "min_exclusive": {"type": "boolean", "default": False},
+                   "max_exclusive": {"type": "boolean", "default": False}},
+    "required": ["min", "max"], "additionalProperties": False,
+}
+_LEVEL_MAPPING = {
+    "type": "object",
+    "properties": {"normalized_minutes_range": _RANGE, "level": {"type": "string", "enum": ["low", "high"]}},
+    "required": ["normalized_minutes_range", "level"], "additionalProperties": False,
+}
+_TRL_OFFSETS = (
+    "report_type_offset_confirmed_test", "report_type_offset_confirmed_clinical_diagnosis",
+    "report_type_offset_self_report", "report_type_offset_recursive",
+    "infectiousness_offset_standard", "infectiousness_offset_high",
+)
 
 CORE_SCHEMA: dict[str, dict[str, Any]] = {
     "deployment": {
@@ -120,6 +138,59 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
                                                   "default": "standard"},
             "f2_alerts": {"type": "boolean", "default": True,
                           "description": "Warn contacts of F1s (recursive reports); the person can still opt out"},
+            # --- the Corona-Warn-App v2 model (docs/risk.md); left out, today's scoring above applies
+            "attenuation": {"type": "string", "enum": ["typical", "min"], "default": "typical",
+                            "description": "Which attenuation of a scan instance is weighted and filtered "
+                                           "(GAEN typicalAttenuationDb or minAttenuationDb)"},
+            "count_self_reports": {"type": "boolean", "default": False,
+                                   "description": "Keys reported as SELF_REPORT make windows (their contacts are F1)"},
+            "max_seconds_per_scan": {"type": "integer", "minimum": 1, "maximum": 86400, "default": 300,
+                                     "description": "secondsSinceLastScan is clamped to [0, this] before weighting"},
+            "minutes_at_attenuation_filters": {
+                "type": "array", "default": [],
+                "items": {"type": "object", "properties": {
+                    "attenuation_range": _RANGE, "drop_if_minutes_in_range": _RANGE},
+                    "required": ["attenuation_range", "drop_if_minutes_in_range"], "additionalProperties": False},
+                "description": "Drop a window when its minutes at these attenuations fall in a range",
+            },
+            "minutes_at_attenuation_weights": {
+                "type": "array", "minItems": 1,
+                "items": {"type": "object", "properties": {
+                    "attenuation_range": _RANGE, "weight": {"type": "number", "minimum": 0, "maximum": 10}},
+                    "required": ["attenuation_range", "weight"], "additionalProperties": False},
+                "description": "Weight per attenuation range (first range that holds it); replaces the buckets",
+            },
+            "transmission_risk_level_encoding": {
+                "type": "object",
+                "properties": {k: {"type": "integer", "minimum": 0, "maximum": 100} for k in _TRL_OFFSETS},
+                "required": list(_TRL_OFFSETS), "additionalProperties": False,
+                "description": "Transmission risk level = report-type offset + infectiousness offset; "
+                               "replaces the two weight tables",
+            },
+            "transmission_risk_level_filters": {
+                "type": "array", "default": [],
+                "items": {"type": "object", "properties": {"drop_if_trl_in_range": _RANGE},
+                          "required": ["drop_if_trl_in_range"], "additionalProperties": False},
+            },
+            "transmission_risk_values": {
+                "type": "array",
+                "items": {"type": "object", "properties": {
+                    "level": {"type": "integer", "minimum": 0, "maximum": 200},
+                    "value": {"type": "number", "minimum": 0, "maximum": 10}},
+                    "required": ["level", "value"], "additionalProperties": False},
+                "description": "Value per transmission risk level (a level not listed is worth 0)",
+            },
+            "window_risk_levels": {
+                "type": "array", "items": _LEVEL_MAPPING,
+                "description": "Normalized minutes of a window → low/high; a window in no range is dropped",
+            },
+            "day_risk_levels": {
+                "type": "array", "items": _LEVEL_MAPPING,
+                "description": "Normalized minutes of a day → low/high; replaces minimum_minutes_per_day",
+            },
+            "daily_rounding_decimals": {"type": "integer", "minimum": 0, "maximum": 6,
+                                        "description": "Round a day's normalized minutes half up to this many "
+                                                       "decimals before mapping it to a level"},
         },
         "additionalProperties": False,
         "default": {},
@@ -218,6 +289,25 @@ class RiskSettings:
     infectiousness_by_days_since_onset: Mapping[str, tuple[int, int]] = FROM_SCHEMA
     infectiousness_when_onset_unknown: str = FROM_SCHEMA
     f2_alerts: bool = FROM_SCHEMA
+    attenuation: str = FROM_SCHEMA
+    count_self_reports: bool = FROM_SCHEMA
+    max_seconds_per_scan: int = FROM_SCHEMA
+    minutes_at_attenuation_filters: tuple[Mapping[str, Any], ...] = FROM_SCHEMA
+    minutes_at_attenuation_weights: tuple[Mapping[str, Any], ...] | None = FROM_SCHEMA
+    transmission_risk_level_encoding: Mapping[str, int] | None = FROM_SCHEMA
+    transmission_risk_level_filters: tuple[Mapping[str, Any], ...] = FROM_SCHEMA
+    transmission_risk_values: tuple[Mapping[str, Any], ...] | None = FROM_SCHEMA
+    window_risk_levels: tuple[Mapping[str, Any], ...] | None = FROM_SCHEMA
+    day_risk_levels: tuple[Mapping[str, Any], ...] | None = FROM_SCHEMA
+    daily_rounding_decimals: int | None = FROM_SCHEMA
+
+    def __post_init__(self) -> None:
+        # what the schema cannot say: ranges that hold nothing, values without an encoding
+        from .matching.risk_model import model_problems
+
+        problems = model_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
 
 
 @section_settings(CORE_SCHEMA["authority"])

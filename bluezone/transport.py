@@ -109,8 +109,10 @@ class Transport(Protocol):
     * ``upload_keys(keys, certificate, hmac_secret)`` → :class:`UploadReceipt`.
     * ``upload_declaration(sealed)`` → the server's receipt id; the server
       stores ciphertext it cannot read.
-    * ``send_decoy()`` → None: one request indistinguishable in size from a
-      real upload, dropped by the server.
+    * ``send_decoy(kind)`` → None: a decoy ``"report"`` (the requests of a
+      real report, in the same order, sizes and headers) or ``"declaration"``,
+      marked ``X-Chaff: 1`` inside the encrypted request and dropped by the
+      server.
     * ``post_json(path, body)`` → dict: a padded POST to a plugin's route (for
       example the check-in plugin's venue-trace upload).
     * ``close()``.
@@ -128,7 +130,7 @@ class Transport(Protocol):
 
     async def upload_declaration(self, sealed: bytes) -> str: ...
 
-    async def send_decoy(self) -> None: ...
+    async def send_decoy(self, kind: str = "report") -> None: ...
 
     async def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]: ...
 

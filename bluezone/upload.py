@@ -6,10 +6,12 @@ a phone upload). The device picks a random HMAC secret, sends only the HMAC
 of its keys to get a certificate, then the keys, the secret and the
 certificate to publish (:mod:`bluezone.verification`).
 
-Decoys: :func:`send_decoys` runs the same three requests with the chaff
-header, padded to the same sizes, and :func:`next_decoy_delay` spaces them
-at random (exponential, mean one day by default), so an observer cannot tell
-an F0 upload from routine traffic.
+Decoys: :func:`send_decoys` runs the same three requests, in the same
+order, with ``X-Chaff: 1`` where a real report sends ``X-Chaff: 0``, padded
+to the same sizes, and :func:`next_decoy_delay` spaces them at random
+(exponential, mean one day by default). They run on their own schedule
+(:mod:`bluezone.cover`), not after a sync, so an observer cannot tell an F0
+upload from routine traffic.
 """
 
 from __future__ import annotations
@@ -75,10 +77,23 @@ async def report_own_keys(store: Any, transport: Transport, code: str, config: A
     return result
 
 
-async def send_decoys(transport: Transport, rounds: int = 3) -> None:
-    """One decoy "upload": as many padded requests as a real one makes."""
-    for _ in range(rounds):
-        await transport.send_decoy()
+async def send_decoys(transport: Transport, kind: str = "report") -> None:
+    """One decoy ``report`` (verify, certificate, publish, as a real report
+    makes them) or ``declaration``.
+
+    A transport written before decoys had kinds (``send_decoy(self)``) is
+    still called for reports and skipped for declarations, which it cannot
+    imitate."""
+    import inspect
+
+    try:
+        takes_kind = "kind" in inspect.signature(transport.send_decoy).parameters
+    except (TypeError, ValueError):
+        takes_kind = True
+    if takes_kind:
+        await transport.send_decoy(kind)
+    elif kind == "report":
+        await transport.send_decoy()  # the older protocol
 
 
 def next_decoy_delay(rng: random.Random | None = None, mean_seconds: float = DAY_SECONDS) -> float:
@@ -88,7 +103,7 @@ def next_decoy_delay(rng: random.Random | None = None, mean_seconds: float = DAY
 
 
 async def decoy_loop(transport: Transport, stop: Any, mean_seconds: float = DAY_SECONDS,
-                     rng: random.Random | None = None) -> int:
+                     rng: random.Random | None = None, kind: str = "report") -> int:
     """Send decoy uploads at random times until ``stop`` (an ``asyncio.Event``)
     is set; returns how many were sent. Failures are ignored: a decoy that
     cannot be sent needs no retry."""
@@ -104,7 +119,7 @@ async def decoy_loop(transport: Transport, stop: Any, mean_seconds: float = DAY_
         except asyncio.TimeoutError:
             pass
         try:
-            await send_decoys(transport)
+            await send_decoys(transport, kind)
             sent += 1
         except TransportError:
             continue

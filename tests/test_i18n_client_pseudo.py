@@ -50,7 +50,7 @@ CODE = [
     re.compile(r"\[[\w|]+\]"),  # [16|32|any]
     re.compile(r"(?m)^\s+[a-z][a-z_]*(?= \()"),  # a declaration field's id before its label: "  year_of_birth (…)"
     re.compile(r"\bbluezone(?: (?:init|status|sync|report|config|check|schedule|list|derive|export|verify|show|plugins"
-               r"|declare))*\b"),  # the usage line's program and command
+               r"|declare|cover))*\b"),  # the usage line's program and command
 ]
 
 
@@ -158,7 +158,7 @@ def publish_a_confirmed_case_met_for_20_minutes(client: Client) -> None:
 
 CORE_COMMANDS = [(), ("init",), ("status",), ("sync",), ("report",), ("config",), ("config", "check"),
                  ("schedule",), ("schedule", "list"), ("schedule", "derive"), ("export",), ("export", "verify"),
-                 ("export", "show"), ("plugins",), ("declare",)]
+                 ("export", "show"), ("plugins",), ("declare",), ("cover",)]
 
 
 def test_the_help_of_every_core_command_is_translated(client):
@@ -166,7 +166,7 @@ def test_the_help_of_every_core_command_is_translated(client):
         out = client.run(*command, "--help")
         assert out.returncode == 0, (command, out.stderr)
         shown = client.assert_translated(out, *command, "init", "status", "sync", "report", "config", "schedule",
-                                         "export", "plugins", "declare", "check", "list", "derive", "verify", "show",
+                                         "export", "plugins", "declare", "cover", "check", "list", "derive", "verify", "show",
                                          "demo", "gaen", "dp3t", "lowcost", "unix_time", "ENIN", "GAEN", "NCOVI",
                                          "key_data", "export.zip", "export.bin", "export.sig", "TOML", "JSON",
                                          "P-256", "PEM", "hex", "scorer", "alert sink", "transport:SCHEME")

@@ -86,8 +86,9 @@ class LoopbackTransport(DownloadAll):
     async def upload_declaration(self, sealed: bytes) -> str:
         return self._call(self.server.accept_declaration, wire.declaration_body(sealed))["receipt"]
 
-    async def send_decoy(self) -> None:
-        pad_body(wire.decoy_body())  # built like a real one, then dropped, as the server would
+    async def send_decoy(self, kind: str = "report") -> None:
+        for _, body in wire.decoy_steps(kind):  # built like a real one, then dropped, as the server would
+            pad_body(body)
 
     async def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         if path not in self.routes:

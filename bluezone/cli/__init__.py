@@ -29,10 +29,10 @@ def cli() -> None:
 def _register_core_commands() -> None:
     """The phone side's commands. 'serve' and 'authority ...' come from the
     bluezone-authority distribution through bluezone_register_commands."""
-    from . import citizen_cmd, config_cmd, declare_cmd, demo_cmd, export_cmd, install_hints, plugins_cmd, schedule_cmd
+    from . import citizen_cmd, config_cmd, cover_cmd, declare_cmd, demo_cmd, export_cmd, install_hints, plugins_cmd, schedule_cmd
 
     for module in (citizen_cmd, config_cmd, schedule_cmd, export_cmd, plugins_cmd, demo_cmd, declare_cmd,
-                   install_hints):
+                   install_hints, cover_cmd):
         module.register(cli)
 
 

@@ -154,22 +154,14 @@ def _print_status(device: Device, alerts: list[Any], current: list[Any], days: i
         console.print(str(_("Last sync: never")))
 
 
-async def _sync(device: Device, decoys: bool) -> Any:
+async def _sync(device: Device) -> Any:
     from ..sync import sync
-    from ..upload import next_decoy_delay, send_decoys
 
     try:
         stats = await sync(device.store, device.config, device.transport(), f2_opt_in=device.f2_opt_in,
                            language=device.language)
         device.store.set_meta("last_sync", str(device.store.now()))
-        sent_decoy = False
-        if decoys:
-            due = int(device.store.get_meta("next_decoy_at", "0") or 0)
-            if device.store.now() >= due:
-                await send_decoys(device.transport())
-                device.store.set_meta("next_decoy_at", str(device.store.now() + int(next_decoy_delay())))
-                sent_decoy = True
-        return stats, sent_decoy
+        return stats
     finally:  # also on an error: an unclosed session adds warnings after the one error line
         if device._transport is not None:
             await device._transport.close()
@@ -179,7 +171,8 @@ async def _sync(device: Device, decoys: bool) -> Any:
                help=N_("Download published keys and venue traces, match on this phone, warn."))
 @config_option
 @store_option
-@click.option("--no-decoy", is_flag=True, help=N_("Do not send the scheduled cover traffic this time."))
+# cover traffic has its own schedule ('bluezone cover'); the flag is kept so old scripts still run
+@click.option("--no-decoy", is_flag=True, hidden=True)
 @with_store_errors
 def sync_command(config_path: str, store_path: str, no_decoy: bool) -> None:
     device = _open(config_path, store_path)
@@ -187,7 +180,7 @@ def sync_command(config_path: str, store_path: str, no_decoy: bool) -> None:
     console = Console(stderr=True)
     try:
         with console.status(text(N_("Downloading published keys and matching them on this phone…"), lang)):
-            stats, sent_decoy = asyncio.run(_sync(device, decoys=not no_decoy))
+            stats = asyncio.run(_sync(device))
     except TransportError as e:
         fail(_next_step(e.code, e.message, lang), code=1)
     finally:
@@ -206,8 +199,6 @@ def sync_command(config_path: str, store_path: str, no_decoy: bool) -> None:
             click.echo(str(_n("{n} batch could not be downloaded or used and was skipped (tried again next time).",
                               "{n} batches could not be downloaded or used and were skipped (tried again next time).",
                               stats.batches_failed)), err=True)
-        if sent_decoy:
-            click.echo(str(_("Sent cover traffic (carries no data).")), err=True)
 
 
 @click.command("report", cls=Command,

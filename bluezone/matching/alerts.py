@@ -4,7 +4,9 @@ One alert per exposure. It says which tier (F1: met a confirmed case; F2:
 met an F1), on which date, how it was found (Bluetooth, or a source a plugin
 words through ``bluezone_alert_sources``, e.g. a venue check-in) and what
 to do: declare health, contact the local health station, and self-isolate
-until a date (exposure date + ``[risk] isolation_days``).
+until a date (exposure date + ``[risk] isolation_days``). A LOW-risk
+encounter (a deployment with ``[risk] day_risk_levels``, docs/risk.md) gets a
+notice instead: met whom, when, low risk, no isolation, watch your health.
 
 The texts come from the message catalogue; an alert stores each deployment
 language's text when it is made (``Alert.messages``), so what a person was
@@ -16,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ..i18n import N_, SOURCE_LANGUAGE, Message, text
+from ..i18n import N_, SOURCE_LANGUAGE, Message, _, text
 from ..models import Alert, Exposure, Tier
 from .windows import risk_setting
 
@@ -54,6 +56,18 @@ def _templates(tier: Tier) -> str:
               "(3) self-isolate and watch your health at home until the end of {until}.")
 
 
+#: LOW level (docs/risk.md): a notice without isolation advice, through the message catalogue.
+_LOW_WHOM = {Tier.F1: N_("a confirmed case (F0)"), Tier.F2: N_("an F1 (a close contact of a case)")}
+
+
+def _low_message(tier: Tier, date: str, source: str, language: str) -> str:
+    return text(_("LOW-RISK ENCOUNTER: On {date} you were near {whom} {source}, but only briefly or at a "
+                  "distance. Your risk is low: you do not need to isolate. Watch your health; if you get a "
+                  "fever, a cough or shortness of breath, declare your health and contact your local "
+                  "health station.", date=date, whom=text(_LOW_WHOM[tier], language), source=source),
+                language)
+
+
 def format_date(day: dt.date, language: str) -> str:
     """A date as people in ``language`` write it (the catalogue's pattern; no locale needed)."""
     try:
@@ -63,12 +77,15 @@ def format_date(day: dt.date, language: str) -> str:
 
 
 def message(tier: Tier, source: str, exposure_date: dt.date, until: dt.date, language: str,
-            sources: dict[str, str] | None = None) -> str:
-    """The alert's text in one language."""
+            sources: dict[str, str] | None = None, *, low: bool = False) -> str:
+    """The alert's text in one language; ``low`` for a LOW-risk encounter (no isolation advice)."""
     words = (sources or {}).get(source) or _SOURCE.get(source, _SOURCE["ble"])
+    source_words = text(words, language)
+    if low:
+        return _low_message(tier, format_date(exposure_date, language), source_words, language)
     return Message(_templates(tier), {"date": format_date(exposure_date, language),
                                       "until": format_date(until, language),
-                                      "source": text(words, language)}).text(language)
+                                      "source": source_words}).text(language)
 
 
 def build_alert(exposure: Exposure, risk: dict[str, Any], languages: list[str], now: int,
@@ -76,11 +93,14 @@ def build_alert(exposure: Exposure, risk: dict[str, Any], languages: list[str], 
     """The alert for an exposure, with a message in every deployment language
     (and English, the catalogue's source language, as the fallback); ``sources``
     is :func:`alert_sources` of the plugin set, wording sources the core does not know."""
-    until = exposure.date + dt.timedelta(days=int(risk_setting(risk, "isolation_days")))
+    # a LOW-risk encounter advises no isolation: "until" is the day itself
+    until = exposure.date if exposure.low else (
+        exposure.date + dt.timedelta(days=int(risk_setting(risk, "isolation_days"))))
     langs = list(dict.fromkeys([*languages, SOURCE_LANGUAGE]))
     return Alert(
         exposure_id=exposure.exposure_id, tier=exposure.tier, source=exposure.source,
         exposure_date=exposure.date, created_at=now, isolate_until=until,
-        messages={lang: message(exposure.tier, exposure.source, exposure.date, until, lang, sources)
+        messages={lang: message(exposure.tier, exposure.source, exposure.date, until, lang, sources,
+                                low=exposure.low)
                   for lang in langs},
     )

@@ -20,7 +20,7 @@ from ..models import Exposure, ExposureWindow, Infectiousness, PublishedBatch, T
 from . import pipeline
 from .matcher import Match
 from .once import uncounted
-from .windows import effective_report_type, infectiousness, window_from_json, window_to_json
+from .windows import effective_report_type, infectiousness, uploader_tier, window_to_json
 
 FEED = "keys"
 
@@ -28,7 +28,7 @@ FEED = "keys"
 def _counts(row: tuple, risk: dict[str, Any]) -> bool:
     """Whether a published key's matches can add to exposure windows (the
     same per-key tests as :func:`.windows.build_windows`)."""
-    return (effective_report_type(row[3], risk).tier is not None
+    return (uploader_tier(effective_report_type(row[3], risk), risk) is not None
             and infectiousness(row[4], risk) is not Infectiousness.NONE)
 
 
@@ -36,8 +36,7 @@ def _remember(store: Any, batch: PublishedBatch, windows: list[ExposureWindow]) 
     """Store this batch's windows; return every stored window of their days."""
     store.add_exposure_windows(FEED, batch.content_id,
                                [(w.date.isoformat(), int(w.tier), window_to_json(w)) for w in windows])
-    days = {w.date.isoformat() for w in windows}
-    return [window_from_json(text) for _day, _tier, text in store.exposure_windows(days)]
+    return pipeline.stored_windows(store, {w.date.isoformat() for w in windows})
 
 
 def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers: int | None = None) -> list[Exposure]:
@@ -67,8 +66,8 @@ def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers:
                           accumulate=lambda windows: _remember(store, batch, windows), workers=workers)
     return [
         Exposure(r.tier, "ble", r.date, round(r.score, 3), round(r.weighted_minutes, 2),
-                 {"max_window_score": round(r.max_window_score, 3)})
-        for r in result.daily[0] if r.exposed and r.tier is not Tier.NONE
+                 {"max_window_score": round(r.max_window_score, 3), **({"level": "low"} if r.low else {})})
+        for r in result.daily[0] if (r.exposed or r.low) and r.tier is not Tier.NONE
     ]
 
 

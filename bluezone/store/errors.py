@@ -21,6 +21,14 @@ def damaged_message(path: Path | str, detail: str | Message) -> Message:
              "backup, or set up a new store with 'bluezone init'", path=path, detail=detail)
 
 
+def unopenable_message(path: Path | str) -> Message:
+    """An encrypted file the key file does not open. SQLCipher cannot tell
+    which it is (both fail the first page's check), so the line says both."""
+    return _("{path} is not a usable Bluezone device store with this key file (not a SQLite database, damaged, "
+             "or encrypted with another store's key); it was left as it is: restore the right key file, or "
+             "restore it from a backup, or set up a new store with 'bluezone init'", path=path)
+
+
 def newer_message(path: Path | str, found: int | str, known: int | str) -> Message:
     return _("{path} has schema version {found}, newer than this Bluezone knows ({known}); it was left as it is: "
              "upgrade Bluezone", path=path, found=found, known=known)
@@ -29,12 +37,12 @@ def newer_message(path: Path | str, found: int | str, known: int | str) -> Messa
 def from_sqlite(path: Path | str, exc: BaseException) -> StoreError:
     """A :class:`StoreError` for an error SQLite raised on ``path``: a busy
     store is not a damaged one, so the person is not told to restore it."""
-    import sqlite3
+    from .engine import OperationalError
 
     text = str(exc)
-    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+    if isinstance(exc, OperationalError) and ("locked" in text or "busy" in text):
         return StoreError(_("{path} is in use by another Bluezone command; try again in a moment", path=path))
-    if isinstance(exc, sqlite3.OperationalError) and "unable to open" in text:
+    if isinstance(exc, OperationalError) and "unable to open" in text:
         return StoreError(_("cannot open {path} ({detail}); check that the file and its folder are yours and "
                             "writable", path=path, detail=text))
     return StoreError(damaged_message(path, text))

@@ -93,7 +93,7 @@ class FileTransport(DownloadAll):
     async def upload_declaration(self, sealed: bytes) -> str:
         raise self._read_only()
 
-    async def send_decoy(self) -> None:
+    async def send_decoy(self, kind: str = "report") -> None:
         return None  # nothing leaves the device, so there is nothing to disguise
 
     async def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:

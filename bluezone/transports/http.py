@@ -17,7 +17,12 @@ Why it is built this way:
   on while a large batch over a slow mobile link still completes.
 * **One file at a time**: :meth:`fetch_index` then :meth:`fetch_batch` per
   name; the sync processes each batch before fetching the next.
-* **Padding**: every POST body is padded to whole 8 KiB blocks.
+* **Padding and one header set**: every POST body is padded to whole 8 KiB
+  blocks and carries ``X-Chaff: 0`` (real) or ``X-Chaff: 1`` (decoy), so real
+  requests and decoys have the same headers and the same sizes.
+* **Decoys walk the real path**: a decoy report is a verify, a certificate
+  and a publish request in that order, like a real report; a decoy
+  declaration is one declaration request.
 """
 
 from __future__ import annotations
@@ -125,9 +130,8 @@ class HttpTransport(DownloadAll):
             attempt += 1
 
     async def _post(self, path: str, body: dict[str, Any], chaff: bool = False) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json"}
-        if chaff:
-            headers["X-Chaff"] = "1"
+        # the header is on every request, real ones too, so its presence tells nothing
+        headers = {"Content-Type": "application/json", "X-Chaff": "1" if chaff else "0"}
         status, _headers, raw = await self._request("POST", f"{self.url}{path}", data=pad_body(body), headers=headers)
         data = _json_or_none(raw)
         if status >= 400:
@@ -171,8 +175,9 @@ class HttpTransport(DownloadAll):
     async def upload_declaration(self, sealed: bytes) -> str:
         return str((await self._post("/v1/declarations", wire.declaration_body(sealed)))["receipt"])
 
-    async def send_decoy(self) -> None:
-        await self._post("/v1/publish", wire.decoy_body(), chaff=True)
+    async def send_decoy(self, kind: str = "report") -> None:
+        for path, body in wire.decoy_steps(kind):
+            await self._post(path, body, chaff=True)
 
     async def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         if not path.startswith("/"):

@@ -37,6 +37,28 @@ def declaration_body(sealed: bytes, form: str = "ncovi") -> dict[str, Any]:
     return {"sealed": base64.b64encode(sealed).decode(), "form": form}
 
 
+def decoy_steps(kind: str = "report") -> list[tuple[str, dict[str, Any]]]:
+    """The (path, body) of each request of a decoy, in the order a real one makes them.
+
+    ``report``: verify, certificate, publish, with random values of the real
+    shapes; ``declaration``: one declaration of the size a one-block sealed
+    declaration has. Every body pads to the same size as its real counterpart."""
+    if kind == "report":
+        token = "bzt_" + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+        return [("/v1/verify", verify_body(f"{secrets.randbelow(10 ** 8):08d}")),
+                ("/v1/certificate", certificate_body(token, secrets.token_bytes(32))),
+                ("/v1/publish", decoy_body())]
+    if kind == "declaration":
+        return [("/v1/declarations", declaration_body(secrets.token_bytes(DECOY_SEALED_BYTES)))]
+    raise ValueError(f"unknown decoy kind {kind!r}; expected one of {DECOY_KINDS}")
+
+
+#: What a decoy imitates: a report (keys with a code) or a sealed declaration.
+DECOY_KINDS = ("report", "declaration")
+#: A sealed declaration of one plaintext block (48 bytes of sealed-box overhead + 4096).
+DECOY_SEALED_BYTES = 48 + 4096
+
+
 def decoy_body() -> dict[str, Any]:
     """Shaped like a publish of a few keys; padding makes every body the same size anyway."""
     return {"temporaryExposureKeys": [{"key": base64.b64encode(secrets.token_bytes(16)).decode(),

@@ -191,7 +191,8 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
     """The aiohttp application around ``server``. ``background=False`` leaves
     out the scheduled jobs (tests call :meth:`AuthorityServer.export_now`)."""
     s = server.settings
-    middlewares = [body_deadline(s.body_timeout_seconds), *make_middlewares(s.max_body_bytes)]
+    middlewares = [body_deadline(s.body_timeout_seconds),
+                   *make_middlewares(s.max_body_bytes, s.answer_floor_ms / 1000)]
     app = web.Application(client_max_size=s.max_body_bytes, middlewares=middlewares)
     app[SERVER] = server
     app[LIMITS] = RateLimits(server.clock, s.trusted_proxies)

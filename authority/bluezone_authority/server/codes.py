@@ -8,6 +8,12 @@ one token, a token one certificate, a certificate one publish.
 Codes are stored as HMAC-SHA256 with the server's code key, tokens as SHA-256.
 Short codes: 8 digits, 15 minutes. Long codes: 16 characters of [a-z0-9],
 24 hours. See docs/server.md for why guessing one is infeasible.
+
+What is kept links nothing to an upload: times are stored to the hour
+(``created_at``, ``certified_at``, ``used_at``), and once the keys are
+published :func:`mark_used` forgets the staff member who issued the code
+and the code's and token's hashes, so neither the code (which a linked
+declaration may carry) nor the staff log leads to the published keys.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from . import jws
 from .db import ServerDB
 from .errors import ApiError, bad_request
 from .keys import ServerKeys
+from .publish import hour_of
 from .settings import ServerSettings
 
 LONG_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
@@ -116,7 +123,7 @@ def issue_code(db: ServerDB, keys: ServerKeys, settings: ServerSettings, request
         c.execute(
             "INSERT INTO codes (id, code_hash, kind, report_type, symptom_onset_interval, test_date_interval,"
             " created_at, expires_at, state, issued_by) VALUES (?,?,?,?,?,?,?,?,'issued',?)",
-            (code_id, digest, kind, int(report_type), onset, test, now, now + lifetime, issued_by))
+            (code_id, digest, kind, int(report_type), onset, test, hour_of(now), now + lifetime, issued_by))
     return IssuedCode(code, kind, now + lifetime, int(report_type), code_id)
 
 
@@ -177,10 +184,35 @@ def issue_certificate(db: ServerDB, keys: ServerKeys, settings: ServerSettings, 
     cert = jws.sign(claims, keys.certificate_key, kid="cert-v1")
     with db.transaction() as c:
         cur = c.execute("UPDATE codes SET state='certified', certified_at=? WHERE id=? AND state='claimed'",
-                        (now, code_id))
+                        (hour_of(now), code_id))
         if cur.rowcount != 1:
             raise bad_request("token_used", "this token was already used", "token này đã được sử dụng")
     return {"certificate": cert, "expiresAt": exp}
+
+
+def mark_used(conn: Any, code_id: Any, now: int) -> None:
+    """Spend a code whose keys are being published (inside the publish transaction).
+
+    The row stays (the dashboard counts uploads per day; retention deletes
+    it), but with nothing that leads from a person to the keys: the issuing
+    staff member is forgotten, the code and token hashes are replaced by
+    random bytes (a code read from a linked declaration finds no row), and
+    every time is cut to its hour."""
+    conn.execute("UPDATE codes SET state = 'used', used_at = ?, issued_by = NULL, code_hash = ?, token_hash = NULL,"
+                 " created_at = created_at / 3600 * 3600, certified_at = certified_at / 3600 * 3600,"
+                 " expires_at = expires_at / 3600 * 3600, token_expires_at = token_expires_at / 3600 * 3600"
+                 " WHERE id = ?", (hour_of(now), secrets.token_bytes(32), code_id))
+
+
+def scrub_used(conn: Any) -> None:
+    """:func:`mark_used`'s forgetting, applied to codes spent before it existed (a migration step)."""
+    for (code_id,) in conn.execute("SELECT id FROM codes WHERE state = 'used'").fetchall():
+        conn.execute("UPDATE codes SET issued_by = NULL, code_hash = ?, token_hash = NULL,"
+                     " created_at = created_at / 3600 * 3600, certified_at = certified_at / 3600 * 3600,"
+                     " expires_at = expires_at / 3600 * 3600, token_expires_at = token_expires_at / 3600 * 3600,"
+                     " used_at = used_at / 3600 * 3600 WHERE id = ?", (secrets.token_bytes(32), code_id))
+    conn.execute("UPDATE codes SET created_at = created_at / 3600 * 3600,"
+                 " certified_at = certified_at / 3600 * 3600 WHERE state != 'used'")
 
 
 def check_certificate(keys: ServerKeys, certificate: Any, *, now: int) -> dict[str, Any]:
@@ -207,4 +239,4 @@ def onset_from_claims(claims: dict[str, Any]) -> int | None:
 
 
 __all__ = ["IssuedCode", "check_recursive_allowed", "issue_code", "redeem_code", "issue_certificate", "check_certificate",
-           "onset_from_claims", "INTERVALS_PER_DAY"]
+           "onset_from_claims", "mark_used", "scrub_used", "INTERVALS_PER_DAY"]

@@ -70,8 +70,18 @@ def _core_schema(conn: Any) -> None:
     declaration_quota.migrate(conn)
 
 
+def _coarse_upload_times(conn: Any) -> None:
+    """Upload times to the hour and spent codes unlinked (docs/privacy.md), for
+    databases written before uploads were stored that way."""
+    from .codes import scrub_used
+
+    conn.execute("UPDATE exposure_keys SET created_at = created_at / 3600 * 3600")
+    scrub_used(conn)
+
+
 #: The core's named steps. Append new ones; never edit or rename a released one.
-CORE_MIGRATIONS = [named.Migration(named.CORE, "001_schema", _core_schema)]
+CORE_MIGRATIONS = [named.Migration(named.CORE, "001_schema", _core_schema),
+                   named.Migration(named.CORE, "002_coarse_upload_times", _coarse_upload_times)]
 HOOK = "bluezone_server_migrations"
 
 TABLES = ("staff_tokens", "codes", "exposure_keys", "batches", "one_time_tokens", "declarations",
@@ -100,6 +110,7 @@ class ServerDB:
         try:
             self.db = sqlite_utils.Database(conn)
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA secure_delete=ON")  # a purged row's bytes are zeroed, not left in free space
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             named.check_core_known(conn, CORE_MIGRATIONS)

@@ -6,15 +6,19 @@
 * Bodies above ``max_body_bytes`` are refused (413) before they are read.
 * Security headers on every response; API responses are ``no-store``,
   published feed files are cacheable (that is the CDN's job).
-* Device API answers are padded to a fixed size, and a request with header
-  ``X-Chaff: 1`` on any device endpoint is answered with a padded dummy and
-  dropped (GAEN's chaff), like ``POST /v1/decoy``.
+* Every answer on a device path, errors included, is padded to one body size
+  and one head size, and leaves no sooner than ``answer_floor`` seconds after
+  the request arrived. A request with ``X-Chaff: 1`` on any device endpoint
+  is read and parsed like a real one, dropped, and answered with a padded
+  dummy no sooner than real requests of that path are answered (GAEN's
+  chaff; :mod:`.cover` says why each of these is needed).
 * Nothing here logs or stores the client address; aiohttp's access log is
   turned off by ``bluezone serve``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -22,6 +26,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from . import cover
 from .errors import ApiError, error_response
 
 log = logging.getLogger("bluezone.server")
@@ -36,7 +41,7 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "interest-cohort=()",
 }
 #: Device API responses are padded to this many bytes (docs/privacy.md rule 5).
-RESPONSE_PAD = 1024
+RESPONSE_PAD = cover.ANSWER_BODY
 DEVICE_PATHS = ("/v1/verify", "/v1/certificate", "/v1/publish", "/v1/declarations", "/v1/decoy")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -67,16 +72,26 @@ def _limit_chaff(request: web.Request) -> None:
         limit(request, "decoy", request.config_dict[SERVER].settings.decoys_per_client_per_minute)
 
 
-def make_middlewares(max_body_bytes: int) -> list:
+def make_middlewares(max_body_bytes: int, answer_floor: float = 0.0,
+                     timing: cover.TimingEqualiser | None = None) -> list:
+    """The error, header, padding and chaff middleware. ``answer_floor``:
+    seconds before which no device answer leaves; ``timing`` learns how long
+    real device requests take so fakes wait as long (a fresh one by default)."""
+    timing = timing or cover.TimingEqualiser(floor=answer_floor)
+
     @web.middleware
     async def errors_and_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        device = request.path in DEVICE_PATHS
+        fake = device and request.method == "POST" and cover.is_fake(request)
         try:
             _check_headers_are_text(request)
             if request.content_length is not None and request.content_length > max_body_bytes:
                 raise _too_large(max_body_bytes)
-            if request.method == "POST" and request.path in DEVICE_PATHS and request.headers.get("X-Chaff"):
+            if fake:
                 _limit_chaff(request)
-                await read_body(request, max_body_bytes)  # read to the end and drop
+                await _read_and_drop(request, max_body_bytes)
                 response: web.StreamResponse = padded_json({"chaff": True})
             else:
                 response = await handler(request)
@@ -94,9 +109,27 @@ def make_middlewares(max_body_bytes: int) -> list:
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
         response.headers.setdefault("Cache-Control", "no-store")
+        if device and isinstance(response, web.Response):
+            response = cover.pad_answer(response)
+            worked = loop.time() - started
+            if not fake:
+                timing.record(request.path, worked)
+            wait = timing.target(request.path, fake) - worked
+            if wait > 0:
+                await asyncio.sleep(wait)
         return response
 
     return [errors_and_headers]
+
+
+async def _read_and_drop(request: web.Request, limit: int) -> None:
+    """A fake request's body, read to its end and parsed like a real one's, then dropped.
+    A body that is not JSON is still answered as chaff: older clients sent anything."""
+    raw = await read_body(request, limit)
+    try:
+        json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        pass
 
 
 def _check_headers_are_text(request: web.Request) -> None:

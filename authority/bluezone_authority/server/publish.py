@@ -9,7 +9,17 @@ already stored; the HMAC of the keys equals the certificate's ``tekmac``.
 Derived, never trusted from the device: the report type (from the
 certificate), days since symptom onset (key day − onset day; kept only
 within −14..+14) and the transmission risk (see :func:`transmission_risk`).
-Keys still valid at upload (or ended less than the embargo ago) wait until their end + the embargo.
+
+Every key is published as a whole day: its rolling start is rounded down to
+its UTC day and its rolling period set to 144, and it waits until that day
+has ended (plus the embargo). Why: the key a phone rotates early just before
+it uploads ends at the moment of the upload; published as it came, its end
+(and its publication two hours later) would tell everyone when that person
+reported, and the number of such partial-day keys how many reported. The
+Google key server holds a key that is still valid until its end; a key that
+ends mid-day is held to the end of its day here, for the same reason. The
+wider window changes no match: the identifiers of the intervals it adds were
+never broadcast with this key (the phone had rotated to a new one).
 """
 
 from __future__ import annotations
@@ -30,6 +40,15 @@ MAX_SAME_START = 3
 MAX_AGE_DAYS = 14
 #: GAEN defaults by report type (exposure-notifications-server); RECURSIVE follows confirmed.
 BASE_RISK = {ReportType.CONFIRMED_TEST: 2, ReportType.CONFIRMED_CLINICAL_DIAGNOSIS: 4, ReportType.RECURSIVE: 2}
+#: Stored times of an upload keep only the hour (as the Google key server
+#: truncates ``created_at``): enough for retention, too coarse to tie an
+#: upload to a network log, a code or a staff member's shift.
+HOUR = 3600
+
+
+def hour_of(ts: int) -> int:
+    """``ts`` truncated to the start of its UTC hour."""
+    return int(ts) // HOUR * HOUR
 
 
 @dataclass(frozen=True)
@@ -115,20 +134,22 @@ def check_hmac(keys: list[ExposureKey], hmac_key_b64: Any, tekmac_b64: str) -> N
 
 def derive(keys: list[ExposureKey], report_type: int, onset_interval: int | None, *, now: int,
            embargo_seconds: int) -> list[StoredKey]:
-    """Server-side fields of each key and when it may be published."""
+    """Server-side fields of each key, its whole-day form, and when it may be published."""
     out = []
     for k in keys:
+        day = k.rolling_start_interval_number - k.rolling_start_interval_number % INTERVALS_PER_DAY
         dsos = None
         if onset_interval is not None:
-            dsos = (k.rolling_start_interval_number - onset_interval) // INTERVALS_PER_DAY
+            dsos = (day - onset_interval) // INTERVALS_PER_DAY
             if not -14 <= dsos <= 14:
                 dsos = None
-        key = ExposureKey(k.key_data, k.rolling_start_interval_number, k.rolling_period,
-                          transmission_risk(report_type, dsos), ReportType(report_type), dsos)
+        key = ExposureKey(k.key_data, day, INTERVALS_PER_DAY, transmission_risk(report_type, dsos),
+                          ReportType(report_type), dsos)
         # a key whose identifiers were on the air less than the embargo ago
-        # could be replayed; it waits until its end + the embargo
+        # could be replayed, and one whose day has not ended would tell the
+        # upload time: it waits until the end of its day + the embargo
         end_time = key.end_interval_number * INTERVAL_SECONDS
-        available = max(now, end_time + embargo_seconds)
+        available = max(hour_of(now), end_time + embargo_seconds)
         out.append(StoredKey(key, available))
     return out
 
@@ -141,4 +162,5 @@ def ensure_not_stored(conn: Any, keys: list[ExposureKey]) -> None:
         raise ApiError(409, "duplicate_upload", "these keys were already published", "các khoá này đã được gửi trước đó")
 
 
-__all__ = ["parse_keys", "check_keys", "check_hmac", "derive", "ensure_not_stored", "StoredKey", "DAY_SECONDS"]
+__all__ = ["parse_keys", "check_keys", "check_hmac", "derive", "ensure_not_stored", "StoredKey", "DAY_SECONDS",
+           "HOUR", "hour_of"]

@@ -120,8 +120,8 @@ class AuthorityServer:
                 " report_type, dsos, created_at, available_at) VALUES (?,?,?,?,?,?,?,?)",
                 [(s.key.key_data, s.key.rolling_start_interval_number, s.key.rolling_period,
                   s.key.transmission_risk_level, int(s.key.report_type), s.key.days_since_onset_of_symptoms,
-                  now, s.available_at) for s in stored])
-            conn.execute("UPDATE codes SET state = 'used', used_at = ? WHERE id = ?", (now, claims["jti"]))
+                  publish.hour_of(now), s.available_at) for s in stored])
+            codes.mark_used(conn, claims["jti"], now)
         revision = hashlib.sha256(b"".join(sorted(k.key_data for k in keys))).hexdigest()[:16]
         return {"insertedExposures": len(stored), "revision": revision}
 

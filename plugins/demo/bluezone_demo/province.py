@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bluezone import Device, Tier, make_transport
+from bluezone import Device, Tier, load_config, make_transport, pipeline
 from bluezone import sync_device as sync
 from bluezone_ble.sim.engine import simulate
 from bluezone_qr_checkin import checkin, poster, qrimage
@@ -68,6 +69,11 @@ class DemoResult:
     steps: list[StepTime] = field(default_factory=list)
     total_seconds: float = 0.0
     report_path: Path | None = None
+    closest_m: dict[tuple[str, str], float] = field(default_factory=dict)  # ground truth, per pair
+    #: citizen → tier label → weighted minutes the phone's own scoring gives the
+    #: day's windows of that tier (also below the threshold, so misses can be shown)
+    weighted_minutes: dict[str, dict[str, float]] = field(default_factory=dict)
+    threshold_minutes: float = 15.0
 
 
 class CountingTransport:
@@ -119,6 +125,7 @@ class ProvinceDay:
         # two days ago: every key of that day has ended and passed the 2 h embargo
         self.day_start = today - 2 * 86400
         self.devices: dict[str, Device] = {}
+        self.closest: dict[tuple[str, str], float] = {}
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -165,7 +172,6 @@ class ProvinceDay:
     def make_office_venue(self, setup: AuthoritySetup) -> tuple[str, Path]:
         """The office printed its poster a week ago (a permanent venue)."""
         with self.step("Office: venue created, A4 poster (PDF, PNG) and private tracing code"):
-            from bluezone import load_config
             from bluezone_qr_checkin.settings import CheckinSettings
 
             config = load_config(setup.device_config)
@@ -208,6 +214,7 @@ class ProvinceDay:
                         checkin.check_out(self.devices[member].store, now=start + group.phase.duration)
                 for key, pair in truth.pairs.items():
                     close[key] = close.get(key, 0.0) + pair.close_seconds
+                    self.closest[key] = min(self.closest.get(key, math.inf), pair.min_distance_m)
             sightings = sum(d.store.sighting_count() for d in self.devices.values())
             self.echo(f"  {sightings} sightings stored on {len(self.devices)} phones; "
                       f"{len(plan.the_checkin_office().members)} people checked in at the office")
@@ -260,8 +267,22 @@ class ProvinceDay:
                        "isolate_until": a.isolate_until.isoformat(), "message_vi": a.message("vi"),
                        "message_en": a.message("en")}
                       for a in self.devices[c].store.alerts()] for c in plan.citizens}
-        return DemoResult(self.work, plan, self.day_start, f0, published_f1, close, alerts, bytes_down,
-                          list(plan.the_checkin_office().members), sent, at_server, export_keys)
+        result = DemoResult(self.work, plan, self.day_start, f0, published_f1, close, alerts, bytes_down,
+                            list(plan.the_checkin_office().members), sent, at_server, export_keys,
+                            closest_m=dict(self.closest))
+        utc_day = dt.datetime.fromtimestamp(self.day_start, dt.timezone.utc).date()
+        result.weighted_minutes = {c: self.weighted_minutes(c, utc_day) for c in plan.citizens}
+        result.threshold_minutes = float(load_config(cfg).risk["minimum_minutes_per_day"])
+        return result
+
+    def weighted_minutes(self, citizen: str, day: dt.date) -> dict[str, float]:
+        """The phone's own scoring of the day's stored windows, per tier. Only F0
+        publishes confirmed keys and only the chosen F1 recursive ones, so F1-tier
+        windows are the contact with F0 and F2-tier ones with that F1."""
+        device = self.devices[citizen]
+        windows = pipeline.stored_windows(device.store, {day.isoformat()})
+        daily = device.config.pm.hook.bluezone_score_exposure_windows(windows=windows, config=device.config) or []
+        return {d.tier.label: round(d.weighted_minutes, 2) for d in daily if d.date == day}
 
     async def sync_all(self, url: str, bytes_down: dict[str, int]) -> None:
         sem = asyncio.Semaphore(8)
