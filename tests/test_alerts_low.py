@@ -102,8 +102,11 @@ def test_default_risk_section_gives_no_low_notice(store):
 def test_low_and_high_of_one_day_are_different_alerts():
     config = config_from_dict(deployment(PEM))
     day = dt.date(2024, 5, 3)
-    low = build_alert(Exposure(Tier.F2, "ble", day, 300, 5, {"level": "low"}), config.risk, ["en"], 0)
+    low = build_alert(Exposure(Tier.F2, "ble", day, 300, 5, {"level": "low"}), config.risk, ["vi", "en"], 0)
     high = build_alert(Exposure(Tier.F2, "ble", day, 900, 15), config.risk, ["en"], 0)
     assert low.exposure_id != high.exposure_id
     assert "near an F1 (a close contact of a case) over Bluetooth" in low.messages["en"]
     assert "ở gần một người là F1" in low.messages["vi"] and set(low.messages) == {"en", "vi"}
+    # only the deployment's languages (and English, the catalogue's fallback) are stored
+    assert set(build_alert(Exposure(Tier.F2, "ble", day, 300, 5, {"level": "low"}), config.risk, ["en"],
+                           0).messages) == {"en"}

@@ -17,6 +17,7 @@ import click
 from ..i18n import N_, Message, _, text, use_languages
 from .citizen_cmd import _open, config_option, store_option
 from .common import with_store_errors
+from .i18n_click import Command
 
 #: The kinds of decoy, as they are named to the person.
 KIND_NAMES = {"report": N_("report"), "declaration": N_("declaration")}
@@ -41,13 +42,13 @@ async def _once(device: Any) -> Any:
             device._transport = None
 
 
-@click.command("cover")
+@click.command("cover", cls=Command,
+               help=N_("Send decoy reports and declarations when they are due (cover traffic)."))
 @config_option
 @store_option
-@click.option("--loop", is_flag=True, help="Keep running and send each decoy when it is due.")
+@click.option("--loop", is_flag=True, help=N_("Keep running and send each decoy when it is due."))
 @with_store_errors
 def cover_command(config_path: str, store_path: str, loop: bool) -> None:
-    """Send decoy reports and declarations when they are due (cover traffic)."""
     device = _open(config_path, store_path)
     try:
         while True:
