@@ -73,7 +73,8 @@ def _fmt_time(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
 
 
-@click.command("init", cls=Command, help=N_("Set up this phone: show the privacy notice, ask consent per purpose, create its private store."))
+@click.command("init", cls=Command, help=N_(
+    "Set up this phone: show the privacy notice, ask consent per purpose, create its private store."))
 @config_option
 @store_option
 @click.option("--language", default=None, metavar="LANG",

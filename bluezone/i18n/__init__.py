@@ -38,8 +38,8 @@ from typing import Any
 
 __all__ = [
     "CORE_DOMAIN", "DEFAULT_LANGUAGES", "ENV_LOCALE_DIRS", "SOURCE_LANGUAGE", "Message", "MessageCatalogue",
-    "N_", "_", "_n", "active_languages", "available_languages", "registered_catalogues", "gettext", "ngettext", "register_catalogue",
-    "render", "set_default_languages", "text", "use_languages",
+    "N_", "_", "_n", "active_languages", "available_languages", "gettext", "ngettext", "register_catalogue",
+    "registered_catalogues", "render", "set_default_languages", "text", "use_languages",
 ]
 
 #: The language the code's msgids are written in: it needs no catalogue.
