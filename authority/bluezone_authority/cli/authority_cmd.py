@@ -99,7 +99,7 @@ def register(cli: click.Group) -> None:
                                      "testDate": test_date, "kind": "long" if long_code else "short"},
                                     issued_by="cli")
         except ApiError as e:
-            fail(f"{e.message} / {e.message_vi}")
+            fail(e.message)
         finally:
             server.close()
         click.echo(json.dumps(out))

@@ -60,9 +60,10 @@ def bluezone_server_migrations() -> list[Any]:
 
 @hookimpl
 def bluezone_staff_roles() -> list[Any]:
+    from bluezone.i18n import N_
     from bluezone_authority.server.staff import StaffRole
 
-    return [StaffRole(ROLE, "cán bộ truy vết địa điểm", "venue tracer", token_purposes=(PURPOSE,))]
+    return [StaffRole(ROLE, N_("venue tracer"), token_purposes=(PURPOSE,))]
 
 
 @hookimpl
