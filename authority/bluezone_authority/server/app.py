@@ -192,7 +192,9 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
     """The aiohttp application around ``server``. ``background=False`` leaves
     out the scheduled jobs (tests call :meth:`AuthorityServer.export_now`)."""
     s = server.settings
-    middlewares = [body_deadline(s.body_timeout_seconds), *make_middlewares(s.max_body_bytes)]
+    languages = getattr(config, "languages", None)  # the deployment's: error answers carry each
+    middlewares = [body_deadline(s.body_timeout_seconds),
+                   *make_middlewares(s.max_body_bytes, tuple(languages) if languages else None)]
     app = web.Application(client_max_size=s.max_body_bytes, middlewares=middlewares)
     app[SERVER] = server
     app[LIMITS] = RateLimits(server.clock, s.trusted_proxies)

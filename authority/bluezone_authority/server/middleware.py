@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bluezone.i18n import N_, _
+from bluezone.i18n import N_, _, use_languages
 
 from .errors import ApiError, error_response
 
@@ -70,9 +70,17 @@ def _limit_chaff(request: web.Request) -> None:
         limit(request, "decoy", request.config_dict[SERVER].settings.decoys_per_client_per_minute)
 
 
-def make_middlewares(max_body_bytes: int) -> list:
+def make_middlewares(max_body_bytes: int, languages: tuple[str, ...] | None = None) -> list:
+    """``languages``: the deployment's, which error answers carry (default:
+    the process's, set from the deployment file by the command line)."""
     @web.middleware
     async def errors_and_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not languages:
+            return await _errors_and_headers(request, handler)
+        with use_languages(*languages):
+            return await _errors_and_headers(request, handler)
+
+    async def _errors_and_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             _check_headers_are_text(request)
             if request.content_length is not None and request.content_length > max_body_bytes:
