@@ -27,6 +27,7 @@ import aiohttp
 import pytest
 
 from bluezone import i18n
+from bluezone.declarations import KeyPair
 from bluezone.i18n.catalogues import Distribution, problems
 from bluezone.i18n.pseudo import PSEUDO_LANGUAGE, pseudo, untranslated, write_pseudo_catalogues
 from bluezone_authority.portal.testing import PASSWORD, start, write_config
@@ -368,3 +369,66 @@ async def test_a_crash_and_a_switched_off_f1_are_answered_in_the_pseudo_locale(p
     assert (f1["code"], internal["code"]) == ("recursive_disabled", "internal")
     for error in (f1, internal):
         assert error["messages"][QPS].startswith("⟦") and untranslated(error["messages"][QPS], ["F1"]) == []
+
+
+# --- the authority's commands ---------------------------------------------------------------------
+
+
+def test_the_authority_commands_errors_and_help_are_in_the_pseudo_locale(pseudo_locale, tmp_path):
+    cfg = write_config(tmp_path / "d", languages=(QPS,), extra=NO_PLUGIN_PAGES)
+    wrong_default = write_config(tmp_path / "w", languages=(QPS,),
+                                 extra='\n[portal]\ndefault_language = "vi"\n' + NO_PLUGIN_PAGES)
+    existing = tmp_path / "export.pem"
+    existing.write_text("a key already")
+    key = tmp_path / "declarations.key"
+    KeyPair.generate().write_private(str(key))
+    # the deployment file (and its languages) for every command, also those without --config
+    env = {**os.environ, i18n.ENV_LOCALE_DIRS: str(pseudo_locale), "BLUEZONE_CONFIG": str(cfg)}
+    env.pop("BLUEZONE_STAFF_TOKEN", None)
+    c = str(cfg)
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([BLUEZONE, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
+
+    refusals = [
+        ("authority", "keygen", "--out", str(existing)),
+        ("authority", "token", "create", "--config", c, "--name", "Lan", "--role", "boss"),
+        ("authority", "token", "revoke", "--config", c, "no-such-id"),
+        ("authority", "issue-code", "--config", c, "--onset", "1999-01-01"),
+        ("authority", "staff", "unlock", "--config", c, "nobody"),
+        ("authority", "staff", "add", "--config", c, "--username", "lan", "--name", "Lan", "--role", "admin",
+         "--password-stdin"),
+        ("authority", "staff", "add", "--config", c, "--username", "x", "--name", "Lan", "--role", "admin",
+         "--password-stdin"),
+        ("authority", "declarations", "--config", c, "list"),
+        ("authority", "declarations", "--config", c, "--key", str(key), "list"),
+        ("authority", "declarations", "--config", c, "--key", str(key), "--inbox", str(tmp_path / "none"), "list"),
+        ("authority", "declarations", "--config", c, "--key", str(key), "--inbox", str(tmp_path), "csv",
+         str(existing)),
+        ("authority", "declarations", "--config", c, "fetch", "--server", "http://127.0.0.1:1", str(tmp_path / "f")),
+        ("serve", "--config", str(wrong_default)),
+    ]
+    allowed = [str(tmp_path), "boss", "no-such-id", "nobody", "1999-01-01", "symptomOnsetDate", "BLUEZONE_STAFF_TOKEN",
+               "admin, case-officer, declarations", "default_language", "[portal]", "[deployment] languages", "qps",
+               "--key FILE", "--inbox PATH", "declarations"]
+    for args in refusals:
+        out = run(*args, stdin="short\n")
+        assert out.returncode == 2, (args, out.stdout, out.stderr)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(pseudo("Error") + ": "), (args, out.stderr)
+        assert untranslated(lines[0], allowed) == [], (args, lines[0], untranslated(lines[0], allowed))
+
+    # the operator's own output and the help pages go through the catalogue too
+    created = run("authority", "staff", "add", "--config", c, "--username", "lan", "--name", "Lan", "--role", "admin",
+                  "--password-stdin", stdin=PASSWORD + "\n")
+    assert created.returncode == 0 and untranslated(created.stdout, ["lan", "admin"]) == [], created.stdout
+    for command in (("authority",), ("authority", "staff", "add"), ("authority", "declarations"), ("serve",)):
+        page = run(*command, "--help", "--config", c).stdout
+        names = set(re.findall(r"--?[a-z][a-z-]*|\b[A-Z_]{2,}\b|\[[a-z][a-z_]*\] [a-z_]+|\*\.sealed|OUT\.pub\.pem", page))
+        names |= {"bluezone", "authority", "declarations", "keygen", "token", "issue-code", "staff", "export",
+                  "purge", "add", "list", "unlock", "passwd", "remove", "show", "triage", "csv", "fetch", "serve",
+                  "admin", "case-officer", "venue-tracer", "Argon2id", "TOML", "URL", "API", "PEM", "P-256", "Ctrl-C",
+                  "SIGTERM", "F0", "F1", "F2", "UTF-8", "jsonl", "0600"}
+        # the core's shared --config option is the core's text (bluezone.cli.common)
+        names.add("Deployment TOML file (or $BLUEZONE_CONFIG).")
+        assert untranslated(page, names) == [], (command, untranslated(page, names))
