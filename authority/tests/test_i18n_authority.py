@@ -432,3 +432,18 @@ def test_the_authority_commands_errors_and_help_are_in_the_pseudo_locale(pseudo_
         # the core's shared --config option is the core's text (bluezone.cli.common)
         names.add("Deployment TOML file (or $BLUEZONE_CONFIG).")
         assert untranslated(page, names) == [], (command, untranslated(page, names))
+
+
+def test_the_catalogue_ships_in_the_distribution(tmp_path):
+    """The wheel carries the template, the translations and the compiled
+    catalogue: an installed (not editable) authority speaks Vietnamese."""
+    import zipfile
+
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+                          str(ROOT / "authority"), "-w", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    [wheel] = tmp_path.glob("bluezone_authority-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"bluezone_authority/locale/bluezone_authority.pot",
+            "bluezone_authority/locale/vi/LC_MESSAGES/bluezone_authority.po",
+            "bluezone_authority/locale/vi/LC_MESSAGES/bluezone_authority.mo"} <= names

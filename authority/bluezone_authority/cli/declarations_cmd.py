@@ -144,9 +144,10 @@ def triage_command(ctx: click.Context, language: str) -> None:
     opened, failures = _opened(ctx)
     for r in triage(opened):
         symptoms = ", ".join(symptom_label(s, language) for s in r.symptoms) or "-"
-        code = f" code={r.verification_code}" if r.verification_code else ""
-        _echo(f"[{r.priority_name.upper():<6}] {r.ref}  tier={r.tier or '-'} exposed={r.exposure_date or '-'}"
-              f"{code}  symptoms: {symptoms}")
+        code = " code={}".format(r.verification_code) if r.verification_code else ""
+        _echo(_("[{priority}] {ref}  tier={tier} exposed={exposed}{code}  symptoms: {symptoms}",
+                priority="{:<6}".format(r.priority_name.upper()), ref=r.ref, tier=r.tier or "-",
+                exposed=r.exposure_date or "-", code=code, symptoms=symptoms))
     if failures:
         sys.exit(1)
 

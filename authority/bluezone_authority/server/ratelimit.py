@@ -58,7 +58,7 @@ def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
         try:
             out.append(ipaddress.ip_network(str(v).strip(), strict=False))
         except ValueError:
-            raise ValueError(f"trusted_proxies: {v!r} is not an IP address or CIDR network") from None
+            raise ValueError(_("trusted_proxies: '{value}' is not an IP address or CIDR network", value=v)) from None
     return tuple(out)
 
 
