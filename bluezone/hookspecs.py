@@ -327,10 +327,12 @@ def bluezone_dashboard_counters() -> list[Any]:
 
 @hookspec
 @kind("sync", "words are read while an alert is built inside the batch's transaction")
-def bluezone_alert_sources() -> dict[str, dict[str, str]]:
+def bluezone_alert_sources() -> dict[str, str]:
     """Words for the exposure sources this plugin reports (``Exposure.source``),
-    as ``{source: {language: phrase}}``; the phrase completes "you were in
-    close contact with ... {phrase}" in the alert. The core words only
+    as ``{source: N_("English phrase")}``; the phrase completes "you were in
+    close contact with ... {phrase}" in the alert and is translated through
+    the message catalogue (the plugin ships the translations in its own
+    domain, see ``bluezone_message_catalogues``). The core words only
     ``ble``. Sync only."""
 
 

@@ -483,8 +483,9 @@ def purge_sealed_files(folder: str | os.PathLike, days: int, now: float | None =
 
 
 def symptom_label(code: str, language: str) -> str:
-    vi, en = SYMPTOMS.get(code, EXPOSURES.get(code, (code, code)))
-    return vi if language == "vi" else en
+    from bluezone.i18n import text
+
+    return text(SYMPTOMS.get(code) or EXPOSURES.get(code) or code, language)
 
 
 def iter_summary(opened: list[Opened]) -> Iterator[dict[str, Any]]:
