@@ -77,11 +77,14 @@ def shown_text(page: str) -> str:
 
 
 async def test_every_portal_page_is_in_the_pseudo_locale(pseudo_locale, tmp_path):
-    r = await start(tmp_path, users=(("admin", "admin"), ("officer", "case-officer")),
-                    languages=(QPS,), extra=NO_PLUGIN_PAGES)
+    # one declaration fills the storage cap: the declarations page shows its table and the full-cap warning
+    r = await start(tmp_path, users=(("admin", "admin"), ("officer", "case-officer"), ("tran", "case-officer")),
+                    languages=(QPS,), extra="declaration_quota_count = 1\n" + NO_PLUGIN_PAGES)
+    receipt = r.server.accept_declaration({"sealed": base64.b64encode(os.urandom(64)).decode(), "form": "ncovi"})
+    assert receipt["receipt"]
     today = dt.datetime.fromtimestamp(NOW, dt.timezone.utc).date()
     # what the test itself puts on the pages: names, codes, the time zone, a command line
-    allowed = ["Admin", "Officer", "Asia/Ho_Chi_Minh", "UTC", "jsonl",
+    allowed = ["Admin", "Officer", "Asia/Ho_Chi_Minh", "UTC", "jsonl", "ncovi", receipt["receipt"],
                "bluezone authority declarations --key AUTHORITY-KEY --inbox declarations.jsonl triage"]
     pages: dict[str, str] = {}
     try:
@@ -91,6 +94,10 @@ async def test_every_portal_page_is_in_the_pseudo_locale(pseudo_locale, tmp_path
             pages["wrong password"] = (await c.submit("/portal/login", "/portal/login",
                                                       {"username": "admin", "password": "not it at all"})).text
             pages["no CSRF token"] = (await c.post("/portal/login", {"username": "admin", "password": PASSWORD})).text
+            for _ in range(5):  # the lockout: five wrong passwords in a row
+                locked = await c.submit("/portal/login", "/portal/login", {"username": "tran", "password": "wrong!"})
+            assert locked.status == 423
+            pages["account locked"] = locked.text
             await c.login("admin")
             pages["dashboard"] = (await c.get("/portal/")).text
             pages["export"] = (await c.submit("/portal/", "/portal/exports", {})).text
@@ -124,6 +131,7 @@ async def test_every_portal_page_is_in_the_pseudo_locale(pseudo_locale, tmp_path
         assert untranslated(shown_text(page), allowed) == [], (name, untranslated(shown_text(page), allowed))
     # the texts really are the catalogue's: the pseudo-translation of the msgids, fields filled in
     assert pseudo("The last 14 days") in pages["dashboard"]
+    assert pseudo("Download all (.jsonl)") in pages["declarations"] and 'id="decl-quota-full"' in pages["declarations"]
     assert pseudo("Signed in as {name} ({role})").replace("{name}", "Admin").replace(
         "{role}", pseudo("administrator")) in html.unescape(pages["dashboard"])
     # the switch offers the deployment's one language, named in itself
