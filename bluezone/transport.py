@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from .i18n import _
 from .models import ExposureKey, PublishedBatch
 
 #: Every device upload body is padded to a multiple of this many bytes, so an
@@ -175,11 +176,13 @@ def make_transport(url: str, config: Any, pm: Any = None) -> Transport:
     scheme = urlsplit(url).scheme
     if scheme not in factories:
         known = ", ".join(sorted(factories)) or "none (install bluezone-transport)"
-        raise TransportError("unknown_scheme", f"no transport for {scheme!r} URLs; installed: {known}")
+        raise TransportError("unknown_scheme", str(_("no transport for {scheme!r} URLs; installed: {known}",
+                                                      scheme=scheme, known=known)))
     transport = factories[scheme](url, config)
     missing = check_transport(transport)
     if missing:
-        raise TransportError("bad_transport", f"the {scheme!r} transport lacks {', '.join(missing)}")
+        raise TransportError("bad_transport", str(_("the {scheme!r} transport lacks {missing}", scheme=scheme,
+                                                     missing=", ".join(missing))))
     return transport
 
 

@@ -95,6 +95,17 @@ class _ClickText(str):
 
         return _ClickText(template)
 
+    # Click shows a type's name as a metavar ("FILE") or a title ("File 'x' does not
+    # exist."); the name was looked up once, at import: change its case per language, now.
+    def upper(self) -> _ClickText:
+        return _ClickText(lambda lang: self._template(lang).upper())
+
+    def title(self) -> _ClickText:
+        return _ClickText(lambda lang: self._template(lang).title())
+
+    def capitalize(self) -> _ClickText:
+        return _ClickText(lambda lang: self._template(lang).capitalize())
+
     def __mod__(self, values: Any) -> _ClickText:
         def template(lang: str) -> str:
             try:

@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 
 from bluezone import ExposureKey, TransportError, UploadReceipt, VerifiedCode
+from bluezone.i18n import _
 
 
 def verify_body(code: str) -> dict[str, Any]:
@@ -50,14 +51,14 @@ def parse_verified(data: dict[str, Any]) -> VerifiedCode:
         return VerifiedCode(str(data["token"]), int(data["reportType"]), data.get("symptomOnsetInterval"),
                             data.get("testDateInterval"), int(data["expiresAt"]))
     except (KeyError, TypeError, ValueError) as e:
-        raise TransportError("bad_response", f"unexpected verify answer: {e}") from None
+        raise TransportError("bad_response", str(_("unexpected verify answer: {detail}", detail=e))) from None
 
 
 def parse_receipt(data: dict[str, Any]) -> UploadReceipt:
     try:
         return UploadReceipt(int(data["insertedExposures"]), str(data.get("revision", "")))
     except (KeyError, TypeError, ValueError) as e:
-        raise TransportError("bad_response", f"unexpected publish answer: {e}") from None
+        raise TransportError("bad_response", str(_("unexpected publish answer: {detail}", detail=e))) from None
 
 
 #: A server's error code and message are cut to these lengths: they are the
@@ -80,7 +81,7 @@ def check_batch_name(name: str) -> str:
     """``name`` when it is a plain ``*.zip`` file name that cannot leave the feed folder."""
     if (not name or name.startswith(".") or "\\" in name or "/" in name or "\x00" in name
             or not name.endswith(".zip")):
-        raise TransportError("bad_index", f"unexpected batch name: {name!r}")
+        raise TransportError("bad_index", str(_("unexpected batch name: {name!r}", name=name)))
     return name
 
 
@@ -96,7 +97,7 @@ def parse_index(text: str) -> list[str]:
         try:
             check_batch_name(name)
         except TransportError:
-            raise TransportError("bad_index", f"unexpected entry in index: {line!r}") from None
+            raise TransportError("bad_index", str(_("unexpected entry in index: {line!r}", line=line))) from None
         if name not in listed:
             listed.add(name)
             names.append(name)
