@@ -67,9 +67,10 @@ def bluezone_server_retention(conn: Any, cutoff: int, now: int) -> dict[str, int
 
 @hookimpl
 def bluezone_staff_roles() -> list[Any]:
+    from bluezone.i18n import N_
     from bluezone_authority.server.staff import StaffRole
 
-    return [StaffRole(ROLE, "cán bộ truy vết địa điểm", "venue tracer", token_purposes=(PURPOSE,))]
+    return [StaffRole(ROLE, N_("venue tracer"), token_purposes=(PURPOSE,))]
 
 
 @hookimpl
