@@ -38,6 +38,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bluezone.i18n import Message
+
 from . import derive, tracing
 from . import notices as nt
 from . import payload as qp
@@ -86,6 +88,16 @@ def _refuse(status: int, code: str, en: str, vi: str) -> Exception:
     return ApiError(status, code, en, vi)
 
 
+def _refuse_error(status: int, code: str, error: Exception) -> Exception:
+    """A refusal whose text is an error raised with a catalogue Message (the
+    tracing window's checks, an unknown notice): its English and Vietnamese
+    come from the catalogue, one per field of the error body."""
+    message = error.args[0] if error.args else None
+    if isinstance(message, Message):
+        return _refuse(status, code, message.text("en"), message.text("vi"))
+    return _refuse(status, code, str(error), str(error))
+
+
 def check_upload(server: Any, config: Any, settings: CheckinSettings, body: Any) -> CheckedUpload:
     """Everything that can be checked without pairings, cheapest first.
 
@@ -104,7 +116,8 @@ def check_upload(server: Any, config: Any, settings: CheckinSettings, body: Any)
     try:
         notice = nt.lookup(meta.get("notice", nt.DEFAULT_NOTICE), settings.notices)
     except nt.UnknownNotice as e:
-        raise _refuse(400, "unknown_notice", f"the token names a notice this server does not have: {e}",
+        raise _refuse(400, "unknown_notice",
+                      f"the token names a notice this server does not have: {e.args[0].text('en')}",
                       "mã uỷ quyền ghi một loại thông báo không có trên máy chủ") from None
     raw = _b64(body.get("preTraces"), "preTraces")
     paper = body.get("paperLog", [])
@@ -128,15 +141,15 @@ def check_upload(server: Any, config: Any, settings: CheckinSettings, body: Any)
     try:
         tracing.check_window(start, end, now=server.now(), retention_days=config.retention_days)
     except tracing.WindowError as e:
-        raise _refuse(400, "invalid_window", str(e),
-                      "khoảng thời gian truy vết phải nằm trong thời hạn lưu trữ và không ở tương lai") from None
+        raise _refuse_error(400, "invalid_window", e) from None
     if len(upload.preTraces) > len(derive.affected_hours(start, end)):
         raise _refuse(400, "invalid_pretrace", "more pre-traces than hours in the window",
                       "số khoá truy vết nhiều hơn số giờ trong khoảng thời gian")
     try:
         venue = qp.parse_payload(bytes(first.qrCodePayload), check_time=False)
     except qp.PayloadError as e:
-        raise _refuse(400, "invalid_pretrace", f"the uploaded venue payload is not valid: {e}",
+        raise _refuse(400, "invalid_pretrace",
+                      f"the uploaded venue payload is not valid: {e.message.text('en')} ({e.detail})",
                       "dữ liệu truy vết không hợp lệ") from None
     name = meta.get("venue")
     if isinstance(name, str) and name and _norm(name) != _norm(venue.description):
@@ -197,13 +210,12 @@ def token_meta(body: Any, settings: CheckinSettings, now: int, retention_days: i
         try:
             tracing.check_window(lo, hi, now=now, retention_days=retention_days)
         except tracing.WindowError as e:
-            raise _refuse(400, "invalid_window", str(e),
-                          "khoảng thời gian truy vết phải nằm trong thời hạn lưu trữ và không ở tương lai") from None
+            raise _refuse_error(400, "invalid_window", e) from None
         meta["from"], meta["to"] = lo, hi
     try:
         meta["notice"] = nt.lookup(body.get("notice", nt.DEFAULT_NOTICE), settings.notices).id
     except nt.UnknownNotice as e:
-        raise _refuse(400, "unknown_notice", str(e), "loại thông báo không có trong danh mục") from None
+        raise _refuse_error(400, "unknown_notice", e) from None
     return meta
 
 
@@ -227,7 +239,7 @@ def add_routes(app: Any, config: Any) -> None:
         checked = check_upload(server, config, settings, await json_body(request))
         try:
             venue, traces = await workers.run(tracing.complete_upload, checked.raw, checked.secret,
-                                              checked.notice.text(), nt.encode(checked.notice.id))
+                                              checked.notice.render(), nt.encode(checked.notice.id))
         except PoolBusy:
             raise ApiError(503, "venue_tracing_busy", "venue tracing is busy; try again shortly",
                            "hệ thống truy vết địa điểm đang bận; hãy thử lại sau",
