@@ -11,19 +11,19 @@ import sys
 
 import click
 
-from ..i18n import _
+from ..i18n import N_, _
 from ..plugins import process_plugin_set
 from .common import error_line, fail  # noqa: F401  (fail is re-exported for plugins)
+from .i18n_click import Group
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="bluezone")
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             help=N_("Bluezone: privacy-first contact tracing.\n\n"
+                     "Citizens trace, check in, sync and report; offices run venue check-in; "
+                     "health authorities run the server. Start with 'bluezone demo'."))
+@click.version_option(package_name="bluezone", help=N_("Show the version and exit."))
 def cli() -> None:
-    """Bluezone: privacy-first contact tracing.
-
-    Citizens trace, check in, sync and report; offices run venue check-in;
-    health authorities run the server. Start with 'bluezone demo'.
-    """
+    """The root group; its help is the N_() text above (translated when shown)."""
 
 
 def _register_core_commands() -> None:
