@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 import click
 
+from bluezone import CliCommand as Command
 from bluezone import with_store_errors
 from bluezone.i18n import N_, Message, _, _n
 
@@ -51,7 +52,7 @@ def _pct(x: float | None) -> str:
     return str(_("n/a")) if x is None else f"{100 * x:.0f}%"
 
 
-@click.command("trace", help=N_("Record close contacts: Bluetooth LE scanning and advertising.\n\n"
+@click.command("trace", cls=Command, help=N_("Record close contacts: Bluetooth LE scanning and advertising.\n\n"
                                  "With --simulate SCENARIO, a radio simulator moves phones through an office, "
                                  "market, bus or home and feeds what they hear through the same scanner code."))
 @click.option("--config", "config_path", envvar="BLUEZONE_CONFIG", type=click.Path(dir_okay=False),

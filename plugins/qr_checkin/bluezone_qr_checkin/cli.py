@@ -20,6 +20,8 @@ from typing import Any, NoReturn
 
 import click
 
+from bluezone import CliCommand as Command
+from bluezone import CliGroup as Group
 from bluezone import cli_fail as _fail
 from bluezone import safe_terminal_text
 from bluezone.i18n import N_, Message, _, _n, active_languages, text
@@ -115,7 +117,7 @@ RECORDED = _("Recorded. Thank you!")
 # --- venue owner ---------------------------------------------------------------------------
 
 
-@click.group(help=N_("Venues: create a QR poster, trace with the authority, keep a visitor log."))
+@click.group(cls=Group, help=N_("Venues: create a QR poster, trace with the authority, keep a visitor log."))
 def venue() -> None:
     """The venue owner's commands (help text above: translated where shown)."""
 
@@ -127,8 +129,8 @@ AUTHORITY_KEY_HELP = N_("base64 X25519 key of the authority (default: from the c
 @click.option("--name", required=True, help=N_("Venue name (at most 100 characters)."))
 @click.option("--address", required=True, help=N_("Venue address (at most 100 characters)."))
 @click.option("--type", "venue_type", default="other", show_default=True,
-              help="other, meeting_room, cafeteria, private_event, canteen, library, lecture_room, shop, gym, "
-                   "kitchen_area, office_space")
+              help=N_("The kind of venue: other, meeting_room, cafeteria, private_event, canteen, library, "
+                      "lecture_room, shop, gym, kitchen_area or office_space."))
 @click.option("--default-stay", default="2h", show_default=True, help=N_("Automatic checkout after (e.g. 2h, 90m)."))
 @click.option("--event", nargs=2, metavar="START END", help=N_("Only valid between these times (an event)."))
 @click.option("--room", default="", help=N_("Room (required with --organisation)."))
@@ -340,7 +342,7 @@ def _names_a_missing_picture(code: str) -> bool:
             and code.lower().endswith((".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff")))
 
 
-@click.command("checkin", help=N_("Check in at a venue from its URL or a photo/screenshot of its poster (no "
+@click.command("checkin", cls=Command, help=N_("Check in at a venue from its URL or a photo/screenshot of its poster (no "
                                    "network)."))
 @click.argument("code")
 @click.option("--yes", is_flag=True, help=N_("Do not ask to confirm the venue."))
@@ -378,7 +380,7 @@ def checkin_cmd(code, yes, store_path, config_path) -> None:
     echo(text(_("Visit {visit_id}", visit_id=result.visit.visit_id), lang))
 
 
-@click.command("checkout", help=N_("Check out of the current venue now."))
+@click.command("checkout", cls=Command, help=N_("Check out of the current venue now."))
 @store_opt
 @config_opt
 def checkout_cmd(store_path, config_path) -> None:
@@ -396,7 +398,7 @@ def checkout_cmd(store_path, config_path) -> None:
               lang))
 
 
-@click.group("visits", invoke_without_command=True,
+@click.group("visits", cls=Group, invoke_without_command=True,
              help=N_("Your venue visits (kept on this phone only, deleted after the retention window)."))
 @store_opt
 @config_opt
