@@ -19,10 +19,10 @@ from pathlib import Path
 import nacl.public
 import pytest
 
-import bluezone
 from bluezone.i18n import ENV_LOCALE_DIRS
 from bluezone.i18n.catalogues import Distribution, problems
-from bluezone.i18n.pseudo import PSEUDO_LANGUAGE, untranslated, write_pseudo_catalogues
+from bluezone.i18n.pseudo import PSEUDO_LANGUAGE, untranslated
+from bluezone.testing import pseudo_locale
 
 PACKAGE = Path(__file__).resolve().parents[1] / "bluezone_qr_checkin"
 DIST = Distribution(PACKAGE, "bluezone_qr_checkin", PACKAGE / "locale")
@@ -39,25 +39,11 @@ def test_every_qr_checkin_text_is_in_the_vietnamese_catalogue_and_compiled():
     assert problems(DIST) == []
 
 
-def installed_templates() -> list[tuple[str, Path]]:
-    """Every installed distribution's catalogue template (the core's, the authority's, each plugin's)."""
-    import importlib
-
-    found = [("bluezone", Path(bluezone.__file__).parent / "i18n" / "locale" / "bluezone.pot")]
-    for package in ("bluezone_authority", "bluezone_qr_checkin", "bluezone_ble", "bluezone_demo"):
-        try:
-            module = importlib.import_module(package)
-        except ImportError:
-            continue
-        found += [(pot.stem, pot) for pot in sorted((Path(module.__file__).parent / "locale").glob("*.pot"))]
-    return found
-
-
 @pytest.fixture(scope="module")
 def qps(tmp_path_factory) -> dict[str, str]:
     """A ``qps`` deployment (with venue keys) and the environment that runs commands in it."""
     folder = tmp_path_factory.mktemp("qps")
-    localedir = write_pseudo_catalogues(installed_templates(), folder / "locale")
+    localedir = pseudo_locale(folder / "locale")
     key = base64.b64encode(bytes(nacl.public.PrivateKey.generate().public_key)).decode()
     deployment = folder / "deployment.toml"
     deployment.write_text(f'[deployment]\nname = "Gia Lai"\nregion = "452"\nlanguages = ["{PSEUDO_LANGUAGE}"]\n\n'
