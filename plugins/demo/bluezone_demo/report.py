@@ -18,6 +18,8 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from bluezone.i18n import N_, _, _n, active_languages, text
+
 from .day import VN_OFFSET
 from .province import DemoResult
 
@@ -64,15 +66,19 @@ def scores(result: DemoResult) -> list[TierScore]:
     venue_truth = set(result.checked_in) - {f0}
     f1_truth = ble_truth | venue_truth
     rows = [
-        TierScore("F1 (Bluetooth)", ble_truth, warned(result, "F1", "ble")),
-        TierScore("F1 (any: Bluetooth or venue)", f1_truth, warned(result, "F1")),
-        TierScore("venue check-in (co-visitors of F0)", venue_truth, warned(result, "F1") & venue_truth
+        TierScore(N_("F1 (Bluetooth)"), ble_truth, warned(result, "F1", "ble")),
+        TierScore(N_("F1 (any: Bluetooth or venue)"), f1_truth, warned(result, "F1")),
+        TierScore(N_("venue check-in (co-visitors of F0)"), venue_truth, warned(result, "F1") & venue_truth
                   | warned(result, "F1", "venue")),
     ]
     if result.published_f1:
         f2_truth = close_contacts(result, result.published_f1) - {f0, result.published_f1} - f1_truth
-        rows.append(TierScore("F2 (contacts of the F1 who published)", f2_truth, warned(result, "F2")))
+        rows.append(TierScore(N_("F2 (contacts of the F1 who published)"), f2_truth, warned(result, "F2")))
     return rows
+
+
+#: The summary table's column headings.
+COLUMNS = (N_("tier"), N_("truth"), N_("warned"), N_("correct"), N_("precision"), N_("recall"))
 
 
 def _pct(x: float | None) -> str:
@@ -82,23 +88,27 @@ def _pct(x: float | None) -> str:
 def summary_lines(result: DemoResult) -> list[str]:
     rows = scores(result)
     per_client = list(result.bytes_downloaded.values())
+    header = [text(h) for h in COLUMNS]
     lines = [
-        "Tóm tắt / Summary",
-        f"  F0: {result.patient_zero}; F1 who published for F2: {result.published_f1 or '—'}",
-        f"  real keys per export: {', '.join(map(str, result.export_keys))} (each padded with fake keys)",
-        f"  {'tier':42} {'truth':>5} {'warned':>6} {'correct':>7} {'precision':>9} {'recall':>7}",
+        text(_("Summary")),
+        "  " + text(_("F0: {f0}; F1 who published for F2: {f1}", f0=result.patient_zero,
+                      f1=result.published_f1 or "—")),
+        "  " + text(_("real keys per export: {keys} (each padded with fake keys)",
+                      keys=", ".join(map(str, result.export_keys)))),
+        "  {:42} {:>5} {:>6} {:>7} {:>9} {:>7}".format(*header),
     ]
     for r in rows:
-        lines.append(f"  {r.tier:42} {len(r.truth):5d} {len(r.warned):6d} {r.true_positives:7d} "
-                     f"{_pct(r.precision):>9} {_pct(r.recall):>7}")
+        lines.append("  {:42} {:5d} {:6d} {:7d} {:>9} {:>7}".format(
+            text(r.tier), len(r.truth), len(r.warned), r.true_positives, _pct(r.precision), _pct(r.recall)))
     no_alert = sum(1 for a in result.alerts.values() if not a)
     lines += [
-        f"  not warned: {no_alert} of {len(result.alerts)} citizens",
-        f"  declarations: {result.declarations_sent} sealed and sent; the server holds "
-        f"{result.declarations_at_server} ciphertexts it cannot read",
-        f"  downloaded per phone: mean {statistics.mean(per_client) / 1024:.1f} KiB "
-        f"(min {min(per_client) / 1024:.1f}, max {max(per_client) / 1024:.1f})",
-        f"  time taken: {result.total_seconds:.1f} s",
+        "  " + text(_("not warned: {n} of {total} citizens", n=no_alert, total=len(result.alerts))),
+        "  " + text(_("declarations: {sent} sealed and sent; the server holds {held} ciphertexts it cannot read",
+                      sent=result.declarations_sent, held=result.declarations_at_server)),
+        "  " + text(_("downloaded per phone: mean {mean} KiB (min {low}, max {high})",
+                      mean=round(statistics.mean(per_client) / 1024, 1), low=round(min(per_client) / 1024, 1),
+                      high=round(max(per_client) / 1024, 1))),
+        "  " + text(_("time taken: {seconds} s", seconds=round(result.total_seconds, 1))),
     ]
     lines += [f"    {s.seconds:6.1f} s  {s.name}" for s in result.steps]
     return lines
@@ -132,14 +142,14 @@ def timeline_plot(result: DemoResult) -> str:
                 ax.barh(y + offset, g.phase.duration / 3600, left=start, color=colour, alpha=0.85, height=0.34)
         tiers = set() if person == result.patient_zero else {a["tier"] for a in result.alerts.get(person, [])}
         label = person + (" (F0)" if person == result.patient_zero else "") + \
-            (" (F1, published)" if person == result.published_f1 else "") + \
+            (" " + text(_("(F1, published)")) if person == result.published_f1 else "") + \
             (f" → {'/'.join(sorted(tiers))}" if tiers else "")
         ax.text(20.2, y, label, va="center", fontsize=7)
     ax.set_yticks([])
     ax.set_xlim(6.5, 23)
     ax.set_xticks(range(7, 21))
-    ax.set_xlabel("giờ trong ngày / hour of the day (UTC+7)")
-    ax.set_title("Tiếp xúc theo thời gian / exposure timeline — red: with F0, blue: with the F1 who published")
+    ax.set_xlabel(text(_("hour of the day (UTC+7)")))
+    ax.set_title(text(_("Exposure timeline — red: with F0, blue: with the F1 who published")))
     ax.invert_yaxis()
     data = _png(fig)
     plt.close(fig)
@@ -178,11 +188,11 @@ def graph_plot(result: DemoResult) -> str:
         colour = "#c0392b" if name == f0 else "#e67e22" if x == 1.0 else "#f1c40f"
         ax.scatter([x], [y], s=60 if name not in (f0, pub) else 140, color=colour,
                    edgecolors="#2c3e50" if name == pub else ("#2980b9" if venue_only else "none"), linewidths=2)
-        ax.text(x + 0.04, y, name + (" (venue)" if venue_only else ""), fontsize=7, va="center")
+        ax.text(x + 0.04, y, name + (" " + text(_("(venue)")) if venue_only else ""), fontsize=7, va="center")
     ax.set_xlim(-0.2, 2.6)
     ax.set_xticks([0, 1, 2], ["F0", "F1", "F2"])
     ax.set_yticks([])
-    ax.set_title("F0 → F1 → F2 (dashed: warned without a true close contact; blue ring: venue warning)")
+    ax.set_title(text(_("F0 → F1 → F2 (dashed: warned without a true close contact; blue ring: venue warning)")))
     data = _png(fig)
     plt.close(fig)
     return data
@@ -210,8 +220,16 @@ def write_result_json(result: DemoResult) -> Path:
 
 
 def write_report(result: DemoResult) -> Path:
-    env = Environment(loader=PackageLoader("bluezone_demo", "templates"), autoescape=select_autoescape())
+    """The HTML report, in the first active language (one reader: the integrator)."""
+    env = Environment(loader=PackageLoader("bluezone_demo", "templates"), autoescape=select_autoescape(),
+                      extensions=["jinja2.ext.i18n"])
+    env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's line breaks are not part of its msgid
+    # old-style callables: the template's _("... {field} ...", field=...) fills fields the way _() does in code
+    env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
+        gettext=lambda msgid, **fields: text(_(msgid, **fields)),
+        ngettext=lambda one, many, n, **fields: text(_n(one, many, n, **fields)), newstyle=False)
     html = env.get_template("report.html").render(
+        language=active_languages()[0], text=text, columns=COLUMNS,
         result=result, rows=scores(result), pct=_pct, summary=summary_lines(result),
         day=dt.datetime.fromtimestamp(result.day_start, dt.timezone.utc).date().isoformat(),
         timeline=timeline_plot(result), graph=graph_plot(result),
