@@ -21,6 +21,7 @@ from typing import Any, TypeVar, overload
 import jsonschema
 import pluggy
 
+from .i18n import Message, _
 from .plugins import PluginSet, call_hook, collect_named, plugin_set, shared_plugin_set
 from .settings import FROM_SCHEMA, build, is_settings_class, schema_of, section_settings
 
@@ -388,7 +389,8 @@ class Config:
         except KeyError:
             raise ConfigError(str(self.path), [Problem(
                 "[schedule] name",
-                f"unknown key schedule {self.schedule_name!r}; installed: {', '.join(sorted(schedules)) or 'none'}",
+                str(_("unknown key schedule {name!r}; installed: {names}", name=self.schedule_name,
+                      names=", ".join(sorted(schedules)) or _("none"))),
             )]) from None
 
 
@@ -451,15 +453,19 @@ def _extra_keys(error: jsonschema.ValidationError) -> list[str]:
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
+    """One schema error in the deployment's languages. The common ones are
+    worded by us; any other keeps jsonschema's own English detail inside a
+    translated frame ("not valid: ...")."""
     if error.validator == "additionalProperties":
         extra = _extra_keys(error)
         allowed = ", ".join(sorted(_properties(error)))
-        return f"unknown key {', '.join(map(repr, extra))} (allowed: {allowed})"
+        return str(_("unknown key {keys} (allowed: {allowed})", keys=", ".join(map(repr, extra)), allowed=allowed))
     if error.validator == "required":
-        return f"missing value: {error.message.split(' is a required')[0]} is required"
+        return str(_("missing value: {name} is required", name=error.message.split(" is a required")[0]))
     if error.validator == "type":
-        return f"wrong type: expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r}"
-    return error.message
+        return str(_("wrong type: expected {expected}, got {kind} {value!r}", expected=error.validator_value,
+                     kind=type(error.instance).__name__, value=error.instance))
+    return str(_("not valid: {detail}", detail=error.message))
 
 
 def _section_claims(pm: pluggy.PluginManager | None) -> dict[str, Any]:
@@ -469,7 +475,7 @@ def _section_claims(pm: pluggy.PluginManager | None) -> dict[str, Any]:
     for result in call_hook(pm.hook.bluezone_config_schema):
         for name, claim in result.items():
             if name in claims:
-                raise ConfigError("<plugins>", [Problem(f"[{name}]", "two plugins claim this section")])
+                raise ConfigError("<plugins>", [Problem(f"[{name}]", str(_("two plugins claim this section")))])
             claims[name] = claim
     return claims
 
@@ -537,16 +543,16 @@ def _check(data: dict[str, Any], text: str = "", pm: pluggy.PluginManager | None
         schemas = dict(CORE_SCHEMA)
     for section in REQUIRED_SECTIONS:
         if section not in data:
-            problems.append(Problem(f"[{section}]", "missing section"))
+            problems.append(Problem(f"[{section}]", str(_("missing section"))))
     for section, value in data.items():
         schema = schemas.get(section)
         if schema is None:
             owner = (plugins.inactive_sections() if plugins is not None and plugins.inactive else {}).get(section)
-            because = f"; it belongs to plugin {owner[0]!r}, {owner[1]}" if owner else ""
-            problems.append(Problem(
-                f"[{section}]", f"unknown section{because} (known: {', '.join(sorted(schemas))})",
-                _find_line(text, section, None),
-            ))
+            known = ", ".join(sorted(schemas))
+            message = (_("unknown section; it belongs to plugin {plugin!r}, {reason} (known: {known})", plugin=owner[0],
+                         reason=Message(owner[1]), known=known) if owner
+                       else _("unknown section (known: {known})", known=known))
+            problems.append(Problem(f"[{section}]", str(message), _find_line(text, section, None)))
             continue
         validator = jsonschema.Draft202012Validator(schema)
         for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
@@ -579,8 +585,9 @@ def _language_problems(data: dict[str, Any], text: str) -> list[Problem]:
     if not missing:
         return []
     return [Problem("[deployment] languages",
-                    f"no message catalogue for {', '.join(map(repr, missing))} (have: {', '.join(sorted(have))}; "
-                    "a plugin adds a language through bluezone_message_catalogues)",
+                    str(_("no message catalogue for {languages} (have: {have}; a plugin adds a language through "
+                          "bluezone_message_catalogues)", languages=", ".join(map(repr, missing)),
+                          have=", ".join(sorted(have)))),
                     _find_line(text, "deployment", "languages"))]
 
 
@@ -590,12 +597,13 @@ def load_config(path: str | Path, check_schedule: bool = True) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise ConfigError(str(path), [Problem("file", f"cannot read: {e.strerror}")]) from None
+        raise ConfigError(str(path), [Problem("file", str(_("cannot read: {reason}", reason=e.strerror)))]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"line (\d+)", str(e))
-        raise ConfigError(str(path), [Problem("TOML", f"not valid TOML: {e}", int(m.group(1)) if m else None)]) from None
+        raise ConfigError(str(path), [Problem("TOML", str(_("not valid TOML: {detail}", detail=e)),
+                                              int(m.group(1)) if m else None)]) from None
     problems, plugins = _check(data, text, path=path)
     if problems:
         raise ConfigError(str(path), problems)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import Config, load_config
+from .i18n import _
 from .store import DeviceStore
 from .transport import make_transport
 
@@ -39,11 +40,12 @@ class Device:
              f2_opt_in: bool = True, clock: Any = time.time) -> "Device":
         config = load_config(config_path)
         if Path(store_path).exists():
-            raise DeviceError(f"{store_path} already exists; this phone is set up (try 'bluezone status') / "
-                              f"{store_path} đã có; điện thoại này đã được thiết lập (xem 'bluezone status')")
+            raise DeviceError(_("{path} already exists; this phone is set up (try 'bluezone status')",
+                                path=store_path))
         lang = language or config.languages[0]
         if lang not in config.languages:
-            raise DeviceError(f"language {lang!r} is not offered here ({', '.join(config.languages)})")
+            raise DeviceError(_("language {language!r} is not offered here ({offered})", language=lang,
+                                offered=", ".join(config.languages)))
         store = DeviceStore(store_path, retention_days=config.retention_days, clock=clock, plugins=config.pm)
         device = cls(config, store)
         with store.transaction():
@@ -58,10 +60,9 @@ class Device:
     def open(cls, config_path: str | Path, store_path: str | Path, *, clock: Any = time.time) -> "Device":
         config = load_config(config_path)
         if not Path(store_path).exists():
-            raise DeviceError(
-                f"no device store at {store_path}. Set this phone up first: "
-                f"bluezone init --config {config_path} --store {store_path}"
-            )
+            raise DeviceError(_("no device store at {store}. Set this phone up first: "
+                                "bluezone init --config {config} --store {store}", store=store_path,
+                                config=config_path))
         store = DeviceStore(store_path, retention_days=config.retention_days, create=False, clock=clock,
                             plugins=config.pm)
         return cls(config, store)

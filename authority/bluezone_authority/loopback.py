@@ -62,7 +62,7 @@ class LoopbackTransport(DownloadAll):
         try:
             return method(decoded)
         except ApiError as err:
-            raise TransportError(err.code, err.message, err.status) from None
+            raise TransportError(err.code, err.text("en"), err.status) from None  # as the HTTP transport reads "message"
 
     async def fetch_index(self, feed: str, etag: str | None = None) -> FeedIndex | None:
         text, tag = self.server.feed_index(feed)

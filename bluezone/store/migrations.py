@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..i18n import _
 from . import named_migrations as named
 from .named_migrations import CORE, Migration
 
@@ -208,7 +209,7 @@ def migrate(store: "DeviceStore", plugins: Any = None) -> list[tuple[str, str]]:
     try:
         wanted = named.in_order(CORE_MIGRATIONS, named.contributed(plugins, HOOK))
     except named.MigrationError as e:
-        raise StoreError(f"{e} / di chuyển lược đồ của plugin không hợp lệ: {e}") from None
+        raise StoreError(_("a plugin's schema migrations are not valid: {detail}", detail=e)) from None
     done = named.applied(conn)
     if found == SCHEMA_VERSION and all((m.owner, m.name) in done for m in wanted):
         return []  # the usual open: nothing to write
@@ -225,8 +226,8 @@ def migrate(store: "DeviceStore", plugins: Any = None) -> list[tuple[str, str]]:
     except BaseException as e:
         conn.execute("ROLLBACK")
         if isinstance(e, named.MigrationError):
-            raise StoreError(f"{store.path}: {e} / {store.path}: di chuyển lược đồ thất bại, tệp được giữ nguyên")\
-                from None
+            raise StoreError(_("{path}: schema migration failed, the file was left as it is: {detail}",
+                               path=store.path, detail=e)) from None
         raise
     conn.execute("COMMIT")
     return ran

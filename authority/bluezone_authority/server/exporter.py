@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bluezone.feeds import sign_payload
+from bluezone.i18n import _
 from bluezone.models import ExposureKey, ReportType
 
 from .db import ServerDB
@@ -49,7 +50,7 @@ class Batch:
 
 def check_feed_name(feed: str) -> str:
     if not isinstance(feed, str) or not FEED_NAME.match(feed):
-        raise bad_request("invalid_feed", "feed names are 1-32 of a-z, 0-9 and '-'", "tên nguồn không hợp lệ")
+        raise bad_request("invalid_feed", _("feed names are 1-32 of a-z, 0-9 and '-'"))
     return feed
 
 

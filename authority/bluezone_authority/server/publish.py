@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from bluezone.i18n import _
 from bluezone.models import DAY_SECONDS, INTERVAL_SECONDS, INTERVALS_PER_DAY, ExposureKey, ReportType, day_start_interval
 from bluezone.verification import hmac_matches
 
@@ -51,35 +52,30 @@ def transmission_risk(report_type: int, dsos: int | None) -> int:
 def parse_keys(raw: Any) -> list[ExposureKey]:
     """The request's ``temporaryExposureKeys`` as keys, or a 400 naming the first problem."""
     if not isinstance(raw, list):
-        raise bad_request("invalid_keys", "temporaryExposureKeys must be a list", "temporaryExposureKeys phải là danh sách")
+        raise bad_request("invalid_keys", _("temporaryExposureKeys must be a list"))
     if not raw:
-        raise bad_request("no_keys", "no keys to publish", "không có khoá nào để gửi")
+        raise bad_request("no_keys", _("no keys to publish"))
     if len(raw) > MAX_KEYS:
-        raise bad_request("too_many_keys", f"at most {MAX_KEYS} keys per upload, got {len(raw)}",
-                          f"tối đa {MAX_KEYS} khoá mỗi lần gửi, nhận {len(raw)}")
+        raise bad_request("too_many_keys", _("at most {max} keys per upload, got {got}", max=MAX_KEYS, got=len(raw)))
     keys = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
-            raise bad_request("invalid_keys", f"key {i} must be an object", f"khoá {i} phải là một đối tượng")
+            raise bad_request("invalid_keys", _("key {i} must be an object", i=i))
         data, start = item.get("key"), item.get("rollingStartNumber")
         period = item.get("rollingPeriod", INTERVALS_PER_DAY)
         risk = item.get("transmissionRisk", 0)
         if not isinstance(data, str) or any(not isinstance(v, int) or isinstance(v, bool) for v in (start, period, risk)):
-            raise bad_request("invalid_keys", f"key {i}: key must be base64 text and the numbers integers",
-                              f"khoá {i}: key phải là base64 và các số phải là số nguyên")
+            raise bad_request("invalid_keys", _("key {i}: key must be base64 text and the numbers integers", i=i))
         try:
             key_data = base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
-            raise bad_request("invalid_keys", f"key {i}: key is not valid base64", f"khoá {i}: không phải base64") from None
+            raise bad_request("invalid_keys", _("key {i}: key is not valid base64", i=i)) from None
         if len(key_data) != 16:
-            raise bad_request("invalid_key_length", f"key {i}: must be 16 bytes, got {len(key_data)}",
-                              f"khoá {i}: phải dài 16 byte, nhận {len(key_data)}")
+            raise bad_request("invalid_key_length", _("key {i}: must be 16 bytes, got {got}", i=i, got=len(key_data)))
         if not 1 <= period <= INTERVALS_PER_DAY:
-            raise bad_request("invalid_rolling_period", f"key {i}: rollingPeriod must be 1..144",
-                              f"khoá {i}: rollingPeriod phải trong 1..144")
+            raise bad_request("invalid_rolling_period", _("key {i}: rollingPeriod must be 1..144", i=i))
         if not 0 <= risk <= 8:
-            raise bad_request("invalid_keys", f"key {i}: transmissionRisk must be 0..8",
-                              f"khoá {i}: transmissionRisk phải trong 0..8")
+            raise bad_request("invalid_keys", _("key {i}: transmissionRisk must be 0..8", i=i))
         keys.append(ExposureKey(key_data, start, period, risk))  # type: ignore[arg-type]  # integers: checked above
     return keys
 
@@ -90,16 +86,14 @@ def check_keys(keys: list[ExposureKey], *, now: int) -> None:
     current = now // INTERVAL_SECONDS
     for i, k in enumerate(keys):
         if k.rolling_start_interval_number < oldest:
-            raise bad_request("key_too_old", f"key {i} is more than {MAX_AGE_DAYS} days old",
-                              f"khoá {i} đã quá {MAX_AGE_DAYS} ngày")
+            raise bad_request("key_too_old", _("key {i} is more than {days} days old", i=i, days=MAX_AGE_DAYS))
         if k.rolling_start_interval_number > current:
-            raise bad_request("key_in_future", f"key {i} starts in the future", f"khoá {i} bắt đầu ở tương lai")
+            raise bad_request("key_in_future", _("key {i} starts in the future", i=i))
     if len({k.key_data for k in keys}) != len(keys):
-        raise bad_request("duplicate_keys", "the same key appears twice in the upload", "một khoá xuất hiện hai lần")
+        raise bad_request("duplicate_keys", _("the same key appears twice in the upload"))
     per_start = Counter(k.rolling_start_interval_number for k in keys)
     if per_start and max(per_start.values()) > MAX_SAME_START:
-        raise bad_request("too_many_keys_per_day", f"at most {MAX_SAME_START} keys may share a start interval",
-                          f"tối đa {MAX_SAME_START} khoá cùng thời điểm bắt đầu")
+        raise bad_request("too_many_keys_per_day", _("at most {max} keys may share a start interval", max=MAX_SAME_START))
 
 
 def check_hmac(keys: list[ExposureKey], hmac_key_b64: Any, tekmac_b64: str) -> None:
@@ -109,8 +103,7 @@ def check_hmac(keys: list[ExposureKey], hmac_key_b64: Any, tekmac_b64: str) -> N
     except (binascii.Error, ValueError):
         secret, expected = b"", b""
     if not secret or not hmac_matches(secret, keys, expected):
-        raise bad_request("hmac_mismatch", "the keys do not match the certificate (HMAC differs)",
-                          "các khoá không khớp với chứng nhận (HMAC khác)")
+        raise bad_request("hmac_mismatch", _("the keys do not match the certificate (HMAC differs)"))
 
 
 def derive(keys: list[ExposureKey], report_type: int, onset_interval: int | None, *, now: int,
@@ -138,7 +131,7 @@ def ensure_not_stored(conn: Any, keys: list[ExposureKey]) -> None:
     row = conn.execute(f"SELECT count(*) FROM exposure_keys WHERE key_data IN ({marks})",
                        [k.key_data for k in keys]).fetchone()
     if row[0]:
-        raise ApiError(409, "duplicate_upload", "these keys were already published", "các khoá này đã được gửi trước đó")
+        raise ApiError(409, "duplicate_upload", _("these keys were already published"))
 
 
 __all__ = ["parse_keys", "check_keys", "check_hmac", "derive", "ensure_not_stored", "StoredKey", "DAY_SECONDS"]

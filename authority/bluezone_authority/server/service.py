@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bluezone.i18n import _
 from bluezone.models import DAY_SECONDS, INTERVALS_PER_DAY, ReportType
 
 from . import codes, declaration_pages, declaration_quota, exporter, publish, staff
@@ -112,8 +113,7 @@ class AuthorityServer:
         with self.db.transaction() as conn:
             row = conn.execute("SELECT state FROM codes WHERE id = ?", (claims.get("jti"),)).fetchone()
             if row is None or row[0] != "certified":
-                raise ApiError(409, "certificate_used", "this certificate was already used",
-                               "chứng nhận này đã được sử dụng")
+                raise ApiError(409, "certificate_used", _("this certificate was already used"))
             publish.ensure_not_stored(conn, keys)
             conn.executemany(
                 "INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
@@ -166,7 +166,7 @@ class AuthorityServer:
         """A token that authorises exactly one later request for ``purpose``;
         stored hashed, expires after ``one_time_token_hours``."""
         if not isinstance(purpose, str) or not exporter.FEED_NAME.match(purpose):
-            raise bad_request("invalid_purpose", "purpose must be 1-32 of a-z, 0-9 and '-'", "mục đích không hợp lệ")
+            raise bad_request("invalid_purpose", _("purpose must be 1-32 of a-z, 0-9 and '-'"))
         token = "bzo_" + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
         now = self.now()
         expires = now + self.settings.one_time_token_hours * 3600
@@ -179,15 +179,15 @@ class AuthorityServer:
     def _usable_token(self, c: Any, token: Any, purpose: str) -> dict[str, Any]:
         """The meta of an unspent, unexpired token for ``purpose``, or the ApiError that refuses it."""
         if not isinstance(token, str) or not token.startswith("bzo_") or len(token) > 100:
-            raise ApiError(403, "invalid_authority_token", "the authority token is not valid", "mã uỷ quyền không hợp lệ")
+            raise ApiError(403, "invalid_authority_token", _("the authority token is not valid"))
         row = c.execute("SELECT purpose, meta, expires_at, used_at FROM one_time_tokens WHERE token_hash = ?",
                         (staff.token_hash(token),)).fetchone()
         if row is None or row[0] != purpose:
-            raise ApiError(403, "invalid_authority_token", "the authority token is not valid", "mã uỷ quyền không hợp lệ")
+            raise ApiError(403, "invalid_authority_token", _("the authority token is not valid"))
         if row[3] is not None:
-            raise ApiError(409, "authority_token_used", "the authority token was already used", "mã uỷ quyền đã được sử dụng")
+            raise ApiError(409, "authority_token_used", _("the authority token was already used"))
         if self.now() >= row[2]:
-            raise ApiError(403, "authority_token_expired", "the authority token has expired", "mã uỷ quyền đã hết hạn")
+            raise ApiError(403, "authority_token_expired", _("the authority token has expired"))
         return json.loads(row[1])
 
     def check_one_time_token(self, token: Any, purpose: str) -> dict[str, Any]:
@@ -219,18 +219,17 @@ class AuthorityServer:
         body = _obj(body)
         sealed_b64, form = body.get("sealed"), body.get("form", "ncovi")
         if not isinstance(sealed_b64, str):
-            raise bad_request("invalid_declaration", "sealed must be base64 text", "sealed phải là văn bản base64")
+            raise bad_request("invalid_declaration", _("sealed must be base64 text"))
         if not isinstance(form, str) or not FORM_NAME.match(form):  # shown to staff: no control or bidi characters
-            raise bad_request("invalid_declaration", "form must be 1-32 of a-z, 0-9 and . _ + / -",
-                              "form phải gồm 1-32 ký tự a-z, 0-9 và . _ + / -")
+            raise bad_request("invalid_declaration", _("form must be 1-32 of a-z, 0-9 and . _ + / -"))
         try:
             sealed = base64.b64decode(sealed_b64, validate=True)
         except (binascii.Error, ValueError):
-            raise bad_request("invalid_declaration", "sealed is not valid base64", "sealed không phải base64") from None
+            raise bad_request("invalid_declaration", _("sealed is not valid base64")) from None
         if len(sealed) < 48:  # a libsodium sealed box is at least 48 bytes (32 + 16)
-            raise bad_request("invalid_declaration", "sealed is too short to be a sealed box", "dữ liệu quá ngắn")
+            raise bad_request("invalid_declaration", _("sealed is too short to be a sealed box"))
         if len(sealed) > self.settings.declaration_max_bytes:
-            raise ApiError(413, "too_large", "the declaration is too large", "tờ khai quá lớn")
+            raise ApiError(413, "too_large", _("the declaration is too large"))
         receipt = secrets.token_hex(12)
         hour = self.now() // HOUR * HOUR
         try:
@@ -320,7 +319,7 @@ class AuthorityServer:
 
 def _obj(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise bad_request("invalid_json", "the body must be a JSON object", "nội dung phải là một đối tượng JSON")
+        raise bad_request("invalid_json", _("the body must be a JSON object"))
     return body
 
 

@@ -70,9 +70,10 @@ def bluezone_server_migrations() -> list[Any]:
 
 @hookimpl
 def bluezone_staff_roles() -> list[Any]:
+    from bluezone.i18n import N_
     from bluezone_authority.server.staff import StaffRole
 
-    return [StaffRole(ROLE, "cán bộ truy vết địa điểm", "venue tracer", token_purposes=(PURPOSE,))]
+    return [StaffRole(ROLE, N_("venue tracer"), token_purposes=(PURPOSE,))]
 
 
 @hookimpl
@@ -97,10 +98,11 @@ def bluezone_dashboard_counters() -> list[Any]:
 
 
 @hookimpl
-def bluezone_alert_sources() -> dict[str, dict[str, str]]:
-    """How a venue exposure is worded in the person's alert."""
-    return {"venue": {"vi": "tại một địa điểm bạn đã quét mã QR check-in",
-                      "en": "at a venue you checked in to with a QR code"}}
+def bluezone_alert_sources() -> dict[str, str]:
+    """How a venue exposure is worded in the person's alert (translated through this plugin's catalogue)."""
+    from bluezone.i18n import N_
+
+    return {"venue": N_("at a venue you checked in to with a QR code")}
 
 
 @hookimpl
