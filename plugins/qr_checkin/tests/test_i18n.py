@@ -3,9 +3,10 @@
 The Vietnamese catalogue is complete and compiled; and run in the ``qps``
 pseudo-locale, the real commands -- a venue owner's, the kiosk's, a
 citizen's check-in, checkout and visits, their refusals of bad QR codes and
-bad times, every help page -- show no English word outside the pseudo-
-locale's brackets, apart from what the test itself typed (names, paths,
-option names, identifiers)."""
+bad times, every help page -- and, on a real server on loopback, the
+venue-trace portal pages and the venue-trace API's refusals show no English
+word outside the pseudo-locale's brackets, apart from what the test itself
+typed (names, paths, option names, identifiers)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import aiohttp
 import nacl.public
 import pytest
 
+from bluezone import i18n
 from bluezone.i18n import ENV_LOCALE_DIRS
 from bluezone.i18n.catalogues import Distribution, problems
-from bluezone.i18n.pseudo import PSEUDO_LANGUAGE, untranslated
+from bluezone.i18n.pseudo import PSEUDO_LANGUAGE, pseudo, untranslated
 from bluezone.testing import pseudo_locale
 
 PACKAGE = Path(__file__).resolve().parents[1] / "bluezone_qr_checkin"
@@ -133,3 +136,82 @@ def test_every_help_page_speaks_through_the_catalogue(qps, command):
     subcommands = ["create", "organisation-init", "trace", "log", "edit"]
     allowed = ["bluezone", *command, *subcommands, "other", "2h", default_store]
     assert untranslated(page, allowed) == [], proc.stdout
+
+
+# --- the server and the portal, on loopback -------------------------------------------------
+
+
+@pytest.fixture
+async def qps_server(tmp_path, monkeypatch):
+    """A real authority server with this plugin, its deployment in ``qps`` only."""
+    from bluezone_authority.portal.testing import start
+
+    monkeypatch.setenv(ENV_LOCALE_DIRS, str(pseudo_locale(tmp_path / "locale")))
+    before = i18n._default_languages
+    running = await start(tmp_path, users=(("tracer", "venue-tracer"),), languages=(PSEUDO_LANGUAGE,))
+    yield running
+    await running.http.close()
+    i18n.set_default_languages(before)
+    i18n._translations.clear()
+
+
+def page_text(page: str) -> str:
+    """What a person reads on a page: the text between the tags, and what a screen reader reads out."""
+    import html
+
+    attributes = " ".join(re.findall(r'(?:aria-label|title|alt|placeholder)="([^"]*)"', page))
+    return html.unescape(re.sub(r"<[^>]+>", " ", page.split("<body", 1)[-1]) + " " + attributes)
+
+
+async def test_the_venue_trace_pages_and_refusals_speak_only_through_the_catalogue(qps_server):
+    r = qps_server
+    pages: dict[str, str] = {}
+    allowed = ["Tracer", "Asia/Ho_Chi_Minh", "YYYY-MM-DDTHH:MM", "TRACING-CODE-FILE", "bluezone venue trace",
+               "--tracing-code", "--from", "--to", "--token", "2026-05-27T08:00", "2026-05-27T17:30", "Quán Phố Núi"]
+    async with r.client() as c:
+        await c.login("tracer")
+        pages["dashboard (menu, counter, role)"] = (await c.get("/portal/")).text
+        pages["venue-trace form"] = (await c.get("/portal/venue-trace")).text
+        issued = await c.submit("/portal/venue-trace", "/portal/venue-trace",
+                                {"venue": "Quán Phố Núi", "from": "2026-05-27T08:00", "to": "2026-05-27T17:30"})
+        allowed.append(issued.by_id("issued-token"))
+        pages["token issued"] = issued.text
+        refused = await c.submit("/portal/venue-trace", "/portal/venue-trace",
+                                 {"from": "2026-05-27T18:00", "to": "2026-05-27T08:00"})
+        assert refused.status == 400
+        pages["bad times"] = refused.text
+    left = {name: untranslated(page_text(page), allowed) for name, page in pages.items()}
+    assert {name: found for name, found in left.items() if found} == {}
+    assert all(f'<html lang="{PSEUDO_LANGUAGE}">' in page for page in pages.values())
+    assert pseudo("Open a venue trace") in pages["venue-trace form"]  # the catalogue's text, not a bypass
+
+    _, staff = r.server.create_staff_token("tracer-api", "venue-tracer")
+    now = r.server.now()
+    answers: dict[str, dict] = {}
+
+    async def send(path: str, body: object, expect: str, token: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        async with aiohttp.ClientSession() as s, s.post(r.url + path, json=body, headers=headers) as resp:
+            error = (await resp.json())["error"]
+        assert error["code"] == expect, (path, body, error)
+        answers[f"{expect}: {body!r}"[:80]] = error
+
+    tokens = "/v1/authority/venue-traces/tokens"
+    await send(tokens, [], "invalid_json", staff)
+    await send(tokens, {"venue": ""}, "invalid_venue", staff)
+    await send(tokens, {"from": "yesterday", "to": 1}, "invalid_window", staff)
+    await send(tokens, {"from": now + 7200, "to": now}, "invalid_window", staff)
+    await send(tokens, {"from": now - 3600, "to": now + 90 * 86400}, "invalid_window", staff)
+    await send(tokens, {"notice": "pay-now"}, "unknown_notice", staff)
+    upload = "/v1/venue-traces/upload"
+    await send(upload, {"message": "pay 500.000 VND"}, "free_text_notice")
+    one_time = r.server.issue_one_time_token("venue-trace", {}, "test")["token"]
+    await send(upload, {"token": one_time, "preTraces": "!!"}, "invalid_upload")
+    await send(upload, {"token": one_time, "preTraces": "", "paperLog": "x"}, "invalid_upload")
+    await send(upload, {"token": one_time, "preTraces": "", "paperLog": ["AAAA"]}, "invalid_upload")
+    await send(upload, {"token": one_time, "preTraces": ""}, "venue_tracing_unconfigured")
+    for name, error in answers.items():
+        shown = " ".join(error["messages"].values())
+        assert list(error["messages"]) == [PSEUDO_LANGUAGE] and shown.startswith("⟦"), (name, shown)
+        assert untranslated(shown, ["'pay-now'", "f0-visit", "f0-visit-isolate", "f0-visit-test", "preTraces",
+                                    "paperLog"]) == [], (name, shown)
