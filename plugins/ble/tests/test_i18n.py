@@ -33,6 +33,20 @@ def test_every_ble_text_is_in_the_vietnamese_catalogue_and_compiled():
     assert problems(DIST) == []
 
 
+def test_the_catalogue_ships_in_the_distribution(tmp_path):
+    """The wheel carries the template, the translations and the compiled
+    catalogue: an installed (not editable) plugin speaks Vietnamese."""
+    import zipfile
+
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+                          str(PACKAGE.parent), "-w", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    [wheel] = tmp_path.glob("bluezone_ble-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"bluezone_ble/locale/bluezone_ble.pot", "bluezone_ble/locale/vi/LC_MESSAGES/bluezone_ble.po",
+            "bluezone_ble/locale/vi/LC_MESSAGES/bluezone_ble.mo"} <= names
+
+
 @pytest.fixture(scope="module")
 def qps(tmp_path_factory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("qps")

@@ -42,6 +42,21 @@ def test_every_qr_checkin_text_is_in_the_vietnamese_catalogue_and_compiled():
     assert problems(DIST) == []
 
 
+def test_the_catalogue_ships_in_the_distribution(tmp_path):
+    """The wheel carries the template, the translations and the compiled
+    catalogue: an installed (not editable) plugin speaks Vietnamese."""
+    import zipfile
+
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "--no-index",
+                          str(PACKAGE.parent), "-w", str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    [wheel] = tmp_path.glob("bluezone_qr_checkin-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"bluezone_qr_checkin/locale/bluezone_qr_checkin.pot",
+            "bluezone_qr_checkin/locale/vi/LC_MESSAGES/bluezone_qr_checkin.po",
+            "bluezone_qr_checkin/locale/vi/LC_MESSAGES/bluezone_qr_checkin.mo"} <= names
+
+
 @pytest.fixture(scope="module")
 def qps(tmp_path_factory) -> dict[str, str]:
     """A ``qps`` deployment (with venue keys) and the environment that runs commands in it."""
