@@ -38,11 +38,13 @@ class VenueTracesFeed:
     name = FEED
 
     def match(self, batch: Any, store: Any, config: Any) -> Any:
+        from bluezone.i18n import _
+
         from .matching import TraceBatchError, match_batch
 
         keys = config.export_public_keys() if config is not None else None
         if not keys:
-            raise TraceBatchError("no [authority] export_keys configured: cannot verify venue traces")
+            raise TraceBatchError(_("No [authority] export_keys configured: cannot verify venue traces"))
         return match_batch(batch, store, keys)
 
 
