@@ -67,6 +67,8 @@ from .transport import (
 if TYPE_CHECKING:  # pragma: no cover - what the lazy names are, for type checkers
     from .cli.common import fail as cli_fail
     from .cli.common import load_config_or_fail, open_store_or_fail, store_errors, with_store_errors
+    from .cli.i18n_click import Command as CliCommand
+    from .cli.i18n_click import Group as CliGroup
     from .config import Config, ConfigError, config_from_dict, load_config, section_defaults
     from .consent import PURPOSES as CONSENT_PURPOSES
     from .consent import ConsentWithdrawn
@@ -147,6 +149,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "open_store_or_fail": ("bluezone.cli.common", "open_store_or_fail"),
     "store_errors": ("bluezone.cli.common", "store_errors"),
     "with_store_errors": ("bluezone.cli.common", "with_store_errors"),
+    # click command/group classes whose help speaks the deployment's languages (help=N_("..."))
+    "CliCommand": ("bluezone.cli.i18n_click", "Command"),
+    "CliGroup": ("bluezone.cli.i18n_click", "Group"),
 }
 
 __all__ = [
@@ -182,6 +187,7 @@ __all__ = [
     "Message", "MessageCatalogue", "decode_key32", "safe_terminal_text",
     # command-line helpers
     "cli_fail", "load_config_or_fail", "open_store_or_fail", "store_errors", "with_store_errors",
+    "CliCommand", "CliGroup",
 ]
 
 

@@ -193,7 +193,7 @@ def test_collector_never_raises_on_arbitrary_adverts(items):
 
 @pytest.mark.parametrize("reason, text", [
     (BleakBluetoothNotAvailableReason.POWERED_OFF, "powered off"),
-    (BleakBluetoothNotAvailableReason.NO_BLUETOOTH, "no Bluetooth adapter"),
+    (BleakBluetoothNotAvailableReason.NO_BLUETOOTH, "No Bluetooth adapter"),
 ])
 async def test_missing_or_off_adapter_is_a_clear_message(make_store, reason, text):
     store = make_store()

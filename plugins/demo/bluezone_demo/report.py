@@ -24,6 +24,8 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from bluezone.i18n import N_, _, _n, active_languages, text
+
 from .day import VN_OFFSET
 from .province import DemoResult
 
@@ -162,11 +164,14 @@ def _pct(x: float | None) -> str:
 def summary_lines(result: DemoResult) -> list[str]:
     rows = scores(result)
     per_client = list(result.bytes_downloaded.values())
+    header = [text(h) for h in COLUMNS]
     lines = [
-        "Tóm tắt / Summary",
-        f"  F0: {result.patient_zero}; F1 who published for F2: {result.published_f1 or '—'}",
-        f"  real keys per export: {', '.join(map(str, result.export_keys))} (each padded with fake keys)",
-        f"  {'tier':42} {'truth':>5} {'warned':>6} {'correct':>7} {'precision':>9} {'recall':>7}",
+        text(_("Summary")),
+        "  " + text(_("F0: {f0}; F1 who published for F2: {f1}", f0=result.patient_zero,
+                      f1=result.published_f1 or "—")),
+        "  " + text(_("real keys per export: {keys} (each padded with fake keys)",
+                      keys=", ".join(map(str, result.export_keys)))),
+        "  {:42} {:>5} {:>6} {:>7} {:>9} {:>7}".format(*header),
     ]
     for r in rows:
         lines.append(f"  {r.tier:42} {len(r.truth):5d} {len(r.warned):6d} {r.true_positives:7d} "
@@ -223,7 +228,7 @@ def timeline_plot(result: DemoResult) -> str:
                 ax.barh(y + offset, g.phase.duration / 3600, left=start, color=colour, alpha=0.85, height=0.34)
         tiers = set() if person == result.patient_zero else {a["tier"] for a in result.alerts.get(person, [])}
         label = person + (" (F0)" if person == result.patient_zero else "") + \
-            (" (F1, published)" if person == result.published_f1 else "") + \
+            (" " + text(_("(F1, published)")) if person == result.published_f1 else "") + \
             (f" → {'/'.join(sorted(tiers))}" if tiers else "")
         ax.text(20.2, y, label, va="center", fontsize=7)
     ax.set_yticks([])
@@ -376,7 +381,7 @@ def graph_plot(result: DemoResult) -> str:
         colour = "#e67e22" if x == 1.0 else "#f1c40f"
         ax.scatter([x], [y], s=60 if name not in (f0, pub) else 140, color=colour,
                    edgecolors="#2c3e50" if name == pub else ("#2980b9" if venue_only else "none"), linewidths=2)
-        ax.text(x + 0.04, y, name + (" (venue)" if venue_only else ""), fontsize=7, va="center")
+        ax.text(x + 0.04, y, name + (" " + text(_("(venue)")) if venue_only else ""), fontsize=7, va="center")
     ax.set_xlim(-0.2, 2.6)
     ax.set_xticks([0, 1, 2], ["F0", "F1", "F2"])
     ax.set_yticks([])
@@ -430,8 +435,16 @@ def write_result_json(result: DemoResult) -> Path:
 
 
 def write_report(result: DemoResult) -> Path:
-    env = Environment(loader=PackageLoader("bluezone_demo", "templates"), autoescape=select_autoescape())
+    """The HTML report, in the first active language (one reader: the integrator)."""
+    env = Environment(loader=PackageLoader("bluezone_demo", "templates"), autoescape=select_autoescape(),
+                      extensions=["jinja2.ext.i18n"])
+    env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's line breaks are not part of its msgid
+    # old-style callables: the template's _("... {field} ...", field=...) fills fields the way _() does in code
+    env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
+        gettext=lambda msgid, **fields: text(_(msgid, **fields)),
+        ngettext=lambda one, many, n, **fields: text(_n(one, many, n, **fields)), newstyle=False)
     html = env.get_template("report.html").render(
+        language=active_languages()[0], text=text, columns=COLUMNS,
         result=result, rows=scores(result), pct=_pct, summary=summary_lines(result),
         day=dt.datetime.fromtimestamp(result.day_start, dt.timezone.utc).date().isoformat(),
         timeline=timeline_plot(result), graph=graph_plot(result), weighted=weighted_plot(result),

@@ -85,7 +85,8 @@ def test_declarations_reach_the_server_sealed(demo):
 
 def test_summary_and_report(demo):
     work, stdout, r = demo
-    assert "precision" in stdout and "recall" in stdout and "HTML report: file://" in stdout
+    # the summary speaks the first deployment language (the default deployment's: vi)
+    assert "độ chính xác" in stdout and "độ phủ" in stdout and "Báo cáo HTML: file://" in stdout
     html = (work / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 3  # timeline, weighted minutes, graph
     assert r["patient_zero"] in html and "F0 → F1 → F2" in html

@@ -11,6 +11,7 @@ from .plugin import (  # noqa: F401
     bluezone_config_schema,
     bluezone_dashboard_counters,
     bluezone_feeds,
+    bluezone_message_catalogues,
     bluezone_portal_menu_links,
     bluezone_portal_pages,
     bluezone_register_commands,

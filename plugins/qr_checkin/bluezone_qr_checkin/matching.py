@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bluezone import BadBatch, Exposure, PublishedBatch, Tier, utc_date
+from bluezone.i18n import _
 
 from . import checkin, notices, records
 from .ibe import load_secret_key
@@ -37,9 +38,9 @@ def parse_batch(payload: bytes) -> pb.TraceBatch:
     try:
         batch.ParseFromString(payload)
     except Exception:
-        raise TraceBatchError("not a venue-trace batch") from None
+        raise TraceBatchError(_("Not a venue-trace batch")) from None
     if batch.version != 3:
-        raise TraceBatchError(f"unsupported venue-trace batch version {batch.version}")
+        raise TraceBatchError(_("Unsupported venue-trace batch version {version}", version=batch.version))
     return batch
 
 
@@ -50,7 +51,7 @@ def open_signed_batch(data: bytes, public_keys: list[dict[str, str]] | None) -> 
     try:
         signed = open_payload(data, public_keys)
     except FeedError as e:
-        raise TraceBatchError(f"venue-trace batch refused: {e}") from None
+        raise TraceBatchError(_("Venue-trace batch refused: {reason}", reason=e)) from None
     return parse_batch(signed.payload)
 
 

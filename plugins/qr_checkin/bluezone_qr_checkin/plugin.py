@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from bluezone import hookimpl
+from bluezone import MessageCatalogue, hookimpl
 
 FEED = "venue-traces"
 #: The staff role that issues the one-time tokens venue owners upload traces
@@ -12,6 +13,15 @@ FEED = "venue-traces"
 #: when a hook asks, so loading the plugin on a phone stays cheap.
 ROLE = "venue-tracer"
 PURPOSE = "venue-trace"
+
+
+#: This plugin's texts (gettext domain ``bluezone_qr_checkin``), added to the one catalogue.
+CATALOGUE = MessageCatalogue("bluezone_qr_checkin", Path(__file__).parent / "locale")
+
+
+@hookimpl
+def bluezone_message_catalogues() -> list[MessageCatalogue]:
+    return [CATALOGUE]
 
 
 @hookimpl
@@ -28,11 +38,13 @@ class VenueTracesFeed:
     name = FEED
 
     def match(self, batch: Any, store: Any, config: Any) -> Any:
+        from bluezone.i18n import _
+
         from .matching import TraceBatchError, match_batch
 
         keys = config.export_public_keys() if config is not None else None
         if not keys:
-            raise TraceBatchError("no [authority] export_keys configured: cannot verify venue traces")
+            raise TraceBatchError(_("No [authority] export_keys configured: cannot verify venue traces"))
         return match_batch(batch, store, keys)
 
 

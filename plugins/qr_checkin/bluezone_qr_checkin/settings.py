@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bluezone import decode_key32
+from bluezone.i18n import _
 
 from . import notices as nt
 from .payload import DEFAULT_URL_BASE
@@ -96,7 +97,7 @@ class CheckinSettings:
 
     def require_public_key(self) -> bytes:
         if self.authority_public_key is None:
-            raise SettingsError("set [qr_checkin] authority_public_key (or pass --authority-key)")
+            raise SettingsError(_("Set [qr_checkin] authority_public_key (or pass --authority-key)"))
         return self.authority_public_key
 
     def require_kiosk_key(self) -> bytes:
@@ -108,5 +109,5 @@ class CheckinSettings:
 
     def authority_secret_key(self) -> bytes:
         if self.authority_secret_key_file is None:
-            raise SettingsError("set [qr_checkin] authority_secret_key_file on the server")
+            raise SettingsError(_("Set [qr_checkin] authority_secret_key_file on the server"))
         return b64_key(Path(self.authority_secret_key_file).read_text(), "the authority secret key file")

@@ -131,5 +131,5 @@ def test_a_missing_picture_is_named_as_missing(tmp_path):
     DeviceStore(store).close()
     missing = tmp_path / "poster-photo.png"
     out = run("checkin", str(missing), "--yes", "--store", str(store))
-    assert out.returncode == 2 and "No such picture file" in out.stderr and "Không có tệp ảnh" in out.stderr
+    assert out.returncode == 2 and "No such picture file" in out.stderr and "Không có tệp ảnh" in out.stderr  # vi, en
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
