@@ -201,10 +201,11 @@ def test_plot_legend_shows_what_is_drawn():
     categories with points, and each entry has its points' marker and colour."""
     import math
 
+    from matplotlib.colors import to_hex
+
     from bluezone_demo.day import make_plan
     from bluezone_demo.province import DemoResult
     from bluezone_demo.report import CATEGORIES, weighted_figure
-    from matplotlib.colors import to_hex
 
     plan = make_plan(8, 1)
     f0 = plan.patient_zero

@@ -78,9 +78,9 @@ class CheckinSettings:
         kiosk = s.get("kiosk_public_key")
         if kiosk and pk and b64_key(kiosk, "[qr_checkin] kiosk_public_key") == b64_key(pk, "authority_public_key"):
             # the venue-tracing secret sits on the server: visitors' names must not open with it
-            raise SettingsError("[qr_checkin] kiosk_public_key must be its own key pair, kept offline, not the "
-                                "venue-tracing authority_public_key (make one with 'bluezone authority "
-                                "declarations keygen kiosk-log.key')")
+            raise SettingsError(_("[qr_checkin] kiosk_public_key must be its own key pair, kept offline, not the "
+                                  "venue-tracing authority_public_key (make one with 'bluezone authority "
+                                  "declarations keygen kiosk-log.key')"))
         return cls(
             url_base=s.get("url_base", DEFAULT_URL_BASE),
             authority_public_key=b64_key(pk, "[qr_checkin] authority_public_key") if pk else None,
@@ -102,9 +102,9 @@ class CheckinSettings:
 
     def require_kiosk_key(self) -> bytes:
         if self.kiosk_public_key is None:
-            raise SettingsError("set [qr_checkin] kiosk_public_key: the public half of a key pair the authority "
-                                "keeps offline (bluezone authority declarations keygen kiosk-log.key), or pass "
-                                "--kiosk-key / đặt [qr_checkin] kiosk_public_key")
+            raise SettingsError(_("Set [qr_checkin] kiosk_public_key: the public half of a key pair the authority "
+                                  "keeps offline (bluezone authority declarations keygen kiosk-log.key), or pass "
+                                  "--kiosk-key"))
         return self.kiosk_public_key
 
     def authority_secret_key(self) -> bytes:
