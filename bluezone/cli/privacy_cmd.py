@@ -115,7 +115,7 @@ def ask_consents(config_path: str, choice: str | None, language: str | None) -> 
         except consent.ConsentError as e:
             fail(str(e))
     config = load_config_or_fail(config_path)
-    lang = language or config.languages[0]
+    lang = offered_language(config, language) if language else config.languages[0]  # before showing anything
     for line in notice_lines(config, lang):
         click.echo(line)
     click.echo("")
