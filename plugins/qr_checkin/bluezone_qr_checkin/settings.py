@@ -133,9 +133,9 @@ class CheckinSettings:
 
     def require_kiosk_key(self) -> bytes:
         if self.kiosk_public_key is None:
-            raise SettingsError("set [qr_checkin] kiosk_public_key: the public half of a key pair the authority "
-                                "keeps offline (bluezone authority declarations keygen kiosk-log.key), or pass "
-                                "--kiosk-key / đặt [qr_checkin] kiosk_public_key")
+            raise SettingsError(_("Set [qr_checkin] kiosk_public_key: the public half of a key pair the authority "
+                                  "keeps offline (bluezone authority declarations keygen kiosk-log.key), or pass "
+                                  "--kiosk-key"))
         return self.kiosk_public_key
 
     def authority_secret_key(self) -> bytes:
