@@ -19,6 +19,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from . import own_report
+from .config import RiskSettings
 from .models import DAY_SECONDS, ExposureKey, interval_number
 from .transport import Transport, UploadReceipt
 from .verification import keys_hmac
@@ -43,15 +45,23 @@ def keys_to_upload(own_keys: list[ExposureKey], *, now: int, retention_days: int
     return keys[-MAX_UPLOAD_KEYS:]
 
 
-async def upload_with_code(transport: Transport, code: str, keys: list[ExposureKey]) -> UploadResult:
+async def upload_with_code(transport: Transport, code: str, keys: list[ExposureKey],
+                           revision_token: str = "") -> UploadResult:
     """Run the whole flow. Raises :class:`bluezone.transport.TransportError`
-    with the server's code (``invalid_code``, ``code_expired``...)."""
+    with the server's code (``invalid_code``, ``code_expired``...).
+
+    ``revision_token`` (from this phone's previous upload) lets the server
+    revise keys it already has: a likely case confirmed by a test uploads
+    again with its new code, and the published keys change report type."""
     if not keys:
         raise ValueError("no keys to upload")
     verified = await transport.redeem_code(code.strip())
     secret = secrets.token_bytes(32)
     certificate = await transport.request_certificate(verified.token, keys_hmac(secret, keys))
-    receipt = await transport.upload_keys(keys, certificate, secret)
+    if revision_token:
+        receipt = await transport.upload_keys(keys, certificate, secret, revision_token=revision_token)
+    else:
+        receipt = await transport.upload_keys(keys, certificate, secret)
     return UploadResult(receipt, verified.report_type, keys)
 
 
@@ -61,15 +71,21 @@ async def report_own_keys(store: Any, transport: Transport, code: str, config: A
 
     The current key is rotated early *before* the upload, so the published
     copy of today's key covers only what was already broadcast and nothing
-    broadcast afterwards links to it (the server still embargoes it for 2 h)."""
+    broadcast afterwards links to it (the server still embargoes it for 2 h).
+    The upload is remembered (:mod:`bluezone.own_report`): the phone stops
+    warning itself, and the next upload carries the revision token."""
     from .plugins import call_hook_async
 
     schedule = config.schedule()
     store.rotate_key_early(schedule)
     own = [k.key for k in store.own_keys(schedule.name)]
     keys = keys_to_upload(own, now=store.now(), retention_days=config.retention_days)
-    result = await upload_with_code(transport, code, keys)
+    result = await upload_with_code(transport, code, keys, own_report.latest_revision_token(store))
     store.mark_keys_uploaded(keys)
+    # From now on the phone knows it is a case (or an F1) and does not warn itself.
+    own_report.record(store, report_type=result.report_type, keys=len(keys),
+                      isolation_days=int(config.typed(RiskSettings).isolation_days),
+                      revision_token=result.receipt.revision)
     await call_hook_async(config.pm.hook.bluezone_keys_uploaded, keys=keys, report_type=result.report_type,
                           config=config)
     return result

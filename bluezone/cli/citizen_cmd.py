@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from .. import status_view
 from ..config import ConfigError
 from ..device import Device, DeviceError
 from ..models import Tier
@@ -44,6 +45,7 @@ TEXT = {
         "sync_failed_feeds": "Không tải được {n} nguồn dữ liệu (sẽ thử lại lần sau).",
         "reporting": "Đang gửi khóa của bạn với mã của cơ quan y tế…",
         "report_done": "Đã gửi {n} khóa ({kind}). Cảm ơn bạn đã giúp cảnh báo những người đã tiếp xúc.",
+        "report_revised": "Đã cập nhật {n} khoá đã gửi trước đây thành: {kind}.",
         "decoy": "Đã gửi lưu lượng ngụy trang (không chứa dữ liệu).",
         "kind_f0": "ca bệnh F0", "kind_f1": "người tiếp xúc F1 (cảnh báo F2)",
         "no_keys": "Máy chưa có khóa nào đã kết thúc để gửi (khóa của hôm nay được gửi từ ngày mai). "
@@ -68,6 +70,7 @@ TEXT = {
         "sync_failed_feeds": "{n} feeds could not be downloaded (tried again next time).",
         "reporting": "Sending your keys with the health authority's code…",
         "report_done": "Sent {n} keys ({kind}). Thank you for helping warn the people you met.",
+        "report_revised": "Also updated {n} keys sent before, now: {kind}.",
         "decoy": "Sent cover traffic (carries no data).",
         "kind_f0": "F0 case", "kind_f1": "F1 contact (F2 warnings)",
         "no_keys": "This phone has no ended keys to send yet (today's key can be sent from tomorrow). "
@@ -144,21 +147,21 @@ def status_command(config_path: str, store_path: str, as_json: bool) -> None:
     alerts = store.alerts()
     now = store.now()
     current = [v for v in store.visits() if v.departure is None or v.departure > now]
+    facts = status_view.collect(store, lang)
     if as_json:
         import json
 
-        worst = max((a.tier for a in alerts), default=Tier.NONE)
         click.echo(json.dumps({
-            "status": worst.label, "alerts": [
-                {"tier": a.tier.label, "source": a.source, "exposure_date": a.exposure_date.isoformat(),
-                 "isolate_until": a.isolate_until.isoformat(), "message": a.message(lang)} for a in alerts],
-            "sightings": store.sighting_count(), "visits": len(store.visits()),
+            **facts, "sightings": store.sighting_count(), "visits": len(store.visits()),
             "checked_in": bool(current),
         }, ensure_ascii=False))
         store.close()
         return
     console = Console()
     console.rule(_t(lang, "status_title", name=device.config.name))
+    if facts["reported"] is not None:
+        console.print(Panel(facts["reported"]["message"], style="bold magenta"))
+    live = [a for a in alerts if a.state != "withdrawn"]
     if not alerts:
         console.print(Panel(_t(lang, "no_exposure", days=days), style="green"))
     else:
@@ -166,11 +169,24 @@ def status_command(config_path: str, store_path: str, as_json: bool) -> None:
         for col in ("tier", "date", "until", "how"):
             table.add_column(_t(lang, col))
         for a in sorted(alerts, key=lambda a: (-int(a.tier), a.exposure_date)):
-            table.add_row(a.tier.label, a.exposure_date.isoformat(), a.isolate_until.isoformat(), _t(lang, a.source)
+            tier = a.tier.label if a.state == "active" else f"{a.tier.label} ({status_view.label(a.state, lang)})"
+            table.add_row(tier, a.exposure_date.isoformat(), a.isolate_until.isoformat(), _t(lang, a.source)
                           if a.source in ("ble", "venue") else a.source)
         console.print(table)
-        gravest = max(alerts, key=lambda a: (int(a.tier), a.exposure_date))
-        console.print(Panel(gravest.message(lang), style="bold red" if gravest.tier is Tier.F1 else "yellow"))
+        for row in facts["alerts"]:
+            if row["why"]:
+                console.print(f"[{row['tier']} {row['exposure_date']}] {status_view.why_line(row['why'], lang)}",
+                              soft_wrap=True, markup=False)
+        for a in [a for a in alerts if a.state == "withdrawn"]:
+            console.print(Panel(a.message(lang), style="green"))
+        if live:
+            gravest = max(live, key=lambda a: (int(a.tier), a.exposure_date))
+            console.print(Panel(gravest.message(lang), style="bold red" if gravest.tier is Tier.F1 else "yellow"))
+    if facts["information"]:
+        console.print(status_view.label("info", lang) + ":")
+        for row in facts["information"]:
+            console.print(f"  [{row['tier']} {row['exposure_date']}] {status_view.why_line(row['why'], lang)}",
+                          soft_wrap=True, markup=False)
     console.print(f"{_t(lang, 'sightings', days=days)}: {store.sighting_count()}")
     console.print(f"{_t(lang, 'keys')}: {len(store.own_keys())}")
     console.print(f"{_t(lang, 'visits')}: {len(store.visits())}")
@@ -270,6 +286,8 @@ def report_command(config_path: str, store_path: str, code: str) -> None:
         device.store.close()
     kind = _t(lang, "kind_f1") if result.report_type == 4 else _t(lang, "kind_f0")
     click.echo(_t(lang, "report_done", n=result.receipt.inserted, kind=kind))
+    if result.receipt.revised:
+        click.echo(_t(lang, "report_revised", n=result.receipt.revised, kind=kind))
 
 
 def register(cli: click.Group) -> None:

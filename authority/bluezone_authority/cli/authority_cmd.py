@@ -104,6 +104,36 @@ def register(cli: click.Group) -> None:
             server.close()
         click.echo(json.dumps(out))
 
+    @authority.command("revoke")
+    @config_option
+    @click.option("--code-id", required=True, help="The id printed when the code was issued.")
+    def revoke(config_path: str, code_id: str) -> None:
+        """Revoke the keys published with a code (a false positive). / Thu hồi khoá đã công bố bằng một mã."""
+        from ..server import ApiError
+
+        server = _server(config_path)
+        try:
+            out = server.revoke_upload({"codeId": code_id})
+        except ApiError as e:
+            fail(f"{e.code}: {e.message} / {e.message_vi}")
+        finally:
+            server.close()
+        click.echo(json.dumps(out))
+
+    @authority.command("embargo")
+    @config_option
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+    def embargo(config_path: str, as_json: bool) -> None:
+        """Keys waiting for their embargo, and when they will be published. / Khoá đang chờ hết thời gian giữ lại."""
+        from ..server.embargo_view import embargo_lines
+
+        server = _server(config_path)
+        try:
+            out = server.embargo()
+        finally:
+            server.close()
+        click.echo(json.dumps(out) if as_json else "\n".join(embargo_lines(out)))
+
     from ..portal.cli import add_staff_commands
 
     add_staff_commands(authority)  # 'authority staff ...': portal accounts (docs/portal.md)

@@ -105,6 +105,30 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rt_name_3": ("Tự báo cáo", "Self report"),
     "rt_name_4": ("F1 — cảnh báo F2 (đệ quy)", "F1 — F2 warnings (recursive)"),
     "issue_another": ("Cấp mã khác", "Issue another code"),
+    "code_ref": ("Mã tham chiếu (lưu lại để thu hồi nếu là báo cáo sai): {id}",
+                 "Code reference (keep it to revoke a false report): {id}"),
+    # revocation (a false positive)
+    "revoke_title": ("Thu hồi báo cáo sai", "Revoke a false report"),
+    "revoke_intro": ("Chỉ báo cáo nghi nhiễm (chẩn đoán lâm sàng) chưa được sửa đổi mới thu hồi được. Các điện thoại đã "
+                     "nhận cảnh báo sẽ rút lại cảnh báo sau lần xuất tệp tiếp theo.",
+                     "Only a likely (clinical) report not yet revised can be revoked. Phones that were warned "
+                     "withdraw the warning after the next export."),
+    "revoke_code_id": ("Mã tham chiếu của mã xác minh", "Reference of the verification code"),
+    "revoke_button": ("Thu hồi", "Revoke"),
+    "revoke_done": ("Đã thu hồi {n} khoá; sẽ công bố ở lần xuất tệp tiếp theo.",
+                    "Revoked {n} keys; announced in the next export."),
+    # embargo
+    "embargo_title": ("Khoá đang chờ hết thời gian giữ lại", "Keys waiting for their embargo"),
+    "embargo_intro": ("Khoá còn đang phát (hoặc vừa kết thúc chưa đủ {hours} giờ) được giữ lại đến khi kết thúc + {hours} "
+                      "giờ, rồi vào lần xuất tệp đầu tiên sau đó (mỗi {minutes} phút).",
+                      "A key still on the air at upload (or ended less than {hours} h before) is held until its end "
+                      "+ {hours} h, then goes into the first export after that (every {minutes} min)."),
+    "embargo_none": ("Không có khoá nào đang chờ.", "No keys are waiting."),
+    "embargo_keys": ("Số khoá", "Keys"),
+    "embargo_from": ("Được công bố từ (UTC)", "Publishable from (UTC)"),
+    "embargo_by": ("Có trong tệp chậm nhất (UTC)", "In an export by (UTC)"),
+    "embargo_ready": ("Sẵn sàng cho lần xuất tiếp theo: {n} khoá, {r} sửa đổi.",
+                      "Ready for the next export: {n} keys, {r} revisions."),
     "any_time": ("không giới hạn", "any time"),
     # declarations
     "decl_title": ("Tờ khai y tế (đã niêm phong)", "Health declarations (sealed)"),

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..server import embargo_view
 from ..server.errors import ApiError
 from ..server.middleware import SECURITY_HEADERS
 from ..server.ratelimit import limits_of
@@ -164,7 +165,9 @@ async def dashboard_page(request: web.Request) -> web.StreamResponse:
     board = dashboard.collect(server.db, server.now(), counters=portal_of(request).counters)
     labels = [d.day.strftime("%d/%m") for d in board.days]
     exported = request.query.get("exported")
+    embargo = server.embargo()
     return render(request, "dashboard.html", board=board, active="dashboard", counters=portal_of(request).counters,
+                  embargo=embargo, embargo_rows=embargo_view.rows(embargo),
                   upload_bars=dashboard.bars([d.uploads for d in board.days], labels),
                   export_bars=dashboard.bars([d.exports for d in board.days], labels),
                   exported=exported, exported_keys=request.query.get("keys", "0"))
@@ -182,10 +185,12 @@ async def export_now(request: web.Request) -> web.StreamResponse:
 
 
 def _codes_form(request: web.Request, status: int = 200, error: ApiError | None = None,
-                values: dict[str, str] | None = None) -> web.Response:
+                values: dict[str, str] | None = None, revoked: int | None = None,
+                revoke_error: ApiError | None = None) -> web.Response:
     server = portal_of(request).server
     today = dt.datetime.fromtimestamp(server.now(), dt.timezone.utc).date()
     return render(request, "codes.html", status=status, active="codes", error=error,
+                  revoked=revoked, revoke_error=revoke_error,
                   recursive=server.settings.recursive_reports, values=values or {},
                   today=today.isoformat(), earliest=(today - dt.timedelta(days=14)).isoformat(),
                   short_minutes=server.settings.short_code_minutes, long_hours=server.settings.long_code_hours)
@@ -211,6 +216,17 @@ async def codes_submit(request: web.Request) -> web.StreamResponse:
         return _codes_form(request, err.status, err, values)
     return render(request, "code_issued.html", active="codes", issued=issued,
                   expires=portal.local_time(issued["expiresAt"]))
+
+
+@staff_page("case-officer")
+async def codes_revoke(request: web.Request) -> web.StreamResponse:
+    """Revoke the keys published with one code (a false report)."""
+    code_id = str(ctx(request).form.get("codeId", "")).strip()[:64]
+    try:
+        out = portal_of(request).server.revoke_upload({"codeId": code_id})
+    except ApiError as err:
+        return _codes_form(request, err.status, revoke_error=err)
+    return _codes_form(request, revoked=int(out["revokedKeys"]))
 
 
 # --- declarations --------------------------------------------------------------------------------------
@@ -263,6 +279,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/lang/{lang:vi|en}", switch_language)
     r.add_get("/codes", codes_page)
     r.add_post("/codes", codes_submit)
+    r.add_post("/codes/revoke", codes_revoke)
     r.add_get("/declarations", declarations_page)
     r.add_get("/declarations/all.jsonl", declarations_all)
     r.add_get("/declarations/{id:" + declarations.ID_PATTERN + "}.sealed", declaration_one)

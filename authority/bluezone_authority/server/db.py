@@ -70,8 +70,23 @@ def _core_schema(conn: Any) -> None:
     declaration_quota.migrate(conn)
 
 
+def _key_revisions(conn: Any) -> None:
+    """Keys can be revised (docs/server.md, "Revisions"): which upload (code
+    id) published a key, so staff can revoke it; when it was revised, from
+    which report type, and in which file the revision was announced."""
+    conn.executescript("""
+        ALTER TABLE exposure_keys ADD COLUMN upload_id TEXT;
+        ALTER TABLE exposure_keys ADD COLUMN revised_at INTEGER;
+        ALTER TABLE exposure_keys ADD COLUMN revised_from INTEGER;
+        ALTER TABLE exposure_keys ADD COLUMN revised_batch TEXT;
+        CREATE INDEX exposure_keys_upload ON exposure_keys(upload_id);
+        CREATE INDEX exposure_keys_revised ON exposure_keys(revised_batch, revised_at);
+    """)
+
+
 #: The core's named steps. Append new ones; never edit or rename a released one.
-CORE_MIGRATIONS = [named.Migration(named.CORE, "001_schema", _core_schema)]
+CORE_MIGRATIONS = [named.Migration(named.CORE, "001_schema", _core_schema),
+                   named.Migration(named.CORE, "002_key_revisions", _key_revisions)]
 HOOK = "bluezone_server_migrations"
 
 TABLES = ("staff_tokens", "codes", "exposure_keys", "batches", "one_time_tokens", "declarations",

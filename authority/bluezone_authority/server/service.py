@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import logging
 import re
@@ -24,7 +23,7 @@ from typing import Any
 
 from bluezone.models import DAY_SECONDS, INTERVALS_PER_DAY, ReportType
 
-from . import codes, declaration_pages, declaration_quota, exporter, publish, staff
+from . import codes, declaration_pages, declaration_quota, exporter, publish, revision, staff
 from .db import ServerDB
 from .errors import ApiError, bad_request
 from .keys import ServerKeys, load_or_create
@@ -107,23 +106,55 @@ class AuthorityServer:
         keys = publish.parse_keys(body.get("temporaryExposureKeys"))
         publish.check_keys(keys, now=now)
         publish.check_hmac(keys, body.get("hmacKey"), str(claims.get("tekmac", "")))
-        stored = publish.derive(keys, int(claims["reportType"]), codes.onset_from_claims(claims), now=now,
+        report_type = int(claims["reportType"])
+        stored = publish.derive(keys, report_type, codes.onset_from_claims(claims), now=now,
                                 embargo_seconds=int(self.settings.embargo_hours * 3600))
+        token = body.get("revisionToken")
         with self.db.transaction() as conn:
             row = conn.execute("SELECT state FROM codes WHERE id = ?", (claims.get("jti"),)).fetchone()
             if row is None or row[0] != "certified":
                 raise ApiError(409, "certificate_used", "this certificate was already used",
                                "chứng nhận này đã được sử dụng")
-            publish.ensure_not_stored(conn, keys)
+            # keys already stored are revisions: allowed only with this device's token (see revision.py)
+            new, revisions, listed = revision.plan(conn, keys, report_type, token, self.keys.code_key)
+            fresh = {k.key_data for k in new}
             conn.executemany(
                 "INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
-                " report_type, dsos, created_at, available_at) VALUES (?,?,?,?,?,?,?,?)",
+                " report_type, dsos, created_at, available_at, upload_id) VALUES (?,?,?,?,?,?,?,?,?)",
                 [(s.key.key_data, s.key.rolling_start_interval_number, s.key.rolling_period,
                   s.key.transmission_risk_level, int(s.key.report_type), s.key.days_since_onset_of_symptoms,
-                  now, s.available_at) for s in stored])
+                  now, s.available_at, claims["jti"]) for s in stored if s.key.key_data in fresh])
+            revised = revision.apply(conn, revisions, now=now,
+                                     transmission_risk={s.key.key_data: s.key.transmission_risk_level for s in stored},
+                                     dsos={s.key.key_data: s.key.days_since_onset_of_symptoms for s in stored})
             conn.execute("UPDATE codes SET state = 'used', used_at = ? WHERE id = ?", (now, claims["jti"]))
-        revision = hashlib.sha256(b"".join(sorted(k.key_data for k in keys))).hexdigest()[:16]
-        return {"insertedExposures": len(stored), "revision": revision}
+        covered = {**listed, **{k.key_data: (k.rolling_start_interval_number, k.rolling_period) for k in keys}}
+        return {"insertedExposures": len(new), "revisedExposures": revised,
+                "revisionToken": revision.make_token(self.keys.code_key, covered)}
+
+    def revoke_upload(self, body: Any) -> dict[str, Any]:
+        """Staff: revoke every key of one upload (a false positive), named by
+        the id of the code it was published with. The keys are announced as
+        revoked in the next export; phones withdraw the warnings they caused."""
+        with self.db.transaction() as conn:
+            n = revision.revoke_upload(conn, _obj(body).get("codeId"), now=self.now())
+        return {"revokedKeys": n}
+
+    def embargo(self) -> dict[str, Any]:
+        """Keys not yet published, by when they may be (counts and times only):
+        those still under embargo, those waiting for the next export, and
+        revisions waiting to be announced."""
+        now = self.now()
+        waiting = self.db.all(
+            "SELECT available_at, count(*) FROM exposure_keys WHERE batch IS NULL AND report_type != ?"
+            " AND available_at > ? GROUP BY available_at ORDER BY available_at", (int(ReportType.REVOKED), now))
+        ready = self.db.one("SELECT count(*) FROM exposure_keys WHERE batch IS NULL AND report_type != ?"
+                            " AND available_at <= ?", (int(ReportType.REVOKED), now))
+        revised = self.db.one("SELECT count(*) FROM exposure_keys WHERE revised_at IS NOT NULL"
+                              " AND revised_batch IS NULL AND batch IS NOT NULL")
+        return {"now": now, "embargoHours": self.settings.embargo_hours, "batchMinutes": self.settings.batch_minutes,
+                "embargoed": [{"availableAt": t, "keys": n} for t, n in waiting],
+                "readyForNextExport": ready[0] if ready else 0, "revisionsForNextExport": revised[0] if revised else 0}
 
     # -- feeds -------------------------------------------------------------------------------
 

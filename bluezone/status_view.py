@@ -1,0 +1,123 @@
+"""What ``bluezone status`` shows: the phone's own report, each warning and why.
+
+Kept apart from the command so the JSON (``status --json``, which tests and
+other programs read) and the text are built from the same facts:
+
+* ``reported``: the phone's own report while its isolation lasts
+  (:mod:`bluezone.own_report`), with dates and what to do;
+* ``alerts``: each warning with its state (``active``, ``upgraded``,
+  ``withdrawn``) and ``why``: source, minutes weighted and unweighted,
+  closeness in plain words, the report type behind it; for a venue, the
+  venue's name and the hours of this phone's own visit (read from the
+  visit the phone keeps sealed, never from the trace);
+* ``information``: exposures kept without a warning because the phone had
+  reported itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from . import own_report
+from .matching.explain import closeness_words, report_words, source_words
+from .models import Exposure, Tier
+
+
+def _hhmm(ts: int) -> str:
+    return dt.datetime.fromtimestamp(int(ts)).strftime("%H:%M")
+
+
+def _visit_facts(store: Any, visit_id: str | None) -> dict[str, Any]:
+    """The venue's name and the hours of this phone's own visit."""
+    if not visit_id:
+        return {}
+    visit = next((v for v in store.visits() if v.visit_id == visit_id), None)
+    if visit is None:
+        return {}
+    try:
+        title = json.loads(visit.data).get("title")
+    except (ValueError, AttributeError):
+        title = None
+    until = visit.departure if visit.departure is not None else (visit.auto_checkout or visit.arrival)
+    return {"venue": title if isinstance(title, str) else None,
+            "visit_from": dt.datetime.fromtimestamp(visit.arrival).isoformat(timespec="minutes"),
+            "visit_until": dt.datetime.fromtimestamp(int(until)).isoformat(timespec="minutes"),
+            "visit_hours": f"{_hhmm(visit.arrival)}–{_hhmm(int(until))}"}
+
+
+def why(store: Any, exposure: Exposure | None, language: str) -> dict[str, Any]:
+    """The facts behind one exposure, with words in ``language``."""
+    if exposure is None:
+        return {}
+    d = exposure.details
+    out: dict[str, Any] = {
+        "source": exposure.source, "source_words": source_words(exposure.source, language),
+        "minutes_weighted": round(exposure.minutes, 2),
+        "minutes_unweighted": d.get("minutes_unweighted", round(exposure.minutes, 2)),
+    }
+    if exposure.source == "venue":
+        out.update(_visit_facts(store, d.get("visit_id")))
+        out["report_types"] = []
+        out["report_words"] = ("dấu vết địa điểm do cơ quan y tế công bố" if language == "vi"
+                               else "a venue trace published by the health authority")
+        return out
+    out["minutes_by_closeness"] = d.get("minutes_by_closeness", {})
+    out["closeness"] = d.get("closeness")
+    out["closeness_words"] = closeness_words(d.get("closeness"), d.get("attenuation_thresholds_db"), language)
+    out["report_types"] = list(d.get("report_types", []))
+    out["report_words"] = ", ".join(report_words(n, language) for n in out["report_types"])
+    return out
+
+
+def collect(store: Any, language: str) -> dict[str, Any]:
+    """Everything ``status --json`` prints about reports, warnings and why."""
+    exposures = {e.exposure_id: e for e in store.exposures()}
+    alerts = store.alerts()
+    alerted = {a.exposure_id for a in alerts}
+    live = [a for a in alerts if a.state != "withdrawn"]
+    current = own_report.current(store)
+    return {
+        "status": max((a.tier for a in live), default=Tier.NONE).label,
+        "reported": current.as_json(language) if current is not None else None,
+        "alerts": [
+            {"tier": a.tier.label, "source": a.source, "exposure_date": a.exposure_date.isoformat(),
+             "isolate_until": a.isolate_until.isoformat(), "state": a.state, "message": a.message(language),
+             "why": why(store, exposures.get(a.exposure_id), language)} for a in alerts],
+        "information": [
+            {"tier": e.tier.label, "source": e.source, "exposure_date": e.date.isoformat(),
+             "suppressed": e.details["suppressed"], "why": why(store, e, language)}
+            for e in exposures.values() if "suppressed" in e.details and e.exposure_id not in alerted],
+    }
+
+
+_LABELS = {
+    "vi": {"why": "Vì sao", "minutes": "{w} phút có trọng số ({u} phút thực tế)", "closeness": "khoảng cách",
+           "report": "báo cáo", "venue": "địa điểm", "hours": "bạn ở đó", "withdrawn": "ĐÃ RÚT LẠI",
+           "upgraded": "ĐÃ CẬP NHẬT", "info": "Tiếp xúc chỉ lưu để tham khảo (bạn đã báo cáo bản thân)"},
+    "en": {"why": "Why", "minutes": "{w} weighted minutes ({u} minutes counted)", "closeness": "closeness",
+           "report": "report", "venue": "venue", "hours": "you were there", "withdrawn": "WITHDRAWN",
+           "upgraded": "UPDATED", "info": "Contacts kept for information only (you reported yourself)"},
+}
+
+
+def why_line(facts: dict[str, Any], language: str) -> str:
+    """One line of plain words for a warning's ``why``."""
+    if not facts:
+        return ""
+    words = _LABELS.get(language, _LABELS["en"])
+    parts = [facts["source_words"], words["minutes"].format(w=facts["minutes_weighted"], u=facts["minutes_unweighted"])]
+    if facts.get("closeness_words"):
+        parts.append(f"{words['closeness']}: {facts['closeness_words']}")
+    if facts.get("venue"):
+        parts.append(f"{words['venue']}: {facts['venue']}")
+    if facts.get("visit_hours"):
+        parts.append(f"{words['hours']}: {facts['visit_hours']}")
+    if facts.get("report_words"):
+        parts.append(f"{words['report']}: {facts['report_words']}")
+    return f"{words['why']}: " + "; ".join(parts)
+
+
+def label(key: str, language: str) -> str:
+    return _LABELS.get(language, _LABELS["en"])[key]
