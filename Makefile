@@ -12,7 +12,14 @@ PYTEST_FLAGS := -q -p no:cacheprovider
 # What `make check` lints and type-checks: the shipped packages (mypy's list is in pyproject.toml).
 LINT_PATHS := bluezone authority/bluezone_authority $(filter-out %.egg-info,$(wildcard plugins/*/bluezone_*))
 
-.PHONY: install demo check test test-deps lane-core lane-authority lane-plugins bench clean
+# Message catalogues, one gettext domain per distribution: package dir, domain, locale dir.
+CATALOGUES := bluezone:bluezone:bluezone/i18n/locale \
+	authority/bluezone_authority:bluezone_authority:authority/bluezone_authority/locale \
+	plugins/qr_checkin/bluezone_qr_checkin:bluezone_qr_checkin:plugins/qr_checkin/bluezone_qr_checkin/locale \
+	plugins/ble/bluezone_ble:bluezone_ble:plugins/ble/bluezone_ble/locale \
+	plugins/demo/bluezone_demo:bluezone_demo:plugins/demo/bluezone_demo/locale
+
+.PHONY: install demo check test messages test-deps lane-core lane-authority lane-plugins bench clean
 
 # Everything, editable: the core (bluezone), the authority (bluezone-authority), the plugins.
 install: $(STAMP)
@@ -74,6 +81,11 @@ test-deps:
 	@# Debian's chromium for the portal's browser test (Playwright drives it; no browser download).
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "warning: chromium missing; authority/tests/test_portal_browser.py will fail"
+
+# After changing a user-facing text: extract every _() into the templates, merge them into
+# each language's .po (translators fill the new entries), compile the .mo files.
+messages: install
+	@$(foreach c,$(CATALOGUES),$(PY) -m bluezone.i18n.catalogues update $(subst :, ,$(c)) &&) true
 
 bench: install
 	$(PY) benchmarks/run.py

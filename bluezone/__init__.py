@@ -72,6 +72,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names are, for type checke
     from .device import Device
     from .feed import Feed
     from .feeds import FeedError, SignedPayload, open_payload, sign_payload
+    from .i18n import Message, MessageCatalogue
     from .keytext import decode_key32
     from .matching import pipeline
     from .plugins import PluginError, call_hook, call_hook_async
@@ -123,6 +124,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Field": ("bluezone.declarations", "Field"),
     "Submission": ("bluezone.declarations", "Submission"),
     "SubmitError": ("bluezone.declarations", "SubmitError"),
+    # text a person reads: the one message catalogue (also importable as bluezone.i18n)
+    "Message": ("bluezone.i18n", "Message"),
+    "MessageCatalogue": ("bluezone.i18n", "MessageCatalogue"),
     # text a person reads or types
     "decode_key32": ("bluezone.keytext", "decode_key32"),
     "safe_terminal_text": ("bluezone.textsafe", "safe_terminal_text"),
@@ -163,7 +167,7 @@ __all__ = [
     # health declarations
     "Choice", "Field", "Submission", "SubmitError",
     # text
-    "decode_key32", "safe_terminal_text",
+    "Message", "MessageCatalogue", "decode_key32", "safe_terminal_text",
     # command-line helpers
     "cli_fail", "load_config_or_fail", "open_store_or_fail", "store_errors", "with_store_errors",
 ]

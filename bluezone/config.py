@@ -26,7 +26,8 @@ from .settings import FROM_SCHEMA, build, is_settings_class, schema_of, section_
 
 S = TypeVar("S")
 
-_LANG = {"type": "string", "enum": ["vi", "en"]}
+#: A language tag ("vi", "en", "jra" ...); it also needs a catalogue (checked in DeploymentSettings).
+_LANG = {"type": "string", "pattern": "^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"}
 _WEIGHT = {"type": "number", "minimum": 0, "maximum": 2.5}
 
 CORE_SCHEMA: dict[str, dict[str, Any]] = {
@@ -555,12 +556,32 @@ def _check(data: dict[str, Any], text: str = "", pm: pluggy.PluginManager | None
                 extra = _extra_keys(error)
                 key = extra[0] if extra else key
             problems.append(Problem(_location(section, where), _describe(error), _find_line(text, section, key)))
+    problems.extend(_language_problems(data, text))
     for section, schema in schemas.items():
         if section not in data and "default" in schema:
             data[section] = copy.deepcopy(schema["default"])
         if section in data:
             data[section] = _fill_defaults(schema, data[section])
     return problems, plugins
+
+
+def _language_problems(data: dict[str, Any], text: str) -> list[Problem]:
+    """Each deployment language needs a catalogue (the core's, or one a
+    plugin adds); English, the language of the code, needs none."""
+    from .i18n import available_languages
+
+    deployment = data.get("deployment")
+    languages = deployment.get("languages") if isinstance(deployment, dict) else None
+    if not isinstance(languages, list):
+        return []
+    have = available_languages()
+    missing = [lang for lang in languages if isinstance(lang, str) and lang not in have]
+    if not missing:
+        return []
+    return [Problem("[deployment] languages",
+                    f"no message catalogue for {', '.join(map(repr, missing))} (have: {', '.join(sorted(have))}; "
+                    "a plugin adds a language through bluezone_message_catalogues)",
+                    _find_line(text, "deployment", "languages"))]
 
 
 def load_config(path: str | Path, check_schedule: bool = True) -> Config:

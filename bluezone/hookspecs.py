@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover - import cycle guard for type hints only
     from .config import Config
     from .contracts import Form, ProximitySource, SubmitterFactory, TransportFactory
     from .feed import Feed
+    from .i18n import MessageCatalogue
     from .models import Alert, DailyRisk, Exposure, ExposureKey, ExposureWindow
     from .schedules import KeySchedule
 
@@ -73,6 +74,20 @@ def bluezone_config_schema() -> dict[str, Any]:
     A value may instead be a settings class made with
     :func:`bluezone.settings.section_settings` (it carries its schema); the
     section is then also available typed, as ``config.typed(TheClass)``.
+    """
+
+
+@hookspec
+@kind("sync", "catalogues are registered while the plugin set is built, before any event loop")
+def bluezone_message_catalogues() -> "list[MessageCatalogue]":
+    """Add this plugin's translations to the one message catalogue.
+
+    Return :class:`bluezone.MessageCatalogue` objects (a gettext domain and
+    the folder holding ``<language>/LC_MESSAGES/<domain>.mo``). Texts the
+    plugin marks with :func:`bluezone.i18n._` are then looked up in the
+    core's catalogue first and in the plugins' domains after it; a language
+    named in ``[deployment] languages`` is offered once some catalogue has
+    it. Sync only.
     """
 
 

@@ -312,10 +312,34 @@ def plugin_set(
     except pluggy.PluginValidationError as e:
         result.problems.append(PluginProblem("plugins", str(e)))
 
+    result.problems.extend(_register_catalogues(pm))
     result.inactive = inactive
     result.problems.extend(_essential_problems(result, inactive, authority_url, allow_missing))
     result.allowed_missing = tuple(sorted(allow_missing))
     return result
+
+
+def _register_catalogues(pm: pluggy.PluginManager) -> list[PluginProblem]:
+    """Add each active plugin's translations to the one message catalogue
+    (``bluezone_message_catalogues``); anything else returned is a problem."""
+    from .i18n import MessageCatalogue, register_catalogue
+
+    problems: list[PluginProblem] = []
+    for impl in pm.hook.bluezone_message_catalogues.get_hookimpls():
+        try:
+            found: Any = impl.function()
+        except Exception as e:  # noqa: BLE001 - reported with the plugin's name
+            problems.append(PluginProblem(f"plugin {impl.plugin_name!r}",
+                                          f"bluezone_message_catalogues failed: {type(e).__name__}: {e}"))
+            continue
+        for catalogue in list(found or []):
+            if isinstance(catalogue, MessageCatalogue):
+                register_catalogue(catalogue)
+            else:
+                problems.append(PluginProblem(f"plugin {impl.plugin_name!r}",
+                                              f"bluezone_message_catalogues returned {catalogue!r}, "
+                                              "not a bluezone.MessageCatalogue"))
+    return problems
 
 
 def _essential_problems(result: PluginSet, inactive: Mapping[str, tuple[EntryPoint, str]],
@@ -426,11 +450,23 @@ def process_plugin_set(argv: Sequence[str] | None = None, environ: Mapping[str, 
             except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
                 data = {}
             section = data.get("plugins") if isinstance(data.get("plugins"), dict) else None
+            _use_deployment_languages(data)
             authority = data.get("authority")
             url = authority.get("url") if isinstance(authority, dict) and isinstance(authority.get("url"), str) else None
         _PROCESS_SET = plugin_set(section, authority_url=url, environ=environ)
         _PROCESS_SET.source = Path(path).resolve() if path else None
     return _PROCESS_SET
+
+
+def _use_deployment_languages(data: Mapping[str, Any]) -> None:
+    """Texts with no person behind them (errors, refusals) are shown in the
+    deployment's languages from the start of the command."""
+    from .i18n import set_default_languages
+
+    deployment = data.get("deployment")
+    languages = deployment.get("languages") if isinstance(deployment, dict) else None
+    if isinstance(languages, list) and languages and all(isinstance(x, str) for x in languages):
+        set_default_languages(languages)
 
 
 def shared_plugin_set(path: Path) -> PluginSet | None:

@@ -80,7 +80,7 @@ def test_serve_and_authority_on_a_phone_say_what_to_install_in_one_line():
         p = subprocess.run([sys.executable, "-c", "from bluezone.cli import main; main()", *args],
                            capture_output=True, text=True, env=_phone_env(), timeout=120)
         [line] = p.stderr.splitlines()
-        assert p.returncode == 2 and line.startswith("Error: ") and "pip install -e authority" in line, p.stderr
+        assert p.returncode == 2 and line.startswith("Lỗi / Error: ") and "pip install -e authority" in line, p.stderr
         assert "chưa được cài" in line  # and in Vietnamese
 
 

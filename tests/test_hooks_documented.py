@@ -226,6 +226,33 @@ def check_alert_sources(pm, module, config, tmp_path):
     assert "by ultrasound" in alert.messages["en"] and "qua sóng siêu âm" in alert.messages["vi"]
 
 
+def check_message_catalogues(pm, module, config, tmp_path):
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    from bluezone import i18n
+    from bluezone.plugins import _register_catalogues
+
+    [[catalogue]] = call_hook(pm.hook.bluezone_message_catalogues)
+    assert catalogue.domain == "bluezone_sms_alerts"
+    assert catalogue.localedir == Path(module.__file__).parent / "locale"
+    # ship a compiled catalogue where the example says, then register as the plugin set does
+    module.__file__ = str(tmp_path / "bluezone_sms_alerts" / "__init__.py")
+    [[catalogue]] = call_hook(pm.hook.bluezone_message_catalogues)
+    messages = Catalog(locale="vi", domain=catalogue.domain)
+    messages.add("Text message sent to {phone}", "Đã gửi tin nhắn tới {phone}")
+    (catalogue.localedir / "vi" / "LC_MESSAGES").mkdir(parents=True)
+    with open(catalogue.localedir / "vi" / "LC_MESSAGES" / "bluezone_sms_alerts.mo", "wb") as f:
+        write_mo(f, messages)
+    before = list(i18n._catalogues)
+    try:
+        assert _register_catalogues(pm) == []
+        assert i18n._("Text message sent to {phone}", phone="0901").text("vi") == "Đã gửi tin nhắn tới 0901"
+    finally:
+        i18n._catalogues[:] = before
+        i18n._translations.clear()
+
+
 CHECKS: dict[str, Callable[..., Any]] = {
     name.removeprefix("check_"): value for name, value in dict(globals()).items() if name.startswith("check_")
 }

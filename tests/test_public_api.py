@@ -93,7 +93,7 @@ def test_the_protocols_are_exported_from_bluezone():
 # --- first-party plugins use only the public API ----------------------------------------
 
 #: Core modules a plugin may import: the public API and the hook specifications.
-PUBLIC = {"bluezone", "bluezone.hookspecs"}
+PUBLIC = {"bluezone", "bluezone.hookspecs", "bluezone.i18n"}
 #: The authority side (server routes, portal pages, staff roles, test
 #: processes) is its own distribution, ``bluezone_authority``, with its own
 #: API: imports of it are not imports of the core, so the check passes them.

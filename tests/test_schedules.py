@@ -107,5 +107,5 @@ def test_cli_derive_errors_are_one_line_with_exit_2():
     for case in cases:
         out = run("schedule", "derive", *case)
         assert out.returncode == 2, case
-        assert out.stderr.count("\n") == 1 and out.stderr.startswith("Error: "), out.stderr
+        assert out.stderr.count("\n") == 1 and out.stderr.startswith("Lỗi / Error: "), out.stderr
         assert out.stdout == ""

@@ -58,7 +58,7 @@ def test_authority_cli_end_to_end(tmp_path):
     out = run("authority", "keygen", "--out", str(tmp_path / "k.pem"))
     assert out.returncode == 0 and (tmp_path / "k.pub.pem").exists()
     again = run("authority", "keygen", "--out", str(tmp_path / "k.pem"))
-    assert again.returncode == 2 and again.stderr.startswith("Error:")
+    assert again.returncode == 2 and again.stderr.startswith("Lỗi / Error:")
     tok = run("authority", "token", "create", "--config", str(cfg), "--name", "Lan", "--role", "case-officer")
     assert tok.returncode == 0 and tok.stdout.startswith("bzs_")
     code = run("authority", "issue-code", "--config", str(cfg), "--long")

@@ -11,8 +11,9 @@ import sys
 
 import click
 
+from ..i18n import _
 from ..plugins import process_plugin_set
-from .common import fail  # noqa: F401  (re-exported for plugins)
+from .common import error_line, fail  # noqa: F401  (fail is re-exported for plugins)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -54,9 +55,8 @@ def _refuse_broken_plugin_set(argv: list[str]) -> None:
     if not problems or command in _DIAGNOSTIC_COMMANDS or command is None or "--help" in argv or "-h" in argv:
         return
     for problem in problems:
-        click.echo(f"Error: {problem}", err=True)
-    click.echo("Run 'bluezone plugins' to see which plugins are active and why. / "
-               "Chạy 'bluezone plugins' để xem plugin nào đang bật và vì sao.", err=True)
+        click.echo(error_line(str(problem)), err=True)
+    click.echo(str(_("Run 'bluezone plugins' to see which plugins are active and why.")), err=True)
     sys.exit(2)
 
 
@@ -70,5 +70,5 @@ def main() -> None:
         _refuse_broken_plugin_set(sys.argv[1:])
         cli(prog_name="bluezone")
     except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
+        click.echo(str(_("Interrupted.")), err=True)
         sys.exit(130)

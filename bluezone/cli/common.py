@@ -11,9 +11,16 @@ from typing import Any, NoReturn
 import click
 
 from ..config import Config, ConfigError, load_config
+from ..i18n import Message, _, _n
 
 
-def fail(message: str, code: int = 2) -> NoReturn:
+def error_line(message: "str | Message") -> str:
+    """``Error: message`` with the word "Error" in each deployment language
+    (``Lỗi / Error: ...``); a Message is shown in the same languages."""
+    return "{}: {}".format(_("Error"), message)  # not an f-string: extraction must see _()
+
+
+def fail(message: "str | Message", code: int = 2) -> NoReturn:
     """Print a one-line error a person can act on, and exit.
 
     The message often carries other people's words (a server's or mirror's
@@ -22,7 +29,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
     the line stays one line and cannot drive the terminal."""
     from ..textsafe import safe_terminal_text
 
-    click.echo(f"Error: {safe_terminal_text(message)}", err=True)
+    click.echo(error_line(safe_terminal_text(str(message))), err=True)
     sys.exit(code)
 
 
@@ -31,7 +38,8 @@ def load_config_or_fail(path: str) -> Config:
         return load_config(path)
     except ConfigError as e:
         click.echo(str(e), err=True)
-        fail(f"{len(e.problems)} problem(s) in {path}; run 'bluezone config check {path}' for details")
+        fail(_n("{n} problem in {path}; run 'bluezone config check {path}' for details",
+                "{n} problems in {path}; run 'bluezone config check {path}' for details", len(e.problems), path=path))
 
 
 config_option = click.option(

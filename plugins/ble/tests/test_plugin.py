@@ -92,7 +92,7 @@ def test_trace_real_radio_without_dbus_is_one_line(tmp_path):
     r = run_cli("trace", "--config", str(cfg), "--store", str(tmp_path / "me.db"), "--scans", "1",
                 env={"DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={tmp_path}/no-bus"})
     assert r.returncode == 2
-    assert "Traceback" not in r.stderr and r.stderr.startswith("Error: ")
+    assert "Traceback" not in r.stderr and r.stderr.startswith("Lỗi / Error: ")
     assert "system D-Bus" in r.stderr
 
 

@@ -40,7 +40,7 @@ def _png_header_only(width: int, height: int) -> bytes:
 
 def _assert_clean_refusal(proc: subprocess.CompletedProcess, store: Path) -> None:
     assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr and proc.stderr.startswith("Error: ")
+    assert "Traceback" not in proc.stderr and proc.stderr.startswith("Lỗi / Error: ")
     assert proc.stderr.count("\n") == 1  # one line
     assert not store.exists()  # nothing was stored (the store is opened only after the code is read)
 
