@@ -22,27 +22,20 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from .i18n import N_, _
 from .models import Exposure, ReportType, Tier, utc_date
 
 #: ``Exposure.details["suppressed"]`` values.
 REPORTED_POSITIVE = "reported_positive"
 REPORTED_CONTACT = "reported_contact"
 
+#: What ``status`` says while the report lasts (fields: the two dates).
 _TEXT = {
-    "vi": {
-        Tier.F0: ("ĐÃ BÁO CÁO LÀ CA BỆNH (F0) ngày {reported}. Hãy tự cách ly tại nhà đến hết ngày {until} và làm theo "
-                  "hướng dẫn của trạm y tế xã/phường; báo ngay cho trạm y tế nếu khó thở. Trong thời gian này điện "
-                  "thoại không cảnh báo F1/F2 cho bạn (các lần tiếp xúc chỉ được lưu để tham khảo)."),
-        Tier.F1: ("ĐÃ BÁO CÁO LÀ NGƯỜI TIẾP XÚC (F1) ngày {reported}. Hãy tiếp tục tự cách ly đến hết ngày {until} "
-                  "theo hướng dẫn của trạm y tế. Trong thời gian này điện thoại không cảnh báo F2 cho bạn."),
-    },
-    "en": {
-        Tier.F0: ("REPORTED AS A CASE (F0) on {reported}. Self-isolate at home until the end of {until} and follow "
-                  "your local health station's advice; call it at once if you have trouble breathing. Until then "
-                  "this phone gives you no F1/F2 warnings (contacts are only kept for information)."),
-        Tier.F1: ("REPORTED AS A CONTACT (F1) on {reported}. Keep self-isolating until the end of {until} as the "
-                  "health station advised. Until then this phone gives you no F2 warnings."),
-    },
+    Tier.F0: N_("REPORTED AS A CASE (F0) on {reported}. Self-isolate at home until the end of {until} and follow "
+                "your local health station's advice; call it at once if you have trouble breathing. Until then "
+                "this phone gives you no F1/F2 warnings (contacts are only kept for information)."),
+    Tier.F1: N_("REPORTED AS A CONTACT (F1) on {reported}. Keep self-isolating until the end of {until} as the "
+                "health station advised. Until then this phone gives you no F2 warnings."),
 }
 
 
@@ -64,9 +57,8 @@ class OwnReport:
     def message(self, language: str) -> str:
         from .matching.alerts import format_date
 
-        texts = _TEXT.get(language, _TEXT["en"])
-        return texts[self.tier].format(reported=format_date(self.reported_on, language),
-                                       until=format_date(self.isolate_until, language))
+        return _(_TEXT[self.tier], reported=format_date(self.reported_on, language),
+                 until=format_date(self.isolate_until, language)).text(language)
 
     def as_json(self, language: str) -> dict[str, Any]:
         return {"tier": self.tier.label, "report_type": ReportType(self.report_type).name.lower(),

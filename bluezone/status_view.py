@@ -21,6 +21,7 @@ import json
 from typing import Any
 
 from . import own_report
+from .i18n import N_, _, text
 from .matching.explain import closeness_words, report_words, source_words
 from .models import Exposure, Tier
 
@@ -60,8 +61,7 @@ def why(store: Any, exposure: Exposure | None, language: str) -> dict[str, Any]:
     if exposure.source == "venue":
         out.update(_visit_facts(store, d.get("visit_id")))
         out["report_types"] = []
-        out["report_words"] = ("dấu vết địa điểm do cơ quan y tế công bố" if language == "vi"
-                               else "a venue trace published by the health authority")
+        out["report_words"] = _("a venue trace published by the health authority").text(language)
         return out
     out["minutes_by_closeness"] = d.get("minutes_by_closeness", {})
     out["closeness"] = d.get("closeness")
@@ -93,12 +93,10 @@ def collect(store: Any, language: str) -> dict[str, Any]:
 
 
 _LABELS = {
-    "vi": {"why": "Vì sao", "minutes": "{w} phút có trọng số ({u} phút thực tế)", "closeness": "khoảng cách",
-           "report": "báo cáo", "venue": "địa điểm", "hours": "bạn ở đó", "withdrawn": "ĐÃ RÚT LẠI",
-           "upgraded": "ĐÃ CẬP NHẬT", "info": "Tiếp xúc chỉ lưu để tham khảo (bạn đã báo cáo bản thân)"},
-    "en": {"why": "Why", "minutes": "{w} weighted minutes ({u} minutes counted)", "closeness": "closeness",
-           "report": "report", "venue": "venue", "hours": "you were there", "withdrawn": "WITHDRAWN",
-           "upgraded": "UPDATED", "info": "Contacts kept for information only (you reported yourself)"},
+    "why": N_("Why: {reasons}"), "minutes": N_("{weighted} weighted minutes ({counted} minutes counted)"),
+    "closeness": N_("closeness: {words}"), "report": N_("report: {words}"), "venue": N_("venue: {name}"),
+    "hours": N_("you were there: {hours}"), "withdrawn": N_("WITHDRAWN"), "upgraded": N_("UPDATED"),
+    "info": N_("Contacts kept for information only (you reported yourself)"),
 }
 
 
@@ -106,18 +104,18 @@ def why_line(facts: dict[str, Any], language: str) -> str:
     """One line of plain words for a warning's ``why``."""
     if not facts:
         return ""
-    words = _LABELS.get(language, _LABELS["en"])
-    parts = [facts["source_words"], words["minutes"].format(w=facts["minutes_weighted"], u=facts["minutes_unweighted"])]
+    parts = [facts["source_words"], _(_LABELS["minutes"], weighted=facts["minutes_weighted"],
+                                      counted=facts["minutes_unweighted"]).text(language)]
     if facts.get("closeness_words"):
-        parts.append(f"{words['closeness']}: {facts['closeness_words']}")
+        parts.append(_(_LABELS["closeness"], words=facts["closeness_words"]).text(language))
     if facts.get("venue"):
-        parts.append(f"{words['venue']}: {facts['venue']}")
+        parts.append(_(_LABELS["venue"], name=facts["venue"]).text(language))
     if facts.get("visit_hours"):
-        parts.append(f"{words['hours']}: {facts['visit_hours']}")
+        parts.append(_(_LABELS["hours"], hours=facts["visit_hours"]).text(language))
     if facts.get("report_words"):
-        parts.append(f"{words['report']}: {facts['report_words']}")
-    return f"{words['why']}: " + "; ".join(parts)
+        parts.append(_(_LABELS["report"], words=facts["report_words"]).text(language))
+    return _(_LABELS["why"], reasons="; ".join(parts)).text(language)
 
 
 def label(key: str, language: str) -> str:
-    return _LABELS.get(language, _LABELS["en"])[key]
+    return text(_LABELS[key], language)

@@ -20,6 +20,7 @@ from rich.table import Table
 from .. import status_view
 from ..config import ConfigError
 from ..device import Device, DeviceError
+from ..i18n import _n
 from ..models import Tier
 from ..store import StoreError, StoreKeyError
 from ..transport import TransportError
@@ -45,7 +46,6 @@ TEXT = {
         "sync_failed_feeds": "Không tải được {n} nguồn dữ liệu (sẽ thử lại lần sau).",
         "reporting": "Đang gửi khóa của bạn với mã của cơ quan y tế…",
         "report_done": "Đã gửi {n} khóa ({kind}). Cảm ơn bạn đã giúp cảnh báo những người đã tiếp xúc.",
-        "report_revised": "Đã cập nhật {n} khoá đã gửi trước đây thành: {kind}.",
         "decoy": "Đã gửi lưu lượng ngụy trang (không chứa dữ liệu).",
         "kind_f0": "ca bệnh F0", "kind_f1": "người tiếp xúc F1 (cảnh báo F2)",
         "no_keys": "Máy chưa có khóa nào đã kết thúc để gửi (khóa của hôm nay được gửi từ ngày mai). "
@@ -70,7 +70,6 @@ TEXT = {
         "sync_failed_feeds": "{n} feeds could not be downloaded (tried again next time).",
         "reporting": "Sending your keys with the health authority's code…",
         "report_done": "Sent {n} keys ({kind}). Thank you for helping warn the people you met.",
-        "report_revised": "Also updated {n} keys sent before, now: {kind}.",
         "decoy": "Sent cover traffic (carries no data).",
         "kind_f0": "F0 case", "kind_f1": "F1 contact (F2 warnings)",
         "no_keys": "This phone has no ended keys to send yet (today's key can be sent from tomorrow). "
@@ -287,7 +286,8 @@ def report_command(config_path: str, store_path: str, code: str) -> None:
     kind = _t(lang, "kind_f1") if result.report_type == 4 else _t(lang, "kind_f0")
     click.echo(_t(lang, "report_done", n=result.receipt.inserted, kind=kind))
     if result.receipt.revised:
-        click.echo(_t(lang, "report_revised", n=result.receipt.revised, kind=kind))
+        click.echo(_n("Also updated {n} key sent before, now: {kind}.", "Also updated {n} keys sent before, now: {kind}.",
+                      result.receipt.revised, kind=kind).text(lang))
 
 
 def register(cli: click.Group) -> None:

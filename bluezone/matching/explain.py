@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ..i18n import N_, _, text
 from ..models import ExposureWindow, ReportType
 from .risk import bucket
 from .windows import risk_setting
@@ -22,25 +23,22 @@ from .windows import risk_setting
 BUCKETS = ("immediate", "near", "medium", "other")
 
 _BUCKET_WORDS = {
-    "vi": {"immediate": "rất gần (suy hao ≤ {t0} dB)", "near": "gần ({t0}–{t1} dB)",
-           "medium": "trung bình ({t1}–{t2} dB)", "other": "xa (> {t2} dB)"},
-    "en": {"immediate": "very close (attenuation ≤ {t0} dB)", "near": "close ({t0}–{t1} dB)",
-           "medium": "medium distance ({t1}–{t2} dB)", "other": "far (> {t2} dB)"},
+    "immediate": N_("very close (attenuation ≤ {t0} dB)"),
+    "near": N_("close ({t0}–{t1} dB)"),
+    "medium": N_("medium distance ({t1}–{t2} dB)"),
+    "other": N_("far (> {t2} dB)"),
 }
 
 _REPORT_WORDS = {
-    "vi": {"confirmed_test": "ca bệnh xác nhận bằng xét nghiệm",
-           "confirmed_clinical_diagnosis": "ca nghi nhiễm (chẩn đoán lâm sàng, chưa có xét nghiệm)",
-           "self_report": "người tự khai báo", "recursive": "người tiếp xúc gần (F1) đã báo cáo",
-           "revoked": "báo cáo đã bị thu hồi", "unknown": "không rõ"},
-    "en": {"confirmed_test": "a case confirmed by a test",
-           "confirmed_clinical_diagnosis": "a likely case (clinical diagnosis, no test yet)",
-           "self_report": "a self-report", "recursive": "a reported close contact (F1)",
-           "revoked": "a revoked report", "unknown": "unknown"},
+    "confirmed_test": N_("a case confirmed by a test"),
+    "confirmed_clinical_diagnosis": N_("a likely case (clinical diagnosis, no test yet)"),
+    "self_report": N_("a self-report"),
+    "recursive": N_("a reported close contact (F1)"),
+    "revoked": N_("a revoked report"),
+    "unknown": N_("unknown"),
 }
 
-_SOURCE_WORDS = {"vi": {"ble": "Bluetooth", "venue": "Địa điểm (QR)"},
-                 "en": {"ble": "Bluetooth", "venue": "Venue (QR)"}}
+_SOURCE_WORDS = {"ble": N_("Bluetooth"), "venue": N_("Venue (QR)")}
 
 
 def report_type_name(report_type: int) -> str:
@@ -74,13 +72,12 @@ def closeness_words(name: str | None, thresholds: list[int] | None, language: st
     if name is None:
         return ""
     t0, t1, t2 = thresholds or list(risk_setting({}, "attenuation_thresholds_db"))
-    return _BUCKET_WORDS.get(language, _BUCKET_WORDS["en"])[name].format(t0=t0, t1=t1, t2=t2)
+    return _(_BUCKET_WORDS[name], t0=t0, t1=t1, t2=t2).text(language)
 
 
 def report_words(name: str, language: str) -> str:
-    words = _REPORT_WORDS.get(language, _REPORT_WORDS["en"])
-    return words.get(name, name)
+    return text(_REPORT_WORDS[name], language) if name in _REPORT_WORDS else name
 
 
 def source_words(source: str, language: str) -> str:
-    return _SOURCE_WORDS.get(language, _SOURCE_WORDS["en"]).get(source, source)
+    return text(_SOURCE_WORDS[source], language) if source in _SOURCE_WORDS else source

@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..i18n import N_, _
 from ..models import DailyRisk, Exposure, ExposureWindow, ReportType, Tier
 from .alerts import format_date
 from .explain import describe_windows
@@ -38,16 +39,9 @@ from .windows import effective_report_type, window_from_json, window_to_json
 UPGRADED = "upgraded"
 WITHDRAWN = "withdrawn"
 
-_UPGRADE = {
-    "vi": "CẬP NHẬT: người bạn đã tiếp xúc nay đã được xác nhận nhiễm bằng xét nghiệm. ",
-    "en": "UPDATE: the person you met is now confirmed by a test. ",
-}
-_WITHDRAWN = {
-    "vi": ("ĐÃ RÚT LẠI CẢNH BÁO {tier} ngày {date}: cơ quan y tế đã thu hồi báo cáo của người bạn đã tiếp xúc "
-           "(báo cáo sai). Bạn không cần tự cách ly vì lần tiếp xúc này."),
-    "en": ("WARNING WITHDRAWN ({tier}, {date}): the health authority revoked the report of the person you met "
-           "(a false report). You need not isolate because of this contact."),
-}
+_UPGRADE = N_("UPDATE: the person you met is now confirmed by a test. {warning}")
+_WITHDRAWN = N_("WARNING WITHDRAWN ({tier}, {date}): the health authority revoked the report of the person you "
+                "met (a false report). You need not isolate because of this contact.")
 
 
 def key_tag(store: Any, feed: str, key_data: bytes) -> bytes:
@@ -92,9 +86,8 @@ def apply(store: Any, feed: str, matches: Sequence[Match], risk: dict[str, Any])
 def _messages(alert: Any, state: str, tier: Tier, day: dt.date) -> dict[str, str]:
     langs = list(dict.fromkeys([*alert.messages, "vi", "en"]))
     if state == WITHDRAWN:
-        return {lang: _WITHDRAWN.get(lang, _WITHDRAWN["en"]).format(tier=tier.label, date=format_date(day, lang))
-                for lang in langs}
-    return {lang: _UPGRADE.get(lang, _UPGRADE["en"]) + alert.message(lang) for lang in langs}
+        return {lang: _(_WITHDRAWN, tier=tier.label, date=format_date(day, lang)).text(lang) for lang in langs}
+    return {lang: _(_UPGRADE, warning=alert.message(lang)).text(lang) for lang in langs}
 
 
 def rescore(store: Any, days: set[str], risk: dict[str, Any], score: Callable[[list[ExposureWindow]], list[DailyRisk]],
