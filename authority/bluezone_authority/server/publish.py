@@ -10,6 +10,8 @@ Derived, never trusted from the device: the report type (from the
 certificate), days since symptom onset (key day − onset day; kept only
 within −14..+14) and the transmission risk (see :func:`transmission_risk`).
 Keys still valid at upload (or ended less than the embargo ago) wait until their end + the embargo.
+Keys already stored are revisions (:mod:`.revision`), allowed only with the
+revision token of the upload that stored them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 from bluezone.models import DAY_SECONDS, INTERVAL_SECONDS, INTERVALS_PER_DAY, ExposureKey, ReportType, day_start_interval
 from bluezone.verification import hmac_matches
 
-from .errors import ApiError, bad_request
+from .errors import bad_request
 
 MAX_KEYS = 30
 MAX_SAME_START = 3
@@ -133,12 +135,4 @@ def derive(keys: list[ExposureKey], report_type: int, onset_interval: int | None
     return out
 
 
-def ensure_not_stored(conn: Any, keys: list[ExposureKey]) -> None:
-    marks = ",".join("?" * len(keys))
-    row = conn.execute(f"SELECT count(*) FROM exposure_keys WHERE key_data IN ({marks})",
-                       [k.key_data for k in keys]).fetchone()
-    if row[0]:
-        raise ApiError(409, "duplicate_upload", "these keys were already published", "các khoá này đã được gửi trước đó")
-
-
-__all__ = ["parse_keys", "check_keys", "check_hmac", "derive", "ensure_not_stored", "StoredKey", "DAY_SECONDS"]
+__all__ = ["parse_keys", "check_keys", "check_hmac", "derive", "StoredKey", "DAY_SECONDS"]
