@@ -83,6 +83,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names are, for type checke
     from .settings import build as build_settings
     from .store import DeviceStore
     from .store.named_migrations import Migration
+    from .store.purging import PurgeTimer
     from .sync import sync as sync_device
     from .textsafe import safe_terminal_text
 
@@ -107,6 +108,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     # the device: its store, its owner-facing actions
     "DeviceStore": ("bluezone.store", "DeviceStore"),
     "Migration": ("bluezone.store.named_migrations", "Migration"),
+    "PurgeTimer": ("bluezone.store.purging", "PurgeTimer"),
     "Device": ("bluezone.device", "Device"),
     "sync_device": ("bluezone.sync", "sync"),
     # matching and the built-in GAEN schedule
@@ -159,7 +161,7 @@ __all__ = [
     "Config", "ConfigError", "FROM_SCHEMA", "build_settings", "config_from_dict", "load_config", "section_defaults",
     "section_settings",
     # the device
-    "Device", "DeviceStore", "Migration", "sync_device",
+    "Device", "DeviceStore", "Migration", "PurgeTimer", "sync_device",
     # matching and the built-in GAEN schedule
     "GAEN_SCHEDULE", "make_gaen_metadata", "pipeline", "read_gaen_tx_power",
     # signed feed files

@@ -22,6 +22,7 @@ from bluezone.testing import install_plugin
 from bluezone.models import ExposureKey, interval_number
 from bluezone.plugins import make_plugin_manager
 from bluezone.store import DeviceStore, StoreError, migrations
+from bluezone.store.engine import open_raw
 
 OWNED = textwrap.dedent(
     '''
@@ -57,7 +58,7 @@ def recorded(conn: sqlite3.Connection, owner: str) -> list[str]:
 
 
 def tables(path) -> set[str]:
-    conn = sqlite3.connect(path)
+    conn = open_raw(path)
     try:
         return {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     finally:
@@ -106,7 +107,7 @@ def _legacy(path, version: int) -> None:
     """Make ``path`` what Bluezone before named migrations left at ``version``:
     the same core tables (their steps are unchanged), no ``_migrations``, the
     version in ``user_version``."""
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = open_raw(path)  # the schema of an older store, encrypted as this version keeps it
     conn.execute("DROP TABLE _migrations")
     # step 004 came after named migrations: no numbered store has it
     conn.executescript("DROP TABLE own_reports; DROP INDEX exposure_windows_key_tag;"
@@ -143,7 +144,7 @@ def test_a_store_from_before_named_migrations_upgrades_without_losing_data(owned
 def test_a_store_migrated_by_a_newer_bluezone_is_refused_and_left_as_it_is(tmp_path):
     path = tmp_path / "newer.db"
     DeviceStore(path).close()
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = open_raw(path)
     conn.execute("INSERT INTO _migrations VALUES ('core', '999_from_the_future', 0)")
     conn.close()
     before = path.read_bytes()

@@ -185,17 +185,31 @@ def test_visit_payload_round_trips_encrypted(tmp_path_factory, payload):
 def test_header_check_leaves_a_store_in_use_to_sqlite(tmp_path):
     """The size test is conclusive only without a WAL beside the file: a
     store open in another process may be mid-checkpoint (page 1 written, the
-    last pages not yet), which must not read as "cut short"."""
-    from bluezone.store import header
+    last pages not yet), which must not read as "cut short". Both kinds of
+    file: a plain one (made before whole-file encryption, judged by its
+    header) and an encrypted one (judged by its size in SQLCipher pages)."""
+    from bluezone.store import engine, header
+
+    plain = tmp_path / "plain.db"
+    with sqlite3.connect(plain) as conn:
+        conn.execute("CREATE TABLE t (x BLOB)")
+        conn.executemany("INSERT INTO t VALUES (?)", [(os.urandom(200),) for _ in range(200)])
+        conn.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION}")
+    conn.close()
+    data = plain.read_bytes()
+    page = header.page_size_of(data[:100])
+    plain.write_bytes(data[: page * 2])
+    with pytest.raises(StoreError, match="cut short"):
+        header.check_existing(plain, migrations.SCHEMA_VERSION)
+    Path(f"{plain}-wal").write_bytes(b"")
+    assert header.check_existing(plain, migrations.SCHEMA_VERSION) == migrations.SCHEMA_VERSION
 
     store = open_store(tmp_path)
     store.add_sightings([sighting(os.urandom(16), NOW - i) for i in range(3000)])
     store.close()
     path = tmp_path / "device.db"
-    data = path.read_bytes()
-    page = header.page_size_of(data[:100])
-    path.write_bytes(data[: page * 2])
+    path.write_bytes(path.read_bytes()[: engine.PAGE_SIZE * 2 + 100])
     with pytest.raises(StoreError, match="cut short"):
         header.check_existing(path, migrations.SCHEMA_VERSION)
     Path(f"{path}-wal").write_bytes(b"")
-    assert header.check_existing(path, migrations.SCHEMA_VERSION) == migrations.SCHEMA_VERSION
+    assert header.check_existing(path, migrations.SCHEMA_VERSION) is None  # the version is inside the ciphertext

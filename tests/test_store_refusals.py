@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,8 @@ from pathlib import Path
 import nacl.public
 import pytest
 
-from bluezone.store import DeviceStore, migrations
+from bluezone.store import DeviceStore, engine, migrations
+from bluezone.store.engine import open_raw
 from bluezone.store.secrets import default_key_file
 
 #: The commands include the check-in and BLE plugins' (checkin, visits, trace): with them installed.
@@ -121,13 +121,12 @@ def _truncated(store: Path) -> None:
 
 
 def _cut_at_a_page(store: Path) -> None:
-    data = store.read_bytes()
-    page = int.from_bytes(data[16:18], "big")
-    store.write_bytes(data[: page * 2])
+    data = store.read_bytes()  # encrypted: its header is ciphertext, its pages SQLCipher's
+    store.write_bytes(data[: engine.PAGE_SIZE * 2])
 
 
 def _newer(store: Path) -> None:
-    with sqlite3.connect(store) as conn:
+    with open_raw(store) as conn:
         conn.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION + 1}")
     conn.close()
 
@@ -172,7 +171,7 @@ def test_damage_deep_inside_a_store_ends_a_command_in_one_line(phone):
         s.add_sightings(background_sightings(4000, s.now() - 86400, 1))
         s.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     data = bytearray(store.read_bytes())
-    page = int.from_bytes(data[16:18], "big")
+    page = engine.PAGE_SIZE
     for p in range(2, len(data) // page):  # every page but the header page: b-tree pages become junk
         data[p * page:(p + 1) * page] = os.urandom(page)
     store.write_bytes(bytes(data))
@@ -208,7 +207,7 @@ def test_another_stores_key_file_is_refused_before_anything_is_written(phone):
 def test_a_store_from_before_the_key_check_learns_it_only_from_a_key_that_opens_its_data(phone):
     folder, store = phone
     assert cli(*commands(store, folder)["checkin"], cwd=folder).returncode == 0  # one sealed visit
-    with sqlite3.connect(store) as conn:  # as a store made before the check value existed
+    with open_raw(store) as conn:  # as a store made before the check value existed
         conn.execute("DELETE FROM meta WHERE key = 'key_check'")
     other = folder / "other.db"
     assert cli("init", "--config", "province.toml", "--store", str(other), "--language", "en",
@@ -216,11 +215,12 @@ def test_a_store_from_before_the_key_check_learns_it_only_from_a_key_that_opens_
     key = default_key_file(store)
     own = key.read_bytes()
     key.write_bytes(default_key_file(other).read_bytes())
+    (folder / "own.key").write_bytes(own)
     refused = one_line_refusal(cli(*commands(store, folder)["status"], cwd=folder))
     assert "another store's key" in refused
-    with sqlite3.connect(store) as conn:  # the wrong key was not taken as the store's
+    with open_raw(store, folder / "own.key") as conn:  # the wrong key was not taken as the store's
         assert conn.execute("SELECT count(*) FROM meta WHERE key = 'key_check'").fetchone() == (0,)
     key.write_bytes(own)
     assert cli(*commands(store, folder)["status"], cwd=folder).returncode == 0
-    with sqlite3.connect(store) as conn:  # learnt from the right key
+    with open_raw(store) as conn:  # learnt from the right key
         assert conn.execute("SELECT count(*) FROM meta WHERE key = 'key_check'").fetchone() == (1,)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,7 +22,8 @@ from bluezone.export import write_export
 from bluezone.matching.fixtures import background_sightings, contact_sightings, deployment, new_signing_key
 from bluezone.models import ExposureKey, ReportType, interval_number
 from bluezone.schedules.gaen import SCHEDULE as GAEN
-from bluezone.store import DeviceStore
+from bluezone.store import DeviceStore, engine
+from bluezone.store.engine import open_raw
 
 DAY0 = 2_833_056 * 600
 NOW = DAY0 + 10 * 86400
@@ -79,10 +79,10 @@ def start(root: Path, db: Path, log: Path) -> subprocess.Popen:
 
 
 def processed(db: Path) -> int:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    conn = open_raw(db)
     try:
         return conn.execute("SELECT COUNT(*) FROM processed_batches").fetchone()[0]
-    except sqlite3.OperationalError:
+    except engine.OperationalError:
         return 0
     finally:
         conn.close()
@@ -98,7 +98,7 @@ def kill_after(proc: subprocess.Popen, db: Path, at_least: int) -> None:
 
 
 def alerts(db: Path) -> list[tuple]:
-    conn = sqlite3.connect(db)
+    conn = open_raw(db)
     try:
         return conn.execute("SELECT exposure_id, tier, exposure_day, delivered FROM alerts ORDER BY exposure_day").fetchall()
     finally:

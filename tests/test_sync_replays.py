@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from bluezone.matching.fixtures import GAEN_APPLE_RISK, background_sightings, co
 from bluezone.models import ExposureKey, PublishedBatch, ReportType, Tier, interval_number
 from bluezone.schedules.gaen import SCHEDULE as GAEN
 from bluezone.store import DeviceStore, migrations
+from bluezone.store.engine import open_raw
 from bluezone.sync import process_batches, sync
 
 DAY0 = 2_833_056 * 600  # 2023-11-13 00:00 UTC
@@ -62,7 +62,7 @@ def counted_minutes(store_or_path) -> float:
     if isinstance(store_or_path, DeviceStore):
         rows = store_or_path.db.execute("SELECT window FROM exposure_windows").fetchall()
     else:
-        with sqlite3.connect(store_or_path) as conn:
+        with open_raw(store_or_path) as conn:
             rows = conn.execute("SELECT window FROM exposure_windows").fetchall()
     return sum(s[2] for (text,) in rows for s in json.loads(text)["scans"]) / 60
 
@@ -198,7 +198,7 @@ def test_windows_kept_by_stores_before_version_3_are_rebuilt_not_doubled(tmp_pat
     meet(s, f0, 1, 10)
     s.close()
     # Turn it into what Bluezone with schema 2 wrote: its processed_batches and a window.
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = open_raw(path, key_file)  # schema 2, encrypted as this version keeps it
     conn.executescript("""
         DROP TABLE processed_batches; DROP TABLE matched_contributions; DROP TABLE _migrations;
         DROP TABLE own_reports; DROP INDEX exposure_windows_key_tag; ALTER TABLE exposure_windows DROP COLUMN key_tag;

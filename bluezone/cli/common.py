@@ -64,16 +64,15 @@ def open_store_or_fail(path: str, retention_days: int = 14, **kw: Any) -> Any:
 def store_errors(path: Any = "the device store") -> Iterator[None]:
     """Turn the store's refusals, and damage SQLite finds while a command
     reads or writes, into one line and exit code 2 (no traceback)."""
-    import sqlite3
-
     from ..store import StoreError, StoreKeyError
+    from ..store.engine import DatabaseError
     from ..store.errors import from_sqlite
 
     try:
         yield
     except (StoreError, StoreKeyError) as e:
         fail(str(e))
-    except sqlite3.DatabaseError as e:
+    except DatabaseError as e:
         fail(str(from_sqlite(path, e)))
 
 

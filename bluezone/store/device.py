@@ -3,13 +3,17 @@
 What it guarantees, and why:
 
 * **Private file**: created with mode 0600 (and its WAL/SHM siblings with it).
-* **Secrets encrypted at rest**: own keys, visit records and declarations are
-  sealed with the store's key (see :mod:`bluezone.store.secrets`).
+* **Encrypted as a whole**: every page of the file and its WAL is SQLCipher
+  ciphertext (:mod:`.engine`); a plain store from before is encrypted on its
+  first open (:mod:`.encryption`). Own keys, visit records and declarations
+  are sealed again inside with the store's key (:mod:`.secrets`).
 * **Atomic grouped writes**: every public write method is one transaction
   (``BEGIN IMMEDIATE`` … ``COMMIT``) in WAL mode, so a process killed at any
   instant leaves either all or none of a group (tested by SIGKILL).
-* **Retention**: contact data older than the window is deleted on open and
-  by :meth:`DeviceStore.purge`, which the sync calls every time.
+* **Retention**: data older than the window is deleted on open, by
+  :meth:`DeviceStore.purge` (the sync calls it every time) and hourly in
+  long-running commands (:mod:`.purging`); ``secure_delete`` overwrites it.
+  Every table has a rule in :data:`RETENTION`.
 * **Schema**: :mod:`bluezone.store.migrations` applies named migrations, the
   core's and those of the ``plugins`` given (``bluezone_store_migrations``).
 """
@@ -17,6 +21,7 @@ What it guarantees, and why:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hmac
 import json
@@ -41,8 +46,8 @@ from ..models import (
     Visit,
     interval_number,
 )
-from . import header, migrations
-from .errors import StoreError, from_sqlite
+from . import encryption, engine, header, migrations
+from .errors import StoreError, damaged_message, from_sqlite, newer_message, unopenable_message
 from .secrets import WRONG_KEY_MESSAGE, AtRestCipher, StoreKeyError, default_key_file
 
 DEFAULT_RETENTION_DAYS = 14
@@ -78,6 +83,7 @@ class DeviceStore:
         # migrations, purge, even chmod): a refused file stays byte for byte.
         existing = self.path.exists() and self.path.stat().st_size > 0
         if existing:
+            encryption.finish_interrupted(self.path)
             header.check_existing(self.path, migrations.SCHEMA_VERSION)
         self.key_file = Path(key_file) if key_file else default_key_file(self.path)
         self.retention_days = int(retention_days)
@@ -90,18 +96,25 @@ class DeviceStore:
         if not self.path.exists():
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
             os.close(fd)
+        if existing and header.is_plaintext(self.path):
+            # Made before whole-file encryption: checked with the key, then encrypted (encryption.py).
+            self.encrypted_on_open = encryption.encrypt_plain_store(
+                self.path, self.cipher.database_key(), check=self._refuse_another_stores_key_on)
+        else:
+            self.encrypted_on_open = False
         os.chmod(self.path, 0o600)
         old_umask = os.umask(0o077)  # WAL and SHM files are born private too
         try:
-            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-        except sqlite3.Error as e:
+            conn = engine.connect(self.path, self.cipher.database_key())
+        except engine.Error as e:
             raise from_sqlite(self.path, e) from None
         finally:
             os.umask(old_umask)
         self.db = sqlite_utils.Database(conn)
         try:
             if existing:
-                migrations.refuse_newer(self)  # reads only: a refused file stays as it was
+                self._refuse_unopenable()  # reads only: a refused file stays as it was
+                migrations.refuse_newer(self)
                 self._refuse_another_stores_key()  # before anything writes
             old_umask = os.umask(0o077)
             try:
@@ -114,12 +127,27 @@ class DeviceStore:
             if purge_on_open:
                 self.purge()
             self._remember_key_check()
-        except sqlite3.Error as e:
+        except engine.Error as e:
             conn.close()
             raise from_sqlite(self.path, e) from None
         except BaseException:
             conn.close()
             raise
+
+    def _refuse_unopenable(self) -> None:
+        """The first read of an encrypted store: another store's key, a file
+        that is not a store, or damage near its start all end here, in one
+        line (SQLCipher cannot tell a wrong key from a file that is not a
+        database: both fail the first page's HMAC). Then a newer schema."""
+        try:
+            self.db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        except engine.DatabaseError as e:
+            if getattr(e, "sqlite_errorcode", None) == engine.SQLITE_NOTADB:
+                raise StoreKeyError(unopenable_message(self.path)) from None
+            raise StoreError(damaged_message(self.path, f"{e}; damaged or cut short")) from None
+        if version > migrations.SCHEMA_VERSION:
+            raise StoreError(newer_message(self.path, version, migrations.SCHEMA_VERSION))
 
     # -- the key check ---------------------------------------------------------------
     #
@@ -132,7 +160,7 @@ class DeviceStore:
     def _stored_key_check(self) -> str | None:
         try:
             row = self.db.execute("SELECT value FROM meta WHERE key = ?", [KEY_CHECK]).fetchone()
-        except sqlite3.OperationalError:  # no meta table yet
+        except engine.OperationalError:  # no meta table yet
             return None
         return row[0] if row else None
 
@@ -140,6 +168,26 @@ class DeviceStore:
         found = self._stored_key_check()
         if found is not None and not hmac.compare_digest(found, self.cipher.check_value()):
             raise StoreKeyError(WRONG_KEY_MESSAGE)
+
+    def _refuse_another_stores_key_on(self, conn: Any) -> None:
+        """The key check on a plain store about to be encrypted: its check
+        value, else a sealed row, must open with this key — a plain store is
+        never encrypted under another store's key."""
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", [KEY_CHECK]).fetchone()
+        except engine.OperationalError:  # no meta table: nothing stored yet
+            return
+        if row is not None:
+            if not hmac.compare_digest(row[0], self.cipher.check_value()):
+                raise StoreKeyError(WRONG_KEY_MESSAGE)
+            return
+        for table in ("own_keys", "visits", "declarations"):
+            try:
+                sealed = conn.execute(f"SELECT sealed FROM {table} LIMIT 1").fetchone()
+            except engine.OperationalError:
+                continue
+            if sealed is not None:
+                self.cipher.open(sealed[0])
 
     def _remember_key_check(self) -> None:
         """Record the check value, for a new store or one made before the
@@ -523,27 +571,60 @@ class DeviceStore:
     # -- retention ------------------------------------------------------------------------
 
     def purge(self, now: int | None = None) -> dict[str, int]:
-        """Delete everything older than the retention window; returns counts per table."""
+        """Delete everything older than the retention window; returns counts per table.
+
+        Deletion deletes: ``secure_delete`` (set on every connection, see
+        :func:`.engine.connect`) zeroes the rows' bytes before the page is
+        written, and when something was deleted the WAL is folded into the
+        file and truncated, so the old page images it held go too. Every
+        table has a rule (:data:`RETENTION`): purged here by age, or bounded
+        by what it is."""
         now = self.now() if now is None else now
         cutoff = now - self.retention_days * DAY_SECONDS
         cutoff_day = dt.datetime.fromtimestamp(cutoff, dt.timezone.utc).date().isoformat()
         cutoff_interval = cutoff // INTERVAL_SECONDS
-        statements = {
-            "sightings": ("DELETE FROM sightings WHERE time < ?", cutoff),
-            "own_keys": ("DELETE FROM own_keys WHERE rolling_start + rolling_period <= ?", cutoff_interval),
-            "visits": ("DELETE FROM visits WHERE COALESCE(departure, arrival) < ?", cutoff),
-            "declarations": ("DELETE FROM declarations WHERE created_at < ?", cutoff),
-            "exposures": ("DELETE FROM exposures WHERE day < ?", cutoff_day),
-            "alerts": ("DELETE FROM alerts WHERE exposure_day < ?", cutoff_day),
-            "exposure_windows": ("DELETE FROM exposure_windows WHERE day < ?", cutoff_day),
-            "matched_contributions": ("DELETE FROM matched_contributions WHERE day < ?", cutoff_day),
-            "processed_batches": ("DELETE FROM processed_batches WHERE processed_at < ?", cutoff),
-            # kept while the person isolates and its keys can still be revised
-            "own_reports": ("DELETE FROM own_reports WHERE isolate_until < ? AND reported_at < "
-                            + str(int(cutoff)), cutoff_day),
-        }
+        args = {"time": cutoff, "day": cutoff_day, "interval": cutoff_interval}
         counts = {}
         with self.transaction() as conn:
-            for table, (sql, arg) in statements.items():
-                counts[table] = conn.execute(sql, [arg]).rowcount
+            for table, rule in RETENTION.items():
+                if rule.sql:
+                    counts[table] = conn.execute(rule.sql, [args[rule.cutoff]]).rowcount
+        if any(counts.values()) and not self.db.conn.in_transaction:
+            # Best effort: a reader in another process may hold old frames; its
+            # own purge (every open and sync) truncates them later.
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         return counts
+
+
+@dataclasses.dataclass(frozen=True)
+class Retention:
+    """How a table is kept from growing: a purge by age (``sql`` with one
+    parameter, the cutoff of kind ``cutoff``: "time", "day" or "interval"),
+    or ``bounded``, saying why it cannot grow (then ``sql`` is empty)."""
+
+    sql: str = ""
+    cutoff: str = "time"
+    bounded: str = ""
+
+
+#: Every table of the core's store and its rule; a test fails on a table without one.
+RETENTION: dict[str, Retention] = {
+    "sightings": Retention("DELETE FROM sightings WHERE time < ?"),
+    "own_keys": Retention("DELETE FROM own_keys WHERE rolling_start + rolling_period <= ?", "interval"),
+    "visits": Retention("DELETE FROM visits WHERE COALESCE(departure, arrival) < ?"),
+    "declarations": Retention("DELETE FROM declarations WHERE created_at < ?"),
+    "exposures": Retention("DELETE FROM exposures WHERE day < ?", "day"),
+    "alerts": Retention("DELETE FROM alerts WHERE exposure_day < ?", "day"),
+    "exposure_windows": Retention("DELETE FROM exposure_windows WHERE day < ?", "day"),
+    "matched_contributions": Retention("DELETE FROM matched_contributions WHERE day < ?", "day"),
+    "processed_batches": Retention("DELETE FROM processed_batches WHERE processed_at < ?"),
+    # kept while the person isolates (its end is after the report day, so the report is past retention too)
+    "own_reports": Retention("DELETE FROM own_reports WHERE isolate_until < ?", "day"),
+    # A feed's state not written for a whole window is a feed no longer synced (removed from the
+    # deployment, its plugin gone): dropping it costs at most one full download, deduplicated by
+    # the content ids and contribution tags above.
+    "sync_state": Retention("DELETE FROM sync_state WHERE updated_at < ?"),
+    "meta": Retention(bounded="one row per setting name, each overwritten in place (language, F2 choice, "
+                              "last sync, the key check); no history"),
+    "_migrations": Retention(bounded="one row per schema step, a fixed list"),
+}

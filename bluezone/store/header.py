@@ -6,7 +6,8 @@ one cut short (a truncated copy or download), or one from a newer Bluezone
 must be refused *before* any of that, so the attempt leaves it byte for
 byte as it was. The checks read only the 100-byte SQLite header and the
 file size (https://www.sqlite.org/fileformat.html#the_database_header), so
-they cost nothing on every open. Damage deeper inside the file is caught
+they cost nothing on every open. An encrypted store's header is ciphertext,
+so only its size is judged here; the rest once the key opens it. Damage deeper inside the file is caught
 where SQLite reports it (``sqlite3.DatabaseError``, turned into
 :class:`~.errors.StoreError` by the store and the commands).
 """
@@ -27,16 +28,32 @@ def page_size_of(header: bytes) -> int:
     return 65536 if raw == 1 else raw
 
 
-def check_existing(path: Path, known_version: int) -> int:
-    """Refuse ``path`` unless it looks like a whole SQLite file of a schema
-    version up to ``known_version``; returns its version (``PRAGMA
-    user_version``). An empty file passes (a store being created)."""
+def is_plaintext(path: Path) -> bool:
+    """Whether ``path`` starts like an unencrypted SQLite file (a store made
+    before whole-file encryption, to be encrypted on open)."""
+    with open(path, "rb") as f:
+        return f.read(len(MAGIC)) == MAGIC
+
+
+def check_existing(path: Path, known_version: int) -> int | None:
+    """Refuse ``path`` unless it looks like a whole store of a schema version
+    up to ``known_version``. An empty file passes (a store being created,
+    version 0).
+
+    An unencrypted store (made before whole-file encryption) is judged by
+    its header as always, and its ``PRAGMA user_version`` is returned. An
+    encrypted store's header is ciphertext: only its size can be judged
+    here (a whole number of SQLCipher pages), and None is returned; the
+    version, and damage, are found once the key opens it."""
     with open(path, "rb") as f:
         header = f.read(HEADER_SIZE)
         size = os.fstat(f.fileno()).st_size
     if size == 0:
         return 0
-    if len(header) < HEADER_SIZE or not header.startswith(MAGIC):
+    if not header.startswith(MAGIC):
+        _check_encrypted(path, size)
+        return None
+    if len(header) < HEADER_SIZE:
         raise StoreError(damaged_message(path, "not a SQLite database"))
     page_size = page_size_of(header)
     if page_size < 512 or page_size & (page_size - 1):
@@ -57,3 +74,11 @@ def check_existing(path: Path, known_version: int) -> int:
     if version < 0:
         raise StoreError(damaged_message(path, "damaged header"))
     return version
+
+
+def _check_encrypted(path: Path, size: int) -> None:
+    from .engine import PAGE_SIZE
+
+    in_use = Path(f"{path}-wal").exists()  # as above: a checkpoint may be under way
+    if size < PAGE_SIZE or (not in_use and size % PAGE_SIZE):
+        raise StoreError(damaged_message(path, "the file is cut short"))

@@ -1,7 +1,8 @@
 """The at-rest encryption key of a device store, kept apart from the database.
 
-The database holds ciphertext for everything secret (own keys, visits,
-declarations); the 32-byte key that opens it lives in a separate key file,
+The database file is encrypted as a whole (SQLCipher, see ``engine.py``) and
+the most secret columns (own keys, visits, declarations) are sealed again
+inside it; the 32-byte key behind both lives in a separate key file,
 mode 0600, in a key directory (``$BLUEZONE_KEY_DIR``, default
 ``~/.config/bluezone/keys``). A copy of the database alone — a backup, a
 synced folder, a forensic image of the data partition — reveals no secret.
@@ -68,6 +69,8 @@ class AtRestCipher:
         self._box = nacl.secret.SecretBox(key)
         # A separate subkey for tags, so the sealing key is never used as a MAC key.
         self._tag_key = hashlib.blake2b(key, digest_size=32, person=b"bluezone-tags").digest()
+        # And one for SQLCipher, which encrypts the whole file (see engine.py).
+        self._database_key = hashlib.blake2b(key, digest_size=32, person=b"bluezone-dbfile").digest()
 
     @classmethod
     def from_file(cls, key_file: Path, create: bool) -> "AtRestCipher":
@@ -86,6 +89,11 @@ class AtRestCipher:
         except OSError as e:
             raise StoreKeyError(f"cannot read the store key file {key_file}: {e.strerror} / "
                                 f"không đọc được tệp khóa {key_file}") from None
+
+    def database_key(self) -> bytes:
+        """The 32-byte raw SQLCipher key of the database file (a subkey, so
+        the sealing key itself is never handed to another library)."""
+        return self._database_key
 
     def tag(self, data: bytes) -> bytes:
         """A keyed digest (HMAC-SHA256) of ``data``: equal inputs give equal

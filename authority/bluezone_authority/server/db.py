@@ -115,6 +115,7 @@ class ServerDB:
         try:
             self.db = sqlite_utils.Database(conn)
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA secure_delete=ON")  # a purged row's bytes are zeroed, not left in free space
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             named.check_core_known(conn, CORE_MIGRATIONS)

@@ -181,7 +181,12 @@ class BleScanner:
         on_scan: Callable[[int, ScanStats], None] | None = None,
     ) -> ScanStats:
         """Scan until cancelled (or ``max_scans`` scans). ``on_scan`` is told
-        the number stored after each scan (progress output)."""
+        the number stored after each scan (progress output). A scanner runs
+        for days (``bluezone trace``), so it purges the store hourly on the
+        store's clock: sightings past retention go while it runs."""
+        from bluezone import PurgeTimer
+
+        purge = PurgeTimer(store)
         previous: float | None = None
         done = 0
         while max_scans is None or done < max_scans:
@@ -193,6 +198,7 @@ class BleScanner:
             )
             previous = start
             done += 1
+            purge.tick()
             if on_scan:
                 on_scan(stored, self.stats)
             if max_scans is not None and done >= max_scans:

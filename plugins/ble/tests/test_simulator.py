@@ -153,16 +153,16 @@ def _copy_store(store, folder, name):
     """A separate copy of a simulated phone's store (file and key), so each
     sender is matched against the listener's history alone."""
     import shutil
-    import sqlite3
 
     from bluezone.store import DeviceStore
+    from bluezone.store.engine import open_raw
 
     path = folder / f"{name}.db"
-    source, target = sqlite3.connect(store.path), sqlite3.connect(path)
-    source.backup(target)  # the committed state, WAL included
+    shutil.copy(store.key_file, folder / f"{name}.key")
+    source, target = open_raw(store.path, store.key_file), open_raw(path, folder / f"{name}.key")
+    source.backup(target)  # the committed state, WAL included (both encrypted with the same key)
     source.close()
     target.close()
-    shutil.copy(store.key_file, folder / f"{name}.key")
     return DeviceStore(path, key_file=folder / f"{name}.key", clock=lambda: START + 4 * 3600)
 
 

@@ -299,6 +299,7 @@ def venue_log(log_path, name, phone, authority_key, config_path) -> None:
             echo(msg.both("Đã ghi. Cảm ơn bạn!", "Recorded. Thank you!"))
             return
         echo(msg.both("Sổ khách (Ctrl-D để kết thúc)", "Visitor log (Ctrl-D to stop)"))
+        log.start_purging()  # left on for weeks: entries past retention go while it waits
         while True:
             try:
                 n = click.prompt(msg.both("Họ tên", "Name"))

@@ -4,8 +4,10 @@ At the entrance kiosk a visitor types a name and phone number. The entry is
 sealed at once to the health authority's public key (libsodium sealed box):
 the venue's own machine cannot read it back, not even a minute later. Only
 the hour of the visit is kept in clear, so the kiosk can delete entries after
-14 days (on every start) and hand over, within a venue trace, exactly the
-entries of the traced window. The authority opens them; nobody else can.
+14 days (on every start, and every hour while it runs: a kiosk is left on
+for weeks) and hand over, within a venue trace, exactly the entries of the
+traced window. Deleted entries are overwritten (``secure_delete``), not
+left in the file's free space. The authority opens them; nobody else can.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +25,8 @@ import nacl.public
 from . import messages as msg
 
 RETENTION_DAYS = 14
+#: How often a running kiosk purges (retention is counted in hours, so an hour late at most).
+PURGE_EVERY_SECONDS = 3600.0
 
 
 class KioskError(ValueError):
@@ -57,13 +62,42 @@ class VisitorLog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         os.chmod(self.path, 0o600)
-        self.conn = sqlite3.connect(str(self.path), isolation_level=None)
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn = self._connect()
+        self._stop = threading.Event()
+        self._purger: threading.Thread | None = None
         self.conn.execute("CREATE TABLE IF NOT EXISTS entries (id INTEGER PRIMARY KEY, hour INTEGER NOT NULL,"
                           " sealed BLOB NOT NULL)")
         self.purge()
 
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA secure_delete=ON")
+        return conn
+
+    def start_purging(self, every: float = PURGE_EVERY_SECONDS) -> None:
+        """Purge every ``every`` seconds in a background thread (with its own
+        connection) until :meth:`close`: the interactive kiosk waits on its
+        prompt for hours, so a purge tied to entries would wait for the next
+        visitor."""
+        if self._purger is not None:
+            return
+
+        def run() -> None:
+            conn = self._connect()
+            try:
+                while not self._stop.wait(every):
+                    self._purge_on(conn, int(self.clock()))
+            finally:
+                conn.close()
+
+        self._purger = threading.Thread(target=run, name="kiosk-purge", daemon=True)
+        self._purger.start()
+
     def close(self) -> None:
+        self._stop.set()
+        if self._purger is not None:
+            self._purger.join()
         self.conn.close()
 
     def __enter__(self) -> "VisitorLog":
@@ -87,9 +121,14 @@ class VisitorLog:
         return int(cur.lastrowid)  # type: ignore[arg-type]  # set by every INSERT
 
     def purge(self, now: int | None = None) -> int:
-        now = int(self.clock()) if now is None else now
+        return self._purge_on(self.conn, int(self.clock()) if now is None else now)
+
+    def _purge_on(self, conn: sqlite3.Connection, now: int) -> int:
         cutoff_hour = (now - self.retention_days * 86_400) // 3600
-        return self.conn.execute("DELETE FROM entries WHERE hour < ?", (cutoff_hour,)).rowcount
+        gone = conn.execute("DELETE FROM entries WHERE hour < ?", (cutoff_hour,)).rowcount
+        if gone:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # old page images leave the WAL too
+        return gone
 
     def count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM entries").fetchone()[0]
