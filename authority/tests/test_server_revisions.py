@@ -79,6 +79,8 @@ async def test_likely_then_confirmed_with_the_token_and_the_next_export_announce
     assert extra[0].key_data in {k.key_data for k in parsed.keys}
     assert not {k.key_data for k in keys} & {k.key_data for k in parsed.keys}
     assert r.server.export_now() == {"batch": None}  # announced once
+    # no exact second of the revising upload is kept
+    assert {t % 3600 for (t,) in r.server.db.all("SELECT revised_at FROM exposure_keys WHERE revised_at IS NOT NULL")} == {0}
 
 
 async def test_staff_revocation_over_http(running):

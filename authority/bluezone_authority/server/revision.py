@@ -125,13 +125,16 @@ def plan(conn: Any, keys: list[ExposureKey], report_type: int, token: Any, code_
     if stored and not token:
         raise ApiError(409, "duplicate_upload", "these keys were already published; send the revision token "
                        "of that upload to revise them", "các khoá này đã được gửi trước đó; hãy gửi kèm mã sửa đổi")
-    new, revisions = [], []
+    new: list[ExposureKey] = []
+    revisions: list[Revision] = []
     for k in keys:
         if k.key_data not in stored:
             new.append(k)
             continue
         start, period, old, revised_at = stored[k.key_data]
-        if listed.get(k.key_data) != (start, period) or (k.rolling_start_interval_number, k.rolling_period) != (start, period):
+        # The token lists keys as they were stored (the server may have widened
+        # a key's interval when it stored it), so the stored values are compared.
+        if listed.get(k.key_data) != (start, period):
             raise ApiError(403, "revision_token_mismatch", "the revision token does not cover these keys",
                            "mã sửa đổi không bao gồm các khoá này")
         if check_transition(old, revised_at, report_type):
@@ -141,7 +144,8 @@ def plan(conn: Any, keys: list[ExposureKey], report_type: int, token: Any, code_
 
 def apply(conn: Any, revisions: list[Revision], *, now: int, transmission_risk: dict[bytes, int],
           dsos: dict[bytes, int | None]) -> int:
-    """Store revisions: the new report type, when, and from what. A key not
+    """Store revisions: the new report type, when (to the hour: no exact second
+    of an upload is kept), and from what. A key not
     yet in any file is simply published with its new type (``revised_batch``
     empty: nothing to announce again); a published one waits for the next
     export, which lists it under ``revised_keys``."""
@@ -150,7 +154,7 @@ def apply(conn: Any, revisions: list[Revision], *, now: int, transmission_risk: 
             "UPDATE exposure_keys SET revised_from = report_type, report_type = ?, revised_at = ?,"
             " transmission_risk = coalesce(?, transmission_risk), dsos = coalesce(?, dsos),"
             " revised_batch = CASE WHEN batch IS NULL THEN '' ELSE NULL END WHERE key_data = ?",
-            (int(r.new), now, transmission_risk.get(r.key_data), dsos.get(r.key_data), r.key_data))
+            (int(r.new), now // 3600 * 3600, transmission_risk.get(r.key_data), dsos.get(r.key_data), r.key_data))
     return len(revisions)
 
 

@@ -128,7 +128,9 @@ class AuthorityServer:
                                      transmission_risk={s.key.key_data: s.key.transmission_risk_level for s in stored},
                                      dsos={s.key.key_data: s.key.days_since_onset_of_symptoms for s in stored})
             conn.execute("UPDATE codes SET state = 'used', used_at = ? WHERE id = ?", (now, claims["jti"]))
-        covered = {**listed, **{k.key_data: (k.rolling_start_interval_number, k.rolling_period) for k in keys}}
+        # the token lists every key of this device as stored (what a revision is checked against)
+        covered = {**listed, **{s.key.key_data: (s.key.rolling_start_interval_number, s.key.rolling_period)
+                                for s in stored if s.key.key_data in fresh}}
         return {"insertedExposures": len(new), "revisedExposures": revised,
                 "revisionToken": revision.make_token(self.keys.code_key, covered)}
 
