@@ -143,7 +143,7 @@ def test_a_server_database_from_before_named_migrations_keeps_its_rows(tmp_path)
     conn.execute("DROP TABLE _migrations")  # what the server wrote before
     conn.close()
     with ServerDB(path) as db:
-        assert db.migrations_applied == [("core", "001_schema")]
+        assert db.migrations_applied == [("core", "001_schema"), ("core", "002_key_revisions")]
         assert db.get_meta("kept") == "yes"
 
 

@@ -74,14 +74,14 @@ def _key_revisions(conn: Any) -> None:
     """Keys can be revised (docs/server.md, "Revisions"): which upload (code
     id) published a key, so staff can revoke it; when it was revised, from
     which report type, and in which file the revision was announced."""
-    conn.executescript("""
-        ALTER TABLE exposure_keys ADD COLUMN upload_id TEXT;
-        ALTER TABLE exposure_keys ADD COLUMN revised_at INTEGER;
-        ALTER TABLE exposure_keys ADD COLUMN revised_from INTEGER;
-        ALTER TABLE exposure_keys ADD COLUMN revised_batch TEXT;
-        CREATE INDEX exposure_keys_upload ON exposure_keys(upload_id);
-        CREATE INDEX exposure_keys_revised ON exposure_keys(revised_batch, revised_at);
-    """)
+    # Idempotent like 001 (a database whose _migrations record was lost takes it again unchanged).
+    have = {row[1] for row in conn.execute("PRAGMA table_info(exposure_keys)").fetchall()}
+    for column, kind in (("upload_id", "TEXT"), ("revised_at", "INTEGER"), ("revised_from", "INTEGER"),
+                         ("revised_batch", "TEXT")):
+        if column not in have:
+            conn.execute(f"ALTER TABLE exposure_keys ADD COLUMN {column} {kind}")
+    conn.execute("CREATE INDEX IF NOT EXISTS exposure_keys_upload ON exposure_keys(upload_id)")
+    conn.execute("CREATE INDEX IF NOT EXISTS exposure_keys_revised ON exposure_keys(revised_batch, revised_at)")
 
 
 #: The core's named steps. Append new ones; never edit or rename a released one.
