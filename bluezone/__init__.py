@@ -67,8 +67,13 @@ from .transport import (
 if TYPE_CHECKING:  # pragma: no cover - what the lazy names are, for type checkers
     from .cli.common import fail as cli_fail
     from .cli.common import load_config_or_fail, open_store_or_fail, store_errors, with_store_errors
+    from .cli.i18n_click import Command as CliCommand
+    from .cli.i18n_click import Group as CliGroup
     from .config import Config, ConfigError, config_from_dict, load_config, section_defaults
-    from .declarations import Choice, Field, Submission, SubmitError
+    from .consent import PURPOSES as CONSENT_PURPOSES
+    from .consent import ConsentWithdrawn
+    from .consent import allowed as consent_allowed
+    from .declarations import Choice, Field, SealError, Submission, SubmitError, load_private_key
     from .device import Device
     from .feed import Feed
     from .feeds import FeedError, SignedPayload, open_payload, sign_payload
@@ -111,6 +116,10 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "PurgeTimer": ("bluezone.store.purging", "PurgeTimer"),
     "Device": ("bluezone.device", "Device"),
     "sync_device": ("bluezone.sync", "sync"),
+    # the person's consent per purpose (allowed, require, ConsentWithdrawn, PURPOSES)
+    "CONSENT_PURPOSES": ("bluezone.consent", "PURPOSES"),
+    "ConsentWithdrawn": ("bluezone.consent", "ConsentWithdrawn"),
+    "consent_allowed": ("bluezone.consent", "allowed"),
     # matching and the built-in GAEN schedule
     "pipeline": ("bluezone.matching.pipeline", None),
     "GAEN_SCHEDULE": ("bluezone.schedules.gaen", "SCHEDULE"),
@@ -126,6 +135,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "Field": ("bluezone.declarations", "Field"),
     "Submission": ("bluezone.declarations", "Submission"),
     "SubmitError": ("bluezone.declarations", "SubmitError"),
+    "SealError": ("bluezone.declarations", "SealError"),
+    "load_private_key": ("bluezone.declarations", "load_private_key"),
     # text a person reads: the one message catalogue (also importable as bluezone.i18n)
     "Message": ("bluezone.i18n", "Message"),
     "MessageCatalogue": ("bluezone.i18n", "MessageCatalogue"),
@@ -138,6 +149,9 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "open_store_or_fail": ("bluezone.cli.common", "open_store_or_fail"),
     "store_errors": ("bluezone.cli.common", "store_errors"),
     "with_store_errors": ("bluezone.cli.common", "with_store_errors"),
+    # click command/group classes whose help speaks the deployment's languages (help=N_("..."))
+    "CliCommand": ("bluezone.cli.i18n_click", "Command"),
+    "CliGroup": ("bluezone.cli.i18n_click", "Group"),
 }
 
 __all__ = [
@@ -162,16 +176,18 @@ __all__ = [
     "section_settings",
     # the device
     "Device", "DeviceStore", "Migration", "PurgeTimer", "sync_device",
+    "CONSENT_PURPOSES", "ConsentWithdrawn", "consent_allowed",
     # matching and the built-in GAEN schedule
     "GAEN_SCHEDULE", "make_gaen_metadata", "pipeline", "read_gaen_tx_power",
     # signed feed files
     "FeedError", "SignedPayload", "open_payload", "sign_payload",
     # health declarations
-    "Choice", "Field", "Submission", "SubmitError",
+    "Choice", "Field", "SealError", "Submission", "SubmitError", "load_private_key",
     # text
     "Message", "MessageCatalogue", "decode_key32", "safe_terminal_text",
     # command-line helpers
     "cli_fail", "load_config_or_fail", "open_store_or_fail", "store_errors", "with_store_errors",
+    "CliCommand", "CliGroup",
 ]
 
 

@@ -21,7 +21,10 @@ from typing import Any, TypeVar, overload
 import jsonschema
 import pluggy
 
+from .i18n import Message, _
 from .plugins import PluginSet, call_hook, collect_named, plugin_set, shared_plugin_set
+from .privacy.notice import SCHEMA as PRIVACY_SCHEMA
+from .privacy.notice import PrivacySettings
 from .settings import FROM_SCHEMA, build, is_settings_class, schema_of, section_settings
 
 S = TypeVar("S")
@@ -29,6 +32,24 @@ S = TypeVar("S")
 #: A language tag ("vi", "en", "jra" ...); it also needs a catalogue (checked in DeploymentSettings).
 _LANG = {"type": "string", "pattern": "^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})*$"}
 _WEIGHT = {"type": "number", "minimum": 0, "maximum": 2.5}
+#: A CWA ``Range``: inclusive bounds unless marked exclusive.
+_RANGE = {
+    "type": "object",
+    "properties": {"min": {"type": "number"}, "max": {"type": "number"},
+                   "min_exclusive": {"type": "boolean", "default": False},
+                   "max_exclusive": {"type": "boolean", "default": False}},
+    "required": ["min", "max"], "additionalProperties": False,
+}
+_LEVEL_MAPPING = {
+    "type": "object",
+    "properties": {"normalized_minutes_range": _RANGE, "level": {"type": "string", "enum": ["low", "high"]}},
+    "required": ["normalized_minutes_range", "level"], "additionalProperties": False,
+}
+_TRL_OFFSETS = (
+    "report_type_offset_confirmed_test", "report_type_offset_confirmed_clinical_diagnosis",
+    "report_type_offset_self_report", "report_type_offset_recursive",
+    "infectiousness_offset_standard", "infectiousness_offset_high",
+)
 
 CORE_SCHEMA: dict[str, dict[str, Any]] = {
     "deployment": {
@@ -119,6 +140,59 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
                                                   "default": "standard"},
             "f2_alerts": {"type": "boolean", "default": True,
                           "description": "Warn contacts of F1s (recursive reports); the person can still opt out"},
+            # --- the Corona-Warn-App v2 model (docs/risk.md); left out, today's scoring above applies
+            "attenuation": {"type": "string", "enum": ["typical", "min"], "default": "typical",
+                            "description": "Which attenuation of a scan instance is weighted and filtered "
+                                           "(GAEN typicalAttenuationDb or minAttenuationDb)"},
+            "count_self_reports": {"type": "boolean", "default": False,
+                                   "description": "Keys reported as SELF_REPORT make windows (their contacts are F1)"},
+            "max_seconds_per_scan": {"type": "integer", "minimum": 1, "maximum": 86400, "default": 300,
+                                     "description": "secondsSinceLastScan is clamped to [0, this] before weighting"},
+            "minutes_at_attenuation_filters": {
+                "type": "array", "default": [],
+                "items": {"type": "object", "properties": {
+                    "attenuation_range": _RANGE, "drop_if_minutes_in_range": _RANGE},
+                    "required": ["attenuation_range", "drop_if_minutes_in_range"], "additionalProperties": False},
+                "description": "Drop a window when its minutes at these attenuations fall in a range",
+            },
+            "minutes_at_attenuation_weights": {
+                "type": "array", "minItems": 1,
+                "items": {"type": "object", "properties": {
+                    "attenuation_range": _RANGE, "weight": {"type": "number", "minimum": 0, "maximum": 10}},
+                    "required": ["attenuation_range", "weight"], "additionalProperties": False},
+                "description": "Weight per attenuation range (first range that holds it); replaces the buckets",
+            },
+            "transmission_risk_level_encoding": {
+                "type": "object",
+                "properties": {k: {"type": "integer", "minimum": 0, "maximum": 100} for k in _TRL_OFFSETS},
+                "required": list(_TRL_OFFSETS), "additionalProperties": False,
+                "description": "Transmission risk level = report-type offset + infectiousness offset; "
+                               "replaces the two weight tables",
+            },
+            "transmission_risk_level_filters": {
+                "type": "array", "default": [],
+                "items": {"type": "object", "properties": {"drop_if_trl_in_range": _RANGE},
+                          "required": ["drop_if_trl_in_range"], "additionalProperties": False},
+            },
+            "transmission_risk_values": {
+                "type": "array",
+                "items": {"type": "object", "properties": {
+                    "level": {"type": "integer", "minimum": 0, "maximum": 200},
+                    "value": {"type": "number", "minimum": 0, "maximum": 10}},
+                    "required": ["level", "value"], "additionalProperties": False},
+                "description": "Value per transmission risk level (a level not listed is worth 0)",
+            },
+            "window_risk_levels": {
+                "type": "array", "items": _LEVEL_MAPPING,
+                "description": "Normalized minutes of a window → low/high; a window in no range is dropped",
+            },
+            "day_risk_levels": {
+                "type": "array", "items": _LEVEL_MAPPING,
+                "description": "Normalized minutes of a day → low/high; replaces minimum_minutes_per_day",
+            },
+            "daily_rounding_decimals": {"type": "integer", "minimum": 0, "maximum": 6,
+                                        "description": "Round a day's normalized minutes half up to this many "
+                                                       "decimals before mapping it to a level"},
         },
         "additionalProperties": False,
         "default": {},
@@ -148,6 +222,8 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
         "additionalProperties": False,
     },
 }
+
+CORE_SCHEMA["privacy"] = PRIVACY_SCHEMA  # the processing notice (bluezone.privacy.notice)
 
 REQUIRED_SECTIONS = ("deployment", "authority")
 
@@ -217,6 +293,25 @@ class RiskSettings:
     infectiousness_by_days_since_onset: Mapping[str, tuple[int, int]] = FROM_SCHEMA
     infectiousness_when_onset_unknown: str = FROM_SCHEMA
     f2_alerts: bool = FROM_SCHEMA
+    attenuation: str = FROM_SCHEMA
+    count_self_reports: bool = FROM_SCHEMA
+    max_seconds_per_scan: int = FROM_SCHEMA
+    minutes_at_attenuation_filters: tuple[Mapping[str, Any], ...] = FROM_SCHEMA
+    minutes_at_attenuation_weights: tuple[Mapping[str, Any], ...] | None = FROM_SCHEMA
+    transmission_risk_level_encoding: Mapping[str, int] | None = FROM_SCHEMA
+    transmission_risk_level_filters: tuple[Mapping[str, Any], ...] = FROM_SCHEMA
+    transmission_risk_values: tuple[Mapping[str, Any], ...] | None = FROM_SCHEMA
+    window_risk_levels: tuple[Mapping[str, Any], ...] | None = FROM_SCHEMA
+    day_risk_levels: tuple[Mapping[str, Any], ...] | None = FROM_SCHEMA
+    daily_rounding_decimals: int | None = FROM_SCHEMA
+
+    def __post_init__(self) -> None:
+        # what the schema cannot say: ranges that hold nothing, values without an encoding
+        from .matching.risk_model import model_problems
+
+        problems = model_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
 
 
 @section_settings(CORE_SCHEMA["authority"])
@@ -231,6 +326,7 @@ class AuthoritySettings:
 CORE_SETTINGS: dict[str, type] = {
     "deployment": DeploymentSettings, "plugins": PluginsSettings, "schedule": ScheduleSettings,
     "retention": RetentionSettings, "risk": RiskSettings, "authority": AuthoritySettings,
+    "privacy": PrivacySettings,
 }
 
 
@@ -388,7 +484,8 @@ class Config:
         except KeyError:
             raise ConfigError(str(self.path), [Problem(
                 "[schedule] name",
-                f"unknown key schedule {self.schedule_name!r}; installed: {', '.join(sorted(schedules)) or 'none'}",
+                str(_("unknown key schedule {name!r}; installed: {names}", name=self.schedule_name,
+                      names=", ".join(sorted(schedules)) or _("none"))),
             )]) from None
 
 
@@ -451,15 +548,19 @@ def _extra_keys(error: jsonschema.ValidationError) -> list[str]:
 
 
 def _describe(error: jsonschema.ValidationError) -> str:
+    """One schema error in the deployment's languages. The common ones are
+    worded by us; any other keeps jsonschema's own English detail inside a
+    translated frame ("not valid: ...")."""
     if error.validator == "additionalProperties":
         extra = _extra_keys(error)
         allowed = ", ".join(sorted(_properties(error)))
-        return f"unknown key {', '.join(map(repr, extra))} (allowed: {allowed})"
+        return str(_("unknown key {keys} (allowed: {allowed})", keys=", ".join(map(repr, extra)), allowed=allowed))
     if error.validator == "required":
-        return f"missing value: {error.message.split(' is a required')[0]} is required"
+        return str(_("missing value: {name} is required", name=error.message.split(" is a required")[0]))
     if error.validator == "type":
-        return f"wrong type: expected {error.validator_value}, got {type(error.instance).__name__} {error.instance!r}"
-    return error.message
+        return str(_("wrong type: expected {expected}, got {kind} {value!r}", expected=error.validator_value,
+                     kind=type(error.instance).__name__, value=error.instance))
+    return str(_("not valid: {detail}", detail=error.message))
 
 
 def _section_claims(pm: pluggy.PluginManager | None) -> dict[str, Any]:
@@ -469,7 +570,7 @@ def _section_claims(pm: pluggy.PluginManager | None) -> dict[str, Any]:
     for result in call_hook(pm.hook.bluezone_config_schema):
         for name, claim in result.items():
             if name in claims:
-                raise ConfigError("<plugins>", [Problem(f"[{name}]", "two plugins claim this section")])
+                raise ConfigError("<plugins>", [Problem(f"[{name}]", str(_("two plugins claim this section")))])
             claims[name] = claim
     return claims
 
@@ -537,16 +638,16 @@ def _check(data: dict[str, Any], text: str = "", pm: pluggy.PluginManager | None
         schemas = dict(CORE_SCHEMA)
     for section in REQUIRED_SECTIONS:
         if section not in data:
-            problems.append(Problem(f"[{section}]", "missing section"))
+            problems.append(Problem(f"[{section}]", str(_("missing section"))))
     for section, value in data.items():
         schema = schemas.get(section)
         if schema is None:
             owner = (plugins.inactive_sections() if plugins is not None and plugins.inactive else {}).get(section)
-            because = f"; it belongs to plugin {owner[0]!r}, {owner[1]}" if owner else ""
-            problems.append(Problem(
-                f"[{section}]", f"unknown section{because} (known: {', '.join(sorted(schemas))})",
-                _find_line(text, section, None),
-            ))
+            known = ", ".join(sorted(schemas))
+            message = (_("unknown section; it belongs to plugin {plugin!r}, {reason} (known: {known})", plugin=owner[0],
+                         reason=Message(owner[1]), known=known) if owner
+                       else _("unknown section (known: {known})", known=known))
+            problems.append(Problem(f"[{section}]", str(message), _find_line(text, section, None)))
             continue
         validator = jsonschema.Draft202012Validator(schema)
         for error in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.path))):
@@ -579,8 +680,9 @@ def _language_problems(data: dict[str, Any], text: str) -> list[Problem]:
     if not missing:
         return []
     return [Problem("[deployment] languages",
-                    f"no message catalogue for {', '.join(map(repr, missing))} (have: {', '.join(sorted(have))}; "
-                    "a plugin adds a language through bluezone_message_catalogues)",
+                    str(_("no message catalogue for {languages} (have: {have}; a plugin adds a language through "
+                          "bluezone_message_catalogues)", languages=", ".join(map(repr, missing)),
+                          have=", ".join(sorted(have)))),
                     _find_line(text, "deployment", "languages"))]
 
 
@@ -590,12 +692,13 @@ def load_config(path: str | Path, check_schedule: bool = True) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise ConfigError(str(path), [Problem("file", f"cannot read: {e.strerror}")]) from None
+        raise ConfigError(str(path), [Problem("file", str(_("cannot read: {reason}", reason=e.strerror)))]) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"line (\d+)", str(e))
-        raise ConfigError(str(path), [Problem("TOML", f"not valid TOML: {e}", int(m.group(1)) if m else None)]) from None
+        raise ConfigError(str(path), [Problem("TOML", str(_("not valid TOML: {detail}", detail=e)),
+                                              int(m.group(1)) if m else None)]) from None
     problems, plugins = _check(data, text, path=path)
     if problems:
         raise ConfigError(str(path), problems)

@@ -11,11 +11,13 @@ never leave the phone.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .config import Config, load_config
+from .i18n import _
 from .store import DeviceStore
 from .transport import make_transport
 
@@ -35,15 +37,26 @@ class Device:
     # -- life cycle ------------------------------------------------------------------
 
     @classmethod
-    def init(cls, config_path: str | Path, store_path: str | Path, *, language: str | None = None,
-             f2_opt_in: bool = True, clock: Any = time.time) -> "Device":
+    def init(cls, config_path: str | Path, store_path: str | Path, *, consents: Mapping[str, bool],
+             language: str | None = None, f2_opt_in: bool = True, clock: Any = time.time) -> "Device":
+        """Create the store and record the person's choices. ``consents`` is the
+        decision for every purpose of :data:`bluezone.consent.PURPOSES` (a
+        purpose left out is refused: silence is not consent); F2 is on only
+        when both ``f2_opt_in`` and the ``f2`` consent say so."""
+        from . import consent
+        from .privacy.notice import PrivacySettings
+
         config = load_config(config_path)
+        unknown = sorted(set(consents) - set(consent.PURPOSES))
+        if unknown:
+            raise DeviceError(f"unknown consent purpose(s): {', '.join(unknown)}")
         if Path(store_path).exists():
-            raise DeviceError(f"{store_path} already exists; this phone is set up (try 'bluezone status') / "
-                              f"{store_path} đã có; điện thoại này đã được thiết lập (xem 'bluezone status')")
+            raise DeviceError(_("{path} already exists; this phone is set up (try 'bluezone status')",
+                                path=store_path))
         lang = language or config.languages[0]
         if lang not in config.languages:
-            raise DeviceError(f"language {lang!r} is not offered here ({', '.join(config.languages)})")
+            raise DeviceError(_("language {language!r} is not offered here ({offered})", language=lang,
+                                offered=", ".join(config.languages)))
         store = DeviceStore(store_path, retention_days=config.retention_days, clock=clock, plugins=config.pm)
         device = cls(config, store)
         with store.transaction():
@@ -51,6 +64,9 @@ class Device:
             store.set_meta("f2_opt_in", "1" if f2_opt_in else "0")
             store.set_meta("initialised_at", str(int(clock())))
             store.set_meta("deployment", config.name)
+            decided = {p: bool(consents.get(p, False)) for p in consent.PURPOSES}
+            decided["f2"] = decided["f2"] and f2_opt_in
+            consent.record(store, decided, config.typed(PrivacySettings).notice_version, int(clock()))
         store.current_key(config.schedule())  # the first key, so broadcasting can start
         return device
 
@@ -58,10 +74,9 @@ class Device:
     def open(cls, config_path: str | Path, store_path: str | Path, *, clock: Any = time.time) -> "Device":
         config = load_config(config_path)
         if not Path(store_path).exists():
-            raise DeviceError(
-                f"no device store at {store_path}. Set this phone up first: "
-                f"bluezone init --config {config_path} --store {store_path}"
-            )
+            raise DeviceError(_("no device store at {store}. Set this phone up first: "
+                                "bluezone init --config {config} --store {store}", store=store_path,
+                                config=config_path))
         store = DeviceStore(store_path, retention_days=config.retention_days, create=False, clock=clock,
                             plugins=config.pm)
         return cls(config, store)

@@ -284,10 +284,24 @@ def bluezone_server_migrations() -> list[Any]:
 
 
 @hookspec
+@kind("sync", "it runs inside the server's retention transaction")
+def bluezone_server_retention(conn: Any, cutoff: int, now: int) -> dict[str, int]:
+    """Delete what this plugin keeps on the authority server that is older
+    than ``cutoff`` (unix seconds; ``now`` minus the retention window).
+
+    Called by the server's own retention (on start, every ``[server]
+    retention_minutes`` and on ``POST /v1/authority/retention``) inside its
+    transaction, on ``conn``; return ``{table: rows deleted}``. A plugin
+    table holding personal data is thereby purged on schedule, not only when
+    the plugin happens to run. Sync only."""
+
+
+@hookspec
 @kind("sync", "roles are collected when the server is built")
 def bluezone_staff_roles() -> list[Any]:
     """Staff roles this plugin adds (:class:`bluezone_authority.server.staff.StaffRole`:
-    name, Vietnamese and English descriptions, the one-time token purposes it
+    name, a label -- an English msgid marked with ``N_`` and translated through
+    the message catalogue --, the one-time token purposes it
     may issue). The server knows the core's roles plus these; creating a
     staff token or portal account with any other role is refused. Two
     plugins offering one role name is an error. Sync only."""
@@ -298,7 +312,8 @@ def bluezone_staff_roles() -> list[Any]:
 def bluezone_portal_pages() -> list[Any]:
     """Pages this plugin adds to the staff portal
     (:class:`bluezone_authority.portal.extensions.PortalPages`: routes, a template
-    folder, and the pages' words in Vietnamese and English). Handlers use
+    folder whose templates write ``{{ _("English text") }}``, translated through
+    the message catalogue in the request's language). Handlers use
     :func:`bluezone_authority.portal.extensions.staff_page` for the session, role and
     CSRF checks and ``render`` for the common layout. Sync only."""
 
@@ -307,26 +322,30 @@ def bluezone_portal_pages() -> list[Any]:
 @kind("sync", "links are read while a page is rendered")
 def bluezone_portal_menu_links() -> list[Any]:
     """Links this plugin adds to the portal's navigation
-    (:class:`bluezone_authority.portal.extensions.MenuLink`: key, path, label key,
-    and the role that sees it). Sync only."""
+    (:class:`bluezone_authority.portal.extensions.MenuLink`: key, path, a label
+    -- an English msgid marked with ``N_``, shown translated -- and the role
+    that sees it). Sync only."""
 
 
 @hookspec
 @kind("sync", "counters are read while the dashboard is rendered")
 def bluezone_dashboard_counters() -> list[Any]:
     """Per-day counters this plugin adds to the portal's dashboard
-    (:class:`bluezone_authority.portal.extensions.DashboardCounter`: a key, its label in
-    Vietnamese and English, and a function from the server database and the
+    (:class:`bluezone_authority.portal.extensions.DashboardCounter`: a key, its label
+    -- an English msgid marked with ``N_``, shown translated --, and a function
+    from the server database and the
     first second counted to ``(utc_day_number, count)`` rows). Only what the
     server already knows: nothing about who met whom. Sync only."""
 
 
 @hookspec
 @kind("sync", "words are read while an alert is built inside the batch's transaction")
-def bluezone_alert_sources() -> dict[str, dict[str, str]]:
+def bluezone_alert_sources() -> dict[str, str]:
     """Words for the exposure sources this plugin reports (``Exposure.source``),
-    as ``{source: {language: phrase}}``; the phrase completes "you were in
-    close contact with ... {phrase}" in the alert. The core words only
+    as ``{source: N_("English phrase")}``; the phrase completes "you were in
+    close contact with ... {phrase}" in the alert and is translated through
+    the message catalogue (the plugin ships the translations in its own
+    domain, see ``bluezone_message_catalogues``). The core words only
     ``ble``. Sync only."""
 
 

@@ -250,9 +250,35 @@ class ExposureWindow:
         return sum(s.seconds_since_last_scan for s in self.scan_instances)
 
 
+class RiskLevel(enum.IntEnum):
+    """The Corona-Warn-App's two risk levels (its numbers); ``NONE`` is no level at all."""
+
+    NONE = 0
+    LOW = 1
+    HIGH = 2
+
+
+@dataclass(frozen=True, slots=True)
+class WindowRisk:
+    """What scoring concluded for one exposure window (kept windows only).
+
+    ``transmission_risk_level`` is 0 where the deployment has no
+    transmission-risk-level encoding; ``level`` is ``NONE`` where it maps no
+    window to a level."""
+
+    transmission_risk_level: int
+    normalized_minutes: float
+    level: RiskLevel
+    calibration_confidence: int = 0
+
+
 @dataclass(frozen=True, slots=True)
 class DailyRisk:
-    """What risk scoring concludes for one UTC day and one tier."""
+    """What risk scoring concludes for one UTC day and one tier.
+
+    ``exposed`` is the HIGH level (a warning); ``low`` a LOW-risk day (a
+    notice without isolation advice), never both. Scorers that know no LOW
+    level leave ``low`` and ``windows`` out."""
 
     date: _dt.date
     tier: Tier
@@ -260,6 +286,12 @@ class DailyRisk:
     max_window_score: float
     weighted_minutes: float
     exposed: bool
+    low: bool = False
+    windows: tuple[WindowRisk, ...] = ()
+
+    @property
+    def level(self) -> RiskLevel:
+        return RiskLevel.HIGH if self.exposed else RiskLevel.LOW if self.low else RiskLevel.NONE
 
 
 @dataclass(slots=True)
@@ -279,9 +311,15 @@ class Exposure:
     details: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def low(self) -> bool:
+        """A LOW-risk encounter (``details["level"] == "low"``): a notice, not a warning."""
+        return self.details.get("level") == "low"
+
+    @property
     def exposure_id(self) -> str:
-        """Stable id: the same exposure found twice (a re-run sync) is one row."""
-        raw = f"{self.source}|{self.tier.name}|{self.date.isoformat()}"
+        """Stable id: the same exposure found twice (a re-run sync) is one row;
+        a LOW encounter has its own, so the day can still become a warning."""
+        raw = f"{self.source}|{self.tier.name}|{self.date.isoformat()}" + ("|low" if self.low else "")
         return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 

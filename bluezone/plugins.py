@@ -36,18 +36,19 @@ from urllib.parse import urlsplit
 import pluggy
 
 from . import hookspecs
+from .i18n import N_, Message, _, _n
 
 ENTRY_POINT_GROUP = "bluezone"
 ENV_DISABLE = "BLUEZONE_DISABLE_PLUGINS"
 ENV_CONFIG = "BLUEZONE_CONFIG"
 
-# Why a plugin is (in)active, as `bluezone plugins` prints it.
-ENABLED_BY_DEFAULT = "enabled by default"
-ENABLED_BY_LIST = "listed in [plugins] enabled"
-DISABLED_BY_FILE = "disabled by [plugins] disabled"
-DISABLED_BY_ENV = f"disabled by {ENV_DISABLE}"
-NOT_ENABLED = "not in [plugins] enabled"
-FAILED = "failed to load"
+# Why a plugin is (in)active, as `bluezone plugins` prints it (msgids: shown through the catalogue).
+ENABLED_BY_DEFAULT = N_("enabled by default")
+ENABLED_BY_LIST = N_("listed in [plugins] enabled")
+DISABLED_BY_FILE = N_("disabled by [plugins] disabled")
+DISABLED_BY_ENV = N_("disabled by BLUEZONE_DISABLE_PLUGINS")
+NOT_ENABLED = N_("not in [plugins] enabled")
+FAILED = N_("failed to load")
 
 SCORER = "scorer"
 ALERT_SINK = "alert sink"
@@ -57,15 +58,24 @@ OPTIONAL_CAPABILITIES = frozenset({ALERT_SINK})
 
 
 class PluginError(Exception):
-    """A plugin could not be found, loaded or used."""
+    """A plugin could not be found, loaded or used. ``detail`` is what is
+    wrong without the plugin's name (a problem list names it once, itself)."""
+
+    def __init__(self, message: object, detail: object = None) -> None:
+        super().__init__(message)
+        self.detail = detail if detail is not None else message
+
+
+def _refuse(name: str, detail: Message) -> PluginError:
+    return PluginError(_("plugin {name!r}: {detail}", name=name, detail=detail), detail)
 
 
 # --- the manager: registration refuses what would fail later ----------------------
 
 
-def _close_hook(name: str, known: Iterable[str]) -> str:
+def _close_hook(name: str, known: Iterable[str]) -> Message | str:
     match = difflib.get_close_matches(name, list(known), n=1)
-    return f" (did you mean {match[0]}?)" if match else ""
+    return _(" (did you mean {name}?)", name=match[0]) if match else ""
 
 
 class BluezonePluginManager(pluggy.PluginManager):
@@ -100,18 +110,17 @@ class BluezonePluginManager(pluggy.PluginManager):
             impls = [i for i in caller.get_hookimpls() if i.plugin is plugin]
             if not caller.has_spec():
                 if any(not i.optionalhook for i in impls):
-                    raise PluginError(
-                        f"plugin {name!r}: {caller.name} is not a Bluezone hook"
-                        f"{_close_hook(caller.name, hookspecs.HOOK_KINDS)}; the hooks are listed in docs/hooks.md")
+                    raise _refuse(name, _("{hook} is not a Bluezone hook{suggestion}; the hooks are listed in "
+                                          "docs/hooks.md", hook=caller.name,
+                                          suggestion=_close_hook(caller.name, hookspecs.HOOK_KINDS)))
                 continue
             if hookspecs.HOOK_KINDS.get(caller.name) != "sync":
                 continue
             for impl in impls:
                 if inspect.iscoroutinefunction(impl.function) or inspect.isasyncgenfunction(impl.function):
                     why = getattr(getattr(hookspecs, caller.name), "bluezone_kind_why", "")
-                    raise PluginError(
-                        f"plugin {name!r}: {caller.name} must be synchronous"
-                        f"{' (' + why + ')' if why else ''}, but its implementation is 'async def'")
+                    raise _refuse(name, _("{hook} must be synchronous{why}, but its implementation is 'async def'",
+                                          hook=caller.name, why=" ({})".format(why) if why else ""))
 
 
 def _one_line(message: str) -> str:
@@ -260,7 +269,8 @@ def plugin_set(
         if ep.name in installed and installed[ep.name].value != ep.value:
             dists = [_dist_of(e)[0] or e.value for e in (installed[ep.name], ep)]
             result.problems.append(PluginProblem(
-                f"plugin {ep.name!r}", f"two distributions install a plugin with this name: {dists[0]} and {dists[1]}"))
+                f"plugin {ep.name!r}", str(_("two distributions install a plugin with this name: {first} and {second}",
+                                             first=dists[0], second=dists[1]))))
             continue
         installed.setdefault(ep.name, ep)
 
@@ -269,8 +279,9 @@ def plugin_set(
         for name in names:
             if name not in installed:
                 result.problems.append(PluginProblem(
-                    where, f"unknown plugin {name!r}{_close_hook(name, installed)}; installed: "
-                    f"{', '.join(sorted(installed)) or 'none'}"))
+                    where, str(_("unknown plugin {name!r}{suggestion}; installed: {names}", name=name,
+                                 suggestion=_close_hook(name, installed),
+                                 names=", ".join(sorted(installed)) or _("none")))))
 
     inactive: dict[str, tuple[EntryPoint, str]] = {}
     for name, ep in installed.items():  # discovery order, as pluggy's own loader: hook call order depends on it
@@ -289,19 +300,24 @@ def plugin_set(
             result.plugins.append(PluginInfo(name, dist, version, False, reason))
             continue
         where = f"plugin {name!r}"
-        from_dist = f" from distribution {dist} {version}" if dist else ""
         try:
             plugin = ep.load()
         except Exception as e:  # noqa: BLE001 - any import failure is reported, not raised
-            result.problems.append(PluginProblem(
-                where, f"error importing plugin {name!r}{from_dist} ({ep.value}): {type(e).__name__}: {e}"))
+            problem = (_("error importing plugin {name!r} from distribution {dist} {version} ({value}): {error}",
+                         name=name, dist=dist, version=version, value=ep.value, error="{}: {}".format(type(e).__name__, e))
+                       if dist else _("error importing plugin {name!r} ({value}): {error}", name=name, value=ep.value,
+                                      error="{}: {}".format(type(e).__name__, e)))
+            result.problems.append(PluginProblem(where, str(problem)))
             result.plugins.append(PluginInfo(name, dist, version, False, FAILED))
             continue
         try:
             pm.register(plugin, name)
         except (PluginError, ValueError) as e:
-            message = str(e).removeprefix(f"plugin {name!r}: ")
-            result.problems.append(PluginProblem(where, f"{message} (distribution {dist} {version})" if dist else message))
+            detail = e.detail if isinstance(e, PluginError) else str(e)
+            if isinstance(detail, str):
+                detail = detail.removeprefix(f"plugin {name!r}: ")
+            result.problems.append(PluginProblem(where, str(_("{problem} (distribution {dist} {version})", problem=detail,
+                                                              dist=dist, version=version)) if dist else str(detail)))
             result.plugins.append(PluginInfo(name, dist, version, False, FAILED))
             continue
         hooks = tuple(sorted(c.name for c in pm.get_hookcallers(plugin) or []))
@@ -330,15 +346,16 @@ def _register_catalogues(pm: pluggy.PluginManager) -> list[PluginProblem]:
             found: Any = impl.function()
         except Exception as e:  # noqa: BLE001 - reported with the plugin's name
             problems.append(PluginProblem(f"plugin {impl.plugin_name!r}",
-                                          f"bluezone_message_catalogues failed: {type(e).__name__}: {e}"))
+                                          str(_("bluezone_message_catalogues failed: {error}",
+                                                error="{}: {}".format(type(e).__name__, e)))))
             continue
         for catalogue in list(found or []):
             if isinstance(catalogue, MessageCatalogue):
                 register_catalogue(catalogue)
             else:
                 problems.append(PluginProblem(f"plugin {impl.plugin_name!r}",
-                                              f"bluezone_message_catalogues returned {catalogue!r}, "
-                                              "not a bluezone.MessageCatalogue"))
+                                              str(_("bluezone_message_catalogues returned {value!r}, not a "
+                                                    "bluezone.MessageCatalogue", value=catalogue))))
     return problems
 
 
@@ -350,13 +367,13 @@ def _essential_problems(result: PluginSet, inactive: Mapping[str, tuple[EntryPoi
     Only the alert sink may be done without, and only when the file says so
     (``allow_missing = ["alert sink"]``): alerts stay in the store and
     ``bluezone status`` shows them (the demo and some tests read them there)."""
-    needed = [(SCORER, "a scorer for keys (bluezone_score_exposure_windows)")]
+    needed: list[tuple[str, Message]] = [(SCORER, _("a scorer for keys (bluezone_score_exposure_windows)"))]
     if ALERT_SINK not in allow_missing:
-        needed.append((ALERT_SINK, "an alert sink (bluezone_deliver_alert)"))
+        needed.append((ALERT_SINK, _("an alert sink (bluezone_deliver_alert)")))
     if authority_url and "://" in authority_url:
         scheme = urlsplit(authority_url).scheme
-        needed.append((f"{TRANSPORT}:{scheme}", f"a transport for the authority URL's {scheme}:// scheme "
-                                                 "(bluezone_transports)"))
+        needed.append((f"{TRANSPORT}:{scheme}", _("a transport for the authority URL's {scheme}:// scheme "
+                                                  "(bluezone_transports)", scheme=scheme)))
     have = {c for p in result.plugins if p.active for c in p.capabilities}
     problems: list[PluginProblem] = []
     offline: dict[str, tuple[str, ...]] | None = None
@@ -376,21 +393,23 @@ def _essential_problems(result: PluginSet, inactive: Mapping[str, tuple[EntryPoi
             where = {DISABLED_BY_FILE: "[plugins] disabled", DISABLED_BY_ENV: ENV_DISABLE,
                      NOT_ENABLED: "[plugins] enabled"}
             location = " / ".join(sorted(where[r] for r in reasons))
-            problems.append(PluginProblem(location, (
-                f"no active plugin provides {described}: {', '.join(map(repr, providers))} "
-                f"{'provides' if len(providers) == 1 else 'provide'} it but "
-                f"{'is' if len(providers) == 1 else 'are'} switched off; keep one on or install a replacement"
-                + (f" (or, to show alerts only through 'bluezone status', add allow_missing = [\"{ALERT_SINK}\"] "
-                   "to [plugins])" if capability == ALERT_SINK else "")),
-                essential=True))
+            message = _n("no active plugin provides {what}: {names} provides it but is switched off; keep one on or "
+                         "install a replacement",
+                         "no active plugin provides {what}: {names} provide it but are switched off; keep one on or "
+                         "install a replacement", len(providers), what=described,
+                         names=", ".join(map(repr, providers)))
+            if capability == ALERT_SINK:
+                message = _("{problem} (or, to show alerts only through 'bluezone status', add allow_missing = "
+                            "[\"{capability}\"] to [plugins])", problem=message, capability=ALERT_SINK)
+            problems.append(PluginProblem(location, str(message), essential=True))
         elif capability.startswith(TRANSPORT):
             offered = sorted({c.split(":", 1)[1] for c in have if c.startswith(TRANSPORT + ":")})
-            problems.append(PluginProblem("[authority] url", (
-                f"no installed plugin provides {described}; schemes offered: {', '.join(offered) or 'none'}"),
-                essential=True))
+            problems.append(PluginProblem("[authority] url", str(_(
+                "no installed plugin provides {what}; schemes offered: {schemes}", what=described,
+                schemes=", ".join(offered) or _("none"))), essential=True))
         else:
-            problems.append(PluginProblem("[plugins]", f"no installed plugin provides {described}; install one",
-                                          essential=True))
+            problems.append(PluginProblem("[plugins]", str(_("no installed plugin provides {what}; install one",
+                                                             what=described)), essential=True))
     return problems
 
 

@@ -72,7 +72,10 @@ def _allowed(exposure: Exposure, config: Any, f2_opt_in: bool) -> bool:
 
 
 def _worst_tier_on(store: Any, day: str) -> int:
-    row = store.db.execute("SELECT COALESCE(MAX(tier), 0) FROM exposures WHERE day = ?", [day]).fetchone()
+    """The highest tier warned about on ``day``; LOW-risk notices do not count,
+    so a day that later reaches HIGH still warns."""
+    row = store.db.execute("SELECT COALESCE(MAX(tier), 0) FROM exposures WHERE day = ? "
+                           "AND json_extract(details, '$.level') IS NOT 'low'", [day]).fetchone()
     return int(row[0])
 
 

@@ -8,6 +8,8 @@ folder that the test puts on ``sys.path`` (``monkeypatch.syspath_prepend``).
 Used by the core's, the authority's and plugins' own tests; not by the product.
 :func:`load_documented_example` runs a hook's example from docs/hooks.md as a
 plugin, so the documentation cannot drift from the contract.
+:func:`pseudo_locale` builds the ``qps`` pseudo-locale from every installed
+distribution's catalogue template, for the pseudo-locale tests.
 """
 
 from __future__ import annotations
@@ -16,7 +18,30 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-__all__ = ["documented_example", "install_plugin", "load_documented_example"]
+__all__ = ["documented_example", "install_plugin", "load_documented_example", "pseudo_locale"]
+
+#: The first-party distributions' packages whose ``locale/*.pot`` a pseudo-locale covers (when installed).
+FIRST_PARTY_PACKAGES = ("bluezone_authority", "bluezone_qr_checkin", "bluezone_ble", "bluezone_demo")
+
+
+def pseudo_locale(folder: Path) -> Path:
+    """Compile the ``qps`` catalogues of the core's and every installed
+    first-party distribution's template into ``folder`` and return it (point
+    ``$BLUEZONE_LOCALE_DIRS`` at it): a command run in ``qps`` then shows
+    every text that went through any catalogue in brackets."""
+    import importlib
+
+    from .i18n import CORE_DOMAIN
+    from .i18n.pseudo import write_pseudo_catalogues
+
+    templates = [(CORE_DOMAIN, Path(__file__).parent / "i18n" / "locale" / f"{CORE_DOMAIN}.pot")]
+    for package in FIRST_PARTY_PACKAGES:
+        try:
+            module = importlib.import_module(package)
+        except ImportError:
+            continue
+        templates += [(pot.stem, pot) for pot in sorted((Path(module.__file__ or "").parent / "locale").glob("*.pot"))]
+    return write_pseudo_catalogues(templates, folder)
 
 
 def install_plugin(site: Path, dist: str, entry_point: str, source: str, *, version: str = "0.1",

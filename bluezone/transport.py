@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+from .i18n import _
 from .models import ExposureKey, PublishedBatch
 
 #: Every device upload body is padded to a multiple of this many bytes, so an
@@ -114,8 +115,10 @@ class Transport(Protocol):
       keeps working for first uploads.
     * ``upload_declaration(sealed)`` → the server's receipt id; the server
       stores ciphertext it cannot read.
-    * ``send_decoy()`` → None: one request indistinguishable in size from a
-      real upload, dropped by the server.
+    * ``send_decoy(kind)`` → None: a decoy ``"report"`` (the requests of a
+      real report, in the same order, sizes and headers) or ``"declaration"``,
+      marked ``X-Chaff: 1`` inside the encrypted request and dropped by the
+      server.
     * ``post_json(path, body)`` → dict: a padded POST to a plugin's route (for
       example the check-in plugin's venue-trace upload).
     * ``close()``.
@@ -134,7 +137,7 @@ class Transport(Protocol):
 
     async def upload_declaration(self, sealed: bytes) -> str: ...
 
-    async def send_decoy(self) -> None: ...
+    async def send_decoy(self, kind: str = "report") -> None: ...
 
     async def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -182,11 +185,13 @@ def make_transport(url: str, config: Any, pm: Any = None) -> Transport:
     scheme = urlsplit(url).scheme
     if scheme not in factories:
         known = ", ".join(sorted(factories)) or "none (install bluezone-transport)"
-        raise TransportError("unknown_scheme", f"no transport for {scheme!r} URLs; installed: {known}")
+        raise TransportError("unknown_scheme", str(_("no transport for {scheme!r} URLs; installed: {known}",
+                                                      scheme=scheme, known=known)))
     transport = factories[scheme](url, config)
     missing = check_transport(transport)
     if missing:
-        raise TransportError("bad_transport", f"the {scheme!r} transport lacks {', '.join(missing)}")
+        raise TransportError("bad_transport", str(_("the {scheme!r} transport lacks {missing}", scheme=scheme,
+                                                     missing=", ".join(missing))))
     return transport
 
 

@@ -6,10 +6,12 @@ a phone upload). The device picks a random HMAC secret, sends only the HMAC
 of its keys to get a certificate, then the keys, the secret and the
 certificate to publish (:mod:`bluezone.verification`).
 
-Decoys: :func:`send_decoys` runs the same three requests with the chaff
-header, padded to the same sizes, and :func:`next_decoy_delay` spaces them
-at random (exponential, mean one day by default), so an observer cannot tell
-an F0 upload from routine traffic.
+Decoys: :func:`send_decoys` runs the same three requests, in the same
+order, with ``X-Chaff: 1`` where a real report sends ``X-Chaff: 0``, padded
+to the same sizes, and :func:`next_decoy_delay` spaces them at random
+(exponential, mean one day by default). They run on their own schedule
+(:mod:`bluezone.cover`), not after a sync, so an observer cannot tell an F0
+upload from routine traffic.
 """
 
 from __future__ import annotations
@@ -65,36 +67,68 @@ async def upload_with_code(transport: Transport, code: str, keys: list[ExposureK
     return UploadResult(receipt, verified.report_type, keys)
 
 
-async def report_own_keys(store: Any, transport: Transport, code: str, config: Any) -> UploadResult:
-    """Upload this device's keys with an authority code, then mark them
-    uploaded and fire ``bluezone_keys_uploaded``.
+def _ended_now(own: list[ExposureKey], now: int) -> list[ExposureKey]:
+    """``own`` with the key on the air at ``now`` ended at ``now`` (in memory
+    only): what an early rotation would leave, without writing it."""
+    enin = interval_number(now)
+    out = []
+    for k in own:
+        if k.rolling_start_interval_number <= enin < k.end_interval_number:
+            k = ExposureKey(k.key_data, k.rolling_start_interval_number,
+                            max(1, enin - k.rolling_start_interval_number))
+        out.append(k)
+    return out
 
-    The current key is rotated early *before* the upload, so the published
-    copy of today's key covers only what was already broadcast and nothing
-    broadcast afterwards links to it (the server still embargoes it for 2 h).
-    The upload is remembered (:mod:`bluezone.own_report`): the phone stops
-    warning itself, and the next upload carries the revision token."""
+
+async def report_own_keys(store: Any, transport: Transport, code: str, config: Any) -> UploadResult:
+    """Upload this device's keys with an authority code, then rotate the
+    current key early, mark the keys uploaded and fire ``bluezone_keys_uploaded``.
+
+    The keys sent include today's key ended *now* (computed in memory), so the
+    published copy covers only what was already broadcast. The store changes
+    only after the server accepted the upload: a refused code, a network
+    failure or a server error leaves the store exactly as it was (an early
+    rotation without an upload would itself be a tell-tale that this person
+    tried to report). Once accepted, the rotation is written, so nothing
+    broadcast afterwards links to the published key, and the upload is
+    remembered (:mod:`bluezone.own_report`): the phone stops warning itself,
+    and the next upload carries the revision token."""
     from .plugins import call_hook_async
 
     schedule = config.schedule()
-    store.rotate_key_early(schedule)
-    own = [k.key for k in store.own_keys(schedule.name)]
-    keys = keys_to_upload(own, now=store.now(), retention_days=config.retention_days)
+    now = store.now()
+    own = _ended_now([k.key for k in store.own_keys(schedule.name)], now)
+    keys = keys_to_upload(own, now=now, retention_days=config.retention_days)
     result = await upload_with_code(transport, code, keys, own_report.latest_revision_token(store))
-    store.mark_keys_uploaded(keys)
-    # From now on the phone knows it is a case (or an F1) and does not warn itself.
-    own_report.record(store, report_type=result.report_type, keys=len(keys),
-                      isolation_days=int(config.typed(RiskSettings).isolation_days),
-                      revision_token=result.receipt.revision)
+    with store.transaction():
+        store.rotate_key_early(schedule, now)
+        store.mark_keys_uploaded(keys)
+        # From now on the phone knows it is a case (or an F1) and does not warn itself.
+        own_report.record(store, report_type=result.report_type, keys=len(keys),
+                          isolation_days=int(config.typed(RiskSettings).isolation_days),
+                          revision_token=result.receipt.revision)
     await call_hook_async(config.pm.hook.bluezone_keys_uploaded, keys=keys, report_type=result.report_type,
                           config=config)
     return result
 
 
-async def send_decoys(transport: Transport, rounds: int = 3) -> None:
-    """One decoy "upload": as many padded requests as a real one makes."""
-    for _ in range(rounds):
-        await transport.send_decoy()
+async def send_decoys(transport: Transport, kind: str = "report") -> None:
+    """One decoy ``report`` (verify, certificate, publish, as a real report
+    makes them) or ``declaration``.
+
+    A transport written before decoys had kinds (``send_decoy(self)``) is
+    still called for reports and skipped for declarations, which it cannot
+    imitate."""
+    import inspect
+
+    try:
+        takes_kind = "kind" in inspect.signature(transport.send_decoy).parameters
+    except (TypeError, ValueError):
+        takes_kind = True
+    if takes_kind:
+        await transport.send_decoy(kind)
+    elif kind == "report":
+        await transport.send_decoy()  # the older protocol
 
 
 def next_decoy_delay(rng: random.Random | None = None, mean_seconds: float = DAY_SECONDS) -> float:
@@ -104,7 +138,7 @@ def next_decoy_delay(rng: random.Random | None = None, mean_seconds: float = DAY
 
 
 async def decoy_loop(transport: Transport, stop: Any, mean_seconds: float = DAY_SECONDS,
-                     rng: random.Random | None = None) -> int:
+                     rng: random.Random | None = None, kind: str = "report") -> int:
     """Send decoy uploads at random times until ``stop`` (an ``asyncio.Event``)
     is set; returns how many were sent. Failures are ignored: a decoy that
     cannot be sent needs no retry."""
@@ -120,7 +154,7 @@ async def decoy_loop(transport: Transport, stop: Any, mean_seconds: float = DAY_
         except asyncio.TimeoutError:
             pass
         try:
-            await send_decoys(transport)
+            await send_decoys(transport, kind)
             sent += 1
         except TransportError:
             continue

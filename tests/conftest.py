@@ -21,6 +21,17 @@ def _private_key_dir(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("BLUEZONE_KEY_DIR", str(tmp_path_factory.mktemp("keys")))
 
 
+@pytest.fixture(autouse=True)
+def _english_in_process(monkeypatch):
+    """Messages built inside the test process (a refusal, a problem list) are
+    checked in English, the catalogue's source language; a test that wants
+    another language says so (``use_languages``, ``Message.text``). Commands
+    run as subprocesses speak their deployment's languages as in production."""
+    from bluezone import i18n
+
+    monkeypatch.setattr(i18n, "_default_languages", ("en",))
+
+
 @pytest.fixture
 def gaen_vector() -> dict:
     return load_vector("gaen.json")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from bluezone.config import config_from_dict
 from bluezone.matching.alerts import build_alert
 from bluezone.matching.fixtures import deployment, new_signing_key
@@ -31,10 +33,11 @@ def test_f1_message_in_both_languages_says_date_and_what_to_do():
 def test_f2_and_a_plugin_worded_source_differ():
     """The core words Bluetooth only; a plugin's source (venue check-in is the
     QR plugin's) is worded by what ``bluezone_alert_sources`` returns."""
-    words = {"ultrasound": {"vi": "qua sóng siêu âm", "en": "by ultrasound"}}
+    words = {"ultrasound": "by ultrasound"}  # no catalogue translates it here: English in every language
     f2, other = alert(Tier.F2), alert(source="ultrasound", sources=words)
     assert "F2" in f2.messages["vi"] and "F1" in f2.messages["en"]
-    assert "qua sóng siêu âm" in other.messages["vi"] and "by ultrasound" in other.messages["en"]
+    assert "by ultrasound" in other.messages["vi"] and "by ultrasound" in other.messages["en"]
+    assert "qua Bluetooth" in alert().messages["vi"] and "qua Bluetooth" not in other.messages["vi"]
     assert "Bluetooth" in alert().messages["en"] and "Bluetooth" not in other.messages["en"]
 
 
@@ -54,3 +57,18 @@ def test_console_sink_prints_the_persons_language(capsys):
     CONFIG.pm.hook.bluezone_deliver_alert(alert=alert(), language="en", config=CONFIG)
     out = capsys.readouterr().out
     assert out.startswith("[F1] F1 WARNING: On 2024-05-03")
+
+
+def test_a_source_worded_per_language_by_hand_is_refused_by_name():
+    """The hook returns one msgid per source (translated by the catalogue), not a {language: text} table."""
+    from bluezone.matching.alerts import alert_sources
+
+    class Hook:
+        def bluezone_alert_sources(self):
+            return [{"ultrasound": {"vi": "qua sóng siêu âm", "en": "by ultrasound"}}]
+
+    class PM:
+        hook = Hook()
+
+    with pytest.raises(ValueError, match="'ultrasound' must map to one English text"):
+        alert_sources(PM())

@@ -82,7 +82,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 def phone(folder: Path, tmp_path: Path) -> tuple[str, str]:
     cfg, store = str(folder / "phone.toml"), str(tmp_path / "phone.db")
-    assert cli("init", "--config", cfg, "--store", store, "--language", "en").returncode == 0
+    assert cli("init", "--config", cfg, "--store", store, "--language", "en", "--consent", "all").returncode == 0
     return cfg, store
 
 

@@ -91,7 +91,7 @@ def test_config_check_command(tmp_path):
     bad = write(tmp_path, MINIMAL + "\n[retention]\ndays = -1\n")
     out = subprocess.run([BLUEZONE, "config", "check", str(bad)], capture_output=True, text=True)
     assert out.returncode == 1
-    assert f"{bad}:10: [retention] days:" in out.stderr and "1 problem(s)" in out.stderr
+    assert f"{bad}:10: [retention] days:" in out.stderr and f"1 problem found in {bad}." in out.stderr
 
 
 def test_config_check_lists_plugin_problems_with_the_others(tmp_path):
@@ -100,10 +100,13 @@ def test_config_check_lists_plugin_problems_with_the_others(tmp_path):
     out = subprocess.run([BLUEZONE, "config", "check", str(path)], capture_output=True, text=True)
     assert out.returncode == 1
     lines = out.stderr.splitlines()
-    assert f"{path}:7: [plugins] disabled: unknown plugin 'no-such-plugin'" in out.stderr
-    assert any(line.startswith(f"{path}:7: [plugins] disabled: no active plugin provides a scorer") for line in lines)
-    assert any(line.startswith(f"{path}:13: [retention] days: wrong type") for line in lines)
-    assert lines[-1] == f"3 problem(s) found in {path}."
+    # each problem is one line, in both deployment languages (Vietnamese first, then " / " English)
+    at = {prefix: [line for line in lines if line.startswith(prefix)]
+          for prefix in (f"{path}:7: [plugins] disabled: ", f"{path}:13: [retention] days: ")}
+    assert any("/ unknown plugin 'no-such-plugin'" in line for line in at[f"{path}:7: [plugins] disabled: "])
+    assert any("/ no active plugin provides a scorer" in line for line in at[f"{path}:7: [plugins] disabled: "])
+    assert any("/ wrong type" in line and "sai kiểu" in line for line in at[f"{path}:13: [retention] days: "])
+    assert lines[-1] == f"Tìm thấy 3 lỗi trong {path}. / 3 problems found in {path}."
 
 
 def test_config_check_refuses_an_unknown_time_zone_once(tmp_path):

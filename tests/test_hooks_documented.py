@@ -220,9 +220,26 @@ def check_alert_sources(pm, module, config, tmp_path):
     from bluezone.matching.alerts import alert_sources, build_alert
     from bluezone.models import Exposure, Tier
 
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    from bluezone import i18n
+
     words = alert_sources(pm)
-    assert words["ultrasound"] == {"vi": "qua sóng siêu âm", "en": "by ultrasound"}
-    alert = build_alert(Exposure(Tier.F1, "ultrasound", DAY), {}, ["vi", "en"], 1_790_000_000, words)
+    assert words["ultrasound"] == "by ultrasound"
+    # the plugin's own catalogue words it in Vietnamese, as a plugin ships it
+    messages = Catalog(locale="vi", domain="bluezone_ultrasound")
+    messages.add("by ultrasound", "qua sóng siêu âm")
+    (tmp_path / "vi" / "LC_MESSAGES").mkdir(parents=True)
+    with open(tmp_path / "vi" / "LC_MESSAGES" / "bluezone_ultrasound.mo", "wb") as f:
+        write_mo(f, messages)
+    before = list(i18n._catalogues)
+    try:
+        i18n.register_catalogue(i18n.MessageCatalogue("bluezone_ultrasound", tmp_path))
+        alert = build_alert(Exposure(Tier.F1, "ultrasound", DAY), {}, ["vi", "en"], 1_790_000_000, words)
+    finally:
+        i18n._catalogues[:] = before
+        i18n._translations.clear()
     assert "by ultrasound" in alert.messages["en"] and "qua sóng siêu âm" in alert.messages["vi"]
 
 
@@ -260,7 +277,8 @@ CHECKS: dict[str, Callable[..., Any]] = {
 
 #: Hooks only the authority calls; their examples run in the authority's own
 #: lane (authority/tests/test_hooks_documented.py), where the server exists.
-AUTHORITY_SIDE = {"bluezone_server_routes", "bluezone_server_migrations", "bluezone_staff_roles",
+AUTHORITY_SIDE = {"bluezone_server_routes", "bluezone_server_migrations", "bluezone_server_retention",
+                  "bluezone_staff_roles",
                   "bluezone_portal_pages", "bluezone_portal_menu_links", "bluezone_dashboard_counters"}
 
 

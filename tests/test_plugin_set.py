@@ -11,17 +11,22 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
-from bluezone.testing import install_plugin
-
 from bluezone.config import ConfigError, load_config
 from bluezone.hookspecs import hookimpl
-from bluezone.plugins import (DISABLED_BY_ENV, DISABLED_BY_FILE, ENABLED_BY_DEFAULT, NOT_ENABLED,
-                              BluezonePluginManager, PluginError, plugin_set)
+from bluezone.plugins import (
+    DISABLED_BY_ENV,
+    DISABLED_BY_FILE,
+    ENABLED_BY_DEFAULT,
+    NOT_ENABLED,
+    BluezonePluginManager,
+    PluginError,
+    plugin_set,
+)
+from bluezone.testing import install_plugin
 
 BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
 
@@ -163,7 +168,9 @@ def test_a_misspelled_hook_is_an_error_naming_plugin_and_hook(site, tmp_path):
     assert "typo" not in pset.active_names()
 
     out = run("config", "check", str(deployment(tmp_path)), site=site)
-    assert out.returncode == 1 and "plugin 'typo': bluezone_deliver_alrt is not a Bluezone hook" in out.stderr
+    # one line in both deployment languages: "<file>: plugin 'typo': <Vietnamese> / <English>"
+    assert out.returncode == 1 and "plugin 'typo': bluezone_deliver_alrt không phải hook của Bluezone" in out.stderr
+    assert " / bluezone_deliver_alrt is not a Bluezone hook" in out.stderr
 
 
 def test_async_implementation_of_a_sync_hook_is_refused_at_registration():
@@ -220,7 +227,8 @@ def test_an_import_error_names_the_plugin_and_its_distribution(site, tmp_path):
 
     out = run("schedule", "list", site=site)
     assert out.returncode == 2
-    assert "Error: plugin 'broken': error importing plugin 'broken' from distribution bz-broken 1.2" in out.stderr
+    assert "Lỗi / Error: plugin 'broken': lỗi khi nạp plugin 'broken' từ gói phân phối bz-broken 1.2" in out.stderr
+    assert " / error importing plugin 'broken' from distribution bz-broken 1.2" in out.stderr
     assert "Traceback" not in out.stderr
     # disabling it is the way out: it is not even imported then
     out = run("schedule", "list", site=site, BLUEZONE_DISABLE_PLUGINS="broken")
@@ -289,7 +297,8 @@ def test_plugins_command_shows_version_state_reason_and_capabilities(site, tmp_p
     text = run("plugins", site=site, BLUEZONE_CONFIG=str(path))
     assert text.returncode == 0
     line = next(x for x in text.stdout.splitlines() if x.startswith("sms-alerts "))
-    assert "bz-sms 2.5" in line and " active " in line and ENABLED_BY_DEFAULT in line
+    # the table is in the deployment's first language (Vietnamese here)
+    assert "bz-sms 2.5" in line and " đang bật " in line and "bật theo mặc định" in line
 
 
 def test_plugins_command_says_not_in_enabled_and_exits_1_on_problems(tmp_path):

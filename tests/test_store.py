@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bluezone.i18n import render
 from bluezone.models import Alert, Exposure, ExposureKey, Sighting, Tier, Visit, utc_date
 from bluezone.schedules.gaen import SCHEDULE
-from bluezone.store import DeviceStore, StoreError, StoreKeyError
-from bluezone.store import migrations
+from bluezone.store import DeviceStore, StoreError, StoreKeyError, migrations
 
 NOW = 1_795_000_000  # a fixed "now" so retention is deterministic
 
@@ -71,7 +71,7 @@ def test_missing_key_file_is_a_clear_error_and_never_a_new_key(tmp_path):
     for create in (False, True):
         with pytest.raises(StoreKeyError, match="missing") as refused:
             DeviceStore(tmp_path / "device.db", key_file=tmp_path / "nope.key", create=create)
-        message = str(refused.value)
+        message = render(refused.value.args[0], ["vi", "en"])  # as a vi/en deployment shows it
         assert "\n" not in message and str(tmp_path / "nope.key") in message
         assert "restore" in message and "khôi phục" in message
         assert not (tmp_path / "nope.key").exists()

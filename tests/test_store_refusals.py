@@ -60,7 +60,7 @@ def phone(tmp_path):
                str(tmp_path / "venue"), "--config", "province.toml", cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     store = tmp_path / "phone.db"
-    init = cli("init", "--config", "province.toml", "--store", str(store), "--language", "en", cwd=tmp_path)
+    init = cli("init", "--config", "province.toml", "--store", str(store), "--language", "en", "--consent", "all", cwd=tmp_path)
     assert init.returncode == 0, init.stderr
     return tmp_path, store
 
@@ -77,6 +77,9 @@ def commands(store: Path, folder: Path) -> dict[str, list[str]]:
         "visits": ["visits", *common],
         "declare": ["declare", *common, "--from-json", "-", "--keep-copy", "--no-submit", "--out", "d.sealed"],
         "trace": ["trace", *common, "--scans", "1"],
+        "consent": ["consent", *common],
+        "settings": ["settings", *common, "--f2", "off"],
+        "my-data": ["my-data", *common, "--json"],
     }
 
 
@@ -188,7 +191,7 @@ def test_another_stores_key_file_is_refused_before_anything_is_written(phone):
     and neither file changes."""
     folder, store = phone
     other = folder / "other.db"
-    assert cli("init", "--config", "province.toml", "--store", str(other), "--language", "en",
+    assert cli("init", "--config", "province.toml", "--store", str(other), "--language", "en", "--consent", "all",
                cwd=folder).returncode == 0
     key = default_key_file(store)
     own = key.read_bytes()
@@ -210,7 +213,7 @@ def test_a_store_from_before_the_key_check_learns_it_only_from_a_key_that_opens_
     with open_raw(store) as conn:  # as a store made before the check value existed
         conn.execute("DELETE FROM meta WHERE key = 'key_check'")
     other = folder / "other.db"
-    assert cli("init", "--config", "province.toml", "--store", str(other), "--language", "en",
+    assert cli("init", "--config", "province.toml", "--store", str(other), "--language", "en", "--consent", "all",
                cwd=folder).returncode == 0
     key = default_key_file(store)
     own = key.read_bytes()

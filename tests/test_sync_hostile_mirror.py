@@ -66,7 +66,7 @@ def phone_and_mirror(tmp_path):
                          key_id="452")
     (mirror / "keys" / f"{day0}-{day0 + 86400}-2.zip").write_bytes(batch)
     phone = tmp_path / "phone.db"
-    assert cli("init", "--config", "province.toml", "--store", str(phone), "--language", "en",
+    assert cli("init", "--config", "province.toml", "--store", str(phone), "--language", "en", "--consent", "all",
                cwd=tmp_path).returncode == 0
     with DeviceStore(phone, create=False) as s:
         s.add_sightings(contact_sightings(GAEN, f0, day0 + 10 * 3600, 30, rssi=-60, tx_power=-10))
@@ -84,7 +84,7 @@ def test_a_fifo_or_device_listed_as_a_batch_is_skipped_and_the_real_batch_warns(
     (mirror / "keys" / "index.txt").write_text(f"1-2-1.zip\n{real}\n")
     out = cli("sync", "--config", "province.toml", "--store", str(phone), "--no-decoy", cwd=folder)
     assert out.returncode == 0, out.stderr
-    assert "1 new warnings" in out.stdout and "1 batches could not be downloaded" in out.stderr
+    assert "1 new warnings" in out.stdout and "1 batch could not be downloaded" in out.stderr
     status = json.loads(cli("status", "--config", "province.toml", "--store", str(phone), "--json",
                             cwd=folder).stdout)
     assert status["status"] == "F1"

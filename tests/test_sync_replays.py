@@ -217,8 +217,9 @@ def test_windows_kept_by_stores_before_version_3_are_rebuilt_not_doubled(tmp_pat
 
     s = DeviceStore(path, key_file=key_file, clock=lambda: NOW)
     assert migrations.current_version(s.db.conn) == migrations.SCHEMA_VERSION
-    assert s.migrations_applied == [("core", "003_content_addressed_batches"),  # 1 and 2 were there already
-                                    ("core", "004_own_reports_and_revisions")]
+    # 1 and 2 were there already; 004 (consents) and 005 came later and add tables and columns
+    assert s.migrations_applied == [("core", "003_content_addressed_batches"), ("core", "004_consents"),
+                                    ("core", "005_own_reports_and_revisions")]
     assert counted_minutes(s) == 0 and s.get_sync_state("keys") == {}
     assert {c[1] for c in s.db.execute("PRAGMA table_info(processed_batches)")} >= {"content_id", "name"}
     process_batches(s, config, [PublishedBatch("keys", "renamed.zip", data)], now=NOW)
@@ -310,7 +311,7 @@ export_keys = [ {{ key_id = "452", public_key = "export.pub.pem" }} ]
     results = []
     for trial in range(5):
         phone = folder / f"phone{trial}.db"
-        init = _cli("init", "--config", "province.toml", "--store", str(phone), "--language", "en", cwd=folder)
+        init = _cli("init", "--config", "province.toml", "--store", str(phone), "--language", "en", "--consent", "all", cwd=folder)
         assert init.returncode == 0, init.stderr
         with DeviceStore(phone, create=False) as s:
             meet(s, a, 1, 10, day0=day0)

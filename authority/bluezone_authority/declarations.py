@@ -39,6 +39,7 @@ from bluezone.declarations.declaration import MAX_PLAINTEXT, Declaration, Declar
 from bluezone.declarations.form import Form
 from bluezone.declarations.ncovi_form import EXPOSURES, SYMPTOMS
 from bluezone.declarations.sealing import SEAL_OVERHEAD, SealError, open_sealed
+from bluezone.i18n import N_, Message, _
 from bluezone.textsafe import csv_cell
 
 SUFFIXES = (".sealed", ".json", ".jsonl")
@@ -72,7 +73,12 @@ class Failure:
     """One item that could not be read or opened, and why (one line)."""
 
     ref: str
-    reason: str
+    #: a catalogue text (or a plain str from elsewhere), shown in the deployment's languages
+    reason: Message | str
+
+
+NOT_UTF8 = _("not JSON: not UTF-8 text")
+TOO_DEEP = _("not JSON: nested too deeply")
 
 
 class SourceError(Exception):
@@ -107,21 +113,21 @@ def _item_from_record(rec: Any, origin: Path, index: int | str) -> SealedItem | 
     reference is its id, else ``file#index`` (JSON) or ``file:line`` (JSONL)."""
     ref = index if isinstance(index, str) else f"{origin.name}#{index}"
     if not isinstance(rec, dict):
-        return Failure(ref, "record is not an object")
+        return Failure(ref, _("record is not an object"))
     rid = rec.get("id")
     if isinstance(rid, (str, int)) and not isinstance(rid, bool) and str(rid):
         ref = str(rid)[:100]
     sealed_b64 = rec.get("sealed", "")
     if not isinstance(sealed_b64, str):
-        return Failure(ref, "sealed is not base64 text")
+        return Failure(ref, _("sealed is not base64 text"))
     if len(sealed_b64) > MAX_SEALED_FILE * 4 // 3 + 4:
-        return Failure(ref, "sealed is too large to be a declaration")
+        return Failure(ref, _("sealed is too large to be a declaration"))
     try:
         sealed = base64.b64decode(sealed_b64, validate=True)
     except (binascii.Error, ValueError):
-        return Failure(ref, "sealed is not base64")
+        return Failure(ref, _("sealed is not base64"))
     if not sealed:
-        return Failure(ref, "record has no sealed data")
+        return Failure(ref, _("record has no sealed data"))
     received = rec.get("received_at", rec.get("receivedHour", 0))
     return SealedItem(ref, _timestamp(received), sealed, origin)
 
@@ -131,18 +137,18 @@ def _json_records(f: Path) -> Iterator[tuple[str, Any] | Failure]:
     (read whole) or ``.jsonl`` file (line by line, each line bounded)."""
     if f.suffix == ".json":
         if f.stat().st_size > MAX_JSON_FILE:
-            yield Failure(f.name, f"larger than {MAX_JSON_FILE // 2**20} MiB; use the .jsonl download")
+            yield Failure(f.name, _("larger than {mib} MiB; use the .jsonl download", mib=MAX_JSON_FILE // 2**20))
             return
         try:
             data = json.loads(f.read_bytes().decode("utf-8"))
         except UnicodeDecodeError:
-            yield Failure(f.name, "not JSON: not UTF-8 text")
+            yield Failure(f.name, NOT_UTF8)
             return
         except RecursionError:
-            yield Failure(f.name, "not JSON: nested too deeply")
+            yield Failure(f.name, TOO_DEEP)
             return
         except ValueError as e:  # JSONDecodeError, integers too long to convert
-            yield Failure(f.name, f"not JSON: {str(e)[:120]}")
+            yield Failure(f.name, _("not JSON: {detail}", detail=str(e)[:120]))
             return
         yield from ((f"{f.name}#{i}", rec) for i, rec in enumerate(_records(data)))
         return
@@ -152,25 +158,25 @@ def _json_records(f: Path) -> Iterator[tuple[str, Any] | Failure]:
             if len(line) > MAX_JSONL_LINE:
                 while line and not line.endswith(b"\n"):  # skip the rest of the over-long line
                     line = fh.readline(MAX_JSONL_LINE)
-                yield Failure(ref, f"line longer than {MAX_JSONL_LINE // 1024} KiB")
+                yield Failure(ref, _("line longer than {kib} KiB", kib=MAX_JSONL_LINE // 1024))
                 continue
             if not line.strip():
                 continue
             try:
                 yield ref, json.loads(line.decode("utf-8"))
             except UnicodeDecodeError:
-                yield Failure(ref, "not JSON: not UTF-8 text")
+                yield Failure(ref, NOT_UTF8)
             except RecursionError:
-                yield Failure(ref, "not JSON: nested too deeply")
+                yield Failure(ref, TOO_DEEP)
             except ValueError as e:
-                yield Failure(ref, f"not JSON: {str(e)[:120]}")
+                yield Failure(ref, _("not JSON: {detail}", detail=str(e)[:120]))
 
 
 def _read_file(f: Path) -> Iterator[SealedItem | Failure]:
     if f.suffix == ".sealed":
         size = f.stat().st_size
         if size > MAX_SEALED_FILE:
-            yield Failure(f.stem, f"{size} bytes: too large to be a sealed declaration")
+            yield Failure(f.stem, _("{size} bytes: too large to be a sealed declaration", size=size))
             return
         yield SealedItem(f.stem, _timestamp(f.stat().st_mtime), f.read_bytes(), f)
         return
@@ -185,7 +191,7 @@ def _files(path: Path) -> Iterator[Path | Failure]:
     try:
         found = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES)
     except OSError as e:
-        yield Failure(str(path), f"cannot list: {e.strerror or e}")
+        yield Failure(str(path), _("cannot list: {detail}", detail=e.strerror or e))
         return
     yield from found
 
@@ -201,7 +207,7 @@ def iter_sources(paths: Iterable[str | os.PathLike]) -> Iterator[SealedItem | Fa
     for raw in paths:
         path = Path(raw)
         if not path.exists():
-            raise SourceError(f"{path}: no such file or folder")
+            raise SourceError(_("{path}: no such file or folder", path=path))
         checked.append(path)
     for path in checked:
         for f in _files(path):
@@ -210,11 +216,11 @@ def iter_sources(paths: Iterable[str | os.PathLike]) -> Iterator[SealedItem | Fa
                 continue
             try:
                 if not f.is_file():
-                    yield Failure(f.name, "not a regular file")
+                    yield Failure(f.name, _("not a regular file"))
                     continue
                 yield from _read_file(f)
             except OSError as e:
-                yield Failure(f.name, f"cannot read: {e.strerror or e}")
+                yield Failure(f.name, _("cannot read: {detail}", detail=e.strerror or e))
 
 
 def read_sources(paths: Iterable[str | os.PathLike]) -> tuple[list[SealedItem], list[Failure]]:
@@ -227,15 +233,15 @@ def read_sources(paths: Iterable[str | os.PathLike]) -> tuple[list[SealedItem], 
 
 
 _KIND_TYPES: dict[str, tuple[str, Any]] = {
-    "boolean": ("yes/no", lambda v: isinstance(v, bool)),
-    "integer": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
-    "year": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
-    "multichoice": ("a list of codes", lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
+    "boolean": (N_("yes/no"), lambda v: isinstance(v, bool)),
+    "integer": (N_("a whole number"), lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "year": (N_("a whole number"), lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "multichoice": (N_("a list of codes"), lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v)),
 }
-_TEXT = ("text", lambda v: isinstance(v, str))
+_TEXT = (N_("text"), lambda v: isinstance(v, str))
 
 
-def answer_type_problem(declaration: Declaration, form: Form | None) -> str | None:
+def answer_type_problem(declaration: Declaration, form: Form | None) -> Message | None:
     """Why an answer has the wrong type for its field in ``form`` (the first
     one found), or None. A phone only ever seals answers its form accepted,
     so a wrong type means a crafted or broken declaration: it is reported,
@@ -248,7 +254,7 @@ def answer_type_problem(declaration: Declaration, form: Form | None) -> str | No
             continue
         what, ok = _KIND_TYPES.get(kinds[key], _TEXT)
         if not ok(value):
-            return f"answer {key!r} should be {what}, got {type(value).__name__}"
+            return _("answer '{key}' should be {what}, got {got}", key=key, what=_(what), got=type(value).__name__)
     return None
 
 
@@ -257,9 +263,9 @@ def open_item(item: SealedItem, key: nacl.public.PrivateKey, form: Form | None =
     try:
         declaration = open_sealed(item.sealed, key)
     except (SealError, DeclarationFormatError) as e:
-        return Failure(item.ref, str(e))
+        return Failure(item.ref, e.args[0] if e.args else str(e))  # the core's text (a Message once translated)
     except Exception as e:  # a bug must cost one declaration, not the authority's whole inbox
-        return Failure(item.ref, f"unexpected error while opening: {type(e).__name__}")
+        return Failure(item.ref, _("unexpected error while opening: {error}", error=type(e).__name__))
     problem = answer_type_problem(declaration, form)
     if problem:
         return Failure(item.ref, problem)
@@ -393,6 +399,27 @@ def write_csv(opened: list[Opened], out: io.TextIOBase, form: Form | None = None
 # --- retention -----------------------------------------------------------------------------
 
 
+async def delete_on_server(url: str, token: str, receipt: str) -> bool:
+    """``DELETE /v1/authority/declarations/{receipt}``: True when deleted,
+    False when the server has no such declaration; anything else raises
+    :class:`SourceError` with the server's message."""
+    import aiohttp
+
+    target = url.rstrip("/") + "/v1/authority/declarations/" + receipt
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s:
+        async with s.delete(target) as resp:
+            if resp.status == 200:
+                return True
+            if resp.status == 404:
+                return False
+            try:
+                error = (await resp.json())["error"]
+                detail = f"{error['code']}: {error['message']}"
+            except Exception:  # noqa: BLE001 - not the server's JSON error: show the status only
+                detail = f"HTTP {resp.status}"
+            raise SourceError(f"the server refused to delete {receipt}: {detail}")
+
+
 async def fetch_from_server(url: str, token: str, folder: str | os.PathLike, *,
                             page_size: int = 500) -> tuple[list[Path], int, list[Failure]]:
     """Download every sealed declaration from the server's staff API into
@@ -416,7 +443,8 @@ async def fetch_from_server(url: str, token: str, folder: str | os.PathLike, *,
             params = {"limit": str(page_size), **({"after": after} if after else {})}
             async with s.get(base, params=params) as resp:
                 if resp.status != 200:  # the list itself: nothing to go on with
-                    raise SourceError(f"{base}: HTTP {resp.status}: {(await resp.text())[:200]}")
+                    raise SourceError(_("{url}: HTTP {status}: {answer}", url=base, status=resp.status,
+                                               answer=(await resp.text())[:200]))
                 page = await resp.json()
             listing = page.get("declarations", []) if isinstance(page, dict) else []
             total += len(listing)
@@ -439,17 +467,17 @@ async def _fetch_one(session: Any, base: str, entry: Any, out: Path) -> Path | F
 
     ref = str(entry.get("id", "")) if isinstance(entry, dict) else ""
     if not ref.isascii() or not ref.isalnum() or len(ref) > 64:
-        return Failure(ref[:64] or "?", "the server listed a bad declaration id")
+        return Failure(ref[:64] or "?", _("the server listed a bad declaration id"))
     target = out / f"{ref}.sealed"
     if target.exists():
         return None
     try:
         async with session.get(f"{base}/{ref}") as resp:
             if resp.status != 200:
-                return Failure(ref, f"HTTP {resp.status}")
+                return Failure(ref, _("HTTP error {status}", status=resp.status))
             item = _item_from_record(await resp.json(), target, 0)
     except (aiohttp.ClientError, OSError, ValueError) as e:  # connection reset, not JSON
-        return Failure(ref, f"download failed: {type(e).__name__}")
+        return Failure(ref, _("download failed: {error}", error=type(e).__name__))
     if isinstance(item, Failure):
         return Failure(ref, item.reason)
     tmp = target.with_suffix(".part")
@@ -476,8 +504,9 @@ def purge_sealed_files(folder: str | os.PathLike, days: int, now: float | None =
 
 
 def symptom_label(code: str, language: str) -> str:
-    vi, en = SYMPTOMS.get(code, EXPOSURES.get(code, (code, code)))
-    return vi if language == "vi" else en
+    from bluezone.i18n import text
+
+    return text(SYMPTOMS.get(code) or EXPOSURES.get(code) or code, language)
 
 
 def iter_summary(opened: list[Opened]) -> Iterator[dict[str, Any]]:

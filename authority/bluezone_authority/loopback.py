@@ -62,7 +62,7 @@ class LoopbackTransport(DownloadAll):
         try:
             return method(decoded)
         except ApiError as err:
-            raise TransportError(err.code, err.message, err.status) from None
+            raise TransportError(err.code, err.text("en"), err.status) from None  # as the HTTP transport reads "message"
 
     async def fetch_index(self, feed: str, etag: str | None = None) -> FeedIndex | None:
         text, tag = self.server.feed_index(feed)
@@ -88,8 +88,9 @@ class LoopbackTransport(DownloadAll):
     async def upload_declaration(self, sealed: bytes) -> str:
         return self._call(self.server.accept_declaration, wire.declaration_body(sealed))["receipt"]
 
-    async def send_decoy(self) -> None:
-        pad_body(wire.decoy_body())  # built like a real one, then dropped, as the server would
+    async def send_decoy(self, kind: str = "report") -> None:
+        for _, body in wire.decoy_steps(kind):  # built like a real one, then dropped, as the server would
+            pad_body(body)
 
     async def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         if path not in self.routes:

@@ -76,10 +76,10 @@ def test_first_run_guidance_and_errors(authority, tmp_path):
     phone = str(tmp_path / "phone.db")
     out = cli("status", "--config", cfg, "--store", phone)
     assert out.returncode == 2 and "bluezone init" in out.stderr and out.stderr.count("\n") == 1
-    out = cli("init", "--config", cfg, "--store", phone, "--language", "en")
+    out = cli("init", "--config", cfg, "--store", phone, "--language", "en", "--consent", "all")
     assert out.returncode == 0 and "bluezone trace" in out.stdout
     assert oct(os.stat(phone).st_mode & 0o777) == "0o600"
-    again = cli("init", "--config", cfg, "--store", phone)
+    again = cli("init", "--config", cfg, "--store", phone, "--consent", "all")
     assert again.returncode == 2 and "already" in again.stderr
     out = cli("status", "--config", cfg, "--store", phone)
     assert out.returncode == 0 and "No exposure" in out.stdout
@@ -95,7 +95,7 @@ def test_contact_report_sync_status(authority, tmp_path):
     cfg = str(authority / "province.toml")
     lan, minh, hoa = (str(tmp_path / f"{n}.db") for n in ("lan", "minh", "hoa"))
     for phone, lang in ((lan, "vi"), (minh, "vi"), (hoa, "en")):
-        assert cli("init", "--config", cfg, "--store", phone, "--language", lang).returncode == 0
+        assert cli("init", "--config", cfg, "--store", phone, "--language", lang, "--consent", "all").returncode == 0
     day = int(time.time()) // 86400 * 86400 - 2 * 86400  # two days ago: keys ended, past the embargo
     meet(Path(lan), Path(minh), 40, day + 3 * 3600)
     code = cli("authority", "issue-code", "--config", str(authority / "server.toml"), "--long",

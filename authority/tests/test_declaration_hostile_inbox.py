@@ -21,6 +21,7 @@ import re
 import struct
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ from bluezone.declarations.declaration import (MAGIC, PAD_BLOCK, Declaration, De
                                                json_depth_exceeds)
 from bluezone.declarations.ncovi_form import ncovi_form
 from bluezone.declarations.sealing import seal_plaintext
+from bluezone_authority.portal.testing import write_config
 from bluezone.textsafe import FORMULA_TRIGGERS, csv_cell, safe_terminal_text
 from bluezone.textsafe import is_unsafe_char as is_unsafe
 
@@ -42,9 +44,14 @@ FORM = ncovi_form()
 ESCAPES = ("\x1b", "\u202e", "\x9b", "\u200b")
 
 
+# A deployment whose first language is English: the tools' own output is in
+# English and problem lines start with it (" / " then Vietnamese).
+EN_FIRST = write_config(Path(tempfile.mkdtemp(prefix="bz-decl-")), languages=("en", "vi"))
+
+
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([BLUEZONE, *args], capture_output=True, text=True, timeout=120,
-                          errors="strict")
+                          errors="strict", env={**os.environ, "BLUEZONE_CONFIG": str(EN_FIRST)})
 
 
 def framed(body: bytes) -> bytes:
@@ -133,7 +140,7 @@ def assert_every_bad_item_reported(p: subprocess.CompletedProcess, bad: set[str]
     for line in p.stderr.splitlines():
         if line.startswith("could not open "):
             assert len(line.split(": ", 1)[1]) > 3  # a reason, on one line
-    assert f"{len(bad)} item(s) could not be opened" in p.stderr
+    assert f"{len(bad)} items could not be opened" in p.stderr
 
 
 def test_list_shows_the_genuine_and_reports_every_bad_item(hostile):
@@ -142,7 +149,7 @@ def test_list_shows_the_genuine_and_reports_every_bad_item(hostile):
     assert p.returncode == 1  # documented: 1 when some item failed
     assert_clean(p)
     assert_every_bad_item_reported(p, bad)
-    assert f"{len(good)} declaration(s) opened, {len(bad)} failed" in p.stdout
+    assert f"{len(good)} declarations opened, {len(bad)} failed" in p.stdout
     listed = {line.split()[0] for line in p.stdout.splitlines()[1:-1]}
     assert listed == good
     assert "\\x1b[2J" in authority(key, inbox, "show", "escapes", "--lang", "en").stdout  # shown, but visibly
@@ -166,7 +173,7 @@ def test_csv_exports_the_genuine_rows_neutralised(hostile, tmp_path):
     key, inbox, good, bad = hostile
     out = tmp_path / "export.csv"
     p = authority(key, inbox, "csv", str(out))
-    assert p.returncode == 1 and f"{len(good)} declaration(s) written" in p.stderr
+    assert p.returncode == 1 and f"{len(good)} declarations written" in p.stderr
     assert_clean(p)
     assert_every_bad_item_reported(p, bad)
     text = out.read_bytes().decode("utf-8")
@@ -185,7 +192,7 @@ def test_show_opens_the_genuine_and_explains_a_bad_one(hostile):
     assert p.returncode == 0, p.stderr
     assert_clean(p)
     assert "Difficulty breathing: yes" in p.stdout
-    assert f"{len(bad)} other item(s) in the inbox did not open" in p.stderr
+    assert f"{len(bad)} other items in the inbox did not open" in p.stderr
     p = authority(key, inbox, "show", "escapes", "--lang", "en")
     assert p.returncode == 0
     assert_clean(p)

@@ -16,6 +16,7 @@ import nacl.public
 import pytest
 
 from bluezone.declarations.fixtures import TODAY, good_answers, write_deployment
+from bluezone.i18n import _n, text
 
 from bluezone.config import load_config
 from bluezone.declarations import (SealError, Submission, build_form, make_declaration, open_sealed, seal,
@@ -121,7 +122,9 @@ async def test_declare_then_fetch_and_open_offline_through_the_cli(running, tmp_
     code, out, err = await run_cli("authority", "declarations", "fetch", "--server", r.url, str(inbox),
                                    env={"BLUEZONE_STAFF_TOKEN": token})
     assert code == 0, err
-    assert "1 new of 1" in out
+    # the operator's output, in the deployment's first language (vi)
+    assert text(_n("{new} new of {n} declaration in {folder}", "{new} new of {n} declarations in {folder}", 1,
+                   new=1, folder=str(inbox)), "vi") in out
     assert (inbox / f"{listed['id']}.sealed").read_bytes() == r.server.declaration(listed["id"])
 
     code, out, err = await run_cli("authority", "declarations", "--key", str(key), "--inbox", str(inbox), "triage",
@@ -132,7 +135,8 @@ async def test_declare_then_fetch_and_open_offline_through_the_cli(running, tmp_
     # again: nothing new; a wrong token is refused with a clear message
     code, out, _ = await run_cli("authority", "declarations", "fetch", "--server", r.url, str(inbox),
                                  env={"BLUEZONE_STAFF_TOKEN": token})
-    assert code == 0 and "0 new of 1" in out
+    assert code == 0 and text(_n("{new} new of {n} declaration in {folder}", "{new} new of {n} declarations in {folder}",
+                                 1, new=0, folder=str(inbox)), "vi") in out
     code, _, err = await run_cli("authority", "declarations", "fetch", "--server", r.url, str(inbox),
                                  env={"BLUEZONE_STAFF_TOKEN": "wrong"})
     assert code == 2 and "HTTP 401" in err
@@ -147,5 +151,5 @@ async def test_an_unreachable_authority_is_reported_not_dropped(tmp_path):
     code, out, err = await run_cli("declare", "--config", str(deploy), "--from-json", str(answers), "--lang", "en",
                                    "--out", str(out_file))
     assert code == 1
-    assert "authority: NOT delivered after 2 attempt(s)" in err
+    assert "authority: NOT delivered after 2 attempts" in err
     assert out_file.stat().st_size > 4096  # the sealed copy the person can send later

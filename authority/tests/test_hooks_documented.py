@@ -21,7 +21,8 @@ from bluezone.plugins import BluezonePluginManager
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "hooks.md"
 
-AUTHORITY_SIDE = {"bluezone_server_routes", "bluezone_server_migrations", "bluezone_staff_roles",
+AUTHORITY_SIDE = {"bluezone_server_routes", "bluezone_server_migrations", "bluezone_server_retention",
+                  "bluezone_staff_roles",
                   "bluezone_portal_pages", "bluezone_portal_menu_links", "bluezone_dashboard_counters"}
 
 
@@ -76,36 +77,57 @@ def check_server_migrations(pm, module, config, tmp_path):
     db.close()
 
 
+def check_server_retention(pm, module, config, tmp_path):
+    from bluezone_authority.server import AuthorityServer
+    from bluezone_authority.server.testing import settings_for
+
+    config.pm.register(module, "sms-retention-example")
+    clock = [2_000_000_000]
+    server = AuthorityServer(settings_for(tmp_path), config=config, clock=lambda: clock[0])
+    with server.db.transaction() as c:
+        c.execute("CREATE TABLE sms_receipts (id TEXT PRIMARY KEY, received_hour INTEGER NOT NULL)")
+        c.execute("INSERT INTO sms_receipts VALUES ('old', ?), ('new', ?)", (clock[0] - 15 * 86400, clock[0]))
+    assert server.purge()["sms_receipts"] == 1  # the server's own retention ran the plugin's
+    assert server.db.all("SELECT id FROM sms_receipts") == [("new",)]
+    server.close()
+
+
 def check_staff_roles(pm, module, config, tmp_path):
     from bluezone_authority.server.staff import known_roles, roles_for_purpose
 
     roles = known_roles(pm)
     assert {"admin", "case-officer", "declarations", "sms-officer"} <= set(roles)
+    assert roles["sms-officer"].label == "SMS officer"
     assert roles_for_purpose(roles, "sms-resend") == ("admin", "sms-officer")  # admin may do everything
 
 
 def check_portal_pages(pm, module, config, tmp_path):
     from bluezone_authority.portal.extensions import ExtensionError, collect
 
-    [page] = collect(pm, core_messages=["login"], core_menu=[]).pages
+    [page] = collect(pm, core_menu=[]).pages
     assert page.name == "sms" and [(m, p) for m, p, _ in page.routes] == [("GET", "/sms")]
-    assert page.messages["sms_title"] == ("Tin nhắn chờ gửi", "Messages waiting")
-    with pytest.raises(ExtensionError, match="sms_title"):
-        collect(pm, core_messages=["sms_title"], core_menu=[])  # a clash with the core's words stops the server
+    assert page.templates is not None and page.templates.name == "templates"
+    pm.register(types.SimpleNamespace(bluezone_portal_pages=module.bluezone_portal_pages), "sms-copy")
+    with pytest.raises(ExtensionError, match="sms"):
+        collect(pm, core_menu=[])  # two plugins claiming one template namespace stop the server
 
 
 def check_portal_menu_links(pm, module, config, tmp_path):
     from bluezone_authority.portal.extensions import collect
 
-    [link] = collect(pm, core_messages=[], core_menu=["dashboard"]).menu
-    assert (link.key, link.path, link.label, link.role) == ("sms", "/sms", "sms_title", "sms-officer")
+    from bluezone.i18n import text
+
+    [link] = collect(pm, core_menu=["dashboard"]).menu
+    assert (link.key, link.path, link.label, link.role) == ("sms", "/sms", "Messages waiting", "sms-officer")
+    assert text(link.label, "en") == "Messages waiting"  # a msgid: shown through the catalogue
 
 
 def check_dashboard_counters(pm, module, config, tmp_path):
     from bluezone_authority.portal.extensions import collect
     from bluezone_authority.server.db import ServerDB
 
-    [counter] = collect(pm, core_messages=[], core_menu=[]).counters
+    [counter] = collect(pm, core_menu=[]).counters
+    assert counter.label == "SMS receipts"
     db = ServerDB(tmp_path / "server.db")
     with db.transaction() as c:
         c.execute("CREATE TABLE sms_receipts (id TEXT PRIMARY KEY, received_hour INTEGER NOT NULL)")

@@ -75,7 +75,7 @@ async def test_officer_issues_a_code_in_the_browser_and_the_upload_and_export_sh
 
     chromium = ensure_chromium()
     cfg = write_config(tmp_path)
-    assert "created officer" in run_cli("authority", "staff", "add", "--config", str(cfg), "--username", "officer",
+    assert "officer (admin)" in run_cli("authority", "staff", "add", "--config", str(cfg), "--username", "officer",
                                         "--name", "Nguyễn Thị Lan", "--role", "admin", "--password-stdin",
                                         stdin=PASSWORD + "\n")
     api_token = run_cli("authority", "token", "create", "--config", str(cfg), "--name", "exporter",
@@ -182,3 +182,55 @@ async def _export_pem(cfg: Path) -> str:
 
     s = ServerSettings.from_config(load_config(cfg))
     return load_or_create(s.secrets_file, s.signing_key).export_public_pem()
+
+
+async def test_the_language_switch_in_the_browser_offers_the_deployments_languages(tmp_path, monkeypatch):
+    """A deployment in Vietnamese and the ``qps`` pseudo-locale: the switch
+    shows both, each named in itself; after switching, every word on the
+    page is the catalogue's (bracketed), and switching back gives Vietnamese."""
+    from playwright.async_api import async_playwright, expect
+
+    from bluezone.i18n import ENV_LOCALE_DIRS
+    from bluezone.i18n.pseudo import pseudo, untranslated, write_pseudo_catalogues
+
+    root = Path(__file__).resolve().parents[2]
+    localedir = write_pseudo_catalogues(
+        [("bluezone", root / "bluezone" / "i18n" / "locale" / "bluezone.pot"),
+         ("bluezone_authority", root / "authority" / "bluezone_authority" / "locale" / "bluezone_authority.pot")],
+        tmp_path / "locale")
+    monkeypatch.setenv(ENV_LOCALE_DIRS, str(localedir))  # for the commands and the server below
+    chromium = ensure_chromium()
+    plugins_off = '\n[plugins]\ndisabled = ["qr-checkin"]\n' if _has_qr() else ""  # its texts are its own domain's
+    cfg = write_config(tmp_path, languages=("vi", "qps"), extra=plugins_off)
+    run_cli("authority", "staff", "add", "--config", str(cfg), "--username", "officer", "--name", "Lan",
+            "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
+    proc, url = await start_serve(cfg)
+    try:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, headless=True)
+            page = await (await browser.new_context(locale="vi-VN")).new_page()
+            await page.goto(url + "/portal/login")
+            await page.get_by_label("Tên đăng nhập").fill("officer")
+            await page.get_by_label("Mật khẩu").fill(PASSWORD)
+            await page.get_by_role("button", name="Đăng nhập").click()
+            await page.wait_for_url(url + "/portal/")
+            await expect(page.locator("h1")).to_have_text("Tổng quan 14 ngày qua")
+            await page.get_by_role("link", name=pseudo("English")).click()  # the pseudo-locale's name for itself
+            await page.wait_for_url(url + "/portal/")
+            await expect(page.locator("h1")).to_have_text(pseudo("The last 14 days"))
+            assert await page.locator("html").get_attribute("lang") == "qps"
+            shown = await page.locator("body").inner_text()
+            assert untranslated(shown, ["Lan", "officer", "UTC"]) == [], untranslated(shown, ["Lan", "officer", "UTC"])
+            await page.get_by_role("link", name="Tiếng Việt").click()
+            await page.wait_for_url(url + "/portal/")
+            await expect(page.locator("h1")).to_have_text("Tổng quan 14 ngày qua")
+            await browser.close()
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 30)
+
+
+def _has_qr() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bluezone_qr_checkin") is not None

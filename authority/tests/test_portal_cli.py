@@ -29,7 +29,7 @@ def db_rows(cfg: Path) -> list[tuple]:
 
 
 def test_staff_add_list_unlock_passwd_remove(tmp_path):
-    cfg = write_config(tmp_path)
+    cfg = write_config(tmp_path, languages=("en", "vi"))  # the operator's output: English first
     c = str(cfg)
     out = run("add", "--config", c, "--username", "Lan.Nguyen", "--name", "Nguyễn Thị Lan", "--role", "case-officer",
               "--password-stdin", stdin=PASSWORD + "\n")
@@ -63,7 +63,7 @@ def test_staff_add_list_unlock_passwd_remove(tmp_path):
 
 
 def test_refusals_are_one_line_and_change_nothing(tmp_path):
-    cfg = write_config(tmp_path)
+    cfg = write_config(tmp_path, languages=("en", "vi"))  # the operator's output: English first
     c = str(cfg)
     assert run("add", "--config", c, "--username", "admin", "--name", "A", "--role", "admin", "--password-stdin",
                stdin=PASSWORD + "\n").returncode == 0
@@ -95,7 +95,7 @@ def test_refusals_are_one_line_and_change_nothing(tmp_path):
 def test_password_prompt_is_hidden_and_confirmed(tmp_path):
     import pexpect
 
-    cfg = write_config(tmp_path)
+    cfg = write_config(tmp_path, languages=("en", "vi"))  # the operator's output: English first
     child = pexpect.spawn(BLUEZONE, ["authority", "staff", "add", "--config", str(cfg), "--username", "tuan",
                                      "--name", "Lê Minh Tuấn", "--role", "declarations"], encoding="utf-8", timeout=60)
     child.expect("Password")

@@ -39,7 +39,7 @@ async def test_embargo_on_the_dashboard_and_revocation_from_the_codes_page(runni
             await upload_with_code(t, issued.by_id("issued-code"), past_keys(2) + [today])
 
         page = await c.get("/portal/")
-        release = today.end_interval_number * 600 + 7200
+        release = (today.rolling_start_interval_number + 144) * 600 + 7200  # the end of its UTC day + the embargo
         row = re.search(r'<table id="embargo-table">.*?<tbody>(.*?)</tbody>', page.text, re.S).group(1)
         assert re.findall(r'<td class="(\w+)">([^<]*)</td>', row) == [
             ("keys", "1"), ("from", utc(release)), ("by", utc(release + 3600))]

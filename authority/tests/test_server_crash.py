@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from bluezone.config import load_config
+from bluezone.i18n import text
 from bluezone.export import read_export
 from bluezone_authority.server import AuthorityServer
 from bluezone_authority.server.testing import past_keys
@@ -115,4 +116,4 @@ async def test_sigkill_mid_upload_loses_nothing_acknowledged(tmp_path):
     finally:
         proc2.send_signal(signal.SIGTERM)
         out = (await asyncio.wait_for(proc2.communicate(), 30))[0].decode()
-    assert proc2.returncode == 0 and "Stopped" in out  # clean shutdown on SIGTERM
+    assert proc2.returncode == 0 and text("Stopped.", "vi") in out  # clean shutdown on SIGTERM (said in vi, the first language)

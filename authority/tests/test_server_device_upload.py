@@ -67,3 +67,31 @@ def test_keys_to_upload_keeps_the_newest_thirty_ended_keys():
     assert out == sorted(out, key=lambda k: k.rolling_start_interval_number)
     assert max(k.rolling_start_interval_number for k in out) == today  # ended at 08:00, before NOW
     assert INTERVALS_PER_DAY == 144
+
+
+async def test_a_refused_report_changes_nothing_in_the_store(running, tmp_path):
+    """A code the server refuses leaves every own-key row as it was: no early
+    rotation (it would mark this phone as one that tried to report), no key
+    marked uploaded, the same key still on the air."""
+    r = running
+    url = register_loopback("dev", r.server)
+    config = config_from_dict({"deployment": {"name": "t", "region": "452"}, "authority": {"url": url}})
+    schedule = config.schedule()
+    clock = [NOW - 6 * 3600]
+    store = DeviceStore(tmp_path / "phone.db", clock=lambda: clock[0])
+    try:
+        store.add_own_key(schedule.name, schedule.new_key(NOW - 86400))
+        on_air = store.current_key(schedule)
+        clock[0] = NOW
+        rows = "SELECT schedule, rolling_start, rolling_period, uploaded, sealed FROM own_keys ORDER BY id"
+        before = store.db.execute(rows).fetchall()
+        t = make_transport(url, config)
+        for bad in ("00000000", "not a code"):
+            with pytest.raises(TransportError):
+                await report_own_keys(store, t, bad, config)
+        assert store.db.execute(rows).fetchall() == before
+        assert store.current_key(schedule) == on_air
+        await t.close()
+    finally:
+        store.close()
+        unregister_loopback("dev")

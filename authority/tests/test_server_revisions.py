@@ -125,7 +125,7 @@ async def test_the_embargo_lists_todays_key_with_its_release_time(running):
     async with aiohttp.ClientSession() as s:
         async with s.get(f"{r.url}/v1/authority/embargo", headers=r.auth) as resp:
             view = await resp.json()
-    release = today.end_interval_number * 600 + 7200
+    release = (today.rolling_start_interval_number + 144) * 600 + 7200  # the end of its UTC day + the embargo
     assert view["embargoed"] == [{"availableAt": release, "keys": 1}]
     assert view["readyForNextExport"] == 1
     assert r.server.export_now()["realKeys"] == 1  # the embargoed key waits

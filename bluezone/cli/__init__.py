@@ -11,28 +11,39 @@ import sys
 
 import click
 
-from ..i18n import _
+from ..i18n import N_, _
 from ..plugins import process_plugin_set
 from .common import error_line, fail  # noqa: F401  (fail is re-exported for plugins)
+from .i18n_click import Group
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="bluezone")
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             help=N_("Bluezone: privacy-first contact tracing.\n\n"
+                     "Citizens trace, check in, sync and report; offices run venue check-in; "
+                     "health authorities run the server. Start with 'bluezone demo'."))
+@click.version_option(package_name="bluezone", help=N_("Show the version and exit."))
 def cli() -> None:
-    """Bluezone: privacy-first contact tracing.
-
-    Citizens trace, check in, sync and report; offices run venue check-in;
-    health authorities run the server. Start with 'bluezone demo'.
-    """
+    """The root group; its help is the N_() text above (translated when shown)."""
 
 
 def _register_core_commands() -> None:
     """The phone side's commands. 'serve' and 'authority ...' come from the
     bluezone-authority distribution through bluezone_register_commands."""
-    from . import citizen_cmd, config_cmd, declare_cmd, demo_cmd, export_cmd, install_hints, plugins_cmd, schedule_cmd
+    from . import (
+        citizen_cmd,
+        config_cmd,
+        cover_cmd,
+        declare_cmd,
+        demo_cmd,
+        export_cmd,
+        install_hints,
+        plugins_cmd,
+        privacy_cmd,
+        schedule_cmd,
+    )
 
     for module in (citizen_cmd, config_cmd, schedule_cmd, export_cmd, plugins_cmd, demo_cmd, declare_cmd,
-                   install_hints):
+                   install_hints, privacy_cmd, cover_cmd):
         module.register(cli)
 
 

@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 import click
 
 from ..config import Config, ConfigError, load_config
-from ..i18n import Message, _, _n
+from ..i18n import N_, Message, _, _n
 
 
 def error_line(message: "str | Message") -> str:
@@ -44,7 +44,7 @@ def load_config_or_fail(path: str) -> Config:
 
 config_option = click.option(
     "--config", "config_path", envvar="BLUEZONE_CONFIG", required=True, type=click.Path(dir_okay=False),
-    help="Deployment TOML file (or $BLUEZONE_CONFIG).",
+    help=N_("Deployment TOML file (or $BLUEZONE_CONFIG)."),
 )
 
 

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import click
 
-from ..config import ConfigError, load_config
+from ..config import Config, ConfigError, load_config
+from ..i18n import N_, _, _n, text
+from .i18n_click import Group
 
 
-@click.group("config")
+@click.group("config", cls=Group, help=N_("Deployment configuration files."))
 def config_group() -> None:
-    """Deployment configuration files."""
+    pass
 
 
-@config_group.command("check")
+@config_group.command("check", help=N_("Validate a deployment TOML and list every problem with its location."))
 @click.argument("file", type=click.Path(dir_okay=False))
 def check(file: str) -> None:
-    """Validate a deployment TOML and list every problem with its location."""
     try:
         config = load_config(file)
     except ConfigError as e:
         for problem in e.problems:
             click.echo(problem.format(file), err=True)
-        click.echo(f"{len(e.problems)} problem(s) found in {file}.", err=True)
+        click.echo(str(_found(len(e.problems), file)), err=True)
         raise SystemExit(1) from None
     # The schema says what types a section holds; its settings class checks the
     # rest (a CIDR that parses, a path that resolves): build every one now, so
@@ -35,12 +36,28 @@ def check(file: str) -> None:
     if refused:
         for line in refused.values():
             click.echo(line, err=True)
-        click.echo(f"{len(refused)} problem(s) found in {file}.", err=True)
+        click.echo(str(_found(len(refused), file)), err=True)
         raise SystemExit(1)
+    _warn_outside_hosts(config, file)
     enabled = ", ".join(config.plugins.active_names())
-    click.echo(f"{file}: OK — deployment {config.name!r} (region {config.region}), "
-               f"schedule {config.schedule_name}, retention {config.retention_days} days")
-    click.echo(f"plugins: {enabled}")
+    click.echo(text(_("{path}: OK — deployment {name!r} (region {region}), schedule {schedule}, retention {days} days",
+                     path=file, name=config.name, region=config.region, schedule=config.schedule_name,
+                     days=config.retention_days)))
+    click.echo(text(_("plugins: {names}", names=enabled)))
+
+
+def _found(n: int, path: str) -> object:
+    return _n("{n} problem found in {path}.", "{n} problems found in {path}.", n, path=path)
+
+
+def _warn_outside_hosts(config: Config, file: str) -> None:
+    """Warnings (not errors) for configured URLs whose host is outside the
+    country (bluezone.privacy.hosts); the file still checks OK."""
+    from ..privacy.hosts import outside_hosts
+    from ..privacy.notice import PrivacySettings
+
+    for warning in outside_hosts(config.data, config.typed(PrivacySettings).hosts_in_country):
+        click.echo(warning.format(file), err=True)
 
 
 def register(cli: click.Group) -> None:

@@ -17,18 +17,21 @@ from typing import Any
 
 import click
 
+from ..i18n import N_, _, _n, text
 from .common import config_option, fail, load_config_or_fail, with_store_errors
+from .i18n_click import Command
 
 
 def _read_json(path: str) -> Any:
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        fail(f"cannot read {path}: {e}")
+        fail(_("cannot read {path}: {reason}", path=path, reason=e))
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        fail(f"{path} is not JSON: {e.msg} at line {e.lineno} column {e.colno}")
+        fail(_("{path} is not JSON: {detail} at line {line} column {column}", path=path, detail=e.msg,
+               line=e.lineno, column=e.colno))
 
 
 def _open_store(path: str | None, config: Any):
@@ -39,31 +42,29 @@ def _open_store(path: str | None, config: Any):
     return open_store_or_fail(path, config.retention_days)
 
 
-@click.command("declare")
+@click.command("declare", cls=Command, help=N_(
+    "Fill in a health declaration; it is sealed to the health authority on this device."))
 @config_option
 @click.option("--store", "store_path", envvar="BLUEZONE_STORE", type=click.Path(dir_okay=False),
-              help="Device store: offers alerts to link, keeps your copy if you choose.")
-@click.option("--lang", "language", type=click.Choice(["vi", "en"]), default=None,
-              help="Language of the questions (asked when omitted).")
+              help=N_("Device store: offers alerts to link, keeps your copy if you choose."))
+@click.option("--lang", "language", default=None, metavar="LANG",
+              help=N_("Language of the questions: one of the deployment's languages (asked when omitted)."))
 @click.option("--from-json", "from_json", type=click.Path(allow_dash=True, dir_okay=False), default=None,
-              help="Read the answers from a JSON object ('-' for stdin) instead of asking.")
-@click.option("--link-alert", is_flag=True, help="With --from-json: link to the most recent F1/F2 alert.")
-@click.option("--verification-code", default=None, help="Code the health authority gave you (linked declarations).")
-@click.option("--keep-copy/--no-keep-copy", default=None, help="Keep your own copy on this device (encrypted).")
+              help=N_("Read the answers from a JSON object ('-' for stdin) instead of asking."))
+@click.option("--link-alert", is_flag=True, help=N_("With --from-json: link to the most recent F1/F2 alert."))
+@click.option("--verification-code", default=None,
+              help=N_("Code the health authority gave you (linked declarations)."))
+@click.option("--keep-copy/--no-keep-copy", default=None, help=N_("Keep your own copy on this device (encrypted)."))
 @click.option("--external/--no-external", default=None,
-              help="Also send to external submitters (e.g. NCOVI), which read your answers.")
+              help=N_("Also send to external submitters (e.g. NCOVI), which read your answers."))
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write the sealed declaration to this file.")
-@click.option("--no-submit", is_flag=True, help="Seal only (with --out); do not send.")
-@click.option("--schema", "show_schema", is_flag=True, help="Print the deployment's form as JSON and exit.")
+              help=N_("Also write the sealed declaration to this file."))
+@click.option("--no-submit", is_flag=True, help=N_("Seal only (with --out); do not send."))
+@click.option("--schema", "show_schema", is_flag=True, help=N_("Print the deployment's form as JSON and exit."))
 @with_store_errors
 def declare_command(config_path: str, store_path: str | None, language: str | None, from_json: str | None,
                     link_alert: bool, verification_code: str | None, keep_copy: bool | None,
                     external: bool | None, out_path: str | None, no_submit: bool, show_schema: bool) -> None:
-    """Fill in a health declaration; it is sealed to the health authority on this device.
-
-    Khai báo y tế; tờ khai được mã hoá cho cơ quan y tế ngay trên máy này.
-    """
     from ..declarations import (
         InvalidDeclaration,
         LinkageError,
@@ -84,7 +85,7 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
     try:
         form = build_form(config)
     except FormError as e:
-        fail(f"the declaration form is broken by a plugin: {e}")
+        fail(_("the declaration form is broken by a plugin: {detail}", detail=e))
     if show_schema:
         click.echo(json.dumps(form.describe(), ensure_ascii=False, indent=2))
         return
@@ -92,8 +93,17 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
         public_key = public_key_from_config(config)
     except SealError as e:
         fail(str(e))
+    if language is not None and language not in config.languages:
+        fail(_("--lang {language!r} is not one of this deployment's languages ({offered})", language=language,
+               offered=", ".join(config.languages)))
     settings = config.typed(DeclarationsSettings)
     store = _open_store(store_path, config)
+    from .. import consent
+
+    if store is not None and not consent.allowed(store, "declarations"):
+        store.close()
+        fail(str(consent.ConsentWithdrawn("declarations")))
+    submitters_agreed = store is None or consent.allowed(store, "submitters")
     offers = offers_from_store(store) if store is not None else []
     console = Console(lambda prompt: click.prompt(prompt, default="", show_default=False, prompt_suffix=""),
                       click.echo)
@@ -101,7 +111,7 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
     try:
         if from_json is None:  # interactive
             language = language or choose_language(console, list(config.languages))
-            click.echo(f"\n{form.title[language]} — {form.schema_tag}")
+            click.echo("\n{} — {}".format(text(form.title, language), form.schema_tag))
             linkage = offer_linkage(console, offers, language) if offers else None
             answers = ask_form(console, form, language)
         else:
@@ -110,11 +120,11 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
             linkage = None
             if link_alert:
                 if not offers:
-                    fail("--link-alert: the store holds no F1/F2 alert to link")
+                    fail(_("--link-alert: the store holds no F1/F2 alert to link"))
                 linkage = offers[0]
         if verification_code is not None:
             if linkage is None:
-                fail("--verification-code needs a linked alert (--link-alert or answer yes when asked)")
+                fail(_("--verification-code needs a linked alert (--link-alert or answer yes when asked)"))
             linkage = linkage.with_code(verification_code)
     except LinkageError as e:
         fail(str(e))
@@ -122,23 +132,24 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
         declaration = make_declaration(form, answers, language=language, linkage=linkage)
     except InvalidDeclaration as e:
         for err in e.result.errors:
-            _echo(f"  {err.format(language)}", err=True)
-        fail(f"{len(e.result.errors)} answer(s) not valid; nothing was sealed or sent")
+            _echo("  " + err.format(language), err=True)
+        fail(_n("{n} answer is not valid; nothing was sealed or sent",
+                "{n} answers are not valid; nothing was sealed or sent", len(e.result.errors)))
     if interactive:
         for line in summary_lines(form, declaration.answers, language):
             _echo(line)
     sealed = seal(declaration, public_key)
     if out_path:
         Path(out_path).write_bytes(sealed)
-        click.echo(f"sealed: {out_path} ({len(sealed)} bytes)")
+        click.echo(_("sealed: {path} ({size} bytes)", path=out_path, size=len(sealed)).text(language))
 
     keep = _decide(keep_copy, settings.keep_copy, interactive,
                    lambda: console.yes_no(ui("keep_copy", language), language, default=False))
     if keep and store is None:
-        fail("--keep-copy needs --store")
+        fail(_("--keep-copy needs --store"))
     if keep:
         store.add_declaration(declaration.to_json())
-        click.echo("đã lưu bản sao (mã hoá) trên máy" if language == "vi" else "your copy is kept on this device (encrypted)")
+        click.echo(text(N_("your copy is kept on this device (encrypted)"), language))
 
     ok = True
     if not no_submit:
@@ -148,12 +159,12 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
             if name == "authority":
                 chosen.append(name)
                 continue
-            agree = external if external is not None else (
-                console.yes_no(ui("external", language, name=name), language, default=False) if interactive else False)
+            agree = submitters_agreed and (external if external is not None else (
+                console.yes_no(ui("external", language, name=name), language, default=False) if interactive else False))
             if agree:
                 chosen.append(name)
             else:
-                click.echo(f"{name}: " + ("bỏ qua (bạn không đồng ý)" if language == "vi" else "skipped (not agreed)"))
+                click.echo(_("{name}: skipped (not agreed)", name=name).text(language))
         results = asyncio.run(submit_all(Submission(sealed, declaration, form), chosen, config))
         for r in results:  # may quote a remote endpoint's message: neutralised like everything else
             _echo(r.line(language), err=not r.ok)

@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import click
 
+from ..i18n import N_, Message
 from .common import fail
+from .i18n_click import Command
 
-INSTALL_HINT = (
-    "the demo is the bluezone-demo plugin, which is not installed (or is disabled); install it with "
-    "'pip install -e plugins/demo' (or run 'make demo' in the repository) / "
-    "bản trình diễn là plugin bluezone-demo, chưa được cài (hoặc đang bị tắt); hãy cài bằng "
-    "'pip install -e plugins/demo' (hoặc chạy 'make demo' trong kho mã nguồn)"
-)
+INSTALL_HINT = N_("the demo is the bluezone-demo plugin, which is not installed (or is disabled); install it "
+                  "with 'pip install -e plugins/demo' (or run 'make demo' in the repository)")
 
 
-@click.command("demo", context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-               add_help_option=False)
+@click.command("demo", cls=Command, context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+               add_help_option=False, help=N_("A simulated province day (needs the bluezone-demo plugin)."))
 def demo_command() -> None:
-    """A simulated province day (needs the bluezone-demo plugin)."""
-    fail(INSTALL_HINT)
+    fail(Message(INSTALL_HINT))
 
 
 def register(cli: click.Group) -> None:

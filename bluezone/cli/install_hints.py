@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import click
 
+from ..i18n import N_, Message
 from .common import fail
+from .i18n_click import Command
 
 #: command -> (distribution, its folder in the repository, the plugin that adds the command)
 PROVIDERS: dict[str, tuple[str, str, str]] = {
@@ -26,20 +28,17 @@ PROVIDERS: dict[str, tuple[str, str, str]] = {
     "venue": ("bluezone-qr-checkin", "plugins/qr_checkin", "qr-checkin"),
 }
 
-INSTALL_HINT = (
-    "'bluezone {name}' is part of {dist}, which is not installed (or its '{plugin}' plugin is disabled); "
-    "install it with 'pip install -e {folder}' in the repository / 'bluezone {name}' thuộc {dist}, chưa được "
-    "cài (hoặc plugin '{plugin}' đang bị tắt); hãy cài bằng 'pip install -e {folder}' trong kho mã nguồn"
-)
+INSTALL_HINT = N_("'bluezone {name}' is part of {dist}, which is not installed (or its '{plugin}' plugin is "
+                  "disabled); install it with 'pip install -e {folder}' in the repository")
 
 
 def _placeholder(name: str) -> click.Command:
     dist, folder, plugin = PROVIDERS[name]
 
-    @click.command(name, hidden=True, add_help_option=False,
+    @click.command(name, cls=Command, hidden=True, add_help_option=False,
                    context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
     def command() -> None:
-        fail(INSTALL_HINT.format(name=name, dist=dist, folder=folder, plugin=plugin))
+        fail(Message(INSTALL_HINT, {"name": name, "dist": dist, "folder": folder, "plugin": plugin}))
 
     return command
 

@@ -14,7 +14,7 @@
 
 from .compose import InvalidDeclaration, build_form, make_declaration
 from .declaration import Declaration, DeclarationFormatError
-from .fields import Choice, Field, FieldError, tr
+from .fields import Choice, Field, FieldError
 from .form import Form, FormError, ValidationResult
 from .linkage import Linkage, LinkageError, offers, offers_from_store
 from .sealing import (
@@ -33,5 +33,5 @@ __all__ = [
     "InvalidDeclaration", "KeyPair", "Linkage", "LinkageError", "SealError", "SubmitError", "SubmitResult",
     "Submission", "ValidationResult", "build_form", "load_private_key", "make_declaration", "offers",
     "offers_from_store", "open_sealed", "public_key_from_b64", "public_key_from_config", "seal",
-    "submit_all", "tr",
+    "submit_all",
 ]

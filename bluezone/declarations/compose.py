@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from ..i18n import LANGUAGE_TAG
 from ..plugins import call_hook
 from .declaration import Declaration
-from .fields import LANGUAGES
 from .form import Form, FormError, ValidationResult
 from .linkage import Linkage
 from .ncovi_form import ncovi_form
@@ -53,8 +53,8 @@ def make_declaration(
 ) -> Declaration:
     """Validate answers and wrap them as a :class:`Declaration` (or raise
     :class:`InvalidDeclaration` listing every bad field)."""
-    if language not in LANGUAGES:
-        raise ValueError(f"language must be one of {LANGUAGES}")
+    if not LANGUAGE_TAG.fullmatch(language):
+        raise ValueError(f"language must be a language tag like 'vi', not {language!r}")
     today = today or dt.date.today()
     result = form.validate(answers, today=today)
     if not result.ok:

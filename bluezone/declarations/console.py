@@ -15,34 +15,34 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .fields import Field, FieldValueError, tr
+from ..i18n import N_, Message, render, text
+from .fields import Field, FieldValueError
 from .form import Form
 from .linkage import Linkage, LinkageError, normalise_code
 
 UI = {
-    "choose_language": tr("Chọn ngôn ngữ / Choose language [vi/en]", "Chọn ngôn ngữ / Choose language [vi/en]"),
-    "optional": tr("(Enter để bỏ qua)", "(Enter to skip)"),
-    "yes_no": tr("[c/k]", "[y/n]"),
-    "multi": tr("Nhập các số hoặc mã, cách nhau bởi dấu phẩy; Enter nếu không có",
-                "Type numbers or codes separated by commas; Enter for none"),
-    "try_again": tr("Chưa hợp lệ", "Not valid"),
-    "offer": tr("Bạn đã nhận cảnh báo {tier} (tiếp xúc ngày {date}). Gắn tờ khai với cảnh báo này? "
-                "(chỉ gửi mức {tier} và ngày, không gửi gì khác)",
-                "You received an {tier} alert (exposure on {date}). Link this declaration to it? "
+    "optional": N_("(Enter to skip)"),
+    "yes_no": N_("[y/n]"),
+    "multi": N_("Type numbers or codes separated by commas; Enter for none"),
+    "try_again": N_("Not valid"),
+    "offer": N_("You received an {tier} alert (exposure on {date}). Link this declaration to it? "
                 "(only the tier and the date are sent, nothing else)"),
-    "code": tr("Cơ quan y tế có đưa mã xác minh cho bạn không? Nhập mã",
-               "Did the health authority give you a verification code? Enter it"),
-    "fix": tr("Vui lòng sửa các câu trả lời sau:", "Please correct these answers:"),
-    "summary": tr("Tóm tắt tờ khai", "Declaration summary"),
-    "keep_copy": tr("Lưu một bản trên máy này (được mã hoá)?", "Keep a copy on this device (encrypted)?"),
-    "external": tr("Gửi thêm tới {name}? Nơi này sẽ đọc được nội dung tờ khai.",
-                   "Also send to {name}? They will be able to read your answers."),
-    "provinces_hint": tr("Nhập mã tỉnh (ví dụ 64 = Gia Lai)", "Type the province code (e.g. 64 = Gia Lai)"),
+    "code": N_("Did the health authority give you a verification code? Enter it"),
+    "fix": N_("Please correct these answers:"),
+    "summary": N_("Declaration summary"),
+    "keep_copy": N_("Keep a copy on this device (encrypted)?"),
+    "external": N_("Also send to {name}? They will be able to read your answers."),
+    "provinces_hint": N_("Type the province code (e.g. 64 = Gia Lai)"),
 }
 
 
+#: Asked before the person has chosen a language: shown in every deployment language.
+CHOOSE_LANGUAGE = N_("Choose language [{languages}]")
+
+
 def ui(key: str, language: str, **kw: Any) -> str:
-    return UI[key][language].format(**kw)
+    """A prompt of the console flow in the person's language."""
+    return Message(UI[key], kw).text(language)
 
 
 @dataclass
@@ -59,7 +59,7 @@ class Console:
             raise KeyboardInterrupt from None
 
     def yes_no(self, question: str, language: str, default: bool | None = None) -> bool:
-        probe = Field("_", "_", "boolean", tr("_", "_"))
+        probe = Field("_", "_", "boolean", "_")
         while True:
             raw = self.ask(f"{question} {ui('yes_no', language)}: ")
             if not raw.strip() and default is not None:
@@ -67,12 +67,13 @@ class Console:
             try:
                 return probe.coerce(raw)
             except FieldValueError as e:
-                self.say(f"  {e.text[language]}")
+                self.say("  " + text(e.text, language))
 
 
 def choose_language(console: Console, allowed: list[str]) -> str:
     while True:
-        raw = console.ask(ui("choose_language", "vi") + ": ").strip().lower()
+        raw = console.ask(render(Message(CHOOSE_LANGUAGE, {"languages": "/".join(allowed)}), allowed) + ": ")
+        raw = raw.strip().lower()
         if raw in allowed:
             return raw
         if not raw:
@@ -81,9 +82,9 @@ def choose_language(console: Console, allowed: list[str]) -> str:
 
 def _choice_lines(f: Field, language: str) -> list[str]:
     if len(f.choices) > 12:  # provinces: code and name, four per line
-        cells = [f"{c.code} {c.label[language]}" for c in f.choices]
+        cells = ["{} {}".format(c.code, text(c.label, language)) for c in f.choices]
         return ["  " + "  ".join(f"{cell:<22}" for cell in cells[i:i + 4]).rstrip() for i in range(0, len(cells), 4)]
-    return ["  " + "   ".join(f"{i}) {c.label[language]}" for i, c in enumerate(f.choices, 1))]
+    return ["  " + "   ".join("{}) {}".format(i, text(c.label, language)) for i, c in enumerate(f.choices, 1))]
 
 
 def ask_field(console: Console, form: Form, f: Field, language: str, today: dt.date) -> Any:
@@ -108,16 +109,16 @@ def ask_field(console: Console, form: Form, f: Field, language: str, today: dt.d
         shown = f.choice_label(default, language) if f.kind == "choice" else default
         suffix += f" [{shown}]"
     while True:
-        raw = console.ask(f"{f.label[language]}{suffix}: ")
+        raw = console.ask("{}{}: ".format(text(f.label, language), suffix))
         if not raw.strip() and default is not None:
             raw = default
         try:
             value = f.coerce(raw, today=today)
         except FieldValueError as e:
-            console.say(f"  {ui('try_again', language)}: {e.text[language]}")
+            console.say("  {}: {}".format(ui("try_again", language), text(e.text, language)))
             continue
         if value is None and required:
-            console.say(f"  {ui('try_again', language)}: {tr('bắt buộc', 'is required')[language]}")
+            console.say("  {}: {}".format(ui("try_again", language), text(N_("is required"), language)))
             continue
         return value
 
@@ -131,13 +132,13 @@ def ask_form(console: Console, form: Form, language: str, today: dt.date | None 
         if not fields:
             continue
         if section == "consent" and form.consent:
-            console.say(form.consent[language])
+            console.say(text(form.consent, language))
         shown = False
         for f in fields:
             if not form.is_asked(f, answers):
                 continue
             if not shown:
-                console.say(f"\n== {title[language]} ==")
+                console.say("\n== {} ==".format(text(title, language)))
                 shown = True
             answers[f.id] = ask_field(console, form, f, language, today)
     while True:
@@ -176,10 +177,10 @@ def summary_lines(form: Form, answers: dict[str, Any], language: str) -> list[st
         if v is None:  # not asked, or left empty (an opened declaration may say null for any field)
             continue
         if f.kind == "boolean":
-            v = tr("có", "yes")[language] if v else tr("không", "no")[language]
+            v = text(N_("yes") if v else N_("no"), language)
         elif f.kind == "choice":
             v = f.choice_label(v, language)
         elif f.kind == "multichoice":
             v = ", ".join(f.choice_label(c, language) for c in v)
-        out.append(f"  {f.label[language]}: {v}")
+        out.append("  {}: {}".format(text(f.label, language), v))
     return out

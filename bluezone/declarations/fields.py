@@ -2,11 +2,13 @@
 
 Why a small home-grown field model instead of JSON Schema alone: the same
 definition drives three things that must agree — the interactive prompt (it
-needs labels and choices in Vietnamese and English), the ``--from-json``
+needs labels and choices in the person's language), the ``--from-json``
 reader (typed values) and the error a person sees ("Năm sinh: phải từ 1900
 đến 2026" / "Year of birth: must be 1900 to 2026"). Every check returns a
-:class:`FieldError` carrying both languages, never an exception from deep
-inside a library.
+:class:`FieldError` whose texts go through the message catalogue (labels are
+English msgids marked with ``N_``; a reason with numbers in it is a
+:class:`~bluezone.i18n.Message`), never an exception from deep inside a
+library.
 
 Canonical answer values are JSON-friendly: ``str``, ``int``, ``bool``,
 ISO dates as ``str`` and lists of choice codes.
@@ -20,15 +22,17 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-#: Languages every label and message is written in.
-LANGUAGES = ("vi", "en")
+from ..i18n import N_, Message, _, active_languages, text
 
-Text = dict[str, str]  # {"vi": ..., "en": ...}
+#: A text a person reads: an English msgid (``N_("Year of birth")``, shown
+#: through the catalogue) or a :class:`Message` with fields. A text no
+#: catalogue knows (a province's own label, a place name) is shown as written.
+Text = str | Message
 
 
-def tr(vi: str, en: str) -> Text:
-    """A bilingual text."""
-    return {"vi": vi, "en": en}
+def texts(value: Text, languages: tuple[str, ...] | None = None) -> dict[str, str]:
+    """``{language: text}`` in the given (default: the active) languages, for JSON descriptions."""
+    return {lang: text(value, lang) for lang in (languages or active_languages())}
 
 
 @dataclass(frozen=True)
@@ -48,15 +52,14 @@ class FieldError:
     message: Text
 
     def format(self, language: str = "en") -> str:
-        lang = language if language in self.message else "en"
-        return f"{self.field_id} ({self.label[lang]}): {self.message[lang]}"
+        return "{} ({}): {}".format(self.field_id, text(self.label, language), text(self.message, language))
 
 
 class FieldValueError(ValueError):
-    """Raised by :meth:`Field.coerce` with a bilingual reason."""
+    """Raised by :meth:`Field.coerce` with the reason (shown through the catalogue)."""
 
     def __init__(self, message: Text):
-        super().__init__(message["en"])
+        super().__init__(text(message, "en"))
         self.text = message
 
 
@@ -71,10 +74,10 @@ _FALSE = {"n", "no", "k", "khong", "không", "false", "0", ""}
 
 def _clean_text(value: Any, field_id: str) -> str:
     if not isinstance(value, str):
-        raise FieldValueError(tr("phải là chữ", "must be text"))
+        raise FieldValueError(N_("must be text"))
     value = unicodedata.normalize("NFC", value).strip()
     if any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
-        raise FieldValueError(tr("có ký tự điều khiển không hợp lệ", "contains control characters"))
+        raise FieldValueError(N_("contains control characters"))
     return value
 
 
@@ -112,8 +115,8 @@ class Field:
             raise ValueError(f"field {self.id!r}: unknown kind {self.kind!r} (known: {', '.join(KINDS)})")
         if self.kind in ("choice", "multichoice") and not self.choices:
             raise ValueError(f"field {self.id!r}: a {self.kind} field needs choices")
-        if set(self.label) != set(LANGUAGES):
-            raise ValueError(f"field {self.id!r}: label needs exactly {LANGUAGES}")
+        if not isinstance(self.label, (str, Message)) or not str(self.label):
+            raise ValueError(f"field {self.id!r}: the label is one text (an English msgid marked with N_())")
 
     # -- helpers -----------------------------------------------------------------
 
@@ -123,7 +126,7 @@ class Field:
     def choice_label(self, code: str, language: str) -> str:
         for c in self.choices:
             if c.code == code:
-                return c.label[language]
+                return text(c.label, language)
         return code
 
     def is_empty(self, value: Any) -> bool:
@@ -149,32 +152,31 @@ class Field:
     def _coerce_text(self, value: Any, today: dt.date) -> str:
         text = _clean_text(value, self.id)
         if len(text) < self.min_length:
-            raise FieldValueError(tr(f"cần ít nhất {self.min_length} ký tự", f"needs at least {self.min_length} characters"))
+            raise FieldValueError(_("needs at least {n} characters", n=self.min_length))
         if len(text) > self.max_length:
-            raise FieldValueError(tr(f"tối đa {self.max_length} ký tự", f"at most {self.max_length} characters"))
+            raise FieldValueError(_("at most {n} characters", n=self.max_length))
         if self.letters_only:
             bad = [c for c in text if not (c.isalpha() or c in " .'-")]
             if bad:
-                raise FieldValueError(tr("chỉ được dùng chữ cái, dấu cách, dấu chấm, gạch nối",
-                                         "only letters, spaces, dots, apostrophes and hyphens"))
+                raise FieldValueError(N_("only letters, spaces, dots, apostrophes and hyphens"))
         if self.pattern and not re.fullmatch(self.pattern, text):
-            raise FieldValueError(self.pattern_message or tr("không đúng định dạng", "has the wrong format"))
+            raise FieldValueError(self.pattern_message or N_("has the wrong format"))
         return text
 
     def _as_int(self, value: Any) -> int:
         if isinstance(value, bool):
-            raise FieldValueError(tr("phải là số nguyên", "must be a whole number"))
+            raise FieldValueError(N_("must be a whole number"))
         if isinstance(value, int):
             return value
         if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,9}\s*", value):
             return int(value)
-        raise FieldValueError(tr("phải là số nguyên", "must be a whole number"))
+        raise FieldValueError(N_("must be a whole number"))
 
     def _coerce_integer(self, value: Any, today: dt.date) -> int:
         n = self._as_int(value)
         lo, hi = self.minimum, self.maximum
         if (lo is not None and n < lo) or (hi is not None and n > hi):
-            raise FieldValueError(tr(f"phải từ {lo} đến {hi}", f"must be {lo} to {hi}"))
+            raise FieldValueError(_("must be {low} to {high}", low=lo, high=hi))
         return n
 
     def _coerce_year(self, value: Any, today: dt.date) -> int:
@@ -182,7 +184,7 @@ class Field:
         lo = self.minimum if self.minimum is not None else 1900
         hi = today.year
         if not lo <= n <= hi:
-            raise FieldValueError(tr(f"phải từ {lo} đến {hi}", f"must be {lo} to {hi}"))
+            raise FieldValueError(_("must be {low} to {high}", low=lo, high=hi))
         return n
 
     def _coerce_choice(self, value: Any, today: dt.date) -> str:
@@ -194,8 +196,7 @@ class Field:
             if v.isdigit() and 1 <= int(v) <= len(codes):  # a number typed at the prompt
                 return codes[int(v) - 1]
         allowed = ", ".join(self.choice_codes()[:12]) + (" ..." if len(self.choices) > 12 else "")
-        raise FieldValueError(tr(f"không phải lựa chọn hợp lệ (có thể chọn: {allowed})",
-                                 f"is not one of the choices ({allowed})"))
+        raise FieldValueError(_("is not one of the choices ({allowed})", allowed=allowed))
 
     def _coerce_multichoice(self, value: Any, today: dt.date) -> list[str]:
         if isinstance(value, str):
@@ -203,7 +204,7 @@ class Field:
         elif isinstance(value, list):
             items = value
         else:
-            raise FieldValueError(tr("phải là danh sách lựa chọn", "must be a list of choices"))
+            raise FieldValueError(N_("must be a list of choices"))
         out: list[str] = []
         for item in items:
             code = self._coerce_choice(item, today)
@@ -221,11 +222,11 @@ class Field:
                 return True
             if v in _FALSE:
                 return False
-        raise FieldValueError(tr("trả lời có (c) hoặc không (k)", "answer yes (y) or no (n)"))
+        raise FieldValueError(N_("answer yes (y) or no (n)"))
 
     def _coerce_date(self, value: Any, today: dt.date) -> str:
         if not isinstance(value, str):
-            raise FieldValueError(tr("phải là ngày dạng YYYY-MM-DD", "must be a date YYYY-MM-DD"))
+            raise FieldValueError(N_("must be a date YYYY-MM-DD"))
         v = value.strip()
         d = None
         for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
@@ -235,42 +236,39 @@ class Field:
             except ValueError:
                 continue
         if d is None:
-            raise FieldValueError(tr("phải là ngày dạng YYYY-MM-DD hoặc DD/MM/YYYY", "must be a date YYYY-MM-DD or DD/MM/YYYY"))
+            raise FieldValueError(N_("must be a date YYYY-MM-DD or DD/MM/YYYY"))
         if self.not_future and d > today:
-            raise FieldValueError(tr("không được là ngày trong tương lai", "must not be in the future"))
+            raise FieldValueError(N_("must not be in the future"))
         if d.year < 2019:
-            raise FieldValueError(tr("phải từ năm 2019 trở đi", "must be in 2019 or later"))
+            raise FieldValueError(N_("must be in 2019 or later"))
         return d.isoformat()
 
     def _coerce_phone(self, value: Any, today: dt.date) -> str:
         text = _clean_text(value, self.id)
         compact = re.sub(r"[\s.()-]", "", text)
         if not _PHONE.fullmatch(compact):
-            raise FieldValueError(tr("số điện thoại không hợp lệ (ví dụ 0912345678 hoặc +84912345678)",
-                                     "not a valid phone number (e.g. 0912345678 or +84912345678)"))
+            raise FieldValueError(N_("not a valid phone number (e.g. 0912345678 or +84912345678)"))
         return compact
 
     def _coerce_id_number(self, value: Any, today: dt.date) -> str:
         text = _clean_text(value, self.id).replace(" ", "").upper()
         if not _ID.fullmatch(text):
-            raise FieldValueError(tr("6–20 chữ cái hoặc chữ số (CCCD 12 số, CMND 9 số, hộ chiếu)",
-                                     "6–20 letters or digits (citizen ID 12 digits, old ID 9 digits, passport)"))
+            raise FieldValueError(N_("6–20 letters or digits (citizen ID 12 digits, old ID 9 digits, passport)"))
         if text.isdigit() and len(text) not in (9, 12):
-            raise FieldValueError(tr("số CMND có 9 chữ số, số CCCD có 12 chữ số",
-                                     "an ID number of digits only must have 9 (old ID) or 12 (citizen ID) digits"))
+            raise FieldValueError(N_("an ID number of digits only must have 9 (old ID) or 12 (citizen ID) digits"))
         return text
 
     def _coerce_email(self, value: Any, today: dt.date) -> str:
         text = _clean_text(value, self.id)
         if len(text) > 254 or not _EMAIL.fullmatch(text):
-            raise FieldValueError(tr("địa chỉ email không hợp lệ", "not a valid email address"))
+            raise FieldValueError(N_("not a valid email address"))
         return text.lower()
 
     # -- serialisation (for docs and the authority's CSV header) -------------------
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "section": self.section, "kind": self.kind,
-                               "label": self.label, "required": self.required}
+                               "label": texts(self.label), "required": self.required}
         if self.choices:
-            out["choices"] = [{"code": c.code, "label": c.label} for c in self.choices]
+            out["choices"] = [{"code": c.code, "label": texts(c.label)} for c in self.choices]
         return out

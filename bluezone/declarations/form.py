@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from .fields import Field, FieldError, FieldValueError, Text, tr
+from ..i18n import N_
+from .fields import Field, FieldError, FieldValueError, Text, texts
 
 #: A rule over several answers; returns the errors it finds.
 CrossCheck = Callable[["Form", dict[str, Any], dt.date], list[FieldError]]
@@ -124,8 +125,8 @@ class Form:
         today = today or dt.date.today()
         errors: list[FieldError] = []
         if not isinstance(raw, dict):
-            return ValidationResult({}, [FieldError("(form)", tr("tờ khai", "declaration"),
-                                                    tr("phải là một đối tượng JSON", "must be a JSON object"))])
+            return ValidationResult({}, [FieldError("(form)", N_("declaration"),
+                                                    N_("must be a JSON object"))])
         clean: dict[str, Any] = {}
         for f in self.fields:
             try:
@@ -134,17 +135,17 @@ class Form:
                 errors.append(f.error(e.text))
                 clean[f.id] = None
         for key in sorted(k for k in raw if isinstance(k, str) and k not in self):
-            errors.append(FieldError(key, tr(key, key), tr("không có trong tờ khai này", "is not a field of this form")))
+            errors.append(FieldError(key, key, N_("is not a field of this form")))
         for key in [k for k in raw if not isinstance(k, str)]:
-            errors.append(FieldError(repr(key), tr("?", "?"), tr("tên trường phải là chữ", "field names must be text")))
+            errors.append(FieldError(repr(key), "?", N_("field names must be text")))
         bad = {e.field_id for e in errors}
         for f in self.fields:
             if f.id in bad:
                 continue
             if not self.is_asked(f, clean) and not f.is_empty(clean[f.id]):
-                errors.append(f.error(tr("chỉ trả lời khi câu hỏi áp dụng", "must be empty when the question does not apply")))
+                errors.append(f.error(N_("must be empty when the question does not apply")))
             elif self.is_required(f, clean) and f.is_empty(clean[f.id]):
-                errors.append(f.error(tr("bắt buộc", "is required")))
+                errors.append(f.error(N_("is required")))
         if not errors:
             for check in self.checks:
                 errors.extend(check(self, clean, today))
@@ -154,6 +155,6 @@ class Form:
         """The form as JSON (for docs, portals and integrators)."""
         return {
             "form": self.form_id, "version": self.version, "schema": self.schema_tag,
-            "title": self.title, "sections": self.sections,
+            "title": texts(self.title), "sections": {k: texts(v) for k, v in self.sections.items()},
             "fields": [f.describe() for f in self.fields],
         }

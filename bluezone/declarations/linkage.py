@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..i18n import _
 from ..models import Alert, Tier
 
 #: Verification codes as the authority issues them (google/exposure-notifications-verification-server):
@@ -33,8 +34,7 @@ def normalise_code(code: str) -> str:
     """Accept a code as people type it (spaces, dashes, capitals) or refuse it."""
     compact = re.sub(r"[\s-]", "", code).lower()
     if not CODE_PATTERN.fullmatch(compact):
-        raise LinkageError("a verification code is 8 digits or 16 letters and digits "
-                           "/ mã xác minh gồm 8 chữ số hoặc 16 chữ cái và chữ số")
+        raise LinkageError(_("a verification code is 8 digits or 16 letters and digits"))
     return compact
 
 

@@ -31,6 +31,7 @@ from typing import Any
 import aiohttp
 
 from ..hookspecs import hookimpl
+from ..i18n import _
 from ..settings import FROM_SCHEMA, section_settings
 from .form import Form
 from .ncovi_form import CHRONIC, EXPOSURES, SYMPTOMS
@@ -131,7 +132,7 @@ class NcoviSubmitter:
 
         settings = config.typed(DeclarationsSettings).ncovi
         if settings is None:
-            raise SubmitError("[declarations.ncovi] url is not configured")
+            raise SubmitError(str(_("[declarations.ncovi] url is not configured")))
         self.url: str = settings.url
         self.timeout = aiohttp.ClientTimeout(total=float(settings.timeout_seconds))
         self.policy = RetryPolicy(int(settings.attempts), float(settings.backoff_seconds),

@@ -7,7 +7,7 @@ keeps answers comparable across spellings (Hoà/Hòa) and languages.
 
 from __future__ import annotations
 
-from .fields import Choice, tr
+from .fields import Choice
 
 PROVINCES: dict[str, str] = {
     "01": "Hà Nội", "02": "Hà Giang", "04": "Cao Bằng", "06": "Bắc Kạn", "08": "Tuyên Quang",
@@ -25,10 +25,8 @@ PROVINCES: dict[str, str] = {
     "93": "Hậu Giang", "94": "Sóc Trăng", "95": "Bạc Liêu", "96": "Cà Mau",
 }
 
-_EN = {"01": "Hanoi", "46": "Thua Thien Hue", "79": "Ho Chi Minh City"}
-
-
 def province_choices() -> tuple[Choice, ...]:
-    """Choices labelled in Vietnamese, and in English (names without diacritics
-    are not forced: Vietnamese place names are used in English too)."""
-    return tuple(Choice(code, tr(name, _EN.get(code, name))) for code, name in PROVINCES.items())
+    """Choices labelled with the province's own name in every language: a
+    place name is a name, not a text for the catalogue (Vietnamese place names
+    are used in English too)."""
+    return tuple(Choice(code, name) for code, name in PROVINCES.items())

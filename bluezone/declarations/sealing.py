@@ -22,6 +22,7 @@ import nacl.bindings
 import nacl.exceptions
 import nacl.public
 
+from ..i18n import _
 from ..keytext import decode_key32
 from ..store.secrets import write_private_file
 from .declaration import MAX_PLAINTEXT, PAD_BLOCK, Declaration
@@ -46,8 +47,7 @@ def public_key_from_b64(text: str) -> nacl.public.PublicKey:
 def public_key_from_config(config) -> nacl.public.PublicKey:
     value = config.typed("authority").declaration_public_key
     if not value:
-        raise SealError("the deployment has no [authority] declaration_public_key; declarations cannot be sealed / "
-                        "tệp triển khai chưa có [authority] declaration_public_key; chưa thể niêm phong tờ khai")
+        raise SealError(_("the deployment has no [authority] declaration_public_key; declarations cannot be sealed"))
     return public_key_from_b64(value)
 
 

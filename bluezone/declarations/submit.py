@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from ..i18n import _, _n
 from ..plugins import call_hook, collect_named
 from .declaration import Declaration
 from .form import Form
@@ -59,11 +60,11 @@ class SubmitResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def line(self, language: str = "en") -> str:
+        """The outcome in the person's language."""
         if self.ok:
-            return (f"{self.submitter}: đã gửi (biên nhận {self.receipt})" if language == "vi"
-                    else f"{self.submitter}: delivered (receipt {self.receipt})")
-        return (f"{self.submitter}: KHÔNG gửi được sau {self.attempts} lần thử — {self.error}" if language == "vi"
-                else f"{self.submitter}: NOT delivered after {self.attempts} attempt(s) — {self.error}")
+            return _("{name}: delivered (receipt {receipt})", name=self.submitter, receipt=self.receipt).text(language)
+        return _n("{name}: NOT delivered after {n} attempt — {error}", "{name}: NOT delivered after {n} attempts — {error}",
+                  self.attempts, name=self.submitter, error=self.error).text(language)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,8 @@ async def submit_all(submission: Submission, names: list[str], config: Any, pm: 
     for name in names:
         if name not in factories:
             known = ", ".join(sorted(factories)) or "none"
-            results.append(SubmitResult(name, False, error=f"no submitter named {name!r} (installed: {known})", attempts=0))
+            results.append(SubmitResult(name, False, attempts=0, error=str(_(
+                "no submitter named {name!r} (installed: {known})", name=name, known=known))))
             continue
         try:
             submitter = factories[name](config)

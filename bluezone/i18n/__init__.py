@@ -39,7 +39,7 @@ from typing import Any
 __all__ = [
     "CORE_DOMAIN", "DEFAULT_LANGUAGES", "ENV_LOCALE_DIRS", "SOURCE_LANGUAGE", "Message", "MessageCatalogue",
     "N_", "_", "_n", "active_languages", "available_languages", "gettext", "ngettext", "register_catalogue",
-    "render", "set_default_languages", "text", "use_languages",
+    "registered_catalogues", "render", "set_default_languages", "text", "use_languages",
 ]
 
 #: The language the code's msgids are written in: it needs no catalogue.
@@ -90,7 +90,7 @@ def register_catalogue(catalogue: MessageCatalogue) -> None:
             _translations.clear()
 
 
-def catalogues() -> tuple[MessageCatalogue, ...]:
+def registered_catalogues() -> tuple[MessageCatalogue, ...]:
     """Every registered domain, core first."""
     return tuple(_catalogues)
 

@@ -3,8 +3,8 @@
 A warning asks a person to isolate for up to two weeks; they may ask why.
 For a Bluetooth exposure the answer is in the day's exposure windows: how
 many minutes the phones were near each other (as counted, and as weighted
-by the risk model), how close (the attenuation bucket, worded as the
-deployment's thresholds in dB), and the report type the published key
+by the risk model), how close (the attenuation bucket of the attenuation the
+score weights, worded as the deployment's thresholds in dB), and the report type the published key
 carried. Nothing else about the other person is known or shown: these are
 the fields of the published key and of this phone's own sightings.
 """
@@ -48,15 +48,19 @@ def report_type_name(report_type: int) -> str:
 
 def describe_windows(windows: Iterable[ExposureWindow], risk: Mapping[str, Any]) -> dict[str, Any]:
     """The facts of one day's windows (one tier): unweighted minutes, minutes
-    per closeness bucket (by typical attenuation, with ``[risk]``'s
-    thresholds), the closest bucket with any time, and the report types."""
+    per closeness bucket (by the attenuation ``[risk] attenuation`` names,
+    min or typical, with ``[risk]``'s thresholds), the closest bucket with any time, and the report types."""
     thresholds = list(risk_setting(risk, "attenuation_thresholds_db"))
+    # the attenuation the score weights ([risk] attenuation: "min" as CWA, or
+    # "typical"), so the words describe what made the score
+    use_min = risk_setting(risk, "attenuation") == "min"
     seconds: dict[str, float] = defaultdict(float)
     report_types: set[str] = set()
     for w in windows:
         report_types.add(report_type_name(w.report_type))
         for s in w.scan_instances:
-            seconds[bucket(s.typical_attenuation_db, thresholds)] += s.seconds_since_last_scan
+            attenuation = s.min_attenuation_db if use_min else s.typical_attenuation_db
+            seconds[bucket(attenuation, thresholds)] += s.seconds_since_last_scan
     closest = next((b for b in BUCKETS if seconds.get(b)), None)
     return {
         "minutes_unweighted": round(sum(seconds.values()) / 60.0, 2),

@@ -50,7 +50,7 @@ from .derive import deriver_for
 from .index import SightingIndex, store_stamp
 from .matcher import KeyRow, Match, RowSource, match_all
 from .risk import score_windows
-from .windows import build_windows
+from .windows import build_windows, window_from_json
 
 #: Store meta key holding this phone's RSSI correction in dB (written by the
 #: BLE plugin's calibration; 0 when absent).
@@ -103,6 +103,13 @@ def sighting_index(store: Any, identifier_length: int) -> SightingIndex:
         index = SightingIndex.from_store(store, identifier_length)
         _INDEXES[store] = index
     return index
+
+
+def stored_windows(store: Any, days: Iterable[str]) -> list[ExposureWindow]:
+    """Every exposure window ``store`` keeps for these ISO days, from every batch
+    so far (without keys): what the phone scores for those days. Reports (the
+    demo) score them again to show weighted minutes below the threshold too."""
+    return [window_from_json(text) for _day, _tier, text in store.exposure_windows(days)]
 
 
 def rssi_correction(store: Any) -> float:

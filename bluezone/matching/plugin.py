@@ -16,12 +16,12 @@ from typing import Any
 from ..export import ExportError
 from ..export.reader import key_rows, open_export_rows
 from ..hookspecs import hookimpl
-from ..models import Exposure, ExposureWindow, Infectiousness, PublishedBatch, Tier
+from ..models import Exposure, ExposureWindow, Infectiousness, PublishedBatch, ReportType, Tier
 from . import pipeline, revisions
 from .explain import describe_windows
 from .matcher import Match
 from .once import uncounted
-from .windows import effective_report_type, infectiousness, window_from_json, window_to_json
+from .windows import effective_report_type, infectiousness, uploader_tier, window_to_json
 
 FEED = "keys"
 
@@ -29,7 +29,7 @@ FEED = "keys"
 def _counts(row: tuple, risk: dict[str, Any]) -> bool:
     """Whether a published key's matches can add to exposure windows (the
     same per-key tests as :func:`.windows.build_windows`)."""
-    return (effective_report_type(row[3], risk).tier is not None
+    return (uploader_tier(effective_report_type(row[3], risk), risk) is not None
             and infectiousness(row[4], risk) is not Infectiousness.NONE)
 
 
@@ -45,7 +45,7 @@ def _remember(store: Any, batch: PublishedBatch, windows: list[ExposureWindow]) 
         rows.append((w.date.isoformat(), int(w.tier), window_to_json(w), tag))
     store.add_exposure_windows(FEED, batch.content_id, rows)
     days = {w.date.isoformat() for w in windows}
-    return [window_from_json(text) for _day, _tier, text in store.exposure_windows(days)]
+    return pipeline.stored_windows(store, days)
 
 
 def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers: int | None = None) -> list[Exposure]:
@@ -54,6 +54,11 @@ def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers:
     Raises :class:`ExportError` for a file that fails verification; nothing
     is written then.
     """
+    from .. import consent
+
+    if not consent.allowed(store, "bluetooth"):
+        return []  # Bluetooth tracing withdrawn: nothing is matched, nothing stored
+    f2_wanted = consent.f2_wanted(store, config)
     public_keys = config.export_public_keys()
     if not public_keys:
         raise ExportError("no [authority] export_keys configured: refusing an unverifiable export")
@@ -76,6 +81,10 @@ def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers:
     scored: list[ExposureWindow] = []
 
     def keep(matches: list[Match]) -> list[Match]:
+        if not f2_wanted:
+            # F2 off means off: matches of recursive (F1) keys are dropped here,
+            # before any window is built or stored, not only before alerting.
+            matches = [m for m in matches if effective_report_type(m.key[3], config.risk) is not ReportType.RECURSIVE]
         fresh, days = revisions.apply(store, FEED, matches, config.risk)
         revised_days.update(days)
         # What another batch (or a copy of this one) already counted adds nothing.
@@ -91,9 +100,10 @@ def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers:
     found: dict[tuple[Any, Tier], Exposure] = {
         (r.date, r.tier): Exposure(r.tier, "ble", r.date, round(r.score, 3), round(r.weighted_minutes, 2),
                                    {"max_window_score": round(r.max_window_score, 3),
+                                    **({"level": "low"} if r.low else {}),
                                     **describe_windows([w for w in scored if w.date == r.date and w.tier is r.tier],
                                                        config.risk)})
-        for r in result.daily[0] if r.exposed and r.tier is not Tier.NONE
+        for r in result.daily[0] if (r.exposed or r.low) and r.tier is not Tier.NONE
     }
     for exposure in revisions.rescore(store, revised_days, config.risk, scorer):
         found.setdefault((exposure.date, exposure.tier), exposure)

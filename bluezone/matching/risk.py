@@ -1,12 +1,17 @@
 """Default risk scoring: GAEN v2 exposure windows → daily risk per tier.
 
-For every scan instance the typical attenuation picks a bucket
+By default every scan instance's typical attenuation picks a bucket
 (IMMEDIATE ≤ t0 < NEAR ≤ t1 < MEDIUM ≤ t2 < OTHER); a window's weighted
 duration is Σ seconds × bucket weight, and its score that times the
 report-type weight and the infectiousness weight. A day's score per tier is
 the sum of its windows' scores (the maximum is kept too); the day is an
-exposure when the weighted minutes reach ``minimum_minutes_per_day``.
+exposure (HIGH) when the weighted minutes reach ``minimum_minutes_per_day``.
 With all weights 1, 15 minutes of scans score 900.
+
+A deployment that sets the Corona-Warn-App fields of ``[risk]`` gets that
+app's v2 model instead, with a LOW level as well as HIGH
+(:mod:`.risk_model`; ``examples/risk/cwa-v2.toml``). :func:`summarize` gives
+that app's aggregate (total level, most recent low/high day, counts).
 
 Every number comes from the deployment's ``[risk]`` section. A province
 replaces all of this by implementing ``bluezone_score_exposure_windows``.
@@ -14,18 +19,15 @@ replaces all of this by implementing ``bluezone_score_exposure_windows``.
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from ..models import DailyRisk, ExposureWindow, Infectiousness, ReportType, Tier
+from ..models import DailyRisk, ExposureWindow, RiskLevel, Tier
+from .risk_model import RiskModel, WindowScore
 
-_RT_KEYS = {
-    ReportType.CONFIRMED_TEST: "confirmed_test",
-    ReportType.CONFIRMED_CLINICAL_DIAGNOSIS: "confirmed_clinical_diagnosis",
-    ReportType.SELF_REPORT: "self_report",
-    ReportType.RECURSIVE: "recursive",
-}
 _BUCKETS = ("immediate", "near", "medium", "other")
 
 
@@ -41,34 +43,69 @@ def bucket(attenuation: int, thresholds: list[int]) -> str:
 
 
 def window_score(w: ExposureWindow, risk: dict[str, Any]) -> float:
-    """GAEN v2 window score in weighted seconds."""
-    thresholds = risk["attenuation_thresholds_db"]
-    weights = risk["bucket_weights"]
-    weighted = sum(
-        s.seconds_since_last_scan * weights.get(bucket(s.typical_attenuation_db, thresholds), 0.0)
-        for s in w.scan_instances
-    )
-    rt_weight = risk["report_type_weights"].get(_RT_KEYS.get(ReportType(w.report_type), ""), 0.0)
-    inf_weight = {
-        Infectiousness.STANDARD: risk["infectiousness_weights"].get("standard", 1.0),
-        Infectiousness.HIGH: risk["infectiousness_weights"].get("high", 1.0),
-    }.get(Infectiousness(w.infectiousness), 0.0)
-    return weighted * rt_weight * inf_weight
+    """A window's score in weighted seconds (0 for a window a filter drops)."""
+    scored = RiskModel.from_risk(risk).score_window(w)
+    return scored.score if scored is not None else 0.0
 
 
 def score_windows(windows: Iterable[ExposureWindow], risk: dict[str, Any]) -> list[DailyRisk]:
-    """Daily risks (one per date and tier that has windows), sorted."""
-    sums: dict[tuple, float] = defaultdict(float)
-    maxima: dict[tuple, float] = defaultdict(float)
+    """Daily risks (one per date and tier that has windows), sorted.
+
+    A day whose windows were all dropped by a filter still has a row (score 0,
+    no level), so callers see it was looked at."""
+    model = RiskModel.from_risk(risk)
+    kept: dict[tuple, list[WindowScore]] = defaultdict(list)
     for w in windows:
         key = (w.date, Tier(w.tier))
-        score = window_score(w, risk)
-        sums[key] += score
-        maxima[key] = max(maxima[key], score)
-    minimum = float(risk["minimum_minutes_per_day"])
+        scored = model.score_window(w)
+        kept[key]  # the day exists even when every window is dropped
+        if scored is not None:
+            kept[key].append(scored)
     out = []
-    for (date, tier), total in sorted(sums.items()):
-        minutes = total / 60.0
-        out.append(DailyRisk(date, tier, total, maxima[(date, tier)], minutes,
-                             exposed=tier is not Tier.NONE and total > 0 and minutes >= minimum))
+    for (date, tier), scored_windows in sorted(kept.items()):
+        day = model.score_day(scored_windows)
+        warns = tier is not Tier.NONE
+        out.append(DailyRisk(date, tier, day.score, max((s.score for s in scored_windows), default=0.0),
+                             day.minutes, exposed=warns and day.level is RiskLevel.HIGH,
+                             low=warns and day.level is RiskLevel.LOW,
+                             windows=tuple(s.result for s in scored_windows)))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class RiskSummary:
+    """The Corona-Warn-App's aggregate over days (its ``EwAggregatedRiskResult``).
+
+    A date's level is the highest of its tiers; dates without a level count
+    nowhere (as in the CWA). The total is HIGH when any day is, else LOW."""
+
+    total_level: RiskLevel
+    most_recent_low_day: _dt.date | None
+    most_recent_high_day: _dt.date | None
+    days_low: int
+    days_high: int
+    encounters_low: int
+    encounters_high: int
+
+
+def summarize(daily: Iterable[DailyRisk]) -> RiskSummary:
+    """The summary of a scorer's daily risks (see :class:`RiskSummary`)."""
+    by_date: dict[_dt.date, list[DailyRisk]] = defaultdict(list)
+    for d in daily:
+        by_date[d.date].append(d)
+    levels = {date: max(d.level for d in rows) for date, rows in by_date.items()}
+    levels = {date: lv for date, lv in levels.items() if lv is not RiskLevel.NONE}
+
+    def days(level: RiskLevel) -> list[_dt.date]:
+        return [date for date, lv in levels.items() if lv is level]
+
+    def encounters(level: RiskLevel) -> int:
+        # "minimum distinct encounters": distinct (transmission risk level,
+        # calibration confidence) per date among its windows of that level
+        return sum(len({(w.transmission_risk_level, w.calibration_confidence)
+                        for d in by_date[date] for w in d.windows if w.level is level})
+                   for date in levels)
+
+    low, high = days(RiskLevel.LOW), days(RiskLevel.HIGH)
+    return RiskSummary(RiskLevel.HIGH if high else RiskLevel.LOW, max(low, default=None), max(high, default=None),
+                       len(low), len(high), encounters(RiskLevel.LOW), encounters(RiskLevel.HIGH))

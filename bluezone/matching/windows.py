@@ -60,6 +60,14 @@ def effective_report_type(report_type: int, risk: dict[str, Any]) -> ReportType:
     return rt
 
 
+def uploader_tier(rt: ReportType, risk: Mapping[str, Any]) -> Tier | None:
+    """The uploader's tier (:attr:`ReportType.tier`); a self-report counts as a
+    case when the deployment says so (``count_self_reports``, as the Corona-Warn-App does)."""
+    if rt is ReportType.SELF_REPORT and risk_setting(risk, "count_self_reports"):
+        return Tier.F0
+    return rt.tier
+
+
 def infectiousness(dsos: int | None, risk: dict[str, Any]) -> Infectiousness:
     """GAEN v2 infectiousness of a key from its days since symptom onset.
 
@@ -120,7 +128,7 @@ def build_windows(
     for key_matches in by_key.values():
         row = key_matches[0].key
         rt = effective_report_type(row[3], risk)
-        uploader = rt.tier
+        uploader = uploader_tier(rt, risk)
         if uploader is None:
             dropped["no_tier"] += len(key_matches)
             continue

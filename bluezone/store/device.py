@@ -34,6 +34,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ..i18n import _
 from ..models import (
     DAY_SECONDS,
     INTERVAL_SECONDS,
@@ -77,8 +78,7 @@ class DeviceStore:
     ):
         self.path = Path(path)
         if not create and not self.path.exists():
-            raise StoreError(f"no device store at {self.path}; create one with 'bluezone init' / "
-                             f"không có kho dữ liệu tại {self.path}; hãy tạo bằng 'bluezone init'")
+            raise StoreError(_("no device store at {path}; create one with 'bluezone init'", path=self.path))
         # An existing file is checked before anything writes to it (WAL switch,
         # migrations, purge, even chmod): a refused file stays byte for byte.
         existing = self.path.exists() and self.path.stat().st_size > 0
@@ -627,4 +627,6 @@ RETENTION: dict[str, Retention] = {
     "meta": Retention(bounded="one row per setting name, each overwritten in place (language, F2 choice, "
                               "last sync, the key check); no history"),
     "_migrations": Retention(bounded="one row per schema step, a fixed list"),
+    "consents": Retention(bounded="one row per consent purpose (bluezone.consent.PURPOSES), overwritten in "
+                                  "place when the person decides again; no history"),
 }

@@ -1,4 +1,4 @@
-"""The device store's refusals, each one line in English then Vietnamese.
+"""The device store's refusals, each one line (in the deployment's languages).
 
 A person meets these from every command that opens a store (``status``,
 ``sync``, check-in, trace, declare), so each says what happened, that the
@@ -16,13 +16,9 @@ class StoreError(Exception):
     """The store cannot be opened or a write was refused."""
 
 
-def damaged_message(path: Path | str, detail: str) -> str:
-    return (
-        f"{path} is not a usable Bluezone device store ({detail}); it was left as it is: restore it from a "
-        "backup, or set up a new store with 'bluezone init' / "
-        f"{path} không phải kho dữ liệu Bluezone dùng được ({detail}); tệp được giữ nguyên: hãy khôi phục "
-        "từ bản sao lưu, hoặc tạo kho mới bằng 'bluezone init'"
-    )
+def damaged_message(path: Path | str, detail: str | Message) -> Message:
+    return _("{path} is not a usable Bluezone device store ({detail}); it was left as it is: restore it from a "
+             "backup, or set up a new store with 'bluezone init'", path=path, detail=detail)
 
 
 def unopenable_message(path: Path | str) -> Message:
@@ -33,13 +29,9 @@ def unopenable_message(path: Path | str) -> Message:
              "restore it from a backup, or set up a new store with 'bluezone init'", path=path)
 
 
-def newer_message(path: Path | str, found: int | str, known: int | str) -> str:
-    return (
-        f"{path} has schema version {found}, newer than this Bluezone knows ({known}); it was left as it is: "
-        "upgrade Bluezone / "
-        f"{path} có phiên bản lược đồ {found}, mới hơn phiên bản Bluezone này biết ({known}); tệp được giữ "
-        "nguyên: hãy cập nhật Bluezone"
-    )
+def newer_message(path: Path | str, found: int | str, known: int | str) -> Message:
+    return _("{path} has schema version {found}, newer than this Bluezone knows ({known}); it was left as it is: "
+             "upgrade Bluezone", path=path, found=found, known=known)
 
 
 def from_sqlite(path: Path | str, exc: BaseException) -> StoreError:
@@ -49,13 +41,8 @@ def from_sqlite(path: Path | str, exc: BaseException) -> StoreError:
 
     text = str(exc)
     if isinstance(exc, OperationalError) and ("locked" in text or "busy" in text):
-        return StoreError(
-            f"{path} is in use by another Bluezone command; try again in a moment / "
-            f"{path} đang được một lệnh Bluezone khác sử dụng; hãy thử lại sau giây lát"
-        )
+        return StoreError(_("{path} is in use by another Bluezone command; try again in a moment", path=path))
     if isinstance(exc, OperationalError) and "unable to open" in text:
-        return StoreError(
-            f"cannot open {path} ({text}); check that the file and its folder are yours and writable / "
-            f"không mở được {path} ({text}); kiểm tra quyền của tệp và thư mục"
-        )
+        return StoreError(_("cannot open {path} ({detail}); check that the file and its folder are yours and "
+                            "writable", path=path, detail=text))
     return StoreError(damaged_message(path, text))

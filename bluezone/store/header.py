@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..i18n import _
 from .errors import StoreError, damaged_message, newer_message
 
 MAGIC = b"SQLite format 3\x00"
@@ -54,10 +55,10 @@ def check_existing(path: Path, known_version: int) -> int | None:
         _check_encrypted(path, size)
         return None
     if len(header) < HEADER_SIZE:
-        raise StoreError(damaged_message(path, "not a SQLite database"))
+        raise StoreError(damaged_message(path, _("not a SQLite database")))
     page_size = page_size_of(header)
     if page_size < 512 or page_size & (page_size - 1):
-        raise StoreError(damaged_message(path, "damaged header"))
+        raise StoreError(damaged_message(path, _("damaged header")))
     pages = int.from_bytes(header[28:32], "big")
     # The in-header page count is trusted only when its "valid for" counter
     # matches the change counter (as SQLite does). With a WAL file beside it
@@ -67,12 +68,12 @@ def check_existing(path: Path, known_version: int) -> int | None:
     count_valid = header[24:28] == header[92:96]
     in_use = Path(f"{path}-wal").exists()
     if not in_use and (size % page_size or (count_valid and size < pages * page_size)):
-        raise StoreError(damaged_message(path, "the file is cut short"))
+        raise StoreError(damaged_message(path, _("the file is cut short")))
     version = int.from_bytes(header[60:64], "big", signed=True)
     if version > known_version:
         raise StoreError(newer_message(path, version, known_version))
     if version < 0:
-        raise StoreError(damaged_message(path, "damaged header"))
+        raise StoreError(damaged_message(path, _("damaged header")))
     return version
 
 
@@ -81,4 +82,4 @@ def _check_encrypted(path: Path, size: int) -> None:
 
     in_use = Path(f"{path}-wal").exists()  # as above: a checkpoint may be under way
     if size < PAGE_SIZE or (not in_use and size % PAGE_SIZE):
-        raise StoreError(damaged_message(path, "the file is cut short"))
+        raise StoreError(damaged_message(path, _("the file is cut short")))

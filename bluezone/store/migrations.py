@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..i18n import _
 from . import named_migrations as named
 from .named_migrations import CORE, Migration
 
@@ -162,6 +163,15 @@ def _v3(conn: "sqlite3.Connection") -> None:
 
 
 def _v4(conn: "sqlite3.Connection") -> None:
+    """The person's consent per purpose, with the notice version and time
+    (:mod:`bluezone.consent`). Existing stores get an empty table: no
+    decision on record, processing goes on until the person decides."""
+    from ..consent import create_table
+
+    create_table(conn)
+
+
+def _v5(conn: "sqlite3.Connection") -> None:
     """What this phone reported itself, and warnings that can be revised.
 
     ``own_reports``: each upload made with an authority code (when, which
@@ -197,14 +207,15 @@ CORE_MIGRATIONS: list[Migration] = [
     Migration(CORE, "001_initial", _v1),
     Migration(CORE, "002_exposure_windows", _v2),
     Migration(CORE, "003_content_addressed_batches", _v3),
-    Migration(CORE, "004_own_reports_and_revisions", _v4),
+    Migration(CORE, "004_consents", _v4),
+    Migration(CORE, "005_own_reports_and_revisions", _v5),
 ]
 
 #: ``PRAGMA user_version`` of a store kept by named migrations. Stores made
 #: before had 1..3, the number of core steps applied (upgraded on open); a
 #: higher number is a newer on-disk scheme, refused before anything writes.
-SCHEMA_VERSION = 4
-LEGACY_VERSIONS = 3  # core steps that existed when stores were numbered
+SCHEMA_VERSION = 5
+LEGACY_VERSIONS = 3  # core steps that existed before named migrations
 
 HOOK = "bluezone_store_migrations"
 
@@ -240,7 +251,7 @@ def migrate(store: "DeviceStore", plugins: Any = None) -> list[tuple[str, str]]:
     try:
         wanted = named.in_order(CORE_MIGRATIONS, named.contributed(plugins, HOOK))
     except named.MigrationError as e:
-        raise StoreError(f"{e} / di chuyển lược đồ của plugin không hợp lệ: {e}") from None
+        raise StoreError(_("a plugin's schema migrations are not valid: {detail}", detail=e)) from None
     done = named.applied(conn)
     if found == SCHEMA_VERSION and all((m.owner, m.name) in done for m in wanted):
         return []  # the usual open: nothing to write
@@ -257,8 +268,8 @@ def migrate(store: "DeviceStore", plugins: Any = None) -> list[tuple[str, str]]:
     except BaseException as e:
         conn.execute("ROLLBACK")
         if isinstance(e, named.MigrationError):
-            raise StoreError(f"{store.path}: {e} / {store.path}: di chuyển lược đồ thất bại, tệp được giữ nguyên")\
-                from None
+            raise StoreError(_("{path}: schema migration failed, the file was left as it is: {detail}",
+                               path=store.path, detail=e)) from None
         raise
     conn.execute("COMMIT")
     return ran

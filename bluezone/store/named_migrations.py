@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
+from ..i18n import _
+
 CORE = "core"
 TABLE = "_migrations"
 
@@ -37,9 +39,8 @@ class UnknownCoreMigration(MigrationError):
     """The database was migrated by a newer Bluezone (a core step this code lacks)."""
 
     def __init__(self, names: list[str]):
-        super().__init__(f"made by a newer Bluezone (core migrations unknown here: {', '.join(names)}); "
-                         "left as it is: upgrade Bluezone / do phiên bản Bluezone mới hơn tạo; tệp được giữ "
-                         "nguyên: hãy cập nhật Bluezone")
+        super().__init__(str(_("made by a newer Bluezone (core migrations unknown here: {names}); left as it is: "
+                                "upgrade Bluezone", names=", ".join(names))))
         self.names = names
 
 

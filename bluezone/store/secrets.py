@@ -21,6 +21,8 @@ import nacl.exceptions
 import nacl.secret
 import nacl.utils
 
+from ..i18n import Message, _
+
 
 class StoreKeyError(Exception):
     """The store's key file is missing, unreadable, or does not open the data."""
@@ -40,14 +42,10 @@ def default_key_file(db_path: Path) -> Path:
     return default_key_dir() / f"store-{digest}.key"
 
 
-def missing_key_message(key_file: Path) -> str:
-    """One line, English then Vietnamese: what is missing and what to do."""
-    return (
-        f"the store's key file {key_file} is missing: restore it from your backup "
-        "(or set the phone up again with 'bluezone init' and a new store) / "
-        f"thiếu tệp khóa {key_file} của kho dữ liệu: hãy khôi phục tệp khóa từ bản sao lưu "
-        "(hoặc thiết lập lại bằng 'bluezone init' với kho mới)"
-    )
+def missing_key_message(key_file: Path) -> Message:
+    """One line (in the deployment's languages): what is missing and what to do."""
+    return _("the store's key file {path} is missing: restore it from your backup "
+             "(or set the phone up again with 'bluezone init' and a new store)", path=key_file)
 
 
 def write_private_file(path: Path, data: bytes) -> None:
@@ -65,7 +63,7 @@ class AtRestCipher:
 
     def __init__(self, key: bytes):
         if len(key) != nacl.secret.SecretBox.KEY_SIZE:
-            raise StoreKeyError("the store key file is corrupt (wrong length)")
+            raise StoreKeyError(_("the store key file is corrupt (wrong length)"))
         self._box = nacl.secret.SecretBox(key)
         # A separate subkey for tags, so the sealing key is never used as a MAC key.
         self._tag_key = hashlib.blake2b(key, digest_size=32, person=b"bluezone-tags").digest()
@@ -87,8 +85,8 @@ class AtRestCipher:
         try:
             return cls(key_file.read_bytes())
         except OSError as e:
-            raise StoreKeyError(f"cannot read the store key file {key_file}: {e.strerror} / "
-                                f"không đọc được tệp khóa {key_file}") from None
+            raise StoreKeyError(_("cannot read the store key file {path}: {reason}", path=key_file,
+                                  reason=e.strerror)) from None
 
     def database_key(self) -> bytes:
         """The 32-byte raw SQLCipher key of the database file (a subkey, so
@@ -116,6 +114,5 @@ class AtRestCipher:
         return self.tag(b"bluezone store key check v1").hex()
 
 
-WRONG_KEY_MESSAGE = ("stored data does not open with this store's key file (another store's key?): "
-                     "restore the right key file / dữ liệu đã lưu không mở được bằng tệp khóa này "
-                     "(khóa của kho khác?): hãy khôi phục đúng tệp khóa")
+WRONG_KEY_MESSAGE = _("stored data does not open with this store's key file (another store's key?): "
+                      "restore the right key file")

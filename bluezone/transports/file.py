@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bluezone import DownloadAll, ExposureKey, FeedIndex, PublishedBatch, TransportError, UploadReceipt, VerifiedCode
+from bluezone.i18n import _
 
 from . import wire
 from .http import MAX_FILE_BYTES, MAX_INDEX_BYTES, _times
@@ -48,7 +49,7 @@ class FileTransport(DownloadAll):
                 raise OSError(errno.EINVAL, "not a regular file", str(path))
             data = fh.read(limit + 1)
         if len(data) > limit:
-            raise TransportError("too_large", f"{path} is over {limit} bytes")
+            raise TransportError("too_large", str(_("{path} is over {limit} bytes", path=path, limit=limit)))
         return data
 
     async def fetch_index(self, feed: str, etag: str | None = None) -> FeedIndex | None:
@@ -58,7 +59,8 @@ class FileTransport(DownloadAll):
         except FileNotFoundError:
             return FeedIndex([], None)
         except OSError as e:
-            raise TransportError("unreadable", f"cannot read {index}: {e.strerror}") from None
+            raise TransportError("unreadable", str(_("cannot read {path}: {reason}", path=index,
+                                                      reason=e.strerror))) from None
         tag = '"' + hashlib.sha256(raw).hexdigest()[:32] + '"'
         if tag == etag:
             return None
@@ -69,13 +71,15 @@ class FileTransport(DownloadAll):
         try:
             data = self._read(path, MAX_FILE_BYTES)
         except FileNotFoundError:
-            raise TransportError("not_found", f"index lists {name} but the file is not there", 404) from None
+            raise TransportError("not_found", str(_("index lists {name} but the file is not there", name=name)),
+                                 404) from None
         except OSError as e:
-            raise TransportError("unreadable", f"index lists {name} but it cannot be read: {e.strerror}") from None
+            raise TransportError("unreadable", str(_("index lists {name} but it cannot be read: {reason}", name=name,
+                                                      reason=e.strerror))) from None
         return PublishedBatch(feed, name, data, *_times(name))
 
     def _read_only(self) -> TransportError:
-        return TransportError("read_only", "a file transport only downloads; uploads need the authority's URL")
+        return TransportError("read_only", str(_("a file transport only downloads; uploads need the authority's URL")))
 
     async def redeem_code(self, code: str) -> VerifiedCode:
         raise self._read_only()
@@ -90,7 +94,7 @@ class FileTransport(DownloadAll):
     async def upload_declaration(self, sealed: bytes) -> str:
         raise self._read_only()
 
-    async def send_decoy(self) -> None:
+    async def send_decoy(self, kind: str = "report") -> None:
         return None  # nothing leaves the device, so there is nothing to disguise
 
     async def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:

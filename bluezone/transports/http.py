@@ -17,7 +17,12 @@ Why it is built this way:
   on while a large batch over a slow mobile link still completes.
 * **One file at a time**: :meth:`fetch_index` then :meth:`fetch_batch` per
   name; the sync processes each batch before fetching the next.
-* **Padding**: every POST body is padded to whole 8 KiB blocks.
+* **Padding and one header set**: every POST body is padded to whole 8 KiB
+  blocks and carries ``X-Chaff: 0`` (real) or ``X-Chaff: 1`` (decoy), so real
+  requests and decoys have the same headers and the same sizes.
+* **Decoys walk the real path**: a decoy report is a verify, a certificate
+  and a publish request in that order, like a real report; a decoy
+  declaration is one declaration request.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from bluezone import (
     build_settings,
     pad_body,
 )
+from bluezone.i18n import _
 
 from . import wire
 
@@ -58,7 +64,7 @@ class HttpTransport(DownloadAll):
                  max_file_bytes: int = MAX_FILE_BYTES):
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise TransportError("bad_url", f"not an http(s) URL: {url!r}")
+            raise TransportError("bad_url", str(_("not an http(s) URL: {url!r}", url=url)))
         self.url = url.rstrip("/")
         self.download_url = (download_url or f"{self.url}/v1/feeds").rstrip("/")
         self.timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
@@ -124,15 +130,14 @@ class HttpTransport(DownloadAll):
             attempt += 1
 
     async def _post(self, path: str, body: dict[str, Any], chaff: bool = False) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json"}
-        if chaff:
-            headers["X-Chaff"] = "1"
-        status, _, raw = await self._request("POST", f"{self.url}{path}", data=pad_body(body), headers=headers)
+        # the header is on every request, real ones too, so its presence tells nothing
+        headers = {"Content-Type": "application/json", "X-Chaff": "1" if chaff else "0"}
+        status, _headers, raw = await self._request("POST", f"{self.url}{path}", data=pad_body(body), headers=headers)
         data = _json_or_none(raw)
         if status >= 400:
             raise wire.error_from(status, data)
         if not isinstance(data, dict):
-            raise TransportError("bad_response", f"{path} did not answer a JSON object", status)
+            raise TransportError("bad_response", str(_("{path} did not answer a JSON object", path=path)), status)
         return data
 
     # -- the Transport protocol ---------------------------------------------------------
@@ -152,7 +157,7 @@ class HttpTransport(DownloadAll):
 
     async def fetch_batch(self, feed: str, name: str) -> PublishedBatch:
         wire.check_batch_name(name)
-        status, _, data = await self._request("GET", f"{self.download_url}/{feed}/{name}", limit=self.max_file_bytes)
+        status, _headers, data = await self._request("GET", f"{self.download_url}/{feed}/{name}", limit=self.max_file_bytes)
         if status != 200:
             raise wire.error_from(status, _json_or_none(data))
         return PublishedBatch(feed, name, data, *_times(name))
@@ -172,8 +177,9 @@ class HttpTransport(DownloadAll):
     async def upload_declaration(self, sealed: bytes) -> str:
         return str((await self._post("/v1/declarations", wire.declaration_body(sealed)))["receipt"])
 
-    async def send_decoy(self) -> None:
-        await self._post("/v1/publish", wire.decoy_body(), chaff=True)
+    async def send_decoy(self, kind: str = "report") -> None:
+        for path, body in wire.decoy_steps(kind):
+            await self._post(path, body, chaff=True)
 
     async def post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         if not path.startswith("/"):
@@ -187,12 +193,14 @@ async def _read_capped(resp: aiohttp.ClientResponse, url: str, limit: int) -> by
     ``resp.content.read(n)`` would return only what is buffered so far (about
     64 KiB), which is why large batches once arrived truncated."""
     if resp.content_length is not None and resp.content_length > limit:
-        raise TransportError("too_large", f"{url} announces {resp.content_length} bytes, over {limit}", resp.status)
+        raise TransportError("too_large", str(_("{url} announces {size} bytes, over {limit}", url=url,
+                                             size=resp.content_length, limit=limit)), resp.status)
     body = bytearray()
     async for chunk in resp.content.iter_chunked(READ_CHUNK):
         body += chunk
         if len(body) > limit:
-            raise TransportError("too_large", f"{url} answered more than {limit} bytes", resp.status)
+            raise TransportError("too_large", str(_("{url} answered more than {limit} bytes", url=url, limit=limit)),
+                                 resp.status)
     return bytes(body)
 
 

@@ -12,6 +12,7 @@ import secrets
 from typing import Any
 
 from bluezone import ExposureKey, TransportError, UploadReceipt, VerifiedCode
+from bluezone.i18n import _
 
 
 def verify_body(code: str) -> dict[str, Any]:
@@ -42,6 +43,28 @@ def declaration_body(sealed: bytes, form: str = "ncovi") -> dict[str, Any]:
     return {"sealed": base64.b64encode(sealed).decode(), "form": form}
 
 
+def decoy_steps(kind: str = "report") -> list[tuple[str, dict[str, Any]]]:
+    """The (path, body) of each request of a decoy, in the order a real one makes them.
+
+    ``report``: verify, certificate, publish, with random values of the real
+    shapes; ``declaration``: one declaration of the size a one-block sealed
+    declaration has. Every body pads to the same size as its real counterpart."""
+    if kind == "report":
+        token = "bzt_" + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+        return [("/v1/verify", verify_body(f"{secrets.randbelow(10 ** 8):08d}")),
+                ("/v1/certificate", certificate_body(token, secrets.token_bytes(32))),
+                ("/v1/publish", decoy_body())]
+    if kind == "declaration":
+        return [("/v1/declarations", declaration_body(secrets.token_bytes(DECOY_SEALED_BYTES)))]
+    raise ValueError(f"unknown decoy kind {kind!r}; expected one of {DECOY_KINDS}")
+
+
+#: What a decoy imitates: a report (keys with a code) or a sealed declaration.
+DECOY_KINDS = ("report", "declaration")
+#: A sealed declaration of one plaintext block (48 bytes of sealed-box overhead + 4096).
+DECOY_SEALED_BYTES = 48 + 4096
+
+
 def decoy_body() -> dict[str, Any]:
     """Shaped like a publish of a few keys; padding makes every body the same size anyway."""
     return {"temporaryExposureKeys": [{"key": base64.b64encode(secrets.token_bytes(16)).decode(),
@@ -56,7 +79,7 @@ def parse_verified(data: dict[str, Any]) -> VerifiedCode:
         return VerifiedCode(str(data["token"]), int(data["reportType"]), data.get("symptomOnsetInterval"),
                             data.get("testDateInterval"), int(data["expiresAt"]))
     except (KeyError, TypeError, ValueError) as e:
-        raise TransportError("bad_response", f"unexpected verify answer: {e}") from None
+        raise TransportError("bad_response", str(_("unexpected verify answer: {detail}", detail=e))) from None
 
 
 def parse_receipt(data: dict[str, Any]) -> UploadReceipt:
@@ -64,7 +87,7 @@ def parse_receipt(data: dict[str, Any]) -> UploadReceipt:
         return UploadReceipt(int(data["insertedExposures"]), str(data.get("revisionToken", "")),
                              int(data.get("revisedExposures", 0)))
     except (KeyError, TypeError, ValueError) as e:
-        raise TransportError("bad_response", f"unexpected publish answer: {e}") from None
+        raise TransportError("bad_response", str(_("unexpected publish answer: {detail}", detail=e))) from None
 
 
 #: A server's error code and message are cut to these lengths: they are the
@@ -87,7 +110,7 @@ def check_batch_name(name: str) -> str:
     """``name`` when it is a plain ``*.zip`` file name that cannot leave the feed folder."""
     if (not name or name.startswith(".") or "\\" in name or "/" in name or "\x00" in name
             or not name.endswith(".zip")):
-        raise TransportError("bad_index", f"unexpected batch name: {name!r}")
+        raise TransportError("bad_index", str(_("unexpected batch name: {name!r}", name=name)))
     return name
 
 
@@ -103,7 +126,7 @@ def parse_index(text: str) -> list[str]:
         try:
             check_batch_name(name)
         except TransportError:
-            raise TransportError("bad_index", f"unexpected entry in index: {line!r}") from None
+            raise TransportError("bad_index", str(_("unexpected entry in index: {line!r}", line=line))) from None
         if name not in listed:
             listed.add(name)
             names.append(name)

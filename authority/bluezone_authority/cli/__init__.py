@@ -5,9 +5,19 @@ sealed-declaration tools). A phone without this distribution has none of them.""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from bluezone.hookspecs import hookimpl
+
+
+@hookimpl
+def bluezone_message_catalogues() -> list[Any]:
+    """The authority's domain, for the commands' texts (also returned by the server and portal)."""
+    from ..messages import catalogues
+
+    return catalogues()
 
 
 @hookimpl

@@ -5,18 +5,16 @@ from __future__ import annotations
 import click
 
 from bluezone.cli.common import config_option, fail, load_config_or_fail
+from bluezone.i18n import N_, _, text
 
 
 def register(cli: click.Group) -> None:
-    @cli.command("serve")
+    @cli.command("serve", help=N_("Run the health-authority server (device API, feeds, staff API, portal). "
+                                  "Stops cleanly on Ctrl-C or SIGTERM."))
     @config_option
-    @click.option("--host", default=None, help="Listen address (default: [server] host).")
-    @click.option("--port", type=int, default=None, help="Port (default: [server] port; 0 picks a free one).")
+    @click.option("--host", default=None, help=N_("Listen address (default: [server] host)."))
+    @click.option("--port", type=int, default=None, help=N_("Port (default: [server] port; 0 picks a free one)."))
     def serve(config_path: str, host: str | None, port: int | None) -> None:
-        """Run the health-authority server (device API, feeds, staff API).
-
-        Chạy máy chủ của cơ quan y tế. Stops cleanly on Ctrl-C or SIGTERM.
-        """
         import asyncio
         import signal
 
@@ -29,7 +27,7 @@ def register(cli: click.Group) -> None:
             server = AuthorityServer.from_config(config)
             app = create_app(server, config=config)  # plugins' pages, roles and migrations are checked here
         except (OSError, ValueError) as e:
-            fail(f"cannot start the server: {e}")
+            fail(_("cannot start the server: {error}", error=e.args[0] if e.args else e))
         s = server.settings
 
         async def run() -> None:
@@ -45,14 +43,14 @@ def register(cli: click.Group) -> None:
             site = web.TCPSite(runner, host or s.host, s.port if port is None else port)
             await site.start()
             bound = runner.addresses[0]
-            click.echo(f"Bluezone authority server on http://{bound[0]}:{bound[1]} "
-                       f"(exports in {s.export_dir}) / máy chủ đang chạy", err=False)
+            click.echo(text(_("Bluezone authority server on {url} (exports in {folder})",
+                              url="http://{}:{}".format(bound[0], bound[1]), folder=s.export_dir)))
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, stop.set)
             await stop.wait()
             await runner.cleanup()
-            click.echo("Stopped. / Đã dừng.")
+            click.echo(text(_("Stopped.")))
 
         asyncio.run(run())

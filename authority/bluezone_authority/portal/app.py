@@ -20,6 +20,8 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
+from bluezone.i18n import Message, _, use_languages
+
 from ..server.app import SERVER
 from ..server.service import AuthorityServer
 from . import i18n, security, sessions
@@ -29,6 +31,7 @@ from .settings import PortalSettings
 
 HERE = Path(__file__).parent
 PORTAL: web.AppKey["Portal"] = web.AppKey("bluezone_portal")
+NOT_FOUND = _("There is no such page.")
 
 
 @dataclass
@@ -50,11 +53,12 @@ def ctx(request: web.Request) -> Ctx:
 
 
 class PortalError(Exception):
-    """A refusal shown as an HTML page: an HTTP status and a message key of :mod:`.i18n`."""
+    """A refusal shown as an HTML page: an HTTP status and a text (``_()``),
+    shown in the request's language."""
 
-    def __init__(self, status: int, key: str, **fields: object):
-        super().__init__(key)
-        self.status, self.key, self.fields = status, key, fields
+    def __init__(self, status: int, message: Message):
+        super().__init__(message)
+        self.status, self.message = status, message
 
 
 @dataclass
@@ -63,8 +67,6 @@ class Portal:
     settings: PortalSettings
     env: jinja2.Environment
     gate: LoginGate
-    #: the core's words plus those of the plugins' pages
-    messages: dict[str, tuple[str, str]] = field(default_factory=lambda: dict(i18n.MESSAGES))
     #: navigation: the core's links, then the plugins'
     menu: list[Any] = field(default_factory=list)
     #: the plugins' dashboard counters
@@ -99,33 +101,38 @@ def make_env(plugin_templates: dict[str, Path] | None = None) -> jinja2.Environm
     if plugin_templates:
         loaders.append(jinja2.PrefixLoader({name: jinja2.FileSystemLoader(folder)
                                             for name, folder in plugin_templates.items()}))
-    return jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env = jinja2.Environment(loader=jinja2.ChoiceLoader(loaders), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    i18n.install(env)
+    return env
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    """A page with the common context: language, translator, user, CSRF token."""
+    """A page in the request's language, with the common context: the
+    language switch, user, CSRF token, navigation."""
     portal = portal_of(request)
     lang = ctx(request).lang
     session = ctx(request).session
     base = {
-        "lang": lang, "t": i18n.translator(lang, portal.messages), "prefix": security.PREFIX,
+        "lang": lang, "prefix": security.PREFIX,
+        "languages": [(code, i18n.language_name(code)) for code in portal.settings.languages],
         "session": session, "user": session.user if session else None,
         "csrf": session.csrf if session else "", "menu": portal.menu,
-        "role_name": lambda r: i18n.role_name(r, lang, portal.server.roles),
+        "role_name": lambda r: i18n.role_name(r, portal.server.roles),
         "here": request.path_qs if request.method == "GET" else request.path,
         "tz": portal.settings.timezone, "active": "",
     }
     base.update(context)
-    text = portal.env.get_template(template).render(**base)
-    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+    with use_languages(lang):  # the template's gettext reads it (see .i18n)
+        page = portal.env.get_template(template).render(**base)
+    return web.Response(text=page, status=status, content_type="text/html", charset="utf-8")
 
 
 @web.middleware
 async def portal_middleware(request: web.Request, handler) -> web.StreamResponse:
     portal = portal_of(request)
     lang = i18n.pick_language(request.cookies.get(security.LANG_COOKIE), request.headers.get("Accept-Language"),
-                              portal.settings.default_language)
+                              portal.settings.languages, portal.settings.language)
     cookie = request.cookies.get(security.SESSION_COOKIE)
     session = sessions.load_session(portal.server.db, cookie, portal.server.now(),
                                     portal.idle_seconds, portal.max_seconds) if cookie else None
@@ -133,11 +140,11 @@ async def portal_middleware(request: web.Request, handler) -> web.StreamResponse
     try:
         response = await handler(request)
     except PortalError as err:
-        response = render(request, "error.html", status=err.status, message_key=err.key, fields=err.fields)
+        response = render(request, "error.html", status=err.status, message=err.message)
     except web.HTTPNotFound:
-        response = render(request, "error.html", status=404, message_key="not_found", fields={})
+        response = render(request, "error.html", status=404, message=NOT_FOUND)
     except web.HTTPMethodNotAllowed:
-        response = render(request, "error.html", status=405, message_key="not_found", fields={})
+        response = render(request, "error.html", status=405, message=NOT_FOUND)
     for name, value in security.PORTAL_HEADERS.items():
         response.headers[name] = value
     return response
@@ -150,22 +157,20 @@ def create_portal_app(server: AuthorityServer, settings: PortalSettings) -> web.
     from . import extensions, views
 
     ensure_schema(server.db)
-    ext = extensions.collect(getattr(server.config, "pm", None), i18n.MESSAGES, (m.key for m in views.CORE_MENU))
-    messages = dict(i18n.MESSAGES)
-    for page in ext.pages:
-        messages.update(page.messages)
+    ext = extensions.collect(getattr(server.config, "pm", None), (m.key for m in views.CORE_MENU))
     env = make_env({p.name: p.templates for p in ext.pages if p.templates is not None})
     app = web.Application(middlewares=[portal_middleware])
     app[PORTAL] = Portal(server, settings, env,
                          LoginGate(settings.login_in_flight_per_account, settings.login_max_pending),
-                         messages=messages, menu=[*views.CORE_MENU, *ext.menu], counters=ext.counters)
+                         menu=[*views.CORE_MENU, *ext.menu], counters=ext.counters)
     views.add_routes(app)
     taken = {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None}
     for page in ext.pages:
         for method, path, handler in page.routes:
             if (method.upper(), path) in taken or not path.startswith("/") or path.startswith("/static"):
-                raise extensions.ExtensionError(f"portal: {page.name!r} cannot add {method} {path} "
-                                                "(taken by the core or another plugin, or not a page path)")
+                raise extensions.ExtensionError(_("portal: '{name}' cannot add {method} {path} (taken by the core "
+                                                  "or another plugin, or not a page path)",
+                                                  name=page.name, method=method, path=path))
             taken.add((method.upper(), path))
             app.router.add_route(method.upper(), path, handler)
     app.router.add_static("/static/", HERE / "static", append_version=False)

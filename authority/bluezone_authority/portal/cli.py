@@ -13,8 +13,10 @@ import sys
 import click
 
 from bluezone.cli.common import config_option, fail, load_config_or_fail
+from bluezone.i18n import N_, Message, _, text
 
-from ..server.staff import ROLES
+#: an account's state in 'staff list'
+ACTIVE, LOCKED, NEVER = N_("active"), N_("locked"), N_("never")
 
 
 def _open(config_path: str):
@@ -23,10 +25,12 @@ def _open(config_path: str):
     try:
         return AuthorityServer.from_config(load_config_or_fail(config_path))
     except ValueError as e:  # a newer database, a plugin's failing migration: left as it was
-        fail(f"cannot open the server database: {e}")
+        from ..cli.authority_cmd import cannot_open
+
+        fail(cannot_open(e))
 
 
-def _on_user(config_path: str, username: str, action, done: str) -> None:
+def _on_user(config_path: str, username: str, action, done: Message) -> None:
     """Run ``action(db, username)`` on the server database; it answers whether
     the user exists. Prints ``done``, or refuses in one line."""
     server = _open(config_path)
@@ -35,32 +39,35 @@ def _on_user(config_path: str, username: str, action, done: str) -> None:
     finally:
         server.close()
     if not ok:
-        fail(f"no user {username} / không có người dùng {username}")
-    click.echo(done)
+        from .users import no_user
+
+        fail(no_user(username))
+    click.echo(text(done))
 
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    return click.prompt("Password / Mật khẩu", hide_input=True, confirmation_prompt=True)
+    return click.prompt(text(_("Password")), hide_input=True,
+                        confirmation_prompt=text(_("Repeat for confirmation")))
 
 
 def add_staff_commands(authority: click.Group) -> None:
     """Attach the ``staff`` group to the ``authority`` group."""
 
-    @authority.group("staff")
+    @authority.group("staff", help=N_("Portal accounts for health-authority staff."))
     def staff() -> None:
-        """Portal accounts for health-authority staff. / Tài khoản cổng cán bộ."""
+        pass
 
-    @staff.command("add")
+    @staff.command("add", help=N_("Create a portal account (password hashed with Argon2id)."))
     @config_option
-    @click.option("--username", required=True, help="Login name: 2-32 of a-z, 0-9, '.', '_', '-'.")
-    @click.option("--name", required=True, help="Display name.")
+    @click.option("--username", required=True, help=N_("Login name: 2-32 of a-z, 0-9, '.', '_', '-'."))
+    @click.option("--name", required=True, help=N_("Display name."))
     @click.option("--role", required=True,
-                  help=f"One of the server's roles: {', '.join(ROLES)}, or one a plugin adds (e.g. venue-tracer).")
-    @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (one line).")
+                  help=N_("One of the server's roles: admin, case-officer, declarations, or one a plugin adds "
+                          "(e.g. venue-tracer)."))
+    @click.option("--password-stdin", is_flag=True, help=N_("Read the password from standard input (one line)."))
     def add(config_path: str, username: str, name: str, role: str, password_stdin: bool) -> None:
-        """Create a portal account (password hashed with Argon2id). / Tạo tài khoản."""
         from ..portal.users import UserError, add_user
         from ..server.staff import RoleError
 
@@ -69,43 +76,40 @@ def add_staff_commands(authority: click.Group) -> None:
         try:
             user = add_user(server.db, username, name, role, password, server.now(), server.roles)
         except (UserError, RoleError) as e:
-            fail(str(e))
+            fail(e.args[0])
         finally:
             server.close()
-        click.echo(f"created {user.username} ({user.role}) / đã tạo tài khoản")
+        click.echo(text(_("created {username} ({role})", username=user.username, role=user.role)))
 
-    @staff.command("list")
+    @staff.command("list", help=N_("List portal accounts (never passwords)."))
     @config_option
     def list_(config_path: str) -> None:
-        """List portal accounts (never passwords). / Danh sách tài khoản."""
         from ..portal.users import list_users
 
         server = _open(config_path)
         try:
             now = server.now()
             for u in list_users(server.db):
-                state = "locked" if u.locked(now) else "active"
+                state = text(LOCKED if u.locked(now) else ACTIVE)
                 last = (dt.datetime.fromtimestamp(u.last_login_at, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-                        if u.last_login_at else "never")
-                click.echo(f"{u.username}\t{u.role}\t{state}\tlast login {last}\t{u.name}")
+                        if u.last_login_at else text(NEVER))
+                click.echo("\t".join((u.username, u.role, state, text(_("last login {when}", when=last)), u.name)))
         finally:
             server.close()
 
-    @staff.command("unlock")
+    @staff.command("unlock", help=N_("Clear a lockout after repeated failed logins."))
     @config_option
     @click.argument("username")
     def unlock_(config_path: str, username: str) -> None:
-        """Clear a lockout after repeated failed logins. / Mở khoá tài khoản."""
         from ..portal.users import unlock
 
-        _on_user(config_path, username, unlock, "unlocked / đã mở khoá")
+        _on_user(config_path, username, unlock, _("unlocked"))
 
-    @staff.command("passwd")
+    @staff.command("passwd", help=N_("Set a new password; the user's sessions end."))
     @config_option
     @click.argument("username")
-    @click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+    @click.option("--password-stdin", is_flag=True, help=N_("Read the new password from standard input."))
     def passwd(config_path: str, username: str, password_stdin: bool) -> None:
-        """Set a new password; the user's sessions end. / Đặt lại mật khẩu."""
         from ..portal.users import UserError, set_password
 
         password = _read_password(password_stdin)
@@ -113,16 +117,15 @@ def add_staff_commands(authority: click.Group) -> None:
         try:
             set_password(server.db, username, password)
         except UserError as e:
-            fail(str(e))
+            fail(e.args[0])
         finally:
             server.close()
-        click.echo("password changed; sessions ended / đã đổi mật khẩu")
+        click.echo(text(_("password changed; sessions ended")))
 
-    @staff.command("remove")
+    @staff.command("remove", help=N_("Delete an account and end its sessions now."))
     @config_option
     @click.argument("username")
     def remove(config_path: str, username: str) -> None:
-        """Delete an account and end its sessions now. / Xoá tài khoản."""
         from ..portal.users import remove_user
 
-        _on_user(config_path, username, remove_user, "removed / đã xoá")
+        _on_user(config_path, username, remove_user, _("removed"))

@@ -1,18 +1,24 @@
 """What plugins add to the staff portal, and how it is collected.
 
 A feature that lives in a plugin (venue tracing in ``bluezone_qr_checkin``)
-brings its own pages, templates, words, navigation entry and dashboard
-counter through four hooks, so the core portal never names it:
+brings its own pages, templates, navigation entry, dashboard counter and
+role through four hooks, so the core portal never names it:
 
 * ``bluezone_portal_pages`` → :class:`PortalPages`
 * ``bluezone_portal_menu_links`` → :class:`MenuLink`
 * ``bluezone_dashboard_counters`` → :class:`DashboardCounter`
 * ``bluezone_staff_roles`` → :class:`bluezone_authority.server.staff.StaffRole`
 
+Texts are English msgids translated through the one message catalogue: a
+plugin's templates use ``{{ _("...") }}`` like the core's, and a label
+(menu link, counter, role) is a msgid marked with :func:`bluezone.i18n.N_`
+in the plugin's code; the plugin ships the translations in its own domain
+(``bluezone_message_catalogues``).
+
 Everything is collected once, when the portal app is built, and clashes
-(two plugins claiming one template namespace, message key, menu key or
-counter key, or a route the core has) stop the server at start with a
-message naming them, rather than being resolved by load order.
+(two plugins claiming one template namespace, menu key or counter key, or a
+route the core has) stop the server at start with a message naming them,
+rather than being resolved by load order.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+
+from bluezone.i18n import N_, _
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -36,20 +44,19 @@ class ExtensionError(ValueError):
 class PortalPages:
     """A plugin's pages. ``name`` is the template namespace: templates in
     ``templates`` are rendered as ``"<name>/<file>"`` and may extend the core's
-    ``base.html``. ``routes`` are ``(method, path, handler)`` under
-    ``/portal``; ``messages`` are ``key -> (Vietnamese, English)`` for ``t()``."""
+    ``base.html`` and write their texts as ``{{ _("English text") }}``.
+    ``routes`` are ``(method, path, handler)`` under ``/portal``."""
 
     name: str
     routes: tuple[tuple[str, str, Handler], ...] = ()
     templates: Path | None = None
-    messages: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class MenuLink:
     """A navigation entry: ``key`` marks it current (``active`` of a page),
-    ``label`` is a message key, ``role`` the role that sees it (None: everyone
-    logged in; admin sees all)."""
+    ``label`` is an English msgid (mark it with ``N_``; shown translated),
+    ``role`` the role that sees it (None: everyone logged in; admin sees all)."""
 
     key: str
     path: str
@@ -60,11 +67,12 @@ class MenuLink:
 @dataclass(frozen=True)
 class DashboardCounter:
     """A per-day count on the dashboard: ``key`` is its id and CSS class,
-    ``label`` its words ``(Vietnamese, English)``, ``daily(db, since)`` the
-    rows ``(utc_day_number, count)`` from second ``since`` on."""
+    ``label`` an English msgid (mark it with ``N_``; shown translated),
+    ``daily(db, since)`` the rows ``(utc_day_number, count)`` from second
+    ``since`` on."""
 
     key: str
-    label: tuple[str, str]
+    label: str
     daily: Callable[[Any, int], Iterable[tuple[int, int]]]
 
 
@@ -85,30 +93,33 @@ def _results(pm: Any, hook: str) -> list[Any]:
 
 
 def _unique(items: Iterable[Any], key: Callable[[Any], str], what: str, taken: Iterable[str] = ()) -> None:
+    """``what``: an N_() msgid naming the kind of item (shown translated)."""
     seen = set(taken)
     for item in items:
         k = key(item)
         if k in seen:
-            raise ExtensionError(f"portal: two {what} are named {k!r} (or one clashes with the core's)")
+            raise ExtensionError(_("portal: two {what} are named '{name}' (or one clashes with the core's)",
+                                   what=_(what), name=k))
         seen.add(k)
 
 
-def collect(pm: Any, core_messages: Iterable[str], core_menu: Iterable[str]) -> Extensions:
+def collect(pm: Any, core_menu: Iterable[str]) -> Extensions:
     """The plugins' portal contributions, or :class:`ExtensionError`."""
     ext = Extensions(_results(pm, "bluezone_portal_pages"), _results(pm, "bluezone_portal_menu_links"),
                      _results(pm, "bluezone_dashboard_counters"))
     for kind, items in ((PortalPages, ext.pages), (MenuLink, ext.menu), (DashboardCounter, ext.counters)):
         for item in items:
             if not isinstance(item, kind):
-                raise ExtensionError(f"portal: expected a {kind.__name__}, a plugin returned {item!r}")
-    _unique(ext.pages, lambda p: p.name, "page sets")
-    _unique((k for p in ext.pages for k in p.messages), lambda k: k, "messages", core_messages)
-    _unique(ext.menu, lambda m: m.key, "menu links", core_menu)
-    _unique(ext.counters, lambda c: c.key, "dashboard counters")
-    for page in ext.pages:
-        for key, words in page.messages.items():
-            if not (isinstance(words, tuple) and len(words) == 2 and all(isinstance(w, str) and w for w in words)):
-                raise ExtensionError(f"portal: message {key!r} of {page.name!r} needs (Vietnamese, English) text")
+                raise ExtensionError(_("portal: expected a {kind}, a plugin returned {item}",
+                                       kind=kind.__name__, item=repr(item)))
+    _unique(ext.pages, lambda p: p.name, N_("page sets"))
+    _unique(ext.menu, lambda m: m.key, N_("menu links"), core_menu)
+    _unique(ext.counters, lambda c: c.key, N_("dashboard counters"))
+    labelled_items: list[MenuLink | DashboardCounter] = [*ext.menu, *ext.counters]
+    for labelled in labelled_items:
+        if not (isinstance(labelled.label, str) and labelled.label.strip()):
+            raise ExtensionError(_("portal: {item} needs a label: an English msgid, marked with N_()",
+                                   item=repr(labelled)))
     ext.menu.sort(key=lambda m: m.key)
     ext.counters.sort(key=lambda c: c.key)
     return ext

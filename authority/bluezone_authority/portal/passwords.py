@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from bluezone.i18n import _
+
 MIN_LENGTH = 12
 MAX_LENGTH = 256
 
@@ -52,13 +54,11 @@ class Checked:
 def check_policy(password: str, username: str = "") -> None:
     """Length rules as in NIST SP 800-63B: at least 12 characters, no composition rules."""
     if len(password) < MIN_LENGTH:
-        raise PasswordPolicyError(f"the password needs at least {MIN_LENGTH} characters / "
-                                  f"mật khẩu cần ít nhất {MIN_LENGTH} ký tự")
+        raise PasswordPolicyError(_("the password needs at least {n} characters", n=MIN_LENGTH))
     if len(password) > MAX_LENGTH:
-        raise PasswordPolicyError(f"the password is longer than {MAX_LENGTH} characters / "
-                                  f"mật khẩu dài quá {MAX_LENGTH} ký tự")
+        raise PasswordPolicyError(_("the password is longer than {n} characters", n=MAX_LENGTH))
     if username and password.strip().lower() == username.lower():
-        raise PasswordPolicyError("the password must not be the user name / mật khẩu không được trùng tên đăng nhập")
+        raise PasswordPolicyError(_("the password must not be the user name"))
 
 
 def hash_password(password: str) -> str:

@@ -21,3 +21,11 @@ def bluezone_server_routes(app: Any, config: Any) -> None:
     from .app import mount
 
     mount(app, config)
+
+
+@hookimpl
+def bluezone_message_catalogues() -> list[Any]:
+    """The authority's domain (the same one the server and commands return)."""
+    from ..messages import catalogues
+
+    return catalogues()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from bluezone.config import CORE_SCHEMA
+from bluezone.i18n import DEFAULT_LANGUAGES, _, active_languages
 from bluezone.settings import FROM_SCHEMA, build, section_settings
 
 PORTAL_SCHEMA: dict[str, Any] = {
@@ -29,7 +30,10 @@ PORTAL_SCHEMA: dict[str, Any] = {
                               "description": "password checks running or queued in total; beyond: 429, no hash"},
         "secure_cookies": {"enum": ["auto", "always", "never"], "default": "auto",
                            "description": "auto: Secure when the request came over https; 'always' behind a TLS proxy"},
-        "default_language": {"enum": ["vi", "en"], "default": "vi"},
+        "default_language": {"type": "string", "pattern": "^[a-z]{2,3}([_-][A-Za-z0-9]{2,8})*$",
+                             "description": "the portal's language for a browser that asks for none of the "
+                                            "deployment's languages; one of [deployment] languages "
+                                            "(default: the first of them)"},
     },
     "additionalProperties": False,
     "default": {},
@@ -47,14 +51,26 @@ class PortalSettings:
     login_in_flight_per_account: int = FROM_SCHEMA
     login_max_pending: int = FROM_SCHEMA
     secure_cookies: str = FROM_SCHEMA
-    default_language: str = FROM_SCHEMA
+    default_language: str | None = FROM_SCHEMA
     timezone: str = CORE_SCHEMA["deployment"]["properties"]["timezone"]["default"]
+    #: the deployment's languages: the portal offers these (``[deployment] languages``)
+    languages: tuple[str, ...] = DEFAULT_LANGUAGES
+
+    @property
+    def language(self) -> str:
+        """The language of a request that asks for none of :attr:`languages`."""
+        return self.default_language or self.languages[0]
 
     @classmethod
     def from_config(cls, config: Any) -> "PortalSettings":
         """Settings from a loaded :class:`bluezone.config.Config` (``None``: defaults)."""
         if config is None:
-            return build(cls, {})
+            return build(cls, {"languages": tuple(active_languages())})
         values = {k: v for k, v in config.section("portal").items() if k in PORTAL_SCHEMA["properties"]}
-        tz = config.data.get("deployment", {}).get("timezone", cls.timezone)
-        return cls(**values, timezone=tz)
+        deployment = config.data.get("deployment", {})
+        languages = tuple(deployment.get("languages") or active_languages())
+        settings = cls(**values, timezone=deployment.get("timezone", cls.timezone), languages=languages)
+        if settings.default_language is not None and settings.default_language not in languages:
+            raise ValueError(_("[portal] default_language '{language}' is not one of [deployment] languages "
+                               "({languages})", language=settings.default_language, languages=", ".join(languages)))
+        return settings

@@ -27,6 +27,7 @@ CONFIG = """
 [deployment]
 name = "Portal test"
 region = "452"
+languages = {languages}
 
 [authority]
 url = "http://127.0.0.1:1"
@@ -40,10 +41,12 @@ min_batch_keys = 0
 """
 
 
-def write_config(folder: Path, *, recursive: bool = True, extra: str = "") -> Path:
+def write_config(folder: Path, *, recursive: bool = True, extra: str = "",
+                 languages: tuple[str, ...] = ("vi", "en")) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "deploy.toml"
-    path.write_text(CONFIG.format(recursive=str(recursive).lower()) + extra)
+    listed = "[" + ", ".join(f'"{lang}"' for lang in languages) + "]"
+    path.write_text(CONFIG.format(recursive=str(recursive).lower(), languages=listed) + extra)
     return path
 
 
@@ -63,9 +66,11 @@ class Running:
 
 
 async def start(tmp: Path, *, recursive: bool = True, extra: str = "",
-                users: tuple[tuple[str, str], ...] = (("admin", "admin"),)) -> Running:
-    """A server with the portal and one account per ``(username, role)``, password :data:`PASSWORD`."""
-    config = load_config(write_config(tmp, recursive=recursive, extra=extra))
+                users: tuple[tuple[str, str], ...] = (("admin", "admin"),),
+                languages: tuple[str, ...] = ("vi", "en")) -> Running:
+    """A server with the portal and one account per ``(username, role)``, password :data:`PASSWORD`.
+    Loading the deployment file makes ``languages`` the process's languages."""
+    config = load_config(write_config(tmp, recursive=recursive, extra=extra, languages=languages))
     clock = Clock()
     server = AuthorityServer.from_config(config, clock=clock)
     for username, role in users:

@@ -13,15 +13,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ..server.staff import ROLES, StaffMember
+from bluezone.i18n import Message, _
+
+from ..server.staff import ROLES, StaffMember, unknown_role
 from . import passwords
 from .db import ensure_schema
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
 
 
+def no_user(username: str) -> Message:
+    """The refusal of a user name no account has."""
+    return _("no user {username}", username=username)
+
+
 class UserError(ValueError):
-    """A refused account operation (message in English / Vietnamese)."""
+    """A refused account operation (its message is a catalogue text)."""
 
 
 @dataclass(frozen=True)
@@ -59,21 +66,19 @@ def add_user(db: Any, username: str, name: str, role: str, password: str, now: i
     ensure_schema(db)
     username = username.strip().lower()
     if not USERNAME.match(username):
-        raise UserError("the user name must be 2-32 of a-z, 0-9, '.', '_', '-' / "
-                        "tên đăng nhập gồm 2-32 ký tự a-z, 0-9, '.', '_', '-'")
+        raise UserError(_("the user name must be 2-32 of a-z, 0-9, '.', '_', '-'"))
     if role not in roles:
-        raise UserError(f"unknown role {role!r}; roles: {', '.join(roles)} / "
-                        f"vai trò không hợp lệ; các vai trò: {', '.join(roles)}")
+        raise UserError(unknown_role(role, roles))
     if not name.strip():
-        raise UserError("a display name is needed / cần họ tên")
+        raise UserError(_("a display name is needed"))
     try:
         passwords.check_policy(password, username)
     except passwords.PasswordPolicyError as e:
-        raise UserError(str(e)) from None
+        raise UserError(*e.args) from None
     digest = passwords.hash_password(password)
     with db.transaction() as c:
         if c.execute("SELECT 1 FROM portal_users WHERE username = ?", (username,)).fetchone():
-            raise UserError(f"the user {username} exists / người dùng {username} đã tồn tại")
+            raise UserError(_("the user {username} exists", username=username))
         c.execute("INSERT INTO portal_users (username, name, role, password_hash, created_at) VALUES (?,?,?,?,?)",
                   (username, name.strip(), role, digest, now))
     return get_user(db, username)  # type: ignore[return-value]
@@ -85,13 +90,13 @@ def set_password(db: Any, username: str, password: str) -> None:
     try:
         passwords.check_policy(password, username)
     except passwords.PasswordPolicyError as e:
-        raise UserError(str(e)) from None
+        raise UserError(*e.args) from None
     digest = passwords.hash_password(password)
     with db.transaction() as c:
         cur = c.execute("UPDATE portal_users SET password_hash = ?, failed_logins = 0, locked_until = NULL"
                         " WHERE username = ?", (digest, username))
         if cur.rowcount != 1:
-            raise UserError(f"no user {username} / không có người dùng {username}")
+            raise UserError(no_user(username))
         c.execute("DELETE FROM portal_sessions WHERE username = ?", (username,))
 
 

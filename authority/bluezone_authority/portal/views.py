@@ -11,12 +11,14 @@ from typing import Any
 
 from aiohttp import web
 
+from bluezone.i18n import N_, Message, _
+
 from ..server import embargo_view
 from ..server.errors import ApiError
 from ..server.middleware import SECURITY_HEADERS
 from ..server.ratelimit import limits_of
 from . import dashboard, declarations, passwords, security, sessions, users
-from .app import PortalError, ctx, portal_of, render
+from .app import NOT_FOUND, PortalError, ctx, portal_of, render
 from .extensions import MenuLink
 from .security import PREFIX, redirect
 
@@ -24,10 +26,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: The core's navigation; plugins add theirs with ``bluezone_portal_menu_links``.
 CORE_MENU = [
-    MenuLink("dashboard", "/", "nav_dashboard", None),
-    MenuLink("codes", "/codes", "nav_codes", "case-officer"),
-    MenuLink("declarations", "/declarations", "nav_declarations", "declarations"),
+    MenuLink("dashboard", "/", N_("Dashboard"), None),
+    MenuLink("codes", "/codes", N_("Verification codes"), "case-officer"),
+    MenuLink("declarations", "/declarations", N_("Health declarations"), "declarations"),
 ]
+#: How an issued code's report type is named (``reportType`` of the issued code).
+REPORT_TYPE_NAMES = {1: N_("Confirmed test (F0)"), 2: N_("Clinical diagnosis (F0)"), 3: N_("Self report"),
+                     4: N_("F1 — F2 warnings (recursive)")}
+
+CSRF_FAILED = _("The form has expired or is not valid. Reload the page and try again.")
 
 
 def staff_page(*roles: str) -> Callable[[Handler], Handler]:
@@ -45,9 +52,10 @@ def staff_page(*roles: str) -> Callable[[Handler], Handler]:
                 form = await read_form(request)
                 ctx(request).form = form
                 if not security.same_origin(request) or not security.tokens_match(session.csrf, form.get("csrf")):
-                    raise PortalError(403, "csrf_failed")
+                    raise PortalError(403, CSRF_FAILED)
             if roles and not session.user.has_role(*roles):
-                raise PortalError(403, "forbidden", roles=" / ".join(roles))
+                raise PortalError(403, _("Your account may not do this (needs the role {roles}).",
+                                         roles=" / ".join(roles)))
             return await handler(request)
         return inner
     return wrap
@@ -61,7 +69,7 @@ async def read_form(request: web.Request) -> Any:
     try:
         return await request.post()
     except (UnicodeDecodeError, ValueError):
-        raise PortalError(400, "bad_form") from None
+        raise PortalError(400, _("The form sent is not valid text. Reload the page and try again.")) from None
 
 
 def _quote(path: str) -> str:
@@ -73,15 +81,15 @@ def _quote(path: str) -> str:
 # --- login / logout / language --------------------------------------------------------------
 
 
-def _login_page(request: web.Request, status: int = 200, error: str | None = None, **fields: Any) -> web.Response:
+def _login_page(request: web.Request, status: int = 200, error: Message | None = None) -> web.Response:
     portal = portal_of(request)
     token = security.new_login_token()
     notice = None
     if request.query.get("expired"):
-        notice = "session_expired"
+        notice = _("Your session has ended. Please log in again.")
     elif request.query.get("bye"):
-        notice = "logged_out"
-    response = render(request, "login.html", status=status, login_csrf=token, error=error, error_fields=fields,
+        notice = _("You are logged out.")
+    response = render(request, "login.html", status=status, login_csrf=token, error=error,
                       notice=notice, next=security.safe_next(request.query.get("next")), active="login")
     security.set_cookie(response, request, portal.settings.secure_cookies, security.LOGIN_COOKIE, token, max_age=3600)
     return response
@@ -99,10 +107,10 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     form = await read_form(request)
     if not security.same_origin(request) or not security.tokens_match(request.cookies.get(security.LOGIN_COOKIE),
                                                                        form.get("csrf")):
-        return _login_page(request, 403, "csrf_failed")
+        return _login_page(request, 403, CSRF_FAILED)
     wait = limits_of(request).hit(request, "portal-login", s.login_per_client_per_minute)
     if wait:
-        response = _login_page(request, 429, "login_rate_limited")
+        response = _login_page(request, 429, _("Too many attempts. Wait a minute."))
         response.headers["Retry-After"] = str(wait)
         return response
     username = str(form.get("username", "")).strip().lower()[:64]
@@ -112,9 +120,9 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     # decided before the Argon2 wait, counting attempts in flight (authority/bluezone_authority/portal/attempts.py)
     decision = portal.gate.admit(db, username, known, now, s.lockout_failures, s.lockout_minutes * 60)
     if decision.locked:
-        return _login_page(request, 423, "login_locked", minutes=decision.lock_minutes)
+        return _login_page(request, 423, _locked(decision.lock_minutes))
     if not decision.admitted:
-        response = _login_page(request, 429, "login_busy")
+        response = _login_page(request, 429, _("Too many logins at once. Try again in a moment."))
         response.headers["Retry-After"] = "1"
         return response
     try:
@@ -124,12 +132,12 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     now = server.now()
     if not checked.ok:
         if known and users.record_failure(db, username, now, s.lockout_failures, s.lockout_minutes * 60):
-            return _login_page(request, 423, "login_locked", minutes=s.lockout_minutes)
-        return _login_page(request, 401, "login_failed")
+            return _login_page(request, 423, _locked(s.lockout_minutes))
+        return _login_page(request, 401, _("Wrong user name or password."))
     if not users.record_success(db, username, now, checked.new_hash, decision.failures_before):
         user = users.get_user(db, username)
         minutes = max(1, -(-((user.locked_until or now) - now) // 60)) if user else s.lockout_minutes
-        return _login_page(request, 423, "login_locked", minutes=minutes)
+        return _login_page(request, 423, _locked(minutes))
     sessions.purge_sessions(db, now, portal.idle_seconds, portal.max_seconds)
     sessions.end_session(db, ctx(request).session_cookie)  # never keep a session id across a login
     cookie = sessions.new_session(db, username, now)
@@ -137,6 +145,11 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     security.set_cookie(response, request, s.secure_cookies, security.SESSION_COOKIE, cookie)
     security.clear_cookie(response, request, s.secure_cookies, security.LOGIN_COOKIE)
     return response
+
+
+def _locked(minutes: int) -> Message:
+    return _("This account is locked after repeated failures. Try again in {minutes} minutes or ask an "
+             "administrator to unlock it.", minutes=minutes)
 
 
 @staff_page()
@@ -150,6 +163,8 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 async def switch_language(request: web.Request) -> web.StreamResponse:
     lang = request.match_info["lang"]
+    if lang not in portal_of(request).settings.languages:
+        raise web.HTTPNotFound()
     response = redirect(security.safe_next(request.query.get("next")))
     security.set_cookie(response, request, portal_of(request).settings.secure_cookies, security.LANG_COOKIE, lang,
                         max_age=365 * 86400)
@@ -215,6 +230,7 @@ async def codes_submit(request: web.Request) -> web.StreamResponse:
     except ApiError as err:
         return _codes_form(request, err.status, err, values)
     return render(request, "code_issued.html", active="codes", issued=issued,
+                  report_type=REPORT_TYPE_NAMES.get(issued["reportType"], ""),
                   expires=portal.local_time(issued["expiresAt"]))
 
 
@@ -235,7 +251,7 @@ async def codes_revoke(request: web.Request) -> web.StreamResponse:
 @staff_page("declarations")
 async def declarations_page(request: web.Request) -> web.StreamResponse:
     return render(request, "declarations.html", active="declarations",
-                  summary=declarations.summary(portal_of(request).server))
+                  summary=declarations.summary(portal_of(request).server), **NO_DELETION)
 
 
 @staff_page("declarations")
@@ -264,9 +280,28 @@ async def declaration_one(request: web.Request) -> web.StreamResponse:
     ref = request.match_info["id"]
     data = portal_of(request).server.declaration(ref)
     if data is None:
-        raise PortalError(404, "not_found")
+        raise PortalError(404, NOT_FOUND)
     return web.Response(body=data, content_type="application/octet-stream",
                         headers={"Content-Disposition": f'attachment; filename="{ref}.sealed"'})
+
+
+#: What the declarations page says about a deletion when none was asked for.
+NO_DELETION: dict[str, Any] = {"deleted": None, "missing": None, "delete_error": None}
+
+
+@staff_page("declarations")
+async def declaration_delete(request: web.Request) -> web.StreamResponse:
+    """Delete one declaration by its receipt (the sender asked); the page says what happened."""
+    server = portal_of(request).server
+    receipt = str(ctx(request).form.get("receipt", "")).strip().lower()[:64]
+    try:
+        deleted = server.delete_declaration(receipt)
+    except ApiError as err:
+        return render(request, "declarations.html", status=err.status, active="declarations",
+                      summary=declarations.summary(server), **{**NO_DELETION, "delete_error": err})
+    return render(request, "declarations.html", status=200 if deleted else 404, active="declarations",
+                  summary=declarations.summary(server),
+                  **{**NO_DELETION, "deleted" if deleted else "missing": receipt})
 
 
 def add_routes(app: web.Application) -> None:
@@ -276,10 +311,11 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/login", login_form)
     r.add_post("/login", login_submit)
     r.add_post("/logout", logout)
-    r.add_get("/lang/{lang:vi|en}", switch_language)
+    r.add_get("/lang/{lang}", switch_language)
     r.add_get("/codes", codes_page)
     r.add_post("/codes", codes_submit)
     r.add_post("/codes/revoke", codes_revoke)
     r.add_get("/declarations", declarations_page)
     r.add_get("/declarations/all.jsonl", declarations_all)
+    r.add_post("/declarations/delete", declaration_delete)
     r.add_get("/declarations/{id:" + declarations.ID_PATTERN + "}.sealed", declaration_one)

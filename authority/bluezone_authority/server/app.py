@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bluezone.i18n import _
 from bluezone.plugins import call_hook
 
 from .errors import ApiError
@@ -101,7 +102,7 @@ async def feed_index(request: web.Request) -> web.Response:
 async def feed_file(request: web.Request) -> web.Response:
     data = server_of(request).feed_file(request.match_info["feed"], request.match_info["name"])
     if data is None:
-        raise ApiError(404, "not_found", "no such batch", "không có tệp này")
+        raise ApiError(404, "not_found", _("no such batch"))
     return web.Response(body=data, content_type="application/zip",
                         headers={"Cache-Control": "public, max-age=86400, immutable"})
 
@@ -125,12 +126,12 @@ async def issue_one_time_token(request: web.Request) -> web.Response:
     member = require_staff(request, *(r for p in sorted(purposes) for r in roles_for_purpose(server.roles, p)))
     body = await json_body(request)
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+        raise ApiError(400, "invalid_json", _("the body must be a JSON object"))
     if isinstance(body.get("purpose"), str):
         require_role(member, *roles_for_purpose(server.roles, body["purpose"]))
     meta = body.get("meta", {})
     if not isinstance(meta, dict):
-        raise ApiError(400, "invalid_json", "meta must be an object")
+        raise ApiError(400, "invalid_json", _("meta must be an object"))
     return web.json_response(server_of(request).issue_one_time_token(body.get("purpose", ""), meta, member.id), status=201)
 
 
@@ -150,6 +151,15 @@ async def run_export(request: web.Request) -> web.Response:
     return web.json_response(server_of(request).export_now())
 
 
+async def delete_declaration(request: web.Request) -> web.Response:
+    """A person asked for their declaration to be deleted: staff delete it by its receipt."""
+    require_staff(request, "declarations")
+    receipt = request.match_info["id"]
+    if not server_of(request).delete_declaration(receipt):
+        raise ApiError(404, "not_found", _("no such declaration"))
+    return web.json_response({"deleted": receipt})
+
+
 async def run_retention(request: web.Request) -> web.Response:
     require_staff(request, "admin")
     return web.json_response(server_of(request).purge())
@@ -166,7 +176,7 @@ async def get_declaration(request: web.Request) -> web.Response:
     require_staff(request, "declarations")
     data = server_of(request).declaration(request.match_info["id"])
     if data is None:
-        raise ApiError(404, "not_found", "no such declaration", "không có tờ khai này")
+        raise ApiError(404, "not_found", _("no such declaration"))
     return web.json_response({"id": request.match_info["id"], "sealed": base64.b64encode(data).decode()})
 
 
@@ -202,7 +212,10 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
     """The aiohttp application around ``server``. ``background=False`` leaves
     out the scheduled jobs (tests call :meth:`AuthorityServer.export_now`)."""
     s = server.settings
-    middlewares = [body_deadline(s.body_timeout_seconds), *make_middlewares(s.max_body_bytes)]
+    languages = getattr(config, "languages", None)  # the deployment's: error answers carry each
+    middlewares = [body_deadline(s.body_timeout_seconds),
+                   *make_middlewares(s.max_body_bytes, s.answer_floor_ms / 1000,
+                                     languages=tuple(languages) if languages else None)]
     app = web.Application(client_max_size=s.max_body_bytes, middlewares=middlewares)
     app[SERVER] = server
     app[LIMITS] = RateLimits(server.clock, s.trusted_proxies)
@@ -222,6 +235,7 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
     app.router.add_post("/v1/authority/retention", run_retention)
     app.router.add_get("/v1/authority/declarations", list_declarations)
     app.router.add_get("/v1/authority/declarations/{id}", get_declaration)
+    app.router.add_delete("/v1/authority/declarations/{id}", delete_declaration)
     cfg = config if config is not None else server.config
     if cfg is not None:
         call_hook(cfg.pm.hook.bluezone_server_routes, app=app, config=cfg)

@@ -70,6 +70,15 @@ def _core_schema(conn: Any) -> None:
     declaration_quota.migrate(conn)
 
 
+def _coarse_upload_times(conn: Any) -> None:
+    """Upload times to the hour and spent codes unlinked (docs/privacy.md), for
+    databases written before uploads were stored that way."""
+    from .codes import scrub_used
+
+    conn.execute("UPDATE exposure_keys SET created_at = created_at / 3600 * 3600")
+    scrub_used(conn)
+
+
 def _key_revisions(conn: Any) -> None:
     """Keys can be revised (docs/server.md, "Revisions"): which upload (code
     id) published a key, so staff can revoke it; when it was revised, from
@@ -86,7 +95,8 @@ def _key_revisions(conn: Any) -> None:
 
 #: The core's named steps. Append new ones; never edit or rename a released one.
 CORE_MIGRATIONS = [named.Migration(named.CORE, "001_schema", _core_schema),
-                   named.Migration(named.CORE, "002_key_revisions", _key_revisions)]
+                   named.Migration(named.CORE, "002_coarse_upload_times", _coarse_upload_times),
+                   named.Migration(named.CORE, "003_key_revisions", _key_revisions)]
 HOOK = "bluezone_server_migrations"
 
 TABLES = ("staff_tokens", "codes", "exposure_keys", "batches", "one_time_tokens", "declarations",

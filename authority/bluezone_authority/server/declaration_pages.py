@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from bluezone.i18n import _
+
 from .errors import bad_request
 
 DEFAULT_LIMIT = 500
@@ -32,8 +34,7 @@ def parse_limit(value: Any) -> int:
     else:
         n = 0
     if not 1 <= n <= MAX_LIMIT:
-        raise bad_request("invalid_limit", f"limit must be a whole number from 1 to {MAX_LIMIT}",
-                          f"limit phải là số nguyên từ 1 đến {MAX_LIMIT}")
+        raise bad_request("invalid_limit", _("limit must be a whole number from 1 to {max}", max=MAX_LIMIT))
     return n
 
 
@@ -43,8 +44,7 @@ def parse_cursor(value: Any) -> tuple[int, str]:
         return START
     m = _CURSOR.match(value) if isinstance(value, str) else None
     if m is None:
-        raise bad_request("invalid_cursor", "after must be the 'next' value of a previous page",
-                          "after phải là giá trị 'next' của trang trước")
+        raise bad_request("invalid_cursor", _("after must be the 'next' value of a previous page"))
     return int(m.group(1)), m.group(2)
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from bluezone.i18n import _
+
 from .errors import ApiError
 
 SCHEMA = [
@@ -79,12 +81,17 @@ def reserve(conn: sqlite3.Connection, hour: int, size: int, *, since: int, max_c
     now = usage(conn, since, max_count, max_bytes)
     if not now.fits(size):
         raise ApiError(507, "declarations_full",
-                       "the server holds as many declarations as it may; please try again later",
-                       "máy chủ đã nhận đủ số tờ khai được phép lưu; vui lòng thử lại sau",
+                       _("the server holds as many declarations as it may; please try again later"),
                        {"Retry-After": "3600"})
     conn.execute("INSERT INTO declaration_usage (hour, count, bytes) VALUES (?, 1, ?) ON CONFLICT (hour)"
                  " DO UPDATE SET count = count + 1, bytes = bytes + excluded.bytes", (hour, size))
     return now
+
+
+def release(conn: sqlite3.Connection, hour: int, size: int) -> None:
+    """Give back the usage of one declaration deleted before retention would."""
+    conn.execute("UPDATE declaration_usage SET count = MAX(count - 1, 0), bytes = MAX(bytes - ?, 0) WHERE hour = ?",
+                 (size, hour))
 
 
 def forget_before(conn: sqlite3.Connection, cutoff: int) -> None:

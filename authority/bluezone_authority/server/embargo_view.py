@@ -2,9 +2,9 @@
 
 Why it is shown: a case officer who just gave a code sees "0 keys" in the
 next export and wonders whether the upload worked. The keys are there,
-waiting: a key whose identifiers were on the air less than ``embargo_hours``
-ago is held until its end + the embargo (see docs/server.md, "Embargo"), and
-then goes into the first export after that. Only counts and times are
+waiting: every key is held until the end of its UTC day + ``embargo_hours``
+(see docs/server.md, "Embargo"), and then goes into the first export after
+that. Only counts and times are
 shown, never key data.
 """
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+
+from bluezone.i18n import _, _n, text
 
 
 def utc(ts: int) -> str:
@@ -27,16 +29,16 @@ def rows(view: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def embargo_lines(view: dict[str, Any]) -> list[str]:
-    """Plain-text lines for ``bluezone authority embargo`` (English / Vietnamese)."""
-    out = [f"Embargo {view['embargoHours']} h; exports every {view['batchMinutes']} min / "
-           f"Giữ lại {view['embargoHours']} giờ; xuất tệp mỗi {view['batchMinutes']} phút"]
+    """Plain-text lines for ``bluezone authority embargo`` (the operator's language)."""
+    out = [text(_("Embargo {hours} h; exports every {minutes} min", hours=view["embargoHours"],
+                  minutes=view["batchMinutes"]))]
     table = rows(view)
     if not table:
-        out.append("No keys are waiting for their embargo. / Không có khoá nào đang chờ.")
+        out.append(text(_("No keys are waiting for their embargo.")))
     for r in table:
-        out.append(f"{r['keys']} key(s) publishable from {r['available_at']}, in an export by {r['published_by']} / "
-                   f"{r['keys']} khoá được công bố từ {r['available_at']}, chậm nhất {r['published_by']}")
-    out.append(f"Ready for the next export: {view['readyForNextExport']} key(s), "
-               f"{view['revisionsForNextExport']} revision(s) / Sẵn sàng cho lần xuất tiếp theo: "
-               f"{view['readyForNextExport']} khoá, {view['revisionsForNextExport']} sửa đổi")
+        out.append(text(_n("{n} key publishable from {start}, in an export by {by}",
+                           "{n} keys publishable from {start}, in an export by {by}",
+                           r["keys"], start=r["available_at"], by=r["published_by"])))
+    out.append(text(_("Ready for the next export: {n} keys, {r} revisions.", n=view["readyForNextExport"],
+                      r=view["revisionsForNextExport"])))
     return out

@@ -2,7 +2,11 @@
 
 Every refusal of the server is an :class:`ApiError`: an HTTP status, a stable
 machine code (clients and tests switch on it; it never changes wording) and
-a message in English and Vietnamese. Plugins raise it from their routes too.
+a :class:`bluezone.i18n.Message` translated through the message catalogue.
+The JSON body carries the text in every deployment language
+(``messages``), plus ``message`` (English) and ``message_vi`` (Vietnamese)
+for clients written before ``messages`` existed. Plugins raise it from their
+routes too, with texts from their own catalogue domain.
 """
 
 from __future__ import annotations
@@ -13,28 +17,37 @@ from typing import Any
 
 from aiohttp import web
 
+from bluezone.i18n import SOURCE_LANGUAGE, Message, active_languages
+
+from .. import messages as _catalogue  # noqa: F401  (registers the authority's domain)
+
 
 @dataclass
 class ApiError(Exception):
     status: int
     code: str
-    message: str
-    message_vi: str = ""
+    #: what went wrong, translated when the answer is written (a plain str is shown as is)
+    message: Message | str
     headers: dict[str, str] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        Exception.__init__(self, f"{self.code}: {self.message}")
+    def __str__(self) -> str:
+        return f"{self.code}: {self.text(SOURCE_LANGUAGE)}"
+
+    def text(self, language: str) -> str:
+        """The message in one language."""
+        return self.message.text(language) if isinstance(self.message, Message) else self.message
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"code": self.code, "message": self.message,
-                          "message_vi": self.message_vi or self.message}}
+        """``{"error": {code, message, message_vi, messages: {language: text}}}``:
+        ``messages`` has one text per deployment language."""
+        return {"error": {"code": self.code, "message": self.text(SOURCE_LANGUAGE), "message_vi": self.text("vi"),
+                          "messages": {lang: self.text(lang) for lang in active_languages()}}}
 
 
-def json_error(status: int, code: str, message: str, message_vi: str = "",
+def json_error(status: int, code: str, message: Message | str,
                headers: dict[str, str] | None = None) -> web.Response:
     """A JSON error response (for handlers that prefer returning to raising)."""
-    err = ApiError(status, code, message, message_vi, headers or {})
-    return error_response(err)
+    return error_response(ApiError(status, code, message, headers or {}))
 
 
 def error_response(err: ApiError) -> web.Response:
@@ -42,5 +55,5 @@ def error_response(err: ApiError) -> web.Response:
                         content_type="application/json", headers=err.headers)
 
 
-def bad_request(code: str, message: str, message_vi: str = "") -> ApiError:
-    return ApiError(400, code, message, message_vi)
+def bad_request(code: str, message: Message | str) -> ApiError:
+    return ApiError(400, code, message)

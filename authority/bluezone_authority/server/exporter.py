@@ -9,14 +9,21 @@ database after a crash, so a static web server or CDN can serve it unchanged.
 
 Key batches follow the Google key server: a non-empty batch of fewer than
 ``min_batch_keys`` real keys is padded to ``min_batch_keys + random(0..pad)``
-with fake keys (random key bytes, other fields copied from real keys), so the
-file size does not reveal how many people reported.
+with fake keys, so the file size does not reveal how many people reported.
+Each fake key is drawn on its own (:func:`fake_key`): random key bytes, a
+whole day (every published key is one, see :mod:`.publish`), and each other
+field drawn from what the batch's real keys hold *in aggregate*, the
+transmission risk derived from the drawn report type and onset as for a real
+key. A fake copied field by field from one real key would repeat that
+key's day and onset; drawn field by field, fakes make the count of keys of
+any day, report type or onset say nothing about the number of reporters.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import random
 import re
 import secrets
 from dataclasses import dataclass
@@ -24,7 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from bluezone.feeds import sign_payload
-from bluezone.models import ExposureKey, ReportType
+from bluezone.i18n import _
+from bluezone.models import INTERVALS_PER_DAY, ExposureKey, ReportType
 
 from .db import ServerDB
 from .errors import bad_request
@@ -49,21 +57,35 @@ class Batch:
 
 def check_feed_name(feed: str) -> str:
     if not isinstance(feed, str) or not FEED_NAME.match(feed):
-        raise bad_request("invalid_feed", "feed names are 1-32 of a-z, 0-9 and '-'", "tên nguồn không hợp lệ")
+        raise bad_request("invalid_feed", _("feed names are 1-32 of a-z, 0-9 and '-'"))
     return feed
 
 
-def pad_keys(real: list[ExposureKey], minimum: int, spread: int) -> list[ExposureKey]:
-    """Real keys plus fake ones up to ``minimum + random(0..spread)``."""
+def fake_key(real: list[ExposureKey], rng: random.Random) -> ExposureKey:
+    """One fake key whose every field is drawn independently from the real keys' values.
+
+    Day, report type and days since onset are each drawn from the batch's
+    real keys as a whole (so the mix of values of the padded file is the mix
+    of the real one); the transmission risk is then derived as the server
+    derives a real key's, so no combination appears that a real key could
+    not have."""
+    from .publish import transmission_risk
+
+    start = rng.choice(real).rolling_start_interval_number
+    report_type = rng.choice(real).report_type
+    dsos = rng.choice(real).days_since_onset_of_symptoms
+    return ExposureKey(secrets.token_bytes(16), start, INTERVALS_PER_DAY, transmission_risk(report_type, dsos),
+                       report_type, dsos)
+
+
+def pad_keys(real: list[ExposureKey], minimum: int, spread: int,
+             rng: random.Random | None = None) -> list[ExposureKey]:
+    """Real keys plus fake ones (:func:`fake_key`) up to ``minimum + random(0..spread)``."""
     if not real or len(real) >= minimum:
         return list(real)
-    target = minimum + secrets.randbelow(spread + 1)
-    out = list(real)
-    while len(out) < target:
-        like = real[secrets.randbelow(len(real))]
-        out.append(ExposureKey(secrets.token_bytes(16), like.rolling_start_interval_number, like.rolling_period,
-                               like.transmission_risk_level, like.report_type, like.days_since_onset_of_symptoms))
-    return out
+    rng = rng or random.SystemRandom()
+    target = minimum + rng.randint(0, spread)
+    return list(real) + [fake_key(real, rng) for _ in range(target - len(real))]
 
 
 def _next_seq(conn, feed: str) -> int:

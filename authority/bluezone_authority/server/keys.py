@@ -23,6 +23,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from bluezone.i18n import _
+
 
 @dataclass(frozen=True)
 class ServerKeys:
@@ -51,7 +53,7 @@ def public_pem(key: ec.EllipticCurvePrivateKey) -> str:
 def _load_private(pem: str | bytes) -> ec.EllipticCurvePrivateKey:
     key = serialization.load_pem_private_key(pem.encode() if isinstance(pem, str) else pem, None)
     if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
-        raise ValueError("the key must be an EC P-256 private key")
+        raise ValueError(_("the key must be an EC P-256 private key"))
     return key
 
 

@@ -2,19 +2,23 @@
 
 * Every error — ours (:class:`ApiError`), aiohttp's (404, 405, 413) or an
   unexpected exception — leaves as JSON ``{"error": {code, message,
-  message_vi}}`` with a stable code; a crash never shows a traceback.
+  message_vi, messages}}`` with a stable code (texts from the catalogue); a crash never shows a traceback.
 * Bodies above ``max_body_bytes`` are refused (413) before they are read.
 * Security headers on every response; API responses are ``no-store``,
   published feed files are cacheable (that is the CDN's job).
-* Device API answers are padded to a fixed size, and a request with header
-  ``X-Chaff: 1`` on any device endpoint is answered with a padded dummy and
-  dropped (GAEN's chaff), like ``POST /v1/decoy``.
+* Every answer on a device path, errors included, is padded to one body size
+  and one head size, and leaves no sooner than ``answer_floor`` seconds after
+  the request arrived. A request with ``X-Chaff: 1`` on any device endpoint
+  is read and parsed like a real one, dropped, and answered with a padded
+  dummy no sooner than real requests of that path are answered (GAEN's
+  chaff; :mod:`.cover` says why each of these is needed).
 * Nothing here logs or stores the client address; aiohttp's access log is
   turned off by ``bluezone serve``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -22,6 +26,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bluezone.i18n import N_, _, use_languages
+
+from . import cover
 from .errors import ApiError, error_response
 
 log = logging.getLogger("bluezone.server")
@@ -36,17 +43,18 @@ SECURITY_HEADERS = {
     "Permissions-Policy": "interest-cohort=()",
 }
 #: Device API responses are padded to this many bytes (docs/privacy.md rule 5).
-RESPONSE_PAD = 1024
+RESPONSE_PAD = cover.ANSWER_BODY
 DEVICE_PATHS = ("/v1/verify", "/v1/certificate", "/v1/publish", "/v1/declarations", "/v1/decoy")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 _HTTP_CODES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 413: "too_large", 415: "unsupported_media_type", 429: "rate_limited"}
-#: Vietnamese for aiohttp's own refusals (its reasons are English only).
-_HTTP_VI = {400: "yêu cầu không hợp lệ", 401: "chưa xác thực", 403: "không được phép", 404: "không tìm thấy",
-            405: "phương thức không được hỗ trợ", 413: "nội dung quá lớn", 415: "kiểu nội dung không được hỗ trợ",
-            429: "quá nhiều yêu cầu"}
+#: Texts for aiohttp's own refusals: its reasons are English only, so they
+#: come from the catalogue instead.
+_HTTP_TEXTS = {400: N_("bad request"), 401: N_("not authenticated"), 403: N_("not allowed"), 404: N_("not found"),
+               405: N_("method not allowed"), 413: N_("request body too large"),
+               415: N_("unsupported content type"), 429: N_("too many requests")}
 
 
 def padded_json(data: dict, status: int = 200) -> web.Response:
@@ -67,16 +75,35 @@ def _limit_chaff(request: web.Request) -> None:
         limit(request, "decoy", request.config_dict[SERVER].settings.decoys_per_client_per_minute)
 
 
-def make_middlewares(max_body_bytes: int) -> list:
+def make_middlewares(max_body_bytes: int, answer_floor: float = 0.0,
+                     timing: cover.TimingEqualiser | None = None,
+                     languages: tuple[str, ...] | None = None) -> list:
+    """The error, header, padding and chaff middleware. ``answer_floor``:
+    seconds before which no device answer leaves; ``timing`` learns how long
+    real device requests take so fakes wait as long (a fresh one by default).
+    ``languages``: the deployment's, which error answers carry (default: the
+    process's, set from the deployment file by the command line)."""
+    timing = timing or cover.TimingEqualiser(floor=answer_floor)
+
     @web.middleware
     async def errors_and_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not languages:
+            return await _errors_and_headers(request, handler)
+        with use_languages(*languages):
+            return await _errors_and_headers(request, handler)
+
+    async def _errors_and_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        device = request.path in DEVICE_PATHS
+        fake = device and request.method == "POST" and cover.is_fake(request)
         try:
             _check_headers_are_text(request)
             if request.content_length is not None and request.content_length > max_body_bytes:
                 raise _too_large(max_body_bytes)
-            if request.method == "POST" and request.path in DEVICE_PATHS and request.headers.get("X-Chaff"):
+            if fake:
                 _limit_chaff(request)
-                await read_body(request, max_body_bytes)  # read to the end and drop
+                await _read_and_drop(request, max_body_bytes)
                 response: web.StreamResponse = padded_json({"chaff": True})
             else:
                 response = await handler(request)
@@ -86,17 +113,36 @@ def make_middlewares(max_body_bytes: int) -> list:
             if exc.status < 400:
                 raise
             code = _HTTP_CODES.get(exc.status, "http_error")
-            response = error_response(ApiError(exc.status, code, exc.reason or code,
-                                               _HTTP_VI.get(exc.status, exc.reason or code)))
+            message = _HTTP_TEXTS.get(exc.status)
+            response = error_response(ApiError(exc.status, code, _(message) if message else
+                                               _("HTTP error {status}", status=exc.status)))
         except Exception:  # never a traceback to the client
             log.exception("unexpected error in %s %s", request.method, request.path)
-            response = error_response(ApiError(500, "internal", "internal error", "lỗi nội bộ"))
+            response = error_response(ApiError(500, "internal", _("internal error")))
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
         response.headers.setdefault("Cache-Control", "no-store")
+        if device and isinstance(response, web.Response):
+            response = cover.pad_answer(response)
+            worked = loop.time() - started
+            if not fake:
+                timing.record(request.path, worked)
+            wait = timing.target(request.path, fake) - worked
+            if wait > 0:
+                await asyncio.sleep(wait)
         return response
 
     return [errors_and_headers]
+
+
+async def _read_and_drop(request: web.Request, limit: int) -> None:
+    """A fake request's body, read to its end and parsed like a real one's, then dropped.
+    A body that is not JSON is still answered as chaff: older clients sent anything."""
+    raw = await read_body(request, limit)
+    try:
+        json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        pass
 
 
 def _check_headers_are_text(request: web.Request) -> None:
@@ -111,8 +157,7 @@ def _check_headers_are_text(request: web.Request) -> None:
             try:
                 value.encode("utf-8")
             except UnicodeEncodeError:
-                raise ApiError(400, "bad_header", f"header {ascii(name[:40])} is not UTF-8 text",
-                               f"tiêu đề {ascii(name[:40])} không phải văn bản UTF-8") from None
+                raise ApiError(400, "bad_header", _("header {name} is not UTF-8 text", name=ascii(name[:40]))) from None
 
 
 #: Bodies are read in pieces of this size; the running total is checked after each.
@@ -120,7 +165,7 @@ READ_CHUNK = 64 * 1024
 
 
 def _too_large(limit: int) -> ApiError:
-    return ApiError(413, "too_large", f"request body over {limit} bytes", f"nội dung vượt quá {limit} byte")
+    return ApiError(413, "too_large", _("request body over {limit} bytes", limit=limit))
 
 
 async def read_body(request: web.Request, limit: int) -> bytes:
@@ -146,7 +191,7 @@ async def read_json(request: web.Request, limit: int) -> object:
     400/413/415 JSON error."""
     ctype = request.content_type
     if ctype != "application/json":
-        raise ApiError(415, "unsupported_media_type", "send application/json", "hãy gửi application/json")
+        raise ApiError(415, "unsupported_media_type", _("send application/json"))
     raw = await read_body(request, limit)
     try:
         data = json.loads(raw)
@@ -163,7 +208,7 @@ async def read_json(request: web.Request, limit: int) -> object:
 
 
 def _invalid_json() -> ApiError:
-    return ApiError(400, "invalid_json", "the body is not valid JSON", "nội dung không phải JSON hợp lệ")
+    return ApiError(400, "invalid_json", _("the body is not valid JSON"))
 
 
 def _has_lone_surrogate(data: object) -> bool:

@@ -12,3 +12,11 @@ from .settings import ServerSettings
 @hookimpl
 def bluezone_config_schema() -> dict[str, Any]:
     return {"server": ServerSettings}
+
+
+@hookimpl
+def bluezone_message_catalogues() -> list[Any]:
+    """The authority's texts (server errors, portal, commands): one domain for the distribution."""
+    from ..messages import catalogues
+
+    return catalogues()

@@ -39,6 +39,8 @@ from collections.abc import Callable, Iterable
 
 from aiohttp import web
 
+from bluezone.i18n import _
+
 from .errors import ApiError
 
 #: At most this many clients are tracked per table and minute (about 100 bytes
@@ -56,7 +58,7 @@ def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
         try:
             out.append(ipaddress.ip_network(str(v).strip(), strict=False))
         except ValueError:
-            raise ValueError(f"trusted_proxies: {v!r} is not an IP address or CIDR network") from None
+            raise ValueError(_("trusted_proxies: '{value}' is not an IP address or CIDR network", value=v)) from None
     return tuple(out)
 
 
@@ -206,8 +208,8 @@ def limits_of(request: web.Request) -> RateLimits:
 
 def too_many(retry_after: int) -> ApiError:
     """The 429 every limit answers with: bilingual, with ``Retry-After``."""
-    return ApiError(429, "rate_limited", f"too many requests; try again in {retry_after} s",
-                    f"quá nhiều yêu cầu; hãy thử lại sau {retry_after} giây", {"Retry-After": str(retry_after)})
+    return ApiError(429, "rate_limited", _("too many requests; try again in {seconds} s", seconds=retry_after),
+                    {"Retry-After": str(retry_after)})
 
 
 def limit(request: web.Request, bucket: str, per_minute: int) -> None:

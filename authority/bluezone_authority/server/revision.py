@@ -33,6 +33,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from bluezone.i18n import _
 from bluezone.models import ExposureKey, ReportType
 
 from .errors import ApiError, bad_request
@@ -66,8 +67,7 @@ def make_token(code_key: bytes, keys: dict[bytes, tuple[int, int]]) -> str:
 
 def open_token(code_key: bytes, token: Any) -> dict[bytes, tuple[int, int]]:
     """The keys a token lists, or a 400 ``invalid_revision_token``."""
-    refused = bad_request("invalid_revision_token", "the revision token is not valid",
-                          "mã sửa đổi (revision token) không hợp lệ")
+    refused = bad_request("invalid_revision_token", _("the revision token is not valid"))
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
         raise refused
     try:
@@ -101,14 +101,12 @@ def check_transition(old: int, revised_at: int | None, new: int) -> bool:
     if old_t is new_t:
         return False
     if revised_at is not None:
-        raise ApiError(409, "invalid_revision", "this key was already revised and cannot be revised again",
-                       "khoá này đã được sửa đổi, không thể sửa đổi lần nữa")
+        raise ApiError(409, "invalid_revision", _("this key was already revised and cannot be revised again"))
     if old_t not in (ReportType.CONFIRMED_CLINICAL_DIAGNOSIS, ReportType.UNKNOWN) or \
             new_t not in (ReportType.CONFIRMED_TEST, ReportType.REVOKED):
         raise ApiError(409, "invalid_revision",
-                       f"a report can only move from likely to confirmed or revoked, not {NAMES[old_t]} → {NAMES[new_t]}",
-                       f"báo cáo chỉ có thể chuyển từ nghi nhiễm sang xác nhận hoặc thu hồi, không thể "
-                       f"{NAMES[old_t]} → {NAMES[new_t]}")
+                       _("a report can only move from likely to confirmed or revoked, not {old} → {new}",
+                         old=NAMES[old_t], new=NAMES[new_t]))
     return True
 
 
@@ -123,8 +121,8 @@ def plan(conn: Any, keys: list[ExposureKey], report_type: int, token: Any, code_
         f" WHERE key_data IN ({marks})", [k.key_data for k in keys])}
     listed = open_token(code_key, token) if token else {}
     if stored and not token:
-        raise ApiError(409, "duplicate_upload", "these keys were already published; send the revision token "
-                       "of that upload to revise them", "các khoá này đã được gửi trước đó; hãy gửi kèm mã sửa đổi")
+        raise ApiError(409, "duplicate_upload",
+                       _("these keys were already published; send the revision token of that upload to revise them"))
     new: list[ExposureKey] = []
     revisions: list[Revision] = []
     for k in keys:
@@ -135,8 +133,7 @@ def plan(conn: Any, keys: list[ExposureKey], report_type: int, token: Any, code_
         # The token lists keys as they were stored (the server may have widened
         # a key's interval when it stored it), so the stored values are compared.
         if listed.get(k.key_data) != (start, period):
-            raise ApiError(403, "revision_token_mismatch", "the revision token does not cover these keys",
-                           "mã sửa đổi không bao gồm các khoá này")
+            raise ApiError(403, "revision_token_mismatch", _("the revision token does not cover these keys"))
         if check_transition(old, revised_at, report_type):
             revisions.append(Revision(k.key_data, ReportType(old), ReportType(report_type)))
     return new, revisions, listed
@@ -162,14 +159,13 @@ def revoke_upload(conn: Any, upload_id: Any, *, now: int) -> int:
     """Staff revocation of every key of one upload (by the code id it was
     published with); refused unless each may move to revoked."""
     if not isinstance(upload_id, str) or not upload_id or len(upload_id) > 64:
-        raise bad_request("invalid_code_id", "codeId must be the id of an issued code", "codeId không hợp lệ")
+        raise bad_request("invalid_code_id", _("codeId must be the id of an issued code"))
     rows = conn.execute("SELECT key_data, report_type, revised_at FROM exposure_keys WHERE upload_id = ?",
                         (upload_id,)).fetchall()
     if not rows:
-        raise ApiError(404, "not_found", "no published keys for this code id", "không có khoá nào của mã này")
+        raise ApiError(404, "not_found", _("no published keys for this code id"))
     revisions = [Revision(k, ReportType(old), ReportType.REVOKED) for k, old, revised_at in rows
                  if check_transition(old, revised_at, ReportType.REVOKED)]
     if not revisions:
-        raise ApiError(409, "already_revoked", "the keys of this code were already revoked",
-                       "các khoá của mã này đã được thu hồi")
+        raise ApiError(409, "already_revoked", _("the keys of this code were already revoked"))
     return apply(conn, revisions, now=now, transmission_risk={}, dsos={})

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bluezone.i18n import _
 from bluezone.models import DAY_SECONDS, INTERVALS_PER_DAY, ReportType
 
 from . import codes, declaration_pages, declaration_quota, exporter, publish, revision, staff
@@ -34,6 +35,8 @@ from .settings import ServerSettings
 HOUR = 3600
 #: The form name a device sends with a declaration (``ncovi``, ``ncovi/1+gia-lai-2``).
 FORM_NAME = re.compile(r"^[a-z0-9][a-z0-9._+/-]{0,31}$")
+#: A declaration's receipt, as :meth:`AuthorityServer.accept_declaration` makes it.
+RECEIPT = re.compile(r"^[0-9a-f]{24}$")
 log = logging.getLogger("bluezone.server")
 
 
@@ -113,8 +116,7 @@ class AuthorityServer:
         with self.db.transaction() as conn:
             row = conn.execute("SELECT state FROM codes WHERE id = ?", (claims.get("jti"),)).fetchone()
             if row is None or row[0] != "certified":
-                raise ApiError(409, "certificate_used", "this certificate was already used",
-                               "chứng nhận này đã được sử dụng")
+                raise ApiError(409, "certificate_used", _("this certificate was already used"))
             # keys already stored are revisions: allowed only with this device's token (see revision.py)
             new, revisions, listed = revision.plan(conn, keys, report_type, token, self.keys.code_key)
             fresh = {k.key_data for k in new}
@@ -123,11 +125,11 @@ class AuthorityServer:
                 " report_type, dsos, created_at, available_at, upload_id) VALUES (?,?,?,?,?,?,?,?,?)",
                 [(s.key.key_data, s.key.rolling_start_interval_number, s.key.rolling_period,
                   s.key.transmission_risk_level, int(s.key.report_type), s.key.days_since_onset_of_symptoms,
-                  now, s.available_at, claims["jti"]) for s in stored if s.key.key_data in fresh])
+                  publish.hour_of(now), s.available_at, claims["jti"]) for s in stored if s.key.key_data in fresh])
             revised = revision.apply(conn, revisions, now=now,
                                      transmission_risk={s.key.key_data: s.key.transmission_risk_level for s in stored},
                                      dsos={s.key.key_data: s.key.days_since_onset_of_symptoms for s in stored})
-            conn.execute("UPDATE codes SET state = 'used', used_at = ? WHERE id = ?", (now, claims["jti"]))
+            codes.mark_used(conn, claims["jti"], now)
         # the token lists every key of this device as stored (what a revision is checked against)
         covered = {**listed, **{s.key.key_data: (s.key.rolling_start_interval_number, s.key.rolling_period)
                                 for s in stored if s.key.key_data in fresh}}
@@ -199,7 +201,7 @@ class AuthorityServer:
         """A token that authorises exactly one later request for ``purpose``;
         stored hashed, expires after ``one_time_token_hours``."""
         if not isinstance(purpose, str) or not exporter.FEED_NAME.match(purpose):
-            raise bad_request("invalid_purpose", "purpose must be 1-32 of a-z, 0-9 and '-'", "mục đích không hợp lệ")
+            raise bad_request("invalid_purpose", _("purpose must be 1-32 of a-z, 0-9 and '-'"))
         token = "bzo_" + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
         now = self.now()
         expires = now + self.settings.one_time_token_hours * 3600
@@ -212,15 +214,15 @@ class AuthorityServer:
     def _usable_token(self, c: Any, token: Any, purpose: str) -> dict[str, Any]:
         """The meta of an unspent, unexpired token for ``purpose``, or the ApiError that refuses it."""
         if not isinstance(token, str) or not token.startswith("bzo_") or len(token) > 100:
-            raise ApiError(403, "invalid_authority_token", "the authority token is not valid", "mã uỷ quyền không hợp lệ")
+            raise ApiError(403, "invalid_authority_token", _("the authority token is not valid"))
         row = c.execute("SELECT purpose, meta, expires_at, used_at FROM one_time_tokens WHERE token_hash = ?",
                         (staff.token_hash(token),)).fetchone()
         if row is None or row[0] != purpose:
-            raise ApiError(403, "invalid_authority_token", "the authority token is not valid", "mã uỷ quyền không hợp lệ")
+            raise ApiError(403, "invalid_authority_token", _("the authority token is not valid"))
         if row[3] is not None:
-            raise ApiError(409, "authority_token_used", "the authority token was already used", "mã uỷ quyền đã được sử dụng")
+            raise ApiError(409, "authority_token_used", _("the authority token was already used"))
         if self.now() >= row[2]:
-            raise ApiError(403, "authority_token_expired", "the authority token has expired", "mã uỷ quyền đã hết hạn")
+            raise ApiError(403, "authority_token_expired", _("the authority token has expired"))
         return json.loads(row[1])
 
     def check_one_time_token(self, token: Any, purpose: str) -> dict[str, Any]:
@@ -252,18 +254,17 @@ class AuthorityServer:
         body = _obj(body)
         sealed_b64, form = body.get("sealed"), body.get("form", "ncovi")
         if not isinstance(sealed_b64, str):
-            raise bad_request("invalid_declaration", "sealed must be base64 text", "sealed phải là văn bản base64")
+            raise bad_request("invalid_declaration", _("sealed must be base64 text"))
         if not isinstance(form, str) or not FORM_NAME.match(form):  # shown to staff: no control or bidi characters
-            raise bad_request("invalid_declaration", "form must be 1-32 of a-z, 0-9 and . _ + / -",
-                              "form phải gồm 1-32 ký tự a-z, 0-9 và . _ + / -")
+            raise bad_request("invalid_declaration", _("form must be 1-32 of a-z, 0-9 and . _ + / -"))
         try:
             sealed = base64.b64decode(sealed_b64, validate=True)
         except (binascii.Error, ValueError):
-            raise bad_request("invalid_declaration", "sealed is not valid base64", "sealed không phải base64") from None
+            raise bad_request("invalid_declaration", _("sealed is not valid base64")) from None
         if len(sealed) < 48:  # a libsodium sealed box is at least 48 bytes (32 + 16)
-            raise bad_request("invalid_declaration", "sealed is too short to be a sealed box", "dữ liệu quá ngắn")
+            raise bad_request("invalid_declaration", _("sealed is too short to be a sealed box"))
         if len(sealed) > self.settings.declaration_max_bytes:
-            raise ApiError(413, "too_large", "the declaration is too large", "tờ khai quá lớn")
+            raise ApiError(413, "too_large", _("the declaration is too large"))
         receipt = secrets.token_hex(12)
         hour = self.now() // HOUR * HOUR
         try:
@@ -324,12 +325,27 @@ class AuthorityServer:
         row = self.db.one("SELECT sealed FROM declarations WHERE id = ?", (receipt,))
         return row[0] if row else None
 
+    def delete_declaration(self, receipt: Any) -> bool:
+        """Delete one declaration by the receipt its sender was given (the
+        person asked for their data to be deleted). True when it was there.
+        Raises a 400 :class:`ApiError` for something that is not a receipt."""
+        if not isinstance(receipt, str) or not RECEIPT.match(receipt):
+            raise bad_request("invalid_receipt", _("a receipt is the 24 hexadecimal characters the phone was given"))
+        with self.db.transaction() as c:
+            row = c.execute("SELECT received_hour, length(sealed) FROM declarations WHERE id = ?",
+                            (receipt,)).fetchone()
+            if row is None:
+                return False
+            c.execute("DELETE FROM declarations WHERE id = ?", (receipt,))
+            declaration_quota.release(c, row[0], row[1])
+        return True
+
     # -- retention -------------------------------------------------------------------------------
 
     def purge(self) -> dict[str, int]:
         """Delete what is older than the retention window: keys (by their
         rolling start), batches and their files, declarations, spent or
-        expired codes and tokens."""
+        expired codes and tokens, and what plugins keep (``bluezone_server_retention``)."""
         now = self.now()
         cutoff = now - self.settings.retention_days * DAY_SECONDS
         cutoff_interval = cutoff // 600
@@ -347,13 +363,17 @@ class AuthorityServer:
                                              (now, cutoff)).rowcount,
             }
             declaration_quota.forget_before(c, cutoff)
+            pm = getattr(self.config, "pm", None)
+            if pm is not None:  # what plugins keep on the server (bluezone_server_retention)
+                for counts in pm.hook.bluezone_server_retention(conn=c, cutoff=cutoff, now=now):
+                    out.update(counts or {})
         exporter.sync_directory(self.db, self.settings.export_dir, feeds=feeds or None)
         return out
 
 
 def _obj(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
-        raise bad_request("invalid_json", "the body must be a JSON object", "nội dung phải là một đối tượng JSON")
+        raise bad_request("invalid_json", _("the body must be a JSON object"))
     return body
 
 

@@ -49,6 +49,9 @@ SERVER_SCHEMA: dict[str, Any] = {
         "declarations_per_client_per_minute": {"type": "integer", "minimum": 1, "default": 10},
         "decoys_per_client_per_minute": {"type": "integer", "minimum": 1, "default": 60,
                                          "description": "POST /v1/decoy and X-Chaff requests per client"},
+        "answer_floor_ms": {"type": "number", "minimum": 0, "maximum": 10000, "default": 50,
+                            "description": "no device answer leaves sooner than this after its request arrived, "
+                                           "so real and decoy answers take the same time"},
         "trusted_proxies": {"type": "array", "items": {"type": "string"}, "default": [],
                             "description": "CIDRs of reverse proxies whose X-Forwarded-For is believed"},
         "header_timeout_seconds": {"type": "number", "minimum": 0.1, "maximum": 3600, "default": 20,
@@ -99,6 +102,7 @@ class ServerSettings:
     uploads_per_client_per_minute: int = FROM_SCHEMA
     declarations_per_client_per_minute: int = FROM_SCHEMA
     decoys_per_client_per_minute: int = FROM_SCHEMA
+    answer_floor_ms: float = FROM_SCHEMA
     trusted_proxies: tuple[str, ...] = FROM_SCHEMA
     header_timeout_seconds: float = FROM_SCHEMA
     body_timeout_seconds: float = FROM_SCHEMA

@@ -23,28 +23,27 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bluezone.i18n import N_, Message, _
+
 from .db import ServerDB
 from .errors import ApiError
 
 
 @dataclass(frozen=True)
 class StaffRole:
-    """A staff role: its name, what it may do in each language, and the
-    purposes of the one-time authority tokens it may issue."""
+    """A staff role: its name, its label (an English msgid marked with
+    ``N_``, shown translated through the message catalogue), and the purposes
+    of the one-time authority tokens it may issue."""
 
     name: str
-    vi: str
-    en: str
+    label: str
     token_purposes: tuple[str, ...] = ()
-
-    def label(self, lang: str) -> str:
-        return self.vi if lang == "vi" else self.en
 
 
 CORE_ROLES = (
-    StaffRole("admin", "quản trị", "administrator"),
-    StaffRole("case-officer", "cán bộ xác minh ca bệnh", "case officer"),
-    StaffRole("declarations", "cán bộ tờ khai y tế", "declarations officer"),
+    StaffRole("admin", N_("administrator")),
+    StaffRole("case-officer", N_("case officer")),
+    StaffRole("declarations", N_("declarations officer")),
 )
 #: The core's role names (plugins' roles come from :func:`known_roles`).
 ROLES = tuple(r.name for r in CORE_ROLES)
@@ -61,12 +60,18 @@ def known_roles(pm: Any = None) -> dict[str, StaffRole]:
     hook = getattr(getattr(pm, "hook", None), "bluezone_staff_roles", None)
     for result in (hook() if hook is not None else []):
         for role in result or ():
-            if not isinstance(role, StaffRole) or not ROLE_NAME.match(role.name):
-                raise RoleError(f"bluezone_staff_roles: {role!r} is not a StaffRole with a name of a-z, 0-9, '-'")
+            if not isinstance(role, StaffRole) or not ROLE_NAME.match(role.name) or not isinstance(role.label, str):
+                raise RoleError(_("bluezone_staff_roles: {role} is not a StaffRole with a name of a-z, 0-9, '-' "
+                                  "and a label", role=repr(role)))
             if role.name in roles:
-                raise RoleError(f"bluezone_staff_roles: two roles are named {role.name!r}")
+                raise RoleError(_("bluezone_staff_roles: two roles are named '{name}'", name=role.name))
             roles[role.name] = role
     return roles
+
+
+def unknown_role(role: str, roles: Iterable[str]) -> Message:
+    """The refusal of a role the server does not know (tokens and portal accounts)."""
+    return _("unknown role '{role}'; roles: {roles}", role=role, roles=", ".join(roles))
 
 
 def roles_for_purpose(roles: Mapping[str, StaffRole], purpose: str) -> tuple[str, ...]:
@@ -94,10 +99,9 @@ def create_staff_token(db: ServerDB, name: str, role: str, now: int,
     ``roles`` are the names this server knows (:func:`known_roles`)."""
     roles = tuple(roles)
     if role not in roles:
-        raise ValueError(f"unknown role {role!r}; roles: {', '.join(roles)} / "
-                         f"vai trò không hợp lệ; các vai trò: {', '.join(roles)}")
+        raise ValueError(unknown_role(role, roles))
     if not name.strip():
-        raise ValueError("a staff token needs a name")
+        raise ValueError(_("a staff token needs a name"))
     token = "bzs_" + base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
     member = StaffMember(secrets.token_hex(8), name.strip(), role)
     with db.transaction() as c:
@@ -116,20 +120,17 @@ def revoke_staff_token(db: ServerDB, member_id: str, now: int) -> bool:
 def authenticate(db: ServerDB, authorization: str | None) -> StaffMember:
     """The staff member behind an ``Authorization: Bearer`` header, or 401."""
     if not authorization or not authorization.startswith("Bearer "):
-        raise ApiError(401, "unauthenticated", "staff API token required (Authorization: Bearer ...)",
-                       "cần mã truy cập của cán bộ (Authorization: Bearer ...)",
+        raise ApiError(401, "unauthenticated", _("staff API token required (Authorization: Bearer ...)"),
                        {"WWW-Authenticate": "Bearer"})
     digest = token_hash(authorization[7:].strip())
     row = db.one("SELECT id, name, role, token_hash, revoked_at FROM staff_tokens WHERE token_hash = ?", (digest,))
     # compare_digest keeps the final check constant-time even though the lookup is by hash
     if row is None or not hmac.compare_digest(row[3], digest) or row[4] is not None:
-        raise ApiError(401, "unauthenticated", "unknown or revoked staff token",
-                       "mã truy cập không hợp lệ hoặc đã bị thu hồi", {"WWW-Authenticate": "Bearer"})
+        raise ApiError(401, "unauthenticated", _("unknown or revoked staff token"), {"WWW-Authenticate": "Bearer"})
     return StaffMember(row[0], row[1], row[2])
 
 
 def require_role(member: StaffMember, *roles: str) -> StaffMember:
     if not member.has_role(*roles):
-        raise ApiError(403, "forbidden", f"this needs the role {' or '.join(roles)}",
-                       f"cần vai trò {' hoặc '.join(roles)}")
+        raise ApiError(403, "forbidden", _("this needs one of the roles {roles}", roles=", ".join(roles)))
     return member

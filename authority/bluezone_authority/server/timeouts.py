@@ -27,14 +27,15 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from bluezone.i18n import _
+
 from .errors import ApiError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def body_timeout_error(seconds: float) -> ApiError:
-    return ApiError(408, "body_timeout", f"the request body did not arrive within {seconds:g} s",
-                    f"nội dung yêu cầu không đến trong {seconds:g} giây")
+    return ApiError(408, "body_timeout", _("the request body did not arrive within {seconds} s", seconds=format(seconds, "g")))
 
 
 def body_deadline(seconds: float) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:

@@ -8,9 +8,10 @@ library API for simulations is :func:`bluezone_ble.sim.engine.simulate`
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from bluezone import hookimpl
+from bluezone import MessageCatalogue, hookimpl
 
 from .settings import BleSettings, SimSettings
 
@@ -27,6 +28,15 @@ async def simulate_async(*args: Any, **kwargs: Any) -> Any:
     from .sim.engine import simulate_async as _simulate_async
 
     return await _simulate_async(*args, **kwargs)
+
+
+#: This plugin's texts (gettext domain ``bluezone_ble``), added to the one catalogue.
+CATALOGUE = MessageCatalogue("bluezone_ble", Path(__file__).parent / "locale")
+
+
+@hookimpl
+def bluezone_message_catalogues() -> list[MessageCatalogue]:
+    return [CATALOGUE]
 
 
 @hookimpl

@@ -27,6 +27,8 @@ from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_method, dbus_property
 
 from bluezone import INTERVAL_SECONDS, interval_number
+from bluezone.i18n import Message as I18nMessage
+from bluezone.i18n import _
 
 from .advert import SERVICE_UUID_16, ProximityPayload
 
@@ -39,11 +41,11 @@ DEFAULT_PATH = "/org/bluezone/advertisement0"
 
 class BlueZUnavailable(RuntimeError):
     """BlueZ (or an adapter that can advertise) is not there; the message says
-    what to do, in Vietnamese and English."""
+    what to do (a :class:`bluezone.i18n.Message`: ``str()`` is in the deployment's languages)."""
 
 
-def _unavailable(vi: str, en: str) -> BlueZUnavailable:
-    return BlueZUnavailable(f"{vi}. / {en}.")
+def _unavailable(message: I18nMessage) -> BlueZUnavailable:
+    return BlueZUnavailable(message)
 
 
 class Advertisement(ServiceInterface):
@@ -133,27 +135,25 @@ class BluezAdvertiser:
                 bus = MessageBus(bus_type=BusType.SYSTEM)
             self.bus = await bus.connect()
         except (OSError, EOFError) as e:
-            raise _unavailable(
-                "Không kết nối được D-Bus hệ thống nên không phát được Bluetooth",
-                f"cannot reach the system D-Bus ({e.__class__.__name__}); BlueZ advertising needs it",
-            ) from None
+            raise _unavailable(_("Cannot reach the system D-Bus ({detail}); BlueZ advertising needs it.",
+                                 detail=e.__class__.__name__)) from None
         reply = await self.bus.call(Message(destination=BLUEZ, path="/", interface=OBJECT_MANAGER,
                                             member="GetManagedObjects"))
         if reply.message_type == MessageType.ERROR:
             self.bus.disconnect()
             if reply.error_name in ("org.freedesktop.DBus.Error.ServiceUnknown",
                                     "org.freedesktop.DBus.Error.NameHasNoOwner"):
-                raise _unavailable("BlueZ (bluetoothd) không chạy",
-                                   "BlueZ (bluetoothd) is not running; install and start it to advertise")
-            raise _unavailable("BlueZ báo lỗi", f"BlueZ answered {reply.error_name}: {reply.body}")
+                raise _unavailable(_("BlueZ (bluetoothd) is not running; install and start it to advertise."))
+            raise _unavailable(_("BlueZ answered {error}: {body}.", error=reply.error_name, body=reply.body))
         candidates = sorted(p for p, ifaces in reply.body[0].items() if ADVERTISING_MANAGER in ifaces)
         if self.adapter:
             candidates = [p for p in candidates if p.rsplit("/", 1)[-1] == self.adapter]
         if not candidates:
             self.bus.disconnect()
-            which = f"'{self.adapter}'" if self.adapter else "any adapter"
-            raise _unavailable("Không có bộ thu Bluetooth nào phát được quảng bá LE",
-                               f"no LE advertising support on {which} (LEAdvertisingManager1 missing)")
+            if self.adapter:
+                raise _unavailable(_("No LE advertising support on {adapter} (LEAdvertisingManager1 missing).",
+                                     adapter=repr(self.adapter)))
+            raise _unavailable(_("No Bluetooth adapter here can advertise LE (LEAdvertisingManager1 missing)."))
         self.adapter_path = candidates[0]
         self.bus.export(self.path, self.advertisement)
 

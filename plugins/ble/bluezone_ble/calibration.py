@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bluezone import make_gaen_metadata as make_metadata
+from bluezone.i18n import _
 
 #: Store meta key holding this device's own calibration (JSON). The matcher
 #: reads ``rssi_correction`` from it; see docs/ble.md.
@@ -82,8 +83,9 @@ def _int(row: dict[str, str], *names: str, line: int) -> int:
             try:
                 return int(float(row[n]))
             except ValueError:
-                raise CalibrationError(f"line {line}: {n} is not a number: {row[n]!r}") from None
-    raise CalibrationError(f"line {line}: missing {' or '.join(names)}")
+                raise CalibrationError(_("Line {line}: {column} is not a number: {value}", line=line, column=n,
+                                         value=repr(row[n]))) from None
+    raise CalibrationError(_("Line {line}: missing {column}", line=line, column=" / ".join(names)))
 
 
 class CalibrationTable:
@@ -94,7 +96,7 @@ class CalibrationTable:
         self.rows = list(rows)
         self._index = {(r.manufacturer.casefold(), r.model.casefold()): r for r in self.rows}
         if ("*", "*") not in self._index:
-            raise CalibrationError("a calibration table needs a default row with manufacturer and model '*'")
+            raise CalibrationError(_("A calibration table needs a default row with manufacturer and model '*'"))
 
     @classmethod
     def parse(cls, text: str) -> "CalibrationTable":
@@ -102,16 +104,16 @@ class CalibrationTable:
         reader = csv.DictReader(io.StringIO("\n".join(lines)))
         fields = {f.strip() for f in (reader.fieldnames or [])}
         if "manufacturer" not in fields or "model" not in fields:
-            raise CalibrationError("calibration CSV needs columns manufacturer and model")
+            raise CalibrationError(_("A calibration CSV needs the columns manufacturer and model"))
         rows = []
         for n, raw in enumerate(reader, 2):
             row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
             confidence = _int(row, "confidence", "calibration_confidence", line=n)
             if not 0 <= confidence <= 3:
-                raise CalibrationError(f"line {n}: confidence must be 0..3, got {confidence}")
+                raise CalibrationError(_("Line {line}: confidence must be 0..3, got {value}", line=n, value=confidence))
             tx = _int(row, "tx_power", "tx", line=n)
             if not -128 <= tx <= 127:
-                raise CalibrationError(f"line {n}: tx_power {tx} does not fit a signed byte")
+                raise CalibrationError(_("Line {line}: tx_power {value} does not fit a signed byte", line=n, value=tx))
             rows.append(Calibration(row["manufacturer"], row["model"], tx,
                                     _int(row, "rssi_correction", line=n), confidence))
         if not any(r.manufacturer == "*" and r.model == "*" for r in rows):
@@ -127,7 +129,8 @@ class CalibrationTable:
             try:
                 text = Path(path).read_text("utf-8")
             except OSError as e:
-                raise CalibrationError(f"cannot read calibration file {path}: {e.strerror}") from None
+                raise CalibrationError(_("Cannot read the calibration file {path}: {reason}", path=path,
+                                         reason=e.strerror)) from None
         return cls.parse(text)
 
     def lookup(self, manufacturer: str = "*", model: str = "*") -> Calibration:

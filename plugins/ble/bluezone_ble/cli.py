@@ -3,9 +3,10 @@
     bluezone trace --config deployment.toml --store phone.db      # real BLE (Ctrl-C stops)
     bluezone trace --simulate office [--devices 12 --minutes 120 --seed 1 --out DIR]
 
-Progress goes to stdout as it happens; a summary ends the run. Errors a
-person can fix (no adapter, BlueZ not running, unknown scenario) are one
-line with exit code 2.
+Progress goes to stdout as it happens; a summary ends the run, in the
+deployment's languages (the texts are in the ``bluezone_ble`` catalogue).
+Errors a person can fix (no adapter, BlueZ not running, unknown scenario)
+are one line with exit code 2.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from typing import Any, NoReturn
 
 import click
 
+from bluezone import CliCommand as Command
 from bluezone import with_store_errors
+from bluezone.i18n import N_, Message, _, _n
 
 from .advertiser import BlueZUnavailable
 from .calibration import CalibrationError
@@ -31,7 +34,7 @@ from .sim.engine import simulate_async
 from .sim.mobility import SCENARIOS
 
 
-def _fail(message: str) -> NoReturn:
+def _fail(message: str | Message) -> NoReturn:
     from bluezone import cli_fail as fail
 
     fail(message)
@@ -46,29 +49,27 @@ def _load(config_path: str | None) -> Any:
 
 
 def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.0f}%"
+    return str(_("n/a")) if x is None else f"{100 * x:.0f}%"
 
 
-@click.command("trace")
+@click.command("trace", cls=Command, help=N_("Record close contacts: Bluetooth LE scanning and advertising.\n\n"
+                                 "With --simulate SCENARIO, a radio simulator moves phones through an office, "
+                                 "market, bus or home and feeds what they hear through the same scanner code."))
 @click.option("--config", "config_path", envvar="BLUEZONE_CONFIG", type=click.Path(dir_okay=False),
-              help="Deployment TOML (required for the real radio; optional with --simulate).")
+              help=N_("Deployment TOML (required for the real radio; optional with --simulate)."))
 @click.option("--store", "store_path", envvar="BLUEZONE_STORE", type=click.Path(dir_okay=False),
-              help="This phone's device store (real radio).")
+              help=N_("This phone's device store (real radio)."))
 @click.option("--simulate", "scenario", metavar="SCENARIO",
-              help=f"Simulate instead of using the radio: {', '.join(sorted(SCENARIOS))}.")
-@click.option("--devices", type=click.IntRange(2, 500), help="Simulated phones (default: [sim] devices).")
-@click.option("--minutes", type=click.IntRange(1, 1440), help="Simulated minutes (default: [sim] minutes).")
-@click.option("--seed", type=int, help="Simulation seed (default: [sim] seed).")
+              help=N_("Simulate instead of using the radio: office, market, bus or home."))
+@click.option("--devices", type=click.IntRange(2, 500), help=N_("Simulated phones (default: [sim] devices)."))
+@click.option("--minutes", type=click.IntRange(1, 1440), help=N_("Simulated minutes (default: [sim] minutes)."))
+@click.option("--seed", type=int, help=N_("Simulation seed (default: [sim] seed)."))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
-              help="Keep the simulated phones' stores and truth.json here.")
-@click.option("--scans", type=click.IntRange(1), help="Real radio: stop after this many scans.")
+              help=N_("Keep the simulated phones' stores and truth.json here."))
+@click.option("--scans", type=click.IntRange(1), help=N_("Real radio: stop after this many scans."))
 @with_store_errors
 def trace(config_path, store_path, scenario, devices, minutes, seed, out_dir, scans) -> None:
-    """Record close contacts: Bluetooth LE scanning and advertising (Ghi nhận tiếp xúc gần qua Bluetooth).
-
-    With --simulate SCENARIO, a radio simulator moves phones through an office,
-    market, bus or home and feeds what they hear through the same scanner code.
-    """
+    """The real radio, or the simulator feeding the same scanner code (help text above)."""
     config = _load(config_path)
     if scenario is not None:
         _simulate(config, scenario, devices, minutes, seed, out_dir)
@@ -78,40 +79,46 @@ def trace(config_path, store_path, scenario, devices, minutes, seed, out_dir, sc
 
 def _real(config: Any, store_path: str | None, scans: int | None) -> None:
     if config is None:
-        _fail("--config is required for the real radio (or use --simulate SCENARIO) / "
-              "cần --config để dùng Bluetooth thật")
+        _fail(_("--config is required for the real radio (or use --simulate SCENARIO)"))
     if not store_path:
-        _fail("--store PATH is required for the real radio / cần --store để lưu tiếp xúc")
+        _fail(_("--store PATH is required for the real radio"))
     from bluezone import open_store_or_fail
 
     from .sources import BleSource
 
     # The phone's existing store: only 'bluezone init' creates a store and its key.
     store = open_store_or_fail(store_path, config.retention_days)
+    from bluezone import ConsentWithdrawn, consent_allowed
+
+    if not consent_allowed(store, "bluetooth"):
+        store.close()
+        _fail(str(ConsentWithdrawn("bluetooth")))
     total = {"stored": 0}
 
     def on_scan(stored: int, stats: ScanStats) -> None:
         total["stored"] += stored
-        click.echo(f"scan {stats.scans}: {stored} identifier(s) / định danh; total {total['stored']}, "
-                   f"malformed {stats.malformed}")
+        click.echo(_n("Scan {scan}: {n} identifier; total {total}, malformed {malformed}",
+                      "Scan {scan}: {n} identifiers; total {total}, malformed {malformed}", stored,
+                      scan=stats.scans, total=total["stored"], malformed=stats.malformed))
 
-    click.echo("Tracing over Bluetooth LE (Ctrl-C to stop) / Đang ghi nhận qua Bluetooth LE (Ctrl-C để dừng)")
+    click.echo(_("Tracing over Bluetooth LE (Ctrl-C to stop)"))
     try:
         asyncio.run(BleSource().run(store, config.schedule(), config, max_scans=scans, on_scan=on_scan))
     except (AdapterUnavailable, BlueZUnavailable, CalibrationError) as e:
         _fail(str(e))
     except KeyboardInterrupt:
-        click.echo("Stopped / Đã dừng.")
+        click.echo(_("Stopped."))
     finally:
         store.close()
-    click.echo(f"Summary / Tóm tắt: {total['stored']} sighting(s) stored in {store_path}")
+    click.echo(_n("Summary: {n} sighting stored in {path}", "Summary: {n} sightings stored in {path}",
+                  total["stored"], path=store_path))
 
 
 def _simulate(config: Any, scenario: str, devices: int | None, minutes: int | None, seed: int | None,
               out_dir: str | None) -> None:
     if scenario not in SCENARIOS:
-        _fail(f"unknown scenario {scenario!r}; choose one of: {', '.join(sorted(SCENARIOS))} / "
-              f"kịch bản không có")
+        _fail(_("Unknown scenario {scenario}; choose one of: {scenarios}", scenario=repr(scenario),
+                scenarios=", ".join(sorted(SCENARIOS))))
     from bluezone import GAEN_SCHEDULE as SCHEDULE
     from bluezone import DeviceStore
 
@@ -128,14 +135,17 @@ def _simulate(config: Any, scenario: str, devices: int | None, minutes: int | No
     # start at 08:00 UTC today so a run stays inside one UTC day when it can
     today = dt.datetime.now(dt.timezone.utc).replace(hour=8, minute=0, second=0, microsecond=0)
     start = int(today.timestamp())
-    click.echo(f"Simulating / Mô phỏng: {scenario}, {n} phones, {mins} min, seed {seed} → {folder}")
+    click.echo(_("Simulating {scenario}: {n} phones, {minutes} min, seed {seed} → {folder}", scenario=scenario,
+                 n=n, minutes=mins, seed=seed, folder=folder))
     shown = {"last": -1}
 
     def progress(done: float, stats: ScanStats) -> None:
         tenth = int(done * 10)
         if tenth != shown["last"]:
             shown["last"] = tenth
-            click.echo(f"  {done:4.0%}  scans {stats.scans}, packets {stats.adverts}, sightings {stats.sightings}")
+            click.echo("  {:4.0%}  {}".format(done, _("scans {scans}, packets {packets}, sightings {sightings}",
+                                                    scans=stats.scans, packets=stats.adverts,
+                                                    sightings=stats.sightings)))
 
     started = time.perf_counter()
     try:
@@ -145,17 +155,21 @@ def _simulate(config: Any, scenario: str, devices: int | None, minutes: int | No
             progress=progress))
         result = evaluate(truth, stores, schedule, rules=[rule])
     finally:
-        for _, s in stores:
+        for _name, s in stores:
             s.close()
     (folder / "truth.json").write_text(truth.to_json())
     c = result.by_rule[rule.name]
     close = truth.close_pairs()
-    click.echo(f"Summary / Tóm tắt ({time.perf_counter() - started:.1f} s):")
-    click.echo(f"  sightings stored / lượt ghi nhận: {truth.stats['sightings']} "
-               f"from {truth.stats['adverts']} packets in {truth.stats['scans']} scans "
-               f"(malformed {truth.stats['malformed']})")
-    click.echo(f"  true close pairs (≥15 min within 2 m) / cặp tiếp xúc gần thật: {len(close)} of {len(truth.pairs)}")
-    click.echo(f"  rule {list(rule.thresholds_db)} dB, ≥{rule.minimum_minutes:g} weighted min: "
-               f"precision {_pct(c.precision)}, recall {_pct(c.recall)} "
-               f"(tp {c.tp}, fp {c.fp}, fn {c.fn}, tn {c.tn} over {result.pairs} ordered pairs)")
-    click.echo(f"  ground truth / dữ liệu thật: {folder / 'truth.json'}")
+    took = round(time.perf_counter() - started, 1)
+    click.echo(_("Summary ({seconds} s):", seconds=took))
+    click.echo("  " + _("sightings stored: {sightings} from {packets} packets in {scans} scans (malformed {malformed})",
+                        sightings=truth.stats["sightings"], packets=truth.stats["adverts"],
+                        scans=truth.stats["scans"], malformed=truth.stats["malformed"]))
+    click.echo("  " + _("true close pairs (≥15 min within 2 m): {close} of {pairs}", close=len(close),
+                        pairs=len(truth.pairs)))
+    click.echo("  " + _("rule {thresholds} dB, ≥{minutes} weighted min: precision {precision}, recall {recall} "
+                        "(tp {tp}, fp {fp}, fn {fn}, tn {tn} over {pairs} ordered pairs)",
+                        thresholds=list(rule.thresholds_db), minutes=format(rule.minimum_minutes, "g"),
+                        precision=_pct(c.precision), recall=_pct(c.recall), tp=c.tp, fp=c.fp, fn=c.fn, tn=c.tn,
+                        pairs=result.pairs))
+    click.echo("  " + _("ground truth: {path}", path=folder / "truth.json"))

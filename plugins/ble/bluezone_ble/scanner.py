@@ -28,6 +28,8 @@ from bleak.exc import (
     BleakError,
 )
 
+from bluezone.i18n import _
+
 from .advert import SERVICE_UUID
 from .collector import ScanCollector, ScanStats
 from .duty import DutyCycle, seconds_since_last_scan
@@ -39,54 +41,35 @@ FD6F_PATTERN = OrPattern(0, AdvertisementDataType.SERVICE_DATA_UUID16, b"\x6f\xf
 
 class AdapterUnavailable(RuntimeError):
     """No usable Bluetooth adapter: missing, powered off, BlueZ not running,
-    or permission denied. The message says what to do, in Vietnamese and English."""
+    or permission denied. Raised with a :class:`bluezone.i18n.Message` that
+    says what to do (``str()``: in the deployment's languages)."""
 
 
 _REASONS = {
-    BleakBluetoothNotAvailableReason.NO_BLUETOOTH: (
-        "Không tìm thấy bộ thu Bluetooth trên máy này",
-        "no Bluetooth adapter was found on this machine",
-    ),
-    BleakBluetoothNotAvailableReason.NO_BLE_CENTRAL_ROLE: (
-        "Bộ thu Bluetooth không hỗ trợ Bluetooth Low Energy",
-        "the Bluetooth adapter does not support Bluetooth Low Energy scanning",
-    ),
-    BleakBluetoothNotAvailableReason.POWERED_OFF: (
-        "Bluetooth đang tắt; hãy bật Bluetooth (bluetoothctl power on)",
-        "Bluetooth is powered off; switch it on (bluetoothctl power on)",
-    ),
+    BleakBluetoothNotAvailableReason.NO_BLUETOOTH: _("No Bluetooth adapter was found on this machine."),
+    BleakBluetoothNotAvailableReason.NO_BLE_CENTRAL_ROLE: _(
+        "The Bluetooth adapter does not support Bluetooth Low Energy scanning."),
+    BleakBluetoothNotAvailableReason.POWERED_OFF: _("Bluetooth is powered off; switch it on (bluetoothctl power on)."),
 }
-
-
-def adapter_message(vi: str, en: str) -> str:
-    return f"{vi}. / {en}."
 
 
 def explain_adapter_error(error: BaseException) -> AdapterUnavailable | None:
     """Turn what bleak or the OS raised at scan start into a clear message,
     or ``None`` when the error is not about the adapter."""
     if isinstance(error, BleakBluetoothNotAvailableError):
-        vi, en = _REASONS.get(error.reason, (
-            "Không dùng được Bluetooth", f"Bluetooth is not available ({error.args[0]})"))
-        return AdapterUnavailable(adapter_message(vi, en))
+        reason = _REASONS.get(error.reason) or _("Bluetooth is not available ({detail}).", detail=error.args[0])
+        return AdapterUnavailable(reason)
     text = str(error)
     if isinstance(error, (FileNotFoundError, ConnectionRefusedError)):
-        return AdapterUnavailable(adapter_message(
-            "Không kết nối được D-Bus hệ thống (BlueZ cần nó); Bluetooth không chạy",
-            "the system D-Bus is not reachable, so BlueZ is not running "
-            "(or use 'bluezone trace --simulate SCENARIO')",
-        ))
+        return AdapterUnavailable(_("The system D-Bus is not reachable, so BlueZ is not running (or use "
+                                    "'bluezone trace --simulate SCENARIO')."))
     if "ServiceUnknown" in text or "NameHasNoOwner" in text:
-        return AdapterUnavailable(adapter_message(
-            "Dịch vụ Bluetooth (BlueZ) không chạy; hãy cài và khởi động bluetoothd",
-            "the Bluetooth service (BlueZ) is not running; install and start bluetoothd "
-            "(or use 'bluezone trace --simulate SCENARIO')",
-        ))
+        return AdapterUnavailable(_("The Bluetooth service (BlueZ) is not running; install and start bluetoothd "
+                                    "(or use 'bluezone trace --simulate SCENARIO')."))
     if isinstance(error, BleakDBusError):
-        return AdapterUnavailable(adapter_message(
-            "BlueZ từ chối quét Bluetooth", f"BlueZ refused to scan ({error.dbus_error})"))
+        return AdapterUnavailable(_("BlueZ refused to scan ({detail}).", detail=error.dbus_error))
     if isinstance(error, BleakError) and "adapter" in text.lower():
-        return AdapterUnavailable(adapter_message("Không tìm thấy bộ thu Bluetooth", text))
+        return AdapterUnavailable(_("No Bluetooth adapter was found ({detail}).", detail=text))
     return None
 
 
@@ -140,6 +123,10 @@ async def scan_window(
             await scanner.stop()
     finally:
         sightings = collector.end_window()
+    from bluezone import consent_allowed
+
+    if not consent_allowed(store, "bluetooth"):  # withdrawn while tracing: stop recording at once
+        return 0
     if sightings:
         store.add_sightings(sightings)
     return len(sightings)

@@ -24,7 +24,13 @@ from dbus_fast.aio import MessageBus
 from dbus_fast.constants import PropertyAccess
 from dbus_fast.service import ServiceInterface, dbus_property
 
+from bluezone.i18n import register_catalogue
 from bluezone.store import DeviceStore
+from bluezone_ble import CATALOGUE
+
+# In-process tests use the plugin's modules without a plugin set: add its
+# texts to the catalogue as loading the plugin does (bluezone_message_catalogues).
+register_catalogue(CATALOGUE)
 
 DBUS_DAEMON = shutil.which("dbus-daemon") or "/usr/bin/dbus-daemon"
 

@@ -112,7 +112,7 @@ async def test_bluez_absent_gives_clear_error(dbus_address):
 
 async def test_no_advertising_adapter_gives_clear_error(fake_bluez_factory, dbus_address):
     await fake_bluez_factory(can_advertise=False)
-    with pytest.raises(BlueZUnavailable, match="no LE advertising support"):
+    with pytest.raises(BlueZUnavailable, match="No Bluetooth adapter here can advertise LE"):
         await BluezAdvertiser(bus_address=dbus_address).connect()
 
 

@@ -51,7 +51,7 @@ def test_bad_tables_are_refused_with_reason(text, msg):
 
 
 def test_missing_file_is_a_clear_error(tmp_path):
-    with pytest.raises(CalibrationError, match="cannot read calibration file"):
+    with pytest.raises(CalibrationError, match="Cannot read the calibration file"):
         CalibrationTable.load(tmp_path / "none.csv")
 
 

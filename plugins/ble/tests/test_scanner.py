@@ -96,6 +96,23 @@ async def test_repeats_in_one_window_coalesce_with_mean_and_max(make_store):
     assert collector.stats.adverts == 4 and collector.stats.sightings == 2
 
 
+async def test_a_scan_after_bluetooth_consent_is_withdrawn_stores_nothing(make_store):
+    """Withdrawing consent while tracing runs stops recording at the next scan
+    window (issue 19): bleak still reports the adverts, none is stored."""
+    from bluezone.consent import record
+
+    store = make_store()
+    record(store, {"bluetooth": False}, "1")
+    packets = [packet(RPI_A + AEM_A, -60), packet(RPI_B + AEM_A, -70, "6B:00:00:00:00:01")]
+    stored = await scan_window(ScanCollector(), store, 1_700_000_000.7, 270, nothing,
+                               backend=AirBackend, backend_kwargs={"packets": packets})
+    assert stored == 0 and store.sighting_count() == 0
+    record(store, {"bluetooth": True}, "1")  # given again: recorded again
+    stored = await scan_window(ScanCollector(), store, 1_700_000_300.7, 270, nothing,
+                               backend=AirBackend, backend_kwargs={"packets": packets})
+    assert stored == 2 and store.sighting_count() == 2
+
+
 async def test_malformed_and_foreign_adverts_are_counted_not_stored(make_store):
     store = make_store()
     before = store.sighting_count()
@@ -176,7 +193,7 @@ def test_collector_never_raises_on_arbitrary_adverts(items):
 
 @pytest.mark.parametrize("reason, text", [
     (BleakBluetoothNotAvailableReason.POWERED_OFF, "powered off"),
-    (BleakBluetoothNotAvailableReason.NO_BLUETOOTH, "no Bluetooth adapter"),
+    (BleakBluetoothNotAvailableReason.NO_BLUETOOTH, "No Bluetooth adapter"),
 ])
 async def test_missing_or_off_adapter_is_a_clear_message(make_store, reason, text):
     store = make_store()

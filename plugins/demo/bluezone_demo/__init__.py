@@ -8,7 +8,17 @@ Imports stay inside the command so the CLI starts fast.
 
 from __future__ import annotations
 
-from bluezone import hookimpl
+from pathlib import Path
+
+from bluezone import MessageCatalogue, hookimpl
+
+#: This plugin's texts (gettext domain ``bluezone_demo``), added to the one catalogue.
+CATALOGUE = MessageCatalogue("bluezone_demo", Path(__file__).parent / "locale")
+
+
+@hookimpl
+def bluezone_message_catalogues() -> list[MessageCatalogue]:
+    return [CATALOGUE]
 
 
 @hookimpl

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import math
 import os
 import time
 from collections.abc import Callable
@@ -21,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bluezone import Device, Tier, make_transport
+from bluezone import CONSENT_PURPOSES, Device, Tier, load_config, make_transport, pipeline
 from bluezone import sync_device as sync
+from bluezone.i18n import Message, _, text
 from bluezone_ble.sim.engine import simulate
 from bluezone_qr_checkin import checkin, poster, qrimage
 from bluezone_qr_checkin.payload import parse_url
@@ -68,6 +70,11 @@ class DemoResult:
     steps: list[StepTime] = field(default_factory=list)
     total_seconds: float = 0.0
     report_path: Path | None = None
+    closest_m: dict[tuple[str, str], float] = field(default_factory=dict)  # ground truth, per pair
+    #: citizen → tier label → weighted minutes the phone's own scoring gives the
+    #: day's windows of that tier (also below the threshold, so misses can be shown)
+    weighted_minutes: dict[str, dict[str, float]] = field(default_factory=dict)
+    threshold_minutes: float = 15.0
 
 
 class CountingTransport:
@@ -119,16 +126,18 @@ class ProvinceDay:
         # two days ago: every key of that day has ended and passed the 2 h embargo
         self.day_start = today - 2 * 86400
         self.devices: dict[str, Device] = {}
+        self.closest: dict[tuple[str, str], float] = {}
 
     # -- helpers -------------------------------------------------------------------------
 
-    def step(self, name: str):
+    def step(self, message: Message):
         day = self
+        name = text(message)  # the integrator's language (the first active one)
 
         class _Timer:
             def __enter__(self):
                 self.t = time.perf_counter()
-                day.echo(f"▸ {name}")
+                day.echo("▸ " + name)
 
             def __exit__(self, *exc):
                 day.steps.append(StepTime(name, time.perf_counter() - self.t))
@@ -144,15 +153,16 @@ class ProvinceDay:
         started = time.perf_counter()
         os.environ["BLUEZONE_KEY_DIR"] = str(self.work / "phones" / "keys")
         plan = make_plan(self.n, self.seed)
-        with self.step("Authority: keys, deployment files, staff token"):
+        with self.step(_("Authority: keys, deployment files, staff token")):
             setup = write_deployment(self.work / "authority")
             token = create_staff_token(setup)
         with running_server(setup):
             staff = StaffClient(setup.url, token)
-            self.echo(f"  server: bluezone serve on {setup.url}")
-            with self.step(f"{self.n} citizens set up their phones"):
+            self.echo("  " + text(_("server: bluezone serve on {url}", url=setup.url)))
+            with self.step(_("{n} citizens set up their phones", n=self.n)):
                 for c in plan.citizens:
-                    self.devices[c] = Device.init(setup.device_config, self.store_path(c), language="vi")
+                    self.devices[c] = Device.init(setup.device_config, self.store_path(c), language="vi",
+                                                  consents=dict.fromkeys(CONSENT_PURPOSES, True))  # all agreed
             url, tracing_code = self.make_office_venue(setup)
             truth = self.simulate_day(plan, url)
             result = self.authority_and_phones(plan, setup, staff, tracing_code, truth)
@@ -164,8 +174,7 @@ class ProvinceDay:
 
     def make_office_venue(self, setup: AuthoritySetup) -> tuple[str, Path]:
         """The office printed its poster a week ago (a permanent venue)."""
-        with self.step("Office: venue created, A4 poster (PDF, PNG) and private tracing code"):
-            from bluezone import load_config
+        with self.step(_("Office: venue created, A4 poster (PDF, PNG) and private tracing code")):
             from bluezone_qr_checkin.settings import CheckinSettings
 
             config = load_config(setup.device_config)
@@ -185,14 +194,14 @@ class ProvinceDay:
             decoded = qrimage.venue_url_from_image(office / "poster.png")
             if decoded != url:
                 raise DemoError("the poster PNG did not decode to the venue URL")
-            self.echo(f"  poster: {office / 'poster.pdf'} — decoded from the PNG by zxing-cpp")
+            self.echo("  " + text(_("poster: {path} — decoded from the PNG by zxing-cpp", path=office / "poster.pdf")))
         return decoded, code
 
     def simulate_day(self, plan: DayPlan, venue_url: str) -> dict[tuple[str, str], float]:
         """Run every group through the radio simulator; office-1 checks in by QR."""
         close: dict[tuple[str, str], float] = {}
-        with self.step(f"The day: {len(plan.groups)} groups (bus, offices, market, homes) through the radio "
-                       "simulator"):
+        with self.step(_("The day: {n} groups (bus, offices, market, homes) through the radio simulator",
+                         n=len(plan.groups))):
             for k, group in enumerate(plan.groups):
                 start = self.day_start + group.phase.start
                 if group.name == CHECKIN_OFFICE:
@@ -208,9 +217,11 @@ class ProvinceDay:
                         checkin.check_out(self.devices[member].store, now=start + group.phase.duration)
                 for key, pair in truth.pairs.items():
                     close[key] = close.get(key, 0.0) + pair.close_seconds
+                    self.closest[key] = min(self.closest.get(key, math.inf), pair.min_distance_m)
             sightings = sum(d.store.sighting_count() for d in self.devices.values())
-            self.echo(f"  {sightings} sightings stored on {len(self.devices)} phones; "
-                      f"{len(plan.the_checkin_office().members)} people checked in at the office")
+            self.echo("  " + text(_("{sightings} sightings stored on {phones} phones; {people} people checked in at "
+                                    "the office", sightings=sightings, phones=len(self.devices),
+                                    people=len(plan.the_checkin_office().members))))
         return close
 
     def authority_and_phones(self, plan: DayPlan, setup: AuthoritySetup, staff: StaffClient,
@@ -219,19 +230,19 @@ class ProvinceDay:
         day = dt.date.fromtimestamp(self.day_start)
         f0 = plan.patient_zero
         export_keys: list[int] = []
-        with self.step(f"F0: {f0} tests positive; staff issue a code; {f0} uploads with 'bluezone report'"):
+        with self.step(_("F0: {f0} tests positive; staff issue a code; {f0} uploads with 'bluezone report'", f0=f0)):
             code = staff.issue_code("F0", onset=(day + dt.timedelta(days=1)).isoformat())
             run_cli("report", "--config", cfg, "--store", str(self.store_path(f0)), "--code", code)
-        with self.step("Venue trace: staff open it, the office uploads with 'bluezone venue trace'"):
+        with self.step(_("Venue trace: staff open it, the office uploads with 'bluezone venue trace'")):
             token = staff.venue_trace_token(OFFICE_NAME)
             office = plan.the_checkin_office()
             start, end = self.day_start + office.phase.start, self.day_start + office.phase.start + office.phase.duration
             run_cli("venue", "trace", "--tracing-code", str(tracing_code), "--from", f"@{start}", "--to", f"@{end}",
                     "--token", token, "--config", cfg)
-        with self.step("Export: a signed GAEN batch (padded with fake keys)"):
+        with self.step(_("Export: a signed GAEN batch (padded with fake keys)")):
             export_keys.append(int(staff.export_now().get("realKeys") or 0))
         bytes_down = {c: 0 for c in plan.citizens}
-        with self.step("Everyone syncs over HTTP and matches on the phone"):
+        with self.step(_("Everyone syncs over HTTP and matches on the phone")):
             asyncio.run(self.sync_all(setup.url, bytes_down))
         f1_candidates = [c for c in plan.citizens if c != f0 and any(
             a.tier is Tier.F1 and a.source == "ble" for a in self.devices[c].store.alerts())]
@@ -239,15 +250,15 @@ class ProvinceDay:
         if f1_candidates:
             # the F1 with the most people at home is asked to publish (F2 is opt-in per person)
             published_f1 = max(f1_candidates, key=lambda c: (sum(len(g.members) for g in plan.groups_of(c)), c))
-            with self.step(f"F1: {published_f1} is authorised to publish (RECURSIVE) for F2 warnings"):
+            with self.step(_("F1: {f1} is authorised to publish (RECURSIVE) for F2 warnings", f1=published_f1)):
                 code = staff.issue_code("F1", onset=(day + dt.timedelta(days=1)).isoformat())
                 run_cli("report", "--config", cfg, "--store", str(self.store_path(published_f1)), "--code", code)
                 export_keys.append(int(staff.export_now().get("realKeys") or 0))
-            with self.step("Everyone syncs again: F2 warnings"):
+            with self.step(_("Everyone syncs again: F2 warnings")):
                 asyncio.run(self.sync_all(setup.url, bytes_down))
         alerted = [c for c in plan.citizens if self.devices[c].store.alerts()]
         sent = 0
-        with self.step("Declarations: warned people declare their health ('bluezone declare', sealed)"):
+        with self.step(_("Declarations: warned people declare their health ('bluezone declare', sealed)")):
             for c in alerted[: self.max_declarations]:
                 answers = self.work / "phones" / f"{c}-answers.json"
                 answers.write_text(json.dumps(_answers(c, day), ensure_ascii=False))
@@ -260,8 +271,22 @@ class ProvinceDay:
                        "isolate_until": a.isolate_until.isoformat(), "message_vi": a.message("vi"),
                        "message_en": a.message("en")}
                       for a in self.devices[c].store.alerts()] for c in plan.citizens}
-        return DemoResult(self.work, plan, self.day_start, f0, published_f1, close, alerts, bytes_down,
-                          list(plan.the_checkin_office().members), sent, at_server, export_keys)
+        result = DemoResult(self.work, plan, self.day_start, f0, published_f1, close, alerts, bytes_down,
+                            list(plan.the_checkin_office().members), sent, at_server, export_keys,
+                            closest_m=dict(self.closest))
+        utc_day = dt.datetime.fromtimestamp(self.day_start, dt.timezone.utc).date()
+        result.weighted_minutes = {c: self.weighted_minutes(c, utc_day) for c in plan.citizens}
+        result.threshold_minutes = float(load_config(cfg).risk["minimum_minutes_per_day"])
+        return result
+
+    def weighted_minutes(self, citizen: str, day: dt.date) -> dict[str, float]:
+        """The phone's own scoring of the day's stored windows, per tier. Only F0
+        publishes confirmed keys and only the chosen F1 recursive ones, so F1-tier
+        windows are the contact with F0 and F2-tier ones with that F1."""
+        device = self.devices[citizen]
+        windows = pipeline.stored_windows(device.store, {day.isoformat()})
+        daily = device.config.pm.hook.bluezone_score_exposure_windows(windows=windows, config=device.config) or []
+        return {d.tier.label: round(d.weighted_minutes, 2) for d in daily if d.date == day}
 
     async def sync_all(self, url: str, bytes_down: dict[str, int]) -> None:
         sem = asyncio.Semaphore(8)

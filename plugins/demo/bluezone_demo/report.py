@@ -1,5 +1,10 @@
 """The demo's verdict: who was warned at which tier, against the ground truth.
 
+F0's own phone is not counted as warned (a confirmed case's phone matches
+the venue trace of its own visit; that is no exposure). Each row names its
+missed true contacts; each warning is marked right or wrong with the
+phone's weighted minutes and the simulator's minutes and closest distance.
+
 Ground truth is the simulator's: a close contact is at least 15 minutes
 within 2 m over the day. F1 truth is the close contacts of F0 plus the
 people checked in at the traced office with F0; F2 truth is the close
@@ -12,11 +17,14 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import math
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+
+from bluezone.i18n import N_, _, _n, active_languages, text
 
 from .day import VN_OFFSET
 from .province import DemoResult
@@ -26,9 +34,13 @@ CLOSE_SECONDS = 15 * 60
 
 @dataclass
 class TierScore:
+    """One row: its ground truth, who it warned, and who got a warning of
+    this tier or a more severe one from any source (``covered``)."""
+
     tier: str
     truth: set[str]
     warned: set[str]
+    covered: set[str] = field(default_factory=set)
 
     @property
     def true_positives(self) -> int:
@@ -41,6 +53,17 @@ class TierScore:
     @property
     def recall(self) -> float | None:
         return self.true_positives / len(self.truth) if self.truth else None
+
+    @property
+    def missed(self) -> list[str]:
+        """True contacts nobody warned at this tier or above, by name (a
+        venue co-visitor warned F1 by Bluetooth was not missed)."""
+        return sorted(self.truth - self.warned - self.covered)
+
+    @property
+    def wrong(self) -> list[str]:
+        """Warned without being a true contact, by name."""
+        return sorted(self.warned - self.truth)
 
 
 def close_contacts(result: DemoResult, person: str) -> set[str]:
@@ -58,21 +81,80 @@ def warned(result: DemoResult, tier: str, source: str | None = None) -> set[str]
             and any(a["tier"] == tier and (source is None or a["source"] == source) for a in alerts)}
 
 
-def scores(result: DemoResult) -> list[TierScore]:
+def truths(result: DemoResult) -> dict[str, set[str]]:
+    """Ground truth per tier (see the module docstring)."""
     f0 = result.patient_zero
-    ble_truth = close_contacts(result, f0) - {f0}
-    venue_truth = set(result.checked_in) - {f0}
-    f1_truth = ble_truth | venue_truth
-    rows = [
-        TierScore("F1 (Bluetooth)", ble_truth, warned(result, "F1", "ble")),
-        TierScore("F1 (any: Bluetooth or venue)", f1_truth, warned(result, "F1")),
-        TierScore("venue check-in (co-visitors of F0)", venue_truth, warned(result, "F1") & venue_truth
-                  | warned(result, "F1", "venue")),
-    ]
+    ble = close_contacts(result, f0) - {f0}
+    venue = set(result.checked_in) - {f0}
+    out = {"ble": ble, "venue": venue, "F1": ble | venue}
     if result.published_f1:
-        f2_truth = close_contacts(result, result.published_f1) - {f0, result.published_f1} - f1_truth
-        rows.append(TierScore("F2 (contacts of the F1 who published)", f2_truth, warned(result, "F2")))
+        out["F2"] = close_contacts(result, result.published_f1) - {f0, result.published_f1} - out["F1"]
+    return out
+
+
+def scores(result: DemoResult) -> list[TierScore]:
+    truth = truths(result)
+    f1 = warned(result, "F1")
+    rows = [
+        TierScore("F1 (Bluetooth)", truth["ble"], warned(result, "F1", "ble"), f1),
+        TierScore("F1 (any: Bluetooth or venue)", truth["F1"], f1, f1),
+        # only warnings the venue trace itself produced: a co-visitor already
+        # warned F1 by Bluetooth that day gets no second F1 (most severe wins)
+        TierScore("F1 by venue trace (co-visitors of F0)", truth["venue"], warned(result, "F1", "venue"), f1),
+    ]
+    if "F2" in truth:
+        rows.append(TierScore("F2 (contacts of the F1 who published)", truth["F2"], warned(result, "F2"),
+                              warned(result, "F2") | f1))
     return rows
+
+
+def _pair(values: dict[tuple[str, str], float], a: str, b: str, default: float) -> float:
+    return values.get((a, b), values.get((b, a), default))
+
+
+@dataclass(frozen=True)
+class WarnedPerson:
+    """One warning a person got, judged against the simulator's ground truth.
+
+    ``correct``: the person is in the ground truth of the warning's tier.
+    ``weighted_minutes``: what the phone's own scoring gives the day's
+    Bluetooth windows of that tier; ``truth_minutes`` and ``closest_m``: the
+    simulator's minutes within 2 m of, and closest distance to, the source
+    (F0 for F1, the publishing F1 for F2)."""
+
+    citizen: str
+    tier: str
+    source: str
+    date: str
+    correct: bool
+    weighted_minutes: float | None
+    truth_minutes: float
+    closest_m: float | None
+    message_vi: str
+
+
+def warned_people(result: DemoResult) -> list[WarnedPerson]:
+    """Every warning, F0's own phone left out (its own visit is no exposure)."""
+    truth = truths(result)
+    out = []
+    for citizen, alerts in sorted(result.alerts.items()):
+        if citizen == result.patient_zero:
+            continue
+        for a in alerts:
+            source = result.patient_zero if a["tier"] == "F1" else result.published_f1
+            closest = _pair(result.closest_m, citizen, source or "", math.inf)
+            out.append(WarnedPerson(
+                citizen, a["tier"], a["source"], a["date"], citizen in truth.get(a["tier"], set()),
+                result.weighted_minutes.get(citizen, {}).get(a["tier"]),
+                round(_pair(result.close_seconds, citizen, source or "", 0.0) / 60, 1),
+                None if math.isinf(closest) else round(closest, 2), a.get("message_vi", ""),
+            ))
+    return out
+
+
+def self_alerts(result: DemoResult) -> int:
+    """Alerts on F0's own phone: not warnings of anyone (shown apart)."""
+    return len(result.alerts.get(result.patient_zero, []))
 
 
 def _pct(x: float | None) -> str:
@@ -82,18 +164,32 @@ def _pct(x: float | None) -> str:
 def summary_lines(result: DemoResult) -> list[str]:
     rows = scores(result)
     per_client = list(result.bytes_downloaded.values())
+    header = [text(h) for h in COLUMNS]
     lines = [
-        "Tóm tắt / Summary",
-        f"  F0: {result.patient_zero}; F1 who published for F2: {result.published_f1 or '—'}",
-        f"  real keys per export: {', '.join(map(str, result.export_keys))} (each padded with fake keys)",
-        f"  {'tier':42} {'truth':>5} {'warned':>6} {'correct':>7} {'precision':>9} {'recall':>7}",
+        text(_("Summary")),
+        "  " + text(_("F0: {f0}; F1 who published for F2: {f1}", f0=result.patient_zero,
+                      f1=result.published_f1 or "—")),
+        "  " + text(_("real keys per export: {keys} (each padded with fake keys)",
+                      keys=", ".join(map(str, result.export_keys)))),
+        "  {:42} {:>5} {:>6} {:>7} {:>9} {:>7}".format(*header),
     ]
     for r in rows:
         lines.append(f"  {r.tier:42} {len(r.truth):5d} {len(r.warned):6d} {r.true_positives:7d} "
                      f"{_pct(r.precision):>9} {_pct(r.recall):>7}")
-    no_alert = sum(1 for a in result.alerts.values() if not a)
+    for r in rows:
+        if r.missed:
+            lines.append(f"  missed ({r.tier}): {', '.join(r.missed)}")
+    lines.append(f"  {'warned':8} {'tier':4} {'found':6} {'correct':8} {'phone min':>9} {'≤2 m min':>8} "
+                 f"{'closest':>8}")
+    for p in warned_people(result):
+        phone = "—" if p.weighted_minutes is None else f"{p.weighted_minutes:.1f}"
+        closest = "—" if p.closest_m is None else f"{p.closest_m:.1f} m"
+        lines.append(f"  {p.citizen:8} {p.tier:4} {p.source:6} {'✓ right' if p.correct else '✗ wrong':8} "
+                     f"{phone:>9} {p.truth_minutes:8.1f} {closest:>8}")
+    no_alert = sum(1 for c, a in result.alerts.items() if not a and c != result.patient_zero)
     lines += [
-        f"  not warned: {no_alert} of {len(result.alerts)} citizens",
+        f"  F0's own phone: {self_alerts(result)} alert(s) about its own visits, not counted as warnings",
+        f"  not warned: {no_alert} of {len(result.alerts) - 1} citizens other than F0",
         f"  declarations: {result.declarations_sent} sealed and sent; the server holds "
         f"{result.declarations_at_server} ciphertexts it cannot read",
         f"  downloaded per phone: mean {statistics.mean(per_client) / 1024:.1f} KiB "
@@ -120,7 +216,7 @@ def timeline_plot(result: DemoResult) -> str:
 
     plan = result.plan
     people = [result.patient_zero] + ([result.published_f1] if result.published_f1 else [])
-    people += sorted(c for c, a in result.alerts.items() if a and c not in people)
+    people += sorted(c for c, a in result.alerts.items() if a and c not in people)  # F0 is first, as the source
     fig, ax = plt.subplots(figsize=(10, max(2.5, 0.28 * len(people) + 1)))
     for y, person in enumerate(people):
         for offset, source, colour in ((-0.18, result.patient_zero, "#c0392b"),
@@ -132,18 +228,125 @@ def timeline_plot(result: DemoResult) -> str:
                 ax.barh(y + offset, g.phase.duration / 3600, left=start, color=colour, alpha=0.85, height=0.34)
         tiers = set() if person == result.patient_zero else {a["tier"] for a in result.alerts.get(person, [])}
         label = person + (" (F0)" if person == result.patient_zero else "") + \
-            (" (F1, published)" if person == result.published_f1 else "") + \
+            (" " + text(_("(F1, published)")) if person == result.published_f1 else "") + \
             (f" → {'/'.join(sorted(tiers))}" if tiers else "")
         ax.text(20.2, y, label, va="center", fontsize=7)
     ax.set_yticks([])
     ax.set_xlim(6.5, 23)
     ax.set_xticks(range(7, 21))
     ax.set_xlabel("giờ trong ngày / hour of the day (UTC+7)")
-    ax.set_title("Tiếp xúc theo thời gian / exposure timeline — red: with F0, blue: with the F1 who published")
+    ax.set_title("Tiếp xúc theo thời gian / exposure timeline")
+    from matplotlib.patches import Patch
+
+    ax.legend(handles=[Patch(color="#c0392b", alpha=0.85, label=f"same place as F0 ({result.patient_zero})")]
+              + ([Patch(color="#2e86c1", alpha=0.85, label=f"same place as the F1 who published "
+                                                          f"({result.published_f1})")]
+                 if result.published_f1 else []), fontsize=7, loc="upper center")
     ax.invert_yaxis()
     data = _png(fig)
     plt.close(fig)
     return data
+
+
+#: The weighted-minutes plot's categories: label → (marker, colour). The
+#: legend is built from the points drawn, so it shows exactly these.
+CATEGORIES = {
+    "true warning (Bluetooth)": ("o", "#27ae60"),
+    "Bluetooth warning of a venue co-visitor": ("D", "#16a085"),
+    "false warning (Bluetooth)": ("X", "#c0392b"),
+    "warned by the venue trace": ("s", "#2980b9"),
+    "missed true contact": ("^", "#e67e22"),
+    "not warned, not a contact": (".", "#999999"),
+}
+
+
+def weighted_points(result: DemoResult) -> dict[str, dict[str, list[tuple[str, float, float]]]]:
+    """tier → category → (citizen, truth minutes within 2 m of the source, the
+    phone's weighted minutes for that tier). F0 and the source are left out; the
+    F2 panel leaves out everyone who is F1 (truly or warned: most severe wins)."""
+    truth = truths(result)
+    out: dict[str, dict[str, list[tuple[str, float, float]]]] = {}
+    for tier, source in (("F1", result.patient_zero), ("F2", result.published_f1)):
+        if not source or tier not in truth:
+            continue
+        panel: dict[str, list[tuple[str, float, float]]] = {}
+        for c in sorted(result.alerts):
+            if c in (result.patient_zero, source):
+                continue
+            if tier == "F2" and (c in truth["F1"] or c in warned(result, "F1")):
+                continue
+            kinds = {a["source"] for a in result.alerts[c] if a["tier"] == tier}
+            true = c in truth[tier]
+            if "ble" in kinds:
+                category = "false warning (Bluetooth)" if not true else (
+                    "true warning (Bluetooth)" if tier == "F2" or c in truth["ble"]
+                    else "Bluetooth warning of a venue co-visitor")  # right by the venue rule, not by distance
+            elif kinds:
+                category = "warned by the venue trace"
+            else:
+                category = "missed true contact" if true else "not warned, not a contact"
+            point = (c, _pair(result.close_seconds, c, source, 0.0) / 60,
+                     result.weighted_minutes.get(c, {}).get(tier, 0.0))
+            panel.setdefault(category, []).append(point)
+        out[tier] = panel
+    return out
+
+
+def weighted_figure(result: DemoResult):
+    """Weighted minutes (the phone) against the ground truth's minutes within
+    2 m, with the phone's threshold: points above the dashed line were warned."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points = weighted_points(result)
+    fig, axes = plt.subplots(1, len(points), figsize=(5.6 * len(points), 5.4), squeeze=False)
+    for ax, (tier, panel) in zip(axes[0], points.items(), strict=True):
+        for category, (marker, colour) in CATEGORIES.items():
+            rows = panel.get(category)
+            if not rows:
+                continue
+            ax.scatter([r[1] for r in rows], [r[2] for r in rows], marker=marker, color=colour, s=46,
+                       label=f"{category} ({len(rows)})", zorder=3)
+            for name, x, y in rows:
+                ax.annotate(name, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        ax.axhline(result.threshold_minutes, color="#333", ls="--", lw=1,
+                   label=f"phone threshold: {result.threshold_minutes:g} weighted min")
+        ax.axvline(CLOSE_SECONDS / 60, color="#333", ls=":", lw=1, label="truth: 15 min within 2 m")
+        source = result.patient_zero if tier == "F1" else result.published_f1
+        ax.set_xlabel(f"phút trong 2 m / minutes within 2 m of {source} (simulator)")
+        ax.set_ylabel("phút có trọng số / weighted minutes (phone)")
+        ax.set_title(f"{tier}: contacts of {source}")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    return fig
+
+
+def weighted_plot(result: DemoResult) -> str:
+    import matplotlib.pyplot as plt
+
+    fig = weighted_figure(result)
+    data = _png(fig)
+    plt.close(fig)
+    return data
+
+
+def graph_legend_labels(result: DemoResult) -> list[str]:
+    """The graph's legend entries: only those of what the picture draws."""
+    f0, pub = result.patient_zero, result.published_f1
+    f1, f2 = warned(result, "F1") - {f0}, warned(result, "F2")
+    truth0 = close_contacts(result, f0) | set(result.checked_in)
+    truth1 = close_contacts(result, pub) if pub else set()
+    venue = {n for n in f1 | f2 if any(a["source"] == "venue" for a in result.alerts.get(n, []))}
+    checks = [
+        ("F0", True), ("warned F1", bool(f1)), ("warned F2", bool(f2)),
+        ("the F1 who published", bool(pub) and pub in f1),
+        ("warned by the venue trace", bool(venue)),
+        ("true contact of F0 (close, or checked in with F0)", bool(f1 & truth0)),
+        ("true close contact of the F1", bool(pub in f1 and f2 & truth1)),
+        ("warned without a true contact", bool(f1 - truth0) or bool(pub in f1 and f2 - truth1)),
+    ]
+    return [label for label, shown in checks if shown]
 
 
 def graph_plot(result: DemoResult) -> str:
@@ -175,14 +378,30 @@ def graph_plot(result: DemoResult) -> str:
             ax.text(x + 0.04, y, f"{name} (F0)", fontsize=8, va="center")
             continue
         venue_only = any(a["source"] == "venue" for a in result.alerts.get(name, []))
-        colour = "#c0392b" if name == f0 else "#e67e22" if x == 1.0 else "#f1c40f"
+        colour = "#e67e22" if x == 1.0 else "#f1c40f"
         ax.scatter([x], [y], s=60 if name not in (f0, pub) else 140, color=colour,
                    edgecolors="#2c3e50" if name == pub else ("#2980b9" if venue_only else "none"), linewidths=2)
-        ax.text(x + 0.04, y, name + (" (venue)" if venue_only else ""), fontsize=7, va="center")
+        ax.text(x + 0.04, y, name + (" " + text(_("(venue)")) if venue_only else ""), fontsize=7, va="center")
     ax.set_xlim(-0.2, 2.6)
     ax.set_xticks([0, 1, 2], ["F0", "F1", "F2"])
     ax.set_yticks([])
-    ax.set_title("F0 → F1 → F2 (dashed: warned without a true close contact; blue ring: venue warning)")
+    ax.set_title("F0 → F1 → F2")
+    from matplotlib.lines import Line2D
+
+    drawn = graph_legend_labels(result)
+    legend = [h for h in (
+        Line2D([], [], marker="o", ls="", color="#c0392b", markersize=10, label="F0"),
+        Line2D([], [], marker="o", ls="", color="#e67e22", label="warned F1"),
+        Line2D([], [], marker="o", ls="", color="#f1c40f", label="warned F2"),
+        Line2D([], [], marker="o", ls="", color="#e67e22", markeredgecolor="#2c3e50", markeredgewidth=2,
+               markersize=10, label="the F1 who published"),
+        Line2D([], [], marker="o", ls="", color="#e67e22", markeredgecolor="#2980b9", markeredgewidth=2,
+               label="warned by the venue trace"),
+        Line2D([], [], color="#c0392b", lw=0.8, label="true contact of F0 (close, or checked in with F0)"),
+        Line2D([], [], color="#2e86c1", lw=0.8, label="true close contact of the F1"),
+        Line2D([], [], color="#999", ls="--", lw=0.8, label="warned without a true contact"),
+    ) if h.get_label() in drawn]
+    ax.legend(handles=legend, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     data = _png(fig)
     plt.close(fig)
     return data
@@ -200,8 +419,14 @@ def write_result_json(result: DemoResult) -> Path:
         "alerts": result.alerts, "bytes_downloaded": result.bytes_downloaded,
         "declarations_sent": result.declarations_sent, "declarations_at_server": result.declarations_at_server,
         "export_real_keys": result.export_keys,
-        "scores": [{"tier": r.tier, "truth": sorted(r.truth), "warned": sorted(r.warned),
-                    "precision": r.precision, "recall": r.recall} for r in scores(result)],
+        "scores": [{"tier": r.tier, "truth": sorted(r.truth), "warned": sorted(r.warned), "missed": r.missed,
+                    "wrong": r.wrong, "precision": r.precision, "recall": r.recall} for r in scores(result)],
+        "warned_people": [{k: v for k, v in vars(p).items() if k != "message_vi"} for p in warned_people(result)],
+        "f0_own_alerts": self_alerts(result),
+        "threshold_minutes": result.threshold_minutes,
+        "weighted_minutes": result.weighted_minutes,
+        "weighted_plot": {tier: {category: [p[0] for p in pts] for category, pts in panel.items()}
+                          for tier, panel in weighted_points(result).items()},
         "seconds": result.total_seconds,
     }
     path = result.workdir / "result.json"
@@ -210,12 +435,20 @@ def write_result_json(result: DemoResult) -> Path:
 
 
 def write_report(result: DemoResult) -> Path:
-    env = Environment(loader=PackageLoader("bluezone_demo", "templates"), autoescape=select_autoescape())
+    """The HTML report, in the first active language (one reader: the integrator)."""
+    env = Environment(loader=PackageLoader("bluezone_demo", "templates"), autoescape=select_autoescape(),
+                      extensions=["jinja2.ext.i18n"])
+    env.policies["ext.i18n.trimmed"] = True  # a {% trans %} block's line breaks are not part of its msgid
+    # old-style callables: the template's _("... {field} ...", field=...) fills fields the way _() does in code
+    env.install_gettext_callables(  # type: ignore[attr-defined]  # added by the i18n extension
+        gettext=lambda msgid, **fields: text(_(msgid, **fields)),
+        ngettext=lambda one, many, n, **fields: text(_n(one, many, n, **fields)), newstyle=False)
     html = env.get_template("report.html").render(
+        language=active_languages()[0], text=text, columns=COLUMNS,
         result=result, rows=scores(result), pct=_pct, summary=summary_lines(result),
         day=dt.datetime.fromtimestamp(result.day_start, dt.timezone.utc).date().isoformat(),
-        timeline=timeline_plot(result), graph=graph_plot(result),
-        warned_rows=sorted((c, a) for c, a in result.alerts.items() if a),
+        timeline=timeline_plot(result), graph=graph_plot(result), weighted=weighted_plot(result),
+        people=warned_people(result), f0_own_alerts=self_alerts(result),
     )
     path = result.workdir / "report.html"
     path.write_text(html, encoding="utf-8")

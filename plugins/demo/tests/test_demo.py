@@ -85,10 +85,141 @@ def test_declarations_reach_the_server_sealed(demo):
 
 def test_summary_and_report(demo):
     work, stdout, r = demo
-    assert "precision" in stdout and "recall" in stdout and "HTML report: file://" in stdout
+    # the summary speaks the first deployment language (the default deployment's: vi)
+    assert "độ chính xác" in stdout and "độ phủ" in stdout and "Báo cáo HTML: file://" in stdout
     html = (work / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 2
+    assert html.count("data:image/png;base64,") == 3  # timeline, weighted minutes, graph
     assert r["patient_zero"] in html and "F0 → F1 → F2" in html
     from bluezone_qr_checkin import qrimage
 
     assert qrimage.decode_image(work / "office" / "poster.png")[0].startswith("https://")
+
+
+# --- the report is honest: checked against the simulator's ground truth ------------------
+
+
+def _truth(r: dict) -> dict[str, set[str]]:
+    f0, pub = r["patient_zero"], r["published_f1"]
+    close = {tuple(p) for p in r["close_pairs"]}
+
+    def contacts(x):
+        return {b if a == x else a for a, b in close if x in (a, b)} - {x}
+
+    ble, venue = contacts(f0), set(r["checked_in"]) - {f0}
+    out = {"ble": ble, "venue": venue, "F1": ble | venue}
+    if pub:
+        out["F2"] = contacts(pub) - {f0, pub} - out["F1"]
+    return out
+
+
+def test_f0_is_not_listed_as_warned(demo):
+    work, stdout, r = demo
+    f0 = r["patient_zero"]
+    assert all(f0 not in s["warned"] for s in r["scores"])
+    assert f0 not in {p["citizen"] for p in r["warned_people"]}
+    assert r["f0_own_alerts"] == len(r["alerts"][f0])
+    html = (work / "report.html").read_text()
+    table = html.split("who was warned</h2>")[1].split("</table>")[0]
+    assert f"<td>{f0}</td>" not in table
+
+
+def test_venue_row_counts_only_warnings_from_the_venue_trace(demo):
+    _, _, r = demo
+    row = next(s for s in r["scores"] if s["tier"].startswith("F1 by venue trace"))
+    from_venue = {c for c, alerts in r["alerts"].items() if c != r["patient_zero"]
+                  and any(a["tier"] == "F1" and a["source"] == "venue" for a in alerts)}
+    assert set(row["warned"]) == from_venue
+    assert set(row["truth"]) == set(r["checked_in"]) - {r["patient_zero"]}
+
+
+def test_every_row_names_its_missed_true_contacts(demo):
+    _, stdout, r = demo
+    truth = _truth(r)
+    keys = {"F1 (Bluetooth)": "ble", "F1 (any: Bluetooth or venue)": "F1",
+            "F1 by venue trace (co-visitors of F0)": "venue", "F2 (contacts of the F1 who published)": "F2"}
+    warned_at = {tier: {c for c, alerts in r["alerts"].items() if any(a["tier"] == tier for a in alerts)}
+                 for tier in ("F1", "F2")}
+    for s in r["scores"]:
+        assert set(s["truth"]) == truth[keys[s["tier"]]], s["tier"]
+        # nobody warned at the row's tier or above: a co-visitor warned F1 by Bluetooth was not missed
+        covered = warned_at["F1"] | (warned_at["F2"] if s["tier"].startswith("F2") else set())
+        assert s["missed"] == sorted(set(s["truth"]) - covered)
+        assert s["wrong"] == sorted(set(s["warned"]) - set(s["truth"]))
+        if s["missed"]:
+            assert f"missed ({s['tier']}): {', '.join(s['missed'])}" in stdout
+
+
+def test_each_warning_is_marked_against_the_ground_truth(demo):
+    _, stdout, r = demo
+    truth = _truth(r)
+    people = r["warned_people"]
+    expected = sorted((c, a["tier"], a["source"]) for c, alerts in r["alerts"].items()
+                      if c != r["patient_zero"] for a in alerts)
+    assert sorted((p["citizen"], p["tier"], p["source"]) for p in people) == expected
+    for p in people:
+        assert p["correct"] == (p["citizen"] in truth[p["tier"]]), p
+        source = r["patient_zero"] if p["tier"] == "F1" else r["published_f1"]
+        close = sorted([p["citizen"], source]) in r["close_pairs"]
+        assert (p["truth_minutes"] >= 15) == close or abs(p["truth_minutes"] - 15) < 0.1  # rounded to 0.1
+        if p["source"] == "ble":  # the phone warned because its own weighted minutes reached the threshold
+            assert p["weighted_minutes"] >= r["threshold_minutes"]
+        assert p["closest_m"] is None or p["closest_m"] >= 0
+        mark = "✓ right" if p["correct"] else "✗ wrong"
+        assert any(line.split()[:4] == [p["citizen"], p["tier"], p["source"], mark.split()[0]]
+                   for line in stdout.splitlines())
+
+
+def test_weighted_minutes_plot_points_and_legend_match_the_truth(demo):
+    _, _, r = demo
+    truth = _truth(r)
+    f1_panel = r["weighted_plot"]["F1"]
+    warned_ble = {c for c, alerts in r["alerts"].items() if any(a["tier"] == "F1" and a["source"] == "ble"
+                                                                 for a in alerts)} - {r["patient_zero"]}
+    assert set(f1_panel.get("true warning (Bluetooth)", [])) == warned_ble & truth["ble"]
+    assert set(f1_panel.get("Bluetooth warning of a venue co-visitor", [])) == (warned_ble & truth["F1"]) - truth["ble"]
+    assert set(f1_panel.get("false warning (Bluetooth)", [])) == warned_ble - truth["F1"]
+    warned_any = {c for c, alerts in r["alerts"].items() if any(a["tier"] == "F1" for a in alerts)}
+    assert set(f1_panel.get("missed true contact", [])) == truth["F1"] - warned_any
+    plotted = {c for names in f1_panel.values() for c in names}
+    assert plotted == set(r["alerts"]) - {r["patient_zero"]}
+    # every phone below the threshold was not warned by Bluetooth, every one above was
+    for c in plotted:
+        assert (r["weighted_minutes"][c].get("F1", 0.0) >= r["threshold_minutes"]) == (c in warned_ble), c
+
+
+def test_plot_legend_shows_what_is_drawn():
+    """Built on a made-up day (no simulator): the legend lists exactly the
+    categories with points, and each entry has its points' marker and colour."""
+    import math
+
+    from bluezone_demo.day import make_plan
+    from bluezone_demo.province import DemoResult
+    from bluezone_demo.report import CATEGORIES, weighted_figure
+    from matplotlib.colors import to_hex
+
+    plan = make_plan(8, 1)
+    f0 = plan.patient_zero
+    others = [c for c in plan.citizens if c != f0]
+    alerts = {c: [] for c in plan.citizens}
+    alerts[others[0]] = [{"tier": "F1", "source": "ble", "date": "2024-05-03"}]   # true
+    alerts[others[1]] = [{"tier": "F1", "source": "ble", "date": "2024-05-03"}]   # false
+    close = {tuple(sorted((f0, others[0]))): 1200.0, tuple(sorted((f0, others[2]))): 1000.0}  # others[2] missed
+    result = DemoResult(Path("."), plan, 0, f0, None, close, alerts, {}, [], 0, 0, [],
+                        closest_m={k: 1.0 for k in close},
+                        weighted_minutes={others[0]: {"F1": 20.0}, others[1]: {"F1": 16.0},
+                                          others[2]: {"F1": 4.0}})
+    fig = weighted_figure(result)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["true warning (Bluetooth) (1)", "false warning (Bluetooth) (1)", "missed true contact (1)",
+                      f"not warned, not a contact ({len(others) - 3})", "phone threshold: 15 weighted min",
+                      "truth: 15 min within 2 m"]
+    for collection in ax.collections:
+        category = collection.get_label().rsplit(" (", 1)[0]
+        assert to_hex(collection.get_facecolor()[0]) == CATEGORIES[category][1]
+    assert not math.isnan(ax.get_ylim()[1])
+    # the graph's legend: F0, the F1 warnings, one true and one false edge; no F2, venue or publishing F1
+    from bluezone_demo.report import graph_legend_labels
+
+    assert graph_legend_labels(result) == ["F0", "warned F1", "true contact of F0 (close, or checked in with F0)",
+                                           "warned without a true contact"]

@@ -11,10 +11,12 @@ from .plugin import (  # noqa: F401
     bluezone_config_schema,
     bluezone_dashboard_counters,
     bluezone_feeds,
+    bluezone_message_catalogues,
     bluezone_portal_menu_links,
     bluezone_portal_pages,
     bluezone_register_commands,
     bluezone_server_migrations,
+    bluezone_server_retention,
     bluezone_server_routes,
     bluezone_staff_roles,
 )

@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bluezone import Visit
+from bluezone.i18n import _
 
-from . import messages as msg
 from . import payload as qp
 from . import records
 
@@ -32,7 +32,8 @@ MAX_STAY = 24 * 3600
 
 
 class CheckinError(ValueError):
-    """A check-in action that cannot be done; ``str()`` is bilingual."""
+    """A check-in action that cannot be done; raised with a
+    :class:`bluezone.i18n.Message`, so ``str()`` is in the deployment's languages."""
 
 
 @dataclass
@@ -101,7 +102,12 @@ class CheckinResult:
 def check_in(store: Any, venue: qp.VenueInfo, now: int | None = None,
              default_stay: int | None = None) -> CheckinResult:
     """Start a visit at ``venue`` now. The caller has already shown the venue's
-    name and address and the person confirmed."""
+    name and address and the person confirmed. Refused (:class:`CheckinError`,
+    nothing stored) when the person withdrew consent to venue check-in."""
+    from bluezone import ConsentWithdrawn, consent_allowed
+
+    if not consent_allowed(store, "venues"):
+        raise CheckinError(str(ConsentWithdrawn("venues")))
     now = store.now() if now is None else now
     stay = venue.default_stay_seconds or default_stay or DEFAULT_STAY
     stay = min(stay, MAX_STAY)
@@ -131,7 +137,7 @@ def check_out(store: Any, now: int | None = None) -> Visit:
     with store.transaction():
         visit = current_visit(store, now)
         if visit is None:
-            raise CheckinError(msg.both("Bạn chưa check-in ở đâu", "You are not checked in anywhere"))
+            raise CheckinError(_("You are not checked in anywhere"))
         return _set_times(store, visit, visit.arrival, max(now, visit.arrival + 1))
 
 
@@ -139,7 +145,7 @@ def find_visit(store: Any, visit_id: str) -> Visit:
     for v in store.visits(SOURCE):
         if v.visit_id == visit_id:
             return v
-    raise CheckinError(msg.both(f"Không có lượt check-in {visit_id}", f"No visit {visit_id}"))
+    raise CheckinError(_("No visit {visit_id}", visit_id=visit_id))
 
 
 def edit_times(store: Any, visit_id: str, arrival: int | None = None, departure: int | None = None,
@@ -151,13 +157,13 @@ def edit_times(store: Any, visit_id: str, arrival: int | None = None, departure:
         a = visit.arrival if arrival is None else int(arrival)
         d = planned_departure(visit) if departure is None else int(departure)
         if d <= a:
-            raise CheckinError(msg.both("Giờ ra phải sau giờ vào", "Departure must be after arrival"))
+            raise CheckinError(_("Departure must be after arrival"))
         if d - a > MAX_STAY:
-            raise CheckinError(msg.both("Một lượt không quá 24 giờ", "A visit cannot be longer than 24 hours"))
+            raise CheckinError(_("A visit cannot be longer than 24 hours"))
         if a > now:
-            raise CheckinError(msg.both("Giờ vào không thể ở tương lai", "Arrival cannot be in the future"))
+            raise CheckinError(_("Arrival cannot be in the future"))
         if a < now - store.retention_days * 86_400:
-            raise CheckinError(msg.both("Giờ vào quá cũ", "Arrival is older than the retention window"))
+            raise CheckinError(_("Arrival is older than the retention window"))
         return _set_times(store, visit, a, d)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nacl.public
 
-from . import messages as msg
+from bluezone.i18n import Message, _
 
 RETENTION_DAYS = 14
 #: How often a running kiosk purges (retention is counted in hours, so an hour late at most).
@@ -39,13 +39,13 @@ class LogEntry:
     phone: str
     arrival: int
 
-    def problems(self) -> list[str]:
-        out = []
+    def problems(self) -> list[Message]:
+        out: list[Message] = []
         if not self.name.strip() or len(self.name) > 100:
-            out.append(msg.both("Cần họ tên (tối đa 100 ký tự)", "A name is required (at most 100 characters)"))
+            out.append(_("A name is required (at most 100 characters)"))
         digits = "".join(ch for ch in self.phone if ch.isdigit())
         if not 8 <= len(digits) <= 15 or any(ch not in "0123456789 +-.()" for ch in self.phone):
-            out.append(msg.both("Số điện thoại không hợp lệ", "Invalid phone number"))
+            out.append(_("Invalid phone number"))
         return out
 
 
@@ -111,7 +111,7 @@ class VisitorLog:
         entry = LogEntry(name.strip(), phone.strip(), int(self.clock()) if arrival is None else int(arrival))
         problems = entry.problems()
         if problems:
-            raise KioskError("; ".join(problems))
+            raise KioskError("; ".join(str(p) for p in problems))
         plain = json.dumps({"name": entry.name, "phone": entry.phone, "arrival": entry.arrival},
                            ensure_ascii=False).encode()
         # pad to a fixed size so the ciphertext length does not hint at the name's length

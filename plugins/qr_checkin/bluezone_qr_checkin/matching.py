@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bluezone import BadBatch, Exposure, PublishedBatch, Tier, utc_date
+from bluezone.i18n import _
 
 from . import checkin, notices, records
 from .ibe import load_secret_key
@@ -37,9 +38,9 @@ def parse_batch(payload: bytes) -> pb.TraceBatch:
     try:
         batch.ParseFromString(payload)
     except Exception:
-        raise TraceBatchError("not a venue-trace batch") from None
+        raise TraceBatchError(_("Not a venue-trace batch")) from None
     if batch.version != 3:
-        raise TraceBatchError(f"unsupported venue-trace batch version {batch.version}")
+        raise TraceBatchError(_("Unsupported venue-trace batch version {version}", version=batch.version))
     return batch
 
 
@@ -50,7 +51,7 @@ def open_signed_batch(data: bytes, public_keys: list[dict[str, str]] | None) -> 
     try:
         signed = open_payload(data, public_keys)
     except FeedError as e:
-        raise TraceBatchError(f"venue-trace batch refused: {e}") from None
+        raise TraceBatchError(_("Venue-trace batch refused: {reason}", reason=e)) from None
     return parse_batch(signed.payload)
 
 
@@ -105,8 +106,13 @@ def match_batch(batch: PublishedBatch, store: Any, public_keys: list[dict[str, s
 
     The visit remembers the trace's notice *id* only; the text shown for it
     comes from the phone's own catalogue (:func:`.notices.render`). The
-    trace's free-text ``message`` is never stored or shown."""
+    trace's free-text ``message`` is never stored or shown. With consent to
+    venues withdrawn, nothing is matched (the batch is still verified)."""
+    from bluezone import consent_allowed
+
     traces = list(open_signed_batch(batch.payload, public_keys).traces)
+    if not consent_allowed(store, "venues"):
+        return []
     checkin.close_expired(store)
     found = match_traces(traces, store)
     with store.transaction():

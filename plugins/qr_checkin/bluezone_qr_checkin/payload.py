@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
+from bluezone.i18n import Message
+
 from . import messages as msg
 from .mcl import CryptoFormatError, load_g2
 from .proto import crowdnotifier_pb2 as pb
@@ -28,11 +30,20 @@ DEFAULT_URL_BASE = "https://qr.bluezone.gov.vn"
 
 
 class PayloadError(ValueError):
-    """A QR code or URL that is not a usable venue code; ``str()`` is bilingual."""
+    """A QR code or URL that is not a usable venue code.
 
-    def __init__(self, message: str, detail: str = ""):
+    ``str()`` is what a person reads (``message``, in the deployment's
+    languages); ``detail`` says what exactly was wrong, for a developer
+    (it is not shown: "cryptographicSeed must be 32 bytes" helps nobody at
+    a venue's door)."""
+
+    def __init__(self, message: Message, detail: str = ""):
+        self.message = message
         self.detail = detail
-        super().__init__(message + (f" ({detail})" if detail else ""))
+        super().__init__(message)
+
+    def __repr__(self) -> str:
+        return f"PayloadError({self.message.msgid!r}, {self.detail!r})"
 
 
 def b64url_encode(data: bytes) -> str:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from bluezone import hookimpl
+from bluezone import MessageCatalogue, hookimpl
 
 FEED = "venue-traces"
 #: The staff role that issues the one-time tokens venue owners upload traces
@@ -12,6 +13,15 @@ FEED = "venue-traces"
 #: when a hook asks, so loading the plugin on a phone stays cheap.
 ROLE = "venue-tracer"
 PURPOSE = "venue-trace"
+
+
+#: This plugin's texts (gettext domain ``bluezone_qr_checkin``), added to the one catalogue.
+CATALOGUE = MessageCatalogue("bluezone_qr_checkin", Path(__file__).parent / "locale")
+
+
+@hookimpl
+def bluezone_message_catalogues() -> list[MessageCatalogue]:
+    return [CATALOGUE]
 
 
 @hookimpl
@@ -28,11 +38,13 @@ class VenueTracesFeed:
     name = FEED
 
     def match(self, batch: Any, store: Any, config: Any) -> Any:
+        from bluezone.i18n import _
+
         from .matching import TraceBatchError, match_batch
 
         keys = config.export_public_keys() if config is not None else None
         if not keys:
-            raise TraceBatchError("no [authority] export_keys configured: cannot verify venue traces")
+            raise TraceBatchError(_("No [authority] export_keys configured: cannot verify venue traces"))
         return match_batch(batch, store, keys)
 
 
@@ -59,10 +71,18 @@ def bluezone_server_migrations() -> list[Any]:
 
 
 @hookimpl
+def bluezone_server_retention(conn: Any, cutoff: int, now: int) -> dict[str, int]:
+    from .server_routes import purge_paper_log
+
+    return {"venue_paper_log": purge_paper_log(conn, cutoff)}
+
+
+@hookimpl
 def bluezone_staff_roles() -> list[Any]:
+    from bluezone.i18n import N_
     from bluezone_authority.server.staff import StaffRole
 
-    return [StaffRole(ROLE, "cán bộ truy vết địa điểm", "venue tracer", token_purposes=(PURPOSE,))]
+    return [StaffRole(ROLE, N_("venue tracer"), token_purposes=(PURPOSE,))]
 
 
 @hookimpl
@@ -87,10 +107,11 @@ def bluezone_dashboard_counters() -> list[Any]:
 
 
 @hookimpl
-def bluezone_alert_sources() -> dict[str, dict[str, str]]:
-    """How a venue exposure is worded in the person's alert."""
-    return {"venue": {"vi": "tại một địa điểm bạn đã quét mã QR check-in",
-                      "en": "at a venue you checked in to with a QR code"}}
+def bluezone_alert_sources() -> dict[str, str]:
+    """How a venue exposure is worded in the person's alert (translated through this plugin's catalogue)."""
+    from bluezone.i18n import N_
+
+    return {"venue": N_("at a venue you checked in to with a QR code")}
 
 
 @hookimpl

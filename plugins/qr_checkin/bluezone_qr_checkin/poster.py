@@ -3,8 +3,9 @@
 One layout, drawn once with reportlab into a PDF; the PNG is that PDF
 rendered by PDFium (pypdfium2), so what is tested by decoding the PNG is
 exactly what the printer gets. The entry QR is 16 × 16 cm (the issue asks at
-least 15 cm so phones read it from a distance); text is in Vietnamese and
-English with a font that has Vietnamese diacritics (DejaVu Sans).
+least 15 cm so phones read it from a distance); every text is printed in each
+of the deployment's languages (the first one larger), with a font that has
+Vietnamese diacritics (DejaVu Sans).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from reportlab.lib.units import cm, mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
+
+from bluezone.i18n import N_, _, active_languages
+from bluezone.i18n import text as i18n_text
 
 #: Side of the QR symbol itself (finder pattern to finder pattern), quiet zone excluded.
 ENTRY_QR_SIZE = 16 * cm
@@ -45,8 +49,8 @@ def _register_font() -> None:
         if Path(path).exists():
             pdfmetrics.registerFont(TTFont(FONT, path))
             return
-    raise PosterError("no DejaVu Sans font found (needed for Vietnamese text); "
-                      "install it, e.g. 'apt-get install fonts-dejavu-core'")
+    raise PosterError(_("No DejaVu Sans font found (needed for Vietnamese text); "
+                        "install it, e.g. 'apt-get install fonts-dejavu-core'"))
 
 
 def qr_matrix(text: str) -> list[list[bool]]:
@@ -94,16 +98,30 @@ class PosterText:
     validity: str = ""
 
 
-ENTRY_LINES = [
-    ("Quét mã để check-in bằng Bluezone", 15),
-    ("Scan to check in with Bluezone", 13),
-]
+ENTRY_TITLE = N_("Scan to check in with Bluezone")
 ENTRY_HELP = [
-    "Lượt check-in chỉ lưu trên điện thoại của bạn. Địa điểm không biết bạn là ai.",
-    "Your check-in stays on your phone. The venue does not learn who you are.",
-    "Không có điện thoại thông minh? Hãy ghi tên ở quầy lễ tân.",
-    "No smartphone? Please sign the visitor log at the reception.",
+    N_("Your check-in stays on your phone. The venue does not learn who you are."),
+    N_("No smartphone? Please sign the visitor log at the reception."),
 ]
+TRACING_TITLE = N_("TRACING CODE — KEEP SECRET, DO NOT DISPLAY")
+TRACING_HELP = [
+    N_("Use only when the health authority asks to trace this venue."),
+    N_("Lost: tracing is impossible. Leaked: the authority's part is still needed."),
+]
+
+
+def _in_each_language(msgid: str) -> list[str]:
+    """One line per deployment language (the same text once)."""
+    lines: list[str] = []
+    for language in active_languages():
+        shown = i18n_text(msgid, language)
+        if shown not in lines:
+            lines.append(shown)
+    return lines
+
+
+def _title_lines(msgid: str, first: float, others: float) -> list[tuple[str, float]]:
+    return [(line, first if i == 0 else others) for i, line in enumerate(_in_each_language(msgid))]
 
 
 def entry_poster_pdf(url: str, text: PosterText) -> bytes:
@@ -111,10 +129,10 @@ def entry_poster_pdf(url: str, text: PosterText) -> bytes:
     _register_font()
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=A4)
-    c.setTitle(f"Bluezone check-in — {text.name}")
+    c.setTitle(i18n_text(_("Bluezone check-in — {name}", name=text.name)))
     w, h = A4
     y = h - 2 * cm
-    for line, size in ENTRY_LINES:
+    for line, size in _title_lines(ENTRY_TITLE, 15, 13):
         _centred(c, line, y, size)
         y -= size * 1.4
     y -= 0.3 * cm
@@ -122,7 +140,7 @@ def entry_poster_pdf(url: str, text: PosterText) -> bytes:
     y -= 0.8 * cm
     _centred(c, text.address, y, 12)
     y = _draw_qr(c, url, y - 0.2 * cm, ENTRY_QR_SIZE) - 0.3 * cm
-    for line in ENTRY_HELP:
+    for line in (shown for msgid in ENTRY_HELP for shown in _in_each_language(msgid)):
         _centred(c, line, y, 10)
         y -= 0.55 * cm
     if text.validity:
@@ -137,21 +155,17 @@ def tracing_code_pdf(code_text: str, text: PosterText) -> bytes:
     _register_font()
     buf = io.BytesIO()
     c = canvas.Canvas(buf, pagesize=A4)
-    c.setTitle(f"Bluezone tracing code — {text.name}")
+    c.setTitle(i18n_text(_("Bluezone tracing code — {name}", name=text.name)))
     w, h = A4
     y = h - 2 * cm
-    for line, size in (("MÃ TRUY VẾT — GIỮ BÍ MẬT, KHÔNG DÁN CÔNG KHAI", 14),
-                       ("TRACING CODE — KEEP SECRET, DO NOT DISPLAY", 12)):
+    for line, size in _title_lines(TRACING_TITLE, 14, 12):
         _centred(c, line, y, size)
         y -= size * 1.5
     _centred(c, text.name + (f" — {text.room}" if text.room else ""), y, 16)
     y -= 0.8 * cm
     _centred(c, text.address, y, 11)
     y = _draw_qr(c, code_text, y - 0.2 * cm, TRACING_QR_SIZE) - 0.3 * cm
-    for line in ("Chỉ dùng khi cơ quan y tế yêu cầu truy vết địa điểm này.",
-                 "Use only when the health authority asks to trace this venue.",
-                 "Mất mã này thì không thể truy vết; lộ mã thì cơ quan y tế vẫn cần phần của họ.",
-                 "Lost: tracing is impossible. Leaked: the authority's part is still needed."):
+    for line in (shown for msgid in TRACING_HELP for shown in _in_each_language(msgid)):
         _centred(c, line, y, 9)
         y -= 0.5 * cm
     c.showPage()

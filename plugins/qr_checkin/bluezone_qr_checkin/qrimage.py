@@ -23,6 +23,8 @@ from pathlib import Path
 import zxingcpp
 from PIL import Image, UnidentifiedImageError
 
+from bluezone.i18n import Message, _
+
 from . import messages as msg
 from .payload import PayloadError
 
@@ -35,10 +37,12 @@ MAX_ARGUMENT = 4096
 
 
 class ImageRefused(ValueError):
-    """A file given to check-in that we will not try to decode."""
+    """A file given to check-in that we will not try to decode; ``str()`` is
+    its message in the deployment's languages."""
 
-    def __init__(self, detail: str):
-        super().__init__(f"{msg.IMAGE_REFUSED} ({detail})")
+    def __init__(self, message: Message):
+        self.message = message
+        super().__init__(message)
 
 
 def is_image_path(code: str) -> bool:
@@ -61,12 +65,14 @@ def _open_checked(path: str | Path) -> Image.Image:
     except OSError as e:
         raise PayloadError(msg.NO_QR_IN_IMAGE, f"cannot read image: {e.strerror or e}") from None
     if size > MAX_IMAGE_BYTES:
-        raise ImageRefused(f"{size // (1024 * 1024)} MiB, more than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB")
+        raise ImageRefused(_("The image is too large to look for a QR code in ({size} MiB, more than {limit} MiB)",
+                             size=size // (1024 * 1024), limit=MAX_IMAGE_BYTES // (1024 * 1024)))
     img = Image.open(path)  # reads the header only
     w, h = img.size
     if w * h > MAX_PIXELS:
         img.close()
-        raise ImageRefused(f"{w} × {h} pixels, more than {MAX_PIXELS // 1_000_000} megapixels")
+        raise ImageRefused(_("The image is too large to look for a QR code in ({width} × {height} pixels, "
+                             "more than {limit} megapixels)", width=w, height=h, limit=MAX_PIXELS // 1_000_000))
     return img
 
 
@@ -81,8 +87,8 @@ def decode_image(path: str | Path) -> list[str]:
                 rgb = img.convert("RGB")
     except ImageRefused:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        raise ImageRefused(str(e)) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageRefused(_("The image is too large to look for a QR code in")) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error, MemoryError) as e:
         # Pillow's decoders raise several types on damaged files; all mean "not a picture we can read".
         raise PayloadError(msg.NO_QR_IN_IMAGE, f"cannot read image: {e}") from None

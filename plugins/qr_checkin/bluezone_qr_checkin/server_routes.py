@@ -38,6 +38,8 @@ from typing import Any
 
 from aiohttp import web
 
+from bluezone.i18n import Message, _
+
 from . import derive, tracing
 from . import notices as nt
 from . import payload as qp
@@ -50,17 +52,18 @@ PURPOSE = "venue-trace"
 WORKERS: web.AppKey[TraceWorkers] = web.AppKey("bluezone_venue_trace_workers", TraceWorkers)
 MAX_PAPER_ENTRIES = 2000
 BUSY_RETRY_SECONDS = 5
+NOT_AN_OBJECT = _("The body must be a JSON object")
 
 
 def _b64(value: Any, what: str) -> bytes:
     from bluezone_authority.server import ApiError
 
     if not isinstance(value, str):
-        raise ApiError(400, "invalid_upload", f"{what} must be base64 text", f"{what} phải là base64")
+        raise ApiError(400, "invalid_upload", _("{field} must be base64 text", field=what))
     try:
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError):
-        raise ApiError(400, "invalid_upload", f"{what} is not valid base64", f"{what} không phải base64") from None
+        raise ApiError(400, "invalid_upload", _("{field} is not valid base64", field=what)) from None
 
 
 def _norm(text: str) -> str:
@@ -80,10 +83,19 @@ class CheckedUpload:
     secret: bytes
 
 
-def _refuse(status: int, code: str, en: str, vi: str) -> Exception:
+def _refuse(status: int, code: str, message: Message | str) -> Exception:
+    """An ApiError with a text of this plugin's catalogue (translated when the answer is written)."""
     from bluezone_authority.server import ApiError
 
-    return ApiError(status, code, en, vi)
+    return ApiError(status, code, message)
+
+
+def _refuse_error(status: int, code: str, error: Exception) -> Exception:
+    """A refusal whose text is an error raised with a catalogue Message (the
+    tracing window's checks, an unknown notice); an English diagnosis (a
+    malformed upload's) is shown as it is."""
+    message = error.args[0] if error.args else None
+    return _refuse(status, code, message if isinstance(message, Message) else str(error))
 
 
 def check_upload(server: Any, config: Any, settings: CheckinSettings, body: Any) -> CheckedUpload:
@@ -93,60 +105,55 @@ def check_upload(server: Any, config: Any, settings: CheckinSettings, body: Any)
     so an unauthorised client costs the server one JSON parse and one
     indexed lookup."""
     if not isinstance(body, dict):
-        raise _refuse(400, "invalid_json", "the body must be a JSON object", "nội dung phải là đối tượng JSON")
+        raise _refuse(400, "invalid_json", NOT_AN_OBJECT)
     if "message" in body:
-        raise _refuse(400, "free_text_notice",
-                      "the notice text is chosen by the health authority (by id, when it issues the token); "
-                      "remove 'message'",
-                      "nội dung thông báo do cơ quan y tế chọn khi cấp mã; hãy bỏ trường 'message'")
+        raise _refuse(400, "free_text_notice", _("The notice text is chosen by the health authority (by id, when it "
+                                                 "issues the token); remove 'message'"))
     token = body.get("token")
     meta = server.check_one_time_token(token, PURPOSE)  # 403/409 for junk, before any real work
     try:
         notice = nt.lookup(meta.get("notice", nt.DEFAULT_NOTICE), settings.notices)
     except nt.UnknownNotice as e:
-        raise _refuse(400, "unknown_notice", f"the token names a notice this server does not have: {e}",
-                      "mã uỷ quyền ghi một loại thông báo không có trên máy chủ") from None
+        raise _refuse(400, "unknown_notice", _("The token names a notice this server does not have: {problem}",
+                                               problem=e.args[0])) from None
     raw = _b64(body.get("preTraces"), "preTraces")
     paper = body.get("paperLog", [])
     if not isinstance(paper, list) or len(paper) > MAX_PAPER_ENTRIES:
-        raise _refuse(400, "invalid_upload", "paperLog must be a list of base64 sealed entries",
-                      "paperLog phải là danh sách base64")
+        raise _refuse(400, "invalid_upload", _("paperLog must be a list of base64 sealed entries"))
     sealed_entries = [_b64(p, "paperLog entry") for p in paper]
     if any(not 48 <= len(s) <= 4096 for s in sealed_entries):
-        raise _refuse(400, "invalid_upload", "a paperLog entry is not a sealed box", "mục sổ ghi không hợp lệ")
+        raise _refuse(400, "invalid_upload", _("A paperLog entry is not a sealed box"))
     try:
         secret = settings.authority_secret_key()
     except (SettingsError, OSError) as e:
-        raise _refuse(503, "venue_tracing_unconfigured", f"venue tracing is not configured: {e}",
-                      "máy chủ chưa cấu hình truy vết địa điểm") from None
+        why = e.args[0] if e.args and isinstance(e.args[0], Message) else str(e)
+        raise _refuse(503, "venue_tracing_unconfigured",
+                      _("Venue tracing is not configured on this server: {problem}", problem=why)) from None
     try:
         upload = tracing.parse_upload(raw)
     except tracing.TraceError as e:
-        raise _refuse(400, "invalid_pretrace", str(e), "dữ liệu truy vết không hợp lệ") from None
+        raise _refuse(400, "invalid_pretrace", _("The trace data is not valid ({detail})", detail=str(e))) from None
     first = upload.preTraces[0]
     start, end = int(first.startTime), int(first.endTime)
     try:
         tracing.check_window(start, end, now=server.now(), retention_days=config.retention_days)
     except tracing.WindowError as e:
-        raise _refuse(400, "invalid_window", str(e),
-                      "khoảng thời gian truy vết phải nằm trong thời hạn lưu trữ và không ở tương lai") from None
+        raise _refuse_error(400, "invalid_window", e) from None
     if len(upload.preTraces) > len(derive.affected_hours(start, end)):
-        raise _refuse(400, "invalid_pretrace", "more pre-traces than hours in the window",
-                      "số khoá truy vết nhiều hơn số giờ trong khoảng thời gian")
+        raise _refuse(400, "invalid_pretrace", _("More pre-traces than hours in the window"))
     try:
         venue = qp.parse_payload(bytes(first.qrCodePayload), check_time=False)
     except qp.PayloadError as e:
-        raise _refuse(400, "invalid_pretrace", f"the uploaded venue payload is not valid: {e}",
-                      "dữ liệu truy vết không hợp lệ") from None
+        raise _refuse(400, "invalid_pretrace", _("The uploaded venue payload is not valid: {problem} ({detail})",
+                                                 problem=e.message, detail=e.detail)) from None
     name = meta.get("venue")
     if isinstance(name, str) and name and _norm(name) != _norm(venue.description):
-        raise _refuse(409, "venue_mismatch",
-                      f"this token was issued for {name!r}, the upload is for {venue.description!r}",
-                      "mã uỷ quyền được cấp cho địa điểm khác")
+        raise _refuse(409, "venue_mismatch", _("This token was issued for {token_venue}, the upload is for "
+                                               "{upload_venue}", token_venue=repr(name),
+                                               upload_venue=repr(venue.description)))
     lo, hi = meta.get("from"), meta.get("to")
     if isinstance(lo, int) and isinstance(hi, int) and not (lo <= start and end <= hi):
-        raise _refuse(409, "window_mismatch", "the tracing window is outside what the authority authorised",
-                      "khoảng thời gian truy vết vượt quá phạm vi được uỷ quyền")
+        raise _refuse(409, "window_mismatch", _("The tracing window is outside what the authority authorised"))
     return CheckedUpload(token, raw, sealed_entries, start, end, notice, secret)  # type: ignore[arg-type]  # token: a checked str
 
 
@@ -161,7 +168,7 @@ def commit_upload(server: Any, config: Any, up: CheckedUpload, traces: list[byte
     trace_id = secrets.token_hex(8)
     now = server.now()
     with server.db.transaction() as c:
-        c.execute("DELETE FROM venue_paper_log WHERE received_hour < ?", (now - config.retention_days * 86_400,))
+        purge_paper_log(c, now - config.retention_days * 86_400)
         server.consume_one_time_token(up.token, PURPOSE, conn=c)
         c.executemany("INSERT INTO venue_paper_log (trace_id, received_hour, sealed) VALUES (?,?,?)",
                       [(trace_id, now // 3600 * 3600, s) for s in up.sealed_entries])
@@ -171,9 +178,16 @@ def commit_upload(server: Any, config: Any, up: CheckedUpload, traces: list[byte
     return trace_id, published
 
 
+def purge_paper_log(conn: Any, cutoff: int) -> int:
+    """Delete paper-log entries received before ``cutoff``; the server's own
+    retention calls this on its schedule (``bluezone_server_retention``), so
+    visitors' sealed names and phones go even if no venue uploads again."""
+    return conn.execute("DELETE FROM venue_paper_log WHERE received_hour < ?", (cutoff,)).rowcount
+
+
 def paper_log(server: Any, trace_id: str, retention_days: int) -> list[str]:
     with server.db.transaction() as c:
-        c.execute("DELETE FROM venue_paper_log WHERE received_hour < ?", (server.now() - retention_days * 86_400,))
+        purge_paper_log(c, server.now() - retention_days * 86_400)
     rows = server.db.all("SELECT sealed FROM venue_paper_log WHERE trace_id = ? ORDER BY rowid", (trace_id,))
     return [base64.b64encode(r[0]).decode() for r in rows]
 
@@ -181,29 +195,26 @@ def paper_log(server: Any, trace_id: str, retention_days: int) -> list[str]:
 def token_meta(body: Any, settings: CheckinSettings, now: int, retention_days: int) -> dict[str, Any]:
     """Staff's token request → the token's meta, refusing unknown notices and bad windows."""
     if not isinstance(body, dict):
-        raise _refuse(400, "invalid_json", "the body must be a JSON object", "nội dung phải là đối tượng JSON")
+        raise _refuse(400, "invalid_json", NOT_AN_OBJECT)
     meta: dict[str, Any] = {}
     venue = body.get("venue")
     if venue is not None:
         if not isinstance(venue, str) or not 0 < len(venue) <= qp.MAX_TEXT:
-            raise _refuse(400, "invalid_venue", "venue must be the venue's name (1-100 characters)",
-                          "tên địa điểm không hợp lệ")
+            raise _refuse(400, "invalid_venue", _("venue must be the venue's name (1-100 characters)"))
         meta["venue"] = venue
     lo, hi = body.get("from"), body.get("to")
     if lo is not None or hi is not None:
         if not (type(lo) is int and type(hi) is int):  # noqa: E721 - bool is not a time
-            raise _refuse(400, "invalid_window", "from and to must both be unix seconds",
-                          "from và to phải là thời điểm unix")
+            raise _refuse(400, "invalid_window", _("from and to must both be unix seconds"))
         try:
             tracing.check_window(lo, hi, now=now, retention_days=retention_days)
         except tracing.WindowError as e:
-            raise _refuse(400, "invalid_window", str(e),
-                          "khoảng thời gian truy vết phải nằm trong thời hạn lưu trữ và không ở tương lai") from None
+            raise _refuse_error(400, "invalid_window", e) from None
         meta["from"], meta["to"] = lo, hi
     try:
         meta["notice"] = nt.lookup(body.get("notice", nt.DEFAULT_NOTICE), settings.notices).id
     except nt.UnknownNotice as e:
-        raise _refuse(400, "unknown_notice", str(e), "loại thông báo không có trong danh mục") from None
+        raise _refuse_error(400, "unknown_notice", e) from None
     return meta
 
 
@@ -227,13 +238,12 @@ def add_routes(app: Any, config: Any) -> None:
         checked = check_upload(server, config, settings, await json_body(request))
         try:
             venue, traces = await workers.run(tracing.complete_upload, checked.raw, checked.secret,
-                                              checked.notice.text(), nt.encode(checked.notice.id))
+                                              checked.notice.render(), nt.encode(checked.notice.id))
         except PoolBusy:
-            raise ApiError(503, "venue_tracing_busy", "venue tracing is busy; try again shortly",
-                           "hệ thống truy vết địa điểm đang bận; hãy thử lại sau",
+            raise ApiError(503, "venue_tracing_busy", _("Venue tracing is busy; try again shortly"),
                            {"Retry-After": str(BUSY_RETRY_SECONDS)}) from None
         except tracing.TraceError as e:
-            raise ApiError(400, "invalid_pretrace", str(e), "dữ liệu truy vết không hợp lệ") from None
+            raise ApiError(400, "invalid_pretrace", _("The trace data is not valid ({detail})", detail=str(e))) from None
         trace_id, published = commit_upload(server, config, checked, traces)
         return padded_json({"traceId": trace_id, "venue": venue, "traces": len(traces),
                             "paperLogEntries": len(checked.sealed_entries), "batch": published.name,

@@ -6,6 +6,8 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
+from bluezone.i18n import _
+
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 
 
@@ -13,7 +15,7 @@ def parse_duration(text: str) -> int:
     """``2h``, ``90m``, ``1h30m``, ``45min`` → seconds."""
     m = re.fullmatch(r"\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*", text.lower())
     if not m or not (m.group(1) or m.group(2)):
-        raise ValueError(f"not a duration: {text!r} (use e.g. 2h, 90m, 1h30m)")
+        raise ValueError(_("Not a duration: {text} (use e.g. 2h, 90m, 1h30m)", text=repr(text)))
     return int(m.group(1) or 0) * 3600 + int(m.group(2) or 0) * 60
 
 
@@ -26,7 +28,7 @@ def parse_time(text: str, tz: str = DEFAULT_TZ) -> int:
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"not a time: {text!r} (use e.g. 2026-11-30T09:00 or @1796029200)") from None
+        raise ValueError(_("Not a time: {text} (use e.g. 2026-11-30T09:00 or @1796029200)", text=repr(text))) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZoneInfo(tz))
     return int(moment.timestamp())

@@ -21,6 +21,8 @@ import nacl.exceptions
 import nacl.public
 import nacl.secret
 
+from bluezone.i18n import _, _n
+
 from . import derive
 from . import payload as qp
 from .ibe import decrypt, encrypt, key_derive
@@ -35,7 +37,10 @@ MAX_FUTURE_SECONDS = 3600
 
 
 class TraceError(ValueError):
-    """A pre-trace upload or a trace that must be refused."""
+    """A pre-trace upload or a trace that must be refused. What a venue owner
+    can cause and fix (the window) is raised with a
+    :class:`bluezone.i18n.Message`; what only a broken or hostile upload
+    causes is the server's English diagnosis."""
 
 
 class WindowError(TraceError):
@@ -54,23 +59,27 @@ def check_window(start: int, end: int, *, now: int, retention_days: int) -> None
     """
     retention = min(retention_days * 86_400, MAX_WINDOW_SECONDS)
     if start < 0:
-        raise WindowError("the tracing window starts before 1970")
+        raise WindowError(_("The tracing window starts before 1970"))
     if end <= start:
-        raise WindowError("the tracing window ends before it starts")
+        raise WindowError(_("The tracing window ends before it starts"))
     if end - start > retention:
-        raise WindowError(f"the tracing window is longer than {retention // 86_400} days")
+        raise WindowError(_n("The tracing window is longer than {n} day", "The tracing window is longer than {n} days",
+                             retention // 86_400))
     if start < now - retention_days * 86_400:
-        raise WindowError(f"the tracing window starts more than {retention_days} days ago (the retention period)")
+        raise WindowError(_n("The tracing window starts more than {n} day ago (the retention period)",
+                             "The tracing window starts more than {n} days ago (the retention period)",
+                             retention_days))
     if end > now + MAX_FUTURE_SECONDS:
-        raise WindowError("the tracing window ends in the future")
+        raise WindowError(_("The tracing window ends in the future"))
 
 
 def owner_pretraces(tracing_code: pb.QRCodeTrace, start: int, end: int) -> pb.PreTraceUpload:
     """The owner's side: one PreTraceWithProof per affected hour of ``[start, end]``."""
     if end <= start:
-        raise TraceError("the tracing window ends before it starts")
+        raise TraceError(_("The tracing window ends before it starts"))
     if end - start > MAX_WINDOW_SECONDS:
-        raise TraceError("the tracing window is longer than 14 days")
+        raise TraceError(_n("The tracing window is longer than {n} day", "The tracing window is longer than {n} days",
+                            MAX_WINDOW_SECONDS // 86_400))
     payload = bytes(tracing_code.qrCodePayload)
     keys = derive.payload_keys(payload)
     pre = derive.preid(payload, keys)
@@ -125,7 +134,7 @@ def authority_traces(upload: pb.PreTraceUpload, authority_secret_key: bytes, mes
     try:
         venue = qp.parse_payload(payload, check_time=False)
     except qp.PayloadError as e:
-        raise TraceError(f"the uploaded venue payload is not valid: {e}") from None
+        raise TraceError(f"the uploaded venue payload is not valid: {e.message.text('en')} ({e.detail})") from None
     start, end = first.startTime, first.endTime
     if end <= start or end - start > MAX_WINDOW_SECONDS:
         raise TraceError("bad tracing window")

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import nacl.public
 
+from bluezone.i18n import _
+
 from . import payload as qp
 from .ibe import keygen
 from .mcl import G2, Fr, fr_set_hash_of, g2, load_fr, load_g2
@@ -36,7 +38,8 @@ VENUE_TYPES = {name.lower(): number for name, number in pb.VenueType.items()}
 
 
 class VenueSetupError(ValueError):
-    """Bad venue settings (names too long, times reversed, unknown type...)."""
+    """Bad venue settings (names too long, times reversed, unknown type...);
+    raised with a :class:`bluezone.i18n.Message`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,20 +57,22 @@ class VenueSpec:
 
 def _venue_payload(spec: VenueSpec, mpk: G2, now: int) -> bytes:
     if spec.venue_type.lower() not in VENUE_TYPES:
-        raise VenueSetupError(f"unknown venue type {spec.venue_type!r}; one of {', '.join(VENUE_TYPES)}")
+        raise VenueSetupError(_("Unknown venue type {type}; one of {types}", type=repr(spec.venue_type),
+                                 types=", ".join(VENUE_TYPES)))
     if not spec.name.strip():
-        raise VenueSetupError("the venue needs a name")
-    for text, what in ((spec.name, "name"), (spec.address, "address")):
-        if len(text.encode("utf-16-le")) // 2 > qp.MAX_TEXT:
-            raise VenueSetupError(f"{what} is longer than {qp.MAX_TEXT} characters")
+        raise VenueSetupError(_("The venue needs a name"))
+    if len(spec.name.encode("utf-16-le")) // 2 > qp.MAX_TEXT:
+        raise VenueSetupError(_("The venue name is longer than {n} characters", n=qp.MAX_TEXT))
+    if len(spec.address.encode("utf-16-le")) // 2 > qp.MAX_TEXT:
+        raise VenueSetupError(_("The address is longer than {n} characters", n=qp.MAX_TEXT))
     if spec.default_stay_seconds <= 0 or spec.default_stay_seconds > 24 * 3600:
-        raise VenueSetupError("default stay must be between 1 minute and 24 hours")
+        raise VenueSetupError(_("The default stay must be between 1 minute and 24 hours"))
     if (spec.start is None) != (spec.end is None):
-        raise VenueSetupError("an event needs both START and END")
+        raise VenueSetupError(_("An event needs both START and END"))
     if spec.start is not None:
         start, end = int(spec.start), int(spec.end)  # type: ignore[arg-type]
         if end <= start:
-            raise VenueSetupError("the event ends before it starts")
+            raise VenueSetupError(_("The event ends before it starts"))
     else:
         start = now - now % 86_400
         end = start + PERMANENT_VALIDITY
@@ -93,7 +98,7 @@ def _venue_payload(spec: VenueSpec, mpk: G2, now: int) -> bytes:
 def _seal_ha_part(authority_public_key: bytes) -> tuple[G2, bytes]:
     """Make the authority's IBE key pair, seal its secret, forget it."""
     if len(authority_public_key) != 32:
-        raise VenueSetupError("the authority public key must be 32 bytes (X25519)")
+        raise VenueSetupError(_("The authority's public key must be 32 bytes (X25519)"))
     mpk_ha, msk_ha = keygen()
     sealed = nacl.public.SealedBox(nacl.public.PublicKey(authority_public_key)).encrypt(msk_ha.serialize())
     return mpk_ha, bytes(sealed)
@@ -125,16 +130,16 @@ def load_tracing_code(data: bytes) -> pb.QRCodeTrace:
     try:
         trace.ParseFromString(data)
     except Exception:
-        raise VenueSetupError("this is not a Bluezone tracing code") from None
+        raise VenueSetupError(_("This is not a Bluezone tracing code")) from None
     if trace.version != qp.VERSION or not trace.qrCodePayload:
-        raise VenueSetupError("this is not a v3 tracing code")
+        raise VenueSetupError(_("This is not a version 3 tracing code"))
     try:
         load_fr(trace.masterSecretKeyLocation, "masterSecretKeyLocation")
         qp.parse_payload(trace.qrCodePayload, check_time=False)
     except ValueError as e:
-        raise VenueSetupError(f"damaged tracing code: {e}") from None
+        raise VenueSetupError(_("The tracing code is damaged")) from e
     if len(trace.cipherTextHealthAuthority) != 80:
-        raise VenueSetupError("the sealed authority part must be 80 bytes")
+        raise VenueSetupError(_("The tracing code is damaged: the authority's sealed part must be 80 bytes"))
     return trace
 
 
@@ -149,7 +154,7 @@ def new_passphrase() -> str:
 def organisation_secret(passphrase: str) -> Fr:
     """msk_O = Fr.setHashOf(passphrase), as in the techspec's managed setup code."""
     if len(passphrase) < 16:
-        raise VenueSetupError("the passphrase is too short")
+        raise VenueSetupError(_("The passphrase is too short"))
     return fr_set_hash_of(passphrase.encode("utf-8"))
 
 
@@ -169,9 +174,9 @@ class Organisation:
 
     def add_room(self, spec: VenueSpec, now: int | None = None) -> bytes:
         if not spec.room:
-            raise VenueSetupError("a managed venue needs --room")
+            raise VenueSetupError(_("A room of an organisation needs --room"))
         if spec.room in self.rooms:
-            raise VenueSetupError(f"room {spec.room!r} already exists")
+            raise VenueSetupError(_("Room {room} already exists", room=repr(spec.room)))
         now = int(time.time()) if now is None else now
         payload = _venue_payload(spec, load_g2(self.master_public_key), now)
         self.rooms[spec.room] = payload
@@ -180,7 +185,7 @@ class Organisation:
     def tracing_code(self, room: str, passphrase: str) -> bytes:
         """Recover the QRCodeTrace of one room from the passphrase."""
         if room not in self.rooms:
-            raise VenueSetupError(f"no room {room!r} in this organisation")
+            raise VenueSetupError(_("No room {room} in this organisation", room=repr(room)))
         msk_o = organisation_secret(passphrase)
         load_g2(self.master_public_key, "organisation master public key")  # refuse a damaged file
         trace = pb.QRCodeTrace(version=qp.VERSION, qrCodePayload=self.rooms[room],
@@ -205,7 +210,7 @@ class Organisation:
             return cls(qp.b64url_decode(d["master_public_key"]), qp.b64url_decode(d["cipher_text_health_authority"]),
                        {k: qp.b64url_decode(v) for k, v in d["rooms"].items()})
         except (ValueError, KeyError, TypeError, AttributeError):
-            raise VenueSetupError("not a Bluezone organisation file") from None
+            raise VenueSetupError(_("This is not a Bluezone organisation file")) from None
 
     def save(self, path: Path) -> None:
         tmp = Path(str(path) + ".tmp")

@@ -8,9 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from bluezone.i18n import register_catalogue
+from bluezone_qr_checkin.plugin import CATALOGUE
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # for qr_helpers (import-mode=importlib)
 
 VECTORS = Path(__file__).resolve().parents[3] / "tests" / "vectors"  # provenance: tests/vectors/README.md
+
+
+# In-process tests use the plugin's modules without a plugin set: add its
+# texts to the catalogue as loading the plugin does (bluezone_message_catalogues).
+register_catalogue(CATALOGUE)
 
 
 def load_vector(name: str) -> dict:

@@ -126,5 +126,5 @@ def test_unsigned_or_wrongly_signed_batches_are_refused(tmp_path):
     batch = pb.TraceBatch(version=3).SerializeToString()
     keys = [{"key_id": "452", "key_version": "v1", "pem": public_pem(good)}]
     assert matching.open_signed_batch(sign_payload(batch, good, key_id="452"), keys).version == 3
-    with pytest.raises(matching.TraceBatchError, match="refused"):
+    with pytest.raises(matching.TraceBatchError, match="Venue-trace batch refused"):
         matching.open_signed_batch(sign_payload(batch, evil, key_id="452"), keys)

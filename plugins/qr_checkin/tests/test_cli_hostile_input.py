@@ -120,7 +120,7 @@ def test_an_over_long_store_path_gets_one_clean_line(args):
 def test_an_over_long_kiosk_log_path_gets_one_clean_line():
     key = base64.b64encode(nacl.public.PrivateKey.generate().public_key.encode()).decode()
     proc = run("venue", "log", "--log", "/tmp/" + "k" * 300 + ".db", "--name", "Lan", "--phone", "0900",
-               "--authority-key", key)
+               "--kiosk-key", key)
     _assert_clean_refusal(proc, Path("/nonexistent-never-created"))
     assert "File name too long" in proc.stderr and len(proc.stderr) < 300
 
@@ -131,5 +131,5 @@ def test_a_missing_picture_is_named_as_missing(tmp_path):
     DeviceStore(store).close()
     missing = tmp_path / "poster-photo.png"
     out = run("checkin", str(missing), "--yes", "--store", str(store))
-    assert out.returncode == 2 and "No such picture file" in out.stderr and "Không có tệp ảnh" in out.stderr
+    assert out.returncode == 2 and "No such picture file" in out.stderr and "Không có tệp ảnh" in out.stderr  # vi, en
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1

@@ -109,7 +109,8 @@ async def test_the_staff_chosen_notice_shows_in_the_phones_own_words(vs, tmp_pat
     assert status == 200 and receipt["notice"] == "f0-visit-test"
     stored, out, alerts = await _sync_and_list(vs, cfg, phone)
     assert [n["notice"] for n in stored] == ["f0-visit-test"] and "message" not in stored[0]
-    assert "⚠ Điện thoại: hãy đi xét nghiệm / Phone text: get tested" in out  # the phone's catalogue, not the server's
+    assert "⚠ Điện thoại: hãy đi xét nghiệm" in out  # the phone's catalogue, not the server's
+    assert "Phone text" not in out  # in the person's language (vi) only
     assert alerts  # the person was warned
 
 
@@ -125,7 +126,7 @@ async def test_free_text_inside_a_signed_trace_never_reaches_the_phone(vs, tmp_p
     stored, out, alerts = await _sync_and_list(vs, cfg, phone)
     assert [n["notice"] for n in stored] == ["no-such-notice"]
     assert "evil.example" not in out and "500.000" not in out
-    assert "⚠ " + notices.BUILTIN["f0-visit"].text() in out
+    assert "⚠ " + notices.BUILTIN["f0-visit"].text("vi") in out
     assert alerts and not any("evil.example" in a for a in alerts)
 
 
@@ -134,7 +135,10 @@ def test_notice_ids_round_trip_and_bad_country_data_is_no_id():
     assert notices.decode(b"\xff\xff") is None and notices.decode(b"") is None
     assert notices.decode(pb.BluezoneTraceData(notice="Pay Now!").SerializeToString()) is None
     cat = notices.catalogue({"closed": {"vi": "Đóng cửa", "en": "Closed"}})
-    assert notices.render("closed", cat) == "Đóng cửa / Closed"
-    assert notices.render(EVIL, cat) == notices.render(None, cat) == notices.BUILTIN["f0-visit"].text()
+    assert notices.render("closed", cat, "vi") == "Đóng cửa" and notices.render("closed", cat, "en") == "Closed"
+    assert notices.render("closed", cat, "jra") == "Closed"  # a language the deployment's text lacks: English
+    assert cat["closed"].render() == "Đóng cửa / Closed"  # what a server signs: every deployment language
+    assert notices.render(EVIL, cat, "vi") == notices.render(None, cat, "vi") == notices.BUILTIN["f0-visit"].text("vi")
+    assert notices.BUILTIN["f0-visit"].text("vi").startswith("Một người nhiễm COVID-19 (F0)")
     with pytest.raises(notices.UnknownNotice):
         notices.lookup(EVIL, cat)

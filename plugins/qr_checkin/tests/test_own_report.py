@@ -41,7 +41,7 @@ async def test_the_case_is_not_warned_for_the_visit_that_caused_the_trace(author
     url = (venue_dir / "entry-url.txt").read_text().strip()
     case, colleague = str(tmp_path / "case.db"), str(tmp_path / "colleague.db")
     for phone in (case, colleague):
-        assert (await run("init", "--config", cfg, "--store", phone, "--language", "en"))[0] == 0
+        assert (await run("init", "--config", cfg, "--store", phone, "--language", "en", "--consent", "all"))[0] == 0
         code, _, err = await run("checkin", url, "--yes", "--store", phone, "--config", cfg)
         assert code == 0, err
     with DeviceStore(case) as store:  # yesterday's key: something ended to report

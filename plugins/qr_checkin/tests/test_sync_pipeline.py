@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -87,3 +89,29 @@ def test_a_renamed_or_rebuilt_trace_batch_adds_no_alert_or_notice(tmp_path):
         assert len(store.alerts()) == 1 and len(store.exposures()) == 1
         [visit] = store.visits(checkin.SOURCE)
         assert len(checkin.VisitData.from_bytes(visit.data).notices) == 1
+
+
+def test_venue_traces_are_not_matched_once_venues_consent_is_withdrawn(tmp_path):
+    """Withdrawn consent to venues stops the matching too (issue 19), even for
+    visits still on the phone: the batch is verified and marked, nothing is
+    matched, no alert or notice is kept; a new check-in is refused."""
+    from bluezone.consent import record
+
+    ha = authority()
+    signer = ec.generate_private_key(ec.SECP256R1())
+    pem = signer.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    config = _config(pem, ha)
+    created, venue = make_venue(ha)
+    clock = Clock()
+    with open_store(tmp_path / "phone.db", clock) as store:
+        checkin.check_in(store, venue)
+        clock.t = T0 + 3600
+        checkin.check_out(store)
+        record(store, {"venues": False}, "1")
+        stats = process_batches(store, config, [_batch(created, ha, signer, T0 - 3600, T0 + 3600, "1-2-1.zip")],
+                                now=T0 + 7200)
+        assert stats.batches_processed == 1 and store.alerts() == []
+        with pytest.raises(checkin.CheckinError, match="bluezone consent give venues"):
+            checkin.check_in(store, venue)
+        assert len(store.visits()) == 1

@@ -1,0 +1,369 @@
+"""The citizen's rights on the command line: consent, settings, privacy, my-data, forget.
+
+* ``bluezone privacy`` — the processing notice (purposes, data, recipients,
+  retention, controller and contact) from the deployment's ``[privacy]``;
+* ``bluezone consent [show|give|withdraw PURPOSE]`` — the per-purpose
+  decisions, changeable at any time; a withdrawal stops that processing and
+  deletes what it had collected;
+* ``bluezone settings [--f2 on|off] [--language vi|en]`` — show or change
+  the person's choices (extend :data:`SETTINGS` to add one);
+* ``bluezone my-data [--json] [--out FILE]`` — everything the store holds;
+* ``bluezone forget [--yes]`` — delete the store and its key.
+
+``bluezone init`` asks for consent through :func:`ask_consents` (or takes
+``--consent``). Every text is in Vietnamese and English.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import consent
+from ..config import Config
+from ..i18n import Message, _, _n, text
+from .common import fail, load_config_or_fail, with_store_errors
+
+store_option = click.option("--store", "store_path", envvar="BLUEZONE_STORE", required=True,
+                            type=click.Path(dir_okay=False), help="This phone's device store (or $BLUEZONE_STORE).")
+config_option = click.option("--config", "config_path", envvar="BLUEZONE_CONFIG", required=True,
+                             type=click.Path(dir_okay=False), help="Deployment TOML (or $BLUEZONE_CONFIG).")
+
+
+def _in(message: Message, lang: str) -> str:
+    """A person's own text: in the language they chose."""
+    return text(message, lang)
+
+
+def _notice_version(config: Config) -> str:
+    from ..privacy.notice import PrivacySettings
+
+    return config.typed(PrivacySettings).notice_version
+
+
+# -- the notice -------------------------------------------------------------------------
+
+
+def notice_lines(config: Config, lang: str) -> list[str]:
+    """The processing notice as text lines in ``lang``."""
+    from ..privacy.notice import PrivacySettings, controller_lines, purposes
+
+    p = config.typed(PrivacySettings)
+    lines = [_in(_("Personal data processing notice — {name}", name=config.name), lang), ""]
+    lines += [f"{label}: {value}" for label, value in controller_lines(p, lang)]
+    for n in purposes(config.retention_days):
+        lines += ["", f"[{n.purpose}] {consent.describe(n.purpose, lang)}",
+                  "  " + _in(_("Data: {data}", data=n.data), lang),
+                  "  " + _in(_("Recipients: {recipients}", recipients=n.recipients), lang),
+                  "  " + _in(_("Kept for: {retention}", retention=n.retention), lang)]
+    lines += ["", _in(_(
+        "You may be informed, agree or refuse, withdraw consent (bluezone consent), see and export your data "
+        "(bluezone my-data), delete it (bluezone forget), and complain to the data controller above."), lang)]
+    return lines
+
+
+@click.command("privacy")
+@config_option
+@click.option("--language", type=click.Choice(["vi", "en"]), default=None, help="Language (default: the deployment's first).")
+@click.option("--json", "as_json", is_flag=True, help="Both languages, machine-readable.")
+def privacy_command(config_path: str, language: str | None, as_json: bool) -> None:
+    """Show the processing notice: purposes, data, recipients, retention, controller and contact.
+
+    Thông báo xử lý dữ liệu cá nhân: mục đích, dữ liệu, bên nhận, thời hạn, bên kiểm soát và liên hệ.
+    """
+    from ..privacy.notice import PrivacySettings, notice_dict
+
+    config = load_config_or_fail(config_path)
+    if as_json:
+        click.echo(json.dumps(notice_dict(config.typed(PrivacySettings), config.retention_days, config.name,
+                                          config.languages), ensure_ascii=False, indent=2))
+        return
+    for line in notice_lines(config, language or config.languages[0]):
+        click.echo(line)
+
+
+# -- consent at init ---------------------------------------------------------------------
+
+
+def ask_consents(config_path: str, choice: str | None, language: str | None) -> dict[str, bool]:
+    """The decisions ``init`` records: from ``--consent`` when given, else asked
+    purpose by purpose after the notice. No answer (end of input) is no
+    consent: init stops and says how to answer without questions."""
+    if choice is not None:
+        try:
+            return consent.parse_choice(choice)
+        except consent.ConsentError as e:
+            fail(str(e))
+    config = load_config_or_fail(config_path)
+    lang = language or config.languages[0]
+    for line in notice_lines(config, lang):
+        click.echo(line)
+    click.echo("")
+    out = {}
+    try:
+        for purpose in consent.PURPOSES:
+            out[purpose] = click.confirm(_in(_("Agree: {what}?", what=_(consent.DESCRIPTIONS[purpose])), lang),
+                                         default=False)
+    except click.Abort:
+        fail(_("No answer, so nothing was set up. Answer the questions, or give --consent all, --consent none "
+               "or --consent {example}.", example="bluetooth,venues"))
+    return out
+
+
+# -- consent afterwards --------------------------------------------------------------------
+
+
+def _open_device(config_path: str, store_path: str) -> Any:
+    from .citizen_cmd import _open
+
+    return _open(config_path, store_path)
+
+
+#: What a withdrawal deletes, by purpose: the data only that purpose collected.
+_WITHDRAWAL_DELETES: dict[str, list[str]] = {
+    "bluetooth": ["DELETE FROM sightings", "DELETE FROM exposure_windows"],
+    "venues": ["DELETE FROM visits"],
+    "f2": ["DELETE FROM exposure_windows WHERE tier = 1"],  # Tier.F2
+    "declarations": ["DELETE FROM declarations"],
+    "submitters": [],
+}
+
+
+def decide(device: Any, purpose: str, granted: bool) -> int:
+    """Record one decision; a withdrawal also deletes what that purpose
+    collected (same transaction). Returns how many rows were deleted."""
+    store = device.store
+    deleted = 0
+    with store.transaction() as conn:
+        consent.record(store, {purpose: granted}, _notice_version(device.config))
+        if not granted:
+            for sql in _WITHDRAWAL_DELETES[purpose]:
+                deleted += conn.execute(sql).rowcount
+    return deleted
+
+
+def _show_consents(device: Any, as_json: bool) -> None:
+    lang = device.language
+    found = consent.decisions(device.store)
+    if as_json:
+        click.echo(json.dumps({p: (found[p].as_dict() if p in found else None) for p in consent.PURPOSES},
+                              ensure_ascii=False))
+        return
+    for p in consent.PURPOSES:
+        d = found.get(p)
+        if d is None:
+            state = _in(_("not decided (processing as before)"), lang)
+        else:
+            state = _in(_("agreed") if d.granted else _("refused"), lang) \
+                + f" (v{d.notice_version}, {_fmt(d.decided_at)})"
+        click.echo(f"{p}: {state} — {consent.describe(p, lang)}")
+
+
+def _fmt(ts: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@click.group("consent", invoke_without_command=True)
+@config_option
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def consent_group(ctx: click.Context, config_path: str, store_path: str, as_json: bool) -> None:
+    """Your consent per purpose: show (default), give PURPOSE, withdraw PURPOSE.
+
+    Sự đồng ý theo từng mục đích: xem, đồng ý (give), rút lại (withdraw).
+    """
+    ctx.obj = {"config": config_path, "store": store_path}
+    if ctx.invoked_subcommand is None:
+        device = _open_device(config_path, store_path)
+        try:
+            _show_consents(device, as_json)
+        finally:
+            device.store.close()
+
+
+def _change(ctx: click.Context, purpose: str, granted: bool) -> None:
+    obj = ctx.find_root().obj if ctx.obj is None else ctx.obj
+    device = _open_device(obj["config"], obj["store"])
+    lang = device.language
+    try:
+        deleted = decide(device, purpose, granted)
+    finally:
+        device.store.close()
+    if granted:
+        click.echo(_in(_("Recorded: you agree to '{purpose}'.", purpose=purpose), lang))
+    else:
+        click.echo(_in(_n("Consent to '{purpose}' withdrawn: this processing has stopped; {n} related record "
+                          "deleted.", "Consent to '{purpose}' withdrawn: this processing has stopped; {n} related "
+                          "records deleted.", deleted, purpose=purpose), lang))
+
+
+_purpose_arg = click.argument("purpose", type=click.Choice(list(consent.PURPOSES)))
+
+
+@consent_group.command("give")
+@_purpose_arg
+@click.pass_context
+@with_store_errors
+def consent_give(ctx: click.Context, purpose: str) -> None:
+    """Agree to PURPOSE. / Đồng ý cho mục đích PURPOSE."""
+    _change(ctx, purpose, True)
+
+
+@consent_group.command("withdraw")
+@_purpose_arg
+@click.pass_context
+@with_store_errors
+def consent_withdraw(ctx: click.Context, purpose: str) -> None:
+    """Withdraw consent to PURPOSE: the processing stops and its data is deleted.
+
+    Rút lại sự đồng ý: việc xử lý dừng và dữ liệu của nó bị xóa.
+    """
+    _change(ctx, purpose, False)
+
+
+# -- settings ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One choice a person can see and change with ``bluezone settings``.
+    Add one here to extend the command (it becomes an option)."""
+
+    name: str
+    choices: tuple[str, ...]
+    help: str
+    read: Callable[[Any], str]
+    write: Callable[[Any, str], None]
+
+
+def _write_language(device: Any, value: str) -> None:
+    if value not in device.config.languages:
+        fail(_("Language {value!r} is not offered here ({offered}).", value=value,
+               offered=", ".join(device.config.languages)))
+    device.store.set_meta("language", value)
+
+
+SETTINGS: list[Setting] = [
+    Setting("f2", ("on", "off"), "F2 warnings (contacts of contacts); off also stops F2 matching. / Cảnh báo F2.",
+            lambda d: "on" if consent.f2_wanted(d.store, d.config) else "off",
+            lambda d, v: (decide(d, "f2", v == "on"), None)[1]),
+    Setting("language", ("vi", "en"), "Language of messages. / Ngôn ngữ.",
+            lambda d: d.language, _write_language),
+]
+
+
+def _settings_command() -> click.Command:
+    @with_store_errors
+    def run(config_path: str, store_path: str, as_json: bool, **changes: str | None) -> None:
+        device = _open_device(config_path, store_path)
+        try:
+            changed = []
+            for s in SETTINGS:
+                value = changes.get(s.name)
+                if value is not None:
+                    s.write(device, value)
+                    changed.append(s.name)
+            values = {s.name: s.read(device) for s in SETTINGS}
+            if as_json:
+                click.echo(json.dumps(values))
+                return
+            lang = device.language
+            for name in changed:
+                click.echo(_in(_("Changed {name} to {value}.", name=name, value=values[name]), lang))
+            for s in SETTINGS:
+                click.echo(f"{s.name}: {values[s.name]}")
+        finally:
+            device.store.close()
+
+    params: list[click.Parameter] = [
+        click.Option(["--config", "config_path"], envvar="BLUEZONE_CONFIG", required=True,
+                     type=click.Path(dir_okay=False), help="Deployment TOML (or $BLUEZONE_CONFIG)."),
+        click.Option(["--store", "store_path"], envvar="BLUEZONE_STORE", required=True,
+                     type=click.Path(dir_okay=False), help="This phone's device store (or $BLUEZONE_STORE)."),
+        click.Option(["--json", "as_json"], is_flag=True, help="Machine-readable output."),
+    ]
+    params += [click.Option([f"--{s.name}", s.name], type=click.Choice(s.choices), default=None, help=s.help)
+               for s in SETTINGS]
+    return click.Command("settings", callback=run, params=params,
+                         help="Show or change your choices (F2, language), at any time.\n\n"
+                              "Xem hoặc thay đổi lựa chọn của bạn (F2, ngôn ngữ) bất cứ lúc nào.")
+
+
+settings_command = _settings_command()
+
+
+# -- my data, forget -----------------------------------------------------------------------
+
+
+@click.command("my-data")
+@config_option
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print the full export as JSON.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Write the full JSON export to this file (mode 0600).")
+@with_store_errors
+def my_data_command(config_path: str, store_path: str, as_json: bool, out_path: str | None) -> None:
+    """Everything this phone holds about you: a summary, or the full export as JSON.
+
+    Toàn bộ dữ liệu điện thoại này giữ: bản tóm tắt, hoặc toàn bộ dưới dạng JSON.
+    """
+    from ..privacy.mydata import export, summary_text
+
+    device = _open_device(config_path, store_path)
+    try:
+        data = export(device.store, device.config.name)
+        lang = device.language
+    finally:
+        device.store.close()
+    text = json.dumps(data, ensure_ascii=False, indent=2)
+    if as_json:
+        click.echo(text)
+        return
+    if out_path:
+        fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+        os.chmod(out_path, 0o600)
+    for line in summary_text(data, lang):
+        click.echo(line)
+    if out_path:
+        click.echo(_in(_("Full export: {path}", path=out_path), lang))
+
+
+@click.command("forget")
+@store_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def forget_command(store_path: str, yes: bool) -> None:
+    """Delete everything on this phone: the store and its key. Cannot be undone.
+
+    Xóa mọi dữ liệu trên điện thoại này: kho dữ liệu và khóa của nó. Không thể hoàn tác.
+    """
+    from ..privacy.forget import forget
+    from ..store.secrets import default_key_file
+
+    if not Path(store_path).exists() and not default_key_file(Path(store_path)).exists():
+        fail(_("No device store at {path}; nothing to delete.", path=store_path))
+    try:
+        sure = yes or click.confirm(str(_("Delete all data and the key of {path}? This cannot be undone.",
+                                          path=store_path)), default=False)
+    except click.Abort:  # no answer is no
+        sure = False
+    if not sure:
+        fail(_("Nothing was deleted (confirm, or give --yes)."), code=1)
+    done = forget(store_path)
+    click.echo(str(_n("Deleted {n} file; this phone holds no Bluezone data any more.",
+                      "Deleted {n} files; this phone holds no Bluezone data any more.", len(done.removed))))
+
+
+def register(cli: click.Group) -> None:
+    for command in (privacy_command, consent_group, settings_command, my_data_command, forget_command):
+        cli.add_command(command)

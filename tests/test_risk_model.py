@@ -1,0 +1,160 @@
+"""The Corona-Warn-App fields of ``[risk]``: each one changes scoring, and
+``config check`` refuses what cannot be meant (tests/test_risk_cwa.py runs
+that app's own cases)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from bluezone.config import config_from_dict, load_config
+from bluezone.matching.fixtures import deployment, new_signing_key
+from bluezone.matching.pipeline import hook_scorer
+from bluezone.matching.risk import score_windows
+from bluezone.matching.windows import uploader_tier
+from bluezone.models import ExposureWindow, Infectiousness, ReportType, RiskLevel, ScanInstance, Tier
+
+_, PEM = new_signing_key()
+DAY = dt.date(2024, 5, 3)
+ROOT = Path(__file__).resolve().parent.parent
+BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
+CWA = ROOT / "examples" / "risk" / "cwa-v2.toml"
+CWA_OLD = ROOT / "examples" / "risk" / "cwa-v2-before-1.15.toml"
+
+
+def risk(**over):
+    return config_from_dict(deployment(PEM, risk=over)).risk
+
+
+def cwa_risk(path: Path = CWA, **over):
+    return {**tomllib.loads(path.read_text())["risk"], **over}
+
+
+def window(scans, rt=ReportType.CONFIRMED_TEST, inf=Infectiousness.STANDARD, tier=Tier.F1, day=DAY, cc=0):
+    """``scans``: (typical dB, min dB, seconds) triples."""
+    return ExposureWindow(day, rt, inf, tuple(ScanInstance(*s) for s in scans), cc, tier)
+
+
+def test_negative_and_oversized_seconds_are_clamped_by_default():
+    """Windows can come from outside the phone's own matching: one scan of 3000 s
+    counts 300 (GAEN's cap), a negative one counts nothing."""
+    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1})
+    [d] = score_windows([window([(40, 40, 3000), (40, 40, -86160), (40, 40, 60)])], r)
+    assert d.score == 360 and d.weighted_minutes == 6
+
+
+def test_max_seconds_per_scan_is_configurable():
+    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1}, max_seconds_per_scan=3600)
+    [d] = score_windows([window([(40, 40, 3000)])], r)
+    assert d.score == 3000
+
+
+def test_attenuation_chooses_typical_or_min():
+    w = window([(70, 50, 300)] * 3)  # typical 70 dB ("other" by default, weight 0), strongest packet 50 dB
+    assert not score_windows([w], risk())[0].exposed
+    [d] = score_windows([w], risk(attenuation="min"))
+    assert d.exposed and d.weighted_minutes == 15
+
+
+def test_minutes_at_attenuation_filter_drops_short_windows():
+    """CWA before 1.15: under 5 minutes below 79 dB is dropped, whatever its weight."""
+    r = cwa_risk(CWA_OLD)
+    short = window([(30, 30, 290)], inf=Infectiousness.HIGH)      # 4.8 min: dropped
+    long = window([(30, 30, 300)], inf=Infectiousness.HIGH)       # 5 min: kept
+    assert score_windows([short], r)[0].windows == ()
+    [d] = score_windows([long], r)
+    assert len(d.windows) == 1 and d.windows[0].transmission_risk_level == 8
+
+
+def test_transmission_risk_level_filter_drops_levels_one_and_two():
+    r = cwa_risk(CWA_OLD)
+    # recursive (offset 0) + high (2) = level 2: dropped; self-report (2) + standard (1) = 3: kept
+    assert score_windows([window([(30, 30, 300)] * 4, rt=ReportType.RECURSIVE, inf=Infectiousness.HIGH,
+                                 tier=Tier.F2)], r)[0].windows == ()
+    [d] = score_windows([window([(30, 30, 300)] * 4, rt=ReportType.SELF_REPORT)], r)
+    assert d.windows[0].transmission_risk_level == 3
+
+
+def test_value_per_transmission_risk_level_replaces_the_weight_product():
+    r = cwa_risk()
+    [d] = score_windows([window([(30, 70, 600)], rt=ReportType.CONFIRMED_TEST, inf=Infectiousness.HIGH)], r)
+    # min 70 dB → weight 1.0; level 6 + 2 = 8 → 1.6; 10 minutes → 16 normalized minutes
+    assert d.windows[0].transmission_risk_level == 8 and d.weighted_minutes == 16.0 and d.exposed
+
+
+def test_low_level_day_is_not_an_exposure_but_is_marked_low():
+    r = cwa_risk()
+    [d] = score_windows([window([(30, 70, 300)], rt=ReportType.CONFIRMED_TEST)], r)  # 5 min × 1.4 = 7
+    assert (d.weighted_minutes, d.low, d.exposed, d.level) == (7.0, True, False, RiskLevel.LOW)
+
+
+def test_day_rounding_is_half_up():
+    base = {"bucket_weights": {"immediate": 1, "near": 1, "medium": 1, "other": 1}}
+    w = window([(40, 40, 290), (40, 40, 280), (40, 40, 300)])  # 870 s = 14.5 min
+    assert not score_windows([w], risk(**base))[0].exposed
+    [d] = score_windows([w], risk(**base, daily_rounding_decimals=0))
+    assert d.weighted_minutes == 15 and d.exposed
+
+
+def test_self_reports_count_only_when_the_deployment_says_so():
+    assert uploader_tier(ReportType.SELF_REPORT, risk()) is None
+    assert uploader_tier(ReportType.SELF_REPORT, risk(count_self_reports=True)) is Tier.F0
+    assert uploader_tier(ReportType.RECURSIVE, risk(count_self_reports=True)) is Tier.F1
+
+
+def test_defaults_keep_todays_scores():
+    """Bucket edges are inclusive, weights multiply; the same numbers as before the new fields."""
+    r = risk(attenuation_thresholds_db=[50, 70, 90],
+             bucket_weights={"immediate": 1.0, "near": 0.5, "medium": 0.25, "other": 0.0},
+             report_type_weights={"confirmed_test": 2.0, "confirmed_clinical_diagnosis": 1.0,
+                                  "self_report": 0.0, "recursive": 0.5},
+             infectiousness_weights={"standard": 1.0, "high": 1.5})
+    w = window([(50, 50, 60), (51, 51, 60), (70, 70, 60), (71, 71, 60), (90, 90, 60), (91, 91, 60)],
+               inf=Infectiousness.HIGH)
+    [d] = score_windows([w], r)
+    assert d.score == (60 + 30 + 30 + 15 + 15) * 2.0 * 1.5 and d.windows[0].level is RiskLevel.NONE
+    assert not d.low
+
+
+def test_the_phone_hook_scores_with_the_cwa_file():
+    config = load_config(CWA)
+    [d] = hook_scorer(config)([window([(30, 70, 300)])])
+    assert d.low and not d.exposed
+
+
+@pytest.mark.parametrize("path", [CWA, CWA_OLD], ids=["cwa-v2", "cwa-v2-before-1.15"])
+def test_example_files_pass_config_check(path):
+    out = subprocess.run([BLUEZONE, "config", "check", str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+BAD = [
+    # values without the encoding that gives levels
+    ('transmission_risk_values = [ { level = 1, value = 1.0 } ]',
+     "[risk] transmission_risk_values needs transmission_risk_level_encoding"),
+    # a range that holds nothing
+    ('day_risk_levels = [ { normalized_minutes_range = { min = 9, max = 9, max_exclusive = true }, level = "high" } ]',
+     "day_risk_levels[0].normalized_minutes_range: the range [9, 9] holds no value"),
+    # a level the model does not have
+    ('window_risk_levels = [ { normalized_minutes_range = { min = 0, max = 9 }, level = "medium" } ]',
+     "[risk] window_risk_levels[0].level"),
+    ('attenuation = "mean"', "[risk] attenuation"),
+]
+
+
+@pytest.mark.parametrize("line, expected", BAD, ids=["values-without-encoding", "empty-range", "bad-level",
+                                                    "bad-attenuation"])
+def test_config_check_refuses_with_one_line_each(tmp_path, line, expected):
+    text = ('[deployment]\nname = "T"\nregion = "452"\n\n[risk]\n' + line +
+            '\n\n[authority]\nurl = "https://authority.example.invalid"\n')
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    out = subprocess.run([BLUEZONE, "config", "check", str(path)], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert expected in out.stderr, out.stderr
+    assert path.read_text() == text  # nothing rewritten
