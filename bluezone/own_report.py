@@ -14,6 +14,10 @@ A new F0 met by an F1 still warns.
 
 The state is rows of the store (``own_reports``), so it survives restarts
 and is purged with the rest once the isolation and retention have passed.
+
+A report found false ends it: staff give a code of test type "negative",
+the phone sends its keys again with it as revoked, and a revocation row is
+remembered; reports before it no longer count (:func:`standing`).
 """
 
 from __future__ import annotations
@@ -66,9 +70,18 @@ class OwnReport:
                 "message": self.message(language)}
 
 
+class NothingToRevoke(Exception):
+    """A revoking code on a phone that has no report (or no token) to revoke."""
+
+    message = N_("This code withdraws an earlier report, but this phone has no report to withdraw: nothing was "
+                 "sent. Ask the health station; the code must be used on the phone that reported.")
+
+
 def tier_of(report_type: int) -> Tier:
-    """The uploader's tier for a code's report type (RECURSIVE → F1, else F0)."""
-    return Tier.F1 if ReportType(report_type) is ReportType.RECURSIVE else Tier.F0
+    """The uploader's tier for a code's report type (RECURSIVE → F1, REVOKED →
+    none: a revocation makes nobody a case, else F0)."""
+    rt = ReportType(report_type)
+    return Tier.F1 if rt is ReportType.RECURSIVE else Tier.NONE if rt is ReportType.REVOKED else Tier.F0
 
 
 def record(store: Any, *, report_type: int, keys: int, isolation_days: int, revision_token: str = "",
@@ -88,10 +101,22 @@ def reports(store: Any) -> list[OwnReport]:
                       r["revision_token"]) for r in store.own_reports()]
 
 
+def standing(every: list[OwnReport]) -> list[OwnReport]:
+    """The reports that still count: those after the newest revocation."""
+    last = max((i for i, r in enumerate(every) if ReportType(r.report_type) is ReportType.REVOKED), default=-1)
+    return every[last + 1:]
+
+
+def revoked(store: Any) -> OwnReport | None:
+    """The newest revocation, when nothing was reported after it."""
+    every = reports(store)
+    return every[-1] if every and ReportType(every[-1].report_type) is ReportType.REVOKED else None
+
+
 def current(store: Any, today: dt.date | None = None) -> OwnReport | None:
-    """The gravest report whose isolation has not ended (latest first on a tie)."""
+    """The gravest standing report whose isolation has not ended (latest first on a tie)."""
     today = utc_date(store.now()) if today is None else today
-    live = [r for r in reports(store) if r.isolate_until >= today]
+    live = [r for r in standing(reports(store)) if r.isolate_until >= today]
     return max(live, key=lambda r: (int(r.tier), r.reported_at), default=None)
 
 
@@ -105,8 +130,9 @@ def suppression(own: list[OwnReport], exposure: Exposure) -> str | None:
     """Why ``exposure`` must not warn this phone, or ``None`` when it may.
 
     An F0 report covers every F1/F2 exposure dated up to its isolation end;
-    an F1 report covers F2 exposures dated up to its isolation end."""
-    for r in own:
+    an F1 report covers F2 exposures dated up to its isolation end; a
+    revoked report covers nothing."""
+    for r in standing(own):
         if exposure.date > r.isolate_until:
             continue
         if r.tier is Tier.F0 and exposure.tier in (Tier.F1, Tier.F2):

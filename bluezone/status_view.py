@@ -5,6 +5,7 @@ other programs read) and the text are built from the same facts:
 
 * ``reported``: the phone's own report while its isolation lasts
   (:mod:`bluezone.own_report`), with dates and what to do;
+  ``report_revoked_on``: when that report was withdrawn (revoked);
 * ``alerts``: each warning with its state (``active``, ``upgraded``,
   ``withdrawn``) and ``why``: source, minutes weighted and unweighted,
   closeness in plain words, the report type behind it; for a venue, the
@@ -78,9 +79,12 @@ def collect(store: Any, language: str) -> dict[str, Any]:
     alerted = {a.exposure_id for a in alerts}
     live = [a for a in alerts if a.state != "withdrawn"]
     current = own_report.current(store)
+    withdrawn = own_report.revoked(store)
     return {
         "status": max((a.tier for a in live), default=Tier.NONE).label,
         "reported": current.as_json(language) if current is not None else None,
+        # the day this phone's report was withdrawn (a "negative" code), while nothing was reported since
+        "report_revoked_on": withdrawn.reported_on.isoformat() if withdrawn is not None else None,
         "alerts": [
             {"tier": a.tier.label, "source": a.source, "exposure_date": a.exposure_date.isoformat(),
              "isolate_until": a.isolate_until.isoformat(), "state": a.state, "message": a.message(language),

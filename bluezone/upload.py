@@ -23,7 +23,7 @@ from typing import Any
 
 from . import own_report
 from .config import RiskSettings
-from .models import DAY_SECONDS, ExposureKey, interval_number
+from .models import DAY_SECONDS, ExposureKey, ReportType, interval_number
 from .transport import Transport, UploadReceipt
 from .verification import keys_hmac
 
@@ -58,6 +58,11 @@ async def upload_with_code(transport: Transport, code: str, keys: list[ExposureK
     if not keys:
         raise ValueError("no keys to upload")
     verified = await transport.redeem_code(code.strip())
+    return await _publish(transport, verified, keys, revision_token)
+
+
+async def _publish(transport: Transport, verified: Any, keys: list[ExposureKey], revision_token: str) -> UploadResult:
+    """Certificate and publish for a redeemed code (``verified``)."""
     secret = secrets.token_bytes(32)
     certificate = await transport.request_certificate(verified.token, keys_hmac(secret, keys))
     if revision_token:
@@ -99,7 +104,13 @@ async def report_own_keys(store: Any, transport: Transport, code: str, config: A
     now = store.now()
     own = _ended_now([k.key for k in store.own_keys(schedule.name)], now)
     keys = keys_to_upload(own, now=now, retention_days=config.retention_days)
-    result = await upload_with_code(transport, code, keys, own_report.latest_revision_token(store))
+    if not keys:
+        raise ValueError("no keys to upload")
+    token = own_report.latest_revision_token(store)
+    verified = await transport.redeem_code(code.strip())
+    if ReportType(verified.report_type) is ReportType.REVOKED:
+        return await _revoke_own_report(store, transport, verified, token, config)
+    result = await _publish(transport, verified, keys, token)
     with store.transaction():
         store.rotate_key_early(schedule, now)
         store.mark_keys_uploaded(keys)
@@ -109,6 +120,27 @@ async def report_own_keys(store: Any, transport: Transport, code: str, config: A
                           revision_token=result.receipt.revision)
     await call_hook_async(config.pm.hook.bluezone_keys_uploaded, keys=keys, report_type=result.report_type,
                           config=config)
+    return result
+
+
+async def _revoke_own_report(store: Any, transport: Transport, verified: Any, token: str, config: Any) -> UploadResult:
+    """A code of test type "negative": this phone's earlier report was false.
+
+    The keys it published are sent again with that code and the revision
+    token, and the server marks them revoked (nothing new is published, no
+    key rotates). Only this phone can do it: the server keeps nothing that
+    leads from a code or a person to keys, the token is the only link. Then
+    the phone's own reported state ends (:func:`bluezone.own_report.standing`)."""
+    if not token:
+        raise own_report.NothingToRevoke()
+    schedule = config.schedule()
+    sent = [k.key for k in store.own_keys(schedule.name) if k.uploaded]
+    keys = keys_to_upload(sent, now=store.now(), retention_days=config.retention_days)
+    if not keys:
+        raise own_report.NothingToRevoke()
+    result = await _publish(transport, verified, keys, token)
+    own_report.record(store, report_type=int(ReportType.REVOKED), keys=result.receipt.revised, isolation_days=0,
+                      revision_token=result.receipt.revision)
     return result
 
 

@@ -279,6 +279,8 @@ async def test_every_server_error_is_answered_in_the_pseudo_locale(pseudo_locale
         cert = certificate(keys, reportType="likely")
         await send("POST", "/v1/publish", expect="invalid_revision",
                    json={**upload([wire(k) for k in keys]), "revisionToken": revision_token})
+        cert = certificate(keys, reportType="negative")
+        await send("POST", "/v1/publish", expect="revision_token_required", json=upload([wire(k) for k in keys]))
         claimed = server.verify({"code": code()})
         mac = base64.b64encode(keys_hmac(secret, keys)).decode()
         server.certificate({"token": claimed["token"], "ekeyhmac": mac})

@@ -1,5 +1,6 @@
 """Revisions on a real server on 127.0.0.1 (Google exposure-notifications-server
-rules): a revision token from publish, likely → confirmed with it, every
+rules): a revision token from publish, likely → confirmed with it, a
+"negative" code revoking only with the reporting device's token, every
 other change refused with a stable code and nothing stored, revised keys
 in the next export's ``revised_keys``, and the embargo listing."""
 
@@ -83,34 +84,44 @@ async def test_likely_then_confirmed_with_the_token_and_the_next_export_announce
     assert {t % 3600 for (t,) in r.server.db.all("SELECT revised_at FROM exposure_keys WHERE revised_at IS NOT NULL")} == {0}
 
 
-async def test_staff_revocation_over_http(running):
+async def test_a_negative_code_revokes_only_with_the_reporting_devices_token(running):
     r = running
     keys = past_keys(2)
-    likely = await issue(r, reportType="likely")
+    confirmed = await issue(r, reportType="confirmed")
     async with HttpTransport(r.url, retries=0) as t:
-        await upload_with_code(t, likely["code"], keys)
-    r.server.export_now()
-    async with aiohttp.ClientSession() as s:
-        url = f"{r.url}/v1/authority/revocations"
-        async with s.post(url, json={"codeId": likely["id"]}) as resp:
-            assert resp.status == 401
-        async with s.post(url, json={"codeId": 7}, headers=r.auth) as resp:
-            body = (await resp.json())["error"]
-            assert resp.status == 400 and body["code"] == "invalid_code_id" and body["message_vi"] != body["message"]
-        async with s.post(url, json={"codeId": likely["id"]}, headers=r.auth) as resp:
-            assert resp.status == 200 and (await resp.json()) == {"revokedKeys": 2}
-        async with s.post(url, json={"codeId": likely["id"]}, headers=r.auth) as resp:
-            assert resp.status == 409 and (await resp.json())["error"]["code"] == "already_revoked"
+        first = await upload_with_code(t, confirmed["code"], keys)
+        r.server.export_now()
+        negative = await issue(r, reportType="negative")
+        assert negative["reportType"] == int(ReportType.REVOKED)
+        # without the device's token a negative code revokes nothing (the server cannot find the keys)
+        err = await refused(r, t, negative["code"], keys)
+        assert err.code == "revision_token_required"
+        other = await upload_with_code(t, (await issue(r, reportType="likely"))["code"], past_keys(1))
+        err = await refused(r, t, (await issue(r, reportType="negative"))["code"], keys, other.receipt.revision)
+        assert err.code == "revision_token_mismatch"
+        # the reporting device: confirmed → revoked; a key the token does not list is not published
+        unknown = past_keys(1)
+        done = await upload_with_code(t, (await issue(r, reportType="negative"))["code"], keys + unknown,
+                                      first.receipt.revision)
+        assert (done.receipt.inserted, done.receipt.revised) == (0, 2)
+        # revoked is final: confirming it again is refused
+        err = await refused(r, t, (await issue(r, reportType="confirmed"))["code"], keys, done.receipt.revision)
+        assert err.code == "invalid_revision"
     parsed = read_export(r.server.feed_file("keys", r.server.export_now()["batch"]), public_keys(r))
-    assert {k.report_type for k in parsed.revised_keys} == {ReportType.REVOKED} and len(parsed.revised_keys) == 2
+    assert {k.key_data: k.report_type for k in parsed.revised_keys} == {k.key_data: ReportType.REVOKED for k in keys}
+    assert unknown[0].key_data not in {k.key_data for k in [*parsed.keys, *parsed.revised_keys]}
+    # nothing on the server ties the keys to a code: no column names one
+    columns = {row[1] for row in r.server.db.all("PRAGMA table_info(exposure_keys)")}
+    assert not columns & {"upload_id", "code_id", "issued_by"}
 
 
 async def test_a_revoked_key_not_yet_published_is_never_published(running):
     r = running
-    likely = await issue(r, reportType="likely")
     async with HttpTransport(r.url, retries=0) as t:
-        await upload_with_code(t, likely["code"], past_keys(1))
-    assert r.server.revoke_upload({"codeId": likely["id"]}) == {"revokedKeys": 1}
+        first = await upload_with_code(t, (await issue(r, reportType="likely"))["code"], past_keys(1))
+        keys = [k for k in first.keys]
+        done = await upload_with_code(t, (await issue(r, reportType="negative"))["code"], keys, first.receipt.revision)
+    assert done.receipt.revised == 1
     assert r.server.export_now() == {"batch": None}
 
 

@@ -5,8 +5,9 @@ loopback, the real console script, real device stores.
   F1/F2 for the days it isolates; F1: no F2), and says so in ``status``;
 * ``status --json`` says why a phone was warned (minutes, closeness,
   report type);
-* a likely report confirmed later upgrades the warning, a revoked one
-  withdraws it (server → export → phone);
+* a likely report confirmed later upgrades the warning; a false report is
+  revoked by the reporting phone with a "negative" code and its revision
+  token, and the warning it caused is withdrawn (server → export → phone);
 * keys waiting for their embargo are listed with their release time.
 """
 
@@ -225,39 +226,48 @@ def test_a_likely_case_confirmed_later_upgrades_the_warning(authority, tmp_path)
     assert alert["message"].startswith("UPDATE: the person you met is now confirmed by a test. F1 WARNING")
 
 
-def test_a_report_revoked_by_staff_withdraws_the_warning(authority, tmp_path):
+def test_a_false_report_revoked_through_the_reporting_phone_withdraws_the_warning(authority, tmp_path):
+    """Staff issue a "negative" code; the case's own phone re-sends its keys
+    with it and its revision token; the next export carries them as revoked
+    and the contact's warning is withdrawn. The server never held a link
+    from the code to the keys: only that phone could do it."""
     w = World(authority, tmp_path)
     case, contact = w.phone("false-positive"), w.phone("met-false", "vi")
     d2 = days_ago(2)
     meet(case, contact, 30, d2 + 8 * 3600)
-    code = w.code("--report-type", "likely", "--onset", iso(d2))
-    w.report(case, code)
+    w.report(case, w.code("--onset", iso(d2)))  # confirmed by a test that later proves false
     w.export()
     assert "1 cảnh báo mới" in w.sync(contact)
     assert w.status(contact)["status"] == "F1"
+    assert w.status(case)["reported"]["tier"] == "F0"
 
-    out = cli("authority", "revoke", "--config", w.server, "--code-id", code["id"])
-    assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout)["revokedKeys"] >= 1
-    again = cli("authority", "revoke", "--config", w.server, "--code-id", code["id"])
-    assert again.returncode == 2 and "already revoked" in again.stderr and again.stderr.count("\n") == 1
+    negative = w.code("--report-type", "negative")
+    assert negative["reportType"] == 5  # REVOKED, as the certificate will carry it
+    done = w.report(case, negative)
+    assert "withdrawn" in done.stdout and "revoked" in done.stdout
+    own = w.status(case)
+    assert own["reported"] is None and own["report_revoked_on"] == iso(int(time.time()))
     w.export()
     w.sync(contact)
     status = w.status(contact)
     [alert] = status["alerts"]
     assert status["status"] == "none" and alert["state"] == "withdrawn"
     assert alert["message"].startswith("ĐÃ RÚT LẠI CẢNH BÁO F1") and "không cần tự cách ly" in alert["message"]
-    shown = cli("status", "--config", w.cfg, "--store", contact, ).stdout
+    shown = cli("status", "--config", w.cfg, "--store", contact).stdout
     assert "ĐÃ RÚT LẠI" in shown and "CẢNH BÁO F1: Ngày" not in shown
-    # a confirmed report cannot be revoked (Google's rule: only likely → revoked)
-    confirmed = w.code("--onset", iso(d2))
-    other = w.phone("confirmed-case")
-    meet(other, w.phone("x"), 10, d2 + 8 * 3600)
-    w.report(other, confirmed)
-    refused = cli("authority", "revoke", "--config", w.server, "--code-id", confirmed["id"])
-    assert refused.returncode == 2 and "likely" in refused.stderr
-    unknown = cli("authority", "revoke", "--config", w.server, "--code-id", "no-such-code")
-    assert unknown.returncode == 2 and "no published keys" in unknown.stderr
+
+
+def test_a_revoking_code_on_a_phone_that_never_reported_sends_nothing(authority, tmp_path):
+    w = World(authority, tmp_path)
+    phone, other = w.phone("never-reported"), w.phone("other")
+    meet(phone, other, 10, days_ago(2) + 8 * 3600)
+    before = w.status(phone)
+    out = cli("report", "--config", w.cfg, "--store", phone, "--code", w.code("--report-type", "negative")["code"])
+    assert out.returncode == 1 and "no report to withdraw" in out.stderr
+    assert out.stderr.strip().count("\n") == 1  # the progress line, then the one-line refusal
+    assert w.status(phone) == before
+    view = json.loads(cli("authority", "embargo", "--config", w.server, "--json").stdout)
+    assert view["embargoed"] == [] and view["readyForNextExport"] == 0  # the server got no key
 
 
 def test_keys_waiting_for_their_embargo_are_listed_with_their_release_time(authority, tmp_path):

@@ -24,7 +24,8 @@ from ..config import ConfigError
 from ..device import Device, DeviceError
 from ..i18n import N_, Message, _, _n, text, use_languages
 from ..matching.alerts import alert_sources
-from ..models import Tier
+from ..models import ReportType, Tier
+from ..own_report import NothingToRevoke
 from ..store import StoreError, StoreKeyError
 from ..transport import TransportError
 from .common import fail, with_store_errors
@@ -252,11 +253,20 @@ def report_command(config_path: str, store_path: str, code: str) -> None:
         result = asyncio.run(run())
     except TransportError as e:
         fail(_next_step(e.code, e.message, lang), code=1)
+    except NothingToRevoke:
+        fail(text(NothingToRevoke.message, lang), code=1)
     except ValueError:
         fail(text(N_("This phone has no ended keys to send yet (today's key can be sent from tomorrow). "
                      "The code was not used: try again tomorrow."), lang), code=1)
     finally:
         device.store.close()
+    if result.report_type == int(ReportType.REVOKED):
+        click.echo(_n("Your earlier report is withdrawn: {n} key sent before is now marked revoked, and people it "
+                      "warned will see the warning withdrawn. This phone no longer counts you as reported.",
+                      "Your earlier report is withdrawn: {n} keys sent before are now marked revoked, and people "
+                      "they warned will see the warning withdrawn. This phone no longer counts you as reported.",
+                      result.receipt.revised).text(lang))
+        return
     kind = _("F1 contact (F2 warnings)") if result.report_type == 4 else _("F0 case")
     click.echo(_n("Sent {n} key ({kind}). Thank you for helping warn the people you met.",
                   "Sent {n} keys ({kind}). Thank you for helping warn the people you met.",

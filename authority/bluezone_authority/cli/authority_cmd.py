@@ -92,8 +92,10 @@ def register(cli: click.Group) -> None:
     @config_option
     @click.option("--tier", type=click.Choice(["F0", "F1"]), default="F0", show_default=True,
                   help=N_("F0: a confirmed case; F1: a close contact, to warn F2 contacts."))
-    @click.option("--report-type", type=click.Choice(["confirmed", "likely"]), default="confirmed", show_default=True,
-                  help=N_("How the F0 was confirmed: a positive test or a clinical diagnosis."))
+    @click.option("--report-type", type=click.Choice(["confirmed", "likely", "negative"]), default="confirmed",
+                  show_default=True,
+                  help=N_("How the F0 was confirmed: a positive test or a clinical diagnosis; 'negative' revokes "
+                          "that person's earlier report (their phone sends it again with this code)."))
     @click.option("--onset", "onset", default=None, help=N_("Symptom onset date YYYY-MM-DD."))
     @click.option("--test-date", default=None, help=N_("Test date YYYY-MM-DD (when onset is unknown)."))
     @click.option("--long", "long_code", is_flag=True,
@@ -107,21 +109,6 @@ def register(cli: click.Group) -> None:
             out = server.issue_code({"tier": tier, "reportType": report_type, "symptomOnsetDate": onset,
                                      "testDate": test_date, "kind": "long" if long_code else "short"},
                                     issued_by="cli")
-        except ApiError as e:
-            fail(e.message)
-        finally:
-            server.close()
-        click.echo(json.dumps(out))
-
-    @authority.command("revoke", help=N_("Revoke the keys published with a code (a false positive)."))
-    @config_option
-    @click.option("--code-id", required=True, help=N_("The id printed when the code was issued."))
-    def revoke(config_path: str, code_id: str) -> None:
-        from ..server import ApiError
-
-        server = _server(config_path)
-        try:
-            out = server.revoke_upload({"codeId": code_id})
         except ApiError as e:
             fail(e.message)
         finally:

@@ -32,7 +32,7 @@ CORE_MENU = [
 ]
 #: How an issued code's report type is named (``reportType`` of the issued code).
 REPORT_TYPE_NAMES = {1: N_("Confirmed test (F0)"), 2: N_("Clinical diagnosis (F0)"), 3: N_("Self report"),
-                     4: N_("F1 — F2 warnings (recursive)")}
+                     4: N_("F1 — F2 warnings (recursive)"), 5: N_("Negative test: revokes an earlier report")}
 
 CSRF_FAILED = _("The form has expired or is not valid. Reload the page and try again.")
 
@@ -200,12 +200,10 @@ async def export_now(request: web.Request) -> web.StreamResponse:
 
 
 def _codes_form(request: web.Request, status: int = 200, error: ApiError | None = None,
-                values: dict[str, str] | None = None, revoked: int | None = None,
-                revoke_error: ApiError | None = None) -> web.Response:
+                values: dict[str, str] | None = None) -> web.Response:
     server = portal_of(request).server
     today = dt.datetime.fromtimestamp(server.now(), dt.timezone.utc).date()
     return render(request, "codes.html", status=status, active="codes", error=error,
-                  revoked=revoked, revoke_error=revoke_error,
                   recursive=server.settings.recursive_reports, values=values or {},
                   today=today.isoformat(), earliest=(today - dt.timedelta(days=14)).isoformat(),
                   short_minutes=server.settings.short_code_minutes, long_hours=server.settings.long_code_hours)
@@ -232,17 +230,6 @@ async def codes_submit(request: web.Request) -> web.StreamResponse:
     return render(request, "code_issued.html", active="codes", issued=issued,
                   report_type=REPORT_TYPE_NAMES.get(issued["reportType"], ""),
                   expires=portal.local_time(issued["expiresAt"]))
-
-
-@staff_page("case-officer")
-async def codes_revoke(request: web.Request) -> web.StreamResponse:
-    """Revoke the keys published with one code (a false report)."""
-    code_id = str(ctx(request).form.get("codeId", "")).strip()[:64]
-    try:
-        out = portal_of(request).server.revoke_upload({"codeId": code_id})
-    except ApiError as err:
-        return _codes_form(request, err.status, revoke_error=err)
-    return _codes_form(request, revoked=int(out["revokedKeys"]))
 
 
 # --- declarations --------------------------------------------------------------------------------------
@@ -314,7 +301,6 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/lang/{lang}", switch_language)
     r.add_get("/codes", codes_page)
     r.add_post("/codes", codes_submit)
-    r.add_post("/codes/revoke", codes_revoke)
     r.add_get("/declarations", declarations_page)
     r.add_get("/declarations/all.jsonl", declarations_all)
     r.add_post("/declarations/delete", declaration_delete)

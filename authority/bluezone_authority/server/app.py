@@ -135,12 +135,6 @@ async def issue_one_time_token(request: web.Request) -> web.Response:
     return web.json_response(server_of(request).issue_one_time_token(body.get("purpose", ""), meta, member.id), status=201)
 
 
-async def revoke_upload(request: web.Request) -> web.Response:
-    """A false positive: revoke every key published with one code."""
-    require_staff(request, "case-officer")
-    return web.json_response(server_of(request).revoke_upload(await json_body(request)))
-
-
 async def embargo(request: web.Request) -> web.Response:
     require_staff(request, "case-officer")
     return web.json_response(server_of(request).embargo())
@@ -229,7 +223,6 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
     app.router.add_get(r"/v1/feeds/{feed}/{name:[0-9]+-[0-9]+-[0-9]+\.zip}", feed_file)
     app.router.add_post("/v1/authority/codes", issue_code)
     app.router.add_post("/v1/authority/one-time-tokens", issue_one_time_token)
-    app.router.add_post("/v1/authority/revocations", revoke_upload)
     app.router.add_get("/v1/authority/embargo", embargo)
     app.router.add_post("/v1/authority/exports", run_export)
     app.router.add_post("/v1/authority/retention", run_retention)

@@ -80,16 +80,15 @@ def _coarse_upload_times(conn: Any) -> None:
 
 
 def _key_revisions(conn: Any) -> None:
-    """Keys can be revised (docs/server.md, "Revisions"): which upload (code
-    id) published a key, so staff can revoke it; when it was revised, from
-    which report type, and in which file the revision was announced."""
+    """Keys can be revised (docs/server.md, "Revisions"): when a key was
+    revised (to the hour), from which report type, and in which file the
+    revision was announced. Nothing records which upload or code a key came
+    with: only the reporting phone's revision token finds its keys."""
     # Idempotent like 001 (a database whose _migrations record was lost takes it again unchanged).
     have = {row[1] for row in conn.execute("PRAGMA table_info(exposure_keys)").fetchall()}
-    for column, kind in (("upload_id", "TEXT"), ("revised_at", "INTEGER"), ("revised_from", "INTEGER"),
-                         ("revised_batch", "TEXT")):
+    for column, kind in (("revised_at", "INTEGER"), ("revised_from", "INTEGER"), ("revised_batch", "TEXT")):
         if column not in have:
             conn.execute(f"ALTER TABLE exposure_keys ADD COLUMN {column} {kind}")
-    conn.execute("CREATE INDEX IF NOT EXISTS exposure_keys_upload ON exposure_keys(upload_id)")
     conn.execute("CREATE INDEX IF NOT EXISTS exposure_keys_revised ON exposure_keys(revised_batch, revised_at)")
 
 

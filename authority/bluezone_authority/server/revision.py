@@ -13,10 +13,15 @@ Follows google/exposure-notifications-server (``internal/revision`` and
   each of them with the same rolling start and period: only the device that
   uploaded a key can revise it (it also needs a new verification code);
 * the report type may only move from **likely** (clinical diagnosis) to
-  **confirmed** (a test), or to **revoked**; a key is revised at most once;
-  publishing a key again with the type it already has changes nothing.
-  Revocation is done by staff (by the code id of the upload), never by a
-  device. Anything else is refused with ``invalid_revision``.
+  **confirmed** (a test), or from likely or confirmed to **revoked**; a key
+  is revised at most once; publishing a key again with the type it already
+  has changes nothing. Anything else is refused with ``invalid_revision``;
+* a revocation is certified like any report: staff issue a code of test
+  type "negative" and the person's own phone publishes its keys again with
+  it and its revision token. Keys the token does not list are not stored
+  then (a revocation publishes nothing new), and one without a token is
+  ``revision_token_required``. So no stored key names the code, the staff
+  member or the upload it came with: only the phone's token can find them.
 """
 
 from __future__ import annotations
@@ -102,10 +107,12 @@ def check_transition(old: int, revised_at: int | None, new: int) -> bool:
         return False
     if revised_at is not None:
         raise ApiError(409, "invalid_revision", _("this key was already revised and cannot be revised again"))
-    if old_t not in (ReportType.CONFIRMED_CLINICAL_DIAGNOSIS, ReportType.UNKNOWN) or \
-            new_t not in (ReportType.CONFIRMED_TEST, ReportType.REVOKED):
+    likely = (ReportType.CONFIRMED_CLINICAL_DIAGNOSIS, ReportType.UNKNOWN)
+    if not ((old_t in likely and new_t in (ReportType.CONFIRMED_TEST, ReportType.REVOKED))
+            or (old_t is ReportType.CONFIRMED_TEST and new_t is ReportType.REVOKED)):
         raise ApiError(409, "invalid_revision",
-                       _("a report can only move from likely to confirmed or revoked, not {old} → {new}",
+                       _("a report can only move from likely to confirmed, or from likely or confirmed to revoked, "
+                         "not {old} → {new}",
                          old=NAMES[old_t], new=NAMES[new_t]))
     return True
 
@@ -120,6 +127,10 @@ def plan(conn: Any, keys: list[ExposureKey], report_type: int, token: Any, code_
         f"SELECT key_data, rolling_start, rolling_period, report_type, revised_at FROM exposure_keys"
         f" WHERE key_data IN ({marks})", [k.key_data for k in keys])}
     listed = open_token(code_key, token) if token else {}
+    revoking = ReportType(report_type) is ReportType.REVOKED
+    if revoking and not token:
+        raise ApiError(409, "revision_token_required",
+                       _("a revocation is sent by the phone that reported, with the revision token of its upload"))
     if stored and not token:
         raise ApiError(409, "duplicate_upload",
                        _("these keys were already published; send the revision token of that upload to revise them"))
@@ -127,7 +138,8 @@ def plan(conn: Any, keys: list[ExposureKey], report_type: int, token: Any, code_
     revisions: list[Revision] = []
     for k in keys:
         if k.key_data not in stored:
-            new.append(k)
+            if not revoking:  # a revocation publishes nothing new
+                new.append(k)
             continue
         start, period, old, revised_at = stored[k.key_data]
         # The token lists keys as they were stored (the server may have widened
@@ -153,19 +165,3 @@ def apply(conn: Any, revisions: list[Revision], *, now: int, transmission_risk: 
             " revised_batch = CASE WHEN batch IS NULL THEN '' ELSE NULL END WHERE key_data = ?",
             (int(r.new), now // 3600 * 3600, transmission_risk.get(r.key_data), dsos.get(r.key_data), r.key_data))
     return len(revisions)
-
-
-def revoke_upload(conn: Any, upload_id: Any, *, now: int) -> int:
-    """Staff revocation of every key of one upload (by the code id it was
-    published with); refused unless each may move to revoked."""
-    if not isinstance(upload_id, str) or not upload_id or len(upload_id) > 64:
-        raise bad_request("invalid_code_id", _("codeId must be the id of an issued code"))
-    rows = conn.execute("SELECT key_data, report_type, revised_at FROM exposure_keys WHERE upload_id = ?",
-                        (upload_id,)).fetchall()
-    if not rows:
-        raise ApiError(404, "not_found", _("no published keys for this code id"))
-    revisions = [Revision(k, ReportType(old), ReportType.REVOKED) for k, old, revised_at in rows
-                 if check_transition(old, revised_at, ReportType.REVOKED)]
-    if not revisions:
-        raise ApiError(409, "already_revoked", _("the keys of this code were already revoked"))
-    return apply(conn, revisions, now=now, transmission_risk={}, dsos={})

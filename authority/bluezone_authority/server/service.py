@@ -122,27 +122,22 @@ class AuthorityServer:
             fresh = {k.key_data for k in new}
             conn.executemany(
                 "INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
-                " report_type, dsos, created_at, available_at, upload_id) VALUES (?,?,?,?,?,?,?,?,?)",
+                " report_type, dsos, created_at, available_at) VALUES (?,?,?,?,?,?,?,?)",
                 [(s.key.key_data, s.key.rolling_start_interval_number, s.key.rolling_period,
                   s.key.transmission_risk_level, int(s.key.report_type), s.key.days_since_onset_of_symptoms,
-                  publish.hour_of(now), s.available_at, claims["jti"]) for s in stored if s.key.key_data in fresh])
-            revised = revision.apply(conn, revisions, now=now,
-                                     transmission_risk={s.key.key_data: s.key.transmission_risk_level for s in stored},
-                                     dsos={s.key.key_data: s.key.days_since_onset_of_symptoms for s in stored})
+                  publish.hour_of(now), s.available_at) for s in stored if s.key.key_data in fresh])
+            # a revoked key keeps its risk fields; a confirmed one takes those of its new report type
+            kept = report_type == int(ReportType.REVOKED)
+            revised = revision.apply(
+                conn, revisions, now=now,
+                transmission_risk={} if kept else {s.key.key_data: s.key.transmission_risk_level for s in stored},
+                dsos={} if kept else {s.key.key_data: s.key.days_since_onset_of_symptoms for s in stored})
             codes.mark_used(conn, claims["jti"], now)
         # the token lists every key of this device as stored (what a revision is checked against)
         covered = {**listed, **{s.key.key_data: (s.key.rolling_start_interval_number, s.key.rolling_period)
                                 for s in stored if s.key.key_data in fresh}}
         return {"insertedExposures": len(new), "revisedExposures": revised,
                 "revisionToken": revision.make_token(self.keys.code_key, covered)}
-
-    def revoke_upload(self, body: Any) -> dict[str, Any]:
-        """Staff: revoke every key of one upload (a false positive), named by
-        the id of the code it was published with. The keys are announced as
-        revoked in the next export; phones withdraw the warnings they caused."""
-        with self.db.transaction() as conn:
-            n = revision.revoke_upload(conn, _obj(body).get("codeId"), now=self.now())
-        return {"revokedKeys": n}
 
     def embargo(self) -> dict[str, Any]:
         """Keys not yet published, by when they may be (counts and times only):
