@@ -167,6 +167,18 @@ def test_settings_refuse_a_language_the_deployment_does_not_offer_and_change_not
     assert json.loads(ok(cli("settings", *common(), "--json", cwd=folder)))["language"] == "vi"
 
 
+def test_a_language_the_deployment_does_not_offer_is_refused_before_anything_is_shown(folder):
+    """The languages are the deployment's (here Vietnamese and English), not
+    a fixed list: another is refused in one line, before the notice or a
+    question, and init sets nothing up."""
+    line = refused(cli("privacy", "--config", "province.toml", "--language", "fr", cwd=folder))
+    assert "'fr'" in line and "vi, en" in line
+    asked = cli("init", "--config", "province.toml", "--store", "phone.db", "--language", "fr", cwd=folder,
+                stdin="y\n" * 5)
+    assert "'fr'" in refused(asked) and asked.stdout == ""  # no notice, no question
+    assert not (folder / "phone.db").exists()
+
+
 def test_my_data_exports_every_table_readably_and_privately(folder):
     ok(init(folder, "--consent", "all"))
     ok(checkin(folder))

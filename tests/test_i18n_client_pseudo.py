@@ -50,7 +50,7 @@ CODE = [
     re.compile(r"\[[\w|]+\]"),  # [16|32|any]
     re.compile(r"(?m)^\s+[a-z][a-z_]*(?= \()"),  # a declaration field's id before its label: "  year_of_birth (…)"
     re.compile(r"\bbluezone(?: (?:init|status|sync|report|config|check|schedule|list|derive|export|verify|show|plugins"
-               r"|declare|cover))*\b"),  # the usage line's program and command
+               r"|declare|cover|privacy|consent|give|withdraw|settings|my-data|forget))*\b"),  # the usage line's program and command
 ]
 
 
@@ -157,7 +157,13 @@ def publish_a_confirmed_case_met_for_20_minutes(client: Client) -> None:
 
 CORE_COMMANDS = [(), ("init",), ("status",), ("sync",), ("report",), ("config",), ("config", "check"),
                  ("schedule",), ("schedule", "list"), ("schedule", "derive"), ("export",), ("export", "verify"),
-                 ("export", "show"), ("plugins",), ("declare",), ("cover",)]
+                 ("export", "show"), ("plugins",), ("declare",), ("cover",), ("privacy",), ("consent",),
+                 # the group's --store is required before its subcommands' help
+                 ("consent", "--store", "phone.db", "give"), ("consent", "--store", "phone.db", "withdraw"),
+                 ("settings",), ("my-data",), ("forget",)]
+#: The purposes a person consents to (names, shown as choices) and the rights commands' names.
+PURPOSE_AND_RIGHTS_NAMES = ("bluetooth", "venues", "declarations", "submitters", "privacy", "consent", "give",
+                            "withdraw", "settings", "my-data", "forget", "off", "all|none")
 
 
 def test_the_help_of_every_core_command_is_translated(client):
@@ -168,7 +174,8 @@ def test_the_help_of_every_core_command_is_translated(client):
                                          "export", "plugins", "declare", "cover", "check", "list", "derive", "verify", "show",
                                          "demo", "gaen", "dp3t", "lowcost", "unix_time", "ENIN", "GAEN", "NCOVI",
                                          "key_data", "export.zip", "export.bin", "export.sig", "TOML", "JSON",
-                                         "P-256", "PEM", "hex", "scorer", "alert sink", "transport:SCHEME")
+                                         "P-256", "PEM", "hex", "scorer", "alert sink", "transport:SCHEME",
+                                         *PURPOSE_AND_RIGHTS_NAMES)
         assert "⟦" in shown  # really shown in the pseudo-locale, not an empty page
 
 
@@ -176,9 +183,11 @@ def test_the_help_of_every_core_command_is_translated(client):
 
 
 def test_init_status_sync_and_a_warning_are_translated(client):
-    init = client.phone("init")
+    # init shows the processing notice and asks consent purpose by purpose: yes to each
+    init = client.phone("init", stdin="y\n" * 5)
     assert init.returncode == 0, init.stderr
-    client.assert_translated(init)
+    shown = client.assert_translated(init, *PURPOSE_AND_RIGHTS_NAMES, "y/N")
+    assert shown.count("⟦") > 10  # the notice and the questions
 
     empty = client.phone("status")
     assert empty.returncode == 0, empty.stderr
@@ -210,8 +219,8 @@ def test_refusals_and_usage_errors_are_translated(client):
         assert out.returncode == 2, out
         client.assert_translated(out, "xx")
 
-    assert client.phone("init").returncode == 0
-    twice = client.phone("init")
+    assert client.phone("init", "--consent", "all").returncode == 0
+    twice = client.phone("init", "--consent", "all")
     assert twice.returncode == 2
     client.assert_translated(twice)
 
@@ -227,7 +236,7 @@ def test_refusals_and_usage_errors_are_translated(client):
 
 
 def test_declaration_prompts_and_answer_errors_are_translated(client):
-    assert client.phone("init").returncode == 0
+    assert client.phone("init", "--consent", "all").returncode == 0
     # the language, a name, a year of birth that is refused, then the person stops (end of input)
     out = client.phone("declare", stdin=f"{PSEUDO_LANGUAGE}\nNguyen Van An\n1800\n")
     assert out.returncode == 1, out  # click's "Aborted!", in the pseudo-locale too

@@ -44,7 +44,7 @@ secrets_file = "server.secrets"
 """)
     cfg, phone = str(tmp_path / "province.toml"), str(tmp_path / "phone.db")
     with ServerProcess(tmp_path / "server.toml", url, tmp_path / "server.log"):
-        assert cli("init", "--config", cfg, "--store", phone, "--language", "en").returncode == 0
+        assert cli("init", "--config", cfg, "--store", phone, "--language", "en", "--consent", "all").returncode == 0
         first = cli("cover", "--config", cfg, "--store", phone)
         assert first.returncode == 0 and "No cover traffic is due yet." in first.stderr, first.stderr
         with DeviceStore(phone) as store:  # both fall due

@@ -217,6 +217,7 @@ async def test_every_server_error_is_answered_in_the_pseudo_locale(pseudo_locale
         await send("GET", "/v1/authority/declarations?limit=0", expect="invalid_limit", token=admin)
         await send("GET", "/v1/authority/declarations?after=nonsense", expect="invalid_cursor", token=admin)
         await send("GET", "/v1/authority/declarations/" + "0" * 24, expect="not_found", token=admin)
+        await send("DELETE", "/v1/authority/declarations/not-a-receipt", expect="invalid_receipt", token=clerk)
         # the decoy budget is 1 a minute: the second is refused
         for expect in ("", "rate_limited"):
             async with aiohttp.ClientSession() as s:
@@ -372,7 +373,7 @@ async def test_a_crash_and_a_switched_off_f1_are_answered_in_the_pseudo_locale(p
     async def crash(request: web.Request) -> web.Response:
         raise RuntimeError("a bug")
 
-    app = web.Application(middlewares=make_middlewares(1024, (QPS,)))
+    app = web.Application(middlewares=make_middlewares(1024, languages=(QPS,)))
     app.router.add_get("/crash", crash)
     crashing = TestServer(app, host="127.0.0.1")
     await crashing.start_server()
@@ -446,7 +447,7 @@ def test_the_authority_commands_errors_and_help_are_in_the_pseudo_locale(pseudo_
         page = run(*command, "--help", "--config", c).stdout
         names = set(re.findall(r"--?[a-z][a-z-]*|\b[A-Z_]{2,}\b|\[[a-z][a-z_]*\] [a-z_]+|\*\.sealed|OUT\.pub\.pem", page))
         names |= {"bluezone", "authority", "declarations", "keygen", "token", "issue-code", "staff", "export",
-                  "purge", "add", "list", "unlock", "passwd", "remove", "show", "triage", "csv", "fetch", "serve",
+                  "purge", "add", "list", "unlock", "passwd", "remove", "show", "triage", "csv", "fetch", "serve", "delete",
                   "admin", "case-officer", "venue-tracer", "Argon2id", "TOML", "URL", "API", "PEM", "P-256", "Ctrl-C",
                   "SIGTERM", "F0", "F1", "F2", "UTF-8", "jsonl", "0600"}
         # the core's shared --config option is the core's text (bluezone.cli.common)

@@ -5,13 +5,15 @@
 * ``bluezone consent [show|give|withdraw PURPOSE]`` — the per-purpose
   decisions, changeable at any time; a withdrawal stops that processing and
   deletes what it had collected;
-* ``bluezone settings [--f2 on|off] [--language vi|en]`` — show or change
-  the person's choices (extend :data:`SETTINGS` to add one);
+* ``bluezone settings [--f2 on|off] [--language LANG]`` — show or change
+  the person's choices (extend :data:`SETTINGS` to add one); a language is
+  one of the deployment's;
 * ``bluezone my-data [--json] [--out FILE]`` — everything the store holds;
 * ``bluezone forget [--yes]`` — delete the store and its key.
 
 ``bluezone init`` asks for consent through :func:`ask_consents` (or takes
-``--consent``). Every text is in Vietnamese and English.
+``--consent``). Every text goes through the message catalogue: a person's
+own output in their language, help in the deployment's first.
 """
 
 from __future__ import annotations
@@ -27,13 +29,25 @@ import click
 
 from .. import consent
 from ..config import Config
-from ..i18n import Message, _, _n, text
+from ..i18n import N_, Message, _, _n, text
 from .common import fail, load_config_or_fail, with_store_errors
+from .i18n_click import Command, Group
 
+STORE_HELP = N_("This phone's device store (or $BLUEZONE_STORE).")
+CONFIG_HELP = N_("Deployment TOML file (or $BLUEZONE_CONFIG).")
+JSON_HELP = N_("Machine-readable output.")
 store_option = click.option("--store", "store_path", envvar="BLUEZONE_STORE", required=True,
-                            type=click.Path(dir_okay=False), help="This phone's device store (or $BLUEZONE_STORE).")
+                            type=click.Path(dir_okay=False), help=STORE_HELP)
 config_option = click.option("--config", "config_path", envvar="BLUEZONE_CONFIG", required=True,
-                             type=click.Path(dir_okay=False), help="Deployment TOML (or $BLUEZONE_CONFIG).")
+                             type=click.Path(dir_okay=False), help=CONFIG_HELP)
+
+
+def offered_language(config: Config, language: str) -> str:
+    """``language`` if the deployment offers it, else a one-line refusal."""
+    if language not in config.languages:
+        fail(_("Language {value!r} is not offered here ({offered}).", value=language,
+               offered=", ".join(config.languages)))
+    return language
 
 
 def _in(message: Message, lang: str) -> str:
@@ -68,18 +82,18 @@ def notice_lines(config: Config, lang: str) -> list[str]:
     return lines
 
 
-@click.command("privacy")
+@click.command("privacy", cls=Command, help=N_(
+    "Show the processing notice: purposes, data, recipients, retention, controller and contact."))
 @config_option
-@click.option("--language", type=click.Choice(["vi", "en"]), default=None, help="Language (default: the deployment's first).")
-@click.option("--json", "as_json", is_flag=True, help="Both languages, machine-readable.")
+@click.option("--language", default=None, metavar="LANG",
+              help=N_("Language: one of the deployment's languages (default: its first)."))
+@click.option("--json", "as_json", is_flag=True, help=N_("Every deployment language, machine-readable."))
 def privacy_command(config_path: str, language: str | None, as_json: bool) -> None:
-    """Show the processing notice: purposes, data, recipients, retention, controller and contact.
-
-    Thông báo xử lý dữ liệu cá nhân: mục đích, dữ liệu, bên nhận, thời hạn, bên kiểm soát và liên hệ.
-    """
     from ..privacy.notice import PrivacySettings, notice_dict
 
     config = load_config_or_fail(config_path)
+    if language is not None:
+        offered_language(config, language)
     if as_json:
         click.echo(json.dumps(notice_dict(config.typed(PrivacySettings), config.retention_days, config.name,
                                           config.languages), ensure_ascii=False, indent=2))
@@ -101,7 +115,7 @@ def ask_consents(config_path: str, choice: str | None, language: str | None) -> 
         except consent.ConsentError as e:
             fail(str(e))
     config = load_config_or_fail(config_path)
-    lang = language or config.languages[0]
+    lang = offered_language(config, language) if language else config.languages[0]  # before showing anything
     for line in notice_lines(config, lang):
         click.echo(line)
     click.echo("")
@@ -171,16 +185,13 @@ def _fmt(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
-@click.group("consent", invoke_without_command=True)
+@click.group("consent", cls=Group, invoke_without_command=True, help=N_(
+    "Your consent per purpose: show (default), give PURPOSE, withdraw PURPOSE."))
 @config_option
 @store_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
 def consent_group(ctx: click.Context, config_path: str, store_path: str, as_json: bool) -> None:
-    """Your consent per purpose: show (default), give PURPOSE, withdraw PURPOSE.
-
-    Sự đồng ý theo từng mục đích: xem, đồng ý (give), rút lại (withdraw).
-    """
     ctx.obj = {"config": config_path, "store": store_path}
     if ctx.invoked_subcommand is None:
         device = _open_device(config_path, store_path)
@@ -209,24 +220,20 @@ def _change(ctx: click.Context, purpose: str, granted: bool) -> None:
 _purpose_arg = click.argument("purpose", type=click.Choice(list(consent.PURPOSES)))
 
 
-@consent_group.command("give")
+@consent_group.command("give", cls=Command, help=N_("Agree to PURPOSE."))
 @_purpose_arg
 @click.pass_context
 @with_store_errors
 def consent_give(ctx: click.Context, purpose: str) -> None:
-    """Agree to PURPOSE. / Đồng ý cho mục đích PURPOSE."""
     _change(ctx, purpose, True)
 
 
-@consent_group.command("withdraw")
+@consent_group.command("withdraw", cls=Command, help=N_(
+    "Withdraw consent to PURPOSE: the processing stops and its data is deleted."))
 @_purpose_arg
 @click.pass_context
 @with_store_errors
 def consent_withdraw(ctx: click.Context, purpose: str) -> None:
-    """Withdraw consent to PURPOSE: the processing stops and its data is deleted.
-
-    Rút lại sự đồng ý: việc xử lý dừng và dữ liệu của nó bị xóa.
-    """
     _change(ctx, purpose, False)
 
 
@@ -236,27 +243,26 @@ def consent_withdraw(ctx: click.Context, purpose: str) -> None:
 @dataclass(frozen=True)
 class Setting:
     """One choice a person can see and change with ``bluezone settings``.
-    Add one here to extend the command (it becomes an option)."""
+    Add one here to extend the command (it becomes an option). ``choices``
+    None takes any value and leaves checking it to ``write`` (a language:
+    the deployment's, known only at run time); ``help`` is a msgid (N_)."""
 
     name: str
-    choices: tuple[str, ...]
+    choices: tuple[str, ...] | None
     help: str
     read: Callable[[Any], str]
     write: Callable[[Any, str], None]
 
 
 def _write_language(device: Any, value: str) -> None:
-    if value not in device.config.languages:
-        fail(_("Language {value!r} is not offered here ({offered}).", value=value,
-               offered=", ".join(device.config.languages)))
-    device.store.set_meta("language", value)
+    device.store.set_meta("language", offered_language(device.config, value))
 
 
 SETTINGS: list[Setting] = [
-    Setting("f2", ("on", "off"), "F2 warnings (contacts of contacts); off also stops F2 matching. / Cảnh báo F2.",
+    Setting("f2", ("on", "off"), N_("F2 warnings (contacts of contacts); off also stops F2 matching."),
             lambda d: "on" if consent.f2_wanted(d.store, d.config) else "off",
             lambda d, v: (decide(d, "f2", v == "on"), None)[1]),
-    Setting("language", ("vi", "en"), "Language of messages. / Ngôn ngữ.",
+    Setting("language", None, N_("Language of your messages: one of the deployment's languages."),
             lambda d: d.language, _write_language),
 ]
 
@@ -286,16 +292,17 @@ def _settings_command() -> click.Command:
 
     params: list[click.Parameter] = [
         click.Option(["--config", "config_path"], envvar="BLUEZONE_CONFIG", required=True,
-                     type=click.Path(dir_okay=False), help="Deployment TOML (or $BLUEZONE_CONFIG)."),
+                     type=click.Path(dir_okay=False), help=CONFIG_HELP),
         click.Option(["--store", "store_path"], envvar="BLUEZONE_STORE", required=True,
-                     type=click.Path(dir_okay=False), help="This phone's device store (or $BLUEZONE_STORE)."),
-        click.Option(["--json", "as_json"], is_flag=True, help="Machine-readable output."),
+                     type=click.Path(dir_okay=False), help=STORE_HELP),
+        click.Option(["--json", "as_json"], is_flag=True, help=JSON_HELP),
     ]
-    params += [click.Option([f"--{s.name}", s.name], type=click.Choice(s.choices), default=None, help=s.help)
+    params += [click.Option([f"--{s.name}", s.name], default=None, help=s.help,
+                            type=click.Choice(s.choices) if s.choices else None,
+                            metavar=None if s.choices else s.name.upper())
                for s in SETTINGS]
-    return click.Command("settings", callback=run, params=params,
-                         help="Show or change your choices (F2, language), at any time.\n\n"
-                              "Xem hoặc thay đổi lựa chọn của bạn (F2, ngôn ngữ) bất cứ lúc nào.")
+    return Command("settings", callback=run, params=params,
+                   help=N_("Show or change your choices (F2, language), at any time."))
 
 
 settings_command = _settings_command()
@@ -304,18 +311,15 @@ settings_command = _settings_command()
 # -- my data, forget -----------------------------------------------------------------------
 
 
-@click.command("my-data")
+@click.command("my-data", cls=Command, help=N_(
+    "Everything this phone holds about you: a summary, or the full export as JSON."))
 @config_option
 @store_option
-@click.option("--json", "as_json", is_flag=True, help="Print the full export as JSON.")
+@click.option("--json", "as_json", is_flag=True, help=N_("Print the full export as JSON."))
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
-              help="Write the full JSON export to this file (mode 0600).")
+              help=N_("Write the full JSON export to this file (mode 0600)."))
 @with_store_errors
 def my_data_command(config_path: str, store_path: str, as_json: bool, out_path: str | None) -> None:
-    """Everything this phone holds about you: a summary, or the full export as JSON.
-
-    Toàn bộ dữ liệu điện thoại này giữ: bản tóm tắt, hoặc toàn bộ dưới dạng JSON.
-    """
     from ..privacy.mydata import export, summary_text
 
     device = _open_device(config_path, store_path)
@@ -339,14 +343,11 @@ def my_data_command(config_path: str, store_path: str, as_json: bool, out_path: 
         click.echo(_in(_("Full export: {path}", path=out_path), lang))
 
 
-@click.command("forget")
+@click.command("forget", cls=Command, help=N_(
+    "Delete everything on this phone: the store and its key. Cannot be undone."))
 @store_option
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", is_flag=True, help=N_("Do not ask for confirmation."))
 def forget_command(store_path: str, yes: bool) -> None:
-    """Delete everything on this phone: the store and its key. Cannot be undone.
-
-    Xóa mọi dữ liệu trên điện thoại này: kho dữ liệu và khóa của nó. Không thể hoàn tác.
-    """
     from ..privacy.forget import forget
     from ..store.secrets import default_key_file
 

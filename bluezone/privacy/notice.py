@@ -109,7 +109,7 @@ def controller_lines(p: PrivacySettings, lang: str) -> list[tuple[str, str]]:
     rows = [
         (text(_("Data controller"), lang), p.controller or missing),
         (text(_("Address"), lang), p.controller_address or missing),
-        ("Email", p.contact_email or missing),
+        (text(_("Email"), lang), p.contact_email or missing),
         (text(_("Phone"), lang), p.contact_phone or missing),
         (text(_("Data-protection contact"), lang), p.protection_contact or missing),
     ]

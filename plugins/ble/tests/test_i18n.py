@@ -71,7 +71,7 @@ def test_trace_speaks_only_through_the_catalogue(qps, tmp_path):
     unknown = run(qps, "trace", "--simulate", "beach")
     no_store = run(qps, "trace")
     phone = tmp_path / "me.db"
-    assert run(qps, "init", "--store", str(phone)).returncode == 0
+    assert run(qps, "init", "--store", str(phone), "--consent", "all").returncode == 0
     no_bus = run(qps, "trace", "--store", str(phone), "--scans", "1",
                  DBUS_SYSTEM_BUS_ADDRESS=f"unix:path={tmp_path}/no-bus")
     for refused in (unknown, no_store, no_bus):

@@ -22,6 +22,7 @@ from typing import Any
 
 import nacl.public
 
+from bluezone.i18n import _
 from bluezone_authority.server.process import ServerProcess, free_port
 
 BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
@@ -36,7 +37,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None, check: bool = True, t
     proc = subprocess.run([BLUEZONE, *args], capture_output=True, text=True, env={**os.environ, **(env or {})},
                           timeout=timeout)
     if check and proc.returncode != 0:
-        raise DemoError(f"'bluezone {' '.join(args[:3])} …' failed ({proc.returncode}): {proc.stderr.strip()}")
+        raise DemoError(str(_("'{command} …' failed ({code}): {detail}", command="bluezone " + " ".join(args[:3]),
+                              code=proc.returncode, detail=proc.stderr.strip())))
     return proc.stdout
 
 
@@ -129,7 +131,8 @@ class StaffClient:
             with urllib.request.urlopen(req, timeout=60) as r:
                 return json.loads(r.read() or b"{}")
         except urllib.error.HTTPError as e:
-            raise DemoError(f"{method} {path} answered {e.code}: {e.read().decode(errors='replace')}") from None
+            raise DemoError(str(_("{method} {path} answered {code}: {detail}", method=method, path=path, code=e.code,
+                                  detail=e.read().decode(errors="replace")))) from None
 
     def issue_code(self, tier: str, onset: str | None = None, report_type: str = "confirmed") -> str:
         body: dict[str, Any] = {"tier": tier, "kind": "long"}

@@ -193,7 +193,7 @@ class ProvinceDay:
             os.chmod(code, 0o600)
             decoded = qrimage.venue_url_from_image(office / "poster.png")
             if decoded != url:
-                raise DemoError("the poster PNG did not decode to the venue URL")
+                raise DemoError(str(_("the poster PNG did not decode to the venue URL")))
             self.echo("  " + text(_("poster: {path} — decoded from the PNG by zxing-cpp", path=office / "poster.pdf")))
         return decoded, code
 
@@ -308,6 +308,6 @@ class ProvinceDay:
 def run_province_day(workdir: Path, citizens: int = 80, seed: int = 7, echo: Callable[[str], None] = print,
                      declarations: int = 5) -> DemoResult:
     if not 8 <= citizens <= 500:
-        raise DemoError("citizens must be between 8 and 500")
+        raise DemoError(str(_("citizens must be between {low} and {high}", low=8, high=500)))
     workdir.mkdir(parents=True, exist_ok=True)
     return ProvinceDay(workdir, citizens, seed, echo, declarations).run()

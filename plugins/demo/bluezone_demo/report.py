@@ -95,17 +95,26 @@ def truths(result: DemoResult) -> dict[str, set[str]]:
 def scores(result: DemoResult) -> list[TierScore]:
     truth = truths(result)
     f1 = warned(result, "F1")
+    # a row's tier is its English label (the key in result.json), shown with text()
     rows = [
-        TierScore("F1 (Bluetooth)", truth["ble"], warned(result, "F1", "ble"), f1),
-        TierScore("F1 (any: Bluetooth or venue)", truth["F1"], f1, f1),
+        TierScore(N_("F1 (Bluetooth)"), truth["ble"], warned(result, "F1", "ble"), f1),
+        TierScore(N_("F1 (any: Bluetooth or venue)"), truth["F1"], f1, f1),
         # only warnings the venue trace itself produced: a co-visitor already
         # warned F1 by Bluetooth that day gets no second F1 (most severe wins)
-        TierScore("F1 by venue trace (co-visitors of F0)", truth["venue"], warned(result, "F1", "venue"), f1),
+        TierScore(N_("F1 by venue trace (co-visitors of F0)"), truth["venue"], warned(result, "F1", "venue"), f1),
     ]
     if "F2" in truth:
-        rows.append(TierScore("F2 (contacts of the F1 who published)", truth["F2"], warned(result, "F2"),
+        rows.append(TierScore(N_("F2 (contacts of the F1 who published)"), truth["F2"], warned(result, "F2"),
                               warned(result, "F2") | f1))
     return rows
+
+
+#: The tier table's column headings.
+COLUMNS = (N_("tier"), N_("truth"), N_("warned"), N_("correct"), N_("precision"), N_("recall"))
+#: The warned people's columns (summary and report).
+PEOPLE_COLUMNS = (N_("citizen"), N_("tier"), N_("found"), N_("right?"), N_("weighted min (phone)"),
+                  N_("min within 2 m (truth)"), N_("closest (truth)"), N_("exposure date"),
+                  N_("message shown (vi)"))
 
 
 def _pair(values: dict[tuple[str, str], float], a: str, b: str, default: float) -> float:
@@ -161,6 +170,20 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{100 * x:.0f} %"
 
 
+def _kib(size: float) -> str:
+    return format(size / 1024, ".1f")
+
+
+def mark(correct: bool) -> str:
+    """A warning's verdict: ✓ right or ✗ wrong (the sign first, in every language)."""
+    return "✓ " + text(_("right")) if correct else "✗ " + text(_("wrong"))
+
+
+def missed_line(row: TierScore) -> str:
+    """The true contacts a row missed, by name."""
+    return text(_("missed ({tier}): {names}", tier=text(row.tier), names=", ".join(row.missed)))
+
+
 def summary_lines(result: DemoResult) -> list[str]:
     rows = scores(result)
     per_client = list(result.bytes_downloaded.values())
@@ -174,28 +197,30 @@ def summary_lines(result: DemoResult) -> list[str]:
         "  {:42} {:>5} {:>6} {:>7} {:>9} {:>7}".format(*header),
     ]
     for r in rows:
-        lines.append(f"  {r.tier:42} {len(r.truth):5d} {len(r.warned):6d} {r.true_positives:7d} "
-                     f"{_pct(r.precision):>9} {_pct(r.recall):>7}")
+        lines.append("  {:42} {:5d} {:6d} {:7d} {:>9} {:>7}".format(
+            text(r.tier), len(r.truth), len(r.warned), r.true_positives, _pct(r.precision), _pct(r.recall)))
     for r in rows:
         if r.missed:
-            lines.append(f"  missed ({r.tier}): {', '.join(r.missed)}")
-    lines.append(f"  {'warned':8} {'tier':4} {'found':6} {'correct':8} {'phone min':>9} {'≤2 m min':>8} "
-                 f"{'closest':>8}")
+            lines.append("  " + missed_line(r))
+    lines.append("  {:8} {:4} {:6} {:8} {:>9} {:>8} {:>8}".format(
+        *(text(h) for h in (N_("warned"), N_("tier"), N_("found"), N_("right?"), N_("phone min"),
+                            N_("≤2 m min"), N_("closest")))))
     for p in warned_people(result):
         phone = "—" if p.weighted_minutes is None else f"{p.weighted_minutes:.1f}"
         closest = "—" if p.closest_m is None else f"{p.closest_m:.1f} m"
-        lines.append(f"  {p.citizen:8} {p.tier:4} {p.source:6} {'✓ right' if p.correct else '✗ wrong':8} "
+        lines.append(f"  {p.citizen:8} {p.tier:4} {p.source:6} {mark(p.correct):8} "
                      f"{phone:>9} {p.truth_minutes:8.1f} {closest:>8}")
     no_alert = sum(1 for c, a in result.alerts.items() if not a and c != result.patient_zero)
-    lines += [
-        f"  F0's own phone: {self_alerts(result)} alert(s) about its own visits, not counted as warnings",
-        f"  not warned: {no_alert} of {len(result.alerts) - 1} citizens other than F0",
-        f"  declarations: {result.declarations_sent} sealed and sent; the server holds "
-        f"{result.declarations_at_server} ciphertexts it cannot read",
-        f"  downloaded per phone: mean {statistics.mean(per_client) / 1024:.1f} KiB "
-        f"(min {min(per_client) / 1024:.1f}, max {max(per_client) / 1024:.1f})",
-        f"  time taken: {result.total_seconds:.1f} s",
-    ]
+    lines += ["  " + text(line) for line in (
+        _n("F0's own phone: {n} alert about its own visits, not counted as a warning",
+           "F0's own phone: {n} alerts about its own visits, not counted as warnings", self_alerts(result)),
+        _("not warned: {n} of {total} citizens other than F0", n=no_alert, total=len(result.alerts) - 1),
+        _("declarations: {sent} sealed and sent; the server holds {held} ciphertexts it cannot read",
+          sent=result.declarations_sent, held=result.declarations_at_server),
+        _("downloaded per phone: mean {mean} KiB (min {low}, max {high})",
+          mean=_kib(statistics.mean(per_client)), low=_kib(min(per_client)), high=_kib(max(per_client))),
+        _("time taken: {seconds} s", seconds=format(result.total_seconds, ".1f")),
+    )]
     lines += [f"    {s.seconds:6.1f} s  {s.name}" for s in result.steps]
     return lines
 
@@ -234,13 +259,14 @@ def timeline_plot(result: DemoResult) -> str:
     ax.set_yticks([])
     ax.set_xlim(6.5, 23)
     ax.set_xticks(range(7, 21))
-    ax.set_xlabel("giờ trong ngày / hour of the day (UTC+7)")
-    ax.set_title("Tiếp xúc theo thời gian / exposure timeline")
+    ax.set_xlabel(text(_("hour of the day (UTC+7)")))
+    ax.set_title(text(_("Exposure timeline")))
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color="#c0392b", alpha=0.85, label=f"same place as F0 ({result.patient_zero})")]
-              + ([Patch(color="#2e86c1", alpha=0.85, label=f"same place as the F1 who published "
-                                                          f"({result.published_f1})")]
+    ax.legend(handles=[Patch(color="#c0392b", alpha=0.85,
+                             label=text(_("same place as F0 ({f0})", f0=result.patient_zero)))]
+              + ([Patch(color="#2e86c1", alpha=0.85,
+                        label=text(_("same place as the F1 who published ({f1})", f1=result.published_f1)))]
                  if result.published_f1 else []), fontsize=7, loc="upper center")
     ax.invert_yaxis()
     data = _png(fig)
@@ -248,15 +274,16 @@ def timeline_plot(result: DemoResult) -> str:
     return data
 
 
-#: The weighted-minutes plot's categories: label → (marker, colour). The
-#: legend is built from the points drawn, so it shows exactly these.
+#: The weighted-minutes plot's categories: English label (the key in
+#: result.json; shown translated) → (marker, colour). The legend is built
+#: from the points drawn, so it shows exactly these.
 CATEGORIES = {
-    "true warning (Bluetooth)": ("o", "#27ae60"),
-    "Bluetooth warning of a venue co-visitor": ("D", "#16a085"),
-    "false warning (Bluetooth)": ("X", "#c0392b"),
-    "warned by the venue trace": ("s", "#2980b9"),
-    "missed true contact": ("^", "#e67e22"),
-    "not warned, not a contact": (".", "#999999"),
+    N_("true warning (Bluetooth)"): ("o", "#27ae60"),
+    N_("Bluetooth warning of a venue co-visitor"): ("D", "#16a085"),
+    N_("false warning (Bluetooth)"): ("X", "#c0392b"),
+    N_("warned by the venue trace"): ("s", "#2980b9"),
+    N_("missed true contact"): ("^", "#e67e22"),
+    N_("not warned, not a contact"): (".", "#999999"),
 }
 
 
@@ -308,16 +335,17 @@ def weighted_figure(result: DemoResult):
             if not rows:
                 continue
             ax.scatter([r[1] for r in rows], [r[2] for r in rows], marker=marker, color=colour, s=46,
-                       label=f"{category} ({len(rows)})", zorder=3)
+                       label=f"{text(category)} ({len(rows)})", zorder=3)
             for name, x, y in rows:
                 ax.annotate(name, (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
         ax.axhline(result.threshold_minutes, color="#333", ls="--", lw=1,
-                   label=f"phone threshold: {result.threshold_minutes:g} weighted min")
-        ax.axvline(CLOSE_SECONDS / 60, color="#333", ls=":", lw=1, label="truth: 15 min within 2 m")
+                   label=text(_("phone threshold: {minutes} weighted min", minutes=format(result.threshold_minutes, "g"))))
+        ax.axvline(CLOSE_SECONDS / 60, color="#333", ls=":", lw=1,
+                   label=text(_("truth: {minutes} min within 2 m", minutes=CLOSE_SECONDS // 60)))
         source = result.patient_zero if tier == "F1" else result.published_f1
-        ax.set_xlabel(f"phút trong 2 m / minutes within 2 m of {source} (simulator)")
-        ax.set_ylabel("phút có trọng số / weighted minutes (phone)")
-        ax.set_title(f"{tier}: contacts of {source}")
+        ax.set_xlabel(text(_("minutes within 2 m of {source} (simulator)", source=source)))
+        ax.set_ylabel(text(_("weighted minutes (phone)")))
+        ax.set_title(text(_("{tier}: contacts of {source}", tier=tier, source=source)))
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     return fig
 
@@ -332,19 +360,20 @@ def weighted_plot(result: DemoResult) -> str:
 
 
 def graph_legend_labels(result: DemoResult) -> list[str]:
-    """The graph's legend entries: only those of what the picture draws."""
+    """The graph's legend entries (English labels, shown translated): only
+    those of what the picture draws."""
     f0, pub = result.patient_zero, result.published_f1
     f1, f2 = warned(result, "F1") - {f0}, warned(result, "F2")
     truth0 = close_contacts(result, f0) | set(result.checked_in)
     truth1 = close_contacts(result, pub) if pub else set()
     venue = {n for n in f1 | f2 if any(a["source"] == "venue" for a in result.alerts.get(n, []))}
     checks = [
-        ("F0", True), ("warned F1", bool(f1)), ("warned F2", bool(f2)),
-        ("the F1 who published", bool(pub) and pub in f1),
-        ("warned by the venue trace", bool(venue)),
-        ("true contact of F0 (close, or checked in with F0)", bool(f1 & truth0)),
-        ("true close contact of the F1", bool(pub in f1 and f2 & truth1)),
-        ("warned without a true contact", bool(f1 - truth0) or bool(pub in f1 and f2 - truth1)),
+        ("F0", True), (N_("warned F1"), bool(f1)), (N_("warned F2"), bool(f2)),
+        (N_("the F1 who published"), bool(pub) and pub in f1),
+        (N_("warned by the venue trace"), bool(venue)),
+        (N_("true contact of F0 (close, or checked in with F0)"), bool(f1 & truth0)),
+        (N_("true close contact of the F1"), bool(pub in f1 and f2 & truth1)),
+        (N_("warned without a true contact"), bool(f1 - truth0) or bool(pub in f1 and f2 - truth1)),
     ]
     return [label for label, shown in checks if shown]
 
@@ -401,6 +430,8 @@ def graph_plot(result: DemoResult) -> str:
         Line2D([], [], color="#2e86c1", lw=0.8, label="true close contact of the F1"),
         Line2D([], [], color="#999", ls="--", lw=0.8, label="warned without a true contact"),
     ) if h.get_label() in drawn]
+    for h in legend:
+        h.set_label(text(str(h.get_label())))
     ax.legend(handles=legend, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     data = _png(fig)
     plt.close(fig)
@@ -444,7 +475,8 @@ def write_report(result: DemoResult) -> Path:
         gettext=lambda msgid, **fields: text(_(msgid, **fields)),
         ngettext=lambda one, many, n, **fields: text(_n(one, many, n, **fields)), newstyle=False)
     html = env.get_template("report.html").render(
-        language=active_languages()[0], text=text, columns=COLUMNS,
+        language=active_languages()[0], text=text, columns=COLUMNS, people_columns=PEOPLE_COLUMNS,
+        mark=mark,
         result=result, rows=scores(result), pct=_pct, summary=summary_lines(result),
         day=dt.datetime.fromtimestamp(result.day_start, dt.timezone.utc).date().isoformat(),
         timeline=timeline_plot(result), graph=graph_plot(result), weighted=weighted_plot(result),

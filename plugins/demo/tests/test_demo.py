@@ -16,6 +16,15 @@ from pathlib import Path
 import pytest
 
 BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
+LOCALE = Path(__file__).resolve().parents[1] / "bluezone_demo" / "locale"
+
+
+def vi(msgid: str, **fields: str) -> str:
+    """A text of the report as the default deployment (Vietnamese first)
+    shows it, read straight from the demo's compiled catalogue."""
+    import gettext
+
+    return gettext.translation("bluezone_demo", str(LOCALE), ["vi"]).gettext(msgid).format(**fields)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +128,7 @@ def test_f0_is_not_listed_as_warned(demo):
     assert f0 not in {p["citizen"] for p in r["warned_people"]}
     assert r["f0_own_alerts"] == len(r["alerts"][f0])
     html = (work / "report.html").read_text()
-    table = html.split("who was warned</h2>")[1].split("</table>")[0]
+    table = html.split(vi("Who was warned") + "</h2>")[1].split("</table>")[0]
     assert f"<td>{f0}</td>" not in table
 
 
@@ -146,7 +155,7 @@ def test_every_row_names_its_missed_true_contacts(demo):
         assert s["missed"] == sorted(set(s["truth"]) - covered)
         assert s["wrong"] == sorted(set(s["warned"]) - set(s["truth"]))
         if s["missed"]:
-            assert f"missed ({s['tier']}): {', '.join(s['missed'])}" in stdout
+            assert vi("missed ({tier}): {names}", tier=vi(s["tier"]), names=", ".join(s["missed"])) in stdout
 
 
 def test_each_warning_is_marked_against_the_ground_truth(demo):
@@ -192,10 +201,11 @@ def test_plot_legend_shows_what_is_drawn():
     categories with points, and each entry has its points' marker and colour."""
     import math
 
+    from matplotlib.colors import to_hex
+
     from bluezone_demo.day import make_plan
     from bluezone_demo.province import DemoResult
     from bluezone_demo.report import CATEGORIES, weighted_figure
-    from matplotlib.colors import to_hex
 
     plan = make_plan(8, 1)
     f0 = plan.patient_zero
@@ -208,7 +218,10 @@ def test_plot_legend_shows_what_is_drawn():
                         closest_m={k: 1.0 for k in close},
                         weighted_minutes={others[0]: {"F1": 20.0}, others[1]: {"F1": 16.0},
                                           others[2]: {"F1": 4.0}})
-    fig = weighted_figure(result)
+    from bluezone.i18n import use_languages
+
+    with use_languages("en"):  # an English deployment's labels (result.json keys are these too)
+        fig = weighted_figure(result)
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert labels == ["true warning (Bluetooth) (1)", "false warning (Bluetooth) (1)", "missed true contact (1)",

@@ -25,10 +25,10 @@ def bluezone_message_catalogues() -> list[MessageCatalogue]:
 
 
 @hookimpl
-def bluezone_config_schema() -> dict[str, dict[str, Any]]:
-    from .settings import SCHEMA
+def bluezone_config_schema() -> dict[str, Any]:
+    from .settings import CheckinSection
 
-    return {"qr_checkin": SCHEMA}
+    return {"qr_checkin": CheckinSection}
 
 
 class VenueTracesFeed:

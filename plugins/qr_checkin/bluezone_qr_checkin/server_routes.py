@@ -226,7 +226,7 @@ def add_routes(app: Any, config: Any) -> None:
     try:
         settings = CheckinSettings.from_config(config)
     except SettingsError:
-        settings = CheckinSettings()  # uploads then answer 503 venue_tracing_unconfigured
+        settings = CheckinSettings.defaults()  # uploads then answer 503 venue_tracing_unconfigured
     workers = TraceWorkers(settings.trace_workers, settings.trace_queue, settings.trace_executor)
     app[WORKERS] = workers  # venue_paper_log is the plugin's server migration (schema.py)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bluezone import decode_key32
+from bluezone import FROM_SCHEMA, build_settings, decode_key32, section_settings
 from bluezone.i18n import _
 
 from . import notices as nt
@@ -54,45 +55,75 @@ def b64_key(text: str, what: str) -> bytes:
     return decode_key32(text, what, SettingsError)
 
 
+@section_settings(SCHEMA)
+class CheckinSection:
+    """``[qr_checkin]`` as written in the deployment file, typed; the schema
+    above is the one place its defaults live (``config.typed(CheckinSection)``)."""
+
+    url_base: str = FROM_SCHEMA
+    authority_public_key: str | None = FROM_SCHEMA
+    authority_secret_key_file: str | None = FROM_SCHEMA
+    kiosk_public_key: str | None = FROM_SCHEMA
+    default_stay_minutes: int = FROM_SCHEMA
+    kiosk_retention_days: int = FROM_SCHEMA
+    notices: Mapping[str, Any] | None = FROM_SCHEMA
+    trace_uploads_per_client_per_minute: int = FROM_SCHEMA
+    trace_workers: int = FROM_SCHEMA
+    trace_queue: int = FROM_SCHEMA
+    trace_executor: str = FROM_SCHEMA
+
+
 @dataclass(frozen=True, slots=True)
 class CheckinSettings:
-    url_base: str = DEFAULT_URL_BASE
-    authority_public_key: bytes | None = None
-    authority_secret_key_file: Path | None = None
-    kiosk_public_key: bytes | None = None
-    default_stay_minutes: int = 120
-    kiosk_retention_days: int = 14
-    notices: dict[str, nt.Notice] = field(default_factory=nt.catalogue)
-    trace_uploads_per_client_per_minute: int = 10
-    trace_workers: int = 1
-    trace_queue: int = 4
-    trace_executor: str = "process"
+    """What the plugin works with: the section's keys decoded (base64 keys to
+    bytes, the secret key file resolved beside the deployment file, notices
+    merged into the built-in catalogue). Built only from :class:`CheckinSection`,
+    so it has no defaults of its own."""
+
+    url_base: str
+    authority_public_key: bytes | None
+    authority_secret_key_file: Path | None
+    kiosk_public_key: bytes | None
+    default_stay_minutes: int
+    kiosk_retention_days: int
+    notices: dict[str, nt.Notice]
+    trace_uploads_per_client_per_minute: int
+    trace_workers: int
+    trace_queue: int
+    trace_executor: str
+
+    @classmethod
+    def defaults(cls) -> "CheckinSettings":
+        """The settings of a deployment with an empty ``[qr_checkin]``."""
+        return cls.from_section(build_settings(CheckinSection, {
+            k: v["default"] for k, v in SCHEMA["properties"].items() if "default" in v}))
 
     @classmethod
     def from_config(cls, config: Any) -> "CheckinSettings":
         if config is None:
-            return cls()
-        s = config.section("qr_checkin")
-        pk = s.get("authority_public_key")
-        sk_file = s.get("authority_secret_key_file")
-        kiosk = s.get("kiosk_public_key")
+            return cls.defaults()
+        return cls.from_section(config.typed(CheckinSection), config.resolve_path)
+
+    @classmethod
+    def from_section(cls, s: CheckinSection, resolve: Any = Path) -> "CheckinSettings":
+        pk, kiosk = s.authority_public_key, s.kiosk_public_key
         if kiosk and pk and b64_key(kiosk, "[qr_checkin] kiosk_public_key") == b64_key(pk, "authority_public_key"):
             # the venue-tracing secret sits on the server: visitors' names must not open with it
-            raise SettingsError("[qr_checkin] kiosk_public_key must be its own key pair, kept offline, not the "
-                                "venue-tracing authority_public_key (make one with 'bluezone authority "
-                                "declarations keygen kiosk-log.key')")
+            raise SettingsError(_("[qr_checkin] kiosk_public_key must be its own key pair, kept offline, not the "
+                                  "venue-tracing authority_public_key (make one with 'bluezone authority "
+                                  "declarations keygen kiosk-log.key')"))
         return cls(
-            url_base=s.get("url_base", DEFAULT_URL_BASE),
+            url_base=s.url_base,
             authority_public_key=b64_key(pk, "[qr_checkin] authority_public_key") if pk else None,
-            authority_secret_key_file=config.resolve_path(sk_file) if sk_file else None,
+            authority_secret_key_file=resolve(s.authority_secret_key_file) if s.authority_secret_key_file else None,
             kiosk_public_key=b64_key(kiosk, "[qr_checkin] kiosk_public_key") if kiosk else None,
-            default_stay_minutes=s.get("default_stay_minutes", 120),
-            kiosk_retention_days=s.get("kiosk_retention_days", 14),
-            notices=nt.catalogue(s.get("notices")),
-            trace_uploads_per_client_per_minute=s.get("trace_uploads_per_client_per_minute", 10),
-            trace_workers=s.get("trace_workers", 1),
-            trace_queue=s.get("trace_queue", 4),
-            trace_executor=s.get("trace_executor", "process"),
+            default_stay_minutes=s.default_stay_minutes,
+            kiosk_retention_days=s.kiosk_retention_days,
+            notices=nt.catalogue(s.notices),
+            trace_uploads_per_client_per_minute=s.trace_uploads_per_client_per_minute,
+            trace_workers=s.trace_workers,
+            trace_queue=s.trace_queue,
+            trace_executor=s.trace_executor,
         )
 
     def require_public_key(self) -> bytes:
@@ -102,9 +133,9 @@ class CheckinSettings:
 
     def require_kiosk_key(self) -> bytes:
         if self.kiosk_public_key is None:
-            raise SettingsError("set [qr_checkin] kiosk_public_key: the public half of a key pair the authority "
-                                "keeps offline (bluezone authority declarations keygen kiosk-log.key), or pass "
-                                "--kiosk-key / đặt [qr_checkin] kiosk_public_key")
+            raise SettingsError(_("Set [qr_checkin] kiosk_public_key: the public half of a key pair the authority "
+                                  "keeps offline (bluezone authority declarations keygen kiosk-log.key), or pass "
+                                  "--kiosk-key"))
         return self.kiosk_public_key
 
     def authority_secret_key(self) -> bytes:

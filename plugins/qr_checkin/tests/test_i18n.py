@@ -63,9 +63,11 @@ def qps(tmp_path_factory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("qps")
     localedir = pseudo_locale(folder / "locale")
     key = base64.b64encode(bytes(nacl.public.PrivateKey.generate().public_key)).decode()
+    kiosk = base64.b64encode(bytes(nacl.public.PrivateKey.generate().public_key)).decode()  # its own, kept offline
     deployment = folder / "deployment.toml"
     deployment.write_text(f'[deployment]\nname = "Gia Lai"\nregion = "452"\nlanguages = ["{PSEUDO_LANGUAGE}"]\n\n'
-                          f'[authority]\nurl = "https://a.example"\n\n[qr_checkin]\nauthority_public_key = "{key}"\n')
+                          f'[authority]\nurl = "https://a.example"\n\n[qr_checkin]\nauthority_public_key = "{key}"\n'
+                          f'kiosk_public_key = "{kiosk}"\n')
     env = {k: v for k, v in os.environ.items() if k not in ("BLUEZONE_STORE",)}
     env.update({ENV_LOCALE_DIRS: str(localedir), "BLUEZONE_CONFIG": str(deployment)})
     return env
@@ -81,7 +83,7 @@ def shown(proc: subprocess.CompletedProcess) -> str:
 
 def test_the_check_in_commands_speak_only_through_the_catalogue(qps, tmp_path):
     phone, out = str(tmp_path / "phone.db"), tmp_path / "venue"
-    assert run(qps, "init", "--store", phone).returncode == 0
+    assert run(qps, "init", "--store", phone, "--consent", "all").returncode == 0
     allowed = [str(tmp_path), NAME, ADDRESS, "tracing-code.bin / tracing-code.pdf"]
     screens: list[tuple[str, subprocess.CompletedProcess]] = []
 
@@ -139,7 +141,7 @@ def test_the_check_in_commands_speak_only_through_the_catalogue(qps, tmp_path):
 
 
 HELP_PAGES = [["venue"], ["venue", "create"], ["venue", "organisation-init"], ["venue", "trace"], ["venue", "log"],
-              ["checkin"], ["checkout"], ["visits"], ["visits", "edit"]]
+              ["venue", "paper-log"], ["checkin"], ["checkout"], ["visits"], ["visits", "edit"]]
 
 
 @pytest.mark.parametrize("command", HELP_PAGES, ids=" ".join)
@@ -148,7 +150,7 @@ def test_every_help_page_speaks_through_the_catalogue(qps, command):
     assert proc.returncode == 0, proc.stderr
     page = NOT_TEXT.sub(" ", proc.stdout)
     default_store = str(Path("~/.local/share/bluezone/device.db").expanduser())
-    subcommands = ["create", "organisation-init", "trace", "log", "edit"]
+    subcommands = ["create", "organisation-init", "trace", "log", "paper-log", "edit"]
     allowed = ["bluezone", *command, *subcommands, "other", "2h", default_store]
     assert untranslated(page, allowed) == [], proc.stdout
 
