@@ -240,6 +240,10 @@ class ExposureWindow:
     scan_instances: tuple[ScanInstance, ...]
     calibration_confidence: int = 0
     tier: "Tier" = Tier.F1
+    #: The published key's bytes, in memory only (never stored or compared):
+    #: the store tags a kept window with a keyed hash of it so a later
+    #: revision of that key finds the windows it changes.
+    origin: bytes = field(default=b"", compare=False, repr=False)
 
     @property
     def seconds(self) -> int:
@@ -330,6 +334,9 @@ class Alert:
     created_at: int
     isolate_until: _dt.date
     messages: dict[str, str]
+    #: ``active``; ``upgraded`` (the report behind it was confirmed) or
+    #: ``withdrawn`` (it was revoked): the messages then say so.
+    state: str = "active"
 
     def message(self, language: str) -> str:
         return self.messages.get(language) or next(iter(self.messages.values()))

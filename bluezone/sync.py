@@ -18,7 +18,11 @@ Rules applied here, for every source (BLE and venue):
   the same or a more severe tier adds no alert;
 * F2 exposures need both the deployment (``[risk] f2_alerts``) and the
   person (``f2_opt_in``) to agree;
-* contact data older than the retention window is purged first, every time.
+* contact data older than the retention window is purged first, every time;
+* a phone that reported itself (:mod:`bluezone.own_report`) is not warned
+  about the days it is isolating as a case (F0) or, after an F1 report,
+  about F2 contacts: those exposures are kept, marked ``suppressed``, with
+  no alert.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import own_report
 from .config import RiskSettings
 from .feed import Feed, collect_feeds, feed_for
 from .matching.alerts import alert_sources, build_alert
@@ -118,6 +123,7 @@ def _store_batch(
         if store.batch_processed(batch.feed, content_id):  # another process did it meanwhile
             stats.batches_skipped += 1
             return []
+        own = own_report.reports(store)
         found = feed.match(batch, store, config)
         if inspect.isawaitable(found):
             if inspect.iscoroutine(found):
@@ -129,6 +135,11 @@ def _store_batch(
             if not _allowed(exposure, config, f2_opt_in):
                 continue
             if _worst_tier_on(store, exposure.date.isoformat()) >= int(exposure.tier):
+                continue
+            reason = own_report.suppression(own, exposure)
+            if reason is not None:  # kept for information, never a warning
+                exposure.details = {**exposure.details, "suppressed": reason}
+                store.add_exposure(exposure)
                 continue
             if store.add_exposure(exposure):
                 fresh.append(exposure)

@@ -83,10 +83,13 @@ class VerifiedCode:
 
 @dataclass(frozen=True, slots=True)
 class UploadReceipt:
-    """Answer to a publish: how many keys the server accepted."""
+    """Answer to a publish: how many keys the server accepted, and the
+    revision token to send with a later publish of the same keys."""
 
     inserted: int
     revision: str = ""
+    #: keys of an earlier upload whose report type this publish revised
+    revised: int = 0
 
 
 @runtime_checkable
@@ -106,7 +109,10 @@ class Transport(Protocol):
     * ``redeem_code(code)`` → :class:`VerifiedCode` (GAEN ``/verify``).
     * ``request_certificate(token, ekeyhmac)`` → the certificate (a compact
       ES256 JWT) bound to the HMAC of the keys (GAEN ``/certificate``).
-    * ``upload_keys(keys, certificate, hmac_secret)`` → :class:`UploadReceipt`.
+    * ``upload_keys(keys, certificate, hmac_secret, revision_token="")`` →
+      :class:`UploadReceipt`; the token (from an earlier receipt) is passed
+      only when the phone has one, so a transport written before revisions
+      keeps working for first uploads.
     * ``upload_declaration(sealed)`` → the server's receipt id; the server
       stores ciphertext it cannot read.
     * ``send_decoy(kind)`` → None: a decoy ``"report"`` (the requests of a
@@ -126,7 +132,8 @@ class Transport(Protocol):
 
     async def request_certificate(self, token: str, ekeyhmac: bytes) -> str: ...
 
-    async def upload_keys(self, keys: list[ExposureKey], certificate: str, hmac_secret: bytes) -> UploadReceipt: ...
+    async def upload_keys(self, keys: list[ExposureKey], certificate: str, hmac_secret: bytes,
+                          revision_token: str = "") -> UploadReceipt: ...
 
     async def upload_declaration(self, sealed: bytes) -> str: ...
 

@@ -21,7 +21,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from .models import DAY_SECONDS, ExposureKey, interval_number
+from . import own_report
+from .config import RiskSettings
+from .models import DAY_SECONDS, ExposureKey, ReportType, interval_number
 from .transport import Transport, UploadReceipt
 from .verification import keys_hmac
 
@@ -45,15 +47,28 @@ def keys_to_upload(own_keys: list[ExposureKey], *, now: int, retention_days: int
     return keys[-MAX_UPLOAD_KEYS:]
 
 
-async def upload_with_code(transport: Transport, code: str, keys: list[ExposureKey]) -> UploadResult:
+async def upload_with_code(transport: Transport, code: str, keys: list[ExposureKey],
+                           revision_token: str = "") -> UploadResult:
     """Run the whole flow. Raises :class:`bluezone.transport.TransportError`
-    with the server's code (``invalid_code``, ``code_expired``...)."""
+    with the server's code (``invalid_code``, ``code_expired``...).
+
+    ``revision_token`` (from this phone's previous upload) lets the server
+    revise keys it already has: a likely case confirmed by a test uploads
+    again with its new code, and the published keys change report type."""
     if not keys:
         raise ValueError("no keys to upload")
     verified = await transport.redeem_code(code.strip())
+    return await _publish(transport, verified, keys, revision_token)
+
+
+async def _publish(transport: Transport, verified: Any, keys: list[ExposureKey], revision_token: str) -> UploadResult:
+    """Certificate and publish for a redeemed code (``verified``)."""
     secret = secrets.token_bytes(32)
     certificate = await transport.request_certificate(verified.token, keys_hmac(secret, keys))
-    receipt = await transport.upload_keys(keys, certificate, secret)
+    if revision_token:
+        receipt = await transport.upload_keys(keys, certificate, secret, revision_token=revision_token)
+    else:
+        receipt = await transport.upload_keys(keys, certificate, secret)
     return UploadResult(receipt, verified.report_type, keys)
 
 
@@ -80,19 +95,52 @@ async def report_own_keys(store: Any, transport: Transport, code: str, config: A
     failure or a server error leaves the store exactly as it was (an early
     rotation without an upload would itself be a tell-tale that this person
     tried to report). Once accepted, the rotation is written, so nothing
-    broadcast afterwards links to the published key."""
+    broadcast afterwards links to the published key, and the upload is
+    remembered (:mod:`bluezone.own_report`): the phone stops warning itself,
+    and the next upload carries the revision token."""
     from .plugins import call_hook_async
 
     schedule = config.schedule()
     now = store.now()
     own = _ended_now([k.key for k in store.own_keys(schedule.name)], now)
     keys = keys_to_upload(own, now=now, retention_days=config.retention_days)
-    result = await upload_with_code(transport, code, keys)
+    if not keys:
+        raise ValueError("no keys to upload")
+    token = own_report.latest_revision_token(store)
+    verified = await transport.redeem_code(code.strip())
+    if ReportType(verified.report_type) is ReportType.REVOKED:
+        return await _revoke_own_report(store, transport, verified, token, config)
+    result = await _publish(transport, verified, keys, token)
     with store.transaction():
         store.rotate_key_early(schedule, now)
         store.mark_keys_uploaded(keys)
+        # From now on the phone knows it is a case (or an F1) and does not warn itself.
+        own_report.record(store, report_type=result.report_type, keys=len(keys),
+                          isolation_days=int(config.typed(RiskSettings).isolation_days),
+                          revision_token=result.receipt.revision)
     await call_hook_async(config.pm.hook.bluezone_keys_uploaded, keys=keys, report_type=result.report_type,
                           config=config)
+    return result
+
+
+async def _revoke_own_report(store: Any, transport: Transport, verified: Any, token: str, config: Any) -> UploadResult:
+    """A code of test type "negative": this phone's earlier report was false.
+
+    The keys it published are sent again with that code and the revision
+    token, and the server marks them revoked (nothing new is published, no
+    key rotates). Only this phone can do it: the server keeps nothing that
+    leads from a code or a person to keys, the token is the only link. Then
+    the phone's own reported state ends (:func:`bluezone.own_report.standing`)."""
+    if not token:
+        raise own_report.NothingToRevoke()
+    schedule = config.schedule()
+    sent = [k.key for k in store.own_keys(schedule.name) if k.uploaded]
+    keys = keys_to_upload(sent, now=store.now(), retention_days=config.retention_days)
+    if not keys:
+        raise own_report.NothingToRevoke()
+    result = await _publish(transport, verified, keys, token)
+    own_report.record(store, report_type=int(ReportType.REVOKED), keys=result.receipt.revised, isolation_days=0,
+                      revision_token=result.receipt.revision)
     return result
 
 

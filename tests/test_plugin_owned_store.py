@@ -109,6 +109,10 @@ def _legacy(path, version: int) -> None:
     version in ``user_version``."""
     conn = open_raw(path)  # the schema of an older store, encrypted as this version keeps it
     conn.execute("DROP TABLE _migrations")
+    # step 004 came after named migrations: no numbered store has it
+    conn.executescript("DROP TABLE own_reports; DROP INDEX exposure_windows_key_tag;"
+                       "ALTER TABLE exposure_windows DROP COLUMN key_tag;"
+                       "ALTER TABLE alerts DROP COLUMN state; ALTER TABLE alerts DROP COLUMN changed_at;")
     if version < 3:
         conn.executescript("DROP TABLE matched_contributions; DROP TABLE processed_batches;"
                            "CREATE TABLE processed_batches (feed TEXT NOT NULL, name TEXT NOT NULL,"

@@ -191,8 +191,11 @@ def test_windows_and_exposures_hold_no_keys_or_identifiers(store, config, tmp_pa
     rpis = {s.identifier for s in contact_sightings(GAEN, k, DAY0 + 86400 + 36000, 20)}
     for (text,) in rows:
         assert k.key_data.hex() not in text and all(r.hex() not in text for r in rpis)
+    for (tag,) in store.db.execute("SELECT key_tag FROM exposure_windows"):
+        assert tag and k.key_data not in tag  # a keyed tag, not the key
     for e in store.exposures():
-        assert set(e.details) <= {"max_window_score"}
+        assert set(e.details) <= {"max_window_score", "minutes_unweighted", "minutes_by_closeness", "closeness",
+                                  "attenuation_thresholds_db", "report_types"}
 
 
 def test_exposures_older_than_retention_are_purged(store, config):

@@ -201,6 +201,8 @@ def test_windows_kept_by_stores_before_version_3_are_rebuilt_not_doubled(tmp_pat
     conn = open_raw(path, key_file)  # schema 2, encrypted as this version keeps it
     conn.executescript("""
         DROP TABLE processed_batches; DROP TABLE matched_contributions; DROP TABLE _migrations;
+        DROP TABLE own_reports; DROP INDEX exposure_windows_key_tag; ALTER TABLE exposure_windows DROP COLUMN key_tag;
+        ALTER TABLE alerts DROP COLUMN state; ALTER TABLE alerts DROP COLUMN changed_at;
         CREATE TABLE processed_batches (feed TEXT NOT NULL, name TEXT NOT NULL, processed_at INTEGER NOT NULL,
                                         PRIMARY KEY (feed, name));
         PRAGMA user_version = 2;
@@ -215,8 +217,9 @@ def test_windows_kept_by_stores_before_version_3_are_rebuilt_not_doubled(tmp_pat
 
     s = DeviceStore(path, key_file=key_file, clock=lambda: NOW)
     assert migrations.current_version(s.db.conn) == migrations.SCHEMA_VERSION
-    # 1 and 2 were there already; 004 (consents) came later and adds an empty table
-    assert s.migrations_applied == [("core", "003_content_addressed_batches"), ("core", "004_consents")]
+    # 1 and 2 were there already; 004 (consents) and 005 came later and add tables and columns
+    assert s.migrations_applied == [("core", "003_content_addressed_batches"), ("core", "004_consents"),
+                                    ("core", "005_own_reports_and_revisions")]
     assert counted_minutes(s) == 0 and s.get_sync_state("keys") == {}
     assert {c[1] for c in s.db.execute("PRAGMA table_info(processed_batches)")} >= {"content_id", "name"}
     process_batches(s, config, [PublishedBatch("keys", "renamed.zip", data)], now=NOW)

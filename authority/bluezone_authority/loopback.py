@@ -80,8 +80,10 @@ class LoopbackTransport(DownloadAll):
     async def request_certificate(self, token: str, ekeyhmac: bytes) -> str:
         return self._call(self.server.certificate, wire.certificate_body(token, ekeyhmac))["certificate"]
 
-    async def upload_keys(self, keys: list[ExposureKey], certificate: str, hmac_secret: bytes) -> UploadReceipt:
-        return wire.parse_receipt(self._call(self.server.publish, wire.publish_body(keys, certificate, hmac_secret)))
+    async def upload_keys(self, keys: list[ExposureKey], certificate: str, hmac_secret: bytes,
+                          revision_token: str = "") -> UploadReceipt:
+        body = wire.publish_body(keys, certificate, hmac_secret, revision_token)
+        return wire.parse_receipt(self._call(self.server.publish, body))
 
     async def upload_declaration(self, sealed: bytes) -> str:
         return self._call(self.server.accept_declaration, wire.declaration_body(sealed))["receipt"]

@@ -32,7 +32,7 @@ from bluezone.i18n.catalogues import Distribution, problems
 from bluezone.i18n.pseudo import PSEUDO_LANGUAGE, pseudo, untranslated, write_pseudo_catalogues
 from bluezone_authority.portal.testing import PASSWORD, start, write_config
 from bluezone.verification import keys_hmac
-from bluezone_authority.server import ApiError
+from bluezone_authority.server import ApiError, revision
 from bluezone_authority.server.testing import NOW, past_keys
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -237,8 +237,8 @@ async def test_every_server_error_is_answered_in_the_pseudo_locale(pseudo_locale
         keys = past_keys(3)
         secret = os.urandom(32)
 
-        def certificate(for_keys: list) -> str:
-            claimed = server.verify({"code": code(symptomOnsetDate=(today - dt.timedelta(days=3)).isoformat())})
+        def certificate(for_keys: list, **kind: str) -> str:
+            claimed = server.verify({"code": code(symptomOnsetDate=(today - dt.timedelta(days=3)).isoformat(), **kind)})
             mac = base64.b64encode(keys_hmac(secret, for_keys)).decode()
             return server.certificate({"token": claimed["token"], "ekeyhmac": mac})["certificate"]
 
@@ -267,9 +267,21 @@ async def test_every_server_error_is_answered_in_the_pseudo_locale(pseudo_locale
         async with aiohttp.ClientSession() as s:
             async with s.post(r.url + "/v1/publish", json=upload([wire(k) for k in keys])) as resp:
                 assert resp.status == 200, await resp.text()
+                revision_token = (await resp.json())["revisionToken"]
         await send("POST", "/v1/publish", expect="certificate_used", json=upload([wire(k) for k in keys]))
         cert = certificate(keys)
         await send("POST", "/v1/publish", expect="duplicate_upload", json=upload([wire(k) for k in keys]))
+        # revisions: a token this server did not make, one that lists other keys, a confirmed report made likely
+        await send("POST", "/v1/publish", expect="invalid_revision_token",
+                   json={**upload([wire(k) for k in keys]), "revisionToken": "not-a-token"})
+        elsewhere = revision.make_token(server.keys.code_key, {os.urandom(16): (one.rolling_start_interval_number, 144)})
+        await send("POST", "/v1/publish", expect="revision_token_mismatch",
+                   json={**upload([wire(k) for k in keys]), "revisionToken": elsewhere})
+        cert = certificate(keys, reportType="likely")
+        await send("POST", "/v1/publish", expect="invalid_revision",
+                   json={**upload([wire(k) for k in keys]), "revisionToken": revision_token})
+        cert = certificate(keys, reportType="negative")
+        await send("POST", "/v1/publish", expect="revision_token_required", json=upload([wire(k) for k in keys]))
         claimed = server.verify({"code": code()})
         mac = base64.b64encode(keys_hmac(secret, keys)).decode()
         server.certificate({"token": claimed["token"], "ekeyhmac": mac})

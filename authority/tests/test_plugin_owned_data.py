@@ -167,7 +167,8 @@ def test_a_server_database_from_before_named_migrations_keeps_its_rows(tmp_path)
     conn.close()
     with ServerDB(path) as db:
         # the old tables are taken as they are; later core steps run on them
-        assert db.migrations_applied == [("core", "001_schema"), ("core", "002_coarse_upload_times")]
+        assert db.migrations_applied == [("core", "001_schema"), ("core", "002_coarse_upload_times"),
+                                       ("core", "003_key_revisions")]
         assert db.get_meta("kept") == "yes"
 
 

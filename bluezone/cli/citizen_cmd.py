@@ -19,11 +19,13 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from .. import status_view
 from ..config import ConfigError
 from ..device import Device, DeviceError
 from ..i18n import N_, Message, _, _n, text, use_languages
 from ..matching.alerts import alert_sources
-from ..models import Tier
+from ..models import ReportType, Tier
+from ..own_report import NothingToRevoke
 from ..store import StoreError, StoreKeyError
 from ..transport import TransportError
 from .common import fail, with_store_errors
@@ -113,30 +115,30 @@ def status_command(config_path: str, store_path: str, as_json: bool) -> None:
     alerts = store.alerts()
     now = store.now()
     current = [v for v in store.visits() if v.departure is None or v.departure > now]
+    facts = status_view.collect(store, lang)
     if as_json:
         import json
 
-        worst = max((a.tier for a in alerts), default=Tier.NONE)
         click.echo(json.dumps({
-            "status": worst.label, "alerts": [
-                {"tier": a.tier.label, "source": a.source, "exposure_date": a.exposure_date.isoformat(),
-                 "isolate_until": a.isolate_until.isoformat(), "message": a.message(lang)} for a in alerts],
-            "sightings": store.sighting_count(), "visits": len(store.visits()),
+            **facts, "sightings": store.sighting_count(), "visits": len(store.visits()),
             "checked_in": bool(current),
         }, ensure_ascii=False))
         store.close()
         return
     with use_languages(lang):
-        _print_status(device, alerts, current, days)
+        _print_status(device, alerts, current, days, facts)
     store.close()
 
 
-def _print_status(device: Device, alerts: list[Any], current: list[Any], days: int) -> None:
+def _print_status(device: Device, alerts: list[Any], current: list[Any], days: int,
+                  facts: dict[str, Any]) -> None:
     """The status screen, in the person's language (the caller's block)."""
     store, lang = device.store, device.language
     sources = alert_sources(device.config.pm)
     console = Console()
     console.rule(str(_("Bluezone — {name}", name=device.config.name)))
+    if facts["reported"] is not None:
+        console.print(Panel(facts["reported"]["message"], style="bold magenta"))
     if not alerts:
         console.print(Panel(str(_("No exposure recorded in the last {days} days.", days=days)), style="green"))
     else:
@@ -145,11 +147,25 @@ def _print_status(device: Device, alerts: list[Any], current: list[Any], days: i
             table.add_column(str(column))
         for a in sorted(alerts, key=lambda a: (-int(a.tier), a.exposure_date)):
             how = SOURCE_COLUMN.get(a.source) or sources.get(a.source)
-            table.add_row(a.tier.label, a.exposure_date.isoformat(), a.isolate_until.isoformat(),
+            tier = a.tier.label if a.state == "active" else f"{a.tier.label} ({status_view.label(a.state, lang)})"
+            table.add_row(tier, a.exposure_date.isoformat(), a.isolate_until.isoformat(),
                           text(how, lang) if how else a.source)
         console.print(table)
-        gravest = max(alerts, key=lambda a: (int(a.tier), a.exposure_date))
-        console.print(Panel(gravest.message(lang), style="bold red" if gravest.tier is Tier.F1 else "yellow"))
+        for row in facts["alerts"]:
+            if row["why"]:
+                console.print(f"[{row['tier']} {row['exposure_date']}] {status_view.why_line(row['why'], lang)}",
+                              soft_wrap=True, markup=False)
+        for a in [a for a in alerts if a.state == "withdrawn"]:
+            console.print(Panel(a.message(lang), style="green"))
+        live = [a for a in alerts if a.state != "withdrawn"]
+        if live:
+            gravest = max(live, key=lambda a: (int(a.tier), a.exposure_date))
+            console.print(Panel(gravest.message(lang), style="bold red" if gravest.tier is Tier.F1 else "yellow"))
+    if facts["information"]:
+        console.print(status_view.label("info", lang) + ":")
+        for row in facts["information"]:
+            console.print(f"  [{row['tier']} {row['exposure_date']}] {status_view.why_line(row['why'], lang)}",
+                          soft_wrap=True, markup=False)
     console.print(str(_("Bluetooth sightings kept on this phone (at most {days} days): {n}", days=days,
                         n=store.sighting_count())))
     console.print(str(_("This phone's keys (never leave it unless you report with a code): {n}",
@@ -237,15 +253,27 @@ def report_command(config_path: str, store_path: str, code: str) -> None:
         result = asyncio.run(run())
     except TransportError as e:
         fail(_next_step(e.code, e.message, lang), code=1)
+    except NothingToRevoke:
+        fail(text(NothingToRevoke.message, lang), code=1)
     except ValueError:
         fail(text(N_("This phone has no ended keys to send yet (today's key can be sent from tomorrow). "
                      "The code was not used: try again tomorrow."), lang), code=1)
     finally:
         device.store.close()
+    if result.report_type == int(ReportType.REVOKED):
+        click.echo(_n("Your earlier report is withdrawn: {n} key sent before is now marked revoked, and people it "
+                      "warned will see the warning withdrawn. This phone no longer counts you as reported.",
+                      "Your earlier report is withdrawn: {n} keys sent before are now marked revoked, and people "
+                      "they warned will see the warning withdrawn. This phone no longer counts you as reported.",
+                      result.receipt.revised).text(lang))
+        return
     kind = _("F1 contact (F2 warnings)") if result.report_type == 4 else _("F0 case")
     click.echo(_n("Sent {n} key ({kind}). Thank you for helping warn the people you met.",
                   "Sent {n} keys ({kind}). Thank you for helping warn the people you met.",
                   result.receipt.inserted, kind=kind).text(lang))
+    if result.receipt.revised:
+        click.echo(_n("Also updated {n} key sent before, now: {kind}.", "Also updated {n} keys sent before, now: {kind}.",
+                      result.receipt.revised, kind=kind).text(lang))
 
 
 def register(cli: click.Group) -> None:

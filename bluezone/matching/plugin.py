@@ -17,7 +17,8 @@ from ..export import ExportError
 from ..export.reader import key_rows, open_export_rows
 from ..hookspecs import hookimpl
 from ..models import Exposure, ExposureWindow, Infectiousness, PublishedBatch, ReportType, Tier
-from . import pipeline
+from . import pipeline, revisions
+from .explain import describe_windows
 from .matcher import Match
 from .once import uncounted
 from .windows import effective_report_type, infectiousness, uploader_tier, window_to_json
@@ -33,10 +34,18 @@ def _counts(row: tuple, risk: dict[str, Any]) -> bool:
 
 
 def _remember(store: Any, batch: PublishedBatch, windows: list[ExposureWindow]) -> list[ExposureWindow]:
-    """Store this batch's windows; return every stored window of their days."""
-    store.add_exposure_windows(FEED, batch.content_id,
-                               [(w.date.isoformat(), int(w.tier), window_to_json(w)) for w in windows])
-    return pipeline.stored_windows(store, {w.date.isoformat() for w in windows})
+    """Store this batch's windows, each tagged with its key (see
+    :mod:`.revisions`); return every stored window of their days."""
+    tags: dict[bytes, bytes] = {}
+    rows = []
+    for w in windows:
+        tag = tags.get(w.origin)
+        if tag is None and w.origin:
+            tag = tags[w.origin] = revisions.key_tag(store, FEED, w.origin)
+        rows.append((w.date.isoformat(), int(w.tier), window_to_json(w), tag))
+    store.add_exposure_windows(FEED, batch.content_id, rows)
+    days = {w.date.isoformat() for w in windows}
+    return pipeline.stored_windows(store, days)
 
 
 def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers: int | None = None) -> list[Exposure]:
@@ -55,29 +64,50 @@ def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers:
         raise ExportError("no [authority] export_keys configured: refusing an unverifiable export")
     schedule = config.schedule()
     message, rows = open_export_rows(batch.payload, public_keys, key_length=schedule.key_length)
-    n, length = len(message.keys), schedule.key_length
+    length = schedule.key_length
+    # Revised keys (a report confirmed or revoked) are matched like the others;
+    # :mod:`.revisions` tells them apart by the windows the store keeps.
+    every = message.keys if not message.revised_keys else [*message.keys, *message.revised_keys]
+    n = len(every)
 
     def rows_between(a: int, b: int):
         # The whole batch in this process streams the open iterator; a
         # worker's slice reads its own rows from the (forked) message.
-        return rows if (a, b) == (0, n) else key_rows(message.keys[a:b], length)
+        if (a, b) == (0, n) and not message.revised_keys:
+            return rows
+        return key_rows(every[a:b], length)
+
+    revised_days: set[str] = set()
+    scored: list[ExposureWindow] = []
 
     def keep(matches: list[Match]) -> list[Match]:
         if not f2_wanted:
             # F2 off means off: matches of recursive (F1) keys are dropped here,
             # before any window is built or stored, not only before alerting.
             matches = [m for m in matches if effective_report_type(m.key[3], config.risk) is not ReportType.RECURSIVE]
+        fresh, days = revisions.apply(store, FEED, matches, config.risk)
+        revised_days.update(days)
         # What another batch (or a copy of this one) already counted adds nothing.
-        return uncounted(store, FEED, matches, counts=lambda m: _counts(m.key, config.risk))
+        return uncounted(store, FEED, fresh, counts=lambda m: _counts(m.key, config.risk))
 
+    def accumulate(windows: list[ExposureWindow]) -> list[ExposureWindow]:
+        scored[:] = _remember(store, batch, windows)
+        return scored
+
+    scorer = pipeline.hook_scorer(config)
     result = pipeline.run(store, schedule, pipeline.KeyBatch(n, rows_between), config.risk,
-                          [pipeline.hook_scorer(config)], keep=keep,
-                          accumulate=lambda windows: _remember(store, batch, windows), workers=workers)
-    return [
-        Exposure(r.tier, "ble", r.date, round(r.score, 3), round(r.weighted_minutes, 2),
-                 {"max_window_score": round(r.max_window_score, 3), **({"level": "low"} if r.low else {})})
+                          [scorer], keep=keep, accumulate=accumulate, workers=workers)
+    found: dict[tuple[Any, Tier], Exposure] = {
+        (r.date, r.tier): Exposure(r.tier, "ble", r.date, round(r.score, 3), round(r.weighted_minutes, 2),
+                                   {"max_window_score": round(r.max_window_score, 3),
+                                    **({"level": "low"} if r.low else {}),
+                                    **describe_windows([w for w in scored if w.date == r.date and w.tier is r.tier],
+                                                       config.risk)})
         for r in result.daily[0] if (r.exposed or r.low) and r.tier is not Tier.NONE
-    ]
+    }
+    for exposure in revisions.rescore(store, revised_days, config.risk, scorer):
+        found.setdefault((exposure.date, exposure.tier), exposure)
+    return list(found.values())
 
 
 class KeysFeed:

@@ -154,16 +154,16 @@ def build_windows(
         for sc in scans:
             if current and (sc.time - current[0].time >= WINDOW_SECONDS
                             or utc_date(sc.time) != utc_date(current[0].time)):
-                windows.append(_window(current, rt, inf, tier))
+                windows.append(_window(current, rt, inf, tier, row[0]))
                 current = []
             current.append(sc)
         if current:
-            windows.append(_window(current, rt, inf, tier))
+            windows.append(_window(current, rt, inf, tier, row[0]))
     return windows, dropped
 
 
-def _window(scans: list[Scan], rt: ReportType, inf: Infectiousness, tier: Tier) -> ExposureWindow:
-    return ExposureWindow(utc_date(scans[0].time), rt, inf, tuple(s.instance for s in scans), 0, tier)
+def _window(scans: list[Scan], rt: ReportType, inf: Infectiousness, tier: Tier, origin: bytes = b"") -> ExposureWindow:
+    return ExposureWindow(utc_date(scans[0].time), rt, inf, tuple(s.instance for s in scans), 0, tier, bytes(origin))
 
 
 # --- persistence (the store keeps windows as JSON, without keys or identifiers) ---

@@ -385,25 +385,70 @@ class DeviceStore:
         ]
 
     def add_alert(self, alert: Alert) -> bool:
-        """Persist an alert once per exposure; True when new."""
+        """Persist an alert once per exposure; True when new. A withdrawn
+        alert of the same exposure is replaced (a new key warns again)."""
         with self.transaction() as conn:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO alerts(exposure_id, tier, source, exposure_day, created_at, "
-                "isolate_until, messages, delivered) VALUES (?, ?, ?, ?, ?, ?, ?, 0)",
+                "INSERT INTO alerts(exposure_id, tier, source, exposure_day, created_at, "
+                "isolate_until, messages, delivered, state) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) "
+                "ON CONFLICT(exposure_id) DO UPDATE SET created_at = excluded.created_at, "
+                "isolate_until = excluded.isolate_until, messages = excluded.messages, delivered = 0, "
+                "state = excluded.state, changed_at = NULL WHERE alerts.state = 'withdrawn'",
                 [alert.exposure_id, int(alert.tier), alert.source, alert.exposure_date.isoformat(),
-                 alert.created_at, alert.isolate_until.isoformat(), json.dumps(alert.messages, ensure_ascii=False)],
+                 alert.created_at, alert.isolate_until.isoformat(), json.dumps(alert.messages, ensure_ascii=False),
+                 alert.state],
             )
             return cur.rowcount == 1
 
     def alerts(self, undelivered_only: bool = False) -> list[Alert]:
-        sql = ("SELECT exposure_id, tier, source, exposure_day, created_at, isolate_until, messages "
+        sql = ("SELECT exposure_id, tier, source, exposure_day, created_at, isolate_until, messages, state "
                "FROM alerts")
         if undelivered_only:
             sql += " WHERE delivered = 0"
         return [
             Alert(r[0], Tier(r[1]), r[2], dt.date.fromisoformat(r[3]), r[4], dt.date.fromisoformat(r[5]),
-                  json.loads(r[6]))
+                  json.loads(r[6]), r[7])
             for r in self.db.execute(sql + " ORDER BY exposure_day, tier")
+        ]
+
+    def change_alert(self, exposure_id: str, state: str, messages: dict[str, str]) -> bool:
+        """Mark an alert ``upgraded`` or ``withdrawn`` with the words that say
+        so; it is delivered again so the person learns of the change."""
+        with self.transaction() as conn:
+            return conn.execute(
+                "UPDATE alerts SET state = ?, messages = ?, changed_at = ?, delivered = 0 WHERE exposure_id = ?",
+                [state, json.dumps(messages, ensure_ascii=False), self.now(), exposure_id]).rowcount == 1
+
+    def replace_exposure(self, exposure: Exposure) -> None:
+        """Store the new score, minutes and details of a re-scored exposure."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE exposures SET score = ?, minutes = ?, details = ? WHERE exposure_id = ?",
+                         [exposure.score, exposure.minutes, json.dumps(exposure.details, sort_keys=True),
+                          exposure.exposure_id])
+
+    def delete_exposure(self, exposure_id: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM exposures WHERE exposure_id = ?", [exposure_id])
+
+    # -- own reports ------------------------------------------------------------------
+
+    def add_own_report(self, *, reported_at: int, report_type: int, tier: int, isolate_until: dt.date, keys: int,
+                       revision_token: str = "") -> None:
+        """Remember an upload this phone made with an authority code; the
+        server's revision token is sealed like the other secrets."""
+        sealed = self.cipher.seal(revision_token.encode()) if revision_token else None
+        with self.transaction() as conn:
+            conn.execute("INSERT INTO own_reports(reported_at, report_type, tier, isolate_until, keys, sealed_revision)"
+                         " VALUES (?, ?, ?, ?, ?, ?)",
+                         [reported_at, int(report_type), int(tier), isolate_until.isoformat(), keys, sealed])
+
+    def own_reports(self) -> list[dict[str, Any]]:
+        """Every remembered upload, oldest first (``revision_token`` opened)."""
+        return [
+            {"reported_at": r[0], "report_type": r[1], "tier": Tier(r[2]), "isolate_until": dt.date.fromisoformat(r[3]),
+             "keys": r[4], "revision_token": self.cipher.open(r[5]).decode() if r[5] is not None else ""}
+            for r in self.db.execute("SELECT reported_at, report_type, tier, isolate_until, keys, sealed_revision "
+                                     "FROM own_reports ORDER BY reported_at, id")
         ]
 
     def mark_alert_delivered(self, exposure_id: str) -> None:
@@ -412,17 +457,32 @@ class DeviceStore:
 
     # -- exposure windows (matching) ------------------------------------------------------
 
-    def add_exposure_windows(self, feed: str, batch: str, windows: Iterable[tuple[str, int, str]]) -> int:
+    def add_exposure_windows(self, feed: str, batch: str, windows: Iterable[tuple[Any, ...]]) -> int:
         """Keep the exposure windows a batch produced: ``(day, tier, window_json)``
-        rows; ``batch`` is the batch's content id. Call in the batch's
-        transaction, after :meth:`claim_contributions` has removed what was
-        already counted."""
-        rows = [(feed, batch, day, int(tier), text) for day, tier, text in windows]
+        rows, or ``(day, tier, window_json, key_tag)`` (see
+        :meth:`windows_of_key`); ``batch`` is the batch's content id. Call in
+        the batch's transaction, after :meth:`claim_contributions` has
+        removed what was already counted."""
+        rows = [(feed, batch, w[0], int(w[1]), w[2], w[3] if len(w) > 3 else None) for w in windows]
         with self.transaction() as conn:
             conn.executemany(
-                "INSERT INTO exposure_windows(feed, batch, day, tier, window) VALUES (?, ?, ?, ?, ?)", rows
+                "INSERT INTO exposure_windows(feed, batch, day, tier, window, key_tag) VALUES (?, ?, ?, ?, ?, ?)", rows
             )
         return len(rows)
+
+    def windows_of_key(self, key_tag: bytes) -> list[tuple[int, str, int, str]]:
+        """``(id, day, tier, window_json)`` of the windows a published key made,
+        by its keyed tag (:func:`bluezone.matching.revisions.key_tag`)."""
+        return [(r[0], r[1], r[2], r[3]) for r in self.db.execute(
+            "SELECT id, day, tier, window FROM exposure_windows WHERE key_tag = ? ORDER BY id", [key_tag])]
+
+    def rewrite_window(self, window_id: int, tier: int, text: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("UPDATE exposure_windows SET tier = ?, window = ? WHERE id = ?", [tier, text, window_id])
+
+    def delete_window(self, window_id: int) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM exposure_windows WHERE id = ?", [window_id])
 
     def exposure_windows(self, days: Iterable[str]) -> list[tuple[str, int, str]]:
         """``(day, tier, window_json)`` of the given ISO days, every batch."""
@@ -558,6 +618,8 @@ RETENTION: dict[str, Retention] = {
     "exposure_windows": Retention("DELETE FROM exposure_windows WHERE day < ?", "day"),
     "matched_contributions": Retention("DELETE FROM matched_contributions WHERE day < ?", "day"),
     "processed_batches": Retention("DELETE FROM processed_batches WHERE processed_at < ?"),
+    # kept while the person isolates (its end is after the report day, so the report is past retention too)
+    "own_reports": Retention("DELETE FROM own_reports WHERE isolate_until < ?", "day"),
     # A feed's state not written for a whole window is a feed no longer synced (removed from the
     # deployment, its plugin gone): dropping it costs at most one full download, deduplicated by
     # the content ids and contribution tags above.

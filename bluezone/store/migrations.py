@@ -33,6 +33,7 @@ DATA_TABLES = (
     "declarations",
     "exposure_windows",
     "matched_contributions",
+    "own_reports",
 )
 
 
@@ -170,6 +171,36 @@ def _v4(conn: "sqlite3.Connection") -> None:
     create_table(conn)
 
 
+def _v5(conn: "sqlite3.Connection") -> None:
+    """What this phone reported itself, and warnings that can be revised.
+
+    ``own_reports``: each upload made with an authority code (when, which
+    report type, until when the person isolates, and the server's revision
+    token sealed with the store key), so the phone knows it is a case and
+    does not warn itself (docs/client.md). ``exposure_windows.key_tag``: a
+    keyed tag of the published key behind a window (HMAC with the store key,
+    like ``matched_contributions``), so a later revision of that key (likely
+    → confirmed, or revoked) finds the windows it changes. ``alerts.state``:
+    ``active``, ``upgraded`` or ``withdrawn``."""
+    conn.executescript(
+        """
+        CREATE TABLE own_reports (
+            id INTEGER PRIMARY KEY,
+            reported_at INTEGER NOT NULL,
+            report_type INTEGER NOT NULL,
+            tier INTEGER NOT NULL,
+            isolate_until TEXT NOT NULL,
+            keys INTEGER NOT NULL,
+            sealed_revision BLOB
+        );
+        ALTER TABLE exposure_windows ADD COLUMN key_tag BLOB;
+        CREATE INDEX exposure_windows_key_tag ON exposure_windows(key_tag);
+        ALTER TABLE alerts ADD COLUMN state TEXT NOT NULL DEFAULT 'active';
+        ALTER TABLE alerts ADD COLUMN changed_at INTEGER;
+        """.replace("\n        ", "\n")
+    )
+
+
 #: The core's own steps, by name. Append new ones; never edit or rename a
 #: released one (its name is what existing stores have recorded).
 CORE_MIGRATIONS: list[Migration] = [
@@ -177,12 +208,13 @@ CORE_MIGRATIONS: list[Migration] = [
     Migration(CORE, "002_exposure_windows", _v2),
     Migration(CORE, "003_content_addressed_batches", _v3),
     Migration(CORE, "004_consents", _v4),
+    Migration(CORE, "005_own_reports_and_revisions", _v5),
 ]
 
 #: ``PRAGMA user_version`` of a store kept by named migrations. Stores made
 #: before had 1..3, the number of core steps applied (upgraded on open); a
 #: higher number is a newer on-disk scheme, refused before anything writes.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 LEGACY_VERSIONS = 3  # core steps that existed before named migrations
 
 HOOK = "bluezone_store_migrations"

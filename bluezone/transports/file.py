@@ -87,7 +87,8 @@ class FileTransport(DownloadAll):
     async def request_certificate(self, token: str, ekeyhmac: bytes) -> str:
         raise self._read_only()
 
-    async def upload_keys(self, keys: list[ExposureKey], certificate: str, hmac_secret: bytes) -> UploadReceipt:
+    async def upload_keys(self, keys: list[ExposureKey], certificate: str, hmac_secret: bytes,
+                          revision_token: str = "") -> UploadReceipt:
         raise self._read_only()
 
     async def upload_declaration(self, sealed: bytes) -> str:

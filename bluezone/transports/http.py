@@ -169,8 +169,10 @@ class HttpTransport(DownloadAll):
         data = await self._post("/v1/certificate", wire.certificate_body(token, ekeyhmac))
         return str(data.get("certificate", ""))
 
-    async def upload_keys(self, keys: list[ExposureKey], certificate: str, hmac_secret: bytes) -> UploadReceipt:
-        return wire.parse_receipt(await self._post("/v1/publish", wire.publish_body(keys, certificate, hmac_secret)))
+    async def upload_keys(self, keys: list[ExposureKey], certificate: str, hmac_secret: bytes,
+                          revision_token: str = "") -> UploadReceipt:
+        body = wire.publish_body(keys, certificate, hmac_secret, revision_token)
+        return wire.parse_receipt(await self._post("/v1/publish", body))
 
     async def upload_declaration(self, sealed: bytes) -> str:
         return str((await self._post("/v1/declarations", wire.declaration_body(sealed)))["receipt"])

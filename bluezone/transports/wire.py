@@ -23,14 +23,20 @@ def certificate_body(token: str, ekeyhmac: bytes) -> dict[str, Any]:
     return {"token": token, "ekeyhmac": base64.b64encode(ekeyhmac).decode()}
 
 
-def publish_body(keys: list[ExposureKey], certificate: str, hmac_secret: bytes) -> dict[str, Any]:
-    return {
+def publish_body(keys: list[ExposureKey], certificate: str, hmac_secret: bytes,
+                 revision_token: str = "") -> dict[str, Any]:
+    """The publish request; ``revision_token`` (from an earlier publish of this
+    phone) lets keys already published be revised (docs/api.md)."""
+    body: dict[str, Any] = {
         "temporaryExposureKeys": [
             {"key": base64.b64encode(k.key_data).decode(), "rollingStartNumber": k.rolling_start_interval_number,
              "rollingPeriod": k.rolling_period, "transmissionRisk": k.transmission_risk_level} for k in keys],
         "verificationPayload": certificate,
         "hmacKey": base64.b64encode(hmac_secret).decode(),
     }
+    if revision_token:
+        body["revisionToken"] = revision_token
+    return body
 
 
 def declaration_body(sealed: bytes, form: str = "ncovi") -> dict[str, Any]:
@@ -78,7 +84,8 @@ def parse_verified(data: dict[str, Any]) -> VerifiedCode:
 
 def parse_receipt(data: dict[str, Any]) -> UploadReceipt:
     try:
-        return UploadReceipt(int(data["insertedExposures"]), str(data.get("revision", "")))
+        return UploadReceipt(int(data["insertedExposures"]), str(data.get("revisionToken", "")),
+                             int(data.get("revisedExposures", 0)))
     except (KeyError, TypeError, ValueError) as e:
         raise TransportError("bad_response", str(_("unexpected publish answer: {detail}", detail=e))) from None
 

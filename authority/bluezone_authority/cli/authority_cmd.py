@@ -92,8 +92,10 @@ def register(cli: click.Group) -> None:
     @config_option
     @click.option("--tier", type=click.Choice(["F0", "F1"]), default="F0", show_default=True,
                   help=N_("F0: a confirmed case; F1: a close contact, to warn F2 contacts."))
-    @click.option("--report-type", type=click.Choice(["confirmed", "likely"]), default="confirmed", show_default=True,
-                  help=N_("How the F0 was confirmed: a positive test or a clinical diagnosis."))
+    @click.option("--report-type", type=click.Choice(["confirmed", "likely", "negative"]), default="confirmed",
+                  show_default=True,
+                  help=N_("How the F0 was confirmed: a positive test or a clinical diagnosis; 'negative' revokes "
+                          "that person's earlier report (their phone sends it again with this code)."))
     @click.option("--onset", "onset", default=None, help=N_("Symptom onset date YYYY-MM-DD."))
     @click.option("--test-date", default=None, help=N_("Test date YYYY-MM-DD (when onset is unknown)."))
     @click.option("--long", "long_code", is_flag=True,
@@ -112,6 +114,19 @@ def register(cli: click.Group) -> None:
         finally:
             server.close()
         click.echo(json.dumps(out))
+
+    @authority.command("embargo", help=N_("Keys waiting for their embargo, and when they will be published."))
+    @config_option
+    @click.option("--json", "as_json", is_flag=True, help=N_("Machine-readable output."))
+    def embargo(config_path: str, as_json: bool) -> None:
+        from ..server.embargo_view import embargo_lines
+
+        server = _server(config_path)
+        try:
+            out = server.embargo()
+        finally:
+            server.close()
+        click.echo(json.dumps(out) if as_json else "\n".join(embargo_lines(out)))
 
     from ..portal.cli import add_staff_commands
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bluezone.i18n import N_, Message, _
 
+from ..server import embargo_view
 from ..server.errors import ApiError
 from ..server.middleware import SECURITY_HEADERS
 from ..server.ratelimit import limits_of
@@ -31,7 +32,7 @@ CORE_MENU = [
 ]
 #: How an issued code's report type is named (``reportType`` of the issued code).
 REPORT_TYPE_NAMES = {1: N_("Confirmed test (F0)"), 2: N_("Clinical diagnosis (F0)"), 3: N_("Self report"),
-                     4: N_("F1 — F2 warnings (recursive)")}
+                     4: N_("F1 — F2 warnings (recursive)"), 5: N_("Negative test: revokes an earlier report")}
 
 CSRF_FAILED = _("The form has expired or is not valid. Reload the page and try again.")
 
@@ -179,7 +180,9 @@ async def dashboard_page(request: web.Request) -> web.StreamResponse:
     board = dashboard.collect(server.db, server.now(), counters=portal_of(request).counters)
     labels = [d.day.strftime("%d/%m") for d in board.days]
     exported = request.query.get("exported")
+    embargo = server.embargo()
     return render(request, "dashboard.html", board=board, active="dashboard", counters=portal_of(request).counters,
+                  embargo=embargo, embargo_rows=embargo_view.rows(embargo),
                   upload_bars=dashboard.bars([d.uploads for d in board.days], labels),
                   export_bars=dashboard.bars([d.exports for d in board.days], labels),
                   exported=exported, exported_keys=request.query.get("keys", "0"))

@@ -135,6 +135,11 @@ async def issue_one_time_token(request: web.Request) -> web.Response:
     return web.json_response(server_of(request).issue_one_time_token(body.get("purpose", ""), meta, member.id), status=201)
 
 
+async def embargo(request: web.Request) -> web.Response:
+    require_staff(request, "case-officer")
+    return web.json_response(server_of(request).embargo())
+
+
 async def run_export(request: web.Request) -> web.Response:
     require_staff(request, "admin")
     return web.json_response(server_of(request).export_now())
@@ -218,6 +223,7 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
     app.router.add_get(r"/v1/feeds/{feed}/{name:[0-9]+-[0-9]+-[0-9]+\.zip}", feed_file)
     app.router.add_post("/v1/authority/codes", issue_code)
     app.router.add_post("/v1/authority/one-time-tokens", issue_one_time_token)
+    app.router.add_get("/v1/authority/embargo", embargo)
     app.router.add_post("/v1/authority/exports", run_export)
     app.router.add_post("/v1/authority/retention", run_retention)
     app.router.add_get("/v1/authority/declarations", list_declarations)

@@ -37,7 +37,11 @@ from .publish import hour_of
 from .settings import ServerSettings
 
 LONG_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
-REPORT_TYPES = {"confirmed": ReportType.CONFIRMED_TEST, "likely": ReportType.CONFIRMED_CLINICAL_DIAGNOSIS}
+#: What staff may issue a code for. "negative" (Google's verification server's
+#: test type for a report found false) certifies a revocation: the phone that
+#: reported re-sends its keys with it and its revision token (docs/server.md).
+REPORT_TYPES = {"confirmed": ReportType.CONFIRMED_TEST, "likely": ReportType.CONFIRMED_CLINICAL_DIAGNOSIS,
+                "negative": ReportType.REVOKED}
 CERT_AUDIENCE = "bluezone-publish"
 
 
@@ -101,7 +105,7 @@ def issue_code(db: ServerDB, keys: ServerKeys, settings: ServerSettings, request
     if tier == "F0":
         rt = request.get("reportType", "confirmed")
         if not isinstance(rt, str) or rt not in REPORT_TYPES:
-            raise bad_request("invalid_report_type", _("reportType must be 'confirmed' or 'likely'"))
+            raise bad_request("invalid_report_type", _("reportType must be 'confirmed', 'likely' or 'negative'"))
         report_type = REPORT_TYPES[rt]
     elif tier == "F1":
         check_recursive_allowed(ReportType.RECURSIVE, allow_recursive)

@@ -79,9 +79,23 @@ def _coarse_upload_times(conn: Any) -> None:
     scrub_used(conn)
 
 
+def _key_revisions(conn: Any) -> None:
+    """Keys can be revised (docs/server.md, "Revisions"): when a key was
+    revised (to the hour), from which report type, and in which file the
+    revision was announced. Nothing records which upload or code a key came
+    with: only the reporting phone's revision token finds its keys."""
+    # Idempotent like 001 (a database whose _migrations record was lost takes it again unchanged).
+    have = {row[1] for row in conn.execute("PRAGMA table_info(exposure_keys)").fetchall()}
+    for column, kind in (("revised_at", "INTEGER"), ("revised_from", "INTEGER"), ("revised_batch", "TEXT")):
+        if column not in have:
+            conn.execute(f"ALTER TABLE exposure_keys ADD COLUMN {column} {kind}")
+    conn.execute("CREATE INDEX IF NOT EXISTS exposure_keys_revised ON exposure_keys(revised_batch, revised_at)")
+
+
 #: The core's named steps. Append new ones; never edit or rename a released one.
 CORE_MIGRATIONS = [named.Migration(named.CORE, "001_schema", _core_schema),
-                   named.Migration(named.CORE, "002_coarse_upload_times", _coarse_upload_times)]
+                   named.Migration(named.CORE, "002_coarse_upload_times", _coarse_upload_times),
+                   named.Migration(named.CORE, "003_key_revisions", _key_revisions)]
 HOOK = "bluezone_server_migrations"
 
 TABLES = ("staff_tokens", "codes", "exposure_keys", "batches", "one_time_tokens", "declarations",

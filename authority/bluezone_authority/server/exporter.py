@@ -106,31 +106,42 @@ def _insert_batch(conn, feed: str, seq: int, start: int, end: int, real: int, da
 
 
 def build_key_batch(db: ServerDB, keys: ServerKeys, settings: ServerSettings, *, now: int) -> Batch | None:
-    """Export every key whose embargo has passed and that is not yet in a file.
+    """Export every key whose embargo has passed and that is not yet in a
+    file (revoked keys never are), and announce keys revised since their
+    file under ``revised_keys`` with their new report type.
 
     Returns ``None`` when there is nothing to publish (no empty files).
     """
     from bluezone.export import write_export  # the GAEN format lives in bluezone.export
 
+    columns = "key_data, rolling_start, rolling_period, transmission_risk, report_type, dsos"
     with db.transaction() as conn:
         rows = conn.execute(
-            "SELECT key_data, rolling_start, rolling_period, transmission_risk, report_type, dsos"
-            " FROM exposure_keys WHERE batch IS NULL AND available_at <= ? ORDER BY key_data LIMIT ?",
-            (now, MAX_KEYS_PER_FILE)).fetchall()
-        if not rows:
+            f"SELECT {columns} FROM exposure_keys WHERE batch IS NULL AND available_at <= ? AND report_type != ?"
+            " ORDER BY key_data LIMIT ?", (now, int(ReportType.REVOKED), MAX_KEYS_PER_FILE)).fetchall()
+        revised_rows = conn.execute(
+            f"SELECT {columns} FROM exposure_keys WHERE revised_at IS NOT NULL AND revised_batch IS NULL"
+            " AND batch IS NOT NULL ORDER BY key_data LIMIT ?", (MAX_KEYS_PER_FILE,)).fetchall()
+        if not rows and not revised_rows:
             return None
         real = [ExposureKey(r[0], r[1], r[2], r[3], ReportType(r[4]), r[5]) for r in rows]
+        revised = [ExposureKey(r[0], r[1], r[2], r[3], ReportType(r[4]), r[5]) for r in revised_rows]
         padded = pad_keys(real, settings.min_batch_keys, settings.pad_random_keys)
         seq = _next_seq(conn, KEYS_FEED)
         start = _last_end(conn, KEYS_FEED) or (now - settings.batch_minutes * 60)
         end = max(now, start + 1)
         data = write_export(padded, keys.export_key, region=settings.region, batch_num=1, batch_size=1,
                             start_timestamp=start, end_timestamp=end, key_id=settings.key_id,
-                            key_version=settings.key_version)
-        batch = _insert_batch(conn, KEYS_FEED, seq, start, end, len(real), data, now)
-        marks = ",".join("?" * len(rows))
-        conn.execute(f"UPDATE exposure_keys SET batch = ? WHERE key_data IN ({marks})",
-                     [batch.name, *[r[0] for r in rows]])
+                            key_version=settings.key_version, revised_keys=revised)
+        batch = _insert_batch(conn, KEYS_FEED, seq, start, end, len(real) + len(revised), data, now)
+        if rows:
+            marks = ",".join("?" * len(rows))
+            conn.execute(f"UPDATE exposure_keys SET batch = ? WHERE key_data IN ({marks})",
+                         [batch.name, *[r[0] for r in rows]])
+        if revised_rows:
+            marks = ",".join("?" * len(revised_rows))
+            conn.execute(f"UPDATE exposure_keys SET revised_batch = ? WHERE key_data IN ({marks})",
+                         [batch.name, *[r[0] for r in revised_rows]])
     sync_directory(db, settings.export_dir, feeds=[KEYS_FEED])
     return batch
 

@@ -20,6 +20,8 @@ Google key server holds a key that is still valid until its end; a key that
 ends mid-day is held to the end of its day here, for the same reason. The
 wider window changes no match: the identifiers of the intervals it adds were
 never broadcast with this key (the phone had rotated to a new one).
+Keys already stored are revisions (:mod:`.revision`), allowed only with the
+revision token of the upload that stored them.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from bluezone.i18n import _
 from bluezone.models import DAY_SECONDS, INTERVAL_SECONDS, INTERVALS_PER_DAY, ExposureKey, ReportType, day_start_interval
 from bluezone.verification import hmac_matches
 
-from .errors import ApiError, bad_request
+from .errors import bad_request
 
 MAX_KEYS = 30
 MAX_SAME_START = 3
@@ -147,13 +149,4 @@ def derive(keys: list[ExposureKey], report_type: int, onset_interval: int | None
     return out
 
 
-def ensure_not_stored(conn: Any, keys: list[ExposureKey]) -> None:
-    marks = ",".join("?" * len(keys))
-    row = conn.execute(f"SELECT count(*) FROM exposure_keys WHERE key_data IN ({marks})",
-                       [k.key_data for k in keys]).fetchone()
-    if row[0]:
-        raise ApiError(409, "duplicate_upload", _("these keys were already published"))
-
-
-__all__ = ["parse_keys", "check_keys", "check_hmac", "derive", "ensure_not_stored", "StoredKey", "DAY_SECONDS",
-           "HOUR", "hour_of"]
+__all__ = ["parse_keys", "check_keys", "check_hmac", "derive", "StoredKey", "DAY_SECONDS", "HOUR", "hour_of"]

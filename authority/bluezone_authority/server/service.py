@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import logging
 import re
@@ -25,7 +24,7 @@ from typing import Any
 from bluezone.i18n import _
 from bluezone.models import DAY_SECONDS, INTERVALS_PER_DAY, ReportType
 
-from . import codes, declaration_pages, declaration_quota, exporter, publish, staff
+from . import codes, declaration_pages, declaration_quota, exporter, publish, revision, staff
 from .db import ServerDB
 from .errors import ApiError, bad_request
 from .keys import ServerKeys, load_or_create
@@ -110,22 +109,51 @@ class AuthorityServer:
         keys = publish.parse_keys(body.get("temporaryExposureKeys"))
         publish.check_keys(keys, now=now)
         publish.check_hmac(keys, body.get("hmacKey"), str(claims.get("tekmac", "")))
-        stored = publish.derive(keys, int(claims["reportType"]), codes.onset_from_claims(claims), now=now,
+        report_type = int(claims["reportType"])
+        stored = publish.derive(keys, report_type, codes.onset_from_claims(claims), now=now,
                                 embargo_seconds=int(self.settings.embargo_hours * 3600))
+        token = body.get("revisionToken")
         with self.db.transaction() as conn:
             row = conn.execute("SELECT state FROM codes WHERE id = ?", (claims.get("jti"),)).fetchone()
             if row is None or row[0] != "certified":
                 raise ApiError(409, "certificate_used", _("this certificate was already used"))
-            publish.ensure_not_stored(conn, keys)
+            # keys already stored are revisions: allowed only with this device's token (see revision.py)
+            new, revisions, listed = revision.plan(conn, keys, report_type, token, self.keys.code_key)
+            fresh = {k.key_data for k in new}
             conn.executemany(
                 "INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
                 " report_type, dsos, created_at, available_at) VALUES (?,?,?,?,?,?,?,?)",
                 [(s.key.key_data, s.key.rolling_start_interval_number, s.key.rolling_period,
                   s.key.transmission_risk_level, int(s.key.report_type), s.key.days_since_onset_of_symptoms,
-                  publish.hour_of(now), s.available_at) for s in stored])
+                  publish.hour_of(now), s.available_at) for s in stored if s.key.key_data in fresh])
+            # a revoked key keeps its risk fields; a confirmed one takes those of its new report type
+            kept = report_type == int(ReportType.REVOKED)
+            revised = revision.apply(
+                conn, revisions, now=now,
+                transmission_risk={} if kept else {s.key.key_data: s.key.transmission_risk_level for s in stored},
+                dsos={} if kept else {s.key.key_data: s.key.days_since_onset_of_symptoms for s in stored})
             codes.mark_used(conn, claims["jti"], now)
-        revision = hashlib.sha256(b"".join(sorted(k.key_data for k in keys))).hexdigest()[:16]
-        return {"insertedExposures": len(stored), "revision": revision}
+        # the token lists every key of this device as stored (what a revision is checked against)
+        covered = {**listed, **{s.key.key_data: (s.key.rolling_start_interval_number, s.key.rolling_period)
+                                for s in stored if s.key.key_data in fresh}}
+        return {"insertedExposures": len(new), "revisedExposures": revised,
+                "revisionToken": revision.make_token(self.keys.code_key, covered)}
+
+    def embargo(self) -> dict[str, Any]:
+        """Keys not yet published, by when they may be (counts and times only):
+        those still under embargo, those waiting for the next export, and
+        revisions waiting to be announced."""
+        now = self.now()
+        waiting = self.db.all(
+            "SELECT available_at, count(*) FROM exposure_keys WHERE batch IS NULL AND report_type != ?"
+            " AND available_at > ? GROUP BY available_at ORDER BY available_at", (int(ReportType.REVOKED), now))
+        ready = self.db.one("SELECT count(*) FROM exposure_keys WHERE batch IS NULL AND report_type != ?"
+                            " AND available_at <= ?", (int(ReportType.REVOKED), now))
+        revised = self.db.one("SELECT count(*) FROM exposure_keys WHERE revised_at IS NOT NULL"
+                              " AND revised_batch IS NULL AND batch IS NOT NULL")
+        return {"now": now, "embargoHours": self.settings.embargo_hours, "batchMinutes": self.settings.batch_minutes,
+                "embargoed": [{"availableAt": t, "keys": n} for t, n in waiting],
+                "readyForNextExport": ready[0] if ready else 0, "revisionsForNextExport": revised[0] if revised else 0}
 
     # -- feeds -------------------------------------------------------------------------------
 

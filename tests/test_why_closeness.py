@@ -1,0 +1,34 @@
+"""The closeness words of "why" follow the attenuation the score weights.
+
+``[risk] attenuation`` chooses which attenuation of a scan instance the risk
+model weights: ``typical`` (the default) or ``min`` (as the Corona-Warn-App
+does). A warning's explanation must describe the same one, or a person told
+"medium distance" was in fact scored as "very close".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bluezone.matching.explain import describe_windows
+from bluezone.matching.windows import risk_setting
+from bluezone.models import ExposureWindow, Infectiousness, ReportType, ScanInstance
+
+T0, T1, T2 = risk_setting({}, "attenuation_thresholds_db")
+
+#: Ten minutes whose typical attenuation is "medium" but whose closest moment was "very close".
+WINDOW = ExposureWindow(dt.date(2026, 5, 20), ReportType.CONFIRMED_TEST, Infectiousness.HIGH,
+                        tuple(ScanInstance(T1 + 1, T0 - 5, 300) for _ in range(2)))
+
+
+def test_typical_attenuation_is_described_by_default():
+    facts = describe_windows([WINDOW], {})
+    assert facts["closeness"] == "medium"
+    assert facts["minutes_by_closeness"] == {"medium": 10.0}
+
+
+def test_min_attenuation_is_described_when_the_score_weights_it():
+    facts = describe_windows([WINDOW], {"attenuation": "min"})
+    assert facts["closeness"] == "immediate"
+    assert facts["minutes_by_closeness"] == {"immediate": 10.0}
+    assert facts["minutes_unweighted"] == 10.0
