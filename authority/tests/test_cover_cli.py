@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from bluezone.store import DeviceStore
-from bluezone_authority.server.process import ServerProcess, free_port
+from bluezone_authority.server.process import province_server
 
 BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
 
@@ -21,29 +21,8 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_cover_sends_each_decoy_when_due_and_the_server_keeps_none(tmp_path):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    assert cli("authority", "keygen", "--out", str(tmp_path / "export.pem")).returncode == 0
-    common = f"""
-[deployment]
-name = "Gia Lai"
-region = "452"
-
-[authority]
-url = "{url}"
-export_keys = [ {{ key_id = "452", public_key = "export.pub.pem" }} ]
-"""
-    (tmp_path / "province.toml").write_text(common)
-    (tmp_path / "server.toml").write_text(common + f"""
-[server]
-port = {port}
-database = "server.db"
-export_dir = "exports"
-signing_key = "export.pem"
-secrets_file = "server.secrets"
-""")
     cfg, phone = str(tmp_path / "province.toml"), str(tmp_path / "phone.db")
-    with ServerProcess(tmp_path / "server.toml", url, tmp_path / "server.log"):
+    with province_server(tmp_path):
         assert cli("init", "--config", cfg, "--store", phone, "--language", "en", "--consent", "all").returncode == 0
         first = cli("cover", "--config", cfg, "--store", phone)
         assert first.returncode == 0 and "No cover traffic is due yet." in first.stderr, first.stderr

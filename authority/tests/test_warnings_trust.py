@@ -26,7 +26,7 @@ import pytest
 from bluezone.models import Sighting
 from bluezone.schedules.gaen import SCHEDULE, make_metadata
 from bluezone.store import DeviceStore
-from bluezone_authority.server.process import ServerProcess, free_port
+from bluezone_authority.server.process import province_server
 
 BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
 DAY = 86400
@@ -36,36 +36,14 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([BLUEZONE, *args], capture_output=True, text=True, env=dict(os.environ), timeout=120)
 
 
+#: Alerts are read from the store (status), not printed by a console sink.
+QUIET_PHONES = '\n[plugins]\ndisabled = ["alerts-console"]\nallow_missing = ["alert sink"]\n'
+
+
 @pytest.fixture(scope="module")
 def authority(tmp_path_factory):
     folder = tmp_path_factory.mktemp("authority")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    assert cli("authority", "keygen", "--out", str(folder / "export.pem")).returncode == 0
-    common = f"""
-[deployment]
-name = "Gia Lai"
-region = "452"
-
-[plugins]
-disabled = ["alerts-console"]
-allow_missing = ["alert sink"]
-
-[authority]
-url = "{url}"
-export_keys = [ {{ key_id = "452", public_key = "export.pub.pem" }} ]
-"""
-    (folder / "province.toml").write_text(common)
-    (folder / "server.toml").write_text(common + f"""
-[server]
-port = {port}
-database = "server.db"
-export_dir = "exports"
-signing_key = "export.pem"
-secrets_file = "server.secrets"
-recursive_reports = true
-""")
-    with ServerProcess(folder / "server.toml", url, folder / "server.log"):
+    with province_server(folder, province_extra=QUIET_PHONES, server_extra="recursive_reports = true"):
         yield folder
 
 

@@ -64,3 +64,41 @@ class ServerProcess:
                 self.proc.wait()
         if not self._log.closed:
             self._log.close()
+
+
+def write_province(folder: Path, url: str, port: int, *, province_extra: str = "", server_extra: str = "") -> None:
+    """A test province in ``folder``: ``province.toml`` (what phones read)
+    and ``server.toml`` (the same plus ``[server]`` on ``port``), with a new
+    export signing key made by ``bluezone authority keygen``. ``*_extra``
+    are TOML lines appended to the shared part or to ``[server]``."""
+    bluezone = str(Path(sys.executable).with_name("bluezone"))
+    subprocess.run([bluezone, "authority", "keygen", "--out", str(folder / "export.pem")], check=True,
+                   capture_output=True, timeout=120)
+    common = f"""
+[deployment]
+name = "Gia Lai"
+region = "452"
+{province_extra}
+[authority]
+url = "{url}"
+export_keys = [ {{ key_id = "452", public_key = "export.pub.pem" }} ]
+"""
+    (folder / "province.toml").write_text(common)
+    (folder / "server.toml").write_text(common + f"""
+[server]
+port = {port}
+database = "server.db"
+export_dir = "exports"
+signing_key = "export.pem"
+secrets_file = "server.secrets"
+{server_extra}
+""")
+
+
+def province_server(folder: Path, **extra: str) -> ServerProcess:
+    """``with province_server(folder) as server:`` a test province written by
+    :func:`write_province` on a free port, its ``bluezone serve`` running."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    write_province(folder, url, port, **extra)
+    return ServerProcess(folder / "server.toml", url, folder / "server.log")
