@@ -93,3 +93,25 @@ def load_documented_example(docs: Path, hook: str) -> tuple[Any, Any]:
     if registered != [hook]:
         raise AssertionError(f"{hook}: the example implements {registered}")
     return module, pm
+
+
+def catalogue_missing_from_wheel(project: Path, localedir_in_wheel: str, domain: str, out: Path,
+                                 languages: tuple[str, ...] = ("vi",)) -> list[str]:
+    """Build the wheel of the distribution in ``project`` (no network, no
+    dependencies) into ``out`` and return which of the domain's catalogue
+    files it lacks: the template and, per language, the ``.po`` and the
+    compiled ``.mo``. ``[]`` means an installed (not editable) copy speaks
+    those languages. ``localedir_in_wheel``: e.g. ``bluezone_ble/locale``."""
+    import subprocess
+    import sys
+    import zipfile
+
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                            "--no-index", str(project), "-w", str(out)], capture_output=True, text=True, timeout=300)
+    if built.returncode != 0:
+        raise AssertionError(f"pip wheel {project} failed: {built.stderr}")
+    [wheel] = out.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    wanted = [f"{localedir_in_wheel}/{domain}.pot"] + [
+        f"{localedir_in_wheel}/{lang}/LC_MESSAGES/{domain}.{ext}" for lang in languages for ext in ("po", "mo")]
+    return [name for name in wanted if name not in names]

@@ -4,7 +4,6 @@ complete, and the pseudo-locale shows what did not go through it."""
 
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 
 from bluezone import i18n
 from bluezone.config import ConfigError, load_config
-from bluezone.i18n import Message, MessageCatalogue, _, _n, render, use_languages
+from bluezone.i18n import Message, _, _n, render, use_languages
 from bluezone.i18n.catalogues import Distribution, problems
 from bluezone.i18n.pseudo import PSEUDO_LANGUAGE, pseudo, untranslated, write_pseudo_catalogues
 from bluezone.testing import install_plugin
@@ -175,3 +174,11 @@ def test_the_pseudo_locale_reaches_the_command_line(tmp_path):
     first, second = out.stderr.splitlines()[:2]
     assert first.startswith("⟦Éŕŕóŕ⟧: ")
     assert untranslated(second) == []
+
+
+def test_the_core_catalogue_ships_in_the_distribution(tmp_path):
+    """The wheel carries the template, the translations and the compiled
+    catalogue: an installed (not editable) phone speaks Vietnamese."""
+    from bluezone.testing import catalogue_missing_from_wheel
+
+    assert catalogue_missing_from_wheel(ROOT, "bluezone/i18n/locale", "bluezone", tmp_path) == []
