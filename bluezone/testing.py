@@ -102,12 +102,20 @@ def catalogue_missing_from_wheel(project: Path, localedir_in_wheel: str, domain:
     files it lacks: the template and, per language, the ``.po`` and the
     compiled ``.mo``. ``[]`` means an installed (not editable) copy speaks
     those languages. ``localedir_in_wheel``: e.g. ``bluezone_ble/locale``."""
+    import shutil
     import subprocess
     import sys
     import zipfile
 
+    # built from a copy: setuptools writes build/ and *.egg-info beside the
+    # sources, which other tests (and other CI lanes, running at the same
+    # time) would otherwise find in the tree
+    source = out / "source"
+    shutil.copytree(project, source, ignore=shutil.ignore_patterns(
+        ".*", "build", "dist", "*.egg-info", "__pycache__", "tests", "plugins", "authority", "benchmarks", "docs",
+        "examples"))
     built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                            "--no-index", str(project), "-w", str(out)], capture_output=True, text=True, timeout=300)
+                            "--no-index", str(source), "-w", str(out)], capture_output=True, text=True, timeout=300)
     if built.returncode != 0:
         raise AssertionError(f"pip wheel {project} failed: {built.stderr}")
     [wheel] = out.glob("*.whl")
