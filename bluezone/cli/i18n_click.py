@@ -200,45 +200,36 @@ def _msgid_help(option: click.Option | None) -> click.Option | None:
     return option
 
 
-class Command(click.Command):
-    """A click command whose help page is in the deployment's first language."""
+class _TranslatedHelp:
+    """What a translated command and group share: the help page, the usage
+    line and the short help in the deployment's first language, and
+    ``--help``'s own help as a msgid."""
 
     def get_help(self, ctx: click.Context) -> str:
-        with use_languages(*help_languages()), _translated([self, *self.get_params(ctx)]):
-            return super().get_help(ctx)
+        with use_languages(*help_languages()), _translated([self, *self.get_params(ctx)]):  # type: ignore[attr-defined]
+            return super().get_help(ctx)  # type: ignore[misc]
 
     def get_usage(self, ctx: click.Context) -> str:
         with use_languages(*help_languages()):
-            return super().get_usage(ctx)
+            return super().get_usage(ctx)  # type: ignore[misc]
 
     def get_short_help_str(self, limit: int = 45) -> str:
         with _translated([self]):
-            return super().get_short_help_str(limit)
+            return super().get_short_help_str(limit)  # type: ignore[misc]
 
     def get_help_option(self, ctx: click.Context) -> click.Option | None:
-        return _msgid_help(super().get_help_option(ctx))
+        return _msgid_help(super().get_help_option(ctx))  # type: ignore[misc]
 
 
-class Group(click.Group):
+class Command(_TranslatedHelp, click.Command):
+    """A click command whose help page is in the deployment's first language."""
+
+
+class Group(_TranslatedHelp, click.Group):
     """A click group whose help page, and its list of commands, are in the
     deployment's first language; ``@group.command()`` makes a :class:`Command`."""
 
     command_class = Command
-
-    def get_help(self, ctx: click.Context) -> str:
-        with use_languages(*help_languages()), _translated([self, *self.get_params(ctx)]):
-            return super().get_help(ctx)
-
-    def get_usage(self, ctx: click.Context) -> str:
-        with use_languages(*help_languages()):
-            return super().get_usage(ctx)
-
-    def get_short_help_str(self, limit: int = 45) -> str:
-        with _translated([self]):
-            return super().get_short_help_str(limit)
-
-    def get_help_option(self, ctx: click.Context) -> click.Option | None:
-        return _msgid_help(super().get_help_option(ctx))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         commands = [self.get_command(ctx, name) for name in self.list_commands(ctx)]
