@@ -119,6 +119,20 @@ def test_venues_refused_at_init_refuses_check_in_until_given(folder):
     assert rows(folder, "SELECT count(*) FROM visits") == [(1,)]
 
 
+def test_consent_takes_config_and_store_after_the_subcommand_too(folder):
+    """'bluezone consent withdraw venues --config C --store S' works as
+    written in a person's notes; with neither, one usage line says what to give."""
+    ok(init(folder, "--consent", "all"))
+    ok(checkin(folder))
+    out = ok(cli("consent", "withdraw", "venues", *common(), cwd=folder))
+    assert "1 related record deleted" in out
+    assert rows(folder, "SELECT count(*) FROM visits") == [(0,)]
+    ok(cli("consent", "give", "venues", *common(), cwd=folder))
+    missing = cli("consent", "withdraw", "venues", cwd=folder)
+    assert missing.returncode == 2 and "--config" in missing.stderr and "--store" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
 def test_withdrawing_venues_stops_check_in_and_deletes_the_visits(folder):
     ok(init(folder, "--consent", "all"))
     ok(checkin(folder))

@@ -185,15 +185,24 @@ def _fmt(ts: int) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
+#: The consent commands take --config/--store before or after the subcommand
+#: (``consent --store S withdraw venues`` and ``consent withdraw venues --store S``).
+_where_config = click.option("--config", "config_path", envvar="BLUEZONE_CONFIG", default=None,
+                             type=click.Path(dir_okay=False), help=CONFIG_HELP)
+_where_store = click.option("--store", "store_path", envvar="BLUEZONE_STORE", default=None,
+                            type=click.Path(dir_okay=False), help=STORE_HELP)
+
+
 @click.group("consent", cls=Group, invoke_without_command=True, help=N_(
     "Your consent per purpose: show (default), give PURPOSE, withdraw PURPOSE."))
-@config_option
-@store_option
+@_where_config
+@_where_store
 @click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 @click.pass_context
-def consent_group(ctx: click.Context, config_path: str, store_path: str, as_json: bool) -> None:
+def consent_group(ctx: click.Context, config_path: str | None, store_path: str | None, as_json: bool) -> None:
     ctx.obj = {"config": config_path, "store": store_path}
     if ctx.invoked_subcommand is None:
+        config_path, store_path = _where(ctx, None, None)
         device = _open_device(config_path, store_path)
         try:
             _show_consents(device, as_json)
@@ -201,9 +210,19 @@ def consent_group(ctx: click.Context, config_path: str, store_path: str, as_json
             device.store.close()
 
 
-def _change(ctx: click.Context, purpose: str, granted: bool) -> None:
-    obj = ctx.find_root().obj if ctx.obj is None else ctx.obj
-    device = _open_device(obj["config"], obj["store"])
+def _where(ctx: click.Context, config_path: str | None, store_path: str | None) -> tuple[str, str]:
+    """The deployment file and store: the subcommand's options, else the group's."""
+    given = ctx.find_root().obj if ctx.obj is None else ctx.obj
+    config_path = config_path or (given or {}).get("config")
+    store_path = store_path or (given or {}).get("store")
+    if not config_path or not store_path:
+        raise click.UsageError(str(_("Give --config and --store (or set $BLUEZONE_CONFIG and $BLUEZONE_STORE).")),
+                               ctx)
+    return config_path, store_path
+
+
+def _change(ctx: click.Context, purpose: str, granted: bool, config_path: str | None, store_path: str | None) -> None:
+    device = _open_device(*_where(ctx, config_path, store_path))
     lang = device.language
     try:
         deleted = decide(device, purpose, granted)
@@ -222,19 +241,23 @@ _purpose_arg = click.argument("purpose", type=click.Choice(list(consent.PURPOSES
 
 @consent_group.command("give", cls=Command, help=N_("Agree to PURPOSE."))
 @_purpose_arg
+@_where_config
+@_where_store
 @click.pass_context
 @with_store_errors
-def consent_give(ctx: click.Context, purpose: str) -> None:
-    _change(ctx, purpose, True)
+def consent_give(ctx: click.Context, purpose: str, config_path: str | None, store_path: str | None) -> None:
+    _change(ctx, purpose, True, config_path, store_path)
 
 
 @consent_group.command("withdraw", cls=Command, help=N_(
     "Withdraw consent to PURPOSE: the processing stops and its data is deleted."))
 @_purpose_arg
+@_where_config
+@_where_store
 @click.pass_context
 @with_store_errors
-def consent_withdraw(ctx: click.Context, purpose: str) -> None:
-    _change(ctx, purpose, False)
+def consent_withdraw(ctx: click.Context, purpose: str, config_path: str | None, store_path: str | None) -> None:
+    _change(ctx, purpose, False, config_path, store_path)
 
 
 # -- settings ------------------------------------------------------------------------------
