@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from bluezone.models import Sighting
-from bluezone.schedules.gaen import SCHEDULE, make_metadata
+from bluezone.matching.fixtures import record_meeting
+from bluezone.schedules.gaen import SCHEDULE
 from bluezone.store import DeviceStore
 from bluezone_authority.server.process import province_server
 
@@ -86,16 +86,9 @@ class World:
 
 
 def meet(a: str, b: str, minutes: int, start: int) -> None:
-    """B stores A's real identifiers every 5 minutes at 1 m (48 dB attenuation)."""
+    """A and B sat 1 m apart: B stores A's real identifiers every 5 minutes."""
     with DeviceStore(a) as sa, DeviceStore(b) as sb:
-        meta = make_metadata(-10)
-        rows = []
-        for m in range(0, minutes, 5):
-            t = start + m * 60
-            key = sa.current_key(SCHEDULE, t)
-            ident = SCHEDULE.broadcast(key.key_data, key.rolling_start_interval_number, t // 600, meta)
-            rows.append(Sighting(ident.identifier, t, -58, ident.metadata, -56, 300, "ble"))
-        sb.add_sightings(rows)
+        record_meeting(sa, sb, minutes, start)
 
 
 def both_meet(a: str, b: str, minutes: int, start: int) -> None:

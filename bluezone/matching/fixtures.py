@@ -93,3 +93,20 @@ def deployment(public_pem: str, *, schedule: str = "gaen", risk: dict | None = N
 
 
 INTERVAL = INTERVAL_SECONDS
+
+
+def record_meeting(sender_store: Any, observer_store: Any, minutes: int, start: int) -> None:
+    """Two real phones sat 1 m apart for ``minutes`` from ``start``: the
+    observer's store gets the sender's real broadcast identifiers (from the
+    sender's own current keys, so early rotation and reports line up), one
+    scan every 5 minutes, at 48 dB attenuation."""
+    from ..schedules.gaen import SCHEDULE, make_metadata
+
+    meta = make_metadata(-10)
+    rows = []
+    for m in range(0, minutes, 5):
+        t = start + m * 60
+        key = sender_store.current_key(SCHEDULE, t)
+        ident = SCHEDULE.broadcast(key.key_data, key.rolling_start_interval_number, t // 600, meta)
+        rows.append(Sighting(ident.identifier, t, -58, ident.metadata, -56, 300, "ble"))
+    observer_store.add_sightings(rows)
