@@ -81,6 +81,11 @@ test-deps:
 	@# Debian's chromium for the portal's browser test (Playwright drives it; no browser download).
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "warning: chromium missing; authority/tests/test_portal_browser.py will fail"
+	@# Debian's nginx and systemd-analyze for the front in deploy/ (authority/tests/test_deploy_nginx.py).
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; } \
+		|| echo "warning: nginx missing; authority/tests/test_deploy_nginx.py will fail"
+	@command -v systemd-analyze >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null; } \
+		|| echo "warning: systemd-analyze missing; authority/tests/test_deploy_nginx.py will fail"
 
 # After changing a user-facing text: extract every _() into the templates, merge them into
 # each language's .po (translators fill the new entries), compile the .mo files.
