@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -42,13 +41,27 @@ def _tool(name: str) -> str:
     return path
 
 
-def _render_module():
-    spec = importlib.util.spec_from_file_location("bluezone_nginx_render", DEPLOY / "nginx" / "render.py")
+def _deploy_module(name: str):
+    """deploy/nginx/NAME.py (deploy/ is not a package: it is copied to hosts as files)."""
+    spec = importlib.util.spec_from_file_location(f"bluezone_deploy_{name}", DEPLOY / "nginx" / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
     return module
+
+
+def _render_module():
+    return _deploy_module("render")
+
+
+def Nginx(folder: Path, conf: str, port: int):
+    local = _deploy_module("local")
+    try:
+        local.nginx_binary()
+    except local.NginxMissing as e:
+        pytest.fail(str(e), pytrace=False)
+    return local.LocalNginx(folder, conf, port)
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -65,41 +78,15 @@ def get(url: str, headers: dict[str, str] | None = None, data: bytes | None = No
         return e.code, e.headers, e.read()
 
 
-class Nginx:
-    """``with Nginx(folder, conf):`` Debian's nginx on the rendered config, in the foreground."""
-
-    def __init__(self, folder: Path, site_conf: str, port: int):
-        self.folder, self.port = folder, port
-        (folder / "bluezone.conf").write_text(site_conf)
-        user = "user root;\n" if os.geteuid() == 0 else ""  # pytest's temp folders are 0700
-        temp = "\n".join(f"  {k}_temp_path {folder}/{k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
-        (folder / "nginx.conf").write_text(
-            f"{user}daemon off;\nworker_processes 1;\npid {folder}/nginx.pid;\n"
-            f"error_log {folder}/main-error.log crit;\nevents {{ worker_connections 64; }}\n"
-            f"http {{\n{temp}\n  include {folder}/bluezone.conf;\n}}\n")
-
-    def __enter__(self) -> "Nginx":
-        nginx = _tool("nginx")
-        args = [nginx, "-e", str(self.folder / "startup.log"), "-p", str(self.folder), "-c", str(self.folder / "nginx.conf")]
-        check = subprocess.run([*args, "-t"], capture_output=True, text=True)
-        assert check.returncode == 0, check.stderr
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, (self.folder / "startup.log").read_text()
-            try:
-                get(f"http://127.0.0.1:{self.port}/v1/health")
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("nginx did not answer within 20 s")
-
-    def __exit__(self, *exc) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=20)
-
-    def logs(self) -> dict[str, str]:
-        return {p.name: p.read_text(errors="replace") for p in self.folder.glob("*.log")}
+def logged(nginx, text: str) -> list[str]:
+    """Access-log lines containing ``text``; nginx writes a line once the
+    answer has gone out, so the client may read the answer first: wait for it."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [line for line in nginx.logs().get("access.log", "").splitlines() if text in line]
+        if lines or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.05)
 
 
 def test_the_rendered_default_config_is_the_committed_one():
@@ -133,7 +120,7 @@ def test_nginx_serves_exports_proxies_the_api_and_logs_no_address(tmp_path):
         assert out.returncode == 0, out.stderr
         out = cli("report", "--config", cfg, "--store", phone, "--code", json.loads(out.stdout)["code"])
         assert out.returncode == 0, out.stdout + out.stderr
-        assert "POST /v1/publish\" 200" in nginx.logs()["access.log"]
+        assert logged(nginx, "POST /v1/publish\" 200")
         assert cli("authority", "export", "--config", str(province / "server.toml")).returncode == 0
 
         # the index: short-lived, ETag, 304 on revalidation
@@ -165,7 +152,7 @@ def test_nginx_serves_exports_proxies_the_api_and_logs_no_address(tmp_path):
         status, headers, body = get(f"{url}/v1/publish", {"Content-Type": "application/json"}, b"x" * 65537)
         assert status == 413
         assert json.loads(body)["error"]["code"] == "too_large"
-        refused = [line for line in nginx.logs()["access.log"].splitlines() if "/v1/publish\" 413" in line]
+        refused = logged(nginx, "/v1/publish\" 413")
         assert refused and all("up=-" in line for line in refused)  # no worker was asked
         # at the limit it still reaches the server (which refuses the bad JSON itself)
         status, _, body = get(f"{url}/v1/publish", {"Content-Type": "application/json"}, b"x" * 65536)
