@@ -49,15 +49,19 @@ class Match:
     sighting: Sighting
 
 
-def _match_chunk(chunk: Sequence[KeyRow], index: SightingIndex, derive: Deriver, tolerance: int) -> list[Match]:
+#: A hit before its sighting is read: (key row, identifier, interval, index position).
+Hit = tuple
+
+
+def _hit_chunk(chunk: Sequence[KeyRow], index: SightingIndex, derive: Deriver, tolerance: int) -> list[Hit]:
     pairs = [derive(r[0], r[1], r[2]) for r in chunk]
     big = b"".join([p[0] for p in pairs])
     candidates = index.candidates(big)
     if not len(candidates):
         return []
     L = index.identifier_length
-    by_id, sightings = index.by_id, index.sightings
-    out: list[Match] = []
+    by_id, times = index.by_id, index.times
+    out: list[Hit] = []
     offsets: list[int] | None = None
     for c in candidates.tolist():
         ident = big[c * L : c * L + L]
@@ -72,11 +76,21 @@ def _match_chunk(chunk: Sequence[KeyRow], index: SightingIndex, derive: Deriver,
         interval = row[1] + pos if intervals is None else intervals[pos]
         lo, hi = (interval, interval + 1) if span is None else span
         for si in hits:
-            s = sightings[si]
-            seen = s.time // 600
+            seen = times[si] // 600
             if lo - tolerance <= seen < hi + tolerance:
-                out.append(Match(row, ident, interval, s))
+                out.append((row, ident, interval, si))
     return out
+
+
+def _matches(hits: list[Hit], index: SightingIndex) -> list[Match]:
+    """Hits with their sightings read (in the process that owns the index's
+    store); a sighting deleted meanwhile is no match."""
+    sightings = index.materialise(h[3] for h in hits)
+    return [Match(h[0], h[1], h[2], s) for h, s in zip(hits, sightings, strict=True) if s is not None]
+
+
+def _match_chunk(chunk: Sequence[KeyRow], index: SightingIndex, derive: Deriver, tolerance: int) -> list[Match]:
+    return _matches(_hit_chunk(chunk, index, derive, tolerance), index)
 
 
 def iter_matches(
@@ -92,6 +106,15 @@ def iter_matches(
         yield from _match_chunk(chunk, index, derive, tolerance)
 
 
+def _iter_hits(rows: Iterable[KeyRow], index: SightingIndex, derive: Deriver, tolerance: int) -> Iterator[Hit]:
+    it = iter(rows)
+    while True:
+        chunk = list(itertools.islice(it, CHUNK_KEYS))
+        if not chunk:
+            return
+        yield from _hit_chunk(chunk, index, derive, tolerance)
+
+
 # --- both cores -------------------------------------------------------------------
 
 #: rows_between(a, b) -> the key rows a..b of a batch (each worker reads its own slice).
@@ -99,10 +122,12 @@ RowSource = Callable[[int, int], Iterable[KeyRow]]
 _SHARED: dict = {}
 
 
-def _worker(bounds: tuple[int, int]) -> list[Match]:
+def _worker(bounds: tuple[int, int]) -> list[Hit]:
+    """A forked child's share: hits only. The child never reads the store
+    (its connection belongs to the parent); the parent reads the hit rows."""
     rows_between, index, derive, tolerance = _SHARED["job"]
     gc.disable()  # the forked child allocates no cycles; see match_all
-    return list(iter_matches(rows_between(*bounds), index, derive, tolerance))
+    return list(_iter_hits(rows_between(*bounds), index, derive, tolerance))
 
 
 def default_workers() -> int:
@@ -118,7 +143,7 @@ def match_all(
     With ``workers`` > 1 (default: the CPU count) and at least
     :data:`PARALLEL_MIN_KEYS` keys, the batch is split into contiguous slices
     matched by forked processes that inherit the index (nothing is pickled
-    but the slice bounds and the few matches). Otherwise the rows stream
+    but the slice bounds and the few hits, whose sightings this process reads). Otherwise the rows stream
     through this process.
     """
     workers = default_workers() if workers is None else workers
@@ -146,7 +171,7 @@ def match_all(
         finally:
             gc.unfreeze()
             _SHARED.clear()
-        return [m for part in parts for m in part]
+        return _matches([h for part in parts for h in part], index)
     finally:
         if was_enabled:
             gc.enable()

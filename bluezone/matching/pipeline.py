@@ -6,8 +6,9 @@ Published keys reach a warning through five steps, each its own module::
                         ├─► match ─► (keep) ─► windows ─► (accumulate) ─► score ─► daily risks
     keys ─► derive ─────┘
 
-1. **index** (:mod:`.index`): the device's own sightings, indexed once and
-   reused while they are unchanged (:func:`sighting_index`);
+1. **index** (:mod:`.index`): the device's own sightings (identifiers and
+   times only), indexed once per open store and kept current as sightings
+   are added or purged (:func:`sighting_index`);
 2. **derive** (:mod:`.derive`): the identifiers each published key broadcast,
    through the deployment's key schedule;
 3. **match** (:mod:`.matcher`): the streaming join of 2 and 1, within the
@@ -47,7 +48,7 @@ from typing import Any
 
 from ..models import DailyRisk, ExposureKey, ExposureWindow, ReportType
 from .derive import deriver_for
-from .index import SightingIndex, store_stamp
+from .index import SightingIndex
 from .matcher import KeyRow, Match, RowSource, match_all
 from .risk import score_windows
 from .windows import build_windows, window_from_json
@@ -95,13 +96,15 @@ class Result:
 
 
 def sighting_index(store: Any, identifier_length: int) -> SightingIndex:
-    """The store's index, built once and reused while its sightings are
-    unchanged (a sync of many batches, an evaluation of many senders)."""
-    stamp = store_stamp(store)
+    """The store's index, built once per open store and kept current: reused
+    while nothing was written, extended by the sightings added since (a
+    ``sync --watch`` that runs for days), rebuilt after a purge."""
     index = _INDEXES.get(store)
-    if index is None or index.stamp != stamp or index.identifier_length != identifier_length:
+    if index is None or index.identifier_length != identifier_length:
         index = SightingIndex.from_store(store, identifier_length)
-        _INDEXES[store] = index
+    else:
+        index = index.refreshed(store)
+    _INDEXES[store] = index
     return index
 
 

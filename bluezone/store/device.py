@@ -333,6 +333,17 @@ class DeviceStore:
         for row in self.db.execute(sql, [lo, hi]):
             yield Sighting(row[0], row[1], row[2], row[3] or b"", row[4], row[5], row[6], row[7])
 
+    def sightings_by_rowid(self, rowids: list[int]) -> Iterator[tuple[int, Sighting]]:
+        """(row id, sighting) of each of these rows still stored: the matcher
+        indexes only identifiers and times, and reads the few rows it hits."""
+        if not rowids:
+            return
+        marks = ", ".join("?" * len(rowids))
+        sql = ("SELECT id, identifier, time, rssi, metadata, rssi_max, seconds_since_last_scan, source, tx_power "
+               f"FROM sightings WHERE id IN ({marks})")
+        for row in self.db.execute(sql, list(rowids)):
+            yield row[0], Sighting(row[1], row[2], row[3], row[4] or b"", row[5], row[6], row[7], row[8])
+
     def sighting_count(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM sightings").fetchone()[0]
 
