@@ -195,7 +195,7 @@ def main() -> None:
         _, krows = open_export_rows(data, [pem])
         found = sum(1 for _ in iter_matches(krows, index, gaen_block))
         dt = time.perf_counter() - t
-        print(f"  {len(data) / 1e6:.1f} MB zip: {rate(100_000, dt)}   matches {found}")
+        print(f"  {len(data) / 1e6:.1f} MB zip ({len(data) / 100_000:.1f} bytes per key): {rate(100_000, dt)}   matches {found}")
 
         print("\ncalls per key (cProfile, 10,000 keys):")
         prof = cProfile.Profile()

@@ -122,6 +122,12 @@ async def bench() -> None:
         el, lat, err = await run_phase(UPLOADS, upload)
         report(f"uploads ({UPLOADS} flows × 3 req)", el, lat, err, baseline)
         print(f"{'':28s} {UPLOADS / el:8.1f} complete uploads/s")
+        db = server.settings.database
+        key_rows = server.db.one("SELECT COUNT(*) FROM exposure_keys")[0]
+        server.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL folded in: the file's own size
+        db_bytes = db.stat().st_size
+        print(f"server database: {key_rows} key rows from {UPLOADS} uploads, {db_bytes} bytes "
+              f"({db_bytes / key_rows:.0f} bytes per key, codes and indexes included)")
         total_errors += err
 
         t = time.perf_counter()
