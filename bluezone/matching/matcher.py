@@ -32,6 +32,8 @@ from .index import SightingIndex
 #: Keys derived and tested per vectorised step: ~600 KB of identifiers, which
 #: stays in cache (2,048 keys per step was 3x slower on the join alone).
 CHUNK_KEYS = 256
+#: Slices per worker process for a large batch (see :func:`match_all`).
+SLICES_PER_WORKER = 8
 #: Below this many keys a batch is matched in-process (forking costs more).
 PARALLEL_MIN_KEYS = 200_000
 
@@ -142,7 +144,8 @@ def match_all(
 
     With ``workers`` > 1 (default: the CPU count) and at least
     :data:`PARALLEL_MIN_KEYS` keys, the batch is split into contiguous slices
-    matched by forked processes that inherit the index (nothing is pickled
+    (:data:`SLICES_PER_WORKER` per worker, taken as workers free up) matched
+    by forked processes that inherit the index (nothing is pickled
     but the slice bounds and the few hits, whose sightings this process reads). Otherwise the rows stream
     through this process.
     """
@@ -160,14 +163,17 @@ def match_all(
             or not index.by_id
         ):
             return list(iter_matches(rows_between(0, n), index, derive, tolerance))
-        step = -(-n // workers)
+        # Several slices per worker, handed out as workers free up: a core
+        # that another program slows down takes fewer slices instead of
+        # holding up the whole batch. Results come back in slice order.
+        step = max(CHUNK_KEYS, -(-n // (workers * SLICES_PER_WORKER)))
         bounds = [(i, min(n, i + step)) for i in range(0, n, step)]
         _SHARED["job"] = (rows_between, index, derive, tolerance)
         gc.freeze()  # forked children do not touch (copy) the parent's objects' GC headers
         try:
             ctx = multiprocessing.get_context("fork")
-            with ctx.Pool(len(bounds)) as pool:
-                parts = pool.map(_worker, bounds)
+            with ctx.Pool(min(workers, len(bounds))) as pool:
+                parts = pool.map(_worker, bounds, chunksize=1)
         finally:
             gc.unfreeze()
             _SHARED.clear()
