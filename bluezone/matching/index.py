@@ -125,12 +125,20 @@ class SightingIndex:
         version = data_version(store)
         if version == self.version:
             return self
-        stamp = store_stamp(store)
+        # One pass over the table: its stamp, and whether the rows this index
+        # was built from are all still there, unchanged. Row ids of deleted
+        # newest rows can be reused (``INTEGER PRIMARY KEY``), so the count and
+        # the time total of ``id <= last_id`` are compared: a reinserted row is
+        # a new sighting, heard later than the one it replaced.
+        last_id, count, total = self.stamp
+        row = store.db.conn.execute(
+            "SELECT COALESCE(MAX(id), 0), COUNT(*), TOTAL(time), COUNT(CASE WHEN id <= ? THEN 1 END), "
+            "TOTAL(CASE WHEN id <= ? THEN time END) FROM sightings", [last_id, last_id]).fetchone()
+        stamp: Stamp = (int(row[0]), int(row[1]), float(row[2]))
         if stamp == self.stamp:
             self.version = version
             return self
-        last_id, count, total = self.stamp
-        if self._prefix_unchanged(store, last_id, count, total):
+        if (int(row[3]), float(row[4])) == (count, total):
             new = store.db.conn.execute(
                 "SELECT id, identifier, time FROM sightings WHERE id > ? AND length(identifier) = ? ORDER BY id",
                 [last_id, self.identifier_length]).fetchall()
@@ -139,15 +147,6 @@ class SightingIndex:
                 self.stamp, self.version = stamp, version
                 return self
         return SightingIndex.from_store(store, self.identifier_length)
-
-    def _prefix_unchanged(self, store: Any, last_id: int, count: int, total: float) -> bool:
-        """The rows this index was built from are all still there, unchanged.
-
-        Row ids of a deleted newest row can be reused (``INTEGER PRIMARY KEY``),
-        so the count and the time total of ``id <= last_id`` are compared: a
-        reinserted row is a new sighting, heard later than the one it replaced."""
-        row = store.db.execute("SELECT COUNT(*), TOTAL(time) FROM sightings WHERE id <= ?", [last_id]).fetchone()
-        return (int(row[0]), float(row[1])) == (count, total)
 
     def _append(self, rows: list[tuple[int, bytes, int]]) -> None:
         touched: set[bytes] = set()
