@@ -8,13 +8,15 @@ of a real ``bluezone serve``; and the systemd units, checked by
 * batches are served as immutable, the index with an ETag that answers 304;
 * a body over the server's own limit is refused by nginx itself (the worker
   never sees it), with the server's JSON error code;
-* nothing nginx writes (access log, error logs) holds a client address.
+* nothing nginx writes (access log, error logs) holds a client address,
+  and the access log's times stop at the hour.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -160,6 +162,9 @@ def test_nginx_serves_exports_proxies_the_api_and_logs_no_address(tmp_path):
 
     logs = nginx.logs()
     assert logs["access.log"].count("\n") >= 8
+    # times to the hour, as the server keeps an upload's time: no minutes or seconds
+    assert re.search(r"\[\d{4}-\d\d-\d\dT\d\d\] \"POST /v1/publish\" 200", logs["access.log"])
+    assert not re.search(r"\d\d:\d\d", logs["access.log"])
     for name, text in logs.items():
         assert "127.0.0.1" not in text, (name, text)
 
