@@ -161,3 +161,42 @@ def test_store_backed_index_on_both_cores_reads_hits_in_the_parent(tmp_path, mon
         rows = published(contacts, 1500)
         got = match_rows(rows, SightingIndex.from_store(store), deriver_for(GAEN), workers=workers)
         assert got == reference(store, rows) and len(got) == 18
+
+
+#: What happens to a phone's sightings between two syncs.
+OPERATIONS = st.lists(st.one_of(
+    st.tuples(st.just("meet"), st.integers(0, 4), st.integers(0, 5), st.integers(0, 23)),  # contact, day, hour
+    st.tuples(st.just("background"), st.integers(1, 40)),
+    st.tuples(st.just("purge_before_day"), st.integers(0, 6)),
+    st.tuples(st.just("drop_newest"), st.integers(1, 8)),
+    st.tuples(st.just("forget")),
+), min_size=1, max_size=6)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(ops=OPERATIONS)
+def test_a_kept_index_always_matches_a_fresh_one(tmp_path, ops):
+    contacts = [gaen_key(d) for d in range(5)]
+    rows = published(contacts, 300)
+    with DeviceStore(tmp_path / "h.db", purge_on_open=False) as store:
+        with store.transaction() as conn:  # one store for every example: start empty
+            conn.execute("DELETE FROM sightings")
+        store.add_sightings(background_sightings(300, DAY0, 6, seed=1))
+        pipeline.sighting_index(store, 16)
+        for seed, op in enumerate(ops):
+            if op[0] == "meet":
+                meet(store, contacts[op[1]], op[2], op[3], scans=4)
+            elif op[0] == "background":
+                store.add_sightings(background_sightings(op[1], DAY0, 6, seed=seed + 100))
+            else:
+                with store.transaction() as conn:
+                    if op[0] == "purge_before_day":
+                        conn.execute("DELETE FROM sightings WHERE time < ?", [DAY0 + op[1] * 86400])
+                    elif op[0] == "drop_newest":
+                        conn.execute("DELETE FROM sightings WHERE id > (SELECT MAX(id) FROM sightings) - ?", [op[1]])
+                    else:
+                        conn.execute("DELETE FROM sightings")
+            kept = pipeline.sighting_index(store, 16)
+            assert len(kept) == store.sighting_count()
+            assert match_rows(rows, kept, deriver_for(GAEN)) == reference(store, rows)
