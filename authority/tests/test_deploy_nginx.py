@@ -153,7 +153,8 @@ def test_nginx_serves_exports_proxies_the_api_and_logs_no_address(tmp_path):
         # over the limit: nginx answers 413 itself, with the server's error code
         status, headers, body = get(f"{url}/v1/publish", {"Content-Type": "application/json"}, b"x" * 65537)
         assert status == 413
-        assert json.loads(body)["error"]["code"] == "too_large"
+        refusal = json.loads(body)["error"]
+        assert refusal["code"] == "too_large" and refusal["messages"]["vi"] == "nội dung vượt quá 65536 byte"
         refused = logged(nginx, "/v1/publish\" 413")
         assert refused and all("up=-" in line for line in refused)  # no worker was asked
         # at the limit it still reaches the server (which refuses the bad JSON itself)
