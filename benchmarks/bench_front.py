@@ -117,8 +117,9 @@ def main() -> None:
     render, local = _deploy("render"), _deploy("local")
     try:
         local.nginx_binary()
-    except local.NginxMissing as e:
-        raise SystemExit(f"bench_front: {e}") from None
+    except local.NginxMissing as e:  # said loudly, and the other benchmarks still run
+        print(f"bench_front NOT RUN: {e}")
+        return
     with tempfile.TemporaryDirectory(prefix="bz-front-") as tmp:
         folder = Path(tmp)
         server_port, nginx_port = free_port(), free_port()
