@@ -108,6 +108,22 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+async def index_sizes(base: str, folder: Path) -> tuple[int, int, int]:
+    """(names, plain bytes, gzip bytes on the wire) of a full 14-day index of
+    hourly batches, served by nginx: what a phone fetches after each batch."""
+    now = int(time.time()) // 3600 * 3600
+    names = [f"{1000 + i}-{now - (336 - i) * 3600}-{now - (335 - i) * 3600}.zip" for i in range(336)]
+    (folder / "sizing").mkdir(parents=True, exist_ok=True)
+    (folder / "sizing" / "index.txt").write_text("".join(f"{n}\n" for n in names))
+    async with aiohttp.ClientSession(auto_decompress=False) as s:
+        async with s.get(f"{base}/v1/feeds/sizing/index.txt", headers={"Accept-Encoding": "identity"}) as r:
+            plain = len(await r.read())
+        async with s.get(f"{base}/v1/feeds/sizing/index.txt", headers={"Accept-Encoding": "gzip"}) as r:
+            assert r.headers.get("Content-Encoding") == "gzip"
+            packed = len(await r.read())
+    return len(names), plain, packed
+
+
 async def etag_of(base: str) -> str:
     async with aiohttp.ClientSession() as s, s.get(f"{base}/v1/feeds/keys/index.txt") as r:
         return r.headers["ETag"]
@@ -147,6 +163,9 @@ def main() -> None:
                 print(f"  {label:26s} {down:7,.0f} downloads/s, {per_down * 1e6:6.0f} µs CPU each "
                       f"(≈ {1 / max(per_down, 1e-9):8,.0f}/s per core);  {cond:7,.0f} conditional index/s (304), "
                       f"{per_cond * 1e6:5.0f} µs CPU each;  errors {e1 + e2}")
+            n, plain, packed = asyncio.run(index_sizes(front_url, folder / "exports"))
+            print(f"index of {n} names (14 days of hourly batches) through nginx: {plain:,} B plain, "
+                  f"{packed:,} B gzip ({plain / packed:.1f}x smaller)")
             (sd, sc), (nd, nc) = results.values()
             print(f"CPU per request, server / nginx: downloads {sd / max(nd, 1e-9):.1f}x, conditional index "
                   f"{sc / max(nc, 1e-9):.1f}x   (a download = index + {out['bytes']:,} B batch; {CONCURRENCY} "

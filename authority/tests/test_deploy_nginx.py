@@ -14,6 +14,7 @@ of a real ``bluezone serve``; and the systemd units, checked by
 
 from __future__ import annotations
 
+import gzip
 import importlib.util
 import json
 import re
@@ -135,6 +136,10 @@ def test_nginx_serves_exports_proxies_the_api_and_logs_no_address(tmp_path):
         assert (status, body304) == (304, b"")
         names = body.decode().split()
         assert names
+        # compressed for a client that asks (the phone's aiohttp does), and still revalidated
+        status, headers, packed = get(f"{url}/v1/feeds/keys/index.txt", {"Accept-Encoding": "gzip"})
+        assert (status, headers["Content-Encoding"]) == (200, "gzip") and gzip.decompress(packed) == body
+        assert get(f"{url}/v1/feeds/keys/index.txt", {"Accept-Encoding": "gzip", "If-None-Match": headers["ETag"]})[0] == 304
 
         # a batch: immutable, the exporter's bytes
         status, headers, data = get(f"{url}/v1/feeds/keys/{names[-1]}")
