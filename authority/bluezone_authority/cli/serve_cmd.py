@@ -36,7 +36,7 @@ def register(cli: click.Group) -> None:
 
         from ..server import AuthorityServer, create_app
         from ..server.announce import ANNOUNCER
-        from ..server.workers import Supervisor, WorkerInfo, bind, serve_on
+        from ..server.workers import Supervisor, WorkerInfo, reserve, serve_on
 
         config = load_config_or_fail(config_path)
         try:
@@ -62,7 +62,7 @@ def register(cli: click.Group) -> None:
         server.close()
         app[ANNOUNCER].source.close()
         try:
-            sock = bind(host, port)
+            sock = reserve(host, port)
         except OSError as e:
             fail(_("cannot start the server: {error}", error=e.strerror or e))
 
@@ -71,9 +71,10 @@ def register(cli: click.Group) -> None:
             asyncio.run(serve_on(create_app(own, config=config, worker=info), sock_, host, port,
                                  s.header_timeout_seconds, lambda bound: None))
 
-        started(sock.getsockname()[:2])
+        address = sock.getsockname()[:2]
+        started(address)
         click.echo(text(_n("{n} worker shares this port.", "{n} workers share this port.", count, n=count)))
-        code = Supervisor(worker, sock, count, lambda line: click.echo(line, err=True), _WorkerMessages).run()
+        code = Supervisor(worker, address, count, lambda line: click.echo(line, err=True), _WorkerMessages).run()
         sock.close()
         click.echo(text(_("Stopped.")))
         sys.exit(code)

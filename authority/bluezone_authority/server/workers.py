@@ -1,10 +1,15 @@
 """``bluezone serve --workers N``: N worker processes behind one port.
 
 Why this shape: the server's work per request is Python (JSON, HMACs,
-signatures), so one process uses one core. The parent binds the listening
-socket once and forks N children that all accept on it (the kernel hands
-each new connection to one of them); no second port, no proxy needed, and a
-restarted worker accepts on the same socket at once.
+signatures), so one process uses one core. The parent reserves the port (a
+bound socket with ``SO_REUSEPORT`` that never listens) and forks N children;
+each child listens on its own ``SO_REUSEPORT`` socket on that port, and the
+kernel spreads new connections over the listening sockets by a hash of the
+client's address and port. One shared listening socket was tried first:
+under a burst the first worker to wake accepted every waiting connection and
+the other stayed idle. No second port and no proxy are needed. The cost: the
+connections waiting in a worker's queue when it dies are reset (clients
+retry), and it is Linux (3.9+) behaviour.
 
 What is shared, and how (docs/server.md, "Several workers"):
 
@@ -71,23 +76,45 @@ def worker_header(worker: WorkerInfo) -> Any:
     return add
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """The one listening socket every worker accepts on."""
+def _socket(host: str, port: int, reuse: bool = True) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.create_server((host, port), family=family, backlog=1024)
-    sock.set_inheritable(True)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    if reuse:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
     return sock
 
 
-#: What a worker runs: (socket, its WorkerInfo) -> never returns normally until stopped.
+def reserve(host: str, port: int) -> socket.socket:
+    """The parent's claim on ``host:port`` (0 picks a free port): bound, never listening.
+
+    A plain bind first: ``SO_REUSEPORT`` alone would let this server share a
+    port with another server of the same user instead of failing (OSError)."""
+    with _socket(host, port, reuse=False) as probe:
+        port = probe.getsockname()[1]
+    return _socket(host, port)
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A worker's own listening socket on the reserved port."""
+    sock = _socket(host, port)
+    sock.listen(1024)
+    return sock
+
+
+#: What a worker runs: (its listening socket, its WorkerInfo); returns when stopped.
 WorkerMain = Callable[[socket.socket, WorkerInfo], None]
 
 
-def _child(main: WorkerMain, sock: socket.socket, info: WorkerInfo) -> None:
+def _child(main: WorkerMain, address: tuple[str, int], info: WorkerInfo) -> None:
     # the parent's Python-level handlers were copied by fork; a worker stops on its own signals
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-    main(sock, info)
+    main(listen(*address), info)
 
 
 @dataclass
@@ -95,7 +122,7 @@ class Supervisor:
     """Starts, watches and stops the workers (the parent process)."""
 
     main: WorkerMain
-    sock: socket.socket
+    address: tuple[str, int]  # the reserved port
     count: int
     say: Callable[[str], None]
     messages: Any  # .died(index, pid, code) / .giving_up(n) -> str, in the operator's language
@@ -108,7 +135,7 @@ class Supervisor:
     def _start(self, index: int) -> None:
         ctx = multiprocessing.get_context("fork")
         info = WorkerInfo(index, self.count, self.key, self.header)
-        proc = ctx.Process(target=_child, args=(self.main, self.sock, info), name=f"bluezone-worker-{index}")
+        proc = ctx.Process(target=_child, args=(self.main, self.address, info), name=f"bluezone-worker-{index}")
         proc.start()
         self.procs[index] = proc
 
@@ -176,4 +203,4 @@ async def serve_on(app: web.Application, sock: socket.socket | None, host: str, 
     sys.stdout.flush()
 
 
-__all__ = ["HEADER_ENV", "Supervisor", "WorkerInfo", "bind", "serve_on", "worker_header"]
+__all__ = ["HEADER_ENV", "Supervisor", "WorkerInfo", "listen", "reserve", "serve_on", "worker_header"]
