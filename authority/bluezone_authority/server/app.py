@@ -217,9 +217,9 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
     middlewares = [body_deadline(s.body_timeout_seconds),
                    *make_middlewares(s.max_body_bytes, s.answer_floor_ms / 1000,
                                      languages=tuple(languages) if languages else None)]
-    if worker is not None and worker.header:
-        middlewares.insert(0, worker_header(worker))
     app = web.Application(client_max_size=s.max_body_bytes, middlewares=middlewares)
+    if worker is not None and worker.header:
+        app.on_response_prepare.append(worker_header(worker))
     app[SERVER] = server
     if worker is not None and worker.count > 1:
         app[LIMITS] = RateLimits(server.clock, s.trusted_proxies, store=SqlWindows(s.database), key=worker.key)

@@ -64,14 +64,12 @@ class WorkerInfo:
 
 
 def worker_header(worker: WorkerInfo) -> Any:
-    """Middleware adding ``X-Bluezone-Worker: <pid>`` (tests only, see :data:`HEADER_ENV`)."""
+    """``on_response_prepare`` handler adding ``X-Bluezone-Worker: <pid>``
+    (tests only, see :data:`HEADER_ENV`); a signal, not a middleware, so
+    streamed answers (the event stream) carry it too."""
 
-    @web.middleware
-    async def add(request: web.Request, handler: Any) -> web.StreamResponse:
-        response = await handler(request)
-        if not response.prepared:
-            response.headers["X-Bluezone-Worker"] = str(os.getpid())
-        return response
+    async def add(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["X-Bluezone-Worker"] = str(os.getpid())
 
     return add
 
@@ -79,6 +77,7 @@ def worker_header(worker: WorkerInfo) -> Any:
 def _socket(host: str, port: int, reuse: bool = True) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # connections in TIME_WAIT do not hold the port
     if reuse:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
