@@ -30,6 +30,9 @@ PHONES = 5
 SYNC_DONE = re.compile(r"^Sync done: (\d+) new batches", re.M)
 FAST = "answer_floor_ms = 0\nmin_batch_keys = 0\nevents_poll_seconds = 0.2\nevents_heartbeat_seconds = 1\n"
 
+#: a day inside the retention window (the server purges older keys at start)
+YESTERDAY = (int(time.time()) // 86400 - 1) * 144
+
 
 def admin_token(folder: Path) -> str:
     server = AuthorityServer.from_config(load_config(folder / "server.toml"))
@@ -44,8 +47,8 @@ def add_keys(folder: Path, n: int = 3) -> None:
     with db:
         for _ in range(n):
             db.execute("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
-                       " report_type, dsos, created_at, available_at) VALUES (?, 2960000, 144, 4, 1, 0, 0, 0)",
-                       (os.urandom(16),))
+                       " report_type, dsos, created_at, available_at) VALUES (?, ?, 144, 4, 1, 0, 0, 0)",
+                       (os.urandom(16), YESTERDAY))
     db.close()
 
 
