@@ -30,8 +30,8 @@ import time
 from pathlib import Path
 
 import aiohttp
-
 from bench_server import CONCURRENCY, report, run_phase
+
 from bluezone.config import load_config
 from bluezone.transport import pad_body
 from bluezone.verification import keys_hmac

@@ -111,7 +111,7 @@ async def test_exports_asked_of_both_workers_at_once_make_one_batch_and_one_cons
     proc, folder, token = served
     db = sqlite3.connect(folder / "server.db", timeout=30)
     with db:
-        for i in range(20):
+        for _ in range(20):
             db.execute("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
                        " report_type, dsos, created_at, available_at) VALUES (?, ?, 144, 4, 1, 0, 0, 0)",
                        (os.urandom(16), YESTERDAY))

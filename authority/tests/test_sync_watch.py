@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 import aiohttp
-from bluezone_authority.server import AuthorityServer
+
 from bluezone.config import load_config
+from bluezone_authority.server import AuthorityServer
 from bluezone_authority.server.process import ServerProcess, province_server
 from bluezone_authority.server.workers import HEADER_ENV
 
@@ -159,7 +160,7 @@ def test_five_watching_phones_sync_once_per_batch_from_two_workers(tmp_path):
                 assert [e[0] for e in replay] == ["1", "2"] and replay[1][1] == second
             finally:
                 codes = [p.stop() for p in phones]
-            for p, code in zip(phones, codes):
+            for p, code in zip(phones, codes, strict=True):
                 out = p.text()
                 assert code == 0 and p.syncs() == [0, 1, 1], out
                 assert out.count("New batch announced") == 2 and out.rstrip().endswith("Stopped watching.")
@@ -182,7 +183,7 @@ def test_a_phone_reconnects_and_gets_the_batch_made_while_the_server_was_down(tm
             add_keys(tmp_path)
             export(server.url, token)
             wait_for(lambda: phone.syncs() == [1, 1], "the sync of batch 2")  # its Last-Event-ID is now 2
-    # the server is down: a batch is exported by the command line meanwhile
+            # the server is down: a batch is exported by the command line meanwhile
             server.__exit__(None, None, None)
             wait_for(lambda: "trying again" in phone.text(), "the phone to notice")
             add_keys(tmp_path)
