@@ -239,3 +239,22 @@ def test_a_clear_error_for_a_port_in_use(tmp_path, served):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.count("\n") <= 1 and "cannot start the server" in out.stderr
+
+
+def test_workers_that_keep_dying_stop_the_whole_server_loudly(tmp_path):
+    proc = province_server(tmp_path, server_extra="workers = 2\n")
+    with proc:
+        # from now on no worker can open the database: every restart fails at once
+        (tmp_path / "server.db").rename(tmp_path / "moved.db")
+        (tmp_path / "server.db").mkdir()
+        os.kill(_a_worker_of(proc.proc.pid), signal.SIGKILL)
+        assert proc.proc.wait(timeout=60) == 1  # gave up: exit code 1, not a restart loop
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log
+    assert log.count("cannot start the server") >= 5  # each failed restart said why, in one line
+
+
+def _a_worker_of(parent: int) -> int:
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    assert children, "the server has no worker"
+    return int(children[0])

@@ -67,7 +67,10 @@ def register(cli: click.Group) -> None:
             fail(_("cannot start the server: {error}", error=e.strerror or e))
 
         def worker(sock_: socket.socket, info: WorkerInfo) -> None:
-            own = AuthorityServer.from_config(config)
+            try:
+                own = AuthorityServer.from_config(config)
+            except Exception as e:  # one line for the operator; the parent counts the exit
+                fail(_("cannot start the server: {error}", error=e.args[0] if e.args else e))
             asyncio.run(serve_on(create_app(own, config=config, worker=info), sock_, host, port,
                                  s.header_timeout_seconds, lambda bound: None))
 
