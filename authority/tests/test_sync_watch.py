@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from bluezone.config import load_config
 from bluezone_authority.server import AuthorityServer
@@ -243,3 +244,29 @@ async def test_a_bad_last_event_id_is_refused_with_a_stable_code_and_a_full_work
     finally:
         await r.http.close()
         r.server.close()
+
+
+@pytest.mark.parametrize("kind", ["sqlite-data-version", "any-database"])
+async def test_each_batch_source_announces_a_new_batch_once(tmp_path, kind):
+    from bluezone_authority.server.announce import Announcer, DatabaseBatchSource, SqliteBatchSource
+    from bluezone_authority.server.testing import settings_for
+
+    server = AuthorityServer(settings_for(tmp_path, min_batch_keys=0))
+    source = SqliteBatchSource(server.db.path) if kind == "sqlite-data-version" else DatabaseBatchSource(server.db)
+    announcer = Announcer(source, poll_seconds=3600, max_listeners=10)  # polled by hand below
+    announcer.start()
+    try:
+        queue = announcer.listen("keys")
+        announcer.poll()
+        assert queue.empty()
+        with server.db.transaction() as c:
+            c.execute("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
+                      " report_type, dsos, created_at, available_at) VALUES (?, ?, 144, 4, 1, 0, 0, 0)",
+                      (os.urandom(16), YESTERDAY))
+        name = server.export_now()["batch"]
+        announcer.poll()
+        announcer.poll()
+        assert queue.get_nowait() == (1, name) and queue.empty()
+    finally:
+        await announcer.stop()
+        server.close()

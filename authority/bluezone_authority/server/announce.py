@@ -18,8 +18,11 @@ How every worker learns of a batch another worker built: each worker has one
 :class:`Announcer` that watches a *batch source*. :class:`SqliteBatchSource`
 polls (every ``events_poll_seconds``) ``PRAGMA data_version`` — which
 changes only when another connection committed — and only then asks for the
-newest sequence number of each feed. A PostgreSQL source would wait on
-LISTEN/NOTIFY instead; it is one small class with the same three methods.
+newest sequence number of each feed. On any other database
+:class:`DatabaseBatchSource` asks for the newest numbers at every poll
+through the server database's own ``all()`` (one indexed query a second per
+worker). A PostgreSQL source that waits on LISTEN/NOTIFY instead is one
+small class with the same methods (not written yet).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import contextlib
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -90,6 +93,37 @@ class SqliteBatchSource:
 
     def close(self) -> None:
         self.conn.close()
+
+
+class DatabaseBatchSource:
+    """:class:`BatchSource` through the server database's own ``all()``, for
+    a backend with no cheaper change signal wired yet: every poll asks for
+    each feed's newest number (one indexed query)."""
+
+    def __init__(self, db: Any):
+        self.db = db
+
+    def changed(self) -> bool:
+        return True
+
+    def latest(self) -> dict[str, int]:
+        return {feed: seq for feed, seq in self.db.all("SELECT feed, max(seq) FROM batches GROUP BY feed")}
+
+    def after(self, feed: str, seq: int, limit: int = MAX_REPLAY) -> list[Announcement]:
+        return [(int(s), str(n)) for s, n in self.db.all(
+            "SELECT seq, name FROM batches WHERE feed = ? AND seq > ? ORDER BY seq LIMIT ?", (feed, seq, limit))]
+
+    def close(self) -> None:
+        pass  # the database is the server's, closed with it
+
+
+def source_for(db: Any) -> BatchSource:
+    """The cheapest source the database offers: ``data_version`` on a SQLite
+    file, else :class:`DatabaseBatchSource`."""
+    path = getattr(db, "path", None)
+    if isinstance(path, Path) and path.exists():
+        return SqliteBatchSource(path)
+    return DatabaseBatchSource(db)
 
 
 class Announcer:
@@ -215,12 +249,12 @@ async def feed_events(request: web.Request) -> web.StreamResponse:
 HEARTBEAT: web.AppKey[float] = web.AppKey("bluezone_events_heartbeat", float)
 
 
-def install(app: web.Application, database: Path, *, poll_seconds: float, heartbeat_seconds: float,
+def install(app: web.Application, db: Any, *, poll_seconds: float, heartbeat_seconds: float,
             max_listeners: int) -> None:
     """Add the events route and its announcer (started and stopped with the app)."""
     app.router.add_get("/v1/feeds/{feed}/events", feed_events)
     app[HEARTBEAT] = heartbeat_seconds
-    app[ANNOUNCER] = Announcer(SqliteBatchSource(database), poll_seconds=poll_seconds, max_listeners=max_listeners)
+    app[ANNOUNCER] = Announcer(source_for(db), poll_seconds=poll_seconds, max_listeners=max_listeners)
 
     async def on_startup(app: web.Application) -> None:
         app[ANNOUNCER].start()
@@ -232,4 +266,5 @@ def install(app: web.Application, database: Path, *, poll_seconds: float, heartb
     app.on_shutdown.append(on_shutdown)
 
 
-__all__ = ["ANNOUNCER", "Announcer", "BatchSource", "SqliteBatchSource", "feed_events", "install"]
+__all__ = ["ANNOUNCER", "Announcer", "BatchSource", "DatabaseBatchSource", "SqliteBatchSource", "feed_events",
+           "install", "source_for"]

@@ -202,6 +202,9 @@ async def _background(app: web.Application):
 
 
 async def _close(app: web.Application) -> None:
+    close = getattr(app[LIMITS].store, "close", None)
+    if close is not None:  # the shared counters' own connection
+        close()
     app[SERVER].close()
 
 
@@ -222,7 +225,7 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
         app.on_response_prepare.append(worker_header(worker))
     app[SERVER] = server
     if worker is not None and worker.count > 1:
-        app[LIMITS] = RateLimits(server.clock, s.trusted_proxies, store=SqlWindows(s.database), key=worker.key)
+        app[LIMITS] = RateLimits(server.clock, s.trusted_proxies, store=SqlWindows.on_sqlite(s.database), key=worker.key)
         background = background and worker.index == 0
     else:
         app[LIMITS] = RateLimits(server.clock, s.trusted_proxies)
@@ -234,7 +237,7 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
     app.router.add_post("/v1/decoy", decoy)
     app.router.add_get("/v1/feeds/{feed}/index.txt", feed_index)
     app.router.add_get(r"/v1/feeds/{feed}/{name:[0-9]+-[0-9]+-[0-9]+\.zip}", feed_file)
-    announce.install(app, s.database, poll_seconds=s.events_poll_seconds, heartbeat_seconds=s.events_heartbeat_seconds,
+    announce.install(app, server.db, poll_seconds=s.events_poll_seconds, heartbeat_seconds=s.events_heartbeat_seconds,
                      max_listeners=s.events_max_clients)
     app.router.add_post("/v1/authority/codes", issue_code)
     app.router.add_post("/v1/authority/one-time-tokens", issue_one_time_token)

@@ -97,9 +97,10 @@ def _rate_windows(conn: Any) -> None:
     """Rate limits shared by the server's worker processes (:mod:`.shared_limits`):
     one row per minute, bucket and client, the client only as an HMAC under
     a key that is never written down."""
+    # "minute", not "window": WINDOW is a reserved word in PostgreSQL
     conn.execute("""CREATE TABLE IF NOT EXISTS rate_windows (
-        window INTEGER NOT NULL, bucket TEXT NOT NULL, client BLOB NOT NULL, count INTEGER NOT NULL,
-        PRIMARY KEY (window, bucket, client)) WITHOUT ROWID""")
+        minute INTEGER NOT NULL, bucket TEXT NOT NULL, client BLOB NOT NULL, count INTEGER NOT NULL,
+        PRIMARY KEY (minute, bucket, client))""")
 
 
 #: The core's named steps. Append new ones; never edit or rename a released one.

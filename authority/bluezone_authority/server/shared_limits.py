@@ -14,16 +14,18 @@ bucket and per client (the client as an HMAC, never an address). Two stores:
   ``synchronous=OFF``: counters are worth nothing after a crash (the HMAC key
   that names the clients dies with the processes), so they need no fsync.
   Rows of windows before the previous one are deleted as windows roll.
-
-A PostgreSQL (or Redis) store implements the same four methods.
+  The SQL is plain, so the same class runs on another backend's
+  transactions (PostgreSQL); a Redis store would implement the same four
+  methods.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -115,82 +117,111 @@ class MemoryWindows:
             self._failed_now.pop(client, None)
 
 
-class SqlWindows:
-    """:class:`WindowStore` in the ``rate_windows`` table (every worker, one budget)."""
+Transaction = Callable[[], contextlib.AbstractContextManager[Any]]
 
-    def __init__(self, database: Path):
-        self.conn = sqlite3.connect(str(database), isolation_level=None, timeout=30)
-        self.conn.execute("PRAGMA synchronous=OFF")
+
+def sqlite_transactions(database: Path) -> tuple[Transaction, Callable[[], None]]:
+    """Write transactions on a connection of their own to the SQLite file, with
+    ``synchronous=OFF`` (see the module docstring), and its ``close``."""
+    conn = sqlite3.connect(str(database), isolation_level=None, timeout=30)
+    conn.execute("PRAGMA synchronous=OFF")
+
+    @contextlib.contextmanager
+    def transaction() -> Iterator[sqlite3.Connection]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    return transaction, conn.close
+
+
+class SqlWindows:
+    """:class:`WindowStore` in the ``rate_windows`` table (every worker, one budget).
+
+    ``transaction`` opens one all-or-nothing write transaction and yields a
+    connection with ``execute(sql, params)`` and ``?`` placeholders: the
+    SQLite one of :func:`sqlite_transactions`, or another backend's. The SQL
+    is plain (``ON CONFLICT ... DO UPDATE``, no SQLite-only function)."""
+
+    def __init__(self, transaction: Transaction, close: Callable[[], None] = lambda: None):
+        self._transaction = transaction
+        self._close = close
         self._cleared = -1
 
-    def close(self) -> None:
-        self.conn.close()
+    @classmethod
+    def on_sqlite(cls, database: Path) -> "SqlWindows":
+        return cls(*sqlite_transactions(database))
 
-    def _count(self, window: int, bucket: str, client: bytes) -> int | None:
-        row = self.conn.execute("SELECT count FROM rate_windows WHERE window = ? AND bucket = ? AND client = ?",
-                                (window, bucket, client)).fetchone()
+    def close(self) -> None:
+        self._close()
+
+    @staticmethod
+    def _count(c: Any, minute: int, bucket: str, client: bytes) -> int | None:
+        row = c.execute("SELECT count FROM rate_windows WHERE minute = ? AND bucket = ? AND client = ?",
+                        (minute, bucket, client)).fetchone()
         return None if row is None else int(row[0])
 
-    def _add(self, window: int, bucket: str, client: bytes, delta: int) -> None:
-        self.conn.execute("INSERT INTO rate_windows (window, bucket, client, count) VALUES (?,?,?,?)"
-                          " ON CONFLICT (window, bucket, client) DO UPDATE SET count = count + excluded.count",
-                          (window, bucket, client, delta))
+    @staticmethod
+    def _add(c: Any, minute: int, bucket: str, client: bytes, delta: int) -> None:
+        c.execute("INSERT INTO rate_windows (minute, bucket, client, count) VALUES (?,?,?,?)"
+                  " ON CONFLICT (minute, bucket, client) DO UPDATE SET count = rate_windows.count + excluded.count",
+                  (minute, bucket, client, delta))
 
-    def _begin(self, window: int) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
-        if window != self._cleared:  # first use of a new minute in this worker: drop old windows
-            self.conn.execute("DELETE FROM rate_windows WHERE window < ?", (window - 1,))
-            self._cleared = window
+    @staticmethod
+    def _failures(c: Any, minute: int) -> int:
+        row = c.execute("SELECT coalesce(sum(count), 0) FROM rate_windows WHERE minute = ? AND bucket = ?",
+                        (minute, FAILED)).fetchone()
+        return int(row[0])
 
-    def _atomic(self, window: int, work: Callable[[], T]) -> T:
-        self._begin(window)
-        try:
-            out = work()
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        self.conn.execute("COMMIT")
-        return out
+    def _atomic(self, minute: int, work: Callable[[Any], T]) -> T:
+        with self._transaction() as c:
+            if minute != self._cleared:  # first use of a new minute in this worker: drop old windows
+                c.execute("DELETE FROM rate_windows WHERE minute < ?", (minute - 1,))
+                self._cleared = minute
+            return work(c)
 
     def hit(self, window: int, bucket: str, client: bytes, per_minute: int, max_clients: int) -> bool:
-        def work() -> bool:
-            count = self._count(window, bucket, client)
-            if count is None and (self._count(window, CLIENTS + bucket, b"") or 0) >= max_clients:
+        def work(c: Any) -> bool:
+            count = self._count(c, window, bucket, client)
+            if count is None and (self._count(c, window, CLIENTS + bucket, b"") or 0) >= max_clients:
                 return False
             if (count or 0) >= per_minute:
                 return False
             if count is None:
-                self._add(window, CLIENTS + bucket, b"", 1)
-            self._add(window, bucket, client, 1)
+                self._add(c, window, CLIENTS + bucket, b"", 1)
+            self._add(c, window, bucket, client, 1)
             return True
 
         return self._atomic(window, work)
 
     def failures(self, window: int) -> int:
-        row = self.conn.execute("SELECT coalesce(sum(count), 0) FROM rate_windows WHERE window = ? AND bucket = ?",
-                                (window, FAILED)).fetchone()
-        return int(row[0])
+        with self._transaction() as c:
+            return self._failures(c, window)
 
     def guess(self, window: int, client: bytes, failures_per_minute: int, max_clients: int) -> int:
-        def work() -> int:
-            if max(self.failures(window), self.failures(window - 1)) >= failures_per_minute:
-                if self._count(window, FAILED, client):
+        def work(c: Any) -> int:
+            if max(self._failures(c, window), self._failures(c, window - 1)) >= failures_per_minute:
+                if self._count(c, window, FAILED, client):
                     return Guess.FAILED_NOW
-                if self._count(window - 1, FAILED, client):
+                if self._count(c, window - 1, FAILED, client):
                     return Guess.FAILED_BEFORE
-            if self._count(window, FAILED, client) is None:
-                if (self._count(window, CLIENTS + FAILED, b"") or 0) >= max_clients:
+            if self._count(c, window, FAILED, client) is None:
+                if (self._count(c, window, CLIENTS + FAILED, b"") or 0) >= max_clients:
                     return Guess.FULL
-                self._add(window, CLIENTS + FAILED, b"", 1)
-            self._add(window, FAILED, client, 1)
+                self._add(c, window, CLIENTS + FAILED, b"", 1)
+            self._add(c, window, FAILED, client, 1)
             return Guess.ALLOWED
 
         return self._atomic(window, work)
 
     def succeeded(self, window: int, client: bytes) -> None:
-        def work() -> None:
-            self.conn.execute("UPDATE rate_windows SET count = count - 1"
-                              " WHERE window = ? AND bucket = ? AND client = ? AND count > 0", (window, FAILED, client))
+        def work(c: Any) -> None:
+            c.execute("UPDATE rate_windows SET count = count - 1"
+                      " WHERE minute = ? AND bucket = ? AND client = ? AND count > 0", (window, FAILED, client))
 
         self._atomic(window, work)
 
