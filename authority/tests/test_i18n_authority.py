@@ -168,7 +168,7 @@ async def test_every_server_error_is_answered_in_the_pseudo_locale(pseudo_locale
     fall back to English)."""
     # [server] is the last section of the test deployment: these lines go into it
     limits = ("decoys_per_client_per_minute = 1\ndeclaration_quota_count = 1\nbody_timeout_seconds = 0.5\n"
-              "uploads_per_client_per_minute = 1000\n")
+              "uploads_per_client_per_minute = 1000\nevents_max_clients = 1\n")
     r = await start(tmp_path, languages=(QPS,), extra=limits + NO_PLUGIN_PAGES)
     server = r.server
     _, admin = server.create_staff_token("admin", "admin")
@@ -228,6 +228,11 @@ async def test_every_server_error_is_answered_in_the_pseudo_locale(pseudo_locale
                         assert body["error"]["code"] == expect
                         answers[expect] = body["error"]
         await send("GET", "/v1/feeds/Not_A_Feed/index.txt", expect="invalid_feed")
+        await send("GET", "/v1/feeds/keys/events", expect="invalid_event_id", headers={"Last-Event-ID": "x"})
+        async with aiohttp.ClientSession() as s:  # one event stream per worker here: the second is refused
+            async with s.get(r.url + "/v1/feeds/keys/events") as held:
+                assert held.status == 200
+                await send("GET", "/v1/feeds/keys/events", expect="too_many_listeners")
         sealed = base64.b64encode(os.urandom(64)).decode()
         async with aiohttp.ClientSession() as s:  # the storage cap is one declaration: the first fits
             async with s.post(r.url + "/v1/declarations", json={"sealed": sealed, "form": "ncovi"}) as resp:

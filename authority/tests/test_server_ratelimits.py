@@ -181,7 +181,7 @@ async def test_plugin_routes_use_the_same_helper(tmp_path):
         assert (await post(R, "/v1/plugin-upload", {}, "198.51.100.2"))[0] == 200
         # the limiter's tables hold keyed hashes, never an address
         limits = app[LIMITS]
-        tables = repr((limits._counts, limits._failed_now, limits._failed_before))
+        tables = repr(vars(limits.store))
         assert "venue-trace" in tables and "198.51.100" not in tables and "127.0.0.1" not in tables
     finally:
         await http.close()

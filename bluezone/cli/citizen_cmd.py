@@ -200,10 +200,22 @@ async def _sync(device: Device) -> Any:
 @store_option
 # cover traffic has its own schedule ('bluezone cover'); the flag is kept so old scripts still run
 @click.option("--no-decoy", is_flag=True, hidden=True)
+@click.option("--watch", is_flag=True,
+              help=N_("Keep running: sync each time the authority announces a new batch (Ctrl-C stops)."))
+@click.option("--max-delay", type=click.FloatRange(0, 3600), default=300, show_default=True, metavar="SECONDS",
+              help=N_("With --watch: wait a random time up to this long before each sync, to spread the load."))
+@click.option("--poll-seconds", type=click.FloatRange(1, 86400), default=900, show_default=True,
+              help=N_("With --watch: how often to sync when the server does not announce batches."))
 @with_store_errors
-def sync_command(config_path: str, store_path: str, no_decoy: bool) -> None:
+def sync_command(config_path: str, store_path: str, no_decoy: bool, watch: bool, max_delay: float,
+                 poll_seconds: float) -> None:
     device = _open(config_path, store_path)
     lang = device.language
+    if watch:
+        from ..watch import WatchSettings
+
+        _watch(device, WatchSettings(max_delay=max_delay, poll_seconds=poll_seconds))
+        return
     console = Console(stderr=True)
     try:
         with console.status(text(N_("Downloading published keys and matching them on this phone…"), lang)):
@@ -215,17 +227,65 @@ def sync_command(config_path: str, store_path: str, no_decoy: bool) -> None:
     if stats.feeds_failed and not stats.batches_processed and not stats.batches_failed:
         # nothing could be reached at all: say why, and what to do, as before
         fail(_next_step(stats.feed_error_code or "network", stats.errors[0], lang), code=1)
-    with use_languages(lang):
-        click.echo(str(_("Sync done: {batches} new batches, {exposures} new exposures, {alerts} new warnings.",
-                         batches=stats.batches_processed, exposures=stats.exposures_new, alerts=stats.alerts_new)))
-        if stats.feeds_failed:
-            click.echo(str(_n("{n} feed could not be downloaded (tried again next time).",
-                              "{n} feeds could not be downloaded (tried again next time).", stats.feeds_failed)),
-                       err=True)
-        if stats.batches_failed:
-            click.echo(str(_n("{n} batch could not be downloaded or used and was skipped (tried again next time).",
-                              "{n} batches could not be downloaded or used and were skipped (tried again next time).",
-                              stats.batches_failed)), err=True)
+    first, *problems = _sync_lines(stats)
+    click.echo(text(first, lang))
+    for line in problems:
+        click.echo(text(line, lang), err=True)
+
+
+def _sync_lines(stats: Any) -> list[Message]:
+    """What one sync did, as the lines the person reads."""
+    lines = [_("Sync done: {batches} new batches, {exposures} new exposures, {alerts} new warnings.",
+               batches=stats.batches_processed, exposures=stats.exposures_new, alerts=stats.alerts_new)]
+    if stats.feeds_failed:
+        lines.append(_n("{n} feed could not be downloaded (tried again next time).",
+                        "{n} feeds could not be downloaded (tried again next time).", stats.feeds_failed))
+    if stats.batches_failed:
+        lines.append(_n("{n} batch could not be downloaded or used and was skipped (tried again next time).",
+                        "{n} batches could not be downloaded or used and were skipped (tried again next time).",
+                        stats.batches_failed))
+    return lines
+
+
+def _watch(device: Device, settings: Any) -> None:
+    """``sync --watch``: :class:`bluezone.watch.Watcher` with this phone's sync
+    and transport; progress lines in the phone's language, one per line so a
+    log keeps them; Ctrl-C or SIGTERM stops it cleanly (exit 0)."""
+    import signal
+
+    from ..sync import sync
+    from ..watch import Watcher
+
+    lang = device.language
+
+    def say(message: Message) -> None:
+        click.echo(text(message, lang))
+
+    async def one_sync() -> None:
+        stats = await sync(device.store, device.config, device.transport(), f2_opt_in=device.f2_opt_in,
+                           language=lang)
+        device.store.set_meta("last_sync", str(device.store.now()))
+        for line in _sync_lines(stats):
+            say(line)
+
+    async def main() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        events = getattr(device.transport(), "events", None)
+        try:
+            await Watcher(one_sync, say, settings, events).run()
+        finally:
+            if device._transport is not None:
+                await device._transport.close()
+
+    try:
+        asyncio.run(main())
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        pass
+    finally:
+        device.store.close()
+    say(_("Stopped watching."))
 
 
 @click.command("report", cls=Command,

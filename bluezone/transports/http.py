@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -162,6 +162,37 @@ class HttpTransport(DownloadAll):
             raise wire.error_from(status, _json_or_none(data))
         return PublishedBatch(feed, name, data, *_times(name))
 
+    async def events(self, feed: str, last_event_id: str | None = None,
+                     idle_seconds: float = 90) -> AsyncIterator[tuple[str, str] | None]:
+        """The feed's announcements (``GET /v1/feeds/{feed}/events`` on the API
+        host, never the download mirror: a CDN does not stream).
+
+        Yields ``None`` once the stream is open, then ``(id, data)`` per event
+        (id = batch number, data = batch name). Ends by raising
+        :class:`TransportError`: ``no_events`` when the server has no such
+        route (404, or an answer that is not an event stream), ``network``
+        when the connection fails, drops, or stays silent — not even a
+        heartbeat — for ``idle_seconds``."""
+        session = await self._sess()
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
+        if last_event_id:
+            headers["Last-Event-ID"] = last_event_id
+        url = f"{self.url}/v1/feeds/{feed}/events"
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout.sock_connect, sock_read=idle_seconds)
+        self.stats["requests"] += 1
+        try:
+            async with session.get(url, headers=headers, timeout=timeout) as resp:
+                if resp.status == 404 or (resp.status == 200 and resp.content_type != "text/event-stream"):
+                    raise TransportError("no_events", str(_("{url} does not announce batches", url=url)), resp.status)
+                if resp.status != 200:
+                    raise TransportError("network", f"GET {url}: HTTP {resp.status}", resp.status, retryable=True)
+                yield None
+                async for item in sse_events(resp.content):
+                    yield item
+        except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, ValueError) as e:
+            raise TransportError("network", f"GET {url}: {e.__class__.__name__} {e}", retryable=True) from None
+        raise TransportError("network", f"GET {url}: the stream ended", retryable=True)
+
     async def redeem_code(self, code: str) -> VerifiedCode:
         return wire.parse_verified(await self._post("/v1/verify", wire.verify_body(code)))
 
@@ -202,6 +233,39 @@ async def _read_capped(resp: aiohttp.ClientResponse, url: str, limit: int) -> by
             raise TransportError("too_large", str(_("{url} answered more than {limit} bytes", url=url, limit=limit)),
                                  resp.status)
     return bytes(body)
+
+
+#: The longest event line accepted (a batch name is about 30 bytes).
+MAX_EVENT_LINE = 4096
+
+
+async def sse_events(stream: aiohttp.StreamReader) -> AsyncIterator[tuple[str, str]]:
+    """``(id, data)`` per event of a ``text/event-stream`` body (the WHATWG
+    rules this client needs: ``id`` and ``data`` fields, comment lines,
+    a blank line ends an event). A line over :data:`MAX_EVENT_LINE` is a
+    broken stream (ValueError)."""
+    event_id = ""
+    data: list[str] = []
+    while True:
+        raw = await stream.readline()
+        if not raw:
+            return
+        if len(raw) > MAX_EVENT_LINE:
+            raise ValueError("event line too long")
+        line = raw.decode("utf-8", "replace").rstrip("\r\n")
+        if not line:
+            if data:
+                yield event_id, "\n".join(data)
+            data = []
+            continue
+        if line.startswith(":"):
+            continue  # heartbeat
+        name, _sep, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "id" and "\0" not in value:
+            event_id = value
+        elif name == "data":
+            data.append(value)
 
 
 def _json_or_none(raw: bytes) -> Any:

@@ -22,12 +22,15 @@ from aiohttp import web
 from bluezone.i18n import _
 from bluezone.plugins import call_hook
 
+from . import announce
 from .errors import ApiError
 from .middleware import make_middlewares, padded_json, read_body, read_json
 from .ratelimit import LIMITS, RateLimits, limit, limits_of, too_many
 from .service import AuthorityServer
+from .shared_limits import SqlWindows
 from .staff import require_role, roles_for_purpose
 from .timeouts import body_deadline
+from .workers import WorkerInfo, worker_header
 
 log = logging.getLogger("bluezone.server")
 SERVER: web.AppKey[AuthorityServer] = web.AppKey("bluezone_server", AuthorityServer)
@@ -199,20 +202,33 @@ async def _background(app: web.Application):
 
 
 async def _close(app: web.Application) -> None:
+    close = getattr(app[LIMITS].store, "close", None)
+    if close is not None:  # the shared counters' own connection
+        close()
     app[SERVER].close()
 
 
-def create_app(server: AuthorityServer, *, config: Any = None, background: bool = True) -> web.Application:
+def create_app(server: AuthorityServer, *, config: Any = None, background: bool = True,
+               worker: WorkerInfo | None = None) -> web.Application:
     """The aiohttp application around ``server``. ``background=False`` leaves
-    out the scheduled jobs (tests call :meth:`AuthorityServer.export_now`)."""
+    out the scheduled jobs (tests call :meth:`AuthorityServer.export_now`).
+    ``worker``: this process's place among ``bluezone serve --workers N``;
+    with more than one, rate limits are counted in the database under the
+    HMAC key all workers share, and only worker 0 runs the schedule."""
     s = server.settings
     languages = getattr(config, "languages", None)  # the deployment's: error answers carry each
     middlewares = [body_deadline(s.body_timeout_seconds),
                    *make_middlewares(s.max_body_bytes, s.answer_floor_ms / 1000,
                                      languages=tuple(languages) if languages else None)]
     app = web.Application(client_max_size=s.max_body_bytes, middlewares=middlewares)
+    if worker is not None and worker.header:
+        app.on_response_prepare.append(worker_header(worker))
     app[SERVER] = server
-    app[LIMITS] = RateLimits(server.clock, s.trusted_proxies)
+    if worker is not None and worker.count > 1:
+        app[LIMITS] = RateLimits(server.clock, s.trusted_proxies, store=SqlWindows.on_sqlite(s.database), key=worker.key)
+        background = background and worker.index == 0
+    else:
+        app[LIMITS] = RateLimits(server.clock, s.trusted_proxies)
     app.router.add_get("/v1/health", health)
     app.router.add_post("/v1/verify", verify)
     app.router.add_post("/v1/certificate", certificate)
@@ -221,6 +237,8 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
     app.router.add_post("/v1/decoy", decoy)
     app.router.add_get("/v1/feeds/{feed}/index.txt", feed_index)
     app.router.add_get(r"/v1/feeds/{feed}/{name:[0-9]+-[0-9]+-[0-9]+\.zip}", feed_file)
+    announce.install(app, server.db, poll_seconds=s.events_poll_seconds, heartbeat_seconds=s.events_heartbeat_seconds,
+                     max_listeners=s.events_max_clients)
     app.router.add_post("/v1/authority/codes", issue_code)
     app.router.add_post("/v1/authority/one-time-tokens", issue_one_time_token)
     app.router.add_get("/v1/authority/embargo", embargo)

@@ -30,6 +30,7 @@ import sqlite_utils
 from bluezone.store import named_migrations as named
 
 from . import declaration_quota
+from .coordination import FileLocks
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS staff_tokens (
@@ -92,10 +93,21 @@ def _key_revisions(conn: Any) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS exposure_keys_revised ON exposure_keys(revised_batch, revised_at)")
 
 
+def _rate_windows(conn: Any) -> None:
+    """Rate limits shared by the server's worker processes (:mod:`.shared_limits`):
+    one row per minute, bucket and client, the client only as an HMAC under
+    a key that is never written down."""
+    # "minute", not "window": WINDOW is a reserved word in PostgreSQL
+    conn.execute("""CREATE TABLE IF NOT EXISTS rate_windows (
+        minute INTEGER NOT NULL, bucket TEXT NOT NULL, client BLOB NOT NULL, count INTEGER NOT NULL,
+        PRIMARY KEY (minute, bucket, client))""")
+
+
 #: The core's named steps. Append new ones; never edit or rename a released one.
 CORE_MIGRATIONS = [named.Migration(named.CORE, "001_schema", _core_schema),
                    named.Migration(named.CORE, "002_coarse_upload_times", _coarse_upload_times),
-                   named.Migration(named.CORE, "003_key_revisions", _key_revisions)]
+                   named.Migration(named.CORE, "003_key_revisions", _key_revisions),
+                   named.Migration(named.CORE, "004_rate_windows", _rate_windows)]
 HOOK = "bluezone_server_migrations"
 
 TABLES = ("staff_tokens", "codes", "exposure_keys", "batches", "one_time_tokens", "declarations",
@@ -113,6 +125,7 @@ class ServerDB:
         :class:`~bluezone.store.named_migrations.MigrationError`, unchanged."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._locks = FileLocks(self.path)
         if not self.path.exists():
             os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         old = os.umask(0o077)
@@ -136,6 +149,11 @@ class ServerDB:
             raise
         finally:
             os.umask(old)
+
+    def exclusive(self, name: str, *, wait: bool = True) -> contextlib.AbstractContextManager[bool]:
+        """A lock held across every process on this database (:mod:`.coordination`):
+        ``with db.exclusive("export"):`` — one exporter at a time."""
+        return self._locks.exclusive(name, wait=wait)
 
     @property
     def conn(self) -> sqlite3.Connection:

@@ -112,6 +112,11 @@ def build_key_batch(db: ServerDB, keys: ServerKeys, settings: ServerSettings, *,
 
     Returns ``None`` when there is nothing to publish (no empty files).
     """
+    with db.exclusive("export"):  # one exporter at a time across workers (lock first, then the write transaction)
+        return _build_key_batch(db, keys, settings, now)
+
+
+def _build_key_batch(db: ServerDB, keys: ServerKeys, settings: ServerSettings, now: int) -> Batch | None:
     from bluezone.export import write_export  # the GAEN format lives in bluezone.export
 
     columns = "key_data, rolling_start, rolling_period, transmission_risk, report_type, dsos"
@@ -160,9 +165,10 @@ def publish_payload(db: ServerDB, keys: ServerKeys, settings: ServerSettings, fe
     data = sign_payload(bytes(payload), keys.export_key, key_id=settings.key_id, key_version=settings.key_version)
     if conn is not None:
         return _insert_batch(conn, feed, _next_seq(conn, feed), int(start_ts), int(end_ts), real_items, data, now)
-    with db.transaction() as c:
-        batch = _insert_batch(c, feed, _next_seq(c, feed), int(start_ts), int(end_ts), real_items, data, now)
-    sync_directory(db, settings.export_dir, feeds=[feed])
+    with db.exclusive("export"):
+        with db.transaction() as c:
+            batch = _insert_batch(c, feed, _next_seq(c, feed), int(start_ts), int(end_ts), real_items, data, now)
+        sync_directory(db, settings.export_dir, feeds=[feed])
     return batch
 
 
@@ -192,7 +198,16 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def sync_directory(db: ServerDB, export_dir: Path, feeds: list[str] | None = None) -> None:
     """Make ``export_dir`` mirror the database: every batch file, an index per
     feed, nothing else (files of purged batches are removed). Files are
-    written before the index that names them, so a CDN never lists a missing file."""
+    written before the index that names them, so a CDN never lists a missing file.
+
+    Holds the ``export`` lock: the folder has one writer at a time, whichever
+    worker asks. Never call it inside a write transaction (the lock is taken
+    before the database's, everywhere)."""
+    with db.exclusive("export"):
+        _sync_directory(db, export_dir, feeds)
+
+
+def _sync_directory(db: ServerDB, export_dir: Path, feeds: list[str] | None) -> None:
     feeds = feeds or [r[0] for r in db.all("SELECT DISTINCT feed FROM batches")]
     for feed in feeds:
         folder = Path(export_dir) / feed

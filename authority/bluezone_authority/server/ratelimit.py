@@ -10,8 +10,9 @@ counted per /64, the block one subscriber gets.
 Nothing here holds a readable address: clients are keyed by an HMAC of the
 address with a key made at start-up and never written anywhere, so the
 tables cannot be turned back into addresses and nothing survives a restart.
-State is per process and in fixed one-minute windows; a deployment running
-several server processes gets each budget once per process.
+State is in fixed one-minute windows, per process by default; the workers of
+``bluezone serve --workers N`` share one HMAC key and count in the database
+(:mod:`.shared_limits`), so each budget holds once for all of them.
 
 The limits are built so that an attacker cannot turn them against real users
 (docs/server.md has the arithmetic):
@@ -42,6 +43,7 @@ from aiohttp import web
 from bluezone.i18n import _
 
 from .errors import ApiError
+from .shared_limits import Guess, MemoryWindows, WindowStore
 
 #: At most this many clients are tracked per table and minute (about 100 bytes
 #: each); beyond it new clients are refused until the minute ends, so a flood
@@ -111,29 +113,23 @@ def _normalise(address: str) -> str:
 
 
 class RateLimits:
-    """The per-process tables behind :func:`limit` and the verify guard."""
+    """The rules behind :func:`limit` and the verify guard; the counting is
+    done by a window store (:mod:`.shared_limits`): this process's memory by
+    default, the database when several workers must share one budget.
+
+    ``key`` is the HMAC key that turns addresses into client keys; workers
+    sharing a store must share it (their parent makes it and never writes it)."""
 
     def __init__(self, clock: Callable[[], float], trusted_proxies: Iterable[str] = (),
-                 max_clients: int = MAX_CLIENTS):
+                 max_clients: int = MAX_CLIENTS, store: WindowStore | None = None, key: bytes | None = None):
         self.clock = clock
         self.trusted = parse_networks(trusted_proxies)
         self.max_clients = max_clients
-        self._key = secrets.token_bytes(32)
-        self._window = -1
-        self._counts: dict[tuple[str, bytes], int] = {}
-        self._failed_now: set[bytes] = set()
-        self._failed_before: set[bytes] = set()
-        self._failures_now = 0
-        self._failures_before = 0
+        self.store: WindowStore = store if store is not None else MemoryWindows()
+        self._key = key if key is not None else secrets.token_bytes(32)
 
-    def _roll(self) -> None:
-        window = int(self.clock()) // 60
-        if window == self._window:
-            return
-        consecutive = window == self._window + 1
-        self._failed_before = self._failed_now if consecutive else set()
-        self._failures_before = self._failures_now if consecutive else 0
-        self._window, self._counts, self._failed_now, self._failures_now = window, {}, set(), 0
+    def _window(self) -> int:
+        return int(self.clock()) // 60
 
     def retry_after(self) -> int:
         """Seconds until the current window ends (for ``Retry-After``)."""
@@ -147,24 +143,17 @@ class RateLimits:
     def hit(self, request: web.Request, bucket: str, per_minute: int) -> int:
         """Count one request of this client in ``bucket``: 0 if allowed, else
         the seconds to wait."""
-        self._roll()
-        slot = (bucket, self.client_key(request))
-        count = self._counts.get(slot)
-        if count is None and len(self._counts) >= self.max_clients:
-            return self.retry_after()
-        count = count or 0
-        if count >= per_minute:
-            return self.retry_after()
-        self._counts[slot] = count + 1
-        return 0
+        if self.store.hit(self._window(), bucket, self.client_key(request), per_minute, self.max_clients):
+            return 0
+        return self.retry_after()
 
     # -- code redemption --------------------------------------------------------------
 
     def under_attack(self, failures_per_minute: int) -> bool:
         """True while all clients together fail at least ``failures_per_minute``
         times in this or the previous minute."""
-        self._roll()
-        return max(self._failures_now, self._failures_before) >= failures_per_minute
+        window = self._window()
+        return max(self.store.failures(window), self.store.failures(window - 1)) >= failures_per_minute
 
     def guess_allowed(self, request: web.Request, per_client: int, failures_per_minute: int) -> int:
         """0 when this client may try a code now, else the seconds to wait.
@@ -176,26 +165,17 @@ class RateLimits:
         wait = self.hit(request, "verify", per_client)
         if wait:
             return wait
-        key = self.client_key(request)
-        if self.under_attack(failures_per_minute):
-            if key in self._failed_now:
-                return self.retry_after() + 60  # clean for a whole minute first
-            if key in self._failed_before:
-                return self.retry_after()
-        if len(self._failed_now) >= self.max_clients:
+        answer = self.store.guess(self._window(), self.client_key(request), failures_per_minute, self.max_clients)
+        if answer == Guess.FAILED_NOW:
+            return self.retry_after() + 60  # clean for a whole minute first
+        if answer in (Guess.FAILED_BEFORE, Guess.FULL):
             return self.retry_after()
-        self._failures_now += 1
-        self._failed_now.add(key)
         return 0
 
     def guess_succeeded(self, request: web.Request) -> None:
         """The client's code was accepted: it is not a guesser (undoes the
         failure :meth:`guess_allowed` counted in advance)."""
-        self._roll()
-        key = self.client_key(request)
-        if key in self._failed_now:
-            self._failed_now.discard(key)
-            self._failures_now = max(0, self._failures_now - 1)
+        self.store.succeeded(self._window(), self.client_key(request))
 
 
 LIMITS: web.AppKey[RateLimits] = web.AppKey("bluezone_rate_limits", RateLimits)

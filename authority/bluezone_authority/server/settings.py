@@ -63,6 +63,14 @@ SERVER_SCHEMA: dict[str, Any] = {
                               "description": "allow F1 (RECURSIVE) uploads so F1 contacts get F2 warnings (opt-in)"},
         "retention_minutes": {"type": "integer", "minimum": 1, "default": 60,
                               "description": "how often retention runs (besides on start)"},
+        "workers": {"type": "integer", "minimum": 1, "maximum": 64, "default": 1,
+                    "description": "worker processes behind one port (bluezone serve --workers overrides)"},
+        "events_poll_seconds": {"type": "number", "minimum": 0.05, "maximum": 60, "default": 1,
+                                "description": "how often each worker looks for new batches to announce"},
+        "events_heartbeat_seconds": {"type": "number", "minimum": 0.1, "maximum": 300, "default": 15,
+                                     "description": "comment line sent on an idle event stream"},
+        "events_max_clients": {"type": "integer", "minimum": 1, "default": 20000,
+                               "description": "open event streams per worker; more are answered 503"},
     },
     "additionalProperties": False,
     "default": {},
@@ -108,6 +116,10 @@ class ServerSettings:
     body_timeout_seconds: float = FROM_SCHEMA
     recursive_reports: bool = FROM_SCHEMA
     retention_minutes: int = FROM_SCHEMA
+    workers: int = FROM_SCHEMA
+    events_poll_seconds: float = FROM_SCHEMA
+    events_heartbeat_seconds: float = FROM_SCHEMA
+    events_max_clients: int = FROM_SCHEMA
     # from other sections (see from_config)
     retention_days: int = CORE_SCHEMA["retention"]["properties"]["days"]["default"]
     region: str = "452"

@@ -1,0 +1,95 @@
+"""Named locks that hold across the server's worker processes.
+
+Why: with ``bluezone serve --workers N`` every worker may be asked to build
+an export (the schedule, ``POST /v1/authority/exports``, retention, a
+plugin publishing to its feed). The database already keeps two batches from
+taking one sequence number, but the export folder is plain files: two
+workers rewriting the same ``index.txt`` or ``.name.tmp`` at once could
+leave a file of one with the name of the other. So the whole "build a batch
+and mirror the folder" step runs under one named lock, and the folder has
+one writer at a time.
+
+On SQLite the lock is ``flock`` on a file beside the database
+(``server.db.export.lock``): the kernel releases it when a worker dies, so a
+killed exporter never leaves the others waiting. A PostgreSQL backend takes
+an advisory lock instead; anything with :meth:`exclusive` fits
+(:class:`LockProvider`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+
+
+class LockProvider(Protocol):
+    """What the server needs from a backend to serialise a job across processes."""
+
+    def exclusive(self, name: str, *, wait: bool = True) -> contextlib.AbstractContextManager[bool]:
+        """Hold the lock ``name`` for the ``with`` block. With ``wait=False``
+        the block runs at once and receives ``False`` when another process
+        holds it (the caller skips its work)."""
+        ...
+
+
+class FileLocks:
+    """:class:`LockProvider` for SQLite: ``flock`` on ``<database>.<name>.lock``.
+
+    Also re-entrant inside one process (a job that already holds ``export``
+    may call another that takes it), which ``flock`` on a second descriptor
+    would not be: it would wait for itself."""
+
+    def __init__(self, database: Path):
+        self.database = Path(database)
+        self._held: dict[str, int] = {}
+        self._guard = threading.Lock()
+
+    def path(self, name: str) -> Path:
+        if not _NAME.match(name):
+            raise ValueError(f"lock names are 1-32 of a-z, 0-9 and '-': {name!r}")
+        return self.database.with_name(f"{self.database.name}.{name}.lock")
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str, *, wait: bool = True) -> Iterator[bool]:
+        path = self.path(name)
+        with self._guard:
+            if name in self._held:
+                self._held[name] += 1
+                nested = True
+            else:
+                nested = False
+        if nested:
+            try:
+                yield True
+            finally:
+                with self._guard:
+                    self._held[name] -= 1
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            with self._guard:
+                self._held[name] = 1
+            try:
+                yield True
+            finally:
+                with self._guard:
+                    del self._held[name]
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+
+
+__all__ = ["FileLocks", "LockProvider"]
