@@ -54,6 +54,8 @@ class RadioModel:
     adv_interval_ms: tuple[int, int] = (200, 270)
     calibration_error_sigma_db: float = 1.5
     min_distance_m: float = 0.1
+    #: Loss added at every distance (a vehicle's metal-rich regime; 0 elsewhere).
+    excess_loss_db: float = 0.0
 
     def with_environment(self, **overrides: float) -> "RadioModel":
         return replace(self, **overrides)  # type: ignore[arg-type]  # float fields only (callers pass [sim] figures)
@@ -64,7 +66,8 @@ class RadioModel:
     def mean_rssi(self, distance_m: float, *, tx_hw: float = 0.0, rx_hw: float = 0.0,
                   extra_loss_db: float = 0.0) -> float:
         """RSSI before random terms (shadowing, fading)."""
-        return self.rssi_ref_1m + tx_hw + rx_hw - self.path_loss(distance_m) - extra_loss_db
+        return (self.rssi_ref_1m + tx_hw + rx_hw - self.path_loss(distance_m) - self.excess_loss_db
+                - extra_loss_db)
 
 
 CARRY_LOSS_DB = {"hand": 0.0, "pocket": 3.0, "bag": 8.0}
