@@ -37,7 +37,7 @@ def test_sources_and_sections_are_registered():
     pm = make_plugin_manager()
     sources = collect_named(call_hook(pm.hook.bluezone_proximity_sources), "proximity source")
     assert {"ble", "sim"} <= set(sources)
-    c = config(ble={"model": "Galaxy A51", "manufacturer": "Samsung"}, sim={"scenario": "bus"})
+    c = config(ble={"model": "SM-A515F", "manufacturer": "Samsung"}, sim={"scenario": "bus"})
     assert c.section("ble")["scan_period_seconds"] == 270 and c.section("sim")["devices"] == 10
 
 

@@ -34,8 +34,6 @@ from dataclasses import dataclass, replace
 #: assumption chosen so that 2 m reads about 47 dB with n = 2, matching
 #: Google's remark "attenuation ≈ 47 dB ~ 2 m" (GAEN exposure-window documentation).
 REFERENCE_ATTENUATION_1M = 41.0
-#: The reference phone's calibrated TX power (the shipped table's ``*`` row).
-REFERENCE_TX_POWER = -18
 
 
 @dataclass(frozen=True, slots=True)
