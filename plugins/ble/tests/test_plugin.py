@@ -75,6 +75,10 @@ def test_trace_simulate_prints_progress_and_summary(tmp_path):
                 "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert "100%" in r.stdout and "Summary (" in r.stdout and "Tóm tắt (" in r.stdout and "precision" in r.stdout
+    # the default estimator, and the spread over seeds with the model's source (make bench's summary)
+    assert "rule kalman ≤ 60 dB" in r.stdout
+    assert "office: precision" in r.stdout and " ± " in r.stdout and "fitted to Leith & Farrell" in r.stdout
+    assert "market: precision" not in r.stdout  # only the scenario that was run
     truth = json.loads((out / "truth.json").read_text())
     assert truth["scenario"] == "office" and len(truth["pairs"]) == 10
     assert len(list(out.glob("phone*.db"))) == 5
