@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 import bluezone_ble
-
 from bluezone.schedules.gaen import SCHEDULE, read_tx_power
 from bluezone_ble.calibration import (
     DEFAULT_TABLE,
