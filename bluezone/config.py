@@ -144,6 +144,12 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
             "attenuation": {"type": "string", "enum": ["typical", "min"], "default": "typical",
                             "description": "Which attenuation of a scan instance is weighted and filtered "
                                            "(GAEN typicalAttenuationDb or minAttenuationDb)"},
+            "estimator": {"type": "string", "enum": ["buckets", "median", "quantile", "kalman"],
+                          "default": "kalman",
+                          "description": "How a window's scans become close minutes: GAEN's per-scan buckets, or a "
+                                         "series estimator (bluezone/matching/estimators.py, docs/simulator.md)"},
+            "estimator_threshold_db": {"type": "number", "minimum": 0, "maximum": 255, "default": 60,
+                                       "description": "Attenuation up to which a series estimator calls scans close"},
             "count_self_reports": {"type": "boolean", "default": False,
                                    "description": "Keys reported as SELF_REPORT make windows (their contacts are F1)"},
             "max_seconds_per_scan": {"type": "integer", "minimum": 1, "maximum": 86400, "default": 300,
@@ -294,6 +300,8 @@ class RiskSettings:
     infectiousness_when_onset_unknown: str = FROM_SCHEMA
     f2_alerts: bool = FROM_SCHEMA
     attenuation: str = FROM_SCHEMA
+    estimator: str = FROM_SCHEMA
+    estimator_threshold_db: float = FROM_SCHEMA
     count_self_reports: bool = FROM_SCHEMA
     max_seconds_per_scan: int = FROM_SCHEMA
     minutes_at_attenuation_filters: tuple[Mapping[str, Any], ...] = FROM_SCHEMA

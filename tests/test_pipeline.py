@@ -77,7 +77,8 @@ def test_run_matches_windows_and_scores_with_each_scorer(tmp_path):
         near = _met(store, 20, rssi=-60)  # attenuation 50 dB: immediate
         stranger = ExposureKey(os.urandom(16), interval_number(DAY0 + 86400), 144)
         keys = pipeline.KeyBatch.from_keys([near, stranger])
-        strict = dict(RISK, attenuation_thresholds_db=[40, 45, 48])  # 50 dB is "other": weight 0
+        # 50 dB is "other" (weight 0) for the buckets, and not close for the default estimator
+        strict = dict(RISK, attenuation_thresholds_db=[40, 45, 48], estimator_threshold_db=45)
         result = pipeline.run(store, GAEN, keys, RISK, [pipeline.default_scorer(RISK),
                                                          pipeline.default_scorer(strict)])
         assert {m.key[0] for m in result.matches} == {near.key_data}

@@ -38,7 +38,7 @@ def test_bucket_edges_are_inclusive():
 
 
 def test_bucket_weights_and_minimum_minutes():
-    r = risk(attenuation_thresholds_db=[50, 70, 90],
+    r = risk(estimator="buckets", attenuation_thresholds_db=[50, 70, 90],
              bucket_weights={"immediate": 1.0, "near": 1.0, "medium": 0.5, "other": 0.0})  # minimum 15 min
     [d] = score_windows([window(80, 20)], r)
     assert d.weighted_minutes == 10 and not d.exposed

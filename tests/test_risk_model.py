@@ -28,7 +28,8 @@ CWA_OLD = ROOT / "examples" / "risk" / "cwa-v2-before-1.15.toml"
 
 
 def risk(**over):
-    return config_from_dict(deployment(PEM, risk=over)).risk
+    # this file is about the bucket / Corona-Warn-App model, not the series estimators
+    return config_from_dict(deployment(PEM, risk={"estimator": "buckets", **over})).risk
 
 
 def cwa_risk(path: Path = CWA, **over):

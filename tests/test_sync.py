@@ -152,11 +152,16 @@ def test_tx_power_outside_range_is_dropped(store, config):
 
 def test_rssi_correction_from_calibration_changes_attenuation(store, config):
     k = person(1)
-    meet(store, k, 1, 30, rssi=-75, tx=-10)  # attenuation 65: bucket near (weight 1) → 30 weighted min
-    store.set_meta("rssi_correction_db", "-10")  # corrected: attenuation 75, medium (weight 0.5) → 15 min
+    meet(store, k, 1, 30, rssi=-65, tx=-10)  # attenuation 55: close (≤ 60 dB)
+    store.set_meta("rssi_correction_db", "-10")  # corrected: attenuation 65, not close
     process_batches(store, config, [batch([k])], now=NOW)
+    assert store.exposures() == []
+    other = person(2)  # the same signal another day, without the correction: a close contact
+    meet(store, other, 2, 30, rssi=-65, tx=-10)
+    store.set_meta("rssi_correction_db", "0")
+    process_batches(store, config, [batch([other], name="other")], now=NOW)
     [exposure] = store.exposures()
-    assert exposure.minutes == pytest.approx(15.0)
+    assert exposure.minutes == pytest.approx(30.0)
 
 
 def test_bad_signature_batch_is_refused_and_nothing_is_stored(store, config):

@@ -13,7 +13,9 @@ app's v2 model instead, with a LOW level as well as HIGH
 (:mod:`.risk_model`; ``examples/risk/cwa-v2.toml``). :func:`summarize` gives
 that app's aggregate (total level, most recent low/high day, counts).
 
-Every number comes from the deployment's ``[risk]`` section. A province
+With ``[risk] estimator`` set to ``median``, ``quantile`` or ``kalman`` a
+window's close seconds come from its whole series of scans instead
+(:mod:`.estimators`). Every number comes from the deployment's ``[risk]`` section. A province
 replaces all of this by implementing ``bluezone_score_exposure_windows``.
 """
 
@@ -26,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models import DailyRisk, ExposureWindow, RiskLevel, Tier
-from .risk_model import RiskModel, WindowScore
+from .estimators import SeriesEstimator
+from .risk_model import RiskModel, WindowScore, _setting
 
 _BUCKETS = ("immediate", "near", "medium", "other")
 
@@ -42,6 +45,18 @@ def bucket(attenuation: int, thresholds: list[int]) -> str:
     return "other"
 
 
+#: ``[risk]`` fields of the Corona-Warn-App model: when any is set the
+#: deployment chose that model, and it is applied as configured.
+CUSTOM_MODEL_FIELDS = ("minutes_at_attenuation_weights", "minutes_at_attenuation_filters",
+                       "transmission_risk_level_encoding", "window_risk_levels", "day_risk_levels")
+
+
+def uses_custom_model(risk: dict[str, Any]) -> bool:
+    """True when the section configures the Corona-Warn-App model (then
+    ``estimator`` does not apply)."""
+    return any(_setting(risk, f) for f in CUSTOM_MODEL_FIELDS)
+
+
 def window_score(w: ExposureWindow, risk: dict[str, Any]) -> float:
     """A window's score in weighted seconds (0 for a window a filter drops)."""
     scored = RiskModel.from_risk(risk).score_window(w)
@@ -54,6 +69,9 @@ def score_windows(windows: Iterable[ExposureWindow], risk: dict[str, Any]) -> li
     A day whose windows were all dropped by a filter still has a row (score 0,
     no level), so callers see it was looked at."""
     model = RiskModel.from_risk(risk)
+    estimator = _setting(risk, "estimator") or "buckets"
+    if estimator != "buckets" and not uses_custom_model(risk):
+        return SeriesEstimator(estimator, float(_setting(risk, "estimator_threshold_db"))).score(windows, risk)
     kept: dict[tuple, list[WindowScore]] = defaultdict(list)
     for w in windows:
         key = (w.date, Tier(w.tier))

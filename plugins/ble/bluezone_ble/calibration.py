@@ -7,11 +7,22 @@ writes its calibrated TX power into the advertisement's metadata, and the
 
     attenuation = TX − (RSSI + rssi_correction)
 
-The table ships as package data (``calibration.csv``, illustrative values).
-A deployment may point ``[ble] calibration_file`` at its own file, either in
-Bluezone's column layout or in the layout of the published GAEN calibration
-CSV (``manufacturer, device, model, rssi_correction, tx,
-calibration_confidence``); both are read.
+The packaged default is Google's published GAEN calibration table of
+13 June 2020 (``en_calibration_2020-06-13.csv``, unchanged; provenance in
+``CALIBRATION_SOURCE.txt`` beside it and in docs/ble.md): 9 895 Android
+models, values normalised to an iPhone. A deployment may point
+``[ble] calibration_file`` at another file in any of three layouts, all
+read: Bluezone's (``manufacturer, model, tx_power, rssi_correction,
+confidence``), Google's August 2020 one (``manufacturer, device, model,
+rssi_correction, tx, calibration_confidence``) and Google's June 2020 one
+(``oem, model, rssi correction (…), tx (…), has direct measurement``).
+
+A model the table does not list falls back the way GAEN's confidence levels
+describe: to the median of its manufacturer's rows with confidence LOW (1,
+"average over the manufacturer's devices"), and for an unknown manufacturer
+to the median of the whole table with confidence LOWEST (0, "no
+calibration data"). Both are computed from the table, so no figure here is
+made up; a file with its own ``*`` rows keeps them.
 """
 
 from __future__ import annotations
@@ -19,6 +30,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import statistics
+from collections import defaultdict
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -35,6 +48,10 @@ STORE_META_KEY = "calibration"
 RSSI_CORRECTION_META = "rssi_correction_db"
 #: Metadata version byte for GAEN v1.1 (major 1, minor 1); confidence goes in bits 3..2.
 METADATA_V1_1 = 0x50
+#: The packaged default table (Google's, unchanged).
+DEFAULT_TABLE = "en_calibration_2020-06-13.csv"
+#: GAEN calibration confidence levels.
+LOWEST, LOW, MEDIUM, HIGH = 0, 1, 2, 3
 
 
 class CalibrationError(ValueError):
@@ -102,12 +119,15 @@ class CalibrationTable:
     def parse(cls, text: str) -> "CalibrationTable":
         lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
         reader = csv.DictReader(io.StringIO("\n".join(lines)))
-        fields = {f.strip() for f in (reader.fieldnames or [])}
+        fields = {_column(f) for f in (reader.fieldnames or [])}
         if "manufacturer" not in fields or "model" not in fields:
             raise CalibrationError(_("A calibration CSV needs the columns manufacturer and model"))
         rows = []
         for n, raw in enumerate(reader, 2):
-            row = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
+            row = {_column(k): (v or "").strip() for k, v in raw.items() if k}
+            if "has direct measurement" in row and "confidence" not in row:
+                # Google's June 2020 layout: measured for this model, or estimated from a similar one
+                row["confidence"] = str(HIGH if row["has direct measurement"].lower() == "yes" else MEDIUM)
             confidence = _int(row, "confidence", "calibration_confidence", line=n)
             if not 0 <= confidence <= 3:
                 raise CalibrationError(_("Line {line}: confidence must be 0..3, got {value}", line=n, value=confidence))
@@ -116,15 +136,15 @@ class CalibrationTable:
                 raise CalibrationError(_("Line {line}: tx_power {value} does not fit a signed byte", line=n, value=tx))
             rows.append(Calibration(row["manufacturer"], row["model"], tx,
                                     _int(row, "rssi_correction", line=n), confidence))
-        if not any(r.manufacturer == "*" and r.model == "*" for r in rows):
-            rows.append(Calibration("*", "*", -18, 0, 0))
-        return cls(rows)
+        if not rows:
+            raise CalibrationError(_("The calibration file has no rows"))
+        return cls(rows + fallback_rows(rows))
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "CalibrationTable":
         """The shipped table, or a deployment's own file."""
         if path is None:
-            text = resources.files(__package__).joinpath("calibration.csv").read_text("utf-8")
+            text = resources.files(__package__).joinpath(DEFAULT_TABLE).read_text("utf-8")
         else:
             try:
                 text = Path(path).read_text("utf-8")
@@ -140,6 +160,34 @@ class CalibrationTable:
     @property
     def default(self) -> Calibration:
         return self._index[("*", "*")]
+
+
+def _column(name: str) -> str:
+    """A header cell in Bluezone's terms: Google's June 2020 headers carry an
+    explanation in brackets (``rssi correction (android rssi + …)``)."""
+    key = name.split("(")[0].strip().lower()
+    return {"oem": "manufacturer", "rssi correction": "rssi_correction"}.get(key, key)
+
+
+def fallback_rows(rows: list[Calibration]) -> list[Calibration]:
+    """The ``*`` rows a table lacks: per manufacturer the median of its rows
+    (confidence LOW), and overall the median of every row (LOWEST)."""
+    have = {(r.manufacturer.casefold(), r.model) for r in rows if r.model == "*"}
+    by_maker: dict[str, list[Calibration]] = defaultdict(list)
+    for r in rows:
+        if r.model != "*" and r.manufacturer != "*":
+            by_maker[r.manufacturer].append(r)
+    out = [_median(maker, group, LOW) for maker, group in sorted(by_maker.items())
+           if (maker.casefold(), "*") not in have]
+    measured = [r for group in by_maker.values() for r in group]
+    if ("*", "*") not in have:
+        out.append(_median("*", measured or rows, LOWEST))
+    return out
+
+
+def _median(manufacturer: str, rows: list[Calibration], confidence: int) -> Calibration:
+    return Calibration(manufacturer, "*", round(statistics.median(r.tx_power for r in rows)),
+                       round(statistics.median(r.rssi_correction for r in rows)), confidence)
 
 
 def own_calibration(ble_section: dict[str, Any] | None = None) -> Calibration:

@@ -27,11 +27,12 @@ from bluezone.i18n import N_, Message, _, _n
 from .advertiser import BlueZUnavailable
 from .calibration import CalibrationError
 from .collector import ScanStats
-from .evaluation import RiskRule, evaluate
+from .evaluation import RiskRule, default_rule, evaluate
 from .scanner import AdapterUnavailable
 from .settings import ble_settings, duty_cycle, environment_overrides, radio_model, sim_settings
 from .sim.engine import simulate_async
 from .sim.mobility import SCENARIOS
+from .spread import spread_lines
 
 
 def _fail(message: str | Message) -> NoReturn:
@@ -124,7 +125,7 @@ def _simulate(config: Any, scenario: str, devices: int | None, minutes: int | No
 
     sim, ble = sim_settings(config), ble_settings(config)
     schedule = config.schedule() if config is not None else SCHEDULE
-    rule = RiskRule.from_config(config.risk) if config is not None else RiskRule()
+    rule = RiskRule.from_config(config.risk) if config is not None else default_rule()
     n = devices or sim.devices
     mins = minutes or sim.minutes
     seed = sim.seed if seed is None else seed
@@ -167,9 +168,11 @@ def _simulate(config: Any, scenario: str, devices: int | None, minutes: int | No
                         scans=truth.stats["scans"], malformed=truth.stats["malformed"]))
     click.echo("  " + _("true close pairs (≥15 min within 2 m): {close} of {pairs}", close=len(close),
                         pairs=len(truth.pairs)))
-    click.echo("  " + _("rule {thresholds} dB, ≥{minutes} weighted min: precision {precision}, recall {recall} "
+    click.echo("  " + _("rule {rule}, ≥{minutes} min: precision {precision}, recall {recall} "
                         "(tp {tp}, fp {fp}, fn {fn}, tn {tn} over {pairs} ordered pairs)",
-                        thresholds=list(rule.thresholds_db), minutes=format(rule.minimum_minutes, "g"),
+                        rule=rule.describe(), minutes=format(rule.minimum_minutes, "g"),
                         precision=_pct(c.precision), recall=_pct(c.recall), tp=c.tp, fp=c.fp, fn=c.fn, tn=c.tn,
                         pairs=result.pairs))
     click.echo("  " + _("ground truth: {path}", path=folder / "truth.json"))
+    for line in spread_lines([scenario]):  # one run is one draw: quote the spread over seeds and the model's source
+        click.echo("  " + str(line))

@@ -34,12 +34,26 @@ class RiskRule:
     weights: tuple[float, float, float, float] = tuple(  # immediate, near, medium, other
         _RISK["bucket_weights"][k] for k in ("immediate", "near", "medium", "other"))
     minimum_minutes: float = float(_RISK["minimum_minutes_per_day"])
+    #: ``[risk] attenuation``: which of a scan's attenuations the buckets use
+    attenuation: str = "typical"
+    #: ``[risk] estimator`` and its threshold: ``buckets`` or a series estimator
+    estimator: str = "buckets"
+    estimator_threshold_db: float = 63.0
 
     @classmethod
     def from_config(cls, risk: dict[str, Any], name: str = "deployment") -> "RiskRule":
         w = risk["bucket_weights"]
         return cls(name, tuple(risk["attenuation_thresholds_db"]),
-                   (w["immediate"], w["near"], w["medium"], w["other"]), risk["minimum_minutes_per_day"])
+                   (w["immediate"], w["near"], w["medium"], w["other"]), risk["minimum_minutes_per_day"],
+                   risk.get("attenuation", "typical"), risk.get("estimator", "buckets"),
+                   float(risk.get("estimator_threshold_db", 63.0)))
+
+    def describe(self) -> str:
+        """Short technical name of the rule: thresholds, or estimator and threshold."""
+        if self.estimator != "buckets":
+            return f"{self.estimator} ≤ {self.estimator_threshold_db:g} dB"
+        prefix = "min-attenuation " if self.attenuation == "min" else ""
+        return prefix + "buckets " + "/".join(map(str, self.thresholds_db)) + " dB"
 
     def to_risk(self) -> dict[str, Any]:
         """This rule as a core ``[risk]`` section: the schema's defaults with
@@ -49,17 +63,41 @@ class RiskRule:
             "attenuation_thresholds_db": list(self.thresholds_db),
             "bucket_weights": dict(zip(("immediate", "near", "medium", "other"), self.weights, strict=True)),
             "minimum_minutes_per_day": self.minimum_minutes,
+            "attenuation": self.attenuation,
+            "estimator": self.estimator,
+            "estimator_threshold_db": self.estimator_threshold_db,
         }
 
 
 #: Threshold choices compared in the evaluation table (published sources listed in docs/simulator.md).
 RULES: tuple[RiskRule, ...] = (
-    RiskRule("bluezone default 58/63/68", (58, 63, 68), (1.0, 1.0, 0.0, 0.0), 15),
+    RiskRule("buckets 58/63/68 (default before #16)", (58, 63, 68), (1.0, 1.0, 0.0, 0.0), 15),
     RiskRule("GAEN Apple thresholds 50/70/90", (50, 70, 90), (1.0, 1.0, 0.5, 0.0), 15),
     RiskRule("SwissCovid-like 50/55", (50, 55, 90), (1.0, 0.5, 0.0, 0.0), 15),
     RiskRule("CWA v2-like 63/73/79", (62, 72, 78), (0.8, 1.0, 0.1, 0.0), 13),
     RiskRule("strict 47/55", (47, 55, 70), (1.0, 0.5, 0.0, 0.0), 15),
     RiskRule("loose 60/70/80", (60, 70, 80), (1.0, 1.0, 1.0, 0.0), 10),
+)
+
+
+def default_rule() -> RiskRule:
+    """The core's default ``[risk]`` (what a phone without a deployment file scores with)."""
+    return RiskRule.from_config(section_defaults("risk"), "default")
+
+
+def _series(kind: str, threshold: int) -> RiskRule:
+    return RiskRule(f"{kind} <= {threshold} dB", estimator=kind, estimator_threshold_db=threshold)
+
+
+#: Every estimator compared in the evaluation (``make bench``): today's bucket
+#: rules, the buckets on the minimum attenuation of each scan, and the series
+#: estimators of :mod:`bluezone.matching.estimators` at several thresholds.
+CANDIDATES: tuple[RiskRule, ...] = (
+    *RULES,
+    RiskRule("min-attenuation 58/63/68", (58, 63, 68), (1.0, 1.0, 0.0, 0.0), 15, attenuation="min"),
+    RiskRule("min-attenuation 53/58/63", (53, 58, 63), (1.0, 1.0, 0.0, 0.0), 15, attenuation="min"),
+    *(_series(kind, t) for kind in ("median", "kalman") for t in (51, 54, 57, 60, 63)),
+    *(_series("quantile", t) for t in (48, 51, 54, 57, 60)),
 )
 
 

@@ -58,7 +58,7 @@ async def test_rotation_follows_store_key_with_jitter(fake_bluez, dbus_address, 
     each registration carries the store's RPI (and AEM) for the interval it
     happens in, and each happens between the boundary and boundary + jitter."""
     store = make_store()
-    metadata = CalibrationTable.load().lookup("Samsung", "Galaxy A51").metadata()
+    metadata = CalibrationTable.load().lookup("Samsung", "SM-A515F").metadata()
     clock = {"now": 1_700_000_123.0}
 
     async def sleep(seconds):

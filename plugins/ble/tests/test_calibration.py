@@ -1,9 +1,15 @@
 """Calibration table: shipped data, lookups, the device's own metadata."""
 
+import hashlib
+import statistics
+from pathlib import Path
+
 import pytest
 
+import bluezone_ble
 from bluezone.schedules.gaen import SCHEDULE, read_tx_power
 from bluezone_ble.calibration import (
+    DEFAULT_TABLE,
     Calibration,
     CalibrationError,
     CalibrationTable,
@@ -15,19 +21,49 @@ from bluezone_ble.calibration import (
 )
 
 
-def test_shipped_table_loads_and_has_a_default():
+def test_shipped_table_is_googles_published_one():
+    """The packaged default is Google's GAEN calibration table, unchanged
+    (the checksum recorded with its provenance)."""
+    folder = Path(bluezone_ble.__file__).parent
+    source = (folder / "CALIBRATION_SOURCE.txt").read_text("utf-8")
+    digest = hashlib.sha256((folder / DEFAULT_TABLE).read_bytes()).hexdigest()
+    assert f"sha256 {digest}" in source
     t = CalibrationTable.load()
-    assert len(t.rows) >= 10
+    assert len(t.rows) > 9000
     assert t.default.manufacturer == "*" and t.default.confidence == 0
     for r in t.rows:
         assert -50 <= r.tx_power <= 20 and 0 <= r.confidence <= 3
 
 
-def test_lookup_is_case_insensitive_and_falls_back():
+def test_lookup_uses_the_published_rows():
     t = CalibrationTable.load()
-    assert t.lookup("samsung", "GALAXY A51").tx_power == -20
-    assert t.lookup("Samsung", "Galaxy Z99") == t.default
+    # estimated for a similar model ("has direct measurement" no) → MEDIUM
+    c = t.lookup("samsung", "sm-a515f")
+    assert (c.tx_power, c.rssi_correction, c.confidence) == (-24, -3, 2)
+    # measured → HIGH
+    c = t.lookup("SAMSUNG", "SAMSUNG-SM-G930AZ")
+    assert (c.tx_power, c.rssi_correction, c.confidence) == (-34, 6, 3)
+    assert t.lookup("Google", "Pixel 4").tx_power == -28
+
+
+def test_unknown_models_fall_back_as_gaen_does():
+    """Unknown model → its manufacturer's median, LOW; unknown manufacturer →
+    the whole table's median, LOWEST."""
+    t = CalibrationTable.load()
+    samsung = [r for r in t.rows if r.manufacturer == "Samsung" and r.model != "*"]
+    c = t.lookup("Samsung", "Galaxy Z99")
+    assert c.confidence == 1 and c.model == "*"
+    assert c.tx_power == round(statistics.median(r.tx_power for r in samsung))
+    assert c.rssi_correction == round(statistics.median(r.rssi_correction for r in samsung))
+    measured = [r for r in t.rows if r.model != "*"]
     assert t.lookup("Nobody", "Nothing") == t.default
+    assert t.default.tx_power == round(statistics.median(r.tx_power for r in measured))
+    assert t.default.confidence == 0
+
+
+def test_a_file_with_its_own_default_keeps_it():
+    t = CalibrationTable.parse("manufacturer,model,tx_power,rssi_correction,confidence\n*,*,-18,0,0\nA,B,-30,4,3\n")
+    assert t.default.tx_power == -18 and t.lookup("a", "x").tx_power == -30
 
 
 def test_google_csv_layout_is_read():
@@ -44,6 +80,7 @@ def test_google_csv_layout_is_read():
     ("manufacturer,model,tx_power,rssi_correction,confidence\nA,B,-10,0,7\n", "confidence must be 0..3"),
     ("manufacturer,model,tx_power,rssi_correction,confidence\nA,B,-300,0,1\n", "signed byte"),
     ("manufacturer,model,tx_power,confidence\nA,B,-10,1\n", "missing rssi_correction"),
+    ("manufacturer,model,tx_power,rssi_correction,confidence\n", "no rows"),
 ])
 def test_bad_tables_are_refused_with_reason(text, msg):
     with pytest.raises(CalibrationError, match=msg):
@@ -63,10 +100,10 @@ def test_attenuation_formula_and_floor():
 
 
 def test_own_entry_goes_into_the_gaen_metadata():
-    cal = own_calibration({"manufacturer": "Xiaomi", "model": "Redmi Note 8"})
+    cal = own_calibration({"manufacturer": "Samsung", "model": "SM-A515F"})
     md = cal.metadata()
     assert len(md) == 4 and md[2:] == b"\x00\x00"
-    assert read_tx_power(md) == -22
+    assert read_tx_power(md) == -24
     assert md[0] == 0x50 | (2 << 2) and confidence_from_metadata(md) == 2
     assert confidence_from_metadata(bytes([0x40, 0xEE, 0, 0])) is None
     # and it survives the AEM encryption a receiver undoes at match time
@@ -78,10 +115,10 @@ def test_own_entry_goes_into_the_gaen_metadata():
 def test_own_calibration_is_kept_in_the_store(make_store):
     store = make_store()
     assert load_from_store(store) is None
-    cal = own_calibration({"manufacturer": "OPPO", "model": "A5s"})
+    cal = own_calibration({"manufacturer": "Samsung", "model": "SAMSUNG-SM-G930AZ"})
     save_to_store(store, cal)
     assert load_from_store(store) == cal
-    assert store.get_meta("rssi_correction_db") == "7"  # where bluezone.matching reads it
+    assert store.get_meta("rssi_correction_db") == "6"  # where bluezone.matching reads it
 
 
 def test_deployment_calibration_file(tmp_path):

@@ -37,7 +37,7 @@ def test_sources_and_sections_are_registered():
     pm = make_plugin_manager()
     sources = collect_named(call_hook(pm.hook.bluezone_proximity_sources), "proximity source")
     assert {"ble", "sim"} <= set(sources)
-    c = config(ble={"model": "Galaxy A51", "manufacturer": "Samsung"}, sim={"scenario": "bus"})
+    c = config(ble={"model": "SM-A515F", "manufacturer": "Samsung"}, sim={"scenario": "bus"})
     assert c.section("ble")["scan_period_seconds"] == 270 and c.section("sim")["devices"] == 10
 
 
@@ -75,6 +75,10 @@ def test_trace_simulate_prints_progress_and_summary(tmp_path):
                 "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert "100%" in r.stdout and "Summary (" in r.stdout and "Tóm tắt (" in r.stdout and "precision" in r.stdout
+    # the default estimator, and the spread over seeds with the model's source (make bench's summary)
+    assert "rule kalman ≤ 60 dB" in r.stdout
+    assert "office: precision" in r.stdout and " ± " in r.stdout and "fitted to Leith & Farrell" in r.stdout
+    assert "market: precision" not in r.stdout  # only the scenario that was run
     truth = json.loads((out / "truth.json").read_text())
     assert truth["scenario"] == "office" and len(truth["pairs"]) == 10
     assert len(list(out.glob("phone*.db"))) == 5

@@ -97,7 +97,7 @@ async def test_two_phones_together_for_20_minutes_hear_each_other(make_store):
     devices = [("lan", a), ("minh", b)]
     truth = await simulate_async(Static([(0.0, 0.0), (1.0, 0.0)]), devices, seed=3,
                                  start_time=START, duration=20 * 60,
-                                 models=[("Apple", "iPhone"), ("Samsung", "Galaxy A51")])
+                                 models=[("Google", "Pixel 4"), ("Samsung", "SM-A515F")])
     assert truth.pair("lan", "minh").close_seconds == 20 * 60
     assert truth.close_pairs() == {("lan", "minh")}
     # each phone stored the other's real identifiers (and none of its own)
@@ -107,8 +107,8 @@ async def test_two_phones_together_for_20_minutes_hear_each_other(make_store):
     # the metadata decrypts to the sender's calibrated TX power
     key = a.own_keys("gaen")[0].key
     s = next(iter(b.sightings()))
-    assert read_tx_power(SCHEDULE.decrypt_metadata(key.key_data, s.identifier, s.metadata)) == -18
-    assert load_from_store(b).model == "Galaxy A51"
+    assert read_tx_power(SCHEDULE.decrypt_metadata(key.key_data, s.identifier, s.metadata)) == -28  # Pixel 4
+    assert load_from_store(b).model == "SM-A515F"
     # and the default rule calls it a close contact both ways
     default = RiskRule()
     assert decide(b, SCHEDULE, [key], [default]) == [True]

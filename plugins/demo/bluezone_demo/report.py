@@ -25,6 +25,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from bluezone.i18n import N_, _, _n, active_languages, text
+from bluezone_ble.spread import spread_lines
 
 from .day import VN_OFFSET
 from .province import DemoResult
@@ -202,6 +203,8 @@ def summary_lines(result: DemoResult) -> list[str]:
     for r in rows:
         if r.missed:
             lines.append("  " + missed_line(r))
+    # one day is one draw: quote the spread over seeds and where the radio model's figures come from
+    lines += ["  " + text(line) for line in spread_lines()]
     lines.append("  {:8} {:4} {:6} {:8} {:>9} {:>8} {:>8}".format(
         *(text(h) for h in (N_("warned"), N_("tier"), N_("found"), N_("right?"), N_("phone min"),
                             N_("≤2 m min"), N_("closest")))))

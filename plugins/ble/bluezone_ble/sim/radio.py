@@ -34,8 +34,6 @@ from dataclasses import dataclass, replace
 #: assumption chosen so that 2 m reads about 47 dB with n = 2, matching
 #: Google's remark "attenuation ≈ 47 dB ~ 2 m" (GAEN exposure-window documentation).
 REFERENCE_ATTENUATION_1M = 41.0
-#: The reference phone's calibrated TX power (the shipped table's ``*`` row).
-REFERENCE_TX_POWER = -18
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +52,8 @@ class RadioModel:
     adv_interval_ms: tuple[int, int] = (200, 270)
     calibration_error_sigma_db: float = 1.5
     min_distance_m: float = 0.1
+    #: Loss added at every distance (a vehicle's metal-rich regime; 0 elsewhere).
+    excess_loss_db: float = 0.0
 
     def with_environment(self, **overrides: float) -> "RadioModel":
         return replace(self, **overrides)  # type: ignore[arg-type]  # float fields only (callers pass [sim] figures)
@@ -64,7 +64,8 @@ class RadioModel:
     def mean_rssi(self, distance_m: float, *, tx_hw: float = 0.0, rx_hw: float = 0.0,
                   extra_loss_db: float = 0.0) -> float:
         """RSSI before random terms (shadowing, fading)."""
-        return self.rssi_ref_1m + tx_hw + rx_hw - self.path_loss(distance_m) - extra_loss_db
+        return (self.rssi_ref_1m + tx_hw + rx_hw - self.path_loss(distance_m) - self.excess_loss_db
+                - extra_loss_db)
 
 
 CARRY_LOSS_DB = {"hand": 0.0, "pocket": 3.0, "bag": 8.0}
