@@ -122,7 +122,8 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
                 "default": {"standard": 1.0, "high": 1.0},
             },
             "minimum_minutes_per_day": {"type": "number", "minimum": 0, "default": 15},
-            "isolation_days": {"type": "integer", "minimum": 0, "maximum": 28, "default": 14},
+            "isolation_days": {"type": "integer", "minimum": 1, "maximum": 28, "default": 14,
+                               "description": "days a warned person stays home (0 would warn nobody to)"},
             "report_type_when_missing": {
                 "type": "string", "default": "confirmed_test",
                 "enum": ["confirmed_test", "confirmed_clinical_diagnosis", "self_report", "recursive"],
@@ -248,8 +249,8 @@ class DeploymentSettings:
         try:
             zoneinfo.ZoneInfo(self.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"timezone: unknown time zone {self.timezone!r} (an IANA name such as "
-                             "'Asia/Ho_Chi_Minh')") from None
+            raise ValueError(str(_("timezone: unknown time zone {name!r} (an IANA name such as "
+                                   "'Asia/Ho_Chi_Minh')", name=self.timezone))) from None
 
 
 @section_settings(CORE_SCHEMA["plugins"])
@@ -330,8 +331,12 @@ CORE_SETTINGS: dict[str, type] = {
 }
 
 
-class ConfigError(Exception):
-    """The deployment file has problems; ``problems`` lists each of them."""
+class ConfigError(ValueError):
+    """The deployment file has problems; ``problems`` lists each of them.
+
+    A ValueError, as the settings classes' own refusals are: code that
+    refused a bad value when a section was built refuses it the same way now
+    that loading finds it first."""
 
     def __init__(self, path: str, problems: "list[Problem]"):
         self.path = path
@@ -700,9 +705,13 @@ def load_config(path: str | Path, check_schedule: bool = True) -> Config:
         raise ConfigError(str(path), [Problem("TOML", str(_("not valid TOML: {detail}", detail=e)),
                                               int(m.group(1)) if m else None)]) from None
     problems, plugins = _check(data, text, path=path)
-    if problems:
-        raise ConfigError(str(path), problems)
     config = Config(data, path, plugins)
+    # what the schema cannot see (key files, time zones, order, schedules), in the same run
+    from .config_checks import deeper_problems
+
+    problems.extend(deeper_problems(data, text, path, config, problems))
+    if problems:
+        raise ConfigError(str(path), sorted(problems, key=lambda p: (p.line is None, p.line or 0)))
     if check_schedule:
         config.schedule()
     return config
