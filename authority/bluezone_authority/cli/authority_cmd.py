@@ -128,6 +128,10 @@ def register(cli: click.Group) -> None:
             server.close()
         click.echo(json.dumps(out) if as_json else "\n".join(embargo_lines(out)))
 
+    from .init_cmd import add_init_commands
+
+    add_init_commands(authority)  # 'authority init' and 'authority keys ...': a province's first day
+
     from ..portal.cli import add_staff_commands
 
     add_staff_commands(authority)  # 'authority staff ...': portal accounts (docs/portal.md)
