@@ -43,8 +43,13 @@ def register(cli: click.Group) -> None:
             site = web.TCPSite(runner, host or s.host, s.port if port is None else port)
             await site.start()
             bound = runner.addresses[0]
-            click.echo(text(_("Bluezone authority server on {url} (exports in {folder})",
-                              url="http://{}:{}".format(bound[0], bound[1]), folder=s.export_dir)))
+            url = "http://{}:{}".format(bound[0], bound[1])
+            click.echo(text(_("Bluezone authority server on {url} (exports in {folder})", url=url,
+                              folder=s.export_dir)))
+            # where staff go: the API phones use, and the portal when this deployment mounts it
+            click.echo(text(_("  device and staff API: {url}/v1/", url=url)))
+            if any(r.canonical.startswith("/portal") for r in app.router.resources()):
+                click.echo(text(_("  staff portal:         {url}/portal/", url=url)))
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGINT, signal.SIGTERM):
