@@ -8,7 +8,6 @@ a pair whose halves belong together. ``examples/`` is such a deployment.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import os
@@ -23,8 +22,7 @@ import nacl.public
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from bluezone_authority.portal.testing import PortalClient
-from bluezone_authority.server.process import ServerProcess, free_port
+from bluezone_authority.server.process import free_port
 
 pytestmark = pytest.mark.needs_plugins  # the deployment has the venue check-in plugin's section
 
@@ -47,19 +45,13 @@ def x25519_public(private_file: Path) -> str:
     return base64.b64encode(bytes(nacl.public.PrivateKey(raw).public_key)).decode()
 
 
-async def portal_login(url: str, user: str, password: str) -> tuple[int, str]:
-    async with PortalClient(url) as client:
-        page = await client.login(user, password)
-        return page.status, page.url
-
-
-def test_init_makes_a_deployment_that_checks_serves_and_lets_the_admin_in(tmp_path):
+def test_init_makes_a_deployment_whose_files_and_keys_fit_together(tmp_path):
     folder = tmp_path / "gia-lai"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     made = bluezone("authority", "init", str(folder), "--province", "Gia Lai", "--url", url, "--port", str(port))
     assert made.returncode == 0, made.stderr
-    password = re.search(r": (\S+)$", made.stdout.strip().splitlines()[-1]).group(1)
+    assert re.search(r"\(.*\): \S{12,}$", made.stdout.strip().splitlines()[-1])  # the admin's password, once
 
     for name in SECRETS:
         assert stat.S_IMODE(os.stat(folder / name).st_mode) == 0o600, name
@@ -82,11 +74,7 @@ def test_init_makes_a_deployment_that_checks_serves_and_lets_the_admin_in(tmp_pa
         checked = bluezone("config", "check", str(folder / name))
         assert checked.returncode == 0, checked.stderr
 
-    with ServerProcess(folder / "server.toml", url, tmp_path / "server.log"):
-        status, landed = asyncio.run(portal_login(url, "admin", password))
-        assert status == 200 and landed.endswith("/portal/")
-        refused, _ = asyncio.run(portal_login(url, "admin", password + "x"))
-        assert refused == 401
+    # serving it and logging in with the printed password: test_first_day.py
 
 
 def test_init_refuses_an_existing_deployment_and_leaves_it_alone(tmp_path):

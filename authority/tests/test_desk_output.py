@@ -1,5 +1,6 @@
-"""What staff read: ``serve`` says where the API and the portal are; ``issue-code``
-shows the code, what it is for in words and until when, in the deployment's time zone."""
+"""What the desk reads: ``issue-code`` shows the code, what it is for in words
+and until when, in the deployment's time zone (what ``serve`` prints is
+checked in test_first_day.py)."""
 
 from __future__ import annotations
 
@@ -9,25 +10,16 @@ import re
 import subprocess
 import sys
 import time
-import urllib.request
 import zoneinfo
 from pathlib import Path
 
-from bluezone_authority.server.process import free_port, province_server, write_province
+from bluezone_authority.server.process import free_port, write_province
 
 BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
 
 
 def bluezone(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([BLUEZONE, *args], capture_output=True, text=True, timeout=120)
-
-
-def test_serve_prints_where_the_api_and_the_portal_are(tmp_path):
-    with province_server(tmp_path) as server:
-        printed = (tmp_path / "server.log").read_text()
-        assert f"{server.url}/v1/" in printed and f"{server.url}/portal/" in printed
-        with urllib.request.urlopen(f"{server.url}/portal/login", timeout=10) as page:
-            assert page.status == 200  # the printed address is the portal's
 
 
 def test_issue_code_shows_the_code_its_purpose_and_expiry_in_the_deployment_time_zone(tmp_path):

@@ -60,7 +60,8 @@ def test_first_day(tmp_path):
     phones, server = str(folder / "province.toml"), str(folder / "server.toml")
 
     with ServerProcess(folder / "server.toml", url, tmp_path / "serve.log"):
-        assert f"{url}/portal/" in (tmp_path / "serve.log").read_text()
+        printed = (tmp_path / "serve.log").read_text()  # where staff go, as serve says
+        assert f"{url}/v1/" in printed and f"{url}/portal/" in printed
         assert asyncio.run(admin_logs_in(url, password))
 
         lan, minh = str(tmp_path / "lan.db"), str(tmp_path / "minh.db")
