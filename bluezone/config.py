@@ -228,6 +228,14 @@ CORE_SCHEMA["privacy"] = PRIVACY_SCHEMA  # the processing notice (bluezone.priva
 
 REQUIRED_SECTIONS = ("deployment", "authority")
 
+#: sections of the project's own distributions: a file may name one where it is
+#: not installed (a phone's venv without the server), and is then told what it is
+FIRST_PARTY_SECTIONS: dict[str, tuple[str, str]] = {
+    "server": ("bluezone-authority", "authority"), "portal": ("bluezone-authority", "authority"),
+    "qr_checkin": ("bluezone-qr-checkin", "plugins/qr_checkin"),
+    "ble": ("bluezone-ble", "plugins/ble"), "sim": ("bluezone-ble", "plugins/ble"),
+}
+
 
 # --- the core's sections, typed (defaults come from CORE_SCHEMA) ---------------------
 
@@ -649,8 +657,12 @@ def _check(data: dict[str, Any], text: str = "", pm: pluggy.PluginManager | None
         if schema is None:
             owner = (plugins.inactive_sections() if plugins is not None and plugins.inactive else {}).get(section)
             known = ", ".join(sorted(schemas))
+            missing = FIRST_PARTY_SECTIONS.get(section)
             message = (_("unknown section; it belongs to plugin {plugin!r}, {reason} (known: {known})", plugin=owner[0],
                          reason=Message(owner[1]), known=known) if owner
+                       else _("section for {dist}, which is not installed here: install it ('pip install -e "
+                              "{folder}' in the repository) or leave the section out", dist=missing[0],
+                              folder=missing[1]) if missing
                        else _("unknown section (known: {known})", known=known))
             problems.append(Problem(f"[{section}]", str(message), _find_line(text, section, None)))
             continue

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,15 @@ def test_a_venue_authority_key_abc_is_named(tmp_path):
     out = subprocess.run([BLUEZONE, "config", "check", str(path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert f"{path}:9: [qr_checkin]: authority_public_key is not base64" in out.stderr
+
+
+def test_a_section_of_a_distribution_not_installed_says_what_to_install():
+    from bluezone.config import check_data
+    from bluezone.plugins import plugin_set
+
+    text = ('[deployment]\nname = "X"\nregion = "452"\n\n[authority]\nurl = "https://a.vn"\n\n'
+            '[qr_checkin]\nauthority_public_key = "abc"\n')
+    phone_without_venues = plugin_set({"disabled": ["qr-checkin"]}).pm  # as if bluezone-qr-checkin were absent
+    problems = check_data(tomllib.loads(text), text, pm=phone_without_venues)
+    assert [(p.location, p.line) for p in problems] == [("[qr_checkin]", 8)]
+    assert "bluezone-qr-checkin" in problems[0].message and "plugins/qr_checkin" in problems[0].message
