@@ -42,3 +42,12 @@ def test_issue_code_shows_the_code_its_purpose_and_expiry_in_the_deployment_time
     machine = bluezone("authority", "issue-code", "--config", config, "--json", "--report-type", "negative")
     answer = json.loads(machine.stdout)
     assert set(answer) >= {"code", "expiresAt", "reportType"} and answer["reportType"] == 5
+
+
+def test_serve_without_its_signing_key_names_the_file(tmp_path):
+    port = free_port()
+    write_province(tmp_path, f"http://127.0.0.1:{port}", port)
+    (tmp_path / "export.pem").unlink()  # the secret did not reach the server
+    out = bluezone("serve", "--config", str(tmp_path / "server.toml"))
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode != 0 and len(lines) == 1 and str(tmp_path / "export.pem") in lines[0], out.stderr

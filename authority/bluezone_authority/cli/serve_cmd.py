@@ -26,7 +26,9 @@ def register(cli: click.Group) -> None:
         try:
             server = AuthorityServer.from_config(config)
             app = create_app(server, config=config)  # plugins' pages, roles and migrations are checked here
-        except (OSError, ValueError) as e:
+        except OSError as e:  # a key or data file that is missing or unreadable: name it, not errno's number
+            fail(_("cannot start the server: {error}", error=f"{e.strerror}: {e.filename}" if e.filename else e))
+        except ValueError as e:
             fail(_("cannot start the server: {error}", error=e.args[0] if e.args else e))
         s = server.settings
 
