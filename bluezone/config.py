@@ -122,7 +122,8 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
                 "default": {"standard": 1.0, "high": 1.0},
             },
             "minimum_minutes_per_day": {"type": "number", "minimum": 0, "default": 15},
-            "isolation_days": {"type": "integer", "minimum": 0, "maximum": 28, "default": 14},
+            "isolation_days": {"type": "integer", "minimum": 1, "maximum": 28, "default": 14,
+                               "description": "days a warned person stays home (0 would warn nobody to)"},
             "report_type_when_missing": {
                 "type": "string", "default": "confirmed_test",
                 "enum": ["confirmed_test", "confirmed_clinical_diagnosis", "self_report", "recursive"],
@@ -233,6 +234,14 @@ CORE_SCHEMA["privacy"] = PRIVACY_SCHEMA  # the processing notice (bluezone.priva
 
 REQUIRED_SECTIONS = ("deployment", "authority")
 
+#: sections of the project's own distributions: a file may name one where it is
+#: not installed (a phone's venv without the server), and is then told what it is
+FIRST_PARTY_SECTIONS: dict[str, tuple[str, str]] = {
+    "server": ("bluezone-authority", "authority"), "portal": ("bluezone-authority", "authority"),
+    "qr_checkin": ("bluezone-qr-checkin", "plugins/qr_checkin"),
+    "ble": ("bluezone-ble", "plugins/ble"), "sim": ("bluezone-ble", "plugins/ble"),
+}
+
 
 # --- the core's sections, typed (defaults come from CORE_SCHEMA) ---------------------
 
@@ -254,8 +263,8 @@ class DeploymentSettings:
         try:
             zoneinfo.ZoneInfo(self.timezone)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"timezone: unknown time zone {self.timezone!r} (an IANA name such as "
-                             "'Asia/Ho_Chi_Minh')") from None
+            raise ValueError(str(_("timezone: unknown time zone {name!r} (an IANA name such as "
+                                   "'Asia/Ho_Chi_Minh')", name=self.timezone))) from None
 
 
 @section_settings(CORE_SCHEMA["plugins"])
@@ -338,8 +347,12 @@ CORE_SETTINGS: dict[str, type] = {
 }
 
 
-class ConfigError(Exception):
-    """The deployment file has problems; ``problems`` lists each of them."""
+class ConfigError(ValueError):
+    """The deployment file has problems; ``problems`` lists each of them.
+
+    A ValueError, as the settings classes' own refusals are: code that
+    refused a bad value when a section was built refuses it the same way now
+    that loading finds it first."""
 
     def __init__(self, path: str, problems: "list[Problem]"):
         self.path = path
@@ -652,8 +665,12 @@ def _check(data: dict[str, Any], text: str = "", pm: pluggy.PluginManager | None
         if schema is None:
             owner = (plugins.inactive_sections() if plugins is not None and plugins.inactive else {}).get(section)
             known = ", ".join(sorted(schemas))
+            missing = FIRST_PARTY_SECTIONS.get(section)
             message = (_("unknown section; it belongs to plugin {plugin!r}, {reason} (known: {known})", plugin=owner[0],
                          reason=Message(owner[1]), known=known) if owner
+                       else _("section for {dist}, which is not installed here: install it ('pip install -e "
+                              "{folder}' in the repository) or leave the section out", dist=missing[0],
+                              folder=missing[1]) if missing
                        else _("unknown section (known: {known})", known=known))
             problems.append(Problem(f"[{section}]", str(message), _find_line(text, section, None)))
             continue
@@ -708,9 +725,13 @@ def load_config(path: str | Path, check_schedule: bool = True) -> Config:
         raise ConfigError(str(path), [Problem("TOML", str(_("not valid TOML: {detail}", detail=e)),
                                               int(m.group(1)) if m else None)]) from None
     problems, plugins = _check(data, text, path=path)
-    if problems:
-        raise ConfigError(str(path), problems)
     config = Config(data, path, plugins)
+    # what the schema cannot see (key files, time zones, order, schedules), in the same run
+    from .config_checks import deeper_problems
+
+    problems.extend(deeper_problems(data, text, path, config, problems))
+    if problems:
+        raise ConfigError(str(path), sorted(problems, key=lambda p: (p.line is None, p.line or 0)))
     if check_schedule:
         config.schedule()
     return config

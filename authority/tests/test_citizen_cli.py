@@ -69,7 +69,7 @@ def test_contact_report_sync_status(authority, tmp_path):
         assert cli("init", "--config", cfg, "--store", phone, "--language", lang, "--consent", "all").returncode == 0
     day = int(time.time()) // 86400 * 86400 - 2 * 86400  # two days ago: keys ended, past the embargo
     meet(Path(lan), Path(minh), 40, day + 3 * 3600)
-    code = cli("authority", "issue-code", "--config", str(authority / "server.toml"), "--long",
+    code = cli("authority", "issue-code", "--config", str(authority / "server.toml"), "--long", "--json",
                "--onset", dt.date.fromtimestamp(day + 86400).isoformat())
     assert code.returncode == 0, code.stderr
     the_code = json.loads(code.stdout)["code"]

@@ -61,7 +61,7 @@ def test_authority_cli_end_to_end(tmp_path):
     assert again.returncode == 2 and again.stderr.startswith("Lỗi / Error:")
     tok = run("authority", "token", "create", "--config", str(cfg), "--name", "Lan", "--role", "case-officer")
     assert tok.returncode == 0 and tok.stdout.startswith("bzs_")
-    code = run("authority", "issue-code", "--config", str(cfg), "--long")
+    code = run("authority", "issue-code", "--config", str(cfg), "--long", "--json")
     assert code.returncode == 0 and len(json.loads(code.stdout)["code"]) == 16
     bad = run("authority", "issue-code", "--config", str(cfg), "--onset", "1999-01-01")
     assert bad.returncode == 2 and "Error:" in bad.stderr and "14" in bad.stderr

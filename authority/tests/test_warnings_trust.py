@@ -61,7 +61,7 @@ class World:
         return path
 
     def code(self, *args: str) -> dict:
-        out = cli("authority", "issue-code", "--config", self.server, "--long", *args)
+        out = cli("authority", "issue-code", "--config", self.server, "--long", "--json", *args)
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)
 

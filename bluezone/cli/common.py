@@ -37,9 +37,12 @@ def load_config_or_fail(path: str) -> Config:
     try:
         return load_config(path)
     except ConfigError as e:
-        click.echo(str(e), err=True)
-        fail(_n("{n} problem in {path}; run 'bluezone config check {path}' for details",
-                "{n} problems in {path}; run 'bluezone config check {path}' for details", len(e.problems), path=path))
+        # one line (the first problem, where it is, and how to see them all): a
+        # person using a command did not write the file and needs no list
+        first = e.problems[0].format(path) if e.problems else path
+        fail(_n("{problem} ({n} problem in {path}; run 'bluezone config check {path}' for details)",
+                "{problem} ({n} problems in {path}; run 'bluezone config check {path}' for details)",
+                len(e.problems), problem=first, path=path))
 
 
 config_option = click.option(

@@ -7,6 +7,11 @@ Why it is built this way:
 * **Retries with backoff**: network errors, ``429`` and ``5xx`` are retried
   ``retries`` times with exponential backoff and jitter (honouring
   ``Retry-After``, capped); ``4xx`` answers are final and raised at once.
+  A connection that cannot be made at all (refused, no route, a name that
+  does not resolve, a certificate refused) is final too: the phone is
+  offline or the address is wrong, and waiting would only keep the person
+  in silence (a ``network`` error at once, which the command turns into
+  what to do).
 * **Whole bodies, capped**: an answer is read to its end in chunks with a
   running total (``MAX_FILE_BYTES`` for batches, ``MAX_INDEX_BYTES`` for an
   index); a larger one is refused as ``too_large`` without reading the rest.
@@ -121,6 +126,9 @@ class HttpTransport(DownloadAll):
                         return resp.status, resp.headers.copy(), body
                     retry_after = resp.headers.get("Retry-After")
                     last = wire.error_from(resp.status, _json_or_none(body))
+            except aiohttp.ClientConnectorError as e:  # nothing answered: retrying will not change that now
+                raise TransportError("network", f"{method} {url}: {e.__class__.__name__} {e}",
+                                     retryable=True) from None  # later, yes (a sync, a declaration queue)
             except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as e:
                 last = TransportError("network", f"{method} {url}: {e.__class__.__name__} {e}", retryable=True)
             if attempt >= self.retries:

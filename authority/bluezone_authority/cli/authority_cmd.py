@@ -100,11 +100,16 @@ def register(cli: click.Group) -> None:
     @click.option("--test-date", default=None, help=N_("Test date YYYY-MM-DD (when onset is unknown)."))
     @click.option("--long", "long_code", is_flag=True,
                   help=N_("16-character code valid 24 h (default: 8 digits, 15 min)."))
+    @click.option("--json", "as_json", is_flag=True, help=N_("Machine-readable output."))
     def issue_code(config_path: str, tier: str, report_type: str, onset: str | None, test_date: str | None,
-                   long_code: bool) -> None:
+                   long_code: bool, as_json: bool) -> None:
+        from bluezone.config import DeploymentSettings
+
         from ..server import ApiError
+        from .code_view import code_lines
 
         server = _server(config_path)
+        timezone = server.config.typed(DeploymentSettings).timezone
         try:
             out = server.issue_code({"tier": tier, "reportType": report_type, "symptomOnsetDate": onset,
                                      "testDate": test_date, "kind": "long" if long_code else "short"},
@@ -113,7 +118,10 @@ def register(cli: click.Group) -> None:
             fail(e.message)
         finally:
             server.close()
-        click.echo(json.dumps(out))
+        if as_json:
+            click.echo(json.dumps(out))
+        else:
+            click.echo("\n".join(text(line) for line in code_lines(out, timezone)))
 
     @authority.command("embargo", help=N_("Keys waiting for their embargo, and when they will be published."))
     @config_option
@@ -127,6 +135,10 @@ def register(cli: click.Group) -> None:
         finally:
             server.close()
         click.echo(json.dumps(out) if as_json else "\n".join(embargo_lines(out)))
+
+    from .init_cmd import add_init_commands
+
+    add_init_commands(authority)  # 'authority init' and 'authority keys ...': a province's first day
 
     from ..portal.cli import add_staff_commands
 

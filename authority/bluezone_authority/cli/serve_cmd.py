@@ -42,7 +42,9 @@ def register(cli: click.Group) -> None:
         try:
             server = AuthorityServer.from_config(config)
             app = create_app(server, config=config)  # plugins' pages, roles and migrations are checked here
-        except (OSError, ValueError) as e:
+        except OSError as e:  # a key or data file that is missing or unreadable: name it, not errno's number
+            fail(_("cannot start the server: {error}", error=f"{e.strerror}: {e.filename}" if e.filename else e))
+        except ValueError as e:
             fail(_("cannot start the server: {error}", error=e.args[0] if e.args else e))
         s = server.settings
         count = workers or s.workers
@@ -50,8 +52,13 @@ def register(cli: click.Group) -> None:
         port = s.port if port is None else port
 
         def started(bound: tuple[str, int]) -> None:
+            url = "http://{}:{}".format(bound[0], bound[1])
             click.echo(text(_("Bluezone authority server on {url} (exports in {folder})",
-                              url="http://{}:{}".format(bound[0], bound[1]), folder=s.export_dir)))
+                              url=url, folder=s.export_dir)))
+            # where staff go: the API phones use, and the portal when this deployment mounts it
+            click.echo(text(_("  device and staff API: {url}/v1/", url=url)))
+            if any(r.canonical.startswith("/portal") for r in app.router.resources()):
+                click.echo(text(_("  staff portal:         {url}/portal/", url=url)))
 
         if count == 1:
             asyncio.run(serve_on(app, None, host, port, s.header_timeout_seconds, started))

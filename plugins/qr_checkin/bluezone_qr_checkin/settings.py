@@ -72,6 +72,14 @@ class CheckinSection:
     trace_queue: int = FROM_SCHEMA
     trace_executor: str = FROM_SCHEMA
 
+    def __post_init__(self) -> None:
+        # a key that does not decode would only fail at the first venue or check-in:
+        # refused here, so 'config check' (which builds every section) names it
+        for name in ("authority_public_key", "kiosk_public_key"):
+            value = getattr(self, name)
+            if value is not None:
+                b64_key(value, name)
+
 
 @dataclass(frozen=True, slots=True)
 class CheckinSettings:
