@@ -53,6 +53,10 @@ class AuthorityServer:
         self.keys: ServerKeys = load_or_create(Path(settings.secrets_file), settings.signing_key)
         Path(settings.export_dir).mkdir(parents=True, exist_ok=True)
         exporter.sync_directory(self.db, settings.export_dir)
+        from ..gateway.province import FederationSettings
+
+        #: ``[federation]`` (docs/federation.md), None when this province does not federate
+        self.federation: FederationSettings | None = FederationSettings.from_config(config) if config else None
 
     @classmethod
     def from_config(cls, config: Any, **kw: Any) -> "AuthorityServer":
@@ -106,6 +110,9 @@ class AuthorityServer:
         # a certificate for an F1 code issued while recursive reports were on
         # must not publish after they are switched off
         codes.check_recursive_allowed(claims.get("reportType"), self.settings.recursive_reports)
+        share = body.get("shareBeyondProvince", False)
+        if not isinstance(share, bool):
+            raise bad_request("invalid_consent", _("shareBeyondProvince must be true or false"))
         keys = publish.parse_keys(body.get("temporaryExposureKeys"))
         publish.check_keys(keys, now=now)
         publish.check_hmac(keys, body.get("hmacKey"), str(claims.get("tekmac", "")))
@@ -122,10 +129,10 @@ class AuthorityServer:
             fresh = {k.key_data for k in new}
             conn.executemany(
                 "INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
-                " report_type, dsos, created_at, available_at) VALUES (?,?,?,?,?,?,?,?)",
+                " report_type, dsos, created_at, available_at, share_beyond) VALUES (?,?,?,?,?,?,?,?,?)",
                 [(s.key.key_data, s.key.rolling_start_interval_number, s.key.rolling_period,
                   s.key.transmission_risk_level, int(s.key.report_type), s.key.days_since_onset_of_symptoms,
-                  publish.hour_of(now), s.available_at) for s in stored if s.key.key_data in fresh])
+                  publish.hour_of(now), s.available_at, int(share)) for s in stored if s.key.key_data in fresh])
             # a revoked key keeps its risk fields; a confirmed one takes those of its new report type
             kept = report_type == int(ReportType.REVOKED)
             revised = revision.apply(
