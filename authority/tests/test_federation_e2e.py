@@ -82,8 +82,16 @@ def test_a_case_in_da_nang_warns_a_contact_from_gia_lai(world, tmp_path):
     dn, gl = World(dn_folder, tmp_path), World(gl_folder, tmp_path)
     driver = dn.phone("driver")  # Đà Nẵng's F0
     trader = gl.phone("trader", "vi")  # from Pleiku: configured only with Gia Lai's server
+    private = dn.phone("private")  # another F0 of Đà Nẵng, who keeps to the default
     d3 = days_ago(3)
     meet(driver, trader, 40, d3 + 9 * 3600)
+    meet(private, trader, 40, d3 + 11 * 3600)
+    out = cli("report", "--config", dn.cfg, "--store", private, "--code", dn.code("--onset", iso(d3))["code"])
+    assert out.returncode == 0, out.stderr
+    assert "stay with this province" in out.stderr
+    with sqlite3.connect(dn_folder / "server.db") as c:
+        kept = {r[0] for r in c.execute("SELECT key_data FROM exposure_keys WHERE share_beyond = 0")}
+    assert kept
 
     out = cli("report", "--config", dn.cfg, "--store", driver, "--code", dn.code("--onset", iso(d3))["code"],
               "--share-beyond-province")
@@ -112,6 +120,11 @@ def test_a_case_in_da_nang_warns_a_contact_from_gia_lai(world, tmp_path):
     assert cli("authority", "federate", "--config", gl.server).returncode == 0  # again: nothing twice
     with sqlite3.connect(gl_folder / "server.db") as c:
         assert c.execute("SELECT count(*) FROM exposure_keys WHERE origin = ?", (DN,)).fetchone()[0] == len(got)
+
+    # consent: the keys of the F0 who did not agree never left Đà Nẵng (its rounds ran after both reports)
+    assert not kept & gateway_keys(gw)
+    with sqlite3.connect(gl_folder / "server.db") as c:
+        assert not kept & {r[0] for r in c.execute("SELECT key_data FROM exposure_keys")}
 
     gl.export()
     assert "1 cảnh báo mới" in gl.sync(trader)
