@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from bluezone.store import DeviceStore
+
 from bluezone_authority.gateway import encoding
 from bluezone_authority.gateway.testing import GatewayProcess, issue_province, register_province, write_gateway
 from bluezone_authority.server.process import free_port, province_server
@@ -130,4 +132,9 @@ def test_a_case_in_da_nang_warns_a_contact_from_gia_lai(world, tmp_path):
     assert "1 cảnh báo mới" in gl.sync(trader)
     status = gl.status(trader)
     [alert] = status["alerts"]
-    assert alert["tier"] == "F1"
+    assert alert["tier"] == "F1" and alert["why"]["from_another_province"] is True
+    # the phone says where the warning came from only as "another province", in both languages
+    assert "một tỉnh, thành phố khác" in alert["message"] and "48" not in alert["message"]
+    with DeviceStore(trader) as store:
+        [stored] = store.alerts()
+    assert stored.messages["en"].endswith("The case reported in another province.")

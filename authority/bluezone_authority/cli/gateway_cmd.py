@@ -155,7 +155,7 @@ def _run(settings) -> None:
         site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_ctx)
         await site.start()
         host, port = runner.addresses[0][:2]
-        click.echo(text(_("Bluezone federation gateway on {url}", url=f"https://{host}:{port}")), err=False)
+        click.echo(text(_("Bluezone federation gateway on {url}", url="https://{}:{}".format(host, port))), err=False)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -167,9 +167,14 @@ class AuthorityServer:
     def export_now(self) -> dict[str, Any]:
         """Build a key batch now (the scheduler calls this every ``batch_minutes``)."""
         batch = exporter.build_key_batch(self.db, self.keys, self.settings, now=self.now())
-        if batch is None:
-            return {"batch": None}
-        return {"batch": batch.name, "feed": batch.feed, "realKeys": batch.real_items, "bytes": batch.size}
+        # keys imported from other provinces go into a file of their own (docs/federation.md)
+        other = exporter.build_key_batch(self.db, self.keys, self.settings, now=self.now(), imported=True)
+        out: dict[str, Any] = {"batch": None}
+        if batch is not None:
+            out = {"batch": batch.name, "feed": batch.feed, "realKeys": batch.real_items, "bytes": batch.size}
+        if other is not None:
+            out["otherProvinceBatch"] = {"batch": other.name, "realKeys": other.real_items, "bytes": other.size}
+        return out
 
     def publish_payload(self, feed: str, payload: bytes, *, start_ts: int, end_ts: int,
                         real_items: int = 1, conn: Any = None) -> exporter.Batch:
