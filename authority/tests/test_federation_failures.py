@@ -257,10 +257,19 @@ async def test_retention_deletes_batches_after_the_window(fed):
     await fed.start()
     add_keys(fed.provinces[DN], 1)
     await run_round(fed.provinces[DN], fed.settings(DN, GL))
+    await run_round(fed.provinces[GL], fed.settings(GL, DN))
+    assert fed.provinces[DN].db.all("SELECT tag FROM fed_outbox") and fed.provinces[GL].db.all(
+        "SELECT tag FROM fed_imports")
     fed.clock.t = NOW + 13 * 86400
     assert fed.gateway.purge() == 0
     fed.clock.t = NOW + 15 * 86400
     assert fed.gateway.purge() == 1 and fed.gateway.store.count() == 0
+    # the provinces' own records of batches (the outbox holds keys) go with the keys
+    fed.clock.t = NOW + 40 * 86400
+    for province in fed.provinces.values():
+        province.purge()
+    assert fed.provinces[DN].db.all("SELECT tag FROM fed_outbox") == []
+    assert fed.provinces[GL].db.all("SELECT tag FROM fed_imports") == []
 
 
 def test_encoding_matches_the_vector_in_the_docs():

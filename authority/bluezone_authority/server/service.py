@@ -368,6 +368,9 @@ class AuthorityServer:
                                    "created_at < ?", (cutoff, now - DAY_SECONDS, cutoff)).rowcount,
                 "one_time_tokens": c.execute("DELETE FROM one_time_tokens WHERE expires_at < ? OR used_at < ?",
                                              (now, cutoff)).rowcount,
+                # federation (docs/federation.md): sent batches hold keys, so they go with the keys
+                "fed_outbox": c.execute("DELETE FROM fed_outbox WHERE created_at < ?", (cutoff,)).rowcount,
+                "fed_imports": c.execute("DELETE FROM fed_imports WHERE at < ?", (cutoff,)).rowcount,
             }
             declaration_quota.forget_before(c, cutoff)
             pm = getattr(self.config, "pm", None)
