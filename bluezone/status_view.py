@@ -64,6 +64,8 @@ def why(store: Any, exposure: Exposure | None, language: str) -> dict[str, Any]:
         out["report_types"] = []
         out["report_words"] = _("a venue trace published by the health authority").text(language)
         return out
+    # keys from another province (docs/federation.md): only that, never which province
+    out["from_another_province"] = d.get("origin") == "another_province"
     out["minutes_by_closeness"] = d.get("minutes_by_closeness", {})
     out["closeness"] = d.get("closeness")
     out["closeness_words"] = closeness_words(d.get("closeness"), d.get("attenuation_thresholds_db"), language)

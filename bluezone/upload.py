@@ -61,14 +61,16 @@ async def upload_with_code(transport: Transport, code: str, keys: list[ExposureK
     return await _publish(transport, verified, keys, revision_token)
 
 
-async def _publish(transport: Transport, verified: Any, keys: list[ExposureKey], revision_token: str) -> UploadResult:
+async def _publish(transport: Transport, verified: Any, keys: list[ExposureKey], revision_token: str,
+                   share_beyond_province: bool = False) -> UploadResult:
     """Certificate and publish for a redeemed code (``verified``)."""
     secret = secrets.token_bytes(32)
     certificate = await transport.request_certificate(verified.token, keys_hmac(secret, keys))
+    extra: dict[str, Any] = {"share_beyond_province": True} if share_beyond_province else {}
     if revision_token:
-        receipt = await transport.upload_keys(keys, certificate, secret, revision_token=revision_token)
+        receipt = await transport.upload_keys(keys, certificate, secret, revision_token=revision_token, **extra)
     else:
-        receipt = await transport.upload_keys(keys, certificate, secret)
+        receipt = await transport.upload_keys(keys, certificate, secret, **extra)
     return UploadResult(receipt, verified.report_type, keys)
 
 
@@ -85,7 +87,8 @@ def _ended_now(own: list[ExposureKey], now: int) -> list[ExposureKey]:
     return out
 
 
-async def report_own_keys(store: Any, transport: Transport, code: str, config: Any) -> UploadResult:
+async def report_own_keys(store: Any, transport: Transport, code: str, config: Any,
+                          share_beyond_province: bool = False) -> UploadResult:
     """Upload this device's keys with an authority code, then rotate the
     current key early, mark the keys uploaded and fire ``bluezone_keys_uploaded``.
 
@@ -97,7 +100,9 @@ async def report_own_keys(store: Any, transport: Transport, code: str, config: A
     tried to report). Once accepted, the rotation is written, so nothing
     broadcast afterwards links to the published key, and the upload is
     remembered (:mod:`bluezone.own_report`): the phone stops warning itself,
-    and the next upload carries the revision token."""
+    and the next upload carries the revision token. ``share_beyond_province``:
+    the person agreed that the keys may go to other provinces through the
+    national gateway (docs/federation.md); without it they stay in the province."""
     from .plugins import call_hook_async
 
     schedule = config.schedule()
@@ -110,7 +115,7 @@ async def report_own_keys(store: Any, transport: Transport, code: str, config: A
     verified = await transport.redeem_code(code.strip())
     if ReportType(verified.report_type) is ReportType.REVOKED:
         return await _revoke_own_report(store, transport, verified, token, config)
-    result = await _publish(transport, verified, keys, token)
+    result = await _publish(transport, verified, keys, token, share_beyond_province)
     with store.transaction():
         store.rotate_key_early(schedule, now)
         store.mark_keys_uploaded(keys)

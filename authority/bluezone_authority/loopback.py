@@ -81,8 +81,8 @@ class LoopbackTransport(DownloadAll):
         return self._call(self.server.certificate, wire.certificate_body(token, ekeyhmac))["certificate"]
 
     async def upload_keys(self, keys: list[ExposureKey], certificate: str, hmac_secret: bytes,
-                          revision_token: str = "") -> UploadReceipt:
-        body = wire.publish_body(keys, certificate, hmac_secret, revision_token)
+                          revision_token: str = "", share_beyond_province: bool = False) -> UploadReceipt:
+        body = wire.publish_body(keys, certificate, hmac_secret, revision_token, share_beyond_province)
         return wire.parse_receipt(self._call(self.server.publish, body))
 
     async def upload_declaration(self, sealed: bytes) -> str:

@@ -270,6 +270,8 @@ async def test_every_server_error_is_answered_in_the_pseudo_locale(pseudo_locale
                 ("too_many_keys_per_day", [wire(one, key=base64.b64encode(os.urandom(16)).decode()) for _ in range(4)])]:
             await send("POST", "/v1/publish", expect=expect, json=upload(tek))
         await send("POST", "/v1/publish", expect="hmac_mismatch", json=upload([wire(k) for k in keys], os.urandom(32)))
+        await send("POST", "/v1/publish", expect="invalid_consent",
+                   json={**upload([wire(k) for k in keys]), "shareBeyondProvince": "yes"})
         async with aiohttp.ClientSession() as s:
             async with s.post(r.url + "/v1/publish", json=upload([wire(k) for k in keys])) as resp:
                 assert resp.status == 200, await resp.text()

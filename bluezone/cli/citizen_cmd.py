@@ -294,8 +294,11 @@ def _watch(device: Device, settings: Any) -> None:
 @config_option
 @store_option
 @click.option("--code", required=True, help=N_("The one-time code from the health authority."))
+@click.option("--share-beyond-province/--province-only", "share", default=False,
+              help=N_("Also let health authorities of other provinces warn the people you met there "
+                      "(default: your keys stay with this province)."))
 @with_store_errors
-def report_command(config_path: str, store_path: str, code: str) -> None:
+def report_command(config_path: str, store_path: str, code: str, share: bool) -> None:
     from ..upload import report_own_keys
 
     device = _open(config_path, store_path)
@@ -303,12 +306,16 @@ def report_command(config_path: str, store_path: str, code: str) -> None:
 
     async def run() -> Any:
         try:
-            return await report_own_keys(device.store, device.transport(), code, device.config)
+            return await report_own_keys(device.store, device.transport(), code, device.config, share)
         finally:
             if device._transport is not None:
                 await device._transport.close()
 
     click.echo(text(N_("Sending your keys with the health authority's code…"), lang), err=True)
+    click.echo(text(N_("Your keys are shared with other provinces through the national gateway (you chose "
+                       "--share-beyond-province).") if share else
+                    N_("Your keys stay with this province's health authority (add --share-beyond-province to "
+                       "warn people you met in other provinces too)."), lang), err=True)
     try:
         result = asyncio.run(run())
     except TransportError as e:

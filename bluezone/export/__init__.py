@@ -14,12 +14,13 @@ See ``docs/export.md``.
 """
 
 from .errors import ExportError
-from .format import EXPORT_HEADER, SIGNATURE_ALGORITHM, ExportFile, SignatureInfo
+from .format import EXPORT_HEADER, OTHER_PROVINCE_REGION, SIGNATURE_ALGORITHM, ExportFile, SignatureInfo
 from .keys import load_private_key, load_public_key
 from .reader import iter_export_keys, parse_export_bin, read_export, unzip_export
 from .writer import build_export_bin, write_export
 
 __all__ = [
+    "OTHER_PROVINCE_REGION",
     "EXPORT_HEADER",
     "SIGNATURE_ALGORITHM",
     "ExportError",

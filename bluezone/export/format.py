@@ -32,6 +32,13 @@ class SignatureInfo:
     algorithm: str = SIGNATURE_ALGORITHM
 
 
+#: The ``region`` of an export file holding keys a province imported from
+#: other provinces through the national gateway (docs/federation.md): GAEN
+#: keys have no origin field, so the file says it, and only as "another
+#: province" -- never which one.
+OTHER_PROVINCE_REGION = "other-province"
+
+
 @dataclass(slots=True)
 class ExportFile:
     """One parsed export. ``verified_key_id`` names the key whose signature

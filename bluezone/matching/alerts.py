@@ -24,6 +24,10 @@ from .windows import risk_setting
 
 #: The core's own exposure source; plugins word theirs through ``bluezone_alert_sources``.
 _SOURCE = {"ble": N_("over Bluetooth")}
+#: Added when the keys came from another province through the national gateway
+#: (``details["origin"]``, docs/federation.md): never which province.
+OTHER_PROVINCE = "another_province"
+_OTHER_PROVINCE_TEXT = N_("The case reported in another province.")
 
 # TRANSLATORS: how a date is written in an alert (a strftime pattern: %d day, %m month, %Y year).
 DATE_FORMAT = N_("%Y-%m-%d")
@@ -102,5 +106,6 @@ def build_alert(exposure: Exposure, risk: dict[str, Any], languages: list[str], 
         exposure_date=exposure.date, created_at=now, isolate_until=until,
         messages={lang: message(exposure.tier, exposure.source, exposure.date, until, lang, sources,
                                 low=exposure.low)
+                  + (" " + text(_OTHER_PROVINCE_TEXT, lang) if exposure.details.get("origin") == OTHER_PROVINCE else "")
                   for lang in langs},
     )

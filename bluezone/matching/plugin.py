@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..export import ExportError
+from ..export import OTHER_PROVINCE_REGION, ExportError
 from ..export.reader import key_rows, open_export_rows
 from ..hookspecs import hookimpl
 from ..models import Exposure, ExposureWindow, Infectiousness, PublishedBatch, ReportType, Tier
 from . import pipeline, revisions
+from .alerts import OTHER_PROVINCE
 from .explain import describe_windows
 from .matcher import Match
 from .once import uncounted
@@ -107,6 +108,9 @@ def match_keys_batch(batch: PublishedBatch, store: Any, config: Any, *, workers:
     }
     for exposure in revisions.rescore(store, revised_days, config.risk, scorer):
         found.setdefault((exposure.date, exposure.tier), exposure)
+    if message.region == OTHER_PROVINCE_REGION:  # keys another province sent (docs/federation.md)
+        for exposure in found.values():
+            exposure.details = {**exposure.details, "origin": OTHER_PROVINCE}
     return list(found.values())
 
 

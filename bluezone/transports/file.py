@@ -88,7 +88,7 @@ class FileTransport(DownloadAll):
         raise self._read_only()
 
     async def upload_keys(self, keys: list[ExposureKey], certificate: str, hmac_secret: bytes,
-                          revision_token: str = "") -> UploadReceipt:
+                          revision_token: str = "", share_beyond_province: bool = False) -> UploadReceipt:
         raise self._read_only()
 
     async def upload_declaration(self, sealed: bytes) -> str:

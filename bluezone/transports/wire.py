@@ -24,15 +24,18 @@ def certificate_body(token: str, ekeyhmac: bytes) -> dict[str, Any]:
 
 
 def publish_body(keys: list[ExposureKey], certificate: str, hmac_secret: bytes,
-                 revision_token: str = "") -> dict[str, Any]:
+                 revision_token: str = "", share_beyond_province: bool = False) -> dict[str, Any]:
     """The publish request; ``revision_token`` (from an earlier publish of this
-    phone) lets keys already published be revised (docs/api.md)."""
+    phone) lets keys already published be revised (docs/api.md);
+    ``share_beyond_province`` is the person's consent to other provinces
+    receiving the keys through the national gateway (docs/federation.md)."""
     body: dict[str, Any] = {
         "temporaryExposureKeys": [
             {"key": base64.b64encode(k.key_data).decode(), "rollingStartNumber": k.rolling_start_interval_number,
              "rollingPeriod": k.rolling_period, "transmissionRisk": k.transmission_risk_level} for k in keys],
         "verificationPayload": certificate,
         "hmacKey": base64.b64encode(hmac_secret).decode(),
+        "shareBeyondProvince": bool(share_beyond_province),
     }
     if revision_token:
         body["revisionToken"] = revision_token

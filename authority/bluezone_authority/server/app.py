@@ -177,6 +177,14 @@ async def get_declaration(request: web.Request) -> web.Response:
     return web.json_response({"id": request.match_info["id"], "sealed": base64.b64encode(data).decode()})
 
 
+async def federation_status(request: web.Request) -> web.Response:
+    """Federation counters (docs/federation.md): outbox, imports, refused batches."""
+    require_staff(request, "admin")
+    from ..gateway.federation import status
+
+    return web.json_response(status(server_of(request)))
+
+
 # --- background jobs -------------------------------------------------------------------------
 
 
@@ -189,11 +197,26 @@ async def _every(seconds: float, job, name: str) -> None:
             log.exception("background job %s failed", name)
 
 
+async def _federate_every(server: AuthorityServer) -> None:
+    """A federation round every ``[federation] every_seconds`` (the first right away)."""
+    from ..gateway.federation import run_round
+
+    assert server.federation is not None
+    while True:
+        try:
+            await run_round(server, server.federation)
+        except Exception:
+            log.exception("background job federation failed")
+        await asyncio.sleep(server.federation.every_seconds)
+
+
 async def _background(app: web.Application):
     server = app[SERVER]
     server.purge()
     tasks = [asyncio.create_task(_every(server.settings.batch_minutes * 60, server.export_now, "export")),
              asyncio.create_task(_every(server.settings.retention_minutes * 60, server.purge, "retention"))]
+    if server.federation is not None:
+        tasks.append(asyncio.create_task(_federate_every(server)))
     yield
     for t in tasks:
         t.cancel()
@@ -247,6 +270,7 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
     app.router.add_get("/v1/authority/declarations", list_declarations)
     app.router.add_get("/v1/authority/declarations/{id}", get_declaration)
     app.router.add_delete("/v1/authority/declarations/{id}", delete_declaration)
+    app.router.add_get("/v1/authority/federation", federation_status)
     cfg = config if config is not None else server.config
     if cfg is not None:
         call_hook(cfg.pm.hook.bluezone_server_routes, app=app, config=cfg)

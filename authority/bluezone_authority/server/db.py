@@ -103,15 +103,35 @@ def _rate_windows(conn: Any) -> None:
         PRIMARY KEY (minute, bucket, client))""")
 
 
+def _federation(conn: Any) -> None:
+    """Federation (docs/federation.md): whether the owner of a key agreed to
+    share it beyond the province, the province it came from when imported
+    (NULL: this province's own), the federation batch it left in; the outbox
+    of signed batches waiting for the gateway, and what was imported."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(exposure_keys)").fetchall()}
+    for column, kind in (("share_beyond", "INTEGER NOT NULL DEFAULT 0"), ("origin", "TEXT"), ("fed_batch", "TEXT")):
+        if column not in have:
+            conn.execute(f"ALTER TABLE exposure_keys ADD COLUMN {column} {kind}")
+    conn.execute("CREATE INDEX IF NOT EXISTS exposure_keys_to_federate ON exposure_keys(share_beyond, fed_batch)")
+    conn.execute("""CREATE TABLE IF NOT EXISTS fed_outbox (
+        tag TEXT PRIMARY KEY, data BLOB NOT NULL, signature BLOB NOT NULL, key_count INTEGER NOT NULL,
+        created_at INTEGER NOT NULL, sent_at INTEGER)""")
+    conn.execute("""CREATE TABLE IF NOT EXISTS fed_imports (
+        tag TEXT PRIMARY KEY, date TEXT NOT NULL, origin TEXT NOT NULL, key_count INTEGER NOT NULL,
+        imported_keys INTEGER NOT NULL, result TEXT NOT NULL, at INTEGER NOT NULL)""")
+    conn.execute("CREATE INDEX IF NOT EXISTS fed_imports_by_date ON fed_imports(date, at)")
+
+
 #: The core's named steps. Append new ones; never edit or rename a released one.
 CORE_MIGRATIONS = [named.Migration(named.CORE, "001_schema", _core_schema),
                    named.Migration(named.CORE, "002_coarse_upload_times", _coarse_upload_times),
                    named.Migration(named.CORE, "003_key_revisions", _key_revisions),
-                   named.Migration(named.CORE, "004_rate_windows", _rate_windows)]
+                   named.Migration(named.CORE, "004_rate_windows", _rate_windows),
+                   named.Migration(named.CORE, "005_federation", _federation)]
 HOOK = "bluezone_server_migrations"
 
 TABLES = ("staff_tokens", "codes", "exposure_keys", "batches", "one_time_tokens", "declarations",
-          "declaration_usage")
+          "declaration_usage", "fed_outbox", "fed_imports")
 
 
 class ServerDB:

@@ -105,26 +105,34 @@ def _insert_batch(conn, feed: str, seq: int, start: int, end: int, real: int, da
     return Batch(feed, seq, name, start, end, real, len(data))
 
 
-def build_key_batch(db: ServerDB, keys: ServerKeys, settings: ServerSettings, *, now: int) -> Batch | None:
+def build_key_batch(db: ServerDB, keys: ServerKeys, settings: ServerSettings, *, now: int,
+                    imported: bool = False) -> Batch | None:
     """Export every key whose embargo has passed and that is not yet in a
     file (revoked keys never are), and announce keys revised since their
     file under ``revised_keys`` with their new report type.
 
+    ``imported``: the keys imported from other provinces instead
+    (docs/federation.md), in a file of their own whose region is
+    :data:`~bluezone.export.OTHER_PROVINCE_REGION`, so a phone can say a
+    warning came from another province (and no more) from the one feed.
+
     Returns ``None`` when there is nothing to publish (no empty files).
     """
     with db.exclusive("export"):  # one exporter at a time across workers (lock first, then the write transaction)
-        return _build_key_batch(db, keys, settings, now)
+        return _build_key_batch(db, keys, settings, now, imported)
 
 
-def _build_key_batch(db: ServerDB, keys: ServerKeys, settings: ServerSettings, now: int) -> Batch | None:
-    from bluezone.export import write_export  # the GAEN format lives in bluezone.export
+def _build_key_batch(db: ServerDB, keys: ServerKeys, settings: ServerSettings, now: int,
+                     imported: bool) -> Batch | None:
+    from bluezone.export import OTHER_PROVINCE_REGION, write_export  # the GAEN format lives in bluezone.export
 
     columns = "key_data, rolling_start, rolling_period, transmission_risk, report_type, dsos"
     with db.transaction() as conn:
         rows = conn.execute(
             f"SELECT {columns} FROM exposure_keys WHERE batch IS NULL AND available_at <= ? AND report_type != ?"
-            " ORDER BY key_data LIMIT ?", (now, int(ReportType.REVOKED), MAX_KEYS_PER_FILE)).fetchall()
-        revised_rows = conn.execute(
+            f" AND origin IS {'NOT ' if imported else ''}NULL ORDER BY key_data LIMIT ?",
+            (now, int(ReportType.REVOKED), MAX_KEYS_PER_FILE)).fetchall()
+        revised_rows = [] if imported else conn.execute(
             f"SELECT {columns} FROM exposure_keys WHERE revised_at IS NOT NULL AND revised_batch IS NULL"
             " AND batch IS NOT NULL ORDER BY key_data LIMIT ?", (MAX_KEYS_PER_FILE,)).fetchall()
         if not rows and not revised_rows:
@@ -135,7 +143,8 @@ def _build_key_batch(db: ServerDB, keys: ServerKeys, settings: ServerSettings, n
         seq = _next_seq(conn, KEYS_FEED)
         start = _last_end(conn, KEYS_FEED) or (now - settings.batch_minutes * 60)
         end = max(now, start + 1)
-        data = write_export(padded, keys.export_key, region=settings.region, batch_num=1, batch_size=1,
+        region = OTHER_PROVINCE_REGION if imported else settings.region
+        data = write_export(padded, keys.export_key, region=region, batch_num=1, batch_size=1,
                             start_timestamp=start, end_timestamp=end, key_id=settings.key_id,
                             key_version=settings.key_version, revised_keys=revised)
         batch = _insert_batch(conn, KEYS_FEED, seq, start, end, len(real) + len(revised), data, now)

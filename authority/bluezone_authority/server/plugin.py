@@ -11,7 +11,9 @@ from .settings import ServerSettings
 
 @hookimpl
 def bluezone_config_schema() -> dict[str, Any]:
-    return {"server": ServerSettings}
+    from ..gateway.province import FederationSettings
+
+    return {"server": ServerSettings, "federation": FederationSettings}
 
 
 @hookimpl

@@ -53,6 +53,10 @@ class AuthorityServer:
         self.keys: ServerKeys = load_or_create(Path(settings.secrets_file), settings.signing_key)
         Path(settings.export_dir).mkdir(parents=True, exist_ok=True)
         exporter.sync_directory(self.db, settings.export_dir)
+        from ..gateway.province import FederationSettings
+
+        #: ``[federation]`` (docs/federation.md), None when this province does not federate
+        self.federation: FederationSettings | None = FederationSettings.from_config(config) if config else None
 
     @classmethod
     def from_config(cls, config: Any, **kw: Any) -> "AuthorityServer":
@@ -106,6 +110,9 @@ class AuthorityServer:
         # a certificate for an F1 code issued while recursive reports were on
         # must not publish after they are switched off
         codes.check_recursive_allowed(claims.get("reportType"), self.settings.recursive_reports)
+        share = body.get("shareBeyondProvince", False)
+        if not isinstance(share, bool):
+            raise bad_request("invalid_consent", _("shareBeyondProvince must be true or false"))
         keys = publish.parse_keys(body.get("temporaryExposureKeys"))
         publish.check_keys(keys, now=now)
         publish.check_hmac(keys, body.get("hmacKey"), str(claims.get("tekmac", "")))
@@ -122,10 +129,10 @@ class AuthorityServer:
             fresh = {k.key_data for k in new}
             conn.executemany(
                 "INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
-                " report_type, dsos, created_at, available_at) VALUES (?,?,?,?,?,?,?,?)",
+                " report_type, dsos, created_at, available_at, share_beyond) VALUES (?,?,?,?,?,?,?,?,?)",
                 [(s.key.key_data, s.key.rolling_start_interval_number, s.key.rolling_period,
                   s.key.transmission_risk_level, int(s.key.report_type), s.key.days_since_onset_of_symptoms,
-                  publish.hour_of(now), s.available_at) for s in stored if s.key.key_data in fresh])
+                  publish.hour_of(now), s.available_at, int(share)) for s in stored if s.key.key_data in fresh])
             # a revoked key keeps its risk fields; a confirmed one takes those of its new report type
             kept = report_type == int(ReportType.REVOKED)
             revised = revision.apply(
@@ -160,9 +167,14 @@ class AuthorityServer:
     def export_now(self) -> dict[str, Any]:
         """Build a key batch now (the scheduler calls this every ``batch_minutes``)."""
         batch = exporter.build_key_batch(self.db, self.keys, self.settings, now=self.now())
-        if batch is None:
-            return {"batch": None}
-        return {"batch": batch.name, "feed": batch.feed, "realKeys": batch.real_items, "bytes": batch.size}
+        # keys imported from other provinces go into a file of their own (docs/federation.md)
+        other = exporter.build_key_batch(self.db, self.keys, self.settings, now=self.now(), imported=True)
+        out: dict[str, Any] = {"batch": None}
+        if batch is not None:
+            out = {"batch": batch.name, "feed": batch.feed, "realKeys": batch.real_items, "bytes": batch.size}
+        if other is not None:
+            out["otherProvinceBatch"] = {"batch": other.name, "realKeys": other.real_items, "bytes": other.size}
+        return out
 
     def publish_payload(self, feed: str, payload: bytes, *, start_ts: int, end_ts: int,
                         real_items: int = 1, conn: Any = None) -> exporter.Batch:
@@ -356,6 +368,9 @@ class AuthorityServer:
                                    "created_at < ?", (cutoff, now - DAY_SECONDS, cutoff)).rowcount,
                 "one_time_tokens": c.execute("DELETE FROM one_time_tokens WHERE expires_at < ? OR used_at < ?",
                                              (now, cutoff)).rowcount,
+                # federation (docs/federation.md): sent batches hold keys, so they go with the keys
+                "fed_outbox": c.execute("DELETE FROM fed_outbox WHERE created_at < ?", (cutoff,)).rowcount,
+                "fed_imports": c.execute("DELETE FROM fed_imports WHERE at < ?", (cutoff,)).rowcount,
             }
             declaration_quota.forget_before(c, cutoff)
             pm = getattr(self.config, "pm", None)

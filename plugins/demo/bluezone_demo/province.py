@@ -30,6 +30,7 @@ from bluezone_qr_checkin import checkin, poster, qrimage
 from bluezone_qr_checkin.payload import parse_url
 from bluezone_qr_checkin.venue import VenueSpec, create_venue
 
+from . import crossborder
 from .authority import (
     AuthoritySetup,
     DemoError,
@@ -75,6 +76,8 @@ class DemoResult:
     #: day's windows of that tier (also below the threshold, so misses can be shown)
     weighted_minutes: dict[str, dict[str, float]] = field(default_factory=dict)
     threshold_minutes: float = 15.0
+    #: the second province's cross-border contact (docs/federation.md), None when not run
+    cross_border: Any = None
 
 
 class CountingTransport:
@@ -156,7 +159,9 @@ class ProvinceDay:
         with self.step(_("Authority: keys, deployment files, staff token")):
             setup = write_deployment(self.work / "authority")
             token = create_staff_token(setup)
-        with running_server(setup):
+        with self.step(_("Federation: the national gateway and a second province, Đà Nẵng")):
+            fed = crossborder.prepare(self.work, setup)
+        with running_server(setup), crossborder.running(fed):
             staff = StaffClient(setup.url, token)
             self.echo("  " + text(_("server: bluezone serve on {url}", url=setup.url)))
             with self.step(_("{n} citizens set up their phones", n=self.n)):
@@ -166,6 +171,13 @@ class ProvinceDay:
             url, tracing_code = self.make_office_venue(setup)
             truth = self.simulate_day(plan, url)
             result = self.authority_and_phones(plan, setup, staff, tracing_code, truth)
+            # someone nobody in Gia Lai warned meets a driver from Đà Nẵng the day before
+            contact = next(c for c in plan.citizens if c != plan.patient_zero and not self.devices[c].store.alerts())
+            with self.step(_("Cross-border: a Đà Nẵng driver who met {contact} reports in Đà Nẵng; the key goes "
+                             "Đà Nẵng → gateway → Gia Lai", contact=contact)):
+                result.cross_border = crossborder.cross_border_contact(
+                    fed, contact, self.devices[contact].store, self.devices[contact].config,
+                    self.day_start - 86400 + 10 * HOUR)
         for d in self.devices.values():
             d.store.close()
         result.steps = self.steps

@@ -224,6 +224,11 @@ def summary_lines(result: DemoResult) -> list[str]:
           mean=_kib(statistics.mean(per_client)), low=_kib(min(per_client)), high=_kib(max(per_client))),
         _("time taken: {seconds} s", seconds=format(result.total_seconds, ".1f")),
     )]
+    cb = result.cross_border
+    if cb is not None:
+        lines.append("  " + text(_("cross-border: {contact} (Gia Lai) met a case who reported in Đà Nẵng; "
+                                   "{keys} keys came through the gateway; warned: {warned}", contact=cb.contact,
+                                   keys=cb.keys_imported, warned=text(_("yes") if cb.warned else _("no")))))
     lines += [f"    {s.seconds:6.1f} s  {s.name}" for s in result.steps]
     return lines
 
@@ -462,6 +467,7 @@ def write_result_json(result: DemoResult) -> Path:
         "weighted_plot": {tier: {category: [p[0] for p in pts] for category, pts in panel.items()}
                           for tier, panel in weighted_points(result).items()},
         "seconds": result.total_seconds,
+        "cross_border": vars(result.cross_border) if result.cross_border is not None else None,
     }
     path = result.workdir / "result.json"
     path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -236,3 +236,18 @@ def test_plot_legend_shows_what_is_drawn():
 
     assert graph_legend_labels(result) == ["F0", "warned F1", "true contact of F0 (close, or checked in with F0)",
                                            "warned without a true contact"]
+
+
+def test_a_cross_border_contact_is_warned_through_the_gateway(demo):
+    """The second province: a Đà Nẵng case's key went Đà Nẵng → gateway → Gia Lai, and the Gia Lai
+    contact (whose phone knows only Gia Lai's server, and whom nobody in Gia Lai warned) got an F1
+    warning that says only "another province"."""
+    _, stdout, result = demo
+    cb = result["cross_border"]
+    assert cb["warned"] is True and cb["keys_imported"] >= 1
+    assert "một tỉnh, thành phố khác" in cb["message_vi"] and "another province" in cb["message_en"]
+    assert "Đà Nẵng" not in cb["message_vi"] and cb["contact"] in result["alerts"]
+    assert not result["alerts"][cb["contact"]]  # not warned by anything in Gia Lai's own day
+    assert vi("cross-border: {contact} (Gia Lai) met a case who reported in Đà Nẵng; {keys} keys came through "
+              "the gateway; warned: {warned}", contact=cb["contact"], keys=str(cb["keys_imported"]),
+              warned="") in stdout

@@ -1,0 +1,84 @@
+"""The province's HTTP client for the gateway: mutual TLS with its client certificate."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from . import certs
+from .province import FederationSettings
+
+
+class GatewayError(Exception):
+    """The gateway refused or could not be reached; ``code`` is its error code or ``unreachable``."""
+
+    def __init__(self, code: str, message: str, status: int = 0):
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.status = code, message, status
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    tag: str
+    origin: str
+    signature: bytes
+    data: bytes
+    next_tag: str | None
+
+
+class GatewayClient:
+    def __init__(self, settings: FederationSettings, timeout: float = 60.0):
+        self.url = settings.gateway_url.rstrip("/")
+        self.ssl = certs.client_context(settings.ca, settings.client_cert, settings.client_key)
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout))
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def _error(self, resp: aiohttp.ClientResponse) -> GatewayError:
+        try:
+            body: Any = await resp.json(content_type=None)
+            err = body["error"]
+            return GatewayError(str(err["code"]), str(err["message"]), resp.status)
+        except (ValueError, KeyError, TypeError, aiohttp.ClientError):
+            return GatewayError("http_error", f"HTTP {resp.status}", resp.status)
+
+    async def upload(self, tag: str, data: bytes, signature: bytes) -> bool:
+        """True when stored now, False when the gateway already had these bytes under this tag."""
+        headers = {"batchTag": tag, "batchSignature": base64.b64encode(signature).decode(),
+                   "Content-Type": "application/octet-stream"}
+        try:
+            async with self.session.post(f"{self.url}/v1/batches/upload", data=data, headers=headers,
+                                         ssl=self.ssl) as resp:
+                if resp.status == 201:
+                    return True
+                err = await self._error(resp)
+        except (aiohttp.ClientError, OSError, TimeoutError) as e:
+            raise GatewayError("unreachable", str(e) or type(e).__name__) from None
+        if err.code == "batch_already_stored":
+            return False
+        raise err
+
+    async def download(self, date: str, after: str | None) -> Downloaded | None:
+        params = {"after": after} if after else {}
+        try:
+            async with self.session.get(f"{self.url}/v1/batches/download/{date}", params=params,
+                                        ssl=self.ssl) as resp:
+                if resp.status == 200:
+                    h = resp.headers
+                    try:
+                        signature = base64.b64decode(h.get("batchSignature", ""), validate=True)
+                    except (binascii.Error, ValueError):
+                        signature = b""
+                    return Downloaded(h.get("batchTag", ""), h.get("origin", ""), signature, await resp.read(),
+                                      h.get("nextBatchTag"))
+                err = await self._error(resp)
+        except (aiohttp.ClientError, OSError, TimeoutError) as e:
+            raise GatewayError("unreachable", str(e) or type(e).__name__) from None
+        if err.code == "no_batch":
+            return None
+        raise err

@@ -1,0 +1,91 @@
+"""One federation round of a province server: fill the outbox, send it, import.
+
+Run by ``bluezone serve`` every ``[federation] every_seconds`` and by
+``bluezone authority federate`` once. Each step commits on its own, so a
+gateway that is down stops the round after the outbox is filled: the
+batches wait there for the next round.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import importer, outbox
+from .client import GatewayClient, GatewayError
+from .province import FederationSettings
+
+log = logging.getLogger("bluezone.federation")
+
+
+@dataclass
+class RoundResult:
+    batched: list[str] = field(default_factory=list)
+    sent: list[str] = field(default_factory=list)
+    imported: list[importer.ImportResult] = field(default_factory=list)
+    error: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"batched": len(self.batched), "sent": len(self.sent), "error": self.error,
+                "imports": [{"batchTag": r.tag, "origin": r.origin, "result": r.result, "keys": r.keys,
+                             "newKeys": r.new_keys} for r in self.imported]}
+
+
+def import_dates(now: int) -> list[str]:
+    """Yesterday and today (UTC): a batch uploaded just before midnight is not missed."""
+    today = dt.datetime.fromtimestamp(now, dt.timezone.utc).date()
+    return [(today - dt.timedelta(days=1)).isoformat(), today.isoformat()]
+
+
+async def run_round(server: Any, settings: FederationSettings, client: GatewayClient | None = None) -> RoundResult:
+    """``server``: the province's :class:`~bluezone_authority.server.AuthorityServer`."""
+    out = RoundResult()
+    db, now = server.db, server.now()
+    with db.transaction() as conn:
+        out.batched = outbox.fill(conn, settings, server.keys.export_key, now)
+    own_client = client is None
+    client = client or GatewayClient(settings)
+    try:
+        for p in outbox.pending(db.conn):
+            await client.upload(p.tag, p.data, p.signature)
+            with db.transaction() as conn:
+                outbox.mark_sent(conn, p.tag, server.now())
+            out.sent.append(p.tag)
+        keys = settings.public_keys()
+        for date in import_dates(now):
+            last = db.one("SELECT tag FROM fed_imports WHERE date = ? ORDER BY at DESC, rowid DESC LIMIT 1", (date,))
+            after = last[0] if last else None
+            while True:
+                batch = await client.download(date, after)
+                if batch is None:
+                    break
+                with db.transaction() as conn:
+                    out.imported.append(importer.import_batch(conn, date, batch, own_origin=settings.origin,
+                                                              import_from=settings.import_from, public_keys=keys,
+                                                              now=server.now()))
+                after = batch.tag
+    except GatewayError as e:
+        out.error = e.code
+        log.warning("federation: gateway %s: %s (the outbox keeps %d batches for the next round)",
+                    settings.gateway_url, e, len(outbox.pending(db.conn)))
+    finally:
+        if own_client:
+            await client.close()
+    return out
+
+
+def status(server: Any) -> dict[str, Any]:
+    """Counts for staff (GET /v1/authority/federation): nothing about people."""
+    one = server.db.one
+    refused = server.db.all("SELECT tag, origin, result, at FROM fed_imports WHERE result NOT IN"
+                            " ('imported', 'skipped') ORDER BY at DESC LIMIT 20")
+    return {
+        "outboxPending": one("SELECT count(*) FROM fed_outbox WHERE sent_at IS NULL")[0],
+        "batchesSent": one("SELECT count(*) FROM fed_outbox WHERE sent_at IS NOT NULL")[0],
+        "batchesImported": one("SELECT count(*) FROM fed_imports WHERE result = 'imported'")[0],
+        "keysImported": one("SELECT coalesce(sum(imported_keys), 0) FROM fed_imports")[0],
+        "batchesRefused": one("SELECT count(*) FROM fed_imports WHERE result NOT IN ('imported', 'skipped')")[0],
+        "refused": [{"batchTag": r[0], "origin": r[1], "reason": r[2], "at": r[3]} for r in refused],
+    }

@@ -1,0 +1,72 @@
+"""Importing another province's batch into this province's keys.
+
+The importer trusts the gateway for nothing: each batch is checked against
+the origin province's public signing key from this province's own
+``[federation] signing_keys`` (a gateway that changed one bit of one key
+breaks the signature), and its origin inside the signed bytes must be the
+one the gateway announced. A refused batch is recorded (``fed_imports``
+with its reason, a log line, the status counter) and none of its keys is
+used. Accepted keys keep their report type, transmission risk and days
+since onset, are published with this province's next export (phones keep
+one feed) and are never stored twice (the key bytes are the table's key).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from bluezone.models import ReportType
+
+from . import encoding
+from .client import Downloaded
+
+log = logging.getLogger("bluezone.federation")
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    tag: str
+    origin: str
+    result: str  # "imported", "skipped" (not a province we import from), or the refusal's code
+    keys: int = 0
+    new_keys: int = 0
+
+
+def _record(conn: sqlite3.Connection, date: str, r: ImportResult, now: int) -> ImportResult:
+    conn.execute("INSERT OR REPLACE INTO fed_imports (tag, date, origin, key_count, imported_keys, result, at)"
+                 " VALUES (?,?,?,?,?,?,?)", (r.tag, date, r.origin, r.keys, r.new_keys, r.result, now))
+    if r.result not in ("imported", "skipped"):
+        log.warning("federation: batch %s from %s refused: %s", r.tag, r.origin, r.result)
+    return r
+
+
+def import_batch(conn: sqlite3.Connection, date: str, batch: Downloaded, *, own_origin: str,
+                 import_from: tuple[str, ...], public_keys: dict[str, ec.EllipticCurvePublicKey],
+                 now: int) -> ImportResult:
+    """Check and import one downloaded batch (call inside a transaction)."""
+    if batch.origin == own_origin or batch.origin not in import_from:
+        return _record(conn, date, ImportResult(batch.tag, batch.origin, "skipped"), now)
+    public = public_keys.get(batch.origin)
+    if public is None:
+        return _record(conn, date, ImportResult(batch.tag, batch.origin, "no_signing_key"), now)
+    if not encoding.verify(batch.data, batch.signature, public):
+        return _record(conn, date, ImportResult(batch.tag, batch.origin, "bad_signature"), now)
+    try:
+        decoded = encoding.decode(batch.data)
+    except encoding.BatchFormatError:
+        return _record(conn, date, ImportResult(batch.tag, batch.origin, "malformed_batch"), now)
+    if decoded.origin != batch.origin:
+        return _record(conn, date, ImportResult(batch.tag, batch.origin, "origin_mismatch"), now)
+    rows = [(f.key.key_data, f.key.rolling_start_interval_number, f.key.rolling_period, f.key.transmission_risk_level,
+             int(f.key.report_type), f.key.days_since_onset_of_symptoms, now // 3600 * 3600, now, decoded.origin)
+            for f in decoded.keys if f.relevant_for(own_origin) and f.key.report_type != ReportType.REVOKED]
+    before = conn.total_changes
+    conn.executemany("INSERT OR IGNORE INTO exposure_keys (key_data, rolling_start, rolling_period,"
+                     " transmission_risk, report_type, dsos, created_at, available_at, origin)"
+                     " VALUES (?,?,?,?,?,?,?,?,?)", rows)
+    new = conn.total_changes - before
+    return _record(conn, date, ImportResult(batch.tag, batch.origin, "imported", len(decoded.keys), new), now)

@@ -1,0 +1,77 @@
+"""The province's outbox: shareable keys become signed batches, kept until the gateway has them.
+
+Why an outbox: the gateway may be down. Keys are taken into a batch (its
+canonical bytes signed, a tag chosen) and marked with that tag in one
+transaction, so a key joins exactly one batch; the batch is then sent until
+the gateway confirms it. The gateway answers a resend of the same bytes under
+the same tag with ``batch_already_stored``, which counts as sent: nothing is
+lost and nothing is stored twice.
+
+Which keys leave: this province's own (not imported), published here
+already (their embargo is over), whose owner agreed to sharing beyond the
+province, confirmed (test or clinical) — and F1 (RECURSIVE) keys only with
+``include_recursive``. Revoked keys never leave.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from bluezone.models import ExposureKey, ReportType
+
+from . import encoding
+from .province import FederationSettings
+
+#: EFGS' limit of keys per uploaded batch
+BATCH_KEYS = 5000
+
+
+@dataclass(frozen=True)
+class Pending:
+    tag: str
+    data: bytes
+    signature: bytes
+    key_count: int
+
+
+def shareable_types(settings: FederationSettings) -> tuple[int, ...]:
+    types = [int(ReportType.CONFIRMED_TEST), int(ReportType.CONFIRMED_CLINICAL_DIAGNOSIS)]
+    if settings.include_recursive:
+        types.append(int(ReportType.RECURSIVE))
+    return tuple(types)
+
+
+def fill(conn: sqlite3.Connection, settings: FederationSettings, signing_key: ec.EllipticCurvePrivateKey,
+         now: int) -> list[str]:
+    """Put every shareable key not yet in a batch into new signed batches (call inside a transaction)."""
+    types = shareable_types(settings)
+    marks = ",".join("?" * len(types))
+    tags: list[str] = []
+    while True:
+        rows = conn.execute(
+            "SELECT key_data, rolling_start, rolling_period, transmission_risk, report_type, dsos FROM exposure_keys"
+            f" WHERE share_beyond = 1 AND fed_batch IS NULL AND origin IS NULL AND available_at <= ?"
+            f" AND report_type IN ({marks}) ORDER BY key_data LIMIT ?", (now, *types, BATCH_KEYS)).fetchall()
+        if not rows:
+            return tags
+        keys = [encoding.FederatedKey(ExposureKey(r[0], r[1], r[2], r[3], ReportType(r[4]), r[5]),
+                                      settings.relevant_to) for r in rows]
+        data = encoding.encode(settings.origin, keys)
+        tag = f"{settings.origin}-{now}-{secrets.token_hex(6)}"
+        conn.execute("INSERT INTO fed_outbox (tag, data, signature, key_count, created_at) VALUES (?,?,?,?,?)",
+                     (tag, data, encoding.sign(data, signing_key), len(rows), now))
+        conn.executemany("UPDATE exposure_keys SET fed_batch = ? WHERE key_data = ?", [(tag, r[0]) for r in rows])
+        tags.append(tag)
+
+
+def pending(conn: sqlite3.Connection) -> list[Pending]:
+    return [Pending(*r) for r in conn.execute(
+        "SELECT tag, data, signature, key_count FROM fed_outbox WHERE sent_at IS NULL ORDER BY created_at, tag")]
+
+
+def mark_sent(conn: sqlite3.Connection, tag: str, now: int) -> None:
+    conn.execute("UPDATE fed_outbox SET sent_at = ? WHERE tag = ?", (now, tag))

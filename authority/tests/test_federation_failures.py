@@ -1,0 +1,290 @@
+"""Federation failures, each against a real gateway (aiohttp over mutual TLS on
+loopback, real X.509 from the operator's CA, its own SQLite file) and real
+province servers' databases:
+
+* the gateway down: the province queues, retries, nothing lost, nothing twice
+  (also when the gateway's answer is lost after it stored the batch);
+* no certificate, a certificate of another CA, an unregistered province: nothing;
+* bad signature, malformed bytes, another province's origin, a reused tag: refused
+  with a JSON error code, nothing stored;
+* a gateway that alters a key: the importer refuses the batch and reports it;
+* consent and report types decide which keys leave; retention deletes old batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from bluezone.models import ExposureKey, ReportType
+from bluezone_authority.gateway import certs, encoding
+from bluezone_authority.gateway.app import Gateway, create_app
+from bluezone_authority.gateway.client import GatewayClient, GatewayError
+from bluezone_authority.gateway.federation import run_round, status
+from bluezone_authority.gateway.province import FederationSettings
+from bluezone_authority.gateway.settings import GatewaySettings
+from bluezone_authority.server import AuthorityServer
+from bluezone_authority.server.keys import public_pem
+from bluezone_authority.server.process import free_port
+from bluezone_authority.server.testing import NOW, Clock, settings_for
+
+DN, GL = "48", "64"
+
+
+@dataclass
+class Fed:
+    tmp: Path
+    port: int
+    clock: Clock
+    gateway: Gateway
+    provinces: dict[str, AuthorityServer]
+    runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def settings(self, origin: str, other: str, **kw) -> FederationSettings:
+        cert = self.tmp / f"{origin}.pem"
+        return FederationSettings(gateway_url=self.url, origin=origin, client_cert=cert,
+                                  client_key=cert.with_suffix(".key"), ca=self.tmp / "ca" / "ca.pem",
+                                  import_from=(other,), **kw,
+                                  signing_keys=({"origin": other, "public_key": str(self.tmp / f"{other}.sign.pem")},))
+
+    async def start(self) -> None:
+        ctx = certs.server_context(self.tmp / "ca" / "ca.pem", self.tmp / "gateway.pem", self.tmp / "gateway.key")
+        self.runner = web.AppRunner(create_app(self.gateway, background=False), access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port, ssl_context=ctx).start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+
+@pytest.fixture
+async def fed(tmp_path):
+    certs.init_ca(tmp_path / "ca")
+    certs.issue(tmp_path / "ca", "gateway", tmp_path / "gateway", server_hosts=["127.0.0.1"])
+    clock = Clock(NOW)
+    gw = Gateway(GatewaySettings(database=tmp_path / "gateway.db", ca=tmp_path / "ca" / "ca.pem",
+                                 cert=tmp_path / "gateway.pem", key=tmp_path / "gateway.key"), clock=clock)
+    provinces = {}
+    for code in (DN, GL):
+        certs.issue(tmp_path / "ca", code, tmp_path / code)
+        server = AuthorityServer(settings_for(tmp_path / f"p{code}"), clock=clock)
+        pem = public_pem(server.keys.export_key)
+        (tmp_path / f"{code}.sign.pem").write_text(pem)
+        gw.store.add_province(code, pem, NOW)
+        provinces[code] = server
+    f = Fed(tmp_path, free_port(), clock, gw, provinces)
+    yield f
+    await f.stop()
+    gw.close()
+    for s in provinces.values():
+        s.close()
+
+
+def add_keys(server: AuthorityServer, n: int, *, share: bool = True,
+             report_type: ReportType = ReportType.CONFIRMED_TEST) -> list[bytes]:
+    """Keys as the publish path stores them, published already (available_at in the past)."""
+    day = NOW // 86400 * 144 - 3 * 144
+    keys = [secrets.token_bytes(16) for _ in range(n)]
+    with server.db.transaction() as c:
+        c.executemany("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
+                      " report_type, dsos, created_at, available_at, share_beyond) VALUES (?,?,?,?,?,?,?,?,?)",
+                      [(k, day, 144, 4, int(report_type), 1, NOW - 7200, NOW - 3600, int(share)) for k in keys])
+    return keys
+
+
+def stored_keys(gw: Gateway) -> set[bytes]:
+    return {k.key.key_data for (data,) in gw.store.conn.execute("SELECT data FROM batches")
+            for k in encoding.decode(data).keys}
+
+
+async def test_gateway_down_the_province_queues_and_retries_nothing_lost_or_twice(fed):
+    dn = fed.provinces[DN]
+    keys = add_keys(dn, 3)
+    settings = fed.settings(DN, GL)
+    down = await run_round(dn, settings)  # nothing listens on the gateway's port yet
+    assert down.error == "unreachable" and len(down.batched) == 1 and down.sent == []
+    assert status(dn)["outboxPending"] == 1
+
+    await fed.start()
+    up = await run_round(dn, settings)
+    assert up.error is None and up.batched == [] and up.sent == down.batched
+    assert fed.gateway.store.count() == 1 and stored_keys(fed.gateway) == set(keys)
+
+    # the gateway stored the batch but its answer was lost: the resend is recognised, not stored twice
+    with dn.db.transaction() as c:
+        c.execute("UPDATE fed_outbox SET sent_at = NULL")
+    again = await run_round(dn, settings)
+    assert again.error is None and again.sent == down.batched
+    assert fed.gateway.store.count() == 1 and status(dn)["outboxPending"] == 0
+
+    more = add_keys(dn, 2)
+    await run_round(dn, settings)
+    assert fed.gateway.store.count() == 2 and stored_keys(fed.gateway) == set(keys) | set(more)
+
+
+async def test_without_a_valid_client_certificate_a_province_gets_nothing(fed):
+    dn = fed.provinces[DN]
+    add_keys(dn, 2)
+    await fed.start()
+    await run_round(dn, fed.settings(DN, GL))
+    assert fed.gateway.store.count() == 1
+    base = fed.settings(GL, DN)
+
+    # no client certificate: the TLS handshake is refused
+    no_cert = GatewayClient(base)
+    no_cert.ssl = certs.client_context(base.ca, None, None)
+    # a certificate of another CA, with the right province name
+    certs.init_ca(fed.tmp / "rogue")
+    rogue = certs.issue(fed.tmp / "rogue", GL, fed.tmp / "rogue-gl")
+    other_ca = GatewayClient(base)
+    other_ca.ssl = certs.client_context(base.ca, rogue.cert, rogue.key)
+    for client in (no_cert, other_ca):
+        try:
+            with pytest.raises(GatewayError) as refused:
+                await client.download("2026-05-28", None)
+            assert refused.value.code == "unreachable"
+        finally:
+            await client.close()
+
+    # a certificate from the operator's CA for a province the gateway does not know
+    certs.issue(fed.tmp / "ca", "99", fed.tmp / "99")
+    unknown = GatewayClient(FederationSettings(**{**base.__dict__, "origin": "99", "client_cert": fed.tmp / "99.pem",
+                                                  "client_key": fed.tmp / "99.key"}))
+    try:
+        data = encoding.encode("99", [encoding.FederatedKey(ExposureKey(b"k" * 16, 1, 144, 1, ReportType(1)))])
+        with pytest.raises(GatewayError) as refused:
+            await unknown.upload("t99", data, encoding.sign(data, fed.provinces[GL].keys.export_key))
+        assert (refused.value.status, refused.value.code) == (403, "unknown_province")
+    finally:
+        await unknown.close()
+    assert fed.gateway.store.count() == 1
+
+
+async def test_the_gateway_refuses_bad_batches_with_a_json_error_and_stores_nothing(fed):
+    await fed.start()
+    dn_key = fed.provinces[DN].keys.export_key
+    key = encoding.FederatedKey(ExposureKey(b"a" * 16, 2_960_000, 144, 4, ReportType.CONFIRMED_TEST, 2))
+    good = encoding.encode(DN, [key])
+    client = GatewayClient(fed.settings(DN, GL))
+    try:
+        cases = [
+            ("t1", good, encoding.sign(good, fed.provinces[GL].keys.export_key), 400, "bad_signature"),
+            ("t2", good[:-3], encoding.sign(good[:-3], dn_key), 400, "malformed_batch"),
+            ("t3", encoding.encode(GL, [key]), encoding.sign(encoding.encode(GL, [key]), dn_key), 403,
+             "origin_mismatch"),
+            ("no tag!", good, encoding.sign(good, dn_key), 400, "invalid_batch_tag"),
+        ]
+        for tag, data, sig, http, code in cases:
+            with pytest.raises(GatewayError) as refused:
+                await client.upload(tag, data, sig)
+            assert (refused.value.status, refused.value.code) == (http, code), tag
+            assert refused.value.message  # a one-line text beside the code
+        assert fed.gateway.store.count() == 0
+        assert await client.upload("t4", good, encoding.sign(good, dn_key)) is True
+        other = encoding.encode(DN, [encoding.FederatedKey(ExposureKey(b"b" * 16, 2_960_000, 144, 4,
+                                                                       ReportType.CONFIRMED_TEST, 2))])
+        with pytest.raises(GatewayError) as refused:
+            await client.upload("t4", other, encoding.sign(other, dn_key))
+        assert (refused.value.status, refused.value.code) == (409, "duplicate_batch_tag")
+        stored = fed.gateway.store.get("t4")
+        assert stored is not None and stored.data == good  # unaltered
+        assert fed.gateway.audit(stored.date, "t4")["keyCount"] == 1
+    finally:
+        await client.close()
+
+
+async def test_a_gateway_that_alters_a_key_is_detected_by_the_importer(fed, caplog):
+    dn, gl = fed.provinces[DN], fed.provinces[GL]
+    await fed.start()
+    sent = add_keys(dn, 3)
+    await run_round(dn, fed.settings(DN, GL))
+    # the gateway's operator (or an attacker there) changes one key's transmission risk
+    tag, data = fed.gateway.store.conn.execute("SELECT tag, data FROM batches").fetchone()
+    altered = bytearray(data)
+    altered[7 + 1 + len(DN) + 4 + 16 + 6] ^= 0x01
+    encoding.decode(bytes(altered))  # still well formed: only the signature can tell
+    with sqlite3.connect(fed.gateway.settings.database) as c:
+        c.execute("UPDATE batches SET data = ? WHERE tag = ?", (bytes(altered), tag))
+
+    with caplog.at_level(logging.WARNING, logger="bluezone.federation"):
+        result = await run_round(gl, fed.settings(GL, DN))
+    assert [(r.origin, r.result) for r in result.imported] == [(DN, "bad_signature")]
+    assert not set(sent) & {r[0] for r in gl.db.all("SELECT key_data FROM exposure_keys")}
+    s = status(gl)
+    assert s["batchesRefused"] == 1 and s["keysImported"] == 0 and s["refused"][0]["reason"] == "bad_signature"
+    assert any("refused: bad_signature" in r.getMessage() for r in caplog.records)
+
+
+async def test_only_consented_confirmed_keys_leave_and_imports_keep_their_fields(fed):
+    dn, gl = fed.provinces[DN], fed.provinces[GL]
+    await fed.start()
+    shared = add_keys(dn, 2)
+    kept = add_keys(dn, 2, share=False)
+    f1 = add_keys(dn, 1, report_type=ReportType.RECURSIVE)
+    revoked = add_keys(dn, 1, report_type=ReportType.REVOKED)
+    await run_round(dn, fed.settings(DN, GL))
+    assert stored_keys(fed.gateway) == set(shared)
+    await run_round(dn, fed.settings(DN, GL, include_recursive=True))
+    assert stored_keys(fed.gateway) == set(shared) | set(f1)
+    assert not (set(kept) | set(revoked)) & stored_keys(fed.gateway)
+
+    first = await run_round(gl, fed.settings(GL, DN))
+    assert sorted(r.new_keys for r in first.imported) == [1, 2]
+    rows = gl.db.all("SELECT key_data, transmission_risk, report_type, dsos, origin FROM exposure_keys")
+    assert {r[0] for r in rows} == set(shared) | set(f1)
+    assert {r[1:] for r in rows if r[0] in shared} == {(4, int(ReportType.CONFIRMED_TEST), 1, DN)}
+    second = await run_round(gl, fed.settings(GL, DN))  # incremental: nothing new, nothing twice
+    assert second.imported == [] and len(gl.db.all("SELECT 1 FROM exposure_keys")) == 3
+    # an imported key is never sent on (its province sent it already)
+    await run_round(gl, fed.settings(GL, DN, include_recursive=True))
+    assert fed.gateway.store.count() == 2
+
+
+async def test_retention_deletes_batches_after_the_window(fed):
+    await fed.start()
+    add_keys(fed.provinces[DN], 1)
+    await run_round(fed.provinces[DN], fed.settings(DN, GL))
+    await run_round(fed.provinces[GL], fed.settings(GL, DN))
+    assert fed.provinces[DN].db.all("SELECT tag FROM fed_outbox") and fed.provinces[GL].db.all(
+        "SELECT tag FROM fed_imports")
+    fed.clock.t = NOW + 13 * 86400
+    assert fed.gateway.purge() == 0
+    fed.clock.t = NOW + 15 * 86400
+    assert fed.gateway.purge() == 1 and fed.gateway.store.count() == 0
+    # the provinces' own records of batches (the outbox holds keys) go with the keys
+    fed.clock.t = NOW + 40 * 86400
+    for province in fed.provinces.values():
+        province.purge()
+    assert fed.provinces[DN].db.all("SELECT tag FROM fed_outbox") == []
+    assert fed.provinces[GL].db.all("SELECT tag FROM fed_imports") == []
+
+
+def test_encoding_matches_the_vector_in_the_docs():
+    """docs/federation.md writes the bytes of one batch down; the encoder must give exactly those."""
+    import re
+
+    doc = (Path(__file__).parents[2] / "docs" / "federation.md").read_text()
+    block = re.search(r"<!-- vector -->\n```\n(.*?)```", doc, re.S)
+    assert block, "docs/federation.md lost its test vector"
+    expected = bytes.fromhex("".join(block.group(1).split()))
+    keys = [encoding.FederatedKey(ExposureKey(bytes(range(16, 32)), 2_950_000, 144, 6,
+                                              ReportType.CONFIRMED_CLINICAL_DIAGNOSIS, None), ("64",)),
+            encoding.FederatedKey(ExposureKey(bytes(range(16)), 2_950_144, 144, 2, ReportType.CONFIRMED_TEST, -3))]
+    assert encoding.encode("48", keys) == expected
+    back = encoding.decode(expected)
+    assert back.origin == "48" and [k.key.key_data for k in back.keys] == [bytes(range(16)), bytes(range(16, 32))]
+    assert back.keys[0].key.days_since_onset_of_symptoms == -3 and back.keys[1].relevant_to == ("64",)
+    assert back.keys[1].relevant_for("64") and not back.keys[1].relevant_for("01") and back.keys[0].relevant_for("01")
