@@ -77,7 +77,7 @@ check: install
 # System tools the tests start themselves: dbus-daemon (private bus with a fake BlueZ).
 test-deps:
 	@command -v dbus-daemon >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dbus-daemon; } \
-		|| echo "warning: dbus-daemon missing; the BLE D-Bus tests will be skipped"
+		|| { echo "error: dbus-daemon is missing and could not be installed (run as root: apt-get install dbus-daemon); the BLE D-Bus tests need it" >&2; exit 1; }
 	@# Debian's chromium for the portal's browser test (Playwright drives it; no browser download).
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "warning: chromium missing; authority/tests/test_portal_browser.py will fail"
