@@ -90,5 +90,12 @@ messages: install
 bench: install
 	$(PY) benchmarks/run.py
 
+# Mutation testing with cosmic-ray (not in CI: one pytest run per mutant; docs/testing.md).
+# MODULES="bluezone/sync.py ..." picks modules (default: all, smallest first); BUDGET caps the run in seconds.
+.PHONY: mutate
+mutate: install
+	$(PIP) install -q -e '.[mutate]'
+	$(PY) mutation/run.py --budget $(or $(BUDGET),3600) $(MODULES)
+
 clean:
 	rm -rf $(VENV) $(CORE_VENV) $(AUTHORITY_VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache build
