@@ -77,7 +77,7 @@ check: install
 # System tools the tests start themselves: dbus-daemon (private bus with a fake BlueZ).
 test-deps:
 	@command -v dbus-daemon >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dbus-daemon; } \
-		|| echo "warning: dbus-daemon missing; the BLE D-Bus tests will be skipped"
+		|| { echo "error: dbus-daemon is missing and could not be installed (run as root: apt-get install dbus-daemon); the BLE D-Bus tests need it" >&2; exit 1; }
 	@# Debian's chromium for the portal's browser test (Playwright drives it; no browser download).
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "warning: chromium missing; authority/tests/test_portal_browser.py will fail"
@@ -94,6 +94,13 @@ messages: install
 
 bench: install
 	$(PY) benchmarks/run.py
+
+# Mutation testing with cosmic-ray (not in CI: one pytest run per mutant; docs/testing.md).
+# MODULES="bluezone/sync.py ..." picks modules (default: all, smallest first); BUDGET caps the run in seconds.
+.PHONY: mutate
+mutate: install
+	$(PIP) install -q -e '.[mutate]'
+	$(PY) mutation/run.py --budget $(or $(BUDGET),3600) $(MODULES)
 
 clean:
 	rm -rf $(VENV) $(CORE_VENV) $(AUTHORITY_VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache build

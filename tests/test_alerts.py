@@ -41,10 +41,21 @@ def test_f2_and_a_plugin_worded_source_differ():
     assert "Bluetooth" in alert().messages["en"] and "Bluetooth" not in other.messages["en"]
 
 
-def test_alert_id_is_the_exposure_id_so_it_is_stored_once():
+def test_alert_id_is_the_exposure_id_so_it_is_stored_once(tmp_path):
+    """The same exposure built twice (a batch processed again) is one alert in
+    the store; another tier of the same day is another alert."""
+    from bluezone.store import DeviceStore
+
     a, b = alert(), alert()
     assert a.exposure_id == b.exposure_id
     assert alert(Tier.F2).exposure_id != a.exposure_id
+    store = DeviceStore(tmp_path / "phone.db")
+    try:
+        assert store.add_alert(a) is True and store.add_alert(b) is False
+        assert store.add_alert(alert(Tier.F2)) is True
+        assert sorted(x.tier.name for x in store.alerts()) == ["F1", "F2"]
+    finally:
+        store.close()
 
 
 def test_messages_carry_no_identifying_detail():

@@ -133,3 +133,48 @@ def test_fuzzed_plaintext_frames_are_refused_or_parsed(data):
     except DeclarationFormatError:
         return
     assert isinstance(d.answers, dict)
+
+
+def test_only_sizes_a_declaration_can_have_are_opened():
+    """Found by mutation testing (docs/testing.md): the size bounds of
+    open_plaintext were unpinned. A well-sealed box whose plaintext is shorter
+    than a frame (8 bytes) or longer than MAX_PLAINTEXT is refused before it is
+    opened, whoever sealed it; the sizes just inside are opened."""
+    from bluezone.declarations.declaration import MAX_PLAINTEXT
+    from bluezone.declarations.sealing import seal_plaintext
+
+    pair = KeyPair.generate()
+    public = pair.private_key.public_key
+    for size in (8, MAX_PLAINTEXT):
+        body = os.urandom(size)
+        assert open_plaintext(seal_plaintext(body, public), pair.private_key) == body
+    for size in (0, 7, MAX_PLAINTEXT + 1):
+        with pytest.raises(SealError, match="not a sealed declaration"):
+            open_plaintext(seal_plaintext(os.urandom(size), public), pair.private_key)
+
+
+def test_raw_and_text_key_files_and_what_is_neither(tmp_path):
+    """Found by mutation testing: a 32-byte raw key file and a non-ASCII file."""
+    pair = KeyPair.generate()
+    (tmp_path / "raw.key").write_bytes(bytes(pair.private_key))
+    assert bytes(load_private_key(tmp_path / "raw.key")) == bytes(pair.private_key)
+    (tmp_path / "text.key").write_bytes(base64.b64encode(bytes(pair.private_key)))  # 44 bytes, no newline
+    assert bytes(load_private_key(tmp_path / "text.key")) == bytes(pair.private_key)
+    for size in (31, 33):  # raw bytes of the wrong length are not taken as a key
+        (tmp_path / "odd.key").write_bytes(b"\xff" * size)
+        with pytest.raises(SealError, match="not a declaration key file"):
+            load_private_key(tmp_path / "odd.key")
+    with pytest.raises(AttributeError):  # a key pair is a value: its key cannot be swapped
+        pair.private_key = KeyPair.generate().private_key
+
+
+def test_a_deployment_without_a_declaration_key_cannot_seal(tmp_path):
+    from bluezone.config import config_from_dict
+    from bluezone.declarations.sealing import public_key_from_config
+
+    base = {"deployment": {"name": "T", "region": "452"}, "authority": {"url": "https://a.example"}}
+    with pytest.raises(SealError, match="declaration_public_key"):
+        public_key_from_config(config_from_dict(base))
+    pair = KeyPair.generate()
+    with_key = dict(base, authority={"url": "https://a.example", "declaration_public_key": pair.public_b64})
+    assert bytes(public_key_from_config(config_from_dict(with_key))) == bytes(pair.private_key.public_key)

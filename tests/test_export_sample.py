@@ -1,12 +1,10 @@
 """The public GAEN sample export (google/exposure-notifications-server, examples/export).
 
-The sample zip itself is binary and could not be obtained here (no registry
-package ships it), so these tests use the sample's published *text* files:
-``keys.json``, ``private.pem`` and ``public.pem``. We sign an export of the
-sample's two keys with the sample's private key and the sample's header
-values, and verify it with the sample's public key. This proves our writer
-and reader agree with the published key pair and field values; it is NOT a
-test against the sample zip's bytes (see docs/export.md).
+These tests use the sample's published *text* files: ``keys.json``,
+``private.pem`` and ``public.pem``. We sign an export of the sample's two
+keys with the sample's private key and header values, and verify it with the
+sample's public key. The sample zip's own bytes are checked in
+tests/test_export_google_sample.py (see docs/export.md).
 """
 
 from __future__ import annotations

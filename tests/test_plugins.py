@@ -83,11 +83,16 @@ def make_alert():
     return Alert("e1", Tier.F1, "ble", day, 0, day, {"vi": "Cảnh báo F1", "en": "F1 warning"})
 
 
-def test_third_party_plugin_hooks_are_called(third_party, capsys):
+def test_third_party_plugin_hooks_are_called(third_party, capsys, tmp_path):
     pm = make_plugin_manager()
     assert "rot-test" in plugin_names(pm)
-    schedules = collect_named(call_hook(pm.hook.bluezone_key_schedules), "key schedule")
-    derived = list(schedules["rot-test"].derive(b"\x01\x02\x03\x04", 10, 2))
+    # a deployment that names the plugin's schedule gets it from the core, not a built-in one
+    path = tmp_path / "d.toml"
+    path.write_text('[deployment]\nname = "T"\nregion = "452"\n[schedule]\nname = "rot-test"\n'
+                    '[authority]\nurl = "https://a.example"\n')
+    schedule = load_config(path).schedule()
+    assert type(schedule).__module__ == "bz_thirdparty_fixture" and schedule.name == "rot-test"
+    derived = list(schedule.derive(b"\x01\x02\x03\x04", 10, 2))
     assert [d.identifier for d in derived] == [b"\x01\x02\x03\x04", b"\x00\x03\x02\x05"]
     # an async implementation is awaited by the synchronous caller (the documented convention)
     alert = make_alert()

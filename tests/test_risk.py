@@ -104,3 +104,19 @@ def test_scoring_is_a_hook_a_province_can_replace():
     config.pm.register(StrictProvince(), "strict-province")
     replaced = config.pm.hook.bluezone_score_exposure_windows(windows=[window(20, 2)], config=config)
     assert replaced[0].exposed
+
+
+def test_dropped_windows_score_zero_and_the_none_tier_never_warns():
+    """Found by mutation testing (docs/testing.md): a window a filter drops
+    scores 0 (alone and as its day's strongest window), and windows of no tier
+    are scored but never warn, however close and long."""
+    r = risk(minutes_at_attenuation_filters=[{
+        "attenuation_range": {"min": 0, "max": 73, "min_exclusive": False, "max_exclusive": True},
+        "drop_if_minutes_in_range": {"min": 0, "max": 10, "min_exclusive": False, "max_exclusive": True}}])
+    short = window(40, 5)  # five minutes close: dropped by the filter
+    assert window_score(short, r) == 0.0
+    [day] = score_windows([short], r)
+    assert (day.score, day.max_window_score, day.exposed) == (0, 0, False)
+    every = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1})
+    [day] = score_windows([window(40, 60, tier=Tier.NONE)], every)
+    assert day.score == 3600 and not day.exposed and not day.low

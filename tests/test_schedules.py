@@ -19,8 +19,18 @@ intervals = st.integers(min_value=0, max_value=2**31)
 
 
 def test_both_schedules_follow_the_protocol():
-    assert isinstance(gaen.SCHEDULE, KeySchedule)
-    assert isinstance(dp3t_lowcost.SCHEDULE, KeySchedule)
+    """What the protocol promises, checked by behaviour (an isinstance check of a
+    Protocol only looks for the names): the key has the declared length, its
+    identifiers have the declared length, distinct, in time order from the key's start."""
+    for schedule in (gaen.SCHEDULE, dp3t_lowcost.SCHEDULE):
+        assert isinstance(schedule, KeySchedule)
+        key = schedule.new_key(1_700_000_000)
+        assert len(key.key_data) == schedule.key_length
+        derived = list(schedule.derive(key.key_data, key.rolling_start_interval_number, 3))
+        intervals = [d.interval for d in derived]
+        assert intervals[0] == key.rolling_start_interval_number and intervals == sorted(set(intervals))
+        assert {len(d.identifier) for d in derived} == {schedule.identifier_length}
+        assert len({d.identifier for d in derived}) == 3
 
 
 @settings(max_examples=60)

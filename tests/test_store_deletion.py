@@ -152,4 +152,9 @@ def test_a_long_running_command_purges_on_schedule(tmp_path):
     counts = timer.tick()
     assert counts is not None and counts["sightings"] == 1 and store.sighting_count() == 0
     assert timer.tick() is None  # and not again until the next hour
+    for later in (1800, 3599):  # (found by mutation testing: the hour is a difference of times)
+        clock["now"] = NOW + 3600 + later
+        assert timer.tick() is None, later
+    clock["now"] = NOW + 7200
+    assert timer.tick() is not None
     store.close()

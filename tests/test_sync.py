@@ -305,3 +305,31 @@ async def test_sync_hook_called_from_async_code_is_refused_clearly(config):
     config.pm.register(AsyncSink(), name="async-sink")
     with pytest.raises(PluginError, match="bluezone_sync_finished.*call_hook_async"):
         call_hook(config.pm.hook.bluezone_sync_finished, stats={}, config=config)
+
+
+async def test_every_sync_purges_expired_contacts_even_with_nothing_new(store, config, tmp_path):
+    """"Contact data older than the retention window is purged first, every time":
+    both entry points (``process_batches`` and the downloading ``sync``) purge,
+    even when there is no batch to process."""
+    from bluezone.sync import sync
+    from bluezone.transports.file import FileTransport
+
+    cutoff = NOW - store.retention_days * 86400
+    (tmp_path / "cdn" / "keys").mkdir(parents=True)
+    (tmp_path / "cdn" / "keys" / "index.txt").write_text("")
+    transport = FileTransport(tmp_path / "cdn")
+
+    async def downloading():
+        return await sync(store, config, transport, now=NOW)
+
+    async def offline():
+        return process_batches(store, config, [], now=NOW)
+
+    for run in (offline, downloading):
+        store.add_sightings(background_sightings(40, cutoff - 3 * 86400, 2))
+        assert len(list(store.sightings(until=cutoff))) >= 40
+        kept = store.sighting_count() - len(list(store.sightings(until=cutoff)))
+        stats = await run()
+        assert stats.batches_processed == 0
+        assert list(store.sightings(until=cutoff)) == [], run.__name__
+        assert store.sighting_count() == kept  # what is still inside the window stays

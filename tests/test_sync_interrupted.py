@@ -3,7 +3,9 @@
 A real subprocess processes eight signed batches (each ~25k keys, one F0 met
 on a different day in each) into a real SQLite store; the test kills it
 after it has committed some batches, at two different points, then lets a
-third run finish, and compares with an uninterrupted run.
+third run finish, and compares with an uninterrupted run. The kills are
+placed by a pause point before each batch (the subprocess waits for "go"),
+not by polling against the clock, so a fast machine cannot finish first.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -40,8 +41,17 @@ root = Path(sys.argv[1])
 config = config_from_dict(json.loads((root / "deployment.json").read_text()))
 store = DeviceStore(sys.argv[2], clock=lambda: int(sys.argv[3]))
 names = sorted(p.name for p in (root / "feed").iterdir())
-batches = (PublishedBatch("keys", n, (root / "feed" / n).read_bytes()) for n in names)
-stats = process_batches(store, config, batches, language="en", now=int(sys.argv[3]))
+pause = len(sys.argv) > 4  # the test's pause point: before each batch, say where and wait for "go"
+
+def batches():
+    for i, n in enumerate(names):
+        if pause:
+            print("AT", i, file=sys.stderr, flush=True)  # batches 0..i-1 are committed (or skipped)
+            if sys.stdin.readline().strip() != "go":
+                sys.exit(3)
+        yield PublishedBatch("keys", n, (root / "feed" / n).read_bytes())
+
+stats = process_batches(store, config, batches(), language="en", now=int(sys.argv[3]))
 print("DONE", json.dumps(stats.as_dict()), flush=True)
 """
 
@@ -72,8 +82,13 @@ def new_store(path: Path, sightings) -> Path:
     return path
 
 
-def start(root: Path, db: Path, log: Path) -> subprocess.Popen:
+def start(root: Path, db: Path, log: Path, pausing: bool = False) -> subprocess.Popen:
+    """The sync in a subprocess; ``pausing``: it stops before each batch until told to go."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", BLUEZONE_DISABLE_PLUGINS="")
+    if pausing:
+        return subprocess.Popen([sys.executable, "-c", SCRIPT, str(root), str(db), str(NOW), "pause"],
+                                stdout=open(log, "a"), stderr=subprocess.PIPE, stdin=subprocess.PIPE,
+                                env=env, text=True)
     return subprocess.Popen([sys.executable, "-c", SCRIPT, str(root), str(db), str(NOW)],
                             stdout=open(log, "a"), stderr=subprocess.STDOUT, env=env)
 
@@ -88,13 +103,22 @@ def processed(db: Path) -> int:
         conn.close()
 
 
-def kill_after(proc: subprocess.Popen, db: Path, at_least: int) -> None:
-    deadline = time.monotonic() + 120
-    while processed(db) < at_least and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert proc.poll() is None, "the sync finished before it could be interrupted"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+def kill_during(proc: subprocess.Popen, batch: int) -> None:
+    """Let a pausing sync run up to ``batch``, let that batch start, and SIGKILL it.
+
+    No race with the clock: however fast the machine, the kill lands while
+    batch ``batch`` is being processed or, at the latest, at the next pause
+    point, so exactly ``batch`` or ``batch + 1`` batches are committed."""
+    for line in proc.stderr:
+        if line.startswith("AT "):
+            at = int(line.split()[1])
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+            if at == batch:
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return
+    raise AssertionError(f"the sync ended (exit {proc.wait()}) before batch {batch}")
 
 
 def alerts(db: Path) -> list[tuple]:
@@ -115,12 +139,12 @@ def test_killed_sync_resumes_without_lost_or_duplicate_alerts(feed, tmp_path):
 
     db = new_store(tmp_path / "device.db", sightings)
     log = tmp_path / "device.log"
-    kill_after(start(root, db, log), db, 2)
+    kill_during(start(root, db, log, pausing=True), 2)
     first = processed(db)
-    assert 2 <= first < BATCHES
+    assert first in (2, 3)
     assert len(alerts(db)) == first  # every committed batch has its alert, no more
-    kill_after(start(root, db, log), db, first + 2)
-    assert processed(db) < BATCHES
+    kill_during(start(root, db, log, pausing=True), first + 2)
+    assert processed(db) in (first + 2, first + 3) and processed(db) < BATCHES
     p = start(root, db, log)
     assert p.wait(timeout=300) == 0, log.read_text()
 

@@ -112,11 +112,14 @@ async def test_a_success_resets_the_failure_count(running):
 async def test_csrf_token_required_on_every_form_and_nothing_changes_without_it(running):
     r = running
     async with r.client() as c:
-        # login without the token / with a wrong one
-        assert (await c.post("/portal/login", {"username": "admin", "password": PASSWORD})).status == 403
+        # login without the token / with a wrong one: no failure counted, no session, nothing at all
         await c.get("/portal/login")
+        before = r.server.db.fingerprint()
+        assert (await c.post("/portal/login", {"username": "admin", "password": PASSWORD})).status == 403
+        assert (await c.post("/portal/login", {"username": "admin", "password": "wrong"})).status == 403
         assert (await c.post("/portal/login", {"username": "admin", "password": PASSWORD, "csrf": "x" * 43})).status == 403
         assert c.cookie("bz_session") is None
+        assert r.server.db.fingerprint() == before
         await c.login()
         before = r.server.db.fingerprint()
         for path, data in [("/portal/codes", {"tier": "F0"}), ("/portal/exports", {}), ("/portal/logout", {})]:

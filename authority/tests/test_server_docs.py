@@ -42,9 +42,31 @@ def test_every_route_is_documented(tmp_path):
     server.close()
 
 
-def test_guessing_arithmetic_is_in_the_docs():
+def _sci(x: float) -> str:
+    """``x`` as the docs write it: 4.5 × 10⁻⁶."""
+    mantissa, exponent = f"{x:.1e}".split("e")
+    sup = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{mantissa} × 10{sup}"
+
+
+def test_guessing_arithmetic_in_the_docs_follows_the_code():
+    """The figures in docs/server.md are recomputed from the code's defaults
+    and the codes it issues: changing the failure bound, a code's lifetime or
+    its length without the docs makes this fail."""
+    from bluezone_authority.server import codes
+    from bluezone_authority.server.settings import SERVER_SCHEMA
+
     text = (ROOT / "docs" / "server.md").read_text()
-    assert "4.5 × 10⁻⁶" in text and "36¹⁶" in text and "verify_failures_per_minute" in text
+    props = SERVER_SCHEMA["properties"]
+    failures, minutes = props["verify_failures_per_minute"]["default"], props["short_code_minutes"]["default"]
+    short, long = codes.new_code("short"), codes.new_code("long")
+    assert short.isdigit()
+    short_space = 10 ** len(short)
+    assert f"`verify_failures_per_minute` = {failures}" in text
+    assert f"{failures} × {minutes} = {failures * minutes}" in text
+    assert _sci(failures * minutes / short_space) in text
+    assert f"{len(codes.LONG_ALPHABET)}{str(len(long)).translate(str.maketrans('0123456789', '⁰¹²³⁴⁵⁶⁷⁸⁹'))}" in text
+    assert f"{len(codes.LONG_ALPHABET) ** len(long):.2e}".startswith("7.96e+24") and "7.96 × 10²⁴" in text
 
 
 def test_authority_cli_end_to_end(tmp_path):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import sqlite3
 
 import aiohttp
 import pytest
@@ -96,21 +96,86 @@ async def test_code_guessing_is_rate_limited_per_client(running):
     # the global bound and other clients: authority/tests/test_server_ratelimits.py
 
 
-async def test_no_ip_address_is_stored_anywhere(running, tmp_path):
-    r = running
-    code = r.server.issue_code({"tier": "F0"})["code"]
-    async with HttpTransport(r.url, retries=0) as t:
-        from bluezone.upload import upload_with_code
-        await upload_with_code(t, code, past_keys(3))
-        await t.upload_declaration(b"\x01" * 80)
-    r.server.export_now()
-    r.server.db.conn.execute("PRAGMA wal_checkpoint(FULL)")
-    for path in tmp_path.rglob("*"):
-        if path.is_file():
-            data = path.read_bytes()
-            assert b"127.0.0.1" not in data and b"localhost" not in data, path
-    columns = {c[1] for t in ("codes", "exposure_keys", "declarations", "batches", "one_time_tokens")
-               for c in r.server.db.all(f"PRAGMA table_info({t})")}
+SERVE_CONFIG = """
+[deployment]
+name = "Privacy test"
+region = "452"
+
+[authority]
+url = "http://127.0.0.1:1"
+
+[server]
+database = "server.db"
+export_dir = "exports"
+secrets_file = "server.secrets"
+min_batch_keys = 0
+verify_per_client_per_minute = 3
+"""
+CLIENT = "127.0.0.2"  # the phones' address: a loopback address the server does not listen on
+FORWARDED = "203.0.113.77"  # what an untrusted X-Forwarded-For claims
+
+
+async def test_bluezone_serve_keeps_no_client_address_in_output_or_files(tmp_path):
+    """The real ``bluezone serve`` process (its own logging set-up, not the
+    tests' in-process app): phones connect from 127.0.0.2, upload, declare,
+    send decoys, make mistakes and get rate limited; then its stdout, stderr
+    and every file it wrote are searched for their address, as text and as
+    the four bytes of an IPv4 address."""
+    import asyncio
+    import os
+    import re
+    import signal
+    import sys
+    import time
+    from pathlib import Path
+
+    from bluezone.config import load_config
+    from bluezone.upload import upload_with_code
+    from bluezone_authority.server import AuthorityServer
+
+    cfg = tmp_path / "deploy.toml"
+    cfg.write_text(SERVE_CONFIG)
+    server = AuthorityServer.from_config(load_config(cfg))
+    code = server.issue_code({"tier": "F0", "kind": "long"})["code"]
+    _, admin = server.create_staff_token("admin", "admin")
+    server.close()
+    proc = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "bluezone"), "serve", "--config", str(cfg), "--host", "127.0.0.1",
+        "--port", "0", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    first = (await asyncio.wait_for(proc.stdout.readline(), 60)).decode()
+    url = re.search(r"http://127\.0\.0\.1:\d+", first).group(0)
+    try:
+        headers = {"X-Forwarded-For": FORWARDED, "X-Real-IP": FORWARDED}
+        connector = aiohttp.TCPConnector(local_addr=(CLIENT, 0))
+        async with aiohttp.ClientSession(connector=connector, headers=headers) as s:
+            t = HttpTransport(url, retries=0, session=s)
+            await upload_with_code(t, code, past_keys(3, now=int(time.time())))
+            await t.upload_declaration(b"\x01" * 80)
+            await t.send_decoy()
+            for i in range(5):  # wrong codes until rate limited, and junk
+                async with s.post(f"{url}/v1/verify", json={"code": f"{i:08d}"}) as resp:
+                    assert resp.status in (400, 429)
+            async with s.post(f"{url}/v1/publish", data=b"{not json", headers={"Content-Type": "application/json"}):
+                pass
+            async with s.post(f"{url}/v1/authority/exports", headers={"Authorization": f"Bearer {admin}"}) as resp:
+                assert resp.status == 200
+            async with s.get(f"{url}/v1/feeds/keys/index.txt") as resp:
+                assert resp.status == 200 and ".zip" in await resp.text()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = await asyncio.wait_for(proc.communicate(), 30)
+    output = first.encode() + out + err
+    assert proc.returncode == 0, output
+    packed = bytes([127, 0, 0, 2])
+    for where, data in [("the server's output", output)] + [
+            (str(p), p.read_bytes()) for p in tmp_path.rglob("*") if p.is_file() and p != cfg]:
+        for needle in (CLIENT.encode(), FORWARDED.encode(), packed):
+            assert needle not in data, (where, needle)
+    db = sqlite3.connect(tmp_path / "server.db")
+    columns = {c[1] for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+               for c in db.execute(f'PRAGMA table_info("{t}")')}
+    db.close()
     assert not columns & {"ip", "address", "remote", "user_agent", "device_id", "phone"}
 
 

@@ -78,10 +78,23 @@ async def publish(request: web.Request) -> web.Response:
     return padded_json(server.publish(await json_body(request)))
 
 
+def declaration_body_limit(declaration_max_bytes: int, max_body_bytes: int) -> int:
+    """The request size a declaration of ``declaration_max_bytes`` needs: base64
+    makes it 4/3 larger, plus the JSON around it, and phones pad every body to
+    whole :data:`bluezone.transport.PAD_BLOCK` blocks. Without this a
+    declaration of the allowed size was refused by the general request limit."""
+    from bluezone.transport import PAD_BLOCK
+
+    need = 4 * -(-declaration_max_bytes // 3) + 1024
+    return max(max_body_bytes, -(-need // PAD_BLOCK) * PAD_BLOCK)
+
+
 async def declarations(request: web.Request) -> web.Response:
     server = server_of(request)
-    limit(request, "declaration", server.settings.declarations_per_client_per_minute)
-    return padded_json(server.accept_declaration(await json_body(request)))
+    s = server.settings
+    limit(request, "declaration", s.declarations_per_client_per_minute)
+    body = await read_json(request, declaration_body_limit(s.declaration_max_bytes, s.max_body_bytes))
+    return padded_json(server.accept_declaration(body))
 
 
 async def decoy(request: web.Request) -> web.Response:
@@ -240,10 +253,12 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
     HMAC key all workers share, and only worker 0 runs the schedule."""
     s = server.settings
     languages = getattr(config, "languages", None)  # the deployment's: error answers carry each
+    declaration_cap = declaration_body_limit(s.declaration_max_bytes, s.max_body_bytes)
     middlewares = [body_deadline(s.body_timeout_seconds),
                    *make_middlewares(s.max_body_bytes, s.answer_floor_ms / 1000,
-                                     languages=tuple(languages) if languages else None)]
-    app = web.Application(client_max_size=s.max_body_bytes, middlewares=middlewares)
+                                     languages=tuple(languages) if languages else None,
+                                     path_limits={"/v1/declarations": declaration_cap})]
+    app = web.Application(client_max_size=declaration_cap, middlewares=middlewares)
     if worker is not None and worker.header:
         app.on_response_prepare.append(worker_header(worker))
     app[SERVER] = server

@@ -130,6 +130,8 @@ CORE_MIGRATIONS = [named.Migration(named.CORE, "001_schema", _core_schema),
                    named.Migration(named.CORE, "005_federation", _federation)]
 HOOK = "bluezone_server_migrations"
 
+#: The core's data tables, for :meth:`ServerDB.counts`. :meth:`ServerDB.fingerprint` does
+#: not use this list: it reads every table the database holds (portal, plugins, meta).
 TABLES = ("staff_tokens", "codes", "exposure_keys", "batches", "one_time_tokens", "declarations",
           "declaration_usage", "fed_outbox", "fed_imports")
 
@@ -201,15 +203,23 @@ class ServerDB:
     def counts(self) -> dict[str, int]:
         return {t: self.one(f"SELECT count(*) FROM {t}")[0] for t in TABLES}  # type: ignore[index]  # count(*) always gives a row
 
+    def table_names(self) -> list[str]:
+        """Every table in the file, read from ``sqlite_master`` rather than a
+        hand-kept list, so a table added by a migration or a plugin is never
+        left out of :meth:`fingerprint`."""
+        return [r[0] for r in self.all("SELECT name FROM sqlite_master WHERE type = 'table'"
+                                       " AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+
     def fingerprint(self) -> str:
-        """A digest of every row of every table: tests assert that a refused
-        request left the database exactly as it was."""
+        """A digest of every row of every table (with its name): tests assert
+        that a refused request left the database exactly as it was."""
         import hashlib
 
         h = hashlib.sha256()
-        for t in TABLES:
-            for row in self.all(f"SELECT * FROM {t} ORDER BY 1, 2"):
-                h.update(repr(row).encode())
+        for t in self.table_names():
+            h.update(f"table {t}\n".encode())
+            for row in sorted(repr(r) for r in self.all(f'SELECT * FROM "{t}"')):
+                h.update(row.encode() + b"\n")
         return h.hexdigest()
 
     def get_meta(self, key: str) -> str | None:

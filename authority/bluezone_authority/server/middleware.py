@@ -77,13 +77,17 @@ def _limit_chaff(request: web.Request) -> None:
 
 def make_middlewares(max_body_bytes: int, answer_floor: float = 0.0,
                      timing: cover.TimingEqualiser | None = None,
-                     languages: tuple[str, ...] | None = None) -> list:
+                     languages: tuple[str, ...] | None = None,
+                     path_limits: dict[str, int] | None = None) -> list:
     """The error, header, padding and chaff middleware. ``answer_floor``:
     seconds before which no device answer leaves; ``timing`` learns how long
     real device requests take so fakes wait as long (a fresh one by default).
     ``languages``: the deployment's, which error answers carry (default: the
-    process's, set from the deployment file by the command line)."""
+    process's, set from the deployment file by the command line).
+    ``path_limits``: a route whose body may exceed ``max_body_bytes`` (a
+    declaration of the allowed size is larger once base64-encoded in JSON)."""
     timing = timing or cover.TimingEqualiser(floor=answer_floor)
+    limits = path_limits or {}
 
     @web.middleware
     async def errors_and_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -97,13 +101,14 @@ def make_middlewares(max_body_bytes: int, answer_floor: float = 0.0,
         started = loop.time()
         device = request.path in DEVICE_PATHS
         fake = device and request.method == "POST" and cover.is_fake(request)
+        cap = limits.get(request.path, max_body_bytes)
         try:
             _check_headers_are_text(request)
-            if request.content_length is not None and request.content_length > max_body_bytes:
-                raise _too_large(max_body_bytes)
+            if request.content_length is not None and request.content_length > cap:
+                raise _too_large(cap)
             if fake:
                 _limit_chaff(request)
-                await _read_and_drop(request, max_body_bytes)
+                await _read_and_drop(request, cap)
                 response: web.StreamResponse = padded_json({"chaff": True})
             else:
                 response = await handler(request)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -72,6 +73,8 @@ class DemoResult:
     total_seconds: float = 0.0
     report_path: Path | None = None
     closest_m: dict[tuple[str, str], float] = field(default_factory=dict)  # ground truth, per pair
+    #: citizen → SHA-256 of everything its phone downloaded (feed, name, bytes, in order)
+    downloads_sha256: dict[str, str] = field(default_factory=dict)
     #: citizen → tier label → weighted minutes the phone's own scoring gives the
     #: day's windows of that tier (also below the threshold, so misses can be shown)
     weighted_minutes: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -81,15 +84,19 @@ class DemoResult:
 
 
 class CountingTransport:
-    """Wraps a transport and counts the bytes of every file it downloads."""
+    """Wraps a transport and counts the bytes of every file it downloads, and
+    hashes them (feed, name and content, in order): equal digests show that
+    phones downloaded the same bytes, not just as many."""
 
-    def __init__(self, inner: Any):
+    def __init__(self, inner: Any, digest: Any = None):
         self.inner = inner
         self.bytes = 0
+        self.digest = digest if digest is not None else hashlib.sha256()
 
     async def fetch_batch(self, feed, name):
         batch = await self.inner.fetch_batch(feed, name)
         self.bytes += len(batch.payload)
+        self.digest.update(f"{feed}/{name}:{len(batch.payload)}:".encode() + batch.payload)
         return batch
 
     def __getattr__(self, name: str) -> Any:
@@ -130,6 +137,7 @@ class ProvinceDay:
         self.day_start = today - 2 * 86400
         self.devices: dict[str, Device] = {}
         self.closest: dict[tuple[str, str], float] = {}
+        self.download_digests: dict[str, Any] = {}  # citizen → running SHA-256 of its downloads
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -285,7 +293,8 @@ class ProvinceDay:
                       for a in self.devices[c].store.alerts()] for c in plan.citizens}
         result = DemoResult(self.work, plan, self.day_start, f0, published_f1, close, alerts, bytes_down,
                             list(plan.the_checkin_office().members), sent, at_server, export_keys,
-                            closest_m=dict(self.closest))
+                            closest_m=dict(self.closest),
+                            downloads_sha256={c: d.hexdigest() for c, d in self.download_digests.items()})
         utc_day = dt.datetime.fromtimestamp(self.day_start, dt.timezone.utc).date()
         result.weighted_minutes = {c: self.weighted_minutes(c, utc_day) for c in plan.citizens}
         result.threshold_minutes = float(load_config(cfg).risk["minimum_minutes_per_day"])
@@ -306,7 +315,8 @@ class ProvinceDay:
         async def one(citizen: str) -> None:
             device = self.devices[citizen]
             async with sem:
-                transport = CountingTransport(make_transport(url, device.config))  # the deployment's own transport
+                transport = CountingTransport(make_transport(url, device.config),  # the deployment's own transport
+                                              self.download_digests.setdefault(citizen, hashlib.sha256()))
                 try:
                     await sync(device.store, device.config, transport, f2_opt_in=device.f2_opt_in,
                                language=device.language)

@@ -456,6 +456,7 @@ def write_result_json(result: DemoResult) -> Path:
         "checked_in": result.checked_in,
         "close_pairs": sorted([a, b] for (a, b), sec in result.close_seconds.items() if sec >= CLOSE_SECONDS),
         "alerts": result.alerts, "bytes_downloaded": result.bytes_downloaded,
+        "downloads_sha256": result.downloads_sha256,
         "declarations_sent": result.declarations_sent, "declarations_at_server": result.declarations_at_server,
         "export_real_keys": result.export_keys,
         "scores": [{"tier": r.tier, "truth": sorted(r.truth), "warned": sorted(r.warned), "missed": r.missed,

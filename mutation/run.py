@@ -1,0 +1,161 @@
+"""`make mutate`: mutation testing of the modules where a silent bug warns the
+wrong people or loses data, each against only the tests that are about it.
+
+Why cosmic-ray and not mutmut: cosmic-ray mutates one file on disk and runs an
+ordinary test command per mutant, so it works unchanged with this layout
+(three top-level packages installed editable, tests that start the ``bluezone``
+command as a subprocess, ``--import-mode=importlib``); mutmut 3 rewrites every
+function into a trampoline inside its own ``mutants/`` copy and selects tests
+from its own statistics run, which neither subprocesses nor the editable
+finders see. Each module is mutated in a throw-away copy of the work tree
+(``PYTHONPATH`` puts the copy ahead of the editable install), so an
+interrupted run never leaves a mutant in your files.
+
+Not in CI: it runs one pytest process per mutant. ``--budget`` caps the whole
+run; a module cut short is reported as partial. Scores go in docs/testing.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE_DIRS = [".", "authority", "plugins/qr_checkin", "plugins/ble", "plugins/demo"]
+
+#: module → the test files that are about it (kept small so a module takes minutes).
+MODULES: dict[str, list[str]] = {
+    "bluezone/declarations/sealing.py": ["tests/test_declaration_sealing.py"],
+    "bluezone/matching/risk.py": ["tests/test_risk.py", "tests/test_risk_cwa.py", "tests/test_alerts_low.py"],
+    "bluezone/matching/risk_model.py": ["tests/test_risk_model.py", "tests/test_risk_cwa.py"],
+    "bluezone/matching/index.py": ["tests/test_match.py"],
+    "bluezone/matching/derive.py": ["tests/test_match.py"],
+    "bluezone/matching/matcher.py": ["tests/test_match.py"],
+    "bluezone/matching/once.py": ["tests/test_sync.py", "tests/test_sync_replays.py"],
+    "bluezone/matching/windows.py": ["tests/test_sync.py", "tests/test_pipeline.py"],
+    "bluezone/matching/pipeline.py": ["tests/test_sync.py", "tests/test_pipeline.py"],
+    "bluezone/matching/alerts.py": ["tests/test_alerts.py", "tests/test_alerts_low.py"],
+    "bluezone/matching/revisions.py": ["tests/test_revisions_phone.py"],
+    "bluezone/sync.py": ["tests/test_sync.py", "tests/test_sync_replays.py", "tests/test_sync_hostile_mirror.py"],
+    "bluezone/store/purging.py": ["tests/test_store.py", "tests/test_store_deletion.py"],
+    "bluezone/store/device.py": ["tests/test_store.py", "tests/test_store_deletion.py", "tests/test_store_refusals.py"],
+    "bluezone/store/encryption.py": ["tests/test_store_encryption.py"],
+    "authority/bluezone_authority/server/codes.py": ["authority/tests/test_server_flow.py",
+                                                     "authority/tests/test_server_bad_input.py"],
+    "authority/bluezone_authority/server/publish.py": ["authority/tests/test_server_flow.py",
+                                                       "authority/tests/test_server_bad_input.py",
+                                                       "authority/tests/test_server_revisions.py"],
+}
+
+
+@dataclass
+class Score:
+    module: str
+    killed: int = 0
+    survived: int = 0
+    other: int = 0  # incompetent (the mutant does not import) or timed out
+    pending: int = 0
+    survivors: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float | None:
+        judged = self.killed + self.survived
+        return self.killed / judged if judged else None
+
+    def row(self) -> str:
+        pct = f"{100 * self.score:.0f} %" if self.score is not None else "–"
+        partial = f" (partial: {self.pending} not run)" if self.pending else ""
+        return f"| `{self.module}` | {self.killed + self.survived + self.other} | {self.killed} | {self.survived} | {self.other} | {pct}{partial} |"
+
+
+def copy_tree(dest: Path) -> None:
+    """The tracked files as they are in the work tree (uncommitted edits included)."""
+    names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, check=True, capture_output=True).stdout.split(b"\0")
+    for raw in names:
+        if not raw:
+            continue
+        src = ROOT / raw.decode()
+        if src.is_file():
+            (dest / raw.decode()).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / raw.decode())
+
+
+def run_module(module: str, tests: list[str], *, timeout: float, deadline: float, keep: Path) -> Score:
+    score = Score(module)
+    with tempfile.TemporaryDirectory(prefix="bz-mutate-") as tmp:
+        work = Path(tmp)
+        copy_tree(work)
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(work / d) for d in PACKAGE_DIRS),
+                   BLUEZONE_KEY_DIR=str(work / ".keys"))
+        command = " ".join([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests])
+        (work / "cr.toml").write_text(
+            "[cosmic-ray]\n"
+            f'module-path = "{module}"\n'
+            f"timeout = {timeout}\n"
+            "excluded-modules = []\n"
+            f"test-command = {json.dumps(command)}\n"
+            "[cosmic-ray.distributor]\nname = \"local\"\n")
+        cr = [sys.executable, "-m", "cosmic_ray.cli"]
+        subprocess.run([*cr, "init", "cr.toml", "session.sqlite"], cwd=work, env=env, check=True)
+        base = subprocess.run([*cr, "baseline", "cr.toml"], cwd=work, env=env, capture_output=True, text=True)
+        if base.returncode != 0:
+            raise SystemExit(f"{module}: the tests fail without any mutant; fix them first\n{base.stdout}{base.stderr}")
+        left = deadline - time.monotonic()
+        if left > 0:
+            try:
+                subprocess.run([*cr, "exec", "cr.toml", "session.sqlite"], cwd=work, env=env, timeout=left)
+            except subprocess.TimeoutExpired:
+                pass
+        dump = subprocess.run([*cr, "dump", "session.sqlite"], cwd=work, env=env, capture_output=True, text=True,
+                              check=True).stdout
+        for line in dump.splitlines():
+            item, result = json.loads(line)
+            if result is None:
+                score.pending += 1
+                continue
+            outcome = result.get("test_outcome")
+            if outcome == "killed":
+                score.killed += 1
+            elif outcome == "survived":
+                score.survived += 1
+                score.survivors.append(result.get("diff") or json.dumps(item))
+            else:
+                score.other += 1
+    keep.mkdir(parents=True, exist_ok=True)
+    (keep / (module.replace("/", "_") + ".survivors.diff")).write_text("\n".join(score.survivors))
+    return score
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help="module paths (default: all, smallest first)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds one mutant's tests may take")
+    parser.add_argument("--budget", type=float, default=3600.0, help="seconds for the whole run")
+    parser.add_argument("--out", type=Path, default=ROOT / "build" / "mutation", help="survivors' diffs go here")
+    args = parser.parse_args()
+    unknown = [m for m in args.modules if m not in MODULES]
+    if unknown:
+        raise SystemExit(f"not a module of this run: {', '.join(unknown)} (choose from: {', '.join(MODULES)})")
+    chosen = args.modules or sorted(MODULES, key=lambda m: (ROOT / m).stat().st_size)
+    deadline = time.monotonic() + args.budget
+    print("| module | mutants | killed | survived | incompetent / timeout | score |")
+    print("|---|---|---|---|---|---|")
+    for module in chosen:
+        if time.monotonic() >= deadline:
+            print(f"| `{module}` | not run: budget spent | | | | |")
+            continue
+        print(run_module(module, MODULES[module], timeout=args.timeout, deadline=deadline, keep=args.out).row(),
+              flush=True)
+    print(f"\nsurviving mutants' diffs: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
