@@ -204,7 +204,8 @@ def _last_event_id(request: web.Request) -> int | None:
     if raw is None or raw.strip() == "":
         return None
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 12:
+    # isascii: "²" and "١٢" pass isdigit, and int("²") raises
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise ApiError(400, "invalid_event_id", _("Last-Event-ID must be a batch number"))
     return int(raw)
 
