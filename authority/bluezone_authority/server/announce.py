@@ -226,6 +226,11 @@ async def feed_events(request: web.Request) -> web.StreamResponse:
         await response.write(f"retry: {RETRY_MS}\n\n".encode())
         sent = after if after is not None else 0
         if after is not None:
+            # An id beyond the newest batch (a restored database, a wrong id)
+            # would otherwise silence this stream for good: nothing new is
+            # above it, and heartbeats keep the stream — and the phone — waiting.
+            sent = min(after, announcer.source.latest().get(feed, 0))
+        if after is not None:
             for seq, name in announcer.source.after(feed, after):
                 await response.write(event(seq, name))
                 sent = seq
