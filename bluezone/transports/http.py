@@ -237,15 +237,20 @@ async def _read_capped(resp: aiohttp.ClientResponse, url: str, limit: int) -> by
 
 #: The longest event line accepted (a batch name is about 30 bytes).
 MAX_EVENT_LINE = 4096
+#: The most ``data`` bytes one event may gather over its lines: without it, a
+#: server that never ends an event (no blank line) is buffered without bound.
+MAX_EVENT_DATA = 4096
 
 
 async def sse_events(stream: aiohttp.StreamReader) -> AsyncIterator[tuple[str, str]]:
     """``(id, data)`` per event of a ``text/event-stream`` body (the WHATWG
     rules this client needs: ``id`` and ``data`` fields, comment lines,
     a blank line ends an event). A line over :data:`MAX_EVENT_LINE` is a
-    broken stream (ValueError)."""
+    broken stream (ValueError), and so is an event whose data lines add up to
+    more than :data:`MAX_EVENT_DATA`."""
     event_id = ""
     data: list[str] = []
+    size = 0
     while True:
         raw = await stream.readline()
         if not raw:
@@ -256,7 +261,7 @@ async def sse_events(stream: aiohttp.StreamReader) -> AsyncIterator[tuple[str, s
         if not line:
             if data:
                 yield event_id, "\n".join(data)
-            data = []
+            data, size = [], 0
             continue
         if line.startswith(":"):
             continue  # heartbeat
@@ -265,6 +270,9 @@ async def sse_events(stream: aiohttp.StreamReader) -> AsyncIterator[tuple[str, s
         if name == "id" and "\0" not in value:
             event_id = value
         elif name == "data":
+            size += len(value) + 1
+            if size > MAX_EVENT_DATA:
+                raise ValueError("event too long")
             data.append(value)
 
 
