@@ -85,3 +85,14 @@ async def test_announcements_that_are_not_batch_names_and_numbers_are_ignored():
     assert len(syncs) == 1
     assert said and all("\x1b" not in m and "passwd" not in m and "evil" not in m for m in said), said
     assert [m for m in said if "announced" in m] == [f"New batch announced ({good}); syncing in 0 s."]
+
+
+async def test_an_endless_line_is_a_broken_stream_not_a_crash():
+    """1 MB with no newline: aiohttp's ``readline`` raises its own
+    ``LineTooLong``, which escaped as a traceback and ended ``sync --watch``."""
+    server = await hostile(b"x" * (1 << 20))
+    try:
+        items, error = await read_all(server)
+        assert items == [None] and error.code == "network", (items, error)
+    finally:
+        await server.close()

@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bluezone import (
     DownloadAll,
@@ -189,8 +190,9 @@ class HttpTransport(DownloadAll):
                 yield None
                 async for item in sse_events(resp.content):
                     yield item
-        except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, ValueError) as e:
-            raise TransportError("network", f"GET {url}: {e.__class__.__name__} {e}", retryable=True) from None
+        # HttpProcessingError: aiohttp's readline raises LineTooLong (past 512 KiB with no newline)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, ValueError, HttpProcessingError) as e:
+            raise TransportError("network", f"GET {url}: {e.__class__.__name__} {str(e)[:200]}", retryable=True) from None
         raise TransportError("network", f"GET {url}: the stream ended", retryable=True)
 
     async def redeem_code(self, code: str) -> VerifiedCode:
