@@ -56,6 +56,16 @@ class WatchSettings:
 Events = Callable[[str, str | None, float], AsyncIterator[tuple[str, str] | None]]
 
 
+def plausible_announcement(event_id: str, name: str) -> bool:
+    """True for what the server sends: an id of 1-12 ASCII digits (or none)
+    and a plain printable ``*.zip`` file name. The sync itself downloads only
+    what the feed index lists, so this guards the printout and ``Last-Event-ID``."""
+    if event_id and not (event_id.isascii() and event_id.isdigit() and len(event_id) <= 12):
+        return False
+    return (name.isascii() and name.isprintable() and len(name) <= 128 and name.endswith(".zip")
+            and not name.startswith(".") and "/" not in name and "\\" not in name and ":" not in name)
+
+
 @dataclass
 class Watcher:
     """State of one watch: the last event seen, failures in a row, the pending sync."""
@@ -83,7 +93,14 @@ class Watcher:
                 self.say(_("Sync failed ({error}); trying again at the next announcement or poll.", error=e.code))
 
     def announced(self, event_id: str, name: str) -> None:
-        """A batch was announced: schedule one sync after a random delay."""
+        """A batch was announced: schedule one sync after a random delay.
+
+        An announcement that is not a batch number and a batch file name is
+        dropped: the name is printed (a terminal escape must not be), and the
+        id goes back to the server as ``Last-Event-ID`` on every reconnection
+        (one it refuses would make every reconnection fail)."""
+        if not plausible_announcement(event_id, name):
+            return
         if event_id:
             self.last_event_id = event_id
         if self._pending is not None and not self._pending.done():
@@ -147,4 +164,4 @@ class Watcher:
                 self._pending.cancel()
 
 
-__all__ = ["WatchSettings", "Watcher"]
+__all__ = ["WatchSettings", "Watcher", "plausible_announcement"]

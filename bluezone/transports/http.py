@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bluezone import (
     DownloadAll,
@@ -197,8 +198,9 @@ class HttpTransport(DownloadAll):
                 yield None
                 async for item in sse_events(resp.content):
                     yield item
-        except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, ValueError) as e:
-            raise TransportError("network", f"GET {url}: {e.__class__.__name__} {e}", retryable=True) from None
+        # HttpProcessingError: aiohttp's readline raises LineTooLong (past 512 KiB with no newline)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError, ValueError, HttpProcessingError) as e:
+            raise TransportError("network", f"GET {url}: {e.__class__.__name__} {str(e)[:200]}", retryable=True) from None
         raise TransportError("network", f"GET {url}: the stream ended", retryable=True)
 
     async def redeem_code(self, code: str) -> VerifiedCode:
@@ -245,15 +247,20 @@ async def _read_capped(resp: aiohttp.ClientResponse, url: str, limit: int) -> by
 
 #: The longest event line accepted (a batch name is about 30 bytes).
 MAX_EVENT_LINE = 4096
+#: The most ``data`` bytes one event may gather over its lines: without it, a
+#: server that never ends an event (no blank line) is buffered without bound.
+MAX_EVENT_DATA = 4096
 
 
 async def sse_events(stream: aiohttp.StreamReader) -> AsyncIterator[tuple[str, str]]:
     """``(id, data)`` per event of a ``text/event-stream`` body (the WHATWG
     rules this client needs: ``id`` and ``data`` fields, comment lines,
     a blank line ends an event). A line over :data:`MAX_EVENT_LINE` is a
-    broken stream (ValueError)."""
+    broken stream (ValueError), and so is an event whose data lines add up to
+    more than :data:`MAX_EVENT_DATA`."""
     event_id = ""
     data: list[str] = []
+    size = 0
     while True:
         raw = await stream.readline()
         if not raw:
@@ -264,7 +271,7 @@ async def sse_events(stream: aiohttp.StreamReader) -> AsyncIterator[tuple[str, s
         if not line:
             if data:
                 yield event_id, "\n".join(data)
-            data = []
+            data, size = [], 0
             continue
         if line.startswith(":"):
             continue  # heartbeat
@@ -273,6 +280,9 @@ async def sse_events(stream: aiohttp.StreamReader) -> AsyncIterator[tuple[str, s
         if name == "id" and "\0" not in value:
             event_id = value
         elif name == "data":
+            size += len(value) + 1
+            if size > MAX_EVENT_DATA:
+                raise ValueError("event too long")
             data.append(value)
 
 

@@ -23,6 +23,8 @@ HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE / "bluezone.conf.in"
 #: [server] max_body_bytes when the TOML does not set it (the server's schema default).
 DEFAULT_MAX_BODY = 65536
+#: Event streams let through by default (more get the server's 503 too_many_listeners).
+DEFAULT_EVENTS_MAX = 10000
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,10 @@ class Front:
     max_body: int = DEFAULT_MAX_BODY
     access_log: str = "/var/log/nginx/bluezone.access.log"
     error_log: str = "/var/log/nginx/bluezone.error.log"
+    #: open event streams nginx lets through, all phones together: each one
+    #: holds two nginx connections, so keep it well under
+    #: worker_processes × worker_connections / 2 (docs/deploy.md)
+    events_max: int = DEFAULT_EVENTS_MAX
 
 
 def render(front: Front, template: str | None = None) -> str:
@@ -49,6 +55,7 @@ def render(front: Front, template: str | None = None) -> str:
         "MAX_BODY": str(int(front.max_body)),
         "ACCESS_LOG": front.access_log,
         "ERROR_LOG": front.error_log,
+        "EVENTS_MAX": str(int(front.events_max)),
     }
     for name, value in values.items():
         text = text.replace(f"@{name}@", value)
@@ -81,10 +88,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", nargs="+", help="host:port of each server worker")
     parser.add_argument("--access-log")
     parser.add_argument("--error-log")
+    parser.add_argument("--events-max", type=int, help="open event streams let through, all phones together")
     args = parser.parse_args(argv)
     overrides = {"listen": args.listen, "server_name": args.server_name,
                  "workers": tuple(args.workers) if args.workers else None,
-                 "access_log": args.access_log, "error_log": args.error_log}
+                 "access_log": args.access_log, "error_log": args.error_log, "events_max": args.events_max}
     if args.server_config:
         front = from_server_config(args.server_config, **overrides)
     else:

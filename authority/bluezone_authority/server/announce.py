@@ -204,7 +204,8 @@ def _last_event_id(request: web.Request) -> int | None:
     if raw is None or raw.strip() == "":
         return None
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 12:
+    # isascii: "²" and "١٢" pass isdigit, and int("²") raises
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise ApiError(400, "invalid_event_id", _("Last-Event-ID must be a batch number"))
     return int(raw)
 
@@ -224,6 +225,11 @@ async def feed_events(request: web.Request) -> web.StreamResponse:
         await response.prepare(request)
         await response.write(f"retry: {RETRY_MS}\n\n".encode())
         sent = after if after is not None else 0
+        if after is not None:
+            # An id beyond the newest batch (a restored database, a wrong id)
+            # would otherwise silence this stream for good: nothing new is
+            # above it, and heartbeats keep the stream — and the phone — waiting.
+            sent = min(after, announcer.source.latest().get(feed, 0))
         if after is not None:
             for seq, name in announcer.source.after(feed, after):
                 await response.write(event(seq, name))
