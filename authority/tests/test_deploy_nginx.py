@@ -30,6 +30,7 @@ import pytest
 
 from bluezone.matching.fixtures import record_meeting
 from bluezone.store import DeviceStore
+from bluezone_authority.server.app import declaration_body_limit
 from bluezone_authority.server.process import ServerProcess, free_port, write_province
 
 REPO = Path(__file__).resolve().parents[2]
@@ -119,7 +120,7 @@ def test_nginx_serves_exports_proxies_the_api_and_logs_no_address(tmp_path):
             assert cli("init", "--config", cfg, "--store", p, "--language", "en", "--consent", "all").returncode == 0
         with DeviceStore(phone) as a, DeviceStore(contact) as b:  # they met two days ago
             record_meeting(a, b, 40, int(time.time()) // 86400 * 86400 - 2 * 86400 + 10 * 3600)
-        out = cli("authority", "issue-code", "--config", str(province / "server.toml"), "--long")
+        out = cli("authority", "issue-code", "--config", str(province / "server.toml"), "--long", "--json")
         assert out.returncode == 0, out.stderr
         out = cli("report", "--config", cfg, "--store", phone, "--code", json.loads(out.stdout)["code"])
         assert out.returncode == 0, out.stdout + out.stderr
@@ -165,6 +166,13 @@ def test_nginx_serves_exports_proxies_the_api_and_logs_no_address(tmp_path):
         # at the limit it still reaches the server (which refuses the bad JSON itself)
         status, _, body = get(f"{url}/v1/publish", {"Content-Type": "application/json"}, b"x" * 65536)
         assert status == 400, body
+        # a declaration has the server's own larger limit (a sealed 48 KiB form, base64, padded)
+        cap = render.declaration_body(49152, 65536)
+        assert cap == declaration_body_limit(49152, 65536) and cap > 65536
+        status, _, body = get(f"{url}/v1/declarations", {"Content-Type": "application/json"}, b"x" * cap)
+        assert status == 400, body  # reached the server, which refuses the bad JSON
+        status, _, body = get(f"{url}/v1/declarations", {"Content-Type": "application/json"}, b"x" * (cap + 1))
+        assert status == 413 and json.loads(body)["error"]["code"] == "too_large"
 
     logs = nginx.logs()
     assert logs["access.log"].count("\n") >= 8

@@ -25,6 +25,19 @@ TEMPLATE = HERE / "bluezone.conf.in"
 DEFAULT_MAX_BODY = 65536
 #: Event streams let through by default (more get the server's 503 too_many_listeners).
 DEFAULT_EVENTS_MAX = 10000
+#: [server] declaration_max_bytes when the TOML does not set it (the server's schema default).
+DEFAULT_DECLARATION_MAX = 49152
+#: bluezone.transport.PAD_BLOCK: phones pad every request body to whole blocks of this size.
+PAD_BLOCK = 8192
+
+
+def declaration_body(declaration_max_bytes: int, max_body: int) -> int:
+    """The request size the server lets ``POST /v1/declarations`` reach (the
+    same rule as ``bluezone_authority.server.app.declaration_body_limit``, kept
+    here so the renderer needs only the standard library; a test compares
+    the two): base64 of the sealed declaration, the JSON around it, padded."""
+    need = 4 * -(-declaration_max_bytes // 3) + 1024
+    return max(max_body, -(-need // PAD_BLOCK) * PAD_BLOCK)
 
 
 @dataclass(frozen=True)
@@ -36,6 +49,8 @@ class Front:
     workers: tuple[str, ...] = ("127.0.0.1:8452",)
     export_dir: str = "/var/lib/bluezone/exports"
     max_body: int = DEFAULT_MAX_BODY
+    #: [server] declaration_max_bytes: declarations alone may be larger than max_body
+    declaration_max: int = DEFAULT_DECLARATION_MAX
     access_log: str = "/var/log/nginx/bluezone.access.log"
     error_log: str = "/var/log/nginx/bluezone.error.log"
     #: open event streams nginx lets through, all phones together: each one
@@ -56,6 +71,7 @@ def render(front: Front, template: str | None = None) -> str:
         "ACCESS_LOG": front.access_log,
         "ERROR_LOG": front.error_log,
         "EVENTS_MAX": str(int(front.events_max)),
+        "DECLARATION_BODY": str(declaration_body(int(front.declaration_max), int(front.max_body))),
     }
     for name, value in values.items():
         text = text.replace(f"@{name}@", value)
@@ -75,6 +91,7 @@ def from_server_config(path: Path, **overrides: object) -> Front:
         export_dir = path.resolve().parent / export_dir
     port = int(data.get("port", 8452))
     base = {"export_dir": str(export_dir), "max_body": int(data.get("max_body_bytes", DEFAULT_MAX_BODY)),
+            "declaration_max": int(data.get("declaration_max_bytes", DEFAULT_DECLARATION_MAX)),
             "workers": (f"127.0.0.1:{port}",)}
     base.update({k: v for k, v in overrides.items() if v is not None})
     return Front(**base)  # type: ignore[arg-type]

@@ -96,7 +96,7 @@ def cross_border_contact(fed: Federation, contact: str, contact_store: Any, cont
         record_meeting(store, contact_store, 40, meeting_start)
     onset = dt.datetime.fromtimestamp(meeting_start, dt.timezone.utc).date().isoformat()
     code = json.loads(run_cli("authority", "issue-code", "--config", str(fed.da_nang.config), "--long",
-                              "--onset", onset))["code"]
+                              "--onset", onset, "--json"))["code"]
     run_cli("report", "--config", str(dn / "province.toml"), "--store", str(driver), "--code", code,
             "--share-beyond-province")
     imported = 0
