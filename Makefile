@@ -81,6 +81,9 @@ test-deps:
 	@# Debian's chromium for the portal's browser test (Playwright drives it; no browser download).
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "warning: chromium missing; authority/tests/test_portal_browser.py will fail"
+	@# Debian's tmux: tests/test_terminal_vietnamese.py captures a real terminal's screen.
+	@command -v tmux >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; } \
+		|| echo "warning: tmux missing; tests/test_terminal_vietnamese.py will fail"
 
 # After changing a user-facing text: extract every _() into the templates, merge them into
 # each language's .po (translators fill the new entries), compile the .mo files.

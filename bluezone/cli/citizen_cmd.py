@@ -23,6 +23,7 @@ from .. import status_view
 from ..config import ConfigError
 from ..device import Device, DeviceError
 from ..i18n import N_, Message, _, _n, text, use_languages
+from ..localtime import deployment_zone, show_date, show_moment
 from ..matching.alerts import alert_sources
 from ..models import ReportType, Tier
 from ..own_report import NothingToRevoke
@@ -71,8 +72,9 @@ def _next_step(code: str, fallback: str, lang: str) -> str:
     return "{}: {}".format(code, text(NEXT_STEP[code], lang) if code in NEXT_STEP else fallback)
 
 
-def _fmt_time(ts: int) -> str:
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+def _day(iso: str, lang: str) -> str:
+    """A date from the status facts (ISO 8601) as the person's language writes it."""
+    return show_date(dt.date.fromisoformat(iso), lang)
 
 
 @click.command("init", cls=Command, help=N_(
@@ -115,7 +117,7 @@ def status_command(config_path: str, store_path: str, as_json: bool) -> None:
     alerts = store.alerts()
     now = store.now()
     current = [v for v in store.visits() if v.departure is None or v.departure > now]
-    facts = status_view.collect(store, lang)
+    facts = status_view.collect(store, lang, deployment_zone(device.config))
     if as_json:
         import json
 
@@ -134,6 +136,7 @@ def _print_status(device: Device, alerts: list[Any], current: list[Any], days: i
                   facts: dict[str, Any]) -> None:
     """The status screen, in the person's language (the caller's block)."""
     store, lang = device.store, device.language
+    zone = deployment_zone(device.config)
     sources = alert_sources(device.config.pm)
     console = Console()
     console.rule(str(_("Bluezone — {name}", name=device.config.name)))
@@ -148,12 +151,13 @@ def _print_status(device: Device, alerts: list[Any], current: list[Any], days: i
         for a in sorted(alerts, key=lambda a: (-int(a.tier), a.exposure_date)):
             how = SOURCE_COLUMN.get(a.source) or sources.get(a.source)
             tier = a.tier.label if a.state == "active" else f"{a.tier.label} ({status_view.label(a.state, lang)})"
-            table.add_row(tier, a.exposure_date.isoformat(), a.isolate_until.isoformat(),
+            table.add_row(tier, show_date(a.exposure_date, lang), show_date(a.isolate_until, lang),
                           text(how, lang) if how else a.source)
         console.print(table)
         for row in facts["alerts"]:
             if row["why"]:
-                console.print(f"[{row['tier']} {row['exposure_date']}] {status_view.why_line(row['why'], lang)}",
+                console.print(f"[{row['tier']} {_day(row['exposure_date'], lang)}] "
+                              f"{status_view.why_line(row['why'], lang)}",
                               soft_wrap=True, markup=False)
         for a in [a for a in alerts if a.state == "withdrawn"]:
             console.print(Panel(a.message(lang), style="green"))
@@ -164,7 +168,8 @@ def _print_status(device: Device, alerts: list[Any], current: list[Any], days: i
     if facts["information"]:
         console.print(status_view.label("info", lang) + ":")
         for row in facts["information"]:
-            console.print(f"  [{row['tier']} {row['exposure_date']}] {status_view.why_line(row['why'], lang)}",
+            console.print(f"  [{row['tier']} {_day(row['exposure_date'], lang)}] "
+                          f"{status_view.why_line(row['why'], lang)}",
                           soft_wrap=True, markup=False)
     console.print(str(_("Bluetooth sightings kept on this phone (at most {days} days): {n}", days=days,
                         n=store.sighting_count())))
@@ -172,11 +177,11 @@ def _print_status(device: Device, alerts: list[Any], current: list[Any], days: i
                         n=len(store.own_keys()))))
     console.print(str(_("Check-ins kept on this phone: {n}", n=len(store.visits()))))
     for v in current:
-        console.print(str(_("Checked in since {since}; automatic checkout at {until}", since=_fmt_time(v.arrival),
-                            until=_fmt_time(v.auto_checkout or v.departure or v.arrival))))
+        console.print(str(_("Checked in since {since}; automatic checkout at {until}", since=show_moment(v.arrival, zone, lang),
+                            until=show_moment(v.auto_checkout or v.departure or v.arrival, zone, lang))))
     last = store.get_meta("last_sync")
     if last:
-        console.print(str(_("Last sync: {time}", time=_fmt_time(int(last)))))
+        console.print(str(_("Last sync: {time}", time=show_moment(int(last), zone, lang))))
     else:
         console.print(str(_("Last sync: never")))
 
@@ -216,8 +221,10 @@ def sync_command(config_path: str, store_path: str, no_decoy: bool) -> None:
         # nothing could be reached at all: say why, and what to do, as before
         fail(_next_step(stats.feed_error_code or "network", stats.errors[0], lang), code=1)
     with use_languages(lang):
-        click.echo(str(_("Sync done: {batches} new batches, {exposures} new exposures, {alerts} new warnings.",
-                         batches=stats.batches_processed, exposures=stats.exposures_new, alerts=stats.alerts_new)))
+        click.echo(" ".join((
+            str(_n("Sync done: {n} new batch,", "Sync done: {n} new batches,", stats.batches_processed)),
+            str(_n("{n} new exposure,", "{n} new exposures,", stats.exposures_new)),
+            str(_n("{n} new warning.", "{n} new warnings.", stats.alerts_new)))))
         if stats.feeds_failed:
             click.echo(str(_n("{n} feed could not be downloaded (tried again next time).",
                               "{n} feeds could not be downloaded (tried again next time).", stats.feeds_failed)),
