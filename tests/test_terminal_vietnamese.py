@@ -130,3 +130,13 @@ def test_status_and_declare_on_a_vietnamese_phone_show_no_english(tmp_path, tmux
     assert english_on(screen, [declare, "Trần Thị Lan"]) == set()
     with DeviceStore(store, create=False) as s:
         assert s.declarations() == []
+
+
+def test_init_refusing_an_existing_store_speaks_the_language_asked_for(tmp_path):
+    deploy, _ = write_deployment(tmp_path)
+    store = tmp_path / "lan.db"
+    args = [BLUEZONE, "init", "--config", str(deploy), "--store", str(store), "--consent", "all", "--language", "vi"]
+    assert subprocess.run(args, capture_output=True, text=True, timeout=120).returncode == 0
+    again = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 2 and again.stderr.startswith("Lỗi: ") and "đã có" in again.stderr
+    assert english_on(again.stderr, [str(store), "bluezone status"]) == set()

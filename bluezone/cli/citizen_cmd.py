@@ -22,7 +22,7 @@ from rich.table import Table
 from .. import status_view
 from ..config import ConfigError
 from ..device import Device, DeviceError
-from ..i18n import N_, Message, _, _n, text, use_languages
+from ..i18n import N_, Message, _, _n, active_languages, available_languages, text, use_languages
 from ..localtime import deployment_zone, show_date, show_moment
 from ..matching.alerts import alert_sources
 from ..models import ReportType, Tier
@@ -92,7 +92,10 @@ def init_command(config_path: str, store_path: str, language: str | None, no_f2:
     from .privacy_cmd import ask_consents
 
     if Path(store_path).exists():  # before any question: the answers would be thrown away
-        fail(_("{path} already exists; this phone is set up (try 'bluezone status').", path=store_path))
+        # the person named their language: the refusal is in it alone (not the deployment's pair)
+        known = language is not None and language in available_languages()
+        with use_languages(*((language,) if known else active_languages())):
+            fail(_("{path} already exists; this phone is set up (try 'bluezone status').", path=store_path))
     consents = ask_consents(config_path, consent_choice, language)
     try:
         device = Device.init(config_path, store_path, consents=consents, language=language, f2_opt_in=not no_f2)
