@@ -86,6 +86,9 @@ test-deps:
 		|| echo "warning: nginx missing; authority/tests/test_deploy_nginx.py will fail"
 	@command -v systemd-analyze >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null; } \
 		|| echo "warning: systemd-analyze missing; authority/tests/test_deploy_nginx.py will fail"
+	@# Debian's tmux: tests/test_terminal_vietnamese.py captures a real terminal's screen.
+	@command -v tmux >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; } \
+		|| echo "warning: tmux missing; tests/test_terminal_vietnamese.py will fail"
 
 # After changing a user-facing text: extract every _() into the templates, merge them into
 # each language's .po (translators fill the new entries), compile the .mo files.

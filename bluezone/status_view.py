@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from . import own_report
 from .i18n import N_, _, text
@@ -27,11 +28,11 @@ from .matching.explain import closeness_words, report_words, source_words
 from .models import Exposure, Tier
 
 
-def _hhmm(ts: int) -> str:
-    return dt.datetime.fromtimestamp(int(ts)).strftime("%H:%M")
+def _hhmm(ts: int, zone: ZoneInfo | None) -> str:
+    return dt.datetime.fromtimestamp(int(ts), zone).strftime("%H:%M")
 
 
-def _visit_facts(store: Any, visit_id: str | None) -> dict[str, Any]:
+def _visit_facts(store: Any, visit_id: str | None, zone: ZoneInfo | None = None) -> dict[str, Any]:
     """The venue's name and the hours of this phone's own visit."""
     if not visit_id:
         return {}
@@ -44,13 +45,14 @@ def _visit_facts(store: Any, visit_id: str | None) -> dict[str, Any]:
         title = None
     until = visit.departure if visit.departure is not None else (visit.auto_checkout or visit.arrival)
     return {"venue": title if isinstance(title, str) else None,
-            "visit_from": dt.datetime.fromtimestamp(visit.arrival).isoformat(timespec="minutes"),
-            "visit_until": dt.datetime.fromtimestamp(int(until)).isoformat(timespec="minutes"),
-            "visit_hours": f"{_hhmm(visit.arrival)}–{_hhmm(int(until))}"}
+            "visit_from": dt.datetime.fromtimestamp(visit.arrival, zone).isoformat(timespec="minutes"),
+            "visit_until": dt.datetime.fromtimestamp(int(until), zone).isoformat(timespec="minutes"),
+            "visit_hours": f"{_hhmm(visit.arrival, zone)}–{_hhmm(int(until), zone)}"}
 
 
-def why(store: Any, exposure: Exposure | None, language: str) -> dict[str, Any]:
-    """The facts behind one exposure, with words in ``language``."""
+def why(store: Any, exposure: Exposure | None, language: str, zone: ZoneInfo | None = None) -> dict[str, Any]:
+    """The facts behind one exposure, with words in ``language`` and the
+    visit's hours in ``zone`` (the deployment's; None: the machine's)."""
     if exposure is None:
         return {}
     d = exposure.details
@@ -60,7 +62,7 @@ def why(store: Any, exposure: Exposure | None, language: str) -> dict[str, Any]:
         "minutes_unweighted": d.get("minutes_unweighted", round(exposure.minutes, 2)),
     }
     if exposure.source == "venue":
-        out.update(_visit_facts(store, d.get("visit_id")))
+        out.update(_visit_facts(store, d.get("visit_id"), zone))
         out["report_types"] = []
         out["report_words"] = _("a venue trace published by the health authority").text(language)
         return out
@@ -74,7 +76,7 @@ def why(store: Any, exposure: Exposure | None, language: str) -> dict[str, Any]:
     return out
 
 
-def collect(store: Any, language: str) -> dict[str, Any]:
+def collect(store: Any, language: str, zone: ZoneInfo | None = None) -> dict[str, Any]:
     """Everything ``status --json`` prints about reports, warnings and why."""
     exposures = {e.exposure_id: e for e in store.exposures()}
     alerts = store.alerts()
@@ -90,10 +92,10 @@ def collect(store: Any, language: str) -> dict[str, Any]:
         "alerts": [
             {"tier": a.tier.label, "source": a.source, "exposure_date": a.exposure_date.isoformat(),
              "isolate_until": a.isolate_until.isoformat(), "state": a.state, "message": a.message(language),
-             "why": why(store, exposures.get(a.exposure_id), language)} for a in alerts],
+             "why": why(store, exposures.get(a.exposure_id), language, zone)} for a in alerts],
         "information": [
             {"tier": e.tier.label, "source": e.source, "exposure_date": e.date.isoformat(),
-             "suppressed": e.details["suppressed"], "why": why(store, e, language)}
+             "suppressed": e.details["suppressed"], "why": why(store, e, language, zone)}
             for e in exposures.values() if "suppressed" in e.details and e.exposure_id not in alerted],
     }
 

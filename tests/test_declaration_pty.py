@@ -124,10 +124,10 @@ def test_english_traveller_fixes_dates_after_the_cross_field_check(phone):
     step(child, "Means of travel [Did not travel]:", "2")
     step(child, "Vehicle number:", "VN123")
     step(child, "Seat (Enter to skip):", "")
-    step(child, "Departure date (YYYY-MM-DD):", (TODAY - 2 * D).isoformat())
-    step(child, "Arrival date (YYYY-MM-DD):", (TODAY + 3 * D).isoformat())
+    step(child, "Departure date (DD/MM/YYYY):", (TODAY - 2 * D).isoformat())
+    step(child, "Arrival date (DD/MM/YYYY):", (TODAY + 3 * D).isoformat())
     child.expect_exact("must not be in the future")
-    step(child, "Arrival date (YYYY-MM-DD):", (TODAY - 4 * D).isoformat())
+    step(child, "Arrival date (DD/MM/YYYY):", (TODAY - 4 * D).isoformat())
     step(child, "Provinces visited in the last 14 days", "01 79")
     step(child, "Province:", "1")
     for prompt, answer in (("District:", "Ba Đình"), ("Ward or commune:", "Kim Mã"), ("House number and street:", "1 Kim Mã")):
@@ -139,8 +139,8 @@ def test_english_traveller_fixes_dates_after_the_cross_field_check(phone):
     step(child, "Chronic conditions (choose any)", "")
     step(child, "I confirm this is true", "y")
     child.expect_exact("Please correct these answers:")
-    child.expect_exact("arrival_date (Arrival date): must not be before the departure date")
-    step(child, "Arrival date (YYYY-MM-DD):", (TODAY - 1 * D).isoformat())
+    child.expect_exact("Arrival date: must not be before the departure date")
+    step(child, "Arrival date (DD/MM/YYYY):", (TODAY - 1 * D).isoformat())
     child.expect_exact("Declaration summary")
     child.expect(pexpect.EOF)
     child.close()
@@ -150,3 +150,54 @@ def test_english_traveller_fixes_dates_after_the_cross_field_check(phone):
     assert d.answers["id_number"] == "B1234567" and d.answers["travel_means"] == "aircraft"
     assert d.answers["arrival_date"] == (TODAY - D).isoformat()
     assert d.answers["provinces_visited"] == ["01", "79"] and d.answers["address_province"] == "01"
+
+
+@pytest.fixture
+def set_up_phone(tmp_path):
+    """A phone set up in Vietnamese with 'bluezone init': declare must not ask the language again."""
+    import subprocess
+
+    deploy, pair = write_deployment(tmp_path)
+    store = tmp_path / "lan.db"
+    done = subprocess.run([BLUEZONE, "init", "--config", str(deploy), "--store", str(store), "--consent", "all",
+                           "--language", "vi"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return deploy, store, tmp_path
+
+
+def first_questions(child: pexpect.spawn) -> None:
+    """Up to the gender question, which is answered with the label it shows."""
+    step(child, "Họ và tên:", "Trần Thị Lan")
+    step(child, "Năm sinh:", "1990")
+    child.expect_exact("2) Nữ")
+    step(child, "Giới tính:", "Nữ")  # the label as shown, not only its number
+
+
+def test_declare_takes_the_phones_language_the_shown_label_and_can_be_cancelled(set_up_phone):
+    deploy, store, tmp = set_up_phone
+    out = tmp / "out.sealed"
+    child = spawn("declare", "--config", str(deploy), "--store", str(store), "--no-submit", "--out", str(out))
+    child.expect_exact("huỷ")  # the way out is said before the first question
+    first_questions(child)
+    step(child, "Quốc tịch [Việt Nam]:", "huỷ")
+    child.expect_exact("Đã huỷ tờ khai")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert "Choose language" not in child.before and "Chưa hợp lệ" not in (child.before or "")
+    assert child.exitstatus == 1 and not out.exists()
+    with DeviceStore(store, create=False) as s:
+        assert s.declarations() == []
+
+
+def test_ctrl_d_and_refused_consent_end_cleanly(set_up_phone):
+    deploy, store, tmp = set_up_phone
+    out = tmp / "out.sealed"
+    child = spawn("declare", "--config", str(deploy), "--store", str(store), "--no-submit", "--out", str(out))
+    first_questions(child)
+    child.expect_exact("Quốc tịch [Việt Nam]:")
+    child.sendeof()
+    child.expect_exact("Đã huỷ tờ khai")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 1 and "Aborted" not in child.before and "Traceback" not in child.before
+    assert not out.exists()

@@ -61,8 +61,8 @@ def test_init_no_f2_means_no_f2_warning(tmp_path):
 
     quiet = bluezone(tmp_path, "sync", "--config", str(config), "--store", "quiet.db")
     control = bluezone(tmp_path, "sync", "--config", str(config), "--store", "control.db")
-    assert "1 new batches" in quiet and "0 new warnings" in quiet, quiet
-    assert "1 new warnings" in control, control
+    assert "1 new batch," in quiet and "0 new warnings" in quiet, quiet
+    assert "1 new warning." in control, control
     for phone, tiers in (("quiet.db", []), ("control.db", ["F2"])):
         device = Device.open(config, tmp_path / phone)
         try:

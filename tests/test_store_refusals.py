@@ -53,7 +53,7 @@ def phone(tmp_path):
     (tmp_path / "province.toml").write_text(
         '[deployment]\nname = "Gia Lai"\nregion = "452"\n[plugins]\ndisabled = ["alerts-console"]\nallow_missing = ["alert sink"]\n'
         f'[authority]\nurl = "file://{tmp_path / "mirror"}"\ndeclaration_public_key = "{authority_key}"\n'
-        f'[qr_checkin]\nauthority_public_key = "{authority_key}"\n'
+        f'[qr_checkin]\nurl_base = "https://qr.example.vn"\nauthority_public_key = "{authority_key}"\n'
     )
     (tmp_path / "mirror").mkdir()
     made = cli("venue", "create", "--name", "Quán cà phê Phố Núi", "--address", "Pleiku", "--out",

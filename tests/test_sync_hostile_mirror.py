@@ -84,7 +84,7 @@ def test_a_fifo_or_device_listed_as_a_batch_is_skipped_and_the_real_batch_warns(
     (mirror / "keys" / "index.txt").write_text(f"1-2-1.zip\n{real}\n")
     out = cli("sync", "--config", "province.toml", "--store", str(phone), "--no-decoy", cwd=folder)
     assert out.returncode == 0, out.stderr
-    assert "1 new warnings" in out.stdout and "1 batch could not be downloaded" in out.stderr
+    assert "1 new warning." in out.stdout and "1 batch could not be downloaded" in out.stderr
     status = json.loads(cli("status", "--config", "province.toml", "--store", str(phone), "--json",
                             cwd=folder).stdout)
     assert status["status"] == "F1"

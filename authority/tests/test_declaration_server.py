@@ -113,7 +113,7 @@ async def test_declare_then_fetch_and_open_offline_through_the_cli(running, tmp_
 
     code, out, err = await run_cli("declare", "--config", str(deploy), "--from-json", str(answers), "--lang", "en")
     assert code == 0, err
-    assert "authority: delivered (receipt" in out
+    assert "The health authority: delivered (receipt" in out
     [listed] = r.server.list_declarations()
     assert listed["id"] in out
 
@@ -151,5 +151,5 @@ async def test_an_unreachable_authority_is_reported_not_dropped(tmp_path):
     code, out, err = await run_cli("declare", "--config", str(deploy), "--from-json", str(answers), "--lang", "en",
                                    "--out", str(out_file))
     assert code == 1
-    assert "authority: NOT delivered after 2 attempts" in err
+    assert "The health authority: NOT delivered after 2 attempts" in err
     assert out_file.stat().st_size > 4096  # the sealed copy the person can send later

@@ -154,7 +154,7 @@ def test_nginx_serves_exports_proxies_the_api_and_logs_no_address(tmp_path):
         # the contact syncs through the front and is warned
         out = cli("sync", "--config", cfg, "--store", contact, "--no-decoy")
         assert out.returncode == 0, out.stdout + out.stderr
-        assert "1 new warnings" in out.stdout
+        assert "1 new warning." in out.stdout
 
         # over the limit: nginx answers 413 itself, with the server's error code
         status, headers, body = get(f"{url}/v1/publish", {"Content-Type": "application/json"}, b"x" * 65537)

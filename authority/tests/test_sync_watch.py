@@ -29,7 +29,7 @@ from bluezone_authority.server.workers import HEADER_ENV
 
 BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
 PHONES = 5
-SYNC_DONE = re.compile(r"^Sync done: (\d+) new batches", re.M)
+SYNC_DONE = re.compile(r"^Sync done: (\d+) new batch(?:es)?,", re.M)
 FAST = "answer_floor_ms = 0\nmin_batch_keys = 0\nevents_poll_seconds = 0.2\nevents_heartbeat_seconds = 1\n"
 
 #: a day inside the retention window (the server purges older keys at start)

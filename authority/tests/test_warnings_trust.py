@@ -117,7 +117,7 @@ def test_a_phone_that_reported_itself_is_not_warned_by_its_own_chain(authority, 
     assert "Đã gửi" in report.stdout
     w.export()
     for contact in (minh, hoa):
-        assert "1 new warnings" in w.sync(contact)
+        assert "1 new warning." in w.sync(contact)
     # both contacts report as F1s (recursive): their keys warn their own contacts
     for contact in (minh, hoa):
         w.report(contact, w.code("--tier", "F1"))
@@ -145,7 +145,7 @@ def test_a_phone_that_reported_itself_is_not_warned_by_its_own_chain(authority, 
         [("F2", iso(d2), "reported_contact")]
 
     # someone who reported nothing is warned as before
-    assert "1 new warnings" in w.sync(an)
+    assert "1 new warning." in w.sync(an)
     status = w.status(an)
     assert status["status"] == "F2" and status["reported"] is None
 
@@ -180,7 +180,7 @@ def test_a_likely_case_confirmed_later_upgrades_the_warning(authority, tmp_path)
     both_meet(case, contact, 30, d3 + 10 * 3600)
     w.report(case, w.code("--report-type", "likely", "--onset", iso(d3)))
     w.export()
-    assert "1 new warnings" in w.sync(contact)
+    assert "1 new warning." in w.sync(contact)
     [alert] = w.status(contact)["alerts"]
     assert alert["state"] == "active" and alert["why"]["report_types"] == ["confirmed_clinical_diagnosis"]
 

@@ -22,7 +22,8 @@ from rich.table import Table
 from .. import status_view
 from ..config import ConfigError
 from ..device import Device, DeviceError
-from ..i18n import N_, Message, _, _n, text, use_languages
+from ..i18n import N_, Message, _, _n, active_languages, available_languages, text, use_languages
+from ..localtime import deployment_zone, show_date, show_moment
 from ..matching.alerts import alert_sources
 from ..models import ReportType, Tier
 from ..own_report import NothingToRevoke
@@ -71,8 +72,9 @@ def _next_step(code: str, fallback: str, lang: str) -> str:
     return "{}: {}".format(code, text(NEXT_STEP[code], lang) if code in NEXT_STEP else fallback)
 
 
-def _fmt_time(ts: int) -> str:
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+def _day(iso: str, lang: str) -> str:
+    """A date from the status facts (ISO 8601) as the person's language writes it."""
+    return show_date(dt.date.fromisoformat(iso), lang)
 
 
 @click.command("init", cls=Command, help=N_(
@@ -90,7 +92,10 @@ def init_command(config_path: str, store_path: str, language: str | None, no_f2:
     from .privacy_cmd import ask_consents
 
     if Path(store_path).exists():  # before any question: the answers would be thrown away
-        fail(_("{path} already exists; this phone is set up (try 'bluezone status').", path=store_path))
+        # the person named their language: the refusal is in it alone (not the deployment's pair)
+        known = language is not None and language in available_languages()
+        with use_languages(*((language,) if known else active_languages())):
+            fail(_("{path} already exists; this phone is set up (try 'bluezone status').", path=store_path))
     consents = ask_consents(config_path, consent_choice, language)
     try:
         device = Device.init(config_path, store_path, consents=consents, language=language, f2_opt_in=not no_f2)
@@ -115,7 +120,7 @@ def status_command(config_path: str, store_path: str, as_json: bool) -> None:
     alerts = store.alerts()
     now = store.now()
     current = [v for v in store.visits() if v.departure is None or v.departure > now]
-    facts = status_view.collect(store, lang)
+    facts = status_view.collect(store, lang, deployment_zone(device.config))
     if as_json:
         import json
 
@@ -134,6 +139,7 @@ def _print_status(device: Device, alerts: list[Any], current: list[Any], days: i
                   facts: dict[str, Any]) -> None:
     """The status screen, in the person's language (the caller's block)."""
     store, lang = device.store, device.language
+    zone = deployment_zone(device.config)
     sources = alert_sources(device.config.pm)
     console = Console()
     console.rule(str(_("Bluezone — {name}", name=device.config.name)))
@@ -148,12 +154,13 @@ def _print_status(device: Device, alerts: list[Any], current: list[Any], days: i
         for a in sorted(alerts, key=lambda a: (-int(a.tier), a.exposure_date)):
             how = SOURCE_COLUMN.get(a.source) or sources.get(a.source)
             tier = a.tier.label if a.state == "active" else f"{a.tier.label} ({status_view.label(a.state, lang)})"
-            table.add_row(tier, a.exposure_date.isoformat(), a.isolate_until.isoformat(),
+            table.add_row(tier, show_date(a.exposure_date, lang), show_date(a.isolate_until, lang),
                           text(how, lang) if how else a.source)
         console.print(table)
         for row in facts["alerts"]:
             if row["why"]:
-                console.print(f"[{row['tier']} {row['exposure_date']}] {status_view.why_line(row['why'], lang)}",
+                console.print(f"[{row['tier']} {_day(row['exposure_date'], lang)}] "
+                              f"{status_view.why_line(row['why'], lang)}",
                               soft_wrap=True, markup=False)
         for a in [a for a in alerts if a.state == "withdrawn"]:
             console.print(Panel(a.message(lang), style="green"))
@@ -164,7 +171,8 @@ def _print_status(device: Device, alerts: list[Any], current: list[Any], days: i
     if facts["information"]:
         console.print(status_view.label("info", lang) + ":")
         for row in facts["information"]:
-            console.print(f"  [{row['tier']} {row['exposure_date']}] {status_view.why_line(row['why'], lang)}",
+            console.print(f"  [{row['tier']} {_day(row['exposure_date'], lang)}] "
+                          f"{status_view.why_line(row['why'], lang)}",
                           soft_wrap=True, markup=False)
     console.print(str(_("Bluetooth sightings kept on this phone (at most {days} days): {n}", days=days,
                         n=store.sighting_count())))
@@ -172,11 +180,11 @@ def _print_status(device: Device, alerts: list[Any], current: list[Any], days: i
                         n=len(store.own_keys()))))
     console.print(str(_("Check-ins kept on this phone: {n}", n=len(store.visits()))))
     for v in current:
-        console.print(str(_("Checked in since {since}; automatic checkout at {until}", since=_fmt_time(v.arrival),
-                            until=_fmt_time(v.auto_checkout or v.departure or v.arrival))))
+        console.print(str(_("Checked in since {since}; automatic checkout at {until}", since=show_moment(v.arrival, zone, lang),
+                            until=show_moment(v.auto_checkout or v.departure or v.arrival, zone, lang))))
     last = store.get_meta("last_sync")
     if last:
-        console.print(str(_("Last sync: {time}", time=_fmt_time(int(last)))))
+        console.print(str(_("Last sync: {time}", time=show_moment(int(last), zone, lang))))
     else:
         console.print(str(_("Last sync: never")))
 
@@ -227,23 +235,27 @@ def sync_command(config_path: str, store_path: str, no_decoy: bool, watch: bool,
     if stats.feeds_failed and not stats.batches_processed and not stats.batches_failed:
         # nothing could be reached at all: say why, and what to do, as before
         fail(_next_step(stats.feed_error_code or "network", stats.errors[0], lang), code=1)
-    first, *problems = _sync_lines(stats)
-    click.echo(text(first, lang))
+    first, *problems = _sync_lines(stats, lang)
+    click.echo(first)
     for line in problems:
-        click.echo(text(line, lang), err=True)
+        click.echo(line, err=True)
 
 
-def _sync_lines(stats: Any) -> list[Message]:
-    """What one sync did, as the lines the person reads."""
-    lines = [_("Sync done: {batches} new batches, {exposures} new exposures, {alerts} new warnings.",
-               batches=stats.batches_processed, exposures=stats.exposures_new, alerts=stats.alerts_new)]
-    if stats.feeds_failed:
-        lines.append(_n("{n} feed could not be downloaded (tried again next time).",
-                        "{n} feeds could not be downloaded (tried again next time).", stats.feeds_failed))
-    if stats.batches_failed:
-        lines.append(_n("{n} batch could not be downloaded or used and was skipped (tried again next time).",
-                        "{n} batches could not be downloaded or used and were skipped (tried again next time).",
-                        stats.batches_failed))
+def _sync_lines(stats: Any, lang: str) -> list[str]:
+    """What one sync did, as the lines the person reads (in ``lang``, plurals right)."""
+    with use_languages(lang):
+        lines = [" ".join((
+            str(_n("Sync done: {n} new batch,", "Sync done: {n} new batches,", stats.batches_processed)),
+            str(_n("{n} new exposure,", "{n} new exposures,", stats.exposures_new)),
+            str(_n("{n} new warning.", "{n} new warnings.", stats.alerts_new))))]
+        if stats.feeds_failed:
+            lines.append(str(_n("{n} feed could not be downloaded (tried again next time).",
+                                "{n} feeds could not be downloaded (tried again next time).", stats.feeds_failed)))
+        if stats.batches_failed:
+            lines.append(str(_n(
+                "{n} batch could not be downloaded or used and was skipped (tried again next time).",
+                "{n} batches could not be downloaded or used and were skipped (tried again next time).",
+                stats.batches_failed)))
     return lines
 
 
@@ -265,8 +277,8 @@ def _watch(device: Device, settings: Any) -> None:
         stats = await sync(device.store, device.config, device.transport(), f2_opt_in=device.f2_opt_in,
                            language=lang)
         device.store.set_meta("last_sync", str(device.store.now()))
-        for line in _sync_lines(stats):
-            say(line)
+        for line in _sync_lines(stats, lang):
+            click.echo(line)
 
     async def main() -> None:
         task = asyncio.current_task()

@@ -13,7 +13,7 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -76,7 +76,15 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
         seal,
         submit_all,
     )
-    from ..declarations.console import Console, ask_form, choose_language, offer_linkage, summary_lines, ui
+    from ..declarations.console import (
+        Cancelled,
+        Console,
+        ask_form,
+        choose_language,
+        offer_linkage,
+        summary_lines,
+        ui,
+    )
     from ..declarations.form import FormError
     from ..declarations.linkage import offers_from_store
     from ..declarations.plugin import DeclarationsSettings
@@ -105,13 +113,15 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
         fail(str(consent.ConsentWithdrawn("declarations")))
     submitters_agreed = store is None or consent.allowed(store, "submitters")
     offers = offers_from_store(store) if store is not None else []
-    console = Console(lambda prompt: click.prompt(prompt, default="", show_default=False, prompt_suffix=""),
-                      click.echo)
+    console = Console(_prompt, click.echo)
     interactive = from_json is None
+    # the phone's language, chosen at 'bluezone init': never asked again
+    language = language or (_phone_language(store, config) if store is not None else None)
     try:
         if from_json is None:  # interactive
             language = language or choose_language(console, list(config.languages))
             click.echo("\n{} — {}".format(text(form.title, language), form.schema_tag))
+            click.echo(ui("cancel_hint", language))
             linkage = offer_linkage(console, offers, language) if offers else None
             answers = ask_form(console, form, language)
         else:
@@ -128,11 +138,15 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
             linkage = linkage.with_code(verification_code)
     except LinkageError as e:
         fail(str(e))
+    except Cancelled as e:
+        if store is not None:
+            store.close()
+        _cancelled(e, language or config.languages[0])
     try:
         declaration = make_declaration(form, answers, language=language, linkage=linkage)
     except InvalidDeclaration as e:
         for err in e.result.errors:
-            _echo("  " + err.format(language), err=True)
+            _echo("  " + (err.shown(language) if interactive else err.format(language)), err=True)
         fail(_n("{n} answer is not valid; nothing was sealed or sent",
                 "{n} answers are not valid; nothing was sealed or sent", len(e.result.errors)))
     if interactive:
@@ -143,8 +157,13 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
         Path(out_path).write_bytes(sealed)
         click.echo(_("sealed: {path} ({size} bytes)", path=out_path, size=len(sealed)).text(language))
 
-    keep = _decide(keep_copy, settings.keep_copy, interactive,
-                   lambda: console.yes_no(ui("keep_copy", language), language, default=False))
+    try:
+        keep = _decide(keep_copy, settings.keep_copy, interactive,
+                       lambda: console.yes_no(ui("keep_copy", language), language, default=False))
+    except Cancelled as e:
+        if store is not None:
+            store.close()
+        _cancelled(e, language)
     if keep and store is None:
         fail(_("--keep-copy needs --store"))
     if keep:
@@ -159,8 +178,14 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
             if name == "authority":
                 chosen.append(name)
                 continue
-            agree = submitters_agreed and (external if external is not None else (
-                console.yes_no(ui("external", language, name=name), language, default=False) if interactive else False))
+            try:
+                agree = submitters_agreed and (external if external is not None else (
+                    console.yes_no(ui("external", language, name=name), language, default=False) if interactive
+                    else False))
+            except Cancelled as e:
+                if store is not None:
+                    store.close()
+                _cancelled(e, language)
             if agree:
                 chosen.append(name)
             else:
@@ -173,6 +198,29 @@ def declare_command(config_path: str, store_path: str | None, language: str | No
         store.close()
     if not ok:
         sys.exit(1)
+
+
+def _prompt(prompt: str) -> str:
+    """One answer from the terminal; Ctrl-C and Ctrl-D end it as a cancel
+    (click's own "Aborted!" would be the one English word on the screen)."""
+    try:
+        return click.prompt(prompt, default="", show_default=False, prompt_suffix="")
+    except click.Abort:
+        raise EOFError from None
+
+
+def _phone_language(store: Any, config: Any) -> str | None:
+    chosen = store.get_meta("language")
+    return str(chosen) if chosen and chosen in config.languages else None
+
+
+def _cancelled(e: Any, language: str) -> NoReturn:
+    """The person stopped: say so in their language, exit without sealing or sending."""
+    if e.reason == "consent":
+        click.echo(text(N_("Without consent the declaration cannot be sent; nothing was kept or sent."), language))
+    else:
+        click.echo(text(N_("Declaration cancelled; nothing was kept or sent."), language))
+    sys.exit(1)
 
 
 def _decide(flag: bool | None, setting: str, interactive: bool, ask) -> bool:

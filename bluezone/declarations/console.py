@@ -11,11 +11,13 @@ anywhere else.
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..i18n import N_, Message, render, text
+from ..localtime import show_date
 from .fields import Field, FieldValueError
 from .form import Form
 from .linkage import Linkage, LinkageError, normalise_code
@@ -33,7 +35,23 @@ UI = {
     "keep_copy": N_("Keep a copy on this device (encrypted)?"),
     "external": N_("Also send to {name}? They will be able to read your answers."),
     "provinces_hint": N_("Type the province code (e.g. 64 = Gia Lai)"),
+    "date_hint": N_("(DD/MM/YYYY)"),
+    "cancel_hint": N_("Type 'cancel' at any question to stop; nothing is kept or sent."),
 }
+
+#: Typed at any question, these stop the declaration (Vietnamese with and
+#: without tone marks, in both accent placements, and English).
+CANCEL_WORDS = frozenset({"huỷ", "hủy", "huy", "cancel", "thoát", "thoat", "quit"})
+
+
+class Cancelled(Exception):
+    """The person stopped the declaration (a cancel word, Ctrl-C, Ctrl-D, or
+    refusing consent): nothing was sealed, kept or sent. ``reason`` is
+    ``"asked"`` or ``"consent"``."""
+
+    def __init__(self, reason: str = "asked"):
+        super().__init__(reason)
+        self.reason = reason
 
 
 #: Asked before the person has chosen a language: shown in every deployment language.
@@ -54,9 +72,12 @@ class Console:
 
     def ask(self, prompt: str) -> str:
         try:
-            return self.ask_raw(prompt)
-        except EOFError:
-            raise KeyboardInterrupt from None
+            raw = self.ask_raw(prompt)
+        except (EOFError, KeyboardInterrupt):
+            raise Cancelled() from None
+        if unicodedata.normalize("NFC", raw).strip().casefold() in CANCEL_WORDS:
+            raise Cancelled()
+        return raw
 
     def yes_no(self, question: str, language: str, default: bool | None = None) -> bool:
         probe = Field("_", "_", "boolean", "_")
@@ -94,7 +115,7 @@ def ask_field(console: Console, form: Form, f: Field, language: str, today: dt.d
     if f.kind == "boolean":
         suffix = " " + ui("yes_no", language)
     elif f.kind == "date":
-        suffix = " (YYYY-MM-DD)"
+        suffix = " " + ui("date_hint", language)
     if not required and f.kind != "boolean":
         suffix += " " + ui("optional", language)
     if f.kind in ("choice", "multichoice"):
@@ -120,6 +141,8 @@ def ask_field(console: Console, form: Form, f: Field, language: str, today: dt.d
         if value is None and required:
             console.say("  {}: {}".format(ui("try_again", language), text(N_("is required"), language)))
             continue
+        if f.section == "consent" and f.kind == "boolean" and value is False:
+            raise Cancelled("consent")  # no is an answer: asking again would trap the person
         return value
 
 
@@ -147,7 +170,7 @@ def ask_form(console: Console, form: Form, language: str, today: dt.date | None 
             return result.answers
         console.say(ui("fix", language))
         for err in result.errors:
-            console.say(f"  - {err.format(language)}")
+            console.say(f"  - {err.shown(language)}")
         for err in result.errors:
             if err.field_id in form:
                 f = form.get(err.field_id)
@@ -157,7 +180,7 @@ def ask_form(console: Console, form: Form, language: str, today: dt.date | None 
 def offer_linkage(console: Console, offers: list[Linkage], language: str) -> Linkage | None:
     """Offer each recent alert; the person may link one and add a code."""
     for offer in offers:
-        question = ui("offer", language, tier=offer.tier.name, date=offer.exposure_date.isoformat())
+        question = ui("offer", language, tier=offer.tier.name, date=show_date(offer.exposure_date, language))
         if console.yes_no(question, language, default=False):
             while True:
                 raw = console.ask(f"{ui('code', language)} {ui('optional', language)}: ").strip()

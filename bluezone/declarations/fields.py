@@ -54,6 +54,10 @@ class FieldError:
     def format(self, language: str = "en") -> str:
         return "{} ({}): {}".format(self.field_id, text(self.label, language), text(self.message, language))
 
+    def shown(self, language: str) -> str:
+        """What the person reads: the question as asked and why, without the field's id."""
+        return "{}: {}".format(text(self.label, language), text(self.message, language))
+
 
 class FieldValueError(ValueError):
     """Raised by :meth:`Field.coerce` with the reason (shown through the catalogue)."""
@@ -195,8 +199,26 @@ class Field:
                 return v
             if v.isdigit() and 1 <= int(v) <= len(codes):  # a number typed at the prompt
                 return codes[int(v) - 1]
+            by_label = self._choice_by_label(v)  # the label as shown ("Nữ"), in any language
+            if by_label is not None:
+                return by_label
         allowed = ", ".join(self.choice_codes()[:12]) + (" ..." if len(self.choices) > 12 else "")
         raise FieldValueError(_("is not one of the choices ({allowed})", allowed=allowed))
+
+    def _choice_by_label(self, typed: str) -> str | None:
+        """The code whose label, in any language Bluezone speaks, is what was
+        typed (case and Unicode composition ignored): people type the word
+        they read, not the number before it."""
+        from ..i18n import available_languages
+        from ..i18n import text as in_language
+
+        want = unicodedata.normalize("NFC", typed).casefold()
+        languages = sorted(available_languages() | {"en"})
+        for c in self.choices:
+            for lang in languages:
+                if unicodedata.normalize("NFC", in_language(c.label, lang)).casefold() == want:
+                    return c.code
+        return None
 
     def _coerce_multichoice(self, value: Any, today: dt.date) -> list[str]:
         if isinstance(value, str):

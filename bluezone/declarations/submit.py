@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ..i18n import _, _n
+from ..i18n import N_, _, _n, text
 from ..plugins import call_hook, collect_named
 from .declaration import Declaration
 from .form import Form
@@ -60,11 +60,20 @@ class SubmitResult:
     details: dict[str, Any] = field(default_factory=dict)
 
     def line(self, language: str = "en") -> str:
-        """The outcome in the person's language."""
+        """The outcome in the person's language (a built-in submitter by its name in words)."""
+        name = submitter_words(self.submitter, language)
         if self.ok:
-            return _("{name}: delivered (receipt {receipt})", name=self.submitter, receipt=self.receipt).text(language)
+            return _("{name}: delivered (receipt {receipt})", name=name, receipt=self.receipt).text(language)
         return _n("{name}: NOT delivered after {n} attempt — {error}", "{name}: NOT delivered after {n} attempts — {error}",
-                  self.attempts, name=self.submitter, error=self.error).text(language)
+                  self.attempts, name=name, error=self.error).text(language)
+
+
+#: Built-in submitters as a person reads them; a plugin's submitter keeps its own name.
+SUBMITTER_WORDS = {"authority": N_("The health authority")}
+
+
+def submitter_words(name: str, language: str) -> str:
+    return text(SUBMITTER_WORDS[name], language) if name in SUBMITTER_WORDS else name
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,14 @@ def default_key_file(db_path: Path) -> Path:
 
 
 def missing_key_message(key_file: Path) -> Message:
-    """One line (in the deployment's languages): what is missing and what to do."""
-    return _("the store's key file {path} is missing: restore it from your backup "
-             "(or set the phone up again with 'bluezone init' and a new store)", path=key_file)
+    """One line (in the deployment's languages): what is missing, where keys
+    are looked for, and what to do. A store copied or moved to another path
+    (or machine) is the usual case: its key is named after the old path."""
+    return _("the store's key file {path} is missing. Store keys are kept in the key folder {folder} "
+             "(set BLUEZONE_KEY_DIR to use another), named after the store's full path: if this store was "
+             "copied or moved, copy its key file from the old key folder to {path}; otherwise restore it "
+             "from your backup (or set the phone up again with 'bluezone init' and a new store)",
+             path=key_file, folder=key_file.parent)
 
 
 def write_private_file(path: Path, data: bytes) -> None:

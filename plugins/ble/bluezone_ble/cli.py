@@ -58,8 +58,9 @@ def _pct(x: float | None) -> str:
                                  "market, bus or home and feeds what they hear through the same scanner code."))
 @click.option("--config", "config_path", envvar="BLUEZONE_CONFIG", type=click.Path(dir_okay=False),
               help=N_("Deployment TOML (required for the real radio; optional with --simulate)."))
-@click.option("--store", "store_path", envvar="BLUEZONE_STORE", type=click.Path(dir_okay=False),
-              help=N_("This phone's device store (real radio)."))
+@click.option("--store", "store_paths", envvar="BLUEZONE_STORE", type=click.Path(dir_okay=False), multiple=True,
+              help=N_("This phone's device store (real radio). With --simulate, repeat it to move your own "
+                      "phones (set up with 'bluezone init') through the scenario with their real keys."))
 @click.option("--simulate", "scenario", metavar="SCENARIO",
               help=N_("Simulate instead of using the radio: office, market, bus or home."))
 @click.option("--devices", type=click.IntRange(2, 500), help=N_("Simulated phones (default: [sim] devices)."))
@@ -69,13 +70,15 @@ def _pct(x: float | None) -> str:
               help=N_("Keep the simulated phones' stores and truth.json here."))
 @click.option("--scans", type=click.IntRange(1), help=N_("Real radio: stop after this many scans."))
 @with_store_errors
-def trace(config_path, store_path, scenario, devices, minutes, seed, out_dir, scans) -> None:
+def trace(config_path, store_paths, scenario, devices, minutes, seed, out_dir, scans) -> None:
     """The real radio, or the simulator feeding the same scanner code (help text above)."""
     config = _load(config_path)
     if scenario is not None:
-        _simulate(config, scenario, devices, minutes, seed, out_dir)
+        _simulate(config, scenario, devices, minutes, seed, out_dir, list(store_paths))
+    elif len(store_paths) > 1:
+        _fail(_("The real radio records into one phone's store; give --store once"))
     else:
-        _real(config, store_path, scans)
+        _real(config, store_paths[0] if store_paths else None, scans)
 
 
 def _real(config: Any, store_path: str | None, scans: int | None) -> None:
@@ -115,8 +118,30 @@ def _real(config: Any, store_path: str | None, scans: int | None) -> None:
                   total["stored"], path=store_path))
 
 
+def _own_phones(paths: list[str], config: Any) -> list[tuple[str, Any]]:
+    """The person's own stores, opened as every citizen command opens them
+    (never created here: only 'bluezone init' makes a store and its key),
+    each with Bluetooth consent; named by file name in the summary."""
+    from bluezone import ConsentWithdrawn, consent_allowed, open_store_or_fail
+
+    if len({str(Path(p).resolve()) for p in paths}) != len(paths):
+        _fail(_("Each --store must be a different phone"))
+    opened: list[tuple[str, Any]] = []
+    try:
+        for p in paths:
+            store = open_store_or_fail(p, config.retention_days if config is not None else 14)
+            opened.append((Path(p).stem, store))
+            if not consent_allowed(store, "bluetooth"):
+                _fail(str(ConsentWithdrawn("bluetooth")))
+    except BaseException:
+        for _name, s in opened:
+            s.close()
+        raise
+    return opened
+
+
 def _simulate(config: Any, scenario: str, devices: int | None, minutes: int | None, seed: int | None,
-              out_dir: str | None) -> None:
+              out_dir: str | None, store_paths: list[str] | None = None) -> None:
     if scenario not in SCENARIOS:
         _fail(_("Unknown scenario {scenario}; choose one of: {scenarios}", scenario=repr(scenario),
                 scenarios=", ".join(sorted(SCENARIOS))))
@@ -126,16 +151,38 @@ def _simulate(config: Any, scenario: str, devices: int | None, minutes: int | No
     sim, ble = sim_settings(config), ble_settings(config)
     schedule = config.schedule() if config is not None else SCHEDULE
     rule = RiskRule.from_config(config.risk) if config is not None else default_rule()
-    n = devices or sim.devices
+    own_paths = store_paths or []
+    n = devices or (len(own_paths) if len(own_paths) >= 2 else sim.devices)
+    if n < len(own_paths):
+        _fail(_n("--devices {n} is fewer than the {stores} phone given with --store",
+                 "--devices {n} is fewer than the {stores} phones given with --store", len(own_paths),
+                 n=n, stores=len(own_paths)))
     mins = minutes or sim.minutes
     seed = sim.seed if seed is None else seed
     folder = Path(out_dir) if out_dir else Path(tempfile.mkdtemp(prefix="bluezone-trace-"))
     folder.mkdir(parents=True, exist_ok=True)
-    stores = [(f"phone{i:03d}", DeviceStore(folder / f"phone{i:03d}.db", key_file=folder / f"phone{i:03d}.key"))
-              for i in range(1, n + 1)]
-    # start at 08:00 UTC today so a run stays inside one UTC day when it can
-    today = dt.datetime.now(dt.timezone.utc).replace(hour=8, minute=0, second=0, microsecond=0)
-    start = int(today.timestamp())
+    stores = _own_phones(own_paths, config)
+
+    def extra_phone(i: int) -> tuple[str, Any]:
+        # --out keeps phones a person opens later, so their keys go where every
+        # command looks (the key folder); a throw-away run keeps them beside the stores
+        db = folder / f"phone{i:03d}.db"
+        return db.stem, DeviceStore(db, key_file=None if out_dir else folder / f"phone{i:03d}.key")
+
+    try:
+        stores += [extra_phone(i) for i in range(len(stores) + 1, n + 1)]
+    except BaseException:
+        for _name, s in stores:
+            s.close()
+        raise
+    if own_paths:
+        # real phones: the meeting has just ended, so reports, exports and
+        # matching see it as the past (whole minutes, like a scan clock)
+        start = (int(time.time()) - 60 * mins) // 60 * 60
+    else:
+        # start at 08:00 UTC today so a run stays inside one UTC day when it can
+        today = dt.datetime.now(dt.timezone.utc).replace(hour=8, minute=0, second=0, microsecond=0)
+        start = int(today.timestamp())
     click.echo(_("Simulating {scenario}: {n} phones, {minutes} min, seed {seed} → {folder}", scenario=scenario,
                  n=n, minutes=mins, seed=seed, folder=folder))
     shown = {"last": -1}

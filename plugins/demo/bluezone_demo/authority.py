@@ -83,6 +83,7 @@ declaration_public_key = "{declaration_pub}"
 minimum_minutes_per_day = 15
 
 [qr_checkin]
+url_base = "https://qr.demo.example"
 authority_public_key = "{base64.b64encode(bytes(venue_key.public_key)).decode()}"
 """
     device_config = folder / "province.toml"

@@ -201,7 +201,7 @@ class ProvinceDay:
             settings = CheckinSettings.from_config(config)
             created = create_venue(VenueSpec(OFFICE_NAME, OFFICE_ADDRESS, "office_space", 9 * HOUR),
                                    settings.require_public_key(), now=self.day_start - 7 * 86400)
-            url = created.url(settings.url_base)
+            url = created.url(settings.require_url_base())
             office = self.work / "office"
             office.mkdir(parents=True, exist_ok=True)
             info = parse_url(url, check_time=False)

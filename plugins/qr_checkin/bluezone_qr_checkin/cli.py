@@ -24,14 +24,14 @@ from bluezone import CliCommand as Command
 from bluezone import CliGroup as Group
 from bluezone import cli_fail as _fail
 from bluezone import safe_terminal_text
-from bluezone.i18n import N_, Message, _, _n, active_languages, text
+from bluezone.i18n import N_, Message, _, _n, active_languages, text, use_languages
 
 from .timeparse import DEFAULT_TZ, parse_duration, parse_time, show_time
 
 config_opt = click.option("--config", "config_path", envvar="BLUEZONE_CONFIG", type=click.Path(dir_okay=False),
                           help=N_("Deployment TOML (or $BLUEZONE_CONFIG)."))
+# No default path: a check-in goes into the store 'bluezone init' made, like every citizen command.
 store_opt = click.option("--store", "store_path", envvar="BLUEZONE_STORE", type=click.Path(dir_okay=False),
-                         default=str(Path("~/.local/share/bluezone/device.db").expanduser()), show_default=True,
                          help=N_("The phone's device store (or $BLUEZONE_STORE)."))
 
 
@@ -109,15 +109,20 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 @contextlib.contextmanager
-def _open_store(path: str, config: Any) -> Iterator[Any]:
+def _open_store(path: str | None, config: Any) -> Iterator[Any]:
     """The phone's existing store, never a new one: only 'bluezone init'
     creates a store and its key (a check-in that made a fresh key would
     split the store in two). Damage found while reading ends in one line."""
     from bluezone import open_store_or_fail, store_errors
 
+    if not path:
+        fail(_("This phone is not set up: give --store (or set BLUEZONE_STORE) with the store "
+               "'bluezone init' created"))
     store = open_store_or_fail(path, config.retention_days if config is not None else 14)
     try:
-        with store_errors(path):
+        # from here on every text is in the language the person chose at init, alone
+        chosen = store.get_meta("language")
+        with store_errors(path), use_languages(*((str(chosen),) if chosen else active_languages())):
             yield store
     finally:
         store.close()
@@ -168,7 +173,12 @@ def venue_create(name, address, venue_type, default_stay, event, room, organisat
     spec = vmod.VenueSpec(name, address, venue_type, stay, start, end, room)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    url_base = _settings(config).url_base
+    from .settings import SettingsError
+
+    try:
+        url_base = _settings(config).require_url_base()
+    except SettingsError as e:
+        fail(str(e))
     try:
         if organisation:
             org = vmod.Organisation.from_json(Path(organisation).read_text())
@@ -231,11 +241,13 @@ def _load_code(tracing_code: str | None, organisation: str | None, room: str | N
 
     try:
         if tracing_code:
-            raw = Path(tracing_code).read_bytes()
-            if raw.startswith(b"bluezone-trace:"):
-                from .payload import b64url_decode
+            from .payload import PayloadError
+            from .qrimage import ImageRefused, tracing_code_bytes
 
-                raw = b64url_decode(raw[len(b"bluezone-trace:"):].decode().strip())
+            try:  # the .bin file, the printed PDF, or a photo of the print
+                raw = tracing_code_bytes(tracing_code)
+            except (PayloadError, ImageRefused) as e:
+                fail(str(e))
             return vmod.load_tracing_code(raw)
         if organisation and room and passphrase_file:
             org = vmod.Organisation.from_json(Path(organisation).read_text())
@@ -248,7 +260,8 @@ def _load_code(tracing_code: str | None, organisation: str | None, room: str | N
 @venue.command("trace", help=N_("Upload pre-tracing keys for a window, authorised by the authority's one-time "
                                   "token.\n\nThe notice phones show is the one the authority chose when it issued "
                                   "the token."))
-@click.option("--tracing-code", type=click.Path(dir_okay=False), help=N_("The venue's tracing code file."))
+@click.option("--tracing-code", type=click.Path(dir_okay=False),
+              help=N_("The venue's tracing code: tracing-code.bin, the printed tracing-code.pdf, or a photo of it."))
 @click.option("--organisation", type=click.Path(dir_okay=False), help=N_("Managed variant: the organisation file."))
 @click.option("--room", help=N_("Managed variant: the room to trace."))
 @click.option("--passphrase-file", type=click.Path(dir_okay=False),
@@ -415,17 +428,17 @@ def checkin_cmd(code, yes, store_path, config_path) -> None:
     config = _config(config_path)
     from .qrimage import ImageRefused, is_image_path, venue_url_from_image
 
-    try:
-        if is_image_path(code):
-            code = venue_url_from_image(code)
-        elif _names_a_missing_picture(code):
-            fail(_("No such picture file: {path}", path=code))
-        info = qp.parse_url(code)
-    except (qp.PayloadError, ImageRefused) as e:
-        fail(str(e))
     tz = _tz(config)
-    with _open_store(store_path, config) as store:
+    with _open_store(store_path, config) as store:  # first: what it says is in the phone's language
         lang = _person_language(store, config)
+        try:
+            if is_image_path(code):
+                code = venue_url_from_image(code)
+            elif _names_a_missing_picture(code):
+                fail(_("No such picture file: {path}", path=code))
+            info = qp.parse_url(code)
+        except (qp.PayloadError, ImageRefused) as e:
+            fail(str(e))
         echo(info.title, info.address)
         if not yes and not click.confirm(text(_("Check in here?"), lang), default=True):
             echo(text(_("Cancelled"), lang))
@@ -437,8 +450,8 @@ def checkin_cmd(code, yes, store_path, config_path) -> None:
     if result.ended is not None:
         echo(text(_("Checked out of your previous venue"), lang))
     echo(text(_("Checked in at {arrival}; automatic checkout at {checkout}",
-                arrival=show_time(result.visit.arrival, tz),
-                checkout=show_time(result.visit.auto_checkout, tz)), lang))  # type: ignore[arg-type]  # a visit just made
+                arrival=show_time(result.visit.arrival, tz, lang),
+                checkout=show_time(result.visit.auto_checkout, tz, lang)), lang))  # type: ignore[arg-type]  # a visit just made
     echo(text(_("Visit {visit_id}", visit_id=result.visit.visit_id), lang))
 
 
@@ -456,7 +469,7 @@ def checkout_cmd(store_path, config_path) -> None:
             v = checkin.check_out(store)
         except checkin.CheckinError as e:
             fail(str(e))
-    echo(text(_("Checked out at {departure}", departure=show_time(v.departure, _tz(config))),  # type: ignore[arg-type]  # a visit just made
+    echo(text(_("Checked out at {departure}", departure=show_time(v.departure, _tz(config), lang)),  # type: ignore[arg-type]  # a visit just made
               lang))
 
 
@@ -505,17 +518,18 @@ def visits_edit(obj, visit_id, arrival, departure) -> None:
     store_path, config_path = obj
     config = _config(config_path)
     tz = _tz(config)
-    try:
-        a = parse_time(arrival, tz) if arrival else None
-        d = parse_time(departure, tz) if departure else None
-    except ValueError as e:
-        fail(str(e))
-    with _open_store(store_path, config) as store:
+    with _open_store(store_path, config) as store:  # errors in the phone's language
+        lang = _person_language(store, config)
+        try:
+            a = parse_time(arrival, tz) if arrival else None
+            d = parse_time(departure, tz) if departure else None
+        except ValueError as e:
+            fail(str(e))
         try:
             v = checkin.edit_times(store, visit_id, a, d)
         except checkin.CheckinError as e:
             fail(str(e))
-    echo(f"{v.visit_id}  {show_time(v.arrival, tz)} → {show_time(checkin.planned_departure(v), tz)}")
+    echo(f"{v.visit_id}  {show_time(v.arrival, tz, lang)} → {show_time(checkin.planned_departure(v), tz, lang)}")
 
 
 def _short(name: Any, limit: int = 80) -> str:

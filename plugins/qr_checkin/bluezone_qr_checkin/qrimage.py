@@ -34,6 +34,8 @@ MAX_IMAGE_BYTES = 50 * 1024 * 1024
 MAX_PIXELS = 50_000_000
 #: Longer than any URL a venue poster holds; longer arguments are neither a URL nor a file.
 MAX_ARGUMENT = 4096
+#: Resolution a PDF page is rendered at to find its QR code.
+PDF_DPI = 200
 
 
 class ImageRefused(ValueError):
@@ -78,6 +80,8 @@ def _open_checked(path: str | Path) -> Image.Image:
 
 def decode_image(path: str | Path) -> list[str]:
     """Every QR text found in the image at ``path`` (possibly none)."""
+    if is_pdf(path):
+        return _decode_rgb(_render_pdf(path))
     try:
         with warnings.catch_warnings():
             # Pillow only warns between its own limit and twice it; make that an error too.
@@ -92,8 +96,86 @@ def decode_image(path: str | Path) -> list[str]:
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error, MemoryError) as e:
         # Pillow's decoders raise several types on damaged files; all mean "not a picture we can read".
         raise PayloadError(msg.NO_QR_IN_IMAGE, f"cannot read image: {e}") from None
+    return _decode_rgb(rgb)
+
+
+def _decode_rgb(rgb: Image.Image) -> list[str]:
     results = zxingcpp.read_barcodes(rgb, formats=zxingcpp.BarcodeFormat.QRCode)  # type: ignore[arg-type]  # one format is accepted
     return [r.text for r in results if r.valid]
+
+
+def is_pdf(path: str | Path) -> bool:
+    """True when the file starts like a PDF (the printed tracing code, or a poster)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(5) == b"%PDF-"
+    except OSError:
+        return False
+
+
+def _render_pdf(path: str | Path) -> Image.Image:
+    """Page 1 of a PDF as an RGB picture, rendered with PDFium (already what
+    turns the poster into its PNG, so no second PDF library): at 200 dpi a
+    tracing code's QR modules are several pixels wide, which the decoder
+    needs; the page size is checked first, like a photo's."""
+    import pypdfium2 as pdfium
+
+    try:
+        if os.stat(path).st_size > MAX_IMAGE_BYTES:
+            raise ImageRefused(_("The file is too large to look for a QR code in (more than {limit} MiB)",
+                                 limit=MAX_IMAGE_BYTES // (1024 * 1024)))
+        doc = pdfium.PdfDocument(str(path))
+    except (OSError, pdfium.PdfiumError) as e:
+        raise PayloadError(msg.NO_QR_IN_IMAGE, f"cannot read PDF: {e}") from None
+    try:
+        if len(doc) < 1:
+            raise PayloadError(msg.NO_QR_IN_IMAGE, "empty PDF")
+        page = doc[0]
+        width, height = page.get_size()
+        scale = PDF_DPI / 72
+        if width * height * scale * scale > MAX_PIXELS:
+            raise ImageRefused(_("The image is too large to look for a QR code in"))
+        return page.render(scale=scale).to_pil().convert("RGB")
+    except pdfium.PdfiumError as e:
+        raise PayloadError(msg.NO_QR_IN_IMAGE, f"cannot render PDF: {e}") from None
+    finally:
+        doc.close()
+
+
+#: The prefix of the text in a printed tracing code's QR (then the code in base64url).
+TRACING_PREFIX = "bluezone-trace:"
+
+
+def tracing_code_bytes(path: str | Path) -> bytes:
+    """The venue owner's tracing code from any form it was kept in: the
+    ``tracing-code.bin`` file, the printed ``tracing-code.pdf``, a photo or
+    scan of the print, or a text file holding the QR's text. Decoding is the
+    check-in's (zxing-cpp); the caller checks the bytes are a tracing code."""
+    from .payload import b64url_decode
+
+    raw = Path(path).read_bytes()
+    if raw.startswith(TRACING_PREFIX.encode()):
+        return b64url_decode(raw[len(TRACING_PREFIX):].decode().strip())
+    if not (is_pdf(path) or _looks_like_picture(raw)):
+        return raw
+    texts = decode_image(path)
+    for t in texts:
+        if t.startswith(TRACING_PREFIX):
+            return b64url_decode(t[len(TRACING_PREFIX):].strip())
+    if not texts:
+        raise PayloadError(msg.NO_QR_IN_IMAGE)
+    raise PayloadError(msg.NOT_A_TRACING_CODE, f"found: {texts[0][:60]!r}")
+
+
+def _looks_like_picture(raw: bytes) -> bool:
+    """A file Pillow can open (PNG, JPEG, …): the tracing code's own bytes are protobuf, never an image."""
+    import io
+
+    try:
+        with Image.open(io.BytesIO(raw[:MAX_IMAGE_BYTES])) as img:
+            return bool(img.format)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError, struct.error):
+        return False
 
 
 def venue_url_from_image(path: str | Path) -> str:

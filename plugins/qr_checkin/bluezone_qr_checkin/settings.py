@@ -11,14 +11,15 @@ from bluezone import FROM_SCHEMA, build_settings, decode_key32, section_settings
 from bluezone.i18n import _
 
 from . import notices as nt
-from .payload import DEFAULT_URL_BASE
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "Venue QR check-in (CrowdNotifier v3).",
     "properties": {
-        "url_base": {"type": "string", "pattern": "^https://", "default": DEFAULT_URL_BASE,
-                     "description": "start of the entry QR URL; the payload rides in its #fragment"},
+        "url_base": {"type": "string", "pattern": "^https://",
+                     "description": "start of the entry QR URL (the deployment's own web address; no "
+                                    "default, so no poster points at a domain the deployment does not run); "
+                                    "the payload rides in its #fragment"},
         "authority_public_key": {"type": "string", "description":
                                  "base64 X25519 public key of the health authority: venues seal its half of "
                                  "the master key to it, kiosks seal visitor-log entries to it"},
@@ -60,7 +61,7 @@ class CheckinSection:
     """``[qr_checkin]`` as written in the deployment file, typed; the schema
     above is the one place its defaults live (``config.typed(CheckinSection)``)."""
 
-    url_base: str = FROM_SCHEMA
+    url_base: str | None = FROM_SCHEMA
     authority_public_key: str | None = FROM_SCHEMA
     authority_secret_key_file: str | None = FROM_SCHEMA
     kiosk_public_key: str | None = FROM_SCHEMA
@@ -88,7 +89,7 @@ class CheckinSettings:
     merged into the built-in catalogue). Built only from :class:`CheckinSection`,
     so it has no defaults of its own."""
 
-    url_base: str
+    url_base: str | None
     authority_public_key: bytes | None
     authority_secret_key_file: Path | None
     kiosk_public_key: bytes | None
@@ -133,6 +134,13 @@ class CheckinSettings:
             trace_queue=s.trace_queue,
             trace_executor=s.trace_executor,
         )
+
+    def require_url_base(self) -> str:
+        """The start of poster URLs; only the deployment knows its web address."""
+        if not self.url_base:
+            raise SettingsError(_("Set [qr_checkin] url_base (the https:// address your posters point to) "
+                                  "in the deployment file"))
+        return self.url_base
 
     def require_public_key(self) -> bytes:
         if self.authority_public_key is None:

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
-from bluezone.i18n import _
+from bluezone.i18n import _, active_languages
 
 DEFAULT_TZ = "Asia/Ho_Chi_Minh"
 
@@ -34,5 +34,12 @@ def parse_time(text: str, tz: str = DEFAULT_TZ) -> int:
     return int(moment.timestamp())
 
 
-def show_time(unix: int, tz: str = DEFAULT_TZ) -> str:
-    return dt.datetime.fromtimestamp(unix, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
+#: How a moment is written per language (Vietnamese: day first, 24-hour); others ISO 8601.
+MOMENT_FORMATS = {"vi": "%d/%m/%Y %H:%M"}
+
+
+def show_time(unix: int, tz: str = DEFAULT_TZ, language: str | None = None) -> str:
+    """``unix`` in the deployment's zone, as the reader's language writes it
+    (``language``, else the first active one: the phone's own inside a store's block)."""
+    lang = (language or active_languages()[0]).split("-")[0]
+    return dt.datetime.fromtimestamp(unix, ZoneInfo(tz)).strftime(MOMENT_FORMATS.get(lang, "%Y-%m-%d %H:%M"))

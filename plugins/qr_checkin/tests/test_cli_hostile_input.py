@@ -73,7 +73,13 @@ def bad_files(tmp_path_factory) -> dict[str, str]:
                                   "a directory"])
 def test_hostile_checkin_arguments_get_one_clean_line(bad_files, tmp_path, case):
     store = tmp_path / "phone.db"
-    _assert_clean_refusal(run("checkin", bad_files[case], "--yes", "--store", str(store)), store)
+    DeviceStore(store).close()  # a set-up phone: the store is opened first, for the person's language
+    proc = run("checkin", bad_files[case], "--yes", "--store", str(store))
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and proc.stderr.startswith("Lỗi / Error: ")
+    assert proc.stderr.count("\n") == 1  # one line
+    with DeviceStore(store) as s:
+        assert s.visits() == []  # nothing was stored
 
 
 def test_image_limits_are_checked_before_decoding(bad_files):

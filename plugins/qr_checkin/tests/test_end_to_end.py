@@ -56,6 +56,7 @@ url = "{url}"
 {extra}
 
 [qr_checkin]
+url_base = "https://qr.gialai.example"
 authority_public_key = "{base64.b64encode(bytes(ha.public_key)).decode()}"
 authority_secret_key_file = "ha.key"
 """)
@@ -91,7 +92,7 @@ async def test_poster_to_exposure(authority_server, tmp_path):
                                "--out", str(venue_dir), "--config", cfg)
     assert code == 0, err
     url = (venue_dir / "entry-url.txt").read_text().strip()
-    assert url.startswith("https://qr.bluezone.gov.vn?v=3#")
+    assert url.startswith("https://qr.gialai.example?v=3#")
     assert oct((venue_dir / "tracing-code.bin").stat().st_mode & 0o777) == "0o600"
     # the poster: A4, and the PNG decodes (with a real decoder) to the URL
     pdf = (venue_dir / "poster.pdf").read_bytes()

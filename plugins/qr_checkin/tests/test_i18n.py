@@ -57,7 +57,7 @@ def qps(tmp_path_factory) -> dict[str, str]:
     kiosk = base64.b64encode(bytes(nacl.public.PrivateKey.generate().public_key)).decode()  # its own, kept offline
     deployment = folder / "deployment.toml"
     deployment.write_text(f'[deployment]\nname = "Gia Lai"\nregion = "452"\nlanguages = ["{PSEUDO_LANGUAGE}"]\n\n'
-                          f'[authority]\nurl = "https://a.example"\n\n[qr_checkin]\nauthority_public_key = "{key}"\n'
+                          f'[authority]\nurl = "https://a.example"\n\n[qr_checkin]\nurl_base = "https://qr.gialai.example"\nauthority_public_key = "{key}"\n'
                           f'kiosk_public_key = "{kiosk}"\n')
     env = {k: v for k, v in os.environ.items() if k not in ("BLUEZONE_STORE",)}
     env.update({ENV_LOCALE_DIRS: str(localedir), "BLUEZONE_CONFIG": str(deployment)})
