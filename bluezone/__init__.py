@@ -89,6 +89,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names are, for type checke
     from .store import DeviceStore
     from .store.named_migrations import Migration
     from .store.purging import PurgeTimer
+    from .matching.fixtures import record_meeting
     from .sync import sync as sync_device
     from .textsafe import safe_terminal_text
 
@@ -116,6 +117,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "PurgeTimer": ("bluezone.store.purging", "PurgeTimer"),
     "Device": ("bluezone.device", "Device"),
     "sync_device": ("bluezone.sync", "sync"),
+    "record_meeting": ("bluezone.matching.fixtures", "record_meeting"),
     # the person's consent per purpose (allowed, require, ConsentWithdrawn, PURPOSES)
     "CONSENT_PURPOSES": ("bluezone.consent", "PURPOSES"),
     "ConsentWithdrawn": ("bluezone.consent", "ConsentWithdrawn"),
@@ -175,7 +177,7 @@ __all__ = [
     "Config", "ConfigError", "FROM_SCHEMA", "build_settings", "config_from_dict", "load_config", "section_defaults",
     "section_settings",
     # the device
-    "Device", "DeviceStore", "Migration", "PurgeTimer", "sync_device",
+    "Device", "DeviceStore", "Migration", "PurgeTimer", "record_meeting", "sync_device",
     "CONSENT_PURPOSES", "ConsentWithdrawn", "consent_allowed",
     # matching and the built-in GAEN schedule
     "GAEN_SCHEDULE", "make_gaen_metadata", "pipeline", "read_gaen_tx_power",

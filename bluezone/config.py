@@ -681,7 +681,9 @@ def _check(data: dict[str, Any], text: str = "", pm: pluggy.PluginManager | None
             if error.validator == "additionalProperties":
                 extra = _extra_keys(error)
                 key = extra[0] if extra else key
-            problems.append(Problem(_location(section, where), _describe(error), _find_line(text, section, key)))
+            top = where[0] if where and isinstance(where[0], str) else None  # a nested value: its top-level key's line
+            problems.append(Problem(_location(section, where), _describe(error),
+                                    _find_line(text, section, key) or _find_line(text, section, top)))
     problems.extend(_language_problems(data, text))
     for section, schema in schemas.items():
         if section not in data and "default" in schema:

@@ -137,7 +137,7 @@ def test_example_files_pass_config_check(path):
 BAD = [
     # values without the encoding that gives levels
     ('transmission_risk_values = [ { level = 1, value = 1.0 } ]',
-     "[risk] transmission_risk_values needs transmission_risk_level_encoding"),
+     "[risk]: transmission_risk_values needs transmission_risk_level_encoding"),
     # a range that holds nothing
     ('day_risk_levels = [ { normalized_minutes_range = { min = 9, max = 9, max_exclusive = true }, level = "high" } ]',
      "day_risk_levels[0].normalized_minutes_range: the range [9, 9] holds no value"),
@@ -158,4 +158,5 @@ def test_config_check_refuses_with_one_line_each(tmp_path, line, expected):
     out = subprocess.run([BLUEZONE, "config", "check", str(path)], capture_output=True, text=True)
     assert out.returncode == 1
     assert expected in out.stderr, out.stderr
+    assert f"{path}:6: " in out.stderr, out.stderr  # the line of the offending setting
     assert path.read_text() == text  # nothing rewritten

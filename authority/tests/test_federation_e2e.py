@@ -90,7 +90,7 @@ def test_a_case_in_da_nang_warns_a_contact_from_gia_lai(world, tmp_path):
     meet(private, trader, 40, d3 + 11 * 3600)
     out = cli("report", "--config", dn.cfg, "--store", private, "--code", dn.code("--onset", iso(d3))["code"])
     assert out.returncode == 0, out.stderr
-    assert "stay with this province" in out.stderr
+    assert "stay with this province" in out.stdout
     with sqlite3.connect(dn_folder / "server.db") as c:
         kept = {r[0] for r in c.execute("SELECT key_data FROM exposure_keys WHERE share_beyond = 0")}
     assert kept
@@ -98,7 +98,7 @@ def test_a_case_in_da_nang_warns_a_contact_from_gia_lai(world, tmp_path):
     out = cli("report", "--config", dn.cfg, "--store", driver, "--code", dn.code("--onset", iso(d3))["code"],
               "--share-beyond-province")
     assert out.returncode == 0, out.stderr
-    assert "shared with other provinces" in out.stderr
+    assert "shared with other provinces" in out.stdout
     with sqlite3.connect(dn_folder / "server.db") as c:
         shared = {r[0]: r[1:] for r in c.execute(
             "SELECT key_data, transmission_risk, report_type, dsos FROM exposure_keys WHERE share_beyond = 1")}

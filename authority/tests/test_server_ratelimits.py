@@ -199,7 +199,7 @@ def test_a_bad_trusted_proxy_stops_the_server_with_a_clear_message(tmp_path):
     assert "not-a-network" in p.stderr and "Traceback" not in p.stderr, p.stderr
     # and 'config check' reports it first, instead of answering OK for a file serve refuses
     check = subprocess.run([bluezone, "config", "check", str(cfg)], capture_output=True, text=True, timeout=60)
-    assert check.returncode == 1 and "[server] trusted_proxies: 'not-a-network'" in check.stderr, check.stderr
+    assert check.returncode == 1 and "deploy.toml:10: [server]: trusted_proxies: 'not-a-network'" in check.stderr, check.stderr
     assert "Traceback" not in check.stderr
 
 

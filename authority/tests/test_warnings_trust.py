@@ -169,8 +169,9 @@ def test_status_json_says_why_a_phone_was_warned(authority, tmp_path):
     shown = cli("status", "--config", w.cfg, "--store", contact).stdout
     assert "Vì sao: Bluetooth; 25.0 phút có trọng số (25.0 phút thực tế); khoảng cách: rất gần" in shown
     # nothing about the other person but what the key says
+    assert why["from_another_province"] is False  # this province's own key (federation: docs/federation.md)
     assert set(why) == {"source", "source_words", "minutes_weighted", "minutes_unweighted", "minutes_by_closeness",
-                        "closeness", "closeness_words", "report_types", "report_words"}
+                        "closeness", "closeness_words", "report_types", "report_words", "from_another_province"}
 
 
 def test_a_likely_case_confirmed_later_upgrades_the_warning(authority, tmp_path):

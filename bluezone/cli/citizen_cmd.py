@@ -324,10 +324,6 @@ def report_command(config_path: str, store_path: str, code: str, share: bool) ->
                 await device._transport.close()
 
     click.echo(text(N_("Sending your keys with the health authority's code…"), lang), err=True)
-    click.echo(text(N_("Your keys are shared with other provinces through the national gateway (you chose "
-                       "--share-beyond-province).") if share else
-                    N_("Your keys stay with this province's health authority (add --share-beyond-province to "
-                       "warn people you met in other provinces too)."), lang), err=True)
     try:
         result = asyncio.run(run())
     except TransportError as e:
@@ -353,6 +349,11 @@ def report_command(config_path: str, store_path: str, code: str, share: bool) ->
     if result.receipt.revised:
         click.echo(_n("Also updated {n} key sent before, now: {kind}.", "Also updated {n} keys sent before, now: {kind}.",
                       result.receipt.revised, kind=kind).text(lang))
+    # where the keys go, once they are sent (a refusal above is one error line and nothing else)
+    click.echo(text(N_("Your keys are shared with other provinces through the national gateway (you chose "
+                       "--share-beyond-province).") if share else
+                    N_("Your keys stay with this province's health authority (add --share-beyond-province to "
+                       "warn people you met in other provinces too)."), lang))
 
 
 def register(cli: click.Group) -> None:

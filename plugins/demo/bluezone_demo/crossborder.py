@@ -19,11 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bluezone import make_transport
+from bluezone import DeviceStore, make_transport, record_meeting
 from bluezone import sync_device as sync
 from bluezone.i18n import _
-from bluezone.matching.fixtures import record_meeting
-from bluezone.store import DeviceStore
 from bluezone_authority.gateway.testing import GatewayProcess, issue_province, register_province, write_gateway
 from bluezone_authority.server.process import ServerProcess, free_port, province_server
 
