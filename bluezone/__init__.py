@@ -80,6 +80,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names are, for type checke
     from .i18n import Message, MessageCatalogue
     from .keytext import decode_key32
     from .matching import pipeline
+    from .matching.fixtures import record_meeting
     from .plugins import PluginError, call_hook, call_hook_async
     from .schedules.gaen import SCHEDULE as GAEN_SCHEDULE
     from .schedules.gaen import make_metadata as make_gaen_metadata
@@ -89,7 +90,6 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names are, for type checke
     from .store import DeviceStore
     from .store.named_migrations import Migration
     from .store.purging import PurgeTimer
-    from .matching.fixtures import record_meeting
     from .sync import sync as sync_device
     from .textsafe import safe_terminal_text
 
