@@ -59,6 +59,8 @@ class Deployment:
     timezone: str = "Asia/Ho_Chi_Minh"
     port: int = 8452
     admin: str = "admin"
+    #: where venue posters' QR codes point (https); None: the server's address + /checkin when it is https
+    poster_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,8 +90,11 @@ def phones_toml(d: Deployment, declaration_public: str, venue_public: str, venue
              f'authority_public_key = "{venue_public}"\n' if venue_section else
              f'# [qr_checkin] needs the bluezone-qr-checkin plugin; its key is in {VENUE_PUBLIC}\n')
     url_base = urlsplit(d.url)
-    if venue_section and url_base.scheme == "https":
-        venue += f'url_base = "https://{url_base.netloc}/checkin"   # start of every poster\'s QR URL\n'
+    poster = d.poster_url or (f"https://{url_base.netloc}/checkin" if url_base.scheme == "https" else None)
+    if venue_section and poster:
+        venue += f'url_base = "{poster}"   # start of every poster\'s QR URL\n'
+    elif venue_section:
+        venue += "# url_base = \"https://…\"   # set it (the https address posters point to) before 'venue create'\n"
     return f"""# Bluezone deployment for {d.province}: the PHONES' file (public; ship it with the app).
 # Made by 'bluezone authority init'; check it with: bluezone config check {PHONES_FILE}
 

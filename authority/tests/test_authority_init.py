@@ -119,3 +119,16 @@ def test_the_examples_are_one_consistent_deployment_with_public_halves_only():
         examples / "gia-lai" / "venue-authority.pub").read_text().strip()
     for path in examples.rglob("*"):
         assert path.name not in SECRETS and "PRIVATE KEY" not in (path.read_text() if path.is_file() else ""), path
+
+
+@pytest.mark.needs_plugins  # the [qr_checkin] section is written where its plugin is installed
+def test_poster_url_is_written_for_the_phones_and_must_be_https(tmp_path):
+    refused = bluezone("authority", "init", str(tmp_path / "a"), "--province", "Gia Lai",
+                       "--poster-url", "http://qr.example/checkin")
+    assert refused.returncode != 0 and "https://" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "a").exists()  # nothing half-made
+    made = bluezone("authority", "init", str(tmp_path / "b"), "--province", "Gia Lai",
+                    "--poster-url", "https://qr.gialai.example/checkin")
+    assert made.returncode == 0, made.stderr
+    phones = tomllib.loads((tmp_path / "b" / "province.toml").read_text())
+    assert phones["qr_checkin"]["url_base"] == "https://qr.gialai.example/checkin"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -35,14 +36,18 @@ def add_init_commands(authority: click.Group) -> None:
     @click.option("--admin", default="admin", show_default=True, help=N_("User name of the first portal admin."))
     @click.option("--password-stdin", is_flag=True,
                   help=N_("Read the admin's password from standard input (default: a new one, printed once)."))
+    @click.option("--poster-url", help=N_("The https:// address venue posters' QR codes point to (default: the "
+                                          "server's address + /checkin when that is https)."))
     def init(folder: str, province: str, url: str, region: str, timezone: str, port: int, admin: str,
-             password_stdin: bool) -> None:
+             password_stdin: bool, poster_url: str | None) -> None:
         from ..scaffold import Deployment, ScaffoldError, scaffold
 
         password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
         try:
+            if poster_url is not None and urlsplit(poster_url).scheme != "https":
+                raise ScaffoldError(_("--poster-url must be an https:// address (phones open it from paper)"))
             made = scaffold(Path(folder), Deployment(province.strip(), url.rstrip("/"), region, timezone, port,
-                                                     admin), password)
+                                                     admin, poster_url), password)
         except ScaffoldError as e:
             fail(str(e))
         click.echo(text(_("Deployment for {province} in {folder}:", province=province, folder=made.folder)))

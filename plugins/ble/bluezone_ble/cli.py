@@ -68,13 +68,18 @@ def _pct(x: float | None) -> str:
 @click.option("--seed", type=int, help=N_("Simulation seed (default: [sim] seed)."))
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help=N_("Keep the simulated phones' stores and truth.json here."))
+@click.option("--days-ago", type=click.IntRange(0, 13), default=0, show_default=True,
+              help=N_("With --simulate and your own phones: the meeting ended this many days ago (a key is "
+                      "reported once its day is over, so a meeting of an earlier day can be reported at once)."))
 @click.option("--scans", type=click.IntRange(1), help=N_("Real radio: stop after this many scans."))
 @with_store_errors
-def trace(config_path, store_paths, scenario, devices, minutes, seed, out_dir, scans) -> None:
+def trace(config_path, store_paths, scenario, devices, minutes, seed, out_dir, days_ago, scans) -> None:
     """The real radio, or the simulator feeding the same scanner code (help text above)."""
     config = _load(config_path)
     if scenario is not None:
-        _simulate(config, scenario, devices, minutes, seed, out_dir, list(store_paths))
+        if days_ago and not store_paths:
+            _fail(_("--days-ago moves your own phones' meeting: give them with --store"))
+        _simulate(config, scenario, devices, minutes, seed, out_dir, list(store_paths), days_ago)
     elif len(store_paths) > 1:
         _fail(_("The real radio records into one phone's store; give --store once"))
     else:
@@ -141,7 +146,7 @@ def _own_phones(paths: list[str], config: Any) -> list[tuple[str, Any]]:
 
 
 def _simulate(config: Any, scenario: str, devices: int | None, minutes: int | None, seed: int | None,
-              out_dir: str | None, store_paths: list[str] | None = None) -> None:
+              out_dir: str | None, store_paths: list[str] | None = None, days_ago: int = 0) -> None:
     if scenario not in SCENARIOS:
         _fail(_("Unknown scenario {scenario}; choose one of: {scenarios}", scenario=repr(scenario),
                 scenarios=", ".join(sorted(SCENARIOS))))
@@ -176,9 +181,10 @@ def _simulate(config: Any, scenario: str, devices: int | None, minutes: int | No
             s.close()
         raise
     if own_paths:
-        # real phones: the meeting has just ended, so reports, exports and
-        # matching see it as the past (whole minutes, like a scan clock)
-        start = (int(time.time()) - 60 * mins) // 60 * 60
+        # real phones: the meeting has just ended (or ended --days-ago days
+        # ago), so reports, exports and matching see it as the past (whole
+        # minutes, like a scan clock); the phones' keys of that day are theirs
+        start = (int(time.time()) - days_ago * 86400 - 60 * mins) // 60 * 60
     else:
         # start at 08:00 UTC today so a run stays inside one UTC day when it can
         today = dt.datetime.now(dt.timezone.utc).replace(hour=8, minute=0, second=0, microsecond=0)

@@ -77,3 +77,10 @@ def test_stores_kept_with_out_open_and_a_copied_store_says_where_its_key_is(tmp_
     assert status.returncode == 2
     assert os.environ["BLUEZONE_KEY_DIR"] in status.stderr and "BLUEZONE_KEY_DIR" in status.stderr
     assert "Traceback" not in status.stderr
+
+
+def test_days_ago_needs_the_persons_own_phones(tmp_path):
+    cfg = deployment(tmp_path)
+    done = run("trace", "--simulate", "office", "--config", cfg, "--days-ago", "2", "--out", str(tmp_path / "run"))
+    assert done.returncode == 2 and "--store" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()  # refused before anything was simulated
