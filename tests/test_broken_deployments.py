@@ -43,7 +43,7 @@ BROKEN = {
     "not TOML": "[deployment\nname = ",
 }
 #: top-level commands that are not the citizen's (staff, operators, diagnostics)
-NOT_CITIZEN = {"authority", "serve", "demo", "config", "plugins", "schedule"}
+NOT_CITIZEN = {"authority", "serve", "gateway", "demo", "config", "plugins", "schedule"}  # operators and tools
 
 
 def citizen_commands() -> list[tuple[list[str], click.Command]]:

@@ -229,12 +229,12 @@ def sync_command(config_path: str, store_path: str, no_decoy: bool, watch: bool,
         with console.status(text(N_("Downloading published keys and matching them on this phone…"), lang)):
             stats = asyncio.run(_sync(device))
     except TransportError as e:
-        fail(_next_step(e.code, e.message, lang), code=1)
+        fail(_next_step(e.code, e.message, lang), code=1, lang=lang)
     finally:
         device.store.close()
     if stats.feeds_failed and not stats.batches_processed and not stats.batches_failed:
         # nothing could be reached at all: say why, and what to do, as before
-        fail(_next_step(stats.feed_error_code or "network", stats.errors[0], lang), code=1)
+        fail(_next_step(stats.feed_error_code or "network", stats.errors[0], lang), code=1, lang=lang)
     first, *problems = _sync_lines(stats, lang)
     click.echo(first)
     for line in problems:
@@ -327,12 +327,12 @@ def report_command(config_path: str, store_path: str, code: str, share: bool) ->
     try:
         result = asyncio.run(run())
     except TransportError as e:
-        fail(_next_step(e.code, e.message, lang), code=1)
+        fail(_next_step(e.code, e.message, lang), code=1, lang=lang)
     except NothingToRevoke:
-        fail(text(NothingToRevoke.message, lang), code=1)
+        fail(text(NothingToRevoke.message, lang), code=1, lang=lang)
     except ValueError:
         fail(text(N_("This phone has no ended keys to send yet (today's key can be sent from tomorrow). "
-                     "The code was not used: try again tomorrow."), lang), code=1)
+                     "The code was not used: try again tomorrow."), lang), code=1, lang=lang)
     finally:
         device.store.close()
     if result.report_type == int(ReportType.REVOKED):

@@ -11,16 +11,18 @@ from typing import Any, NoReturn
 import click
 
 from ..config import Config, ConfigError, load_config
-from ..i18n import N_, Message, _, _n
+from ..i18n import N_, Message, _, _n, text
 
 
-def error_line(message: "str | Message") -> str:
+def error_line(message: "str | Message", lang: str | None = None) -> str:
     """``Error: message`` with the word "Error" in each deployment language
-    (``Lỗi / Error: ...``); a Message is shown in the same languages."""
-    return "{}: {}".format(_("Error"), message)  # not an f-string: extraction must see _()
+    (``Lỗi / Error: ...``); a Message is shown in the same languages. With
+    ``lang`` (a phone whose person chose a language), in that language alone."""
+    word = _("Error")  # not an f-string: extraction must see _()
+    return "{}: {}".format(text(word, lang) if lang else word, message)
 
 
-def fail(message: "str | Message", code: int = 2) -> NoReturn:
+def fail(message: "str | Message", code: int = 2, lang: str | None = None) -> NoReturn:
     """Print a one-line error a person can act on, and exit.
 
     The message often carries other people's words (a server's or mirror's
@@ -29,7 +31,8 @@ def fail(message: "str | Message", code: int = 2) -> NoReturn:
     the line stays one line and cannot drive the terminal."""
     from ..textsafe import safe_terminal_text
 
-    click.echo(error_line(safe_terminal_text(str(message))), err=True)
+    shown = text(message, lang) if lang and isinstance(message, Message) else str(message)
+    click.echo(error_line(safe_terminal_text(shown), lang), err=True)
     sys.exit(code)
 
 
