@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from PIL import Image, ImageFilter
 
 from bluezone_qr_checkin import poster
+from bluezone_qr_checkin.derive import affected_hours
 from bluezone_qr_checkin.qrimage import tracing_code_bytes
 
 BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
@@ -73,7 +75,11 @@ def test_the_printed_tracing_code_and_a_photo_of_it_are_read_like_the_file(venue
     done = run("venue", "trace", "--tracing-code", str(photo), "--from", "@1796029200", "--to", "@1796036400",
                "--token", "bzo_x", "--output", str(target))
     assert done.returncode == 0, done.stderr
-    assert json.loads(target.read_text())["preTraces"] and "2" in done.stdout  # two hours of pre-traces
+    assert json.loads(target.read_text())["preTraces"]
+    # one pre-trace per hour the window touches (both ends included, as libcrowdnotifier does:
+    # 3 for this two-hour window), and the owner is told how many
+    hours = {int(n) for n in re.findall(r"\((\d+) (?:giờ|hours?)\)", done.stdout)}
+    assert hours == {len(affected_hours(1796029200, 1796036400))} == {3}, done.stdout
 
 
 def test_a_picture_without_a_tracing_code_is_one_line(venue, tmp_path):
