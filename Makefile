@@ -19,7 +19,8 @@ CATALOGUES := bluezone:bluezone:bluezone/i18n/locale \
 	plugins/ble/bluezone_ble:bluezone_ble:plugins/ble/bluezone_ble/locale \
 	plugins/demo/bluezone_demo:bluezone_demo:plugins/demo/bluezone_demo/locale
 
-.PHONY: install demo check test messages test-deps lane-core lane-authority lane-plugins bench clean
+.PHONY: install demo check test messages test-deps lane-core lane-authority lane-authority-early lane-authority-late \
+	lane-plugins bench clean
 
 # Everything, editable: the core (bluezone), the authority (bluezone-authority), the plugins.
 install: $(STAMP)
@@ -51,8 +52,18 @@ $(AUTHORITY_VENV)/.installed: pyproject.toml authority/pyproject.toml
 lane-core: $(CORE_VENV)/.installed
 	$(CORE_VENV)/bin/python -m pytest $(PYTEST_FLAGS) -m 'not needs_plugins' tests
 
-lane-authority: $(AUTHORITY_VENV)/.installed test-deps
-	$(AUTHORITY_VENV)/bin/python -m pytest $(PYTEST_FLAGS) -m 'not needs_plugins' authority/tests
+# The authority's tests are the longest lane, so they run as two halves side by side:
+# the server's own files (test_s* to test_z*: server, sync --watch, transports, warnings)
+# and the rest (portal, declarations, federation, deploy, ...).
+AUTHORITY_LATE := authority/tests/test_[s-z]*.py
+lane-authority: lane-authority-early lane-authority-late
+
+lane-authority-early: $(AUTHORITY_VENV)/.installed test-deps
+	$(AUTHORITY_VENV)/bin/python -m pytest $(PYTEST_FLAGS) -m 'not needs_plugins' authority/tests \
+		--ignore-glob='$(AUTHORITY_LATE)'
+
+lane-authority-late: $(AUTHORITY_VENV)/.installed test-deps
+	$(AUTHORITY_VENV)/bin/python -m pytest $(PYTEST_FLAGS) -m 'not needs_plugins' $(AUTHORITY_LATE)
 
 lane-plugins: install test-deps
 	$(PY) -m pytest $(PYTEST_FLAGS) plugins
@@ -67,7 +78,7 @@ demo: install
 # The lanes use separate virtualenvs and run side by side (their tests mostly
 # wait on servers and subprocesses); -O keeps each lane's output together.
 test: check
-	$(MAKE) --no-print-directory -j3 --output-sync=target lane-core lane-authority lane-plugins
+	$(MAKE) --no-print-directory -j4 --output-sync=target lane-core lane-authority-early lane-authority-late lane-plugins
 
 # ruff (lint) and mypy (types); both configured in pyproject.toml. CI runs it first, through `make test`.
 check: install
