@@ -5,17 +5,12 @@ Not used in production code.
 
 from __future__ import annotations
 
-import signal
 import ssl
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-from typing import Any
 
-from ..server.process import ServerProcessError, free_port
+from ..server.process import ServerProcess, free_port
 from . import certs
 
 
@@ -48,44 +43,21 @@ def register_province(gateway_folder: Path, code: str, public_key: Path) -> None
                     "--code", code, "--signing-key", str(public_key)], check=True, capture_output=True, timeout=120)
 
 
-class GatewayProcess:
-    """``with GatewayProcess(folder, client) as g:`` — ``bluezone gateway`` on
-    its port, ready once ``/v1/health`` answers over mutual TLS with ``client``."""
+class GatewayProcess(ServerProcess):
+    """``with GatewayProcess(folder, port, client) as g:`` — ``bluezone gateway``
+    on its port, ready once ``/v1/health`` answers over mutual TLS with ``client``."""
+
+    what = "gateway"
 
     def __init__(self, folder: Path, port: int, client: certs.Issued, timeout: float = 60.0):
-        self.folder, self.port, self.client, self.timeout = folder, port, client, timeout
-        self.url = f"https://127.0.0.1:{port}"
-        self.proc: subprocess.Popen | None = None
+        super().__init__(folder / "gateway.toml", f"https://127.0.0.1:{port}", folder / "gateway.log", timeout)
+        self.folder, self.port, self.client = folder, port, client
 
-    def __enter__(self) -> "GatewayProcess":
-        bluezone = str(Path(sys.executable).with_name("bluezone"))
-        self._log = open(self.folder / "gateway.log", "wb")
-        self.proc = subprocess.Popen([bluezone, "gateway", "--config", str(self.folder / "gateway.toml")],
-                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        ctx = certs.client_context(self.folder / "ca" / "ca.pem", self.client.cert, self.client.key)
-        deadline = time.monotonic() + self.timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ServerProcessError(f"the gateway exited with {self.proc.returncode}; see gateway.log")
-            try:
-                with urllib.request.urlopen(f"{self.url}/v1/health", timeout=2, context=ctx) as r:
-                    if r.status == 200:
-                        return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError):
-                time.sleep(0.2)
-        self.__exit__()
-        raise ServerProcessError(f"the gateway did not answer {self.url}/v1/health within {self.timeout:.0f} s")
+    def command(self) -> list[str]:
+        return [str(Path(sys.executable).with_name("bluezone")), "gateway", "--config", str(self.config)]
 
-    def __exit__(self, *exc: Any) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if not self._log.closed:
-            self._log.close()
+    def health_context(self) -> ssl.SSLContext:
+        return certs.client_context(self.folder / "ca" / "ca.pem", self.client.cert, self.client.key)
 
 
 __all__ = ["GatewayProcess", "write_gateway", "issue_province", "register_province", "free_port"]

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 
 class ServerProcessError(RuntimeError):
@@ -29,30 +30,41 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """``with ServerProcess(config, url, log) as p:`` — stopped with SIGTERM on exit."""
+    """``with ServerProcess(config, url, log) as p:`` — stopped with SIGTERM on exit.
+
+    Subclasses change what is started (:meth:`command`), how its health is
+    asked (:meth:`health_context`, e.g. mutual TLS) and its name in errors."""
+
+    what = "server"
 
     def __init__(self, config: Path, url: str, log: Path, timeout: float = 60.0):
         self.config, self.url, self.log_path, self.timeout = Path(config), url.rstrip("/"), Path(log), timeout
         self.proc: subprocess.Popen | None = None
 
-    def __enter__(self) -> "ServerProcess":
-        bluezone = str(Path(sys.executable).with_name("bluezone"))
+    def command(self) -> list[str]:
+        return [str(Path(sys.executable).with_name("bluezone")), "serve", "--config", str(self.config)]
+
+    def health_context(self) -> ssl.SSLContext | None:
+        return None
+
+    def __enter__(self) -> Self:
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([bluezone, "serve", "--config", str(self.config)], stdout=self._log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(self.command(), stdout=self._log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        context = self.health_context()
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 self._log.close()
-                raise ServerProcessError(f"the server exited with {self.proc.returncode}; see {self.log_path}")
+                raise ServerProcessError(f"the {self.what} exited with {self.proc.returncode}; see {self.log_path}")
             try:
-                with urllib.request.urlopen(f"{self.url}/v1/health", timeout=2) as r:
+                with urllib.request.urlopen(f"{self.url}/v1/health", timeout=2, context=context) as r:
                     if r.status == 200:
                         return self
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
+            except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError):
                 time.sleep(0.2)
         self.__exit__()
-        raise ServerProcessError(f"the server did not answer {self.url}/v1/health within {self.timeout:.0f} s")
+        raise ServerProcessError(f"the {self.what} did not answer {self.url}/v1/health within {self.timeout:.0f} s")
 
     def __exit__(self, *exc: Any) -> None:
         if self.proc and self.proc.poll() is None:
