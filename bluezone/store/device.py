@@ -210,13 +210,8 @@ class DeviceStore:
         if conn.in_transaction:
             yield conn
             return
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with engine.immediate_transaction(conn):
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
 
     def now(self) -> int:
         return int(self.clock())

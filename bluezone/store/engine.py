@@ -21,8 +21,10 @@ that catches database errors uses the tuples below.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -83,3 +85,17 @@ def open_raw(path: str | os.PathLike, key_file: str | os.PathLike | None = None)
 
     kf = Path(key_file) if key_file else default_key_file(Path(path))
     return connect(path, AtRestCipher.from_file(kf, create=False).database_key())
+
+
+@contextlib.contextmanager
+def immediate_transaction(conn: Any) -> Iterator[Any]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back on any error: the write
+    lock is taken at the start, so two writers never both read then clash at
+    commit. For connections opened with ``isolation_level=None``."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
+
+from bluezone.store.engine import immediate_transaction
 
 T = TypeVar("T")
 
@@ -126,17 +128,7 @@ def sqlite_transactions(database: Path) -> tuple[Transaction, Callable[[], None]
     conn = sqlite3.connect(str(database), isolation_level=None, timeout=30)
     conn.execute("PRAGMA synchronous=OFF")
 
-    @contextlib.contextmanager
-    def transaction() -> Iterator[sqlite3.Connection]:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-
-    return transaction, conn.close
+    return (lambda: immediate_transaction(conn)), conn.close
 
 
 class SqlWindows:
