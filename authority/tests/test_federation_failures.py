@@ -14,6 +14,7 @@ province servers' databases:
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 import secrets
 import sqlite3
@@ -288,3 +289,22 @@ def test_encoding_matches_the_vector_in_the_docs():
     assert back.origin == "48" and [k.key.key_data for k in back.keys] == [bytes(range(16)), bytes(range(16, 32))]
     assert back.keys[0].key.days_since_onset_of_symptoms == -3 and back.keys[1].relevant_to == ("64",)
     assert back.keys[1].relevant_for("64") and not back.keys[1].relevant_for("01") and back.keys[0].relevant_for("01")
+
+
+async def test_a_signed_batch_with_keys_out_of_the_window_imports_only_the_sane_ones(fed):
+    """A province's signature vouches for who sent a key, not that its dates make sense: a key
+    whose rolling start is in the future or older than 14 days must never reach this province's
+    export (phones would hold it for weeks, or match nothing), the rest of the batch still counts."""
+    dn, gl = fed.provinces[DN], fed.provinces[GL]
+    await fed.start()
+    today = NOW // 600 // 144 * 144
+    starts = {"sane": today - 2 * 144, "future": today + 30 * 144, "past": today - 60 * 144}
+    keys = {name: secrets.token_bytes(16) for name in starts}
+    batch = [encoding.FederatedKey(ExposureKey(keys[n], starts[n], 144, 4, ReportType.CONFIRMED_TEST, 1))
+             for n in starts]
+    data = encoding.encode(DN, sorted(batch, key=lambda f: f.key.key_data))
+    fed.gateway.upload(DN, "absurd-1", base64.b64encode(encoding.sign(data, dn.keys.export_key)).decode(), data)
+
+    result = await run_round(gl, fed.settings(GL, DN))
+    assert [(r.origin, r.result, r.new_keys) for r in result.imported] == [(DN, "imported", 1)]
+    assert {r[0] for r in gl.db.all("SELECT key_data FROM exposure_keys")} == {keys["sane"]}

@@ -25,6 +25,15 @@ from . import encoding
 from .client import Downloaded
 
 log = logging.getLogger("bluezone.federation")
+#: Keys older than this many days (or starting after today) are dropped on import: the origin's
+#: signature says who sent a key, not that its dates are sane, and phones match 14 days back.
+KEY_WINDOW_DAYS = 14
+
+
+def in_window(rolling_start: int, now: int) -> bool:
+    """Whether a key's rolling start lies in the last ``KEY_WINDOW_DAYS`` days and not after today."""
+    today = now // 600 // 144 * 144
+    return today - KEY_WINDOW_DAYS * 144 <= rolling_start <= today
 
 
 @dataclass(frozen=True)
@@ -63,7 +72,8 @@ def import_batch(conn: sqlite3.Connection, date: str, batch: Downloaded, *, own_
         return _record(conn, date, ImportResult(batch.tag, batch.origin, "origin_mismatch"), now)
     rows = [(f.key.key_data, f.key.rolling_start_interval_number, f.key.rolling_period, f.key.transmission_risk_level,
              int(f.key.report_type), f.key.days_since_onset_of_symptoms, now // 3600 * 3600, now, decoded.origin)
-            for f in decoded.keys if f.relevant_for(own_origin) and f.key.report_type != ReportType.REVOKED]
+            for f in decoded.keys if f.relevant_for(own_origin) and f.key.report_type != ReportType.REVOKED
+            and in_window(f.key.rolling_start_interval_number, now)]
     before = conn.total_changes
     conn.executemany("INSERT OR IGNORE INTO exposure_keys (key_data, rolling_start, rolling_period,"
                      " transmission_risk, report_type, dsos, created_at, available_at, origin)"
