@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -713,19 +714,42 @@ def _language_problems(data: dict[str, Any], text: str) -> list[Problem]:
                     _find_line(text, "deployment", "languages"))]
 
 
+#: A deployment file is a few kilobytes; anything this large is not one (and a FIFO or
+#: /dev/zero would otherwise be read forever).
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def _read_deployment_file(path: Path) -> str:
+    """The file's text, refusing what is not a regular file of deployment size."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(str(path), [Problem("file", str(_("not a regular file")))])
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(str(path), [Problem("file", str(_("larger than {n} bytes; not a deployment file",
+                                                                 n=MAX_CONFIG_BYTES)))])
+        with path.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        return raw[:MAX_CONFIG_BYTES].decode("utf-8")
+    except OSError as e:
+        raise ConfigError(str(path), [Problem("file", str(_("cannot read: {reason}", reason=e.strerror)))]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), [Problem("file", str(_("not UTF-8 text")))]) from None
+
+
 def load_config(path: str | Path, check_schedule: bool = True) -> Config:
     """Read, validate and return a deployment; raise :class:`ConfigError` listing every problem."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(str(path), [Problem("file", str(_("cannot read: {reason}", reason=e.strerror)))]) from None
+    text = _read_deployment_file(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"line (\d+)", str(e))
         raise ConfigError(str(path), [Problem("TOML", str(_("not valid TOML: {detail}", detail=e)),
                                               int(m.group(1)) if m else None)]) from None
+    except RecursionError:  # tables nested thousands deep: no deployment file looks like that
+        raise ConfigError(str(path), [Problem("TOML", str(_("not valid TOML: {detail}",
+                                                            detail=_("nested too deeply"))))]) from None
     problems, plugins = _check(data, text, path=path)
     config = Config(data, path, plugins)
     # what the schema cannot see (key files, time zones, order, schedules), in the same run
