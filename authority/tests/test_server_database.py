@@ -1,0 +1,119 @@
+"""The database interface (server/database.py) keeps its promises on both backends.
+
+Each test runs on SQLite and on a real PostgreSQL (started by the session's
+``postgresql_cluster`` fixture); see docs/server.md, "Databases"."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from bluezone_authority.server import database
+from bluezone_authority.server.database import Busy, open_database, to_pyformat
+
+
+def _table(db):
+    with db.transaction() as c:
+        c.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, data BLOB NOT NULL, note TEXT)")
+
+
+def test_url_selects_backend(server_database):
+    with open_database(server_database) as db:
+        assert db.kind == ("postgresql" if server_database.startswith("postgresql://") else "sqlite")
+        assert db.target.kind == db.kind
+
+
+def test_transaction_commits_or_leaves_nothing(server_database):
+    with open_database(server_database) as db:
+        _table(db)
+        with db.transaction() as c:
+            c.execute("INSERT INTO items (id, data, note) VALUES (?, ?, ?)", (1, b"\x00\xff", "50% done?"))
+        with pytest.raises(RuntimeError), db.transaction() as c:
+            c.execute("INSERT INTO items (id, data) VALUES (?, ?)", (2, b"x"))
+            c.execute("UPDATE items SET note = ? WHERE id = ?", ("changed", 1))
+            raise RuntimeError("refused")
+        # a byte string round-trips as bytes; '%' and '?' in values and literals are data, not placeholders
+        assert db.all("SELECT id, data, note FROM items WHERE note LIKE '50%' OR note = '?'") == [(1, b"\x00\xff", "50% done?")]
+        assert db.one("SELECT count(*) FROM items WHERE id > ?", (0,)) == (1,)
+        assert db.execute("DELETE FROM items WHERE id = ?", (1,)) == 1
+        assert db.one("SELECT count(*) FROM items")[0] == 0
+
+
+def test_integers_are_64_bit(server_database):
+    with open_database(server_database) as db:
+        _table(db)
+        big = 2**40 + 7  # microseconds since 1970 and byte totals exceed 32 bits
+        with db.transaction() as c:
+            c.execute("INSERT INTO items (id, data) VALUES (?, ?)", (big, b""))
+        assert db.one("SELECT id FROM items")[0] == big
+        with db.transaction() as c:
+            assert db.table_exists(c, "items") and not db.table_exists(c, "nothing_here")
+            assert db.columns(c, "items") == {"id", "data", "note"}
+
+
+def test_exclusive_is_one_holder_at_a_time(server_database):
+    """Two connections (as two workers would have): while one holds "export",
+    the other is told Busy (wait=False) or waits until the holder commits."""
+    with open_database(server_database) as a, open_database(server_database) as b:
+        _table(a)
+        order = []
+        with a.exclusive("export") as c:
+            c.execute("INSERT INTO items (id, data) VALUES (1, ?)", (b"a",))
+            with pytest.raises(Busy):
+                with b.exclusive("export", wait=False):
+                    pass
+            def waiter():
+                with b.exclusive("export") as c2:
+                    order.append(c2.execute("SELECT count(*) FROM items").fetchone()[0])
+            t = threading.Thread(target=waiter)
+            t.start()
+            t.join(0.3)
+            order.append("holder done")
+        t.join(30)
+        assert order == ["holder done", 1]  # the waiter ran after the holder's commit, and saw it
+        with b.exclusive("export", wait=False):
+            pass  # a released lock is free again
+        if a.kind == "postgresql":  # (SQLite has one writer, so two transactions never overlap there)
+            with b.exclusive("other-name", wait=False), a.exclusive("export", wait=False):
+                pass  # different names never block each other
+
+
+_HOLDER = """
+import sys, time
+from bluezone_authority.server.database import open_database
+db = open_database(sys.argv[1])
+with db.exclusive("export"):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_exclusive_holds_across_processes(server_database):
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, server_database], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with open_database(server_database) as db, pytest.raises(Busy):
+            with db.exclusive("export", wait=False):
+                pass
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.wait(30) == 0
+        with open_database(server_database) as db, db.exclusive("export", wait=False):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_placeholders_and_urls():
+    assert to_pyformat("SELECT '?', \"a?\", ? -- why?\n") == "SELECT '?', \"a?\", %s -- why?\n"
+    assert to_pyformat("SELECT x FROM t WHERE n LIKE '5%' AND m = ?") == "SELECT x FROM t WHERE n LIKE '5%%' AND m = %s"
+    assert database.target("postgres://u:secret@h/db").display == "postgres://u:***@h/db"
+    assert database.target("sqlite:////var/lib/x.db") == database.Target("sqlite", "/var/lib/x.db")
+    assert database.target("relative/server.db").kind == "sqlite"
+    with pytest.raises(database.DatabaseError, match="postgresql://"):
+        database.target("mysql://h/db")
