@@ -19,7 +19,7 @@ from bluezone.transports.wire import publish_body
 
 
 @pytest.fixture
-async def running(tmp_path):
+async def running(tmp_path, server_database):
     r = await start(tmp_path)
     yield r
     await r.http.close()
@@ -146,7 +146,7 @@ async def test_staff_api_needs_a_token_with_the_right_role(running):
                          headers=r.auth)
 
 
-async def test_f1_codes_refused_unless_the_deployment_opts_in(tmp_path):
+async def test_f1_codes_refused_unless_the_deployment_opts_in(tmp_path, server_database):
     server = AuthorityServer(settings_for(tmp_path, recursive_reports=False), clock=Clock())
     with pytest.raises(ApiError) as e:
         server.issue_code({"tier": "F1"})
@@ -161,7 +161,7 @@ async def test_declaration_refusals(running):
     await assert_refused(r, "/v1/declarations", 400, "invalid_declaration", body={"sealed": 5})
 
 
-def test_fuzzed_publish_bodies_never_crash_or_write(tmp_path):
+def test_fuzzed_publish_bodies_never_crash_or_write(tmp_path, server_database):
     server = AuthorityServer(settings_for(tmp_path), clock=Clock())
     keys = past_keys(2)
     code = server.issue_code({"tier": "F0"})["code"]

@@ -117,3 +117,38 @@ def test_placeholders_and_urls():
     assert database.target("relative/server.db").kind == "sqlite"
     with pytest.raises(database.DatabaseError, match="postgresql://"):
         database.target("mysql://h/db")
+
+
+async def test_postgresql_request_waits_off_the_event_loop(tmp_path, postgresql_cluster):
+    """While a redeem waits on a row another connection has locked, the same
+    server still answers other requests: the database wait is in a worker
+    thread, not on the event loop. Afterwards the redeem completes, once."""
+    import asyncio
+
+    import psycopg
+
+    from bluezone_authority.server.testing import start
+    from bluezone.transports import HttpTransport
+
+    url = postgresql_cluster.new_database()
+    # bounds the wait, so code that waited on the event loop fails here instead of hanging the test
+    postgresql_cluster.psql(f"ALTER DATABASE {url.split('/')[3].split('?')[0]} SET lock_timeout = '20s'")
+    r = await start(tmp_path, database=url)
+    try:
+        code = r.server.issue_code({"tier": "F0"})["code"]
+        with psycopg.connect(r.server.settings.database) as other:
+            other.execute("SELECT id FROM codes FOR UPDATE")  # holds the row until this transaction ends
+            async with HttpTransport(r.url, retries=0, timeout=60) as t, HttpTransport(r.url, retries=0) as t2:
+                redeem = asyncio.create_task(t.redeem_code(code))
+                while r.server.db.one("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0] == 0:
+                    assert not redeem.done(), redeem  # (it must be waiting on the lock, not finished)
+                    await asyncio.sleep(0.05)
+                # the redeem's transaction is blocked now; another request is answered meanwhile
+                index = await asyncio.wait_for(t2.fetch_index("keys"), 30)
+                assert index is not None and not redeem.done()
+                other.rollback()
+                verified = await asyncio.wait_for(redeem, 60)
+        assert verified.token
+        assert r.server.db.one("SELECT state FROM codes") == ("claimed",)
+    finally:
+        await r.http.close()

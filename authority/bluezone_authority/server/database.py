@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from bluezone.store import named_migrations as named
+
 SQLITE = "sqlite"
 POSTGRESQL = "postgresql"
 _PG_SCHEMES = ("postgresql://", "postgres://")
@@ -131,10 +133,12 @@ class Database:
             return int(c.execute(sql, params).rowcount)
 
     def table_exists(self, conn: Any, table: str) -> bool:
-        raise NotImplementedError
+        """Whether ``table`` exists (``conn``: an open transaction's connection)."""
+        return named.has_table(conn, table)
 
     def columns(self, conn: Any, table: str) -> set[str]:
-        raise NotImplementedError
+        """``table``'s column names (``conn``: an open transaction's connection)."""
+        return named.columns(conn, table)
 
     def close(self) -> None:
         raise NotImplementedError
@@ -201,13 +205,6 @@ class SQLiteDatabase(Database):
         finally:
             os.close(fd)  # closing releases the flock
 
-    def table_exists(self, conn: Any, table: str) -> bool:
-        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-                            (table,)).fetchone() is not None
-
-    def columns(self, conn: Any, table: str) -> set[str]:
-        return {row[1] for row in conn.execute(f"PRAGMA table_info({table})").fetchall()}
-
     def close(self) -> None:
         self.conn.close()
 
@@ -248,14 +245,34 @@ class PgConnection:
     """A pooled psycopg connection inside one transaction, speaking the
     server's SQL dialect (``?`` placeholders, SQLite type names in DDL)."""
 
+    dialect = POSTGRESQL  # read by bluezone.store.named_migrations' catalogue queries
+
     def __init__(self, raw: Any):
         self.raw = raw
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> Any:
+        cur = self.raw.cursor()
+        cur.executemany(to_pyformat(sql), rows)
+        return cur
 
     def execute(self, sql: str, params: Params = ()) -> Any:
         sql = to_postgresql_ddl(sql)
         if not params:  # without parameters psycopg sends the text as it is
             return self.raw.execute(sql)
         return self.raw.execute(to_pyformat(sql), params)
+
+
+def _configure(raw: Any) -> None:
+    """Each new pooled connection: ``sum()`` of integers (PostgreSQL's
+    ``numeric``) comes back as an int, as on SQLite, not a Decimal."""
+    from psycopg.types.numeric import NumericLoader
+
+    class WholeNumeric(NumericLoader):
+        def load(self, data: Any) -> Any:
+            value = super().load(data)
+            return int(value) if value == value.to_integral_value() else float(value)
+
+    raw.adapters.register_loader("numeric", WholeNumeric)
 
 
 class PostgreSQLDatabase(Database):
@@ -274,7 +291,7 @@ class PostgreSQLDatabase(Database):
         self._psycopg = psycopg
         try:
             self.pool = psycopg_pool.ConnectionPool(where.location, min_size=1, max_size=max_size, open=False,
-                                                    kwargs={"autocommit": True})
+                                                    kwargs={"autocommit": True}, configure=_configure)
             self.pool.open(wait=True, timeout=15)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as e:
             raise DatabaseError(f"cannot connect to {where.display}: {str(e).strip().splitlines()[0]}") from e
@@ -302,14 +319,6 @@ class PostgreSQLDatabase(Database):
             elif not c.execute("SELECT pg_try_advisory_xact_lock(?)", (lock_key(name),)).fetchone()[0]:
                 raise Busy(name)
             yield c
-
-    def table_exists(self, conn: Any, table: str) -> bool:
-        return conn.execute("SELECT to_regclass(?) IS NOT NULL", (table,)).fetchone()[0]
-
-    def columns(self, conn: Any, table: str) -> set[str]:
-        return {r[0] for r in conn.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
-            " AND table_name = ?", (table,)).fetchall()}
 
     def close(self) -> None:
         self.pool.close()

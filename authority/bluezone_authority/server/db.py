@@ -1,10 +1,13 @@
-"""The server's SQLite database (through sqlite-utils).
+"""The server's database: its schema, its migrations, and the few queries
+every part shares. SQLite (a file) or PostgreSQL (a URL), through
+:mod:`.database`; the SQL here runs unchanged on both.
 
 Why these choices:
 
-* WAL mode with ``synchronous=FULL`` and one ``BEGIN IMMEDIATE`` transaction
-  per request: a request is acknowledged only after its commit is durable, so
-  a server killed with SIGKILL loses nothing it acknowledged (tested).
+* One transaction per request (SQLite: WAL, ``synchronous=FULL``,
+  ``BEGIN IMMEDIATE``; PostgreSQL: a pooled connection per transaction): a
+  request is acknowledged only after its commit, so a server killed with
+  SIGKILL loses nothing it acknowledged (tested on both).
 * Secrets are never stored in clear: verification codes are HMAC'd with a
   server key, tokens are SHA-256 hashed (they are 256-bit random).
 * No column for an IP address, user agent or device identifier exists.
@@ -21,15 +24,13 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import sqlite_utils
 
 from bluezone.store import named_migrations as named
 
 from . import declaration_quota
+from .database import SQLITE, Database, SQLiteDatabase, open_database
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS staff_tokens (
@@ -85,7 +86,7 @@ def _key_revisions(conn: Any) -> None:
     revision was announced. Nothing records which upload or code a key came
     with: only the reporting phone's revision token finds its keys."""
     # Idempotent like 001 (a database whose _migrations record was lost takes it again unchanged).
-    have = {row[1] for row in conn.execute("PRAGMA table_info(exposure_keys)").fetchall()}
+    have = named.columns(conn, "exposure_keys")
     for column, kind in (("revised_at", "INTEGER"), ("revised_from", "INTEGER"), ("revised_batch", "TEXT")):
         if column not in have:
             conn.execute(f"ALTER TABLE exposure_keys ADD COLUMN {column} {kind}")
@@ -103,65 +104,51 @@ TABLES = ("staff_tokens", "codes", "exposure_keys", "batches", "one_time_tokens"
 
 
 class ServerDB:
-    """One open server database. Not shared between threads; the server runs
-    on one event loop and every write is a short transaction."""
+    """One open server database, SQLite or PostgreSQL (:mod:`.database`).
+    Thread-safe: request handlers may run its transactions off the event loop."""
 
-    def __init__(self, path: str | os.PathLike, plugins: Any = None):
-        """Open (creating if needed) and migrate: the core's steps, then those
-        ``plugins`` (a plugin manager) contribute. A newer database (a core
-        step this code lacks) or a failing plugin step is refused with
-        :class:`~bluezone.store.named_migrations.MigrationError`, unchanged."""
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        old = os.umask(0o077)
+    def __init__(self, location: str | os.PathLike, plugins: Any = None):
+        """Open (creating a SQLite file if needed) and migrate: the core's
+        steps, then those ``plugins`` (a plugin manager) contribute. A newer
+        database (a core step this code lacks) or a failing plugin step is
+        refused with :class:`~bluezone.store.named_migrations.MigrationError`,
+        unchanged (all pending steps run in one transaction)."""
+        self.backend: Database = open_database(location)
+        self.kind = self.backend.kind
+        self.path = Path(self.backend.target.location) if self.kind == SQLITE else None
         try:
-            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-        except BaseException:
-            os.umask(old)
-            raise
-        try:
-            self.db = sqlite_utils.Database(conn)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA secure_delete=ON")  # a purged row's bytes are zeroed, not left in free space
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            named.check_core_known(conn, CORE_MIGRATIONS)
             wanted = named.in_order(CORE_MIGRATIONS, named.contributed(plugins, HOOK))
-            with self.transaction() as c:
+            with self.backend.exclusive("migrate") as c:  # two workers starting together migrate once
+                named.check_core_known(c, CORE_MIGRATIONS)
                 self.migrations_applied = named.apply_pending(c, wanted)
         except BaseException:
-            conn.close()
+            self.backend.close()
             raise
-        finally:
-            os.umask(old)
 
     @property
     def conn(self) -> sqlite3.Connection:
-        return self.db.conn
+        """SQLite's one connection (SQLite-only tests and tools); code that
+        must run on both backends uses :meth:`transaction`."""
+        if not isinstance(self.backend, SQLiteDatabase):
+            raise TypeError("ServerDB.conn is SQLite's; use transaction() on PostgreSQL")
+        return self.backend.conn
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> contextlib.AbstractContextManager[Any]:
         """All-or-nothing: a refused request leaves no row behind."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+        return self.backend.transaction()
 
-    def one(self, sql: str, params: tuple | dict = ()) -> tuple | None:
-        return self.conn.execute(sql, params).fetchone()
+    def exclusive(self, name: str, *, wait: bool = True) -> contextlib.AbstractContextManager[Any]:
+        """A transaction holding the named cross-process lock (see :mod:`.database`)."""
+        return self.backend.exclusive(name, wait=wait)
 
-    def all(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
-        return self.conn.execute(sql, params).fetchall()
+    def one(self, sql: str, params: tuple | dict = ()) -> Any:
+        return self.backend.one(sql, params)
+
+    def all(self, sql: str, params: tuple | dict = ()) -> list[Any]:
+        return self.backend.all(sql, params)
 
     def counts(self) -> dict[str, int]:
-        return {t: self.one(f"SELECT count(*) FROM {t}")[0] for t in TABLES}  # type: ignore[index]  # count(*) always gives a row
+        return {t: self.one(f"SELECT count(*) FROM {t}")[0] for t in TABLES}
 
     def fingerprint(self) -> str:
         """A digest of every row of every table: tests assert that a refused
@@ -171,7 +158,7 @@ class ServerDB:
         h = hashlib.sha256()
         for t in TABLES:
             for row in self.all(f"SELECT * FROM {t} ORDER BY 1, 2"):
-                h.update(repr(row).encode())
+                h.update(repr(tuple(row)).encode())
         return h.hexdigest()
 
     def get_meta(self, key: str) -> str | None:
@@ -179,7 +166,7 @@ class ServerDB:
         return row[0] if row else None
 
     def close(self) -> None:
-        self.conn.close()
+        self.backend.close()
 
     def __enter__(self) -> "ServerDB":
         return self

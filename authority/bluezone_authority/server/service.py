@@ -226,7 +226,8 @@ class AuthorityServer:
         For routes whose work is expensive: refuse a bad token with one
         indexed lookup before doing any of it, then spend the token with
         :meth:`consume_one_time_token` once the work is done."""
-        return self._usable_token(self.db.conn, token, purpose)
+        with self.db.transaction() as c:
+            return self._usable_token(c, token, purpose)
 
     def consume_one_time_token(self, token: Any, purpose: str, conn: Any = None) -> dict[str, Any]:
         """Spend a one-time token; returns the meta it was issued with.
@@ -285,8 +286,9 @@ class AuthorityServer:
 
     def declaration_usage(self) -> declaration_quota.Usage:
         """Declarations stored within the retention window against the caps (portal, logs)."""
-        return declaration_quota.usage(self.db.conn, self._retention_cutoff(), self.settings.declaration_quota_count,
-                                       self.settings.declaration_quota_bytes)
+        with self.db.transaction() as c:
+            return declaration_quota.usage(c, self._retention_cutoff(), self.settings.declaration_quota_count,
+                                           self.settings.declaration_quota_bytes)
 
     def list_declarations(self) -> list[dict[str, Any]]:
         """Every declaration's metadata (no ciphertext). Unbounded: the staff
