@@ -81,6 +81,9 @@ test-deps:
 	@# Debian's chromium for the portal's browser test (Playwright drives it; no browser download).
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
 		|| echo "warning: chromium missing; authority/tests/test_portal_browser.py will fail"
+	@# Debian's PostgreSQL: the server tests start their own cluster from it (docs/server.md, "Databases").
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
+		|| { echo "error: PostgreSQL missing and could not be installed (apt-get install postgresql)"; exit 1; }
 
 # After changing a user-facing text: extract every _() into the templates, merge them into
 # each language's .po (translators fill the new entries), compile the .mo files.
