@@ -152,3 +152,20 @@ async def test_postgresql_request_waits_off_the_event_loop(tmp_path, postgresql_
         assert r.server.db.one("SELECT state FROM codes") == ("claimed",)
     finally:
         await r.http.close()
+
+
+def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path):
+    """A wrong or unreachable PostgreSQL URL stops `bluezone serve` with one
+    line naming the database, its password hidden, and no traceback."""
+    from pathlib import Path
+
+    cfg = tmp_path / "deploy.toml"
+    cfg.write_text('[deployment]\nname = "t"\nregion = "452"\n[authority]\nurl = "http://127.0.0.1:1"\n'
+                   f'[server]\ndatabase = "postgresql://bz:hunter2@/bluezone?host={tmp_path}/nowhere&port=5"\n'
+                   'secrets_file = "s.secrets"\nexport_dir = "out"\n')
+    out = subprocess.run([str(Path(sys.executable).with_name("bluezone")), "serve", "--config", str(cfg)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr + out.stdout and "hunter2" not in out.stderr + out.stdout
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "postgresql://bz:***@/bluezone" in lines[0], out.stderr

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from bluezone.i18n import _
 from bluezone.store import named_migrations as named
 
 SQLITE = "sqlite"
@@ -86,7 +87,12 @@ class Target:
     @property
     def display(self) -> str:
         """The location without a password, for logs and error messages."""
-        return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", self.location)
+        return target_display(self.location)
+
+
+def target_display(location: str) -> str:
+    """``location`` with any password in it shown as ``***``."""
+    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", location)
 
 
 def target(value: str | os.PathLike[str]) -> Target:
@@ -98,7 +104,8 @@ def target(value: str | os.PathLike[str]) -> Target:
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///"):]  # sqlite:///relative.db, sqlite:////absolute.db
     if "://" in text:
-        raise DatabaseError(f"database {text!r}: use a file path (SQLite) or a postgresql:// URL")
+        raise DatabaseError(str(_("database {value}: use a file path (SQLite) or a postgresql:// URL",
+                                  value=target_display(text))))
     return Target(SQLITE, text)
 
 
@@ -285,16 +292,21 @@ class PostgreSQLDatabase(Database):
             import psycopg
             import psycopg_pool
         except ImportError as e:  # pragma: no cover - the dependency is declared
-            raise DatabaseError(f"PostgreSQL needs psycopg: pip install 'psycopg[binary]' psycopg-pool ({e})") from e
+            raise DatabaseError(str(_("PostgreSQL needs its driver: pip install 'bluezone-authority[postgresql]'"))) from e
         self.target = where
         self._local = threading.local()
         self._psycopg = psycopg
         try:
+            # one plain connection first: a wrong URL or a server that is down gives libpq's own
+            # reason at once, where the pool would retry until its timeout
+            psycopg.connect(where.location, connect_timeout=10).close()
             self.pool = psycopg_pool.ConnectionPool(where.location, min_size=1, max_size=max_size, open=False,
                                                     kwargs={"autocommit": True}, configure=_configure)
-            self.pool.open(wait=True, timeout=15)
+            self.pool.open(wait=True, timeout=30)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as e:
-            raise DatabaseError(f"cannot connect to {where.display}: {str(e).strip().splitlines()[0]}") from e
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise DatabaseError(str(_("cannot connect to {database}: {reason}", database=where.display,
+                                      reason=reason))) from e
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[PgConnection]:
