@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -127,8 +128,8 @@ async def test_postgresql_request_waits_off_the_event_loop(tmp_path, postgresql_
 
     import psycopg
 
-    from bluezone_authority.server.testing import start
     from bluezone.transports import HttpTransport
+    from bluezone_authority.server.testing import start
 
     url = postgresql_cluster.new_database()
     # bounds the wait, so code that waited on the event loop fails here instead of hanging the test
@@ -157,8 +158,6 @@ async def test_postgresql_request_waits_off_the_event_loop(tmp_path, postgresql_
 def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path):
     """A wrong or unreachable PostgreSQL URL stops `bluezone serve` with one
     line naming the database, its password hidden, and no traceback."""
-    from pathlib import Path
-
     cfg = tmp_path / "deploy.toml"
     cfg.write_text('[deployment]\nname = "t"\nregion = "452"\n[authority]\nurl = "http://127.0.0.1:1"\n'
                    f'[server]\ndatabase = "postgresql://bz:hunter2@/bluezone?host={tmp_path}/nowhere&port=5"\n'
@@ -169,3 +168,59 @@ def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path):
     assert "Traceback" not in out.stderr + out.stdout and "hunter2" not in out.stderr + out.stdout
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "postgresql://bz:***@/bluezone" in lines[0], out.stderr
+
+
+OLD_DUMP = Path(__file__).parent / "data" / "server_db_7d64aa6"
+OLD_ADMIN = "bzs_Pt_nNbAT8Uyamu-KO4GCs2kFwOPazNONIh1scpVspA4"
+
+
+def test_a_database_made_before_this_backend_layer_opens_unchanged_and_works(tmp_path):
+    """A SQLite file written by the code before server/database.py (with its
+    _migrations rows) opens with nothing to migrate, keeps every row, and
+    the server goes on from it: the old admin token works, pending keys export."""
+    import sqlite3
+
+    from bluezone_authority.server import AuthorityServer
+    from bluezone_authority.server.testing import Clock, settings_for
+
+    path = tmp_path / "server.db"
+    conn = sqlite3.connect(path)
+    conn.executescript((OLD_DUMP / "server.sql").read_text())
+    conn.close()
+    server = AuthorityServer(settings_for(tmp_path, database=path), clock=Clock())
+    try:
+        assert server.db.migrations_applied == []
+        assert server.db.counts() == {"staff_tokens": 1, "codes": 3, "exposure_keys": 5, "batches": 1,
+                                      "one_time_tokens": 0, "declarations": 1, "declaration_usage": 1}
+        assert server.authenticate(f"Bearer {OLD_ADMIN}", "admin").role == "admin"
+        assert server.db.one("SELECT count(*) FROM exposure_keys WHERE batch IS NULL")[0] == 2
+        assert server.export_now()["batch"]
+        assert server.db.one("SELECT count(*) FROM exposure_keys WHERE batch IS NULL")[0] == 0
+        assert server.db.one("SELECT count(*) FROM batches")[0] == 2
+    finally:
+        server.close()
+
+
+_OPENER = """
+import sys
+from bluezone_authority.server.db import ServerDB
+sys.stdin.readline()  # all start together
+with ServerDB(sys.argv[1]) as db:
+    print(len(db.migrations_applied))
+"""
+
+
+def test_workers_starting_together_migrate_once(server_database):
+    """Two processes open a new database at the same moment (as workers of
+    one server would): each starts, the core steps are recorded once, and
+    exactly one process applied them (the named lock "migrate")."""
+    procs = [subprocess.Popen([sys.executable, "-c", _OPENER, server_database], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        p.stdin.write("\n")
+        p.stdin.flush()
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
+    assert sorted(int(out) for out, _ in results) == [0, 3]
+    with open_database(server_database) as db:
+        assert db.one("SELECT count(*) FROM _migrations")[0] == 3
