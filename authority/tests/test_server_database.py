@@ -224,3 +224,32 @@ def test_workers_starting_together_migrate_once(server_database):
     assert sorted(int(out) for out, _ in results) == [0, 3]
     with open_database(server_database) as db:
         assert db.one("SELECT count(*) FROM _migrations")[0] == 3
+
+
+def test_db_commands_show_and_apply_the_schema_steps(tmp_path, postgresql_cluster):
+    """`bluezone authority db current` reads without changing; `db upgrade`
+    applies what is missing, once; the server then starts with nothing to do."""
+    from bluezone_authority.server.db import ServerDB
+
+    url = postgresql_cluster.new_database()
+    cfg = tmp_path / "deploy.toml"
+    cfg.write_text('[deployment]\nname = "t"\nregion = "452"\n[authority]\nurl = "http://127.0.0.1:1"\n'
+                   f'[server]\ndatabase = "{url}"\nsecrets_file = "s.secrets"\nexport_dir = "out"\n')
+    bluezone = str(Path(sys.executable).with_name("bluezone"))
+
+    def run(*args: str) -> list[str]:
+        out = subprocess.run([bluezone, "authority", "db", *args, "--config", str(cfg)], capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.splitlines()
+
+    before = run("current")
+    assert "  core/003_key_revisions" not in before  # listed as pending, with a note
+    assert any(line.startswith("  core/003_key_revisions ") for line in before)
+    with open_database(url) as db, db.transaction() as c:
+        assert not db.table_exists(c, "_migrations")  # `current` changed nothing
+    applied = run("upgrade")
+    assert "  core/001_schema" in applied and "  core/003_key_revisions" in applied
+    assert [line for line in run("upgrade") if line.startswith("  ")] == []  # nothing left to apply
+    with ServerDB(url) as db:
+        assert db.migrations_applied == []

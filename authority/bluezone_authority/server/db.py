@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,32 @@ HOOK = "bluezone_server_migrations"
 
 TABLES = ("staff_tokens", "codes", "exposure_keys", "batches", "one_time_tokens", "declarations",
           "declaration_usage")
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    """What a database holds: the steps recorded and those this code would still apply."""
+
+    kind: str
+    display: str
+    applied: list[tuple[str, str]]
+    pending: list[tuple[str, str]]
+
+
+def migration_status(location: str | os.PathLike, plugins: Any = None) -> MigrationStatus:
+    """Read which steps are recorded, without applying any (``bluezone authority db current``).
+    Steps recorded by plugins not installed now are listed too."""
+    backend = open_database(location)
+    try:
+        wanted = named.in_order(CORE_MIGRATIONS, named.contributed(plugins, HOOK))
+        with backend.transaction() as c:
+            done = named.applied(c)
+            ordered = [(r[0], r[1]) for r in c.execute(f"SELECT owner, name FROM {named.TABLE} ORDER BY applied_at,"
+                                                       " owner, name")] if done else []
+    finally:
+        backend.close()
+    pending = [(m.owner, m.name) for m in wanted if (m.owner, m.name) not in done]
+    return MigrationStatus(backend.kind, backend.target.display, ordered, pending)
 
 
 class ServerDB:
