@@ -52,7 +52,12 @@ async def db_call(request: web.Request, fn: Callable[..., T], *args: Any, **kw: 
     (the connection pool is thread-safe; each transaction takes one
     connection), on SQLite right here as before (a local file, one writer).
     The answer is sent only after ``fn`` returned, i.e. after its commit."""
-    if server_of(request).db.kind == SQLITE:
+    return await off_loop(server_of(request), fn, *args, **kw)
+
+
+async def off_loop(server: AuthorityServer, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    """:func:`db_call` for code that has the server rather than a request (the portal)."""
+    if server.db.kind == SQLITE:
         return fn(*args, **kw)
     return await asyncio.to_thread(fn, *args, **kw)
 
@@ -202,10 +207,7 @@ async def get_declaration(request: web.Request) -> web.Response:
 
 async def _run_job(server: AuthorityServer, job: Callable[[], Any]) -> None:
     """A background job, off the event loop on PostgreSQL (as :func:`db_call`)."""
-    if server.db.kind == SQLITE:
-        job()
-    else:
-        await asyncio.to_thread(job)
+    await off_loop(server, job)
 
 
 async def _every(server: AuthorityServer, seconds: float, job, name: str) -> None:
