@@ -253,3 +253,48 @@ def test_db_commands_show_and_apply_the_schema_steps(tmp_path, postgresql_cluste
     assert [line for line in run("upgrade") if line.startswith("  ")] == []  # nothing left to apply
     with ServerDB(url) as db:
         assert db.migrations_applied == []
+
+
+async def test_postgresql_one_certificate_publishes_once_even_at_the_same_moment(tmp_path, postgresql_cluster):
+    """Two uploads with the same certificate reach PostgreSQL together (held
+    at the door by a lock another connection has, then let go at once): one
+    stores the keys, the other is told 409 certificate_used and writes
+    nothing. (SQLite lets one writer in at a time; PostgreSQL needs the
+    per-code lock the publish step takes.)"""
+    import asyncio
+    import secrets as pysecrets
+
+    import psycopg
+
+    from bluezone.transport import TransportError
+    from bluezone.transports import HttpTransport
+    from bluezone.upload import keys_hmac
+    from bluezone_authority.server.database import lock_key
+    from bluezone_authority.server.testing import past_keys, start
+
+    url = postgresql_cluster.new_database()
+    postgresql_cluster.psql(f"ALTER DATABASE {url.split('/')[3].split('?')[0]} SET lock_timeout = '20s'")
+    r = await start(tmp_path, database=url)
+    try:
+        keys = past_keys(3)
+        secret = pysecrets.token_bytes(32)
+        async with HttpTransport(r.url, retries=0, timeout=60) as t:
+            verified = await t.redeem_code(r.server.issue_code({"tier": "F0"})["code"])
+            cert = await t.request_certificate(verified.token, keys_hmac(secret, keys))
+            (jti,) = r.server.db.one("SELECT id FROM codes")
+            with psycopg.connect(url, autocommit=False) as other:
+                # hold both doors a publish passes: the per-code lock (taken first when it exists)
+                # and the code's row (which mark_used writes), so the two uploads queue together
+                other.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(f"code:{jti}"),))
+                other.execute("SELECT id FROM codes FOR UPDATE")
+                uploads = [asyncio.create_task(t.upload_keys(keys, cert, secret)) for _ in range(2)]
+                while r.server.db.one("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0] < 2:
+                    assert not any(u.done() for u in uploads), [u.exception() for u in uploads if u.done()]
+                    await asyncio.sleep(0.05)
+                other.rollback()
+                results = await asyncio.gather(*uploads, return_exceptions=True)
+        refused = [x for x in results if isinstance(x, TransportError)]
+        assert len(refused) == 1 and refused[0].code == "certificate_used", results
+        assert r.server.db.counts()["exposure_keys"] == 3
+    finally:
+        await r.http.close()

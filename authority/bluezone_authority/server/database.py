@@ -109,6 +109,17 @@ def target(value: str | os.PathLike[str]) -> Target:
     return Target(SQLITE, text)
 
 
+def lock_in(conn: Any, name: str) -> None:
+    """Serialise this transaction with every other one that takes ``name``,
+    until it ends. SQLite needs nothing: ``BEGIN IMMEDIATE`` already lets one
+    writer in at a time. On PostgreSQL (READ COMMITTED, writers in parallel)
+    a read-then-write step, such as "is this certificate still unused? then
+    store its keys and spend it", takes it first, so two requests for the same
+    thing cannot both pass the read (``pg_advisory_xact_lock``; any name)."""
+    if getattr(conn, "dialect", SQLITE) == POSTGRESQL:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (lock_key(name),))
+
+
 def lock_key(name: str) -> int:
     """A stable signed 64-bit key for a lock name (PostgreSQL advisory locks take a bigint)."""
     return int.from_bytes(hashlib.sha256(b"bluezone-lock:" + name.encode()).digest()[:8], "big", signed=True)

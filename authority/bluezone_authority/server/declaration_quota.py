@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from bluezone.i18n import _
 
+from .database import lock_in
 from .errors import ApiError
 
 SCHEMA = [
@@ -78,6 +79,7 @@ def reserve(conn: sqlite3.Connection, hour: int, size: int, *, since: int, max_c
     507 ``declarations_full`` when it would pass a cap. Call inside the
     transaction that inserts the declaration, so the check and the insert
     are one step (``BEGIN IMMEDIATE``: no two uploads race past the cap)."""
+    lock_in(conn, "declaration-quota")  # PostgreSQL: the check and the count as one step, as SQLite's one writer
     now = usage(conn, since, max_count, max_bytes)
     if not now.fits(size):
         raise ApiError(507, "declarations_full",

@@ -25,6 +25,7 @@ from bluezone.i18n import _
 from bluezone.models import DAY_SECONDS, INTERVALS_PER_DAY, ReportType
 
 from . import codes, declaration_pages, declaration_quota, exporter, publish, revision, staff
+from .database import lock_in
 from .db import ServerDB
 from .errors import ApiError, bad_request
 from .keys import ServerKeys, load_or_create
@@ -114,6 +115,7 @@ class AuthorityServer:
                                 embargo_seconds=int(self.settings.embargo_hours * 3600))
         token = body.get("revisionToken")
         with self.db.transaction() as conn:
+            lock_in(conn, f"code:{claims.get('jti')}")  # PostgreSQL: a second upload of this certificate waits, then sees it used
             row = conn.execute("SELECT state FROM codes WHERE id = ?", (claims.get("jti"),)).fetchone()
             if row is None or row[0] != "certified":
                 raise ApiError(409, "certificate_used", _("this certificate was already used"))
@@ -235,6 +237,7 @@ class AuthorityServer:
         Pass ``conn`` (inside :meth:`ServerDB.transaction`) to spend it in the
         same transaction as what it authorises, so a failure spends nothing."""
         def spend(c: Any) -> dict[str, Any]:
+            lock_in(c, f"one-time-token:{token}")  # PostgreSQL: spent once even by two requests at the same moment
             meta = self._usable_token(c, token, purpose)
             c.execute("UPDATE one_time_tokens SET used_at = ? WHERE token_hash = ?", (self.now(), staff.token_hash(token)))
             return meta
