@@ -209,6 +209,15 @@ class SQLiteDatabase(Database):
                 self._depth = 0
         self._lock = threading.RLock()
 
+    def one(self, sql: str, params: Params = ()) -> Any:
+        # a read needs no write lock: autocommit (or part of this thread's open transaction), as before
+        with self._lock:
+            return self.conn.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Params = ()) -> list[Any]:
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
     @contextlib.contextmanager
     def exclusive(self, name: str, *, wait: bool = True) -> Iterator[sqlite3.Connection]:
         lock_path = self.path.with_name(f"{self.path.name}.{_safe(name)}.lock")
