@@ -168,7 +168,7 @@ def test_a_server_database_from_before_named_migrations_keeps_its_rows(tmp_path)
     with ServerDB(path) as db:
         # the old tables are taken as they are; later core steps run on them
         assert db.migrations_applied == [("core", "001_schema"), ("core", "002_coarse_upload_times"),
-                                       ("core", "003_key_revisions"), ("core", "004_rate_windows")]
+                                       ("core", "003_key_revisions"), ("core", "004_rate_windows"), ("core", "005_federation")]
         assert db.get_meta("kept") == "yes"
 
 
