@@ -100,11 +100,15 @@ class AdvisoryLocks:
     not a transaction: the exporter writes files under it and commits its
     database work in transactions of its own. PostgreSQL drops the lock when
     the connection ends, so a killed worker never leaves the others waiting.
-    Re-entrant inside one process, like :class:`FileLocks`."""
+    On PostgreSQL request handlers run in threads (``db_call``), so the lock
+    is re-entrant per thread, and threads of one process queue on an
+    in-process lock first (an advisory lock would let a second session of
+    the same process wait, but never tell two threads apart otherwise)."""
 
     def __init__(self, backend: Any):
         self.backend = backend  # a database.PostgreSQLDatabase (its pool)
-        self._held: dict[str, int] = {}
+        self._mine = threading.local()
+        self._threads: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
     @contextlib.contextmanager
@@ -113,32 +117,31 @@ class AdvisoryLocks:
 
         if not _NAME.match(name):
             raise ValueError(f"lock names are 1-32 of a-z, 0-9 and '-': {name!r}")
-        with self._guard:
-            nested = name in self._held
-            if nested:
-                self._held[name] += 1
-        if nested:
-            try:
-                yield True
-            finally:
-                with self._guard:
-                    self._held[name] -= 1
+        held: set[str] = self._mine.__dict__.setdefault("held", set())
+        if name in held:  # this thread holds it already
+            yield True
             return
-        key = lock_key("job:" + name)
-        with self.backend.pool.connection() as raw:
-            if wait:
-                raw.execute("SELECT pg_advisory_lock(%s)", (key,))
-            elif not raw.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
-                yield False
-                return
-            with self._guard:
-                self._held[name] = 1
-            try:
-                yield True
-            finally:
-                with self._guard:
-                    del self._held[name]
-                raw.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        with self._guard:
+            local = self._threads.setdefault(name, threading.Lock())
+        if not local.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            key = lock_key("job:" + name)
+            with self.backend.pool.connection() as raw:
+                if wait:
+                    raw.execute("SELECT pg_advisory_lock(%s)", (key,))
+                elif not raw.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+                    yield False
+                    return
+                held.add(name)
+                try:
+                    yield True
+                finally:
+                    held.discard(name)
+                    raw.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        finally:
+            local.release()
 
 
 __all__ = ["AdvisoryLocks", "FileLocks", "LockProvider"]
