@@ -268,3 +268,41 @@ def _a_worker_of(parent: int) -> int:
     children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
     assert children, "the server has no worker"
     return int(children[0])
+
+
+async def test_a_batch_built_by_one_worker_is_announced_to_streams_on_both(served):
+    """Event streams open on both workers; one export (built by whichever
+    worker got the request) reaches every stream with the batch name only.
+    On PostgreSQL through LISTEN/NOTIFY, on SQLite through data_version."""
+    proc, _, token, database = served
+    db = open_database(database)
+    with db.transaction() as c:
+        c.execute("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
+                  " report_type, dsos, created_at, available_at) VALUES (?, ?, 144, 4, 1, 0, 0, 0)",
+                  (os.urandom(16), YESTERDAY))
+    db.close()
+    async with fresh_session(timeout=aiohttp.ClientTimeout(total=60)) as s:
+        streams, workers = [], set()
+        for _ in range(30):
+            r = await s.get(f"{proc.url}/v1/feeds/keys/events")
+            assert r.status == 200
+            streams.append(r)
+            workers.add(r.headers["X-Bluezone-Worker"])
+            if len(workers) == 2 and len(streams) >= 4:
+                break
+        assert len(workers) == 2
+        await asyncio.sleep(1.5)  # every worker's announcer has read the current state
+        async with s.post(f"{proc.url}/v1/authority/exports", headers={"Authorization": f"Bearer {token}"}) as r:
+            name = (await r.json())["batch"]
+            assert r.status == 200 and name
+
+        async def next_event(r) -> str:
+            while True:
+                line = (await r.content.readline()).decode()
+                if line.startswith("data: "):
+                    return line[len("data: "):].strip()
+
+        got = await asyncio.wait_for(asyncio.gather(*[next_event(r) for r in streams]), 30)
+        assert got == [name] * len(streams)
+        for r in streams:
+            r.close()

@@ -99,11 +99,18 @@ def _last_end(conn, feed: str) -> int | None:
     return row[0]
 
 
+#: The PostgreSQL channel new batches are announced on (:class:`.announce.PgNotifySource`).
+BATCH_CHANNEL = "bluezone_batches"
+
+
 def _insert_batch(conn, feed: str, seq: int, start: int, end: int, real: int, data: bytes, now: int) -> Batch:
     name = f"{start}-{end}-{seq:05d}.zip"
     conn.execute("INSERT INTO batches (feed, seq, name, start_ts, end_ts, created_at, real_items, data, sha256)"
                  " VALUES (?,?,?,?,?,?,?,?,?)",
                  (feed, seq, name, start, end, now, real, data, hashlib.sha256(data).hexdigest()))
+    if getattr(conn, "dialect", "sqlite") == "postgresql":
+        # delivered to every worker's LISTEN on commit, never for a rolled-back batch; the name only
+        conn.execute("SELECT pg_notify(?, ?)", (BATCH_CHANNEL, name))
     return Batch(feed, seq, name, start, end, real, len(data))
 
 
