@@ -100,6 +100,9 @@ test-deps:
 	@# Debian's tmux: tests/test_terminal_vietnamese.py captures a real terminal's screen.
 	@command -v tmux >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null; } \
 		|| echo "warning: tmux missing; tests/test_terminal_vietnamese.py will fail"
+	@# Debian's PostgreSQL: the server tests start their own cluster from it (docs/server.md, "Databases").
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } \
+		|| { echo "error: PostgreSQL missing and could not be installed (apt-get install postgresql)"; exit 1; }
 
 # After changing a user-facing text: extract every _() into the templates, merge them into
 # each language's .po (translators fill the new entries), compile the .mo files.

@@ -35,7 +35,7 @@ async def declare(url: str, n: int = 1) -> list[str]:
 
 
 @pytest.fixture
-async def running(tmp_path):
+async def running(tmp_path, server_database):
     r = await start_server(tmp_path / "srv")
     yield r
     await r.http.close()

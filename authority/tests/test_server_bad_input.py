@@ -18,7 +18,7 @@ from bluezone.transports.wire import publish_body
 
 
 @pytest.fixture
-async def running(tmp_path):
+async def running(tmp_path, server_database):
     r = await start(tmp_path)
     yield r
     await r.http.close()
@@ -145,7 +145,7 @@ async def test_staff_api_needs_a_token_with_the_right_role(running):
                          headers=r.auth)
 
 
-async def test_f1_codes_refused_unless_the_deployment_opts_in(tmp_path):
+async def test_f1_codes_refused_unless_the_deployment_opts_in(tmp_path, server_database):
     r = await start(tmp_path, recursive_reports=False)
     try:
         await assert_refused(r, "/v1/authority/codes", 403, "recursive_disabled", body={"tier": "F1"}, headers=r.auth)
@@ -163,7 +163,7 @@ async def test_declaration_refusals(running):
     await assert_refused(r, "/v1/declarations", 400, "invalid_declaration", body={"sealed": 5})
 
 
-def test_fuzzed_publish_bodies_never_crash_or_write(tmp_path):
+def test_fuzzed_publish_bodies_never_crash_or_write(tmp_path, server_database):
     """Each mutated body is POSTed to a real server on loopback (one event loop
     for the whole run; hypothesis drives it example by example)."""
     import asyncio

@@ -20,6 +20,7 @@ from bluezone.config import load_config
 from bluezone.i18n import text
 from bluezone.export import read_export
 from bluezone_authority.server import AuthorityServer
+from bluezone_authority.server.database import open_database
 from bluezone_authority.server.testing import past_keys
 from bluezone.transport import TransportError
 from bluezone.upload import upload_with_code
@@ -36,7 +37,7 @@ region = "452"
 url = "http://127.0.0.1:1"
 
 [server]
-database = "server.db"
+database = "{database}"
 export_dir = "exports"
 secrets_file = "server.secrets"
 min_batch_keys = 0
@@ -56,9 +57,9 @@ async def start_serve(cfg: Path) -> tuple[asyncio.subprocess.Process, str]:
     return proc, m.group(0)
 
 
-async def test_sigkill_mid_upload_loses_nothing_acknowledged(tmp_path):
+async def test_sigkill_mid_upload_loses_nothing_acknowledged(tmp_path, server_database):
     cfg = tmp_path / "deploy.toml"
-    cfg.write_text(CONFIG)
+    cfg.write_text(CONFIG.replace("{database}", server_database))
     config = load_config(cfg)
     server = AuthorityServer.from_config(config)
     codes = [server.issue_code({"tier": "F0", "kind": "long"})["code"] for _ in range(60)]
@@ -98,12 +99,14 @@ async def test_sigkill_mid_upload_loses_nothing_acknowledged(tmp_path):
     assert 15 <= len(acknowledged) <= 15 + in_flight - 1 < len(codes)
 
     # nothing half-written: every code is either spent with its 14 keys stored, or untouched
-    db = sqlite3.connect(tmp_path / "server.db")
-    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    used = db.execute("SELECT count(*) FROM codes WHERE state = 'used'").fetchone()[0]
-    stored = db.execute("SELECT count(*) FROM exposure_keys").fetchone()[0]
+    if not server_database.startswith("postgresql://"):
+        db = sqlite3.connect(server_database)
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        db.close()
+    with open_database(server_database) as db:
+        used = db.one("SELECT count(*) FROM codes WHERE state = 'used'")[0]
+        stored = db.one("SELECT count(*) FROM exposure_keys")[0]
     assert stored == 14 * used and used >= len(acknowledged)
-    db.close()
 
     proc2, url2 = await start_serve(cfg)
     try:

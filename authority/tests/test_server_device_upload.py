@@ -16,7 +16,7 @@ from bluezone_authority.loopback import register_loopback, unregister_loopback
 
 
 @pytest.fixture
-async def running(tmp_path):
+async def running(tmp_path, server_database):
     r = await start(tmp_path / "srv")
     yield r
     await r.http.close()

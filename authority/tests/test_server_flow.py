@@ -27,7 +27,7 @@ from bluezone_authority.server.testing import NOW, past_keys, start
 
 
 @pytest.fixture
-async def running(tmp_path):
+async def running(tmp_path, server_database):
     r = await start(tmp_path)
     yield r
     await r.http.close()

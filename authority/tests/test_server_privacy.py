@@ -7,6 +7,7 @@ import sqlite3
 import aiohttp
 import pytest
 
+from bluezone_authority.server.db import TABLES
 from bluezone_authority.server.middleware import RESPONSE_PAD, SECURITY_HEADERS
 from bluezone_authority.server.testing import past_keys, start
 from bluezone.transport import PAD_BLOCK, pad_body
@@ -16,7 +17,7 @@ from bluezone.transports.wire import certificate_body, decoy_body, publish_body,
 
 
 @pytest.fixture
-async def running(tmp_path):
+async def running(tmp_path, server_database):
     r = await start(tmp_path, verify_per_client_per_minute=5, verify_failures_per_minute=8)
     yield r
     await r.http.close()
@@ -176,6 +177,31 @@ async def test_bluezone_serve_keeps_no_client_address_in_output_or_files(tmp_pat
     columns = {c[1] for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
                for c in db.execute(f'PRAGMA table_info("{t}")')}
     db.close()
+    assert not columns & {"ip", "address", "remote", "user_agent", "device_id", "phone"}
+
+
+async def test_no_ip_address_is_stored_anywhere(running, tmp_path):
+    r = running
+    code = r.server.issue_code({"tier": "F0"})["code"]
+    async with HttpTransport(r.url, retries=0) as t:
+        from bluezone.upload import upload_with_code
+        await upload_with_code(t, code, past_keys(3))
+        await t.upload_declaration(b"\x01" * 80)
+    r.server.export_now()
+    db = r.server.db
+    if db.kind == "sqlite":
+        db.conn.execute("PRAGMA wal_checkpoint(FULL)")
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            assert b"127.0.0.1" not in data and b"localhost" not in data, path
+    for t in TABLES:  # every stored value, on either backend
+        for row in db.all(f"SELECT * FROM {t}"):
+            assert "127.0.0.1" not in repr(tuple(row)) and "localhost" not in repr(tuple(row)), t
+    with db.transaction() as c:
+        columns = {col for t in ("codes", "exposure_keys", "declarations", "batches", "one_time_tokens")
+                   for col in db.backend.columns(c, t)}
+    assert "key_data" in columns  # (the catalogue query works on this backend)
     assert not columns & {"ip", "address", "remote", "user_agent", "device_id", "phone"}
 
 

@@ -11,7 +11,6 @@ import asyncio
 import hashlib
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from bluezone_authority.portal.testing import CSRF, PASSWORD
 from bluezone_authority.portal.users import add_user
 from bluezone_authority.server import AuthorityServer
 from bluezone_authority.server.coordination import FileLocks
+from bluezone_authority.server.database import open_database
 from bluezone_authority.server.process import province_server
 from bluezone_authority.server.workers import HEADER_ENV
 
@@ -35,12 +35,20 @@ DECOYS_PER_MINUTE = 6
 YESTERDAY = (int(time.time()) // 86400 - 1) * 144
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
-    """One province with two workers, an admin token and a portal account."""
+BACKENDS = [b.strip() for b in os.environ.get("BLUEZONE_TEST_DATABASE", "sqlite,postgresql").split(",") if b.strip()]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def served(request, tmp_path_factory):
+    """One province with two workers, an admin token and a portal account,
+    on SQLite and on PostgreSQL (rate limits, the export lock and sessions
+    then live in the server's PostgreSQL database)."""
     folder = tmp_path_factory.mktemp("workers")
+    database = "server.db"
+    if request.param == "postgresql":
+        database = request.getfixturevalue("postgresql_cluster").new_database("w")
     os.environ[HEADER_ENV] = "1"
-    proc = province_server(folder, server_extra=f"workers = 2\nanswer_floor_ms = 0\nmin_batch_keys = 0\n"
+    proc = province_server(folder, database=database, server_extra=f"workers = 2\nanswer_floor_ms = 0\nmin_batch_keys = 0\n"
                                                 f"decoys_per_client_per_minute = {DECOYS_PER_MINUTE}\n")
     # before the start: the parent migrates, the workers open the database after it
     server = AuthorityServer.from_config(load_config(folder / "server.toml"))
@@ -49,7 +57,7 @@ def served(tmp_path_factory):
     server.close()
     try:
         with proc:
-            yield proc, folder, token
+            yield proc, folder, token, database if database != "server.db" else str(folder / "server.db")
     finally:
         os.environ.pop(HEADER_ENV, None)
 
@@ -66,7 +74,7 @@ def outside_minute_edge() -> None:
 
 
 async def test_requests_spread_over_workers_share_one_rate_limit(served):
-    proc, _, _ = served
+    proc, _, _, _ = served
     outside_minute_edge()
     answers: list[tuple[int, str]] = []
     async with fresh_session() as s:
@@ -87,7 +95,7 @@ async def test_requests_spread_over_workers_share_one_rate_limit(served):
 
 
 async def test_a_portal_session_made_on_one_worker_is_valid_on_the_other(served):
-    proc, _, _ = served
+    proc, _, _, _ = served
     async with fresh_session(cookie_jar=aiohttp.CookieJar(unsafe=True)) as s:
         async with s.get(f"{proc.url}/portal/login") as r:
             csrf = CSRF.search(await r.text()).group(1)
@@ -108,14 +116,14 @@ async def test_a_portal_session_made_on_one_worker_is_valid_on_the_other(served)
 
 
 async def test_exports_asked_of_both_workers_at_once_make_one_batch_and_one_consistent_folder(served):
-    proc, folder, token = served
-    db = sqlite3.connect(folder / "server.db", timeout=30)
-    with db:
+    proc, folder, token, database = served
+    db = open_database(database)
+    with db.transaction() as c:
         for _ in range(20):
-            db.execute("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
+            c.execute("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
                        " report_type, dsos, created_at, available_at) VALUES (?, ?, 144, 4, 1, 0, 0, 0)",
                        (os.urandom(16), YESTERDAY))
-    before = db.execute("SELECT count(*) FROM batches").fetchone()[0]
+    before = db.one("SELECT count(*) FROM batches")[0]
     headers = {"Authorization": f"Bearer {token}"}
     async with fresh_session() as s:
         async def export():
@@ -126,7 +134,7 @@ async def test_exports_asked_of_both_workers_at_once_make_one_batch_and_one_cons
     assert len({pid for _, _, pid in answers}) == 2, answers
     made = [body["batch"] for _, body, _ in answers if body["batch"]]
     assert len(made) == 1, answers  # one batch; every other export found nothing left
-    rows = db.execute("SELECT name, sha256 FROM batches WHERE feed = 'keys' ORDER BY seq").fetchall()
+    rows = db.all("SELECT name, sha256 FROM batches WHERE feed = 'keys' ORDER BY seq")
     assert len(rows) == before + 1 and rows[-1][0] == made[0]
     keys_dir = folder / "exports" / "keys"
     assert (keys_dir / "index.txt").read_text() == "".join(f"{n}\n" for n, _ in rows)
@@ -147,7 +155,7 @@ print("released", flush=True)
 """
 
 
-def hold_export_lock(database: Path) -> subprocess.Popen:
+def hold_export_lock(database: Path | str) -> subprocess.Popen:
     """Another process holding the export lock until a line is written to its stdin."""
     holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(database)], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
@@ -155,11 +163,13 @@ def hold_export_lock(database: Path) -> subprocess.Popen:
     return holder
 
 
-def test_the_export_lock_excludes_other_processes_and_dies_with_its_holder(tmp_path):
+def test_the_export_lock_excludes_other_processes_and_dies_with_its_holder(tmp_path, server_database):
+    """SQLite: flock beside the file; PostgreSQL: a session advisory lock,
+    dropped by the server when the holder's connection dies."""
     from bluezone_authority.server.db import ServerDB
 
-    holder = hold_export_lock(tmp_path / "server.db")
-    db = ServerDB(tmp_path / "server.db")
+    holder = hold_export_lock(server_database)
+    db = ServerDB(server_database)
     try:
         with db.exclusive("export", wait=False) as got:
             assert got is False  # another process holds it
@@ -176,14 +186,14 @@ def test_the_export_lock_excludes_other_processes_and_dies_with_its_holder(tmp_p
 
 
 async def test_a_worker_asked_to_export_waits_for_the_lock_another_process_holds(served):
-    proc, folder, token = served
-    db = sqlite3.connect(folder / "server.db", timeout=30)
-    with db:
-        db.execute("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
+    proc, folder, token, database = served
+    db = open_database(database)
+    with db.transaction() as c:
+        c.execute("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
                    " report_type, dsos, created_at, available_at) VALUES (?, ?, 144, 4, 1, 0, 0, 0)",
                    (os.urandom(16), YESTERDAY))
     db.close()
-    holder = hold_export_lock(folder / "server.db")
+    holder = hold_export_lock(database)
     try:
         async with fresh_session() as s:
             request = asyncio.ensure_future(s.post(f"{proc.url}/v1/authority/exports",
@@ -234,7 +244,7 @@ def test_a_killed_worker_is_replaced_and_sigterm_stops_everything(tmp_path):
 
 
 def test_a_clear_error_for_a_port_in_use(tmp_path, served):
-    proc, folder, _ = served
+    proc, folder, _, _ = served
     out = subprocess.run([BLUEZONE, "serve", "--config", str(folder / "server.toml"), "--workers", "2"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "Traceback" not in out.stderr
@@ -258,3 +268,41 @@ def _a_worker_of(parent: int) -> int:
     children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
     assert children, "the server has no worker"
     return int(children[0])
+
+
+async def test_a_batch_built_by_one_worker_is_announced_to_streams_on_both(served):
+    """Event streams open on both workers; one export (built by whichever
+    worker got the request) reaches every stream with the batch name only.
+    On PostgreSQL through LISTEN/NOTIFY, on SQLite through data_version."""
+    proc, _, token, database = served
+    db = open_database(database)
+    with db.transaction() as c:
+        c.execute("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
+                  " report_type, dsos, created_at, available_at) VALUES (?, ?, 144, 4, 1, 0, 0, 0)",
+                  (os.urandom(16), YESTERDAY))
+    db.close()
+    async with fresh_session(timeout=aiohttp.ClientTimeout(total=60)) as s:
+        streams, workers = [], set()
+        for _ in range(30):
+            r = await s.get(f"{proc.url}/v1/feeds/keys/events")
+            assert r.status == 200
+            streams.append(r)
+            workers.add(r.headers["X-Bluezone-Worker"])
+            if len(workers) == 2 and len(streams) >= 4:
+                break
+        assert len(workers) == 2
+        await asyncio.sleep(1.5)  # every worker's announcer has read the current state
+        async with s.post(f"{proc.url}/v1/authority/exports", headers={"Authorization": f"Bearer {token}"}) as r:
+            name = (await r.json())["batch"]
+            assert r.status == 200 and name
+
+        async def next_event(r) -> str:
+            while True:
+                line = (await r.content.readline()).decode()
+                if line.startswith("data: "):
+                    return line[len("data: "):].strip()
+
+        got = await asyncio.wait_for(asyncio.gather(*[next_event(r) for r in streams]), 30)
+        assert got == [name] * len(streams)
+        for r in streams:
+            r.close()

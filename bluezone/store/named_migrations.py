@@ -95,6 +95,7 @@ class _InTransaction:
 
     def __init__(self, conn: sqlite3.Connection):
         self._conn = conn
+        self.dialect = dialect(conn)
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         return self._conn.execute(sql, params)
@@ -125,8 +126,25 @@ def ensure_table(conn: sqlite3.Connection) -> None:
                  "applied_at INTEGER NOT NULL, PRIMARY KEY (owner, name))")
 
 
-def has_table(conn: sqlite3.Connection) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (TABLE,)).fetchone() is not None
+def dialect(conn: Any) -> str:
+    """"sqlite", or what a non-SQLite connection says it speaks (the authority
+    server's PostgreSQL connections say "postgresql"): the few catalogue
+    queries below differ, the migrations' own SQL does not."""
+    return getattr(conn, "dialect", "sqlite")
+
+
+def has_table(conn: sqlite3.Connection, table: str = TABLE) -> bool:
+    if dialect(conn) == "postgresql":
+        return bool(conn.execute("SELECT to_regclass(?) IS NOT NULL", (table,)).fetchone()[0])
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone() is not None
+
+
+def columns(conn: Any, table: str) -> set[str]:
+    """The column names of ``table`` (for steps that add a column only when missing)."""
+    if dialect(conn) == "postgresql":
+        return {r[0] for r in conn.execute("SELECT column_name FROM information_schema.columns"
+                                           " WHERE table_schema = current_schema() AND table_name = ?", (table,))}
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})").fetchall()}
 
 
 def applied(conn: sqlite3.Connection) -> set[tuple[str, str]]:

@@ -22,9 +22,10 @@ def bluezone_message_catalogues() -> list[Any]:
 
 @hookimpl
 def bluezone_register_commands(cli: click.Group) -> None:
-    from . import authority_cmd, declarations_cmd, gateway_cmd, serve_cmd
+    from . import authority_cmd, db_cmd, declarations_cmd, gateway_cmd, serve_cmd
 
     serve_cmd.register(cli)
     authority_cmd.register(cli)  # makes the 'authority' group
     cli.commands["authority"].add_command(declarations_cmd.declarations_group)  # type: ignore[attr-defined]
     gateway_cmd.register(cli, cli.commands["authority"])  # type: ignore[arg-type]  # 'gateway' and 'authority federate'
+    cli.commands["authority"].add_command(db_cmd.db_group)  # type: ignore[attr-defined]

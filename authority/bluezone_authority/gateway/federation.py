@@ -48,14 +48,16 @@ async def run_round(server: Any, settings: FederationSettings, client: GatewayCl
     own_client = client is None
     client = client or GatewayClient(settings)
     try:
-        for p in outbox.pending(db.conn):
+        with db.transaction() as conn:
+            waiting = outbox.pending(conn)
+        for p in waiting:
             await client.upload(p.tag, p.data, p.signature)
             with db.transaction() as conn:
                 outbox.mark_sent(conn, p.tag, server.now())
             out.sent.append(p.tag)
         keys = settings.public_keys()
         for date in import_dates(now):
-            last = db.one("SELECT tag FROM fed_imports WHERE date = ? ORDER BY at DESC, rowid DESC LIMIT 1", (date,))
+            last = db.one("SELECT tag FROM fed_imports WHERE date = ? ORDER BY at DESC, tag DESC LIMIT 1", (date,))
             after = last[0] if last else None
             while True:
                 batch = await client.download(date, after)
@@ -69,7 +71,7 @@ async def run_round(server: Any, settings: FederationSettings, client: GatewayCl
     except GatewayError as e:
         out.error = e.code
         log.warning("federation: gateway %s: %s (the outbox keeps %d batches for the next round)",
-                    settings.gateway_url, e, len(outbox.pending(db.conn)))
+                    settings.gateway_url, e, len(db.all("SELECT tag FROM fed_outbox WHERE sent_at IS NULL")))
     finally:
         if own_client:
             await client.close()

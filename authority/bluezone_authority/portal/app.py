@@ -22,7 +22,7 @@ from aiohttp import web
 
 from bluezone.i18n import Message, _, use_languages
 
-from ..server.app import SERVER
+from ..server.app import SERVER, off_loop
 from ..server.service import AuthorityServer
 from . import i18n, security, sessions
 from .attempts import LoginGate
@@ -134,8 +134,9 @@ async def portal_middleware(request: web.Request, handler) -> web.StreamResponse
     lang = i18n.pick_language(request.cookies.get(security.LANG_COOKIE), request.headers.get("Accept-Language"),
                               portal.settings.languages, portal.settings.language)
     cookie = request.cookies.get(security.SESSION_COOKIE)
-    session = sessions.load_session(portal.server.db, cookie, portal.server.now(),
-                                    portal.idle_seconds, portal.max_seconds) if cookie else None
+    # off the event loop on PostgreSQL: every portal request looks its session up
+    session = await off_loop(portal.server, sessions.load_session, portal.server.db, cookie, portal.server.now(),
+                             portal.idle_seconds, portal.max_seconds) if cookie else None
     request[CTX] = Ctx(lang, cookie, session)
     try:
         response = await handler(request)

@@ -53,8 +53,9 @@ def summary(server: Any) -> Summary:
     """Counts within the retention window, fill level against the storage cap, the newest rows."""
     usage = server.declaration_usage()
     since = server.now() - server.settings.retention_days * DAY_SECONDS
-    per_day = [(dt.date(1970, 1, 1) + dt.timedelta(days=int(day)), int(n))
-               for day, n, _ in declaration_quota.per_day(server.db.conn, since)]
+    with server.db.transaction() as c:
+        days = declaration_quota.per_day(c, since)
+    per_day = [(dt.date(1970, 1, 1) + dt.timedelta(days=int(day)), int(n)) for day, n, _ in days]
     items = [{"id": r[0], "receivedHour": r[1], "form": r[2], "bytes": r[3],
               "received": dt.datetime.fromtimestamp(r[1], dt.timezone.utc).strftime("%Y-%m-%d %H:00")}
              for r in server.db.all("SELECT id, received_hour, form, length(sealed) FROM declarations"

@@ -138,10 +138,11 @@ def record_success(db: Any, username: str, now: int, new_hash: str | None = None
     recorded by concurrent attempts still count. ``None`` clears all."""
     with db.transaction() as c:
         cur = c.execute(
-            "UPDATE portal_users SET failed_logins = CASE WHEN ? IS NULL THEN 0"
-            " ELSE max(0, failed_logins - ?) END, locked_until = NULL, last_login_at = ?"
+            # CASE rather than SQLite's two-argument max(): the same SQL runs on PostgreSQL
+            "UPDATE portal_users SET failed_logins = CASE WHEN ? = 1 OR failed_logins <= ? THEN 0"
+            " ELSE failed_logins - ? END, locked_until = NULL, last_login_at = ?"
             " WHERE username = ? AND (locked_until IS NULL OR locked_until <= ?)",
-            (failures_before, failures_before or 0, now, username, now))
+            (int(failures_before is None), failures_before or 0, failures_before or 0, now, username, now))
         if cur.rowcount != 1:
             return False
         if new_hash:

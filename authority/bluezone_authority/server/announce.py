@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -117,12 +118,56 @@ class DatabaseBatchSource:
         pass  # the database is the server's, closed with it
 
 
+class PgNotifySource(DatabaseBatchSource):
+    """:class:`BatchSource` on PostgreSQL: a connection of its own LISTENs on
+    :data:`~.exporter.BATCH_CHANNEL`, where the exporter notifies inside the
+    batch's transaction (so the signal comes on commit, from any worker).
+    The database is asked for the newest numbers only after a signal. A
+    thread waits on the connection; its flag is read by the poll."""
+
+    def __init__(self, db: Any):
+        import psycopg
+
+        from .exporter import BATCH_CHANNEL
+
+        super().__init__(db)
+        self._signals, self._seen_signals = 1, 0  # the first poll reads the current state
+        self._stop = threading.Event()
+        self._conn = psycopg.connect(db.backend.target.location, autocommit=True)
+        self._conn.execute(f"LISTEN {BATCH_CHANNEL}")
+        self._thread = threading.Thread(target=self._wait, name="bluezone-listen", daemon=True)
+        self._thread.start()
+
+    def _wait(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for _n in self._conn.notifies(timeout=1.0):
+                    self._signals += 1  # a counter, not a flag: a signal between read and reset is never lost
+            except Exception:  # connection lost: fall back to asking on every poll
+                log.warning("announcements: LISTEN connection lost; polling the database instead")
+                self._stop.set()
+
+    def changed(self) -> bool:
+        if self._stop.is_set():
+            return True
+        now = self._signals
+        changed, self._seen_signals = now != self._seen_signals, now
+        return changed
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self._conn.close()
+
+
 def source_for(db: Any) -> BatchSource:
     """The cheapest source the database offers: ``data_version`` on a SQLite
-    file, else :class:`DatabaseBatchSource`."""
+    file, LISTEN/NOTIFY on PostgreSQL, else :class:`DatabaseBatchSource`."""
     path = getattr(db, "path", None)
     if isinstance(path, Path) and path.exists():
         return SqliteBatchSource(path)
+    if getattr(db, "kind", None) == "postgresql":
+        return PgNotifySource(db)
     return DatabaseBatchSource(db)
 
 
@@ -272,5 +317,5 @@ def install(app: web.Application, db: Any, *, poll_seconds: float, heartbeat_sec
     app.on_shutdown.append(on_shutdown)
 
 
-__all__ = ["ANNOUNCER", "Announcer", "BatchSource", "DatabaseBatchSource", "SqliteBatchSource", "feed_events",
+__all__ = ["ANNOUNCER", "Announcer", "BatchSource", "DatabaseBatchSource", "PgNotifySource", "SqliteBatchSource", "feed_events",
            "install", "source_for"]

@@ -15,7 +15,8 @@ import asyncio
 import base64
 import contextlib
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -23,6 +24,7 @@ from bluezone.i18n import _
 from bluezone.plugins import call_hook
 
 from . import announce
+from .database import SQLITE
 from .errors import ApiError
 from .middleware import make_middlewares, padded_json, read_body, read_json
 from .ratelimit import LIMITS, RateLimits, limit, limits_of, too_many
@@ -34,6 +36,7 @@ from .workers import WorkerInfo, worker_header
 
 log = logging.getLogger("bluezone.server")
 SERVER: web.AppKey[AuthorityServer] = web.AppKey("bluezone_server", AuthorityServer)
+T = TypeVar("T")
 
 
 def server_of(request: web.Request) -> AuthorityServer:
@@ -44,6 +47,27 @@ def server_of(request: web.Request) -> AuthorityServer:
 def require_staff(request: web.Request, *roles: str):
     """Authenticate the staff token of a request and check a role (admin passes all)."""
     return server_of(request).authenticate(request.headers.get("Authorization"), *roles)
+
+
+async def db_call(request: web.Request, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    """Run ``fn`` (service work that uses the database) so that the event loop
+    never waits on a network round trip: on PostgreSQL in a worker thread
+    (the connection pool is thread-safe; each transaction takes one
+    connection), on SQLite right here as before (a local file, one writer).
+    The answer is sent only after ``fn`` returned, i.e. after its commit."""
+    return await off_loop(server_of(request), fn, *args, **kw)
+
+
+async def off_loop(server: AuthorityServer, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
+    """:func:`db_call` for code that has the server rather than a request (the portal)."""
+    if server.db.kind == SQLITE:
+        return fn(*args, **kw)
+    return await asyncio.to_thread(fn, *args, **kw)
+
+
+async def staff_of(request: web.Request, *roles: str) -> Any:
+    """:func:`require_staff` through :func:`db_call` (the token is looked up in the database)."""
+    return await db_call(request, require_staff, request, *roles)
 
 
 async def json_body(request: web.Request) -> Any:
@@ -61,7 +85,7 @@ async def verify(request: web.Request) -> web.Response:
     if wait:
         raise too_many(wait)
     # the attempt counts as a failed guess unless the code is accepted
-    answer = server.verify(await json_body(request))
+    answer = await db_call(request, server.verify, await json_body(request))
     limits.guess_succeeded(request)
     return padded_json(answer)
 
@@ -69,13 +93,13 @@ async def verify(request: web.Request) -> web.Response:
 async def certificate(request: web.Request) -> web.Response:
     server = server_of(request)
     limit(request, "upload", server.settings.uploads_per_client_per_minute)
-    return padded_json(server.certificate(await json_body(request)))
+    return padded_json(await db_call(request, server.certificate, await json_body(request)))
 
 
 async def publish(request: web.Request) -> web.Response:
     server = server_of(request)
     limit(request, "upload", server.settings.uploads_per_client_per_minute)
-    return padded_json(server.publish(await json_body(request)))
+    return padded_json(await db_call(request, server.publish, await json_body(request)))
 
 
 def declaration_body_limit(declaration_max_bytes: int, max_body_bytes: int) -> int:
@@ -94,7 +118,7 @@ async def declarations(request: web.Request) -> web.Response:
     s = server.settings
     limit(request, "declaration", s.declarations_per_client_per_minute)
     body = await read_json(request, declaration_body_limit(s.declaration_max_bytes, s.max_body_bytes))
-    return padded_json(server.accept_declaration(body))
+    return padded_json(await db_call(request, server.accept_declaration, body))
 
 
 async def decoy(request: web.Request) -> web.Response:
@@ -108,7 +132,7 @@ async def decoy(request: web.Request) -> web.Response:
 
 
 async def feed_index(request: web.Request) -> web.Response:
-    text, etag = server_of(request).feed_index(request.match_info["feed"])
+    text, etag = await db_call(request, server_of(request).feed_index, request.match_info["feed"])
     headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
     if etag in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         return web.Response(status=304, headers=headers)
@@ -116,7 +140,7 @@ async def feed_index(request: web.Request) -> web.Response:
 
 
 async def feed_file(request: web.Request) -> web.Response:
-    data = server_of(request).feed_file(request.match_info["feed"], request.match_info["name"])
+    data = await db_call(request, server_of(request).feed_file, request.match_info["feed"], request.match_info["name"])
     if data is None:
         raise ApiError(404, "not_found", _("no such batch"))
     return web.Response(body=data, content_type="application/zip",
@@ -131,15 +155,17 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def issue_code(request: web.Request) -> web.Response:
-    member = require_staff(request, "case-officer")
-    return web.json_response(server_of(request).issue_code(await json_body(request), issued_by=member.id), status=201)
+    member = await staff_of(request, "case-officer")
+    body = await json_body(request)
+    return web.json_response(await db_call(request, server_of(request).issue_code, body, issued_by=member.id),
+                             status=201)
 
 
 async def issue_one_time_token(request: web.Request) -> web.Response:
     server = server_of(request)
     purposes = {p for r in server.roles.values() for p in r.token_purposes}
     # a role that may issue no token at all is refused before the body is read
-    member = require_staff(request, *(r for p in sorted(purposes) for r in roles_for_purpose(server.roles, p)))
+    member = await staff_of(request, *(r for p in sorted(purposes) for r in roles_for_purpose(server.roles, p)))
     body = await json_body(request)
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_json", _("the body must be a JSON object"))
@@ -148,43 +174,45 @@ async def issue_one_time_token(request: web.Request) -> web.Response:
     meta = body.get("meta", {})
     if not isinstance(meta, dict):
         raise ApiError(400, "invalid_json", _("meta must be an object"))
-    return web.json_response(server_of(request).issue_one_time_token(body.get("purpose", ""), meta, member.id), status=201)
+    return web.json_response(await db_call(request, server.issue_one_time_token, body.get("purpose", ""), meta,
+                                           member.id), status=201)
 
 
 async def embargo(request: web.Request) -> web.Response:
-    require_staff(request, "case-officer")
-    return web.json_response(server_of(request).embargo())
+    await staff_of(request, "case-officer")
+    return web.json_response(await db_call(request, server_of(request).embargo))
 
 
 async def run_export(request: web.Request) -> web.Response:
-    require_staff(request, "admin")
-    return web.json_response(server_of(request).export_now())
+    await staff_of(request, "admin")
+    return web.json_response(await db_call(request, server_of(request).export_now))
 
 
 async def delete_declaration(request: web.Request) -> web.Response:
     """A person asked for their declaration to be deleted: staff delete it by its receipt."""
-    require_staff(request, "declarations")
+    await staff_of(request, "declarations")
     receipt = request.match_info["id"]
-    if not server_of(request).delete_declaration(receipt):
+    if not await db_call(request, server_of(request).delete_declaration, receipt):
         raise ApiError(404, "not_found", _("no such declaration"))
     return web.json_response({"deleted": receipt})
 
 
 async def run_retention(request: web.Request) -> web.Response:
-    require_staff(request, "admin")
-    return web.json_response(server_of(request).purge())
+    await staff_of(request, "admin")
+    return web.json_response(await db_call(request, server_of(request).purge))
 
 
 async def list_declarations(request: web.Request) -> web.Response:
     """One page (``?limit=&after=``); follow ``next`` until it is null."""
-    require_staff(request, "declarations")
+    await staff_of(request, "declarations")
     q = request.query
-    return web.json_response(server_of(request).declarations_page(q.get("limit"), q.get("after")))
+    return web.json_response(await db_call(request, server_of(request).declarations_page, q.get("limit"),
+                                           q.get("after")))
 
 
 async def get_declaration(request: web.Request) -> web.Response:
-    require_staff(request, "declarations")
-    data = server_of(request).declaration(request.match_info["id"])
+    await staff_of(request, "declarations")
+    data = await db_call(request, server_of(request).declaration, request.match_info["id"])
     if data is None:
         raise ApiError(404, "not_found", _("no such declaration"))
     return web.json_response({"id": request.match_info["id"], "sealed": base64.b64encode(data).decode()})
@@ -201,11 +229,16 @@ async def federation_status(request: web.Request) -> web.Response:
 # --- background jobs -------------------------------------------------------------------------
 
 
-async def _every(seconds: float, job, name: str) -> None:
+async def _run_job(server: AuthorityServer, job: Callable[[], Any]) -> None:
+    """A background job, off the event loop on PostgreSQL (as :func:`db_call`)."""
+    await off_loop(server, job)
+
+
+async def _every(server: AuthorityServer, seconds: float, job, name: str) -> None:
     while True:
         await asyncio.sleep(seconds)
         try:
-            job()
+            await _run_job(server, job)
         except Exception:
             log.exception("background job %s failed", name)
 
@@ -225,9 +258,10 @@ async def _federate_every(server: AuthorityServer) -> None:
 
 async def _background(app: web.Application):
     server = app[SERVER]
-    server.purge()
-    tasks = [asyncio.create_task(_every(server.settings.batch_minutes * 60, server.export_now, "export")),
-             asyncio.create_task(_every(server.settings.retention_minutes * 60, server.purge, "retention"))]
+    await _run_job(server, server.purge)
+    s = server.settings
+    tasks = [asyncio.create_task(_every(server, s.batch_minutes * 60, server.export_now, "export")),
+             asyncio.create_task(_every(server, s.retention_minutes * 60, server.purge, "retention"))]
     if server.federation is not None:
         tasks.append(asyncio.create_task(_federate_every(server)))
     yield
@@ -263,7 +297,9 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
         app.on_response_prepare.append(worker_header(worker))
     app[SERVER] = server
     if worker is not None and worker.count > 1:
-        app[LIMITS] = RateLimits(server.clock, s.trusted_proxies, store=SqlWindows.on_sqlite(s.database), key=worker.key)
+        # SQLite: a connection of its own (synchronous=OFF); PostgreSQL: the server's pool
+        store = SqlWindows.on_sqlite(server.db.path) if server.db.path is not None else SqlWindows(server.db.transaction)
+        app[LIMITS] = RateLimits(server.clock, s.trusted_proxies, store=store, key=worker.key)
         background = background and worker.index == 0
     else:
         app[LIMITS] = RateLimits(server.clock, s.trusted_proxies)

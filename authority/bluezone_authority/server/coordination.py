@@ -11,9 +11,9 @@ one writer at a time.
 
 On SQLite the lock is ``flock`` on a file beside the database
 (``server.db.export.lock``): the kernel releases it when a worker dies, so a
-killed exporter never leaves the others waiting. A PostgreSQL backend takes
-an advisory lock instead; anything with :meth:`exclusive` fits
-(:class:`LockProvider`).
+killed exporter never leaves the others waiting. On PostgreSQL it is a
+session-level advisory lock (:class:`AdvisoryLocks`), released the same way
+when the connection ends.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 
@@ -92,4 +92,56 @@ class FileLocks:
             os.close(fd)
 
 
-__all__ = ["FileLocks", "LockProvider"]
+class AdvisoryLocks:
+    """:class:`LockProvider` for PostgreSQL: a session-level advisory lock
+    (``pg_advisory_lock``) held on one pooled connection for the block.
+
+    Session-level rather than ``pg_advisory_xact_lock`` because the block is
+    not a transaction: the exporter writes files under it and commits its
+    database work in transactions of its own. PostgreSQL drops the lock when
+    the connection ends, so a killed worker never leaves the others waiting.
+    On PostgreSQL request handlers run in threads (``db_call``), so the lock
+    is re-entrant per thread, and threads of one process queue on an
+    in-process lock first (an advisory lock would let a second session of
+    the same process wait, but never tell two threads apart otherwise)."""
+
+    def __init__(self, backend: Any):
+        self.backend = backend  # a database.PostgreSQLDatabase (its pool)
+        self._mine = threading.local()
+        self._threads: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str, *, wait: bool = True) -> Iterator[bool]:
+        from .database import lock_key
+
+        if not _NAME.match(name):
+            raise ValueError(f"lock names are 1-32 of a-z, 0-9 and '-': {name!r}")
+        held: set[str] = self._mine.__dict__.setdefault("held", set())
+        if name in held:  # this thread holds it already
+            yield True
+            return
+        with self._guard:
+            local = self._threads.setdefault(name, threading.Lock())
+        if not local.acquire(blocking=wait):
+            yield False
+            return
+        try:
+            key = lock_key("job:" + name)
+            with self.backend.pool.connection() as raw:
+                if wait:
+                    raw.execute("SELECT pg_advisory_lock(%s)", (key,))
+                elif not raw.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0]:
+                    yield False
+                    return
+                held.add(name)
+                try:
+                    yield True
+                finally:
+                    held.discard(name)
+                    raw.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        finally:
+            local.release()
+
+
+__all__ = ["AdvisoryLocks", "FileLocks", "LockProvider"]

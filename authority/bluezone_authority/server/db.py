@@ -1,10 +1,13 @@
-"""The server's SQLite database (through sqlite-utils).
+"""The server's database: its schema, its migrations, and the few queries
+every part shares. SQLite (a file) or PostgreSQL (a URL), through
+:mod:`.database`; the SQL here runs unchanged on both.
 
 Why these choices:
 
-* WAL mode with ``synchronous=FULL`` and one ``BEGIN IMMEDIATE`` transaction
-  per request: a request is acknowledged only after its commit is durable, so
-  a server killed with SIGKILL loses nothing it acknowledged (tested).
+* One transaction per request (SQLite: WAL, ``synchronous=FULL``,
+  ``BEGIN IMMEDIATE``; PostgreSQL: a pooled connection per transaction): a
+  request is acknowledged only after its commit, so a server killed with
+  SIGKILL loses nothing it acknowledged (tested on both).
 * Secrets are never stored in clear: verification codes are HMAC'd with a
   server key, tokens are SHA-256 hashed (they are 256-bit random).
 * No column for an IP address, user agent or device identifier exists.
@@ -21,16 +24,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import sqlite_utils
 
 from bluezone.store import named_migrations as named
 
 from . import declaration_quota
-from .coordination import FileLocks
+from .coordination import AdvisoryLocks, FileLocks, LockProvider
+from .database import SQLITE, Database, SQLiteDatabase, open_database
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS staff_tokens (
@@ -86,7 +88,7 @@ def _key_revisions(conn: Any) -> None:
     revision was announced. Nothing records which upload or code a key came
     with: only the reporting phone's revision token finds its keys."""
     # Idempotent like 001 (a database whose _migrations record was lost takes it again unchanged).
-    have = {row[1] for row in conn.execute("PRAGMA table_info(exposure_keys)").fetchall()}
+    have = named.columns(conn, "exposure_keys")
     for column, kind in (("revised_at", "INTEGER"), ("revised_from", "INTEGER"), ("revised_batch", "TEXT")):
         if column not in have:
             conn.execute(f"ALTER TABLE exposure_keys ADD COLUMN {column} {kind}")
@@ -108,7 +110,7 @@ def _federation(conn: Any) -> None:
     share it beyond the province, the province it came from when imported
     (NULL: this province's own), the federation batch it left in; the outbox
     of signed batches waiting for the gateway, and what was imported."""
-    have = {row[1] for row in conn.execute("PRAGMA table_info(exposure_keys)").fetchall()}
+    have = named.columns(conn, "exposure_keys")  # SQLite's PRAGMA or PostgreSQL's catalogue
     for column, kind in (("share_beyond", "INTEGER NOT NULL DEFAULT 0"), ("origin", "TEXT"), ("fed_batch", "TEXT")):
         if column not in have:
             conn.execute(f"ALTER TABLE exposure_keys ADD COLUMN {column} {kind}")
@@ -136,79 +138,95 @@ TABLES = ("staff_tokens", "codes", "exposure_keys", "batches", "one_time_tokens"
           "declaration_usage", "fed_outbox", "fed_imports")
 
 
-class ServerDB:
-    """One open server database. Not shared between threads; the server runs
-    on one event loop and every write is a short transaction."""
+@dataclass(frozen=True)
+class MigrationStatus:
+    """What a database holds: the steps recorded and those this code would still apply."""
 
-    def __init__(self, path: str | os.PathLike, plugins: Any = None):
-        """Open (creating if needed) and migrate: the core's steps, then those
-        ``plugins`` (a plugin manager) contribute. A newer database (a core
-        step this code lacks) or a failing plugin step is refused with
-        :class:`~bluezone.store.named_migrations.MigrationError`, unchanged."""
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._locks = FileLocks(self.path)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
-        old = os.umask(0o077)
+    kind: str
+    display: str
+    applied: list[tuple[str, str]]
+    pending: list[tuple[str, str]]
+
+
+def migration_status(location: str | os.PathLike, plugins: Any = None) -> MigrationStatus:
+    """Read which steps are recorded, without applying any (``bluezone authority db current``).
+    Steps recorded by plugins not installed now are listed too."""
+    backend = open_database(location)
+    try:
+        wanted = named.in_order(CORE_MIGRATIONS, named.contributed(plugins, HOOK))
+        with backend.transaction() as c:
+            done = named.applied(c)
+            ordered = [(r[0], r[1]) for r in c.execute(f"SELECT owner, name FROM {named.TABLE} ORDER BY applied_at,"
+                                                       " owner, name")] if done else []
+    finally:
+        backend.close()
+    pending = [(m.owner, m.name) for m in wanted if (m.owner, m.name) not in done]
+    return MigrationStatus(backend.kind, backend.target.display, ordered, pending)
+
+
+class ServerDB:
+    """One open server database, SQLite or PostgreSQL (:mod:`.database`).
+    Thread-safe: request handlers may run its transactions off the event loop."""
+
+    def __init__(self, location: str | os.PathLike, plugins: Any = None):
+        """Open (creating a SQLite file if needed) and migrate: the core's
+        steps, then those ``plugins`` (a plugin manager) contribute. A newer
+        database (a core step this code lacks) or a failing plugin step is
+        refused with :class:`~bluezone.store.named_migrations.MigrationError`,
+        unchanged (all pending steps run in one transaction)."""
+        self.backend: Database = open_database(location)
+        self.kind = self.backend.kind
+        self.path = Path(self.backend.target.location) if self.kind == SQLITE else None
+        self._locks: LockProvider = FileLocks(self.path) if self.path is not None else AdvisoryLocks(self.backend)
         try:
-            conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
-        except BaseException:
-            os.umask(old)
-            raise
-        try:
-            self.db = sqlite_utils.Database(conn)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA secure_delete=ON")  # a purged row's bytes are zeroed, not left in free space
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            named.check_core_known(conn, CORE_MIGRATIONS)
             wanted = named.in_order(CORE_MIGRATIONS, named.contributed(plugins, HOOK))
-            with self.transaction() as c:
+            with self.backend.exclusive("migrate") as c:  # two workers starting together migrate once
+                named.check_core_known(c, CORE_MIGRATIONS)
                 self.migrations_applied = named.apply_pending(c, wanted)
         except BaseException:
-            conn.close()
+            self.backend.close()
             raise
-        finally:
-            os.umask(old)
 
     def exclusive(self, name: str, *, wait: bool = True) -> contextlib.AbstractContextManager[bool]:
         """A lock held across every process on this database (:mod:`.coordination`):
-        ``with db.exclusive("export"):`` — one exporter at a time."""
+        ``with db.exclusive("export"):`` — one exporter at a time. It is not a
+        transaction, so files can be written under it without holding the
+        database's write lock; yields ``False`` with ``wait=False`` when busy.
+        (``self.backend.exclusive`` is the other kind: one transaction holding
+        the lock until it ends, raising :class:`~.database.Busy`.)"""
         return self._locks.exclusive(name, wait=wait)
 
     @property
     def conn(self) -> sqlite3.Connection:
-        return self.db.conn
+        """SQLite's one connection (SQLite-only tests and tools); code that
+        must run on both backends uses :meth:`transaction`."""
+        if not isinstance(self.backend, SQLiteDatabase):
+            raise TypeError("ServerDB.conn is SQLite's; use transaction() on PostgreSQL")
+        return self.backend.conn
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> contextlib.AbstractContextManager[Any]:
         """All-or-nothing: a refused request leaves no row behind."""
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+        return self.backend.transaction()
 
-    def one(self, sql: str, params: tuple | dict = ()) -> tuple | None:
-        return self.conn.execute(sql, params).fetchone()
+    def one(self, sql: str, params: tuple | dict = ()) -> Any:
+        return self.backend.one(sql, params)
 
-    def all(self, sql: str, params: tuple | dict = ()) -> list[tuple]:
-        return self.conn.execute(sql, params).fetchall()
+    def all(self, sql: str, params: tuple | dict = ()) -> list[Any]:
+        return self.backend.all(sql, params)
 
     def counts(self) -> dict[str, int]:
-        return {t: self.one(f"SELECT count(*) FROM {t}")[0] for t in TABLES}  # type: ignore[index]  # count(*) always gives a row
+        return {t: self.one(f"SELECT count(*) FROM {t}")[0] for t in TABLES}
 
     def table_names(self) -> list[str]:
-        """Every table in the file, read from ``sqlite_master`` rather than a
+        """Every table in the database, read from ``sqlite_master`` (PostgreSQL:
+        ``information_schema``) rather than a
         hand-kept list, so a table added by a migration or a plugin is never
         left out of :meth:`fingerprint`."""
-        return [r[0] for r in self.all("SELECT name FROM sqlite_master WHERE type = 'table'"
-                                       " AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        if self.kind == SQLITE:
+            return [r[0] for r in self.all("SELECT name FROM sqlite_master WHERE type = 'table'"
+                                           " AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        return [r[0] for r in self.all("SELECT table_name FROM information_schema.tables WHERE table_schema ="
+                                       " current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name")]
 
     def fingerprint(self) -> str:
         """A digest of every row of every table (with its name): tests assert
@@ -218,7 +236,7 @@ class ServerDB:
         h = hashlib.sha256()
         for t in self.table_names():
             h.update(f"table {t}\n".encode())
-            for row in sorted(repr(r) for r in self.all(f'SELECT * FROM "{t}"')):
+            for row in sorted(repr(tuple(r)) for r in self.all(f'SELECT * FROM "{t}"')):
                 h.update(row.encode() + b"\n")
         return h.hexdigest()
 
@@ -227,7 +245,7 @@ class ServerDB:
         return row[0] if row else None
 
     def close(self) -> None:
-        self.conn.close()
+        self.backend.close()
 
     def __enter__(self) -> "ServerDB":
         return self

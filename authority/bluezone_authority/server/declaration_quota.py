@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from bluezone.i18n import _
 
+from .database import lock_in
 from .errors import ApiError
 
 SCHEMA = [
@@ -78,20 +79,23 @@ def reserve(conn: sqlite3.Connection, hour: int, size: int, *, since: int, max_c
     507 ``declarations_full`` when it would pass a cap. Call inside the
     transaction that inserts the declaration, so the check and the insert
     are one step (``BEGIN IMMEDIATE``: no two uploads race past the cap)."""
+    lock_in(conn, "declaration-quota")  # PostgreSQL: the check and the count as one step, as SQLite's one writer
     now = usage(conn, since, max_count, max_bytes)
     if not now.fits(size):
         raise ApiError(507, "declarations_full",
                        _("the server holds as many declarations as it may; please try again later"),
                        {"Retry-After": "3600"})
     conn.execute("INSERT INTO declaration_usage (hour, count, bytes) VALUES (?, 1, ?) ON CONFLICT (hour)"
-                 " DO UPDATE SET count = count + 1, bytes = bytes + excluded.bytes", (hour, size))
+                 " DO UPDATE SET count = declaration_usage.count + 1,"  # qualified: PostgreSQL finds bare names ambiguous
+                 " bytes = declaration_usage.bytes + excluded.bytes", (hour, size))
     return now
 
 
 def release(conn: sqlite3.Connection, hour: int, size: int) -> None:
     """Give back the usage of one declaration deleted before retention would."""
-    conn.execute("UPDATE declaration_usage SET count = MAX(count - 1, 0), bytes = MAX(bytes - ?, 0) WHERE hour = ?",
-                 (size, hour))
+    # CASE, not SQLite's two-argument MAX (PostgreSQL has none): one statement for both backends
+    conn.execute("UPDATE declaration_usage SET count = CASE WHEN count > 1 THEN count - 1 ELSE 0 END,"
+                 " bytes = CASE WHEN bytes > ? THEN bytes - ? ELSE 0 END WHERE hour = ?", (size, size, hour))
 
 
 def forget_before(conn: sqlite3.Connection, cutoff: int) -> None:

@@ -34,6 +34,7 @@ from bluezone.feeds import sign_payload
 from bluezone.i18n import _
 from bluezone.models import INTERVALS_PER_DAY, ExposureKey, ReportType
 
+from .database import lock_in
 from .db import ServerDB
 from .errors import bad_request
 from .keys import ServerKeys
@@ -89,6 +90,7 @@ def pad_keys(real: list[ExposureKey], minimum: int, spread: int,
 
 
 def _next_seq(conn, feed: str) -> int:
+    lock_in(conn, f"feed:{feed}")  # PostgreSQL: one new file per feed at a time (SQLite: BEGIN IMMEDIATE)
     return conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM batches WHERE feed = ?", (feed,)).fetchone()[0]
 
 
@@ -97,11 +99,18 @@ def _last_end(conn, feed: str) -> int | None:
     return row[0]
 
 
+#: The PostgreSQL channel new batches are announced on (:class:`.announce.PgNotifySource`).
+BATCH_CHANNEL = "bluezone_batches"
+
+
 def _insert_batch(conn, feed: str, seq: int, start: int, end: int, real: int, data: bytes, now: int) -> Batch:
     name = f"{start}-{end}-{seq:05d}.zip"
     conn.execute("INSERT INTO batches (feed, seq, name, start_ts, end_ts, created_at, real_items, data, sha256)"
                  " VALUES (?,?,?,?,?,?,?,?,?)",
                  (feed, seq, name, start, end, now, real, data, hashlib.sha256(data).hexdigest()))
+    if getattr(conn, "dialect", "sqlite") == "postgresql":
+        # delivered to every worker's LISTEN on commit, never for a rolled-back batch; the name only
+        conn.execute("SELECT pg_notify(?, ?)", (BATCH_CHANNEL, name))
     return Batch(feed, seq, name, start, end, real, len(data))
 
 
@@ -128,6 +137,7 @@ def _build_key_batch(db: ServerDB, keys: ServerKeys, settings: ServerSettings, n
 
     columns = "key_data, rolling_start, rolling_period, transmission_risk, report_type, dsos"
     with db.transaction() as conn:
+        lock_in(conn, f"feed:{KEYS_FEED}")  # before choosing the keys: two exports never take the same ones
         rows = conn.execute(
             f"SELECT {columns} FROM exposure_keys WHERE batch IS NULL AND available_at <= ? AND report_type != ?"
             f" AND origin IS {'NOT ' if imported else ''}NULL ORDER BY key_data LIMIT ?",

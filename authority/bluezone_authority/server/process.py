@@ -78,11 +78,13 @@ class ServerProcess:
             self._log.close()
 
 
-def write_province(folder: Path, url: str, port: int, *, province_extra: str = "", server_extra: str = "") -> None:
+def write_province(folder: Path, url: str, port: int, *, province_extra: str = "", server_extra: str = "",
+                   database: str = "server.db") -> None:
     """A test province in ``folder``: ``province.toml`` (what phones read)
     and ``server.toml`` (the same plus ``[server]`` on ``port``), with a new
     export signing key made by ``bluezone authority keygen``. ``*_extra``
-    are TOML lines appended to the shared part or to ``[server]``."""
+    are TOML lines appended to the shared part or to ``[server]``;
+    ``database`` a SQLite file name or a PostgreSQL URL."""
     bluezone = str(Path(sys.executable).with_name("bluezone"))
     subprocess.run([bluezone, "authority", "keygen", "--out", str(folder / "export.pem")], check=True,
                    capture_output=True, timeout=120)
@@ -99,7 +101,7 @@ export_keys = [ {{ key_id = "452", public_key = "export.pub.pem" }} ]
     (folder / "server.toml").write_text(common + f"""
 [server]
 port = {port}
-database = "server.db"
+database = "{database}"
 export_dir = "exports"
 signing_key = "export.pem"
 secrets_file = "server.secrets"

@@ -25,6 +25,7 @@ from bluezone.i18n import _
 from bluezone.models import DAY_SECONDS, INTERVALS_PER_DAY, ReportType
 
 from . import codes, declaration_pages, declaration_quota, exporter, publish, revision, staff
+from .database import lock_in
 from .db import ServerDB
 from .errors import ApiError, bad_request
 from .keys import ServerKeys, load_or_create
@@ -121,6 +122,7 @@ class AuthorityServer:
                                 embargo_seconds=int(self.settings.embargo_hours * 3600))
         token = body.get("revisionToken")
         with self.db.transaction() as conn:
+            lock_in(conn, f"code:{claims.get('jti')}")  # PostgreSQL: a second upload of this certificate waits, then sees it used
             row = conn.execute("SELECT state FROM codes WHERE id = ?", (claims.get("jti"),)).fetchone()
             if row is None or row[0] != "certified":
                 raise ApiError(409, "certificate_used", _("this certificate was already used"))
@@ -238,7 +240,8 @@ class AuthorityServer:
         For routes whose work is expensive: refuse a bad token with one
         indexed lookup before doing any of it, then spend the token with
         :meth:`consume_one_time_token` once the work is done."""
-        return self._usable_token(self.db.conn, token, purpose)
+        with self.db.transaction() as c:
+            return self._usable_token(c, token, purpose)
 
     def consume_one_time_token(self, token: Any, purpose: str, conn: Any = None) -> dict[str, Any]:
         """Spend a one-time token; returns the meta it was issued with.
@@ -246,6 +249,7 @@ class AuthorityServer:
         Pass ``conn`` (inside :meth:`ServerDB.transaction`) to spend it in the
         same transaction as what it authorises, so a failure spends nothing."""
         def spend(c: Any) -> dict[str, Any]:
+            lock_in(c, f"one-time-token:{token}")  # PostgreSQL: spent once even by two requests at the same moment
             meta = self._usable_token(c, token, purpose)
             c.execute("UPDATE one_time_tokens SET used_at = ? WHERE token_hash = ?", (self.now(), staff.token_hash(token)))
             return meta
@@ -297,8 +301,9 @@ class AuthorityServer:
 
     def declaration_usage(self) -> declaration_quota.Usage:
         """Declarations stored within the retention window against the caps (portal, logs)."""
-        return declaration_quota.usage(self.db.conn, self._retention_cutoff(), self.settings.declaration_quota_count,
-                                       self.settings.declaration_quota_bytes)
+        with self.db.transaction() as c:
+            return declaration_quota.usage(c, self._retention_cutoff(), self.settings.declaration_quota_count,
+                                           self.settings.declaration_quota_bytes)
 
     def list_declarations(self) -> list[dict[str, Any]]:
         """Every declaration's metadata (no ciphertext). Unbounded: the staff
@@ -339,6 +344,7 @@ class AuthorityServer:
         if not isinstance(receipt, str) or not RECEIPT.match(receipt):
             raise bad_request("invalid_receipt", _("a receipt is the 24 hexadecimal characters the phone was given"))
         with self.db.transaction() as c:
+            lock_in(c, f"declaration:{receipt}")  # PostgreSQL: two deletions give its quota back once
             row = c.execute("SELECT received_hour, length(sealed) FROM declarations WHERE id = ?",
                             (receipt,)).fetchone()
             if row is None:

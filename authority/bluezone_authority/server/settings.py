@@ -19,7 +19,8 @@ SERVER_SCHEMA: dict[str, Any] = {
     "properties": {
         "host": {"type": "string", "default": "127.0.0.1"},
         "port": {"type": "integer", "minimum": 0, "maximum": 65535, "default": 8452},
-        "database": {"type": "string", "default": "bluezone-server.db"},
+        "database": {"type": "string", "default": "bluezone-server.db",
+                     "description": "a SQLite file path, or a postgresql:// URL (docs/server.md, Databases)"},
         "export_dir": {"type": "string", "default": "exports",
                        "description": "published feeds, servable by any static web server or CDN"},
         "signing_key": {"type": "string", "description": "PEM file of the P-256 export signing key"},
@@ -80,6 +81,11 @@ SERVER_SCHEMA: dict[str, Any] = {
 _PATHS = ("database", "export_dir", "secrets_file", "signing_key")
 
 
+def _is_url(value: Any) -> bool:
+    """A database URL (postgresql://) is not a path to resolve."""
+    return isinstance(value, str) and "://" in value
+
+
 @section_settings(SERVER_SCHEMA)
 class ServerSettings:
     """``[server]`` with paths resolved, plus what the server takes from
@@ -88,7 +94,7 @@ class ServerSettings:
 
     host: str = FROM_SCHEMA
     port: int = FROM_SCHEMA
-    database: Path = FROM_SCHEMA
+    database: Path | str = FROM_SCHEMA  # a SQLite file, or a postgresql:// URL kept as text
     export_dir: Path = FROM_SCHEMA
     signing_key: Path | None = FROM_SCHEMA
     secrets_file: Path = FROM_SCHEMA
@@ -131,7 +137,7 @@ class ServerSettings:
         object.__setattr__(self, "trusted_proxies", tuple(self.trusted_proxies))
         for name in _PATHS:  # schema defaults are strings
             value = getattr(self, name)
-            if isinstance(value, str):
+            if isinstance(value, str) and not _is_url(value):
                 object.__setattr__(self, name, Path(value))
         from .ratelimit import parse_networks
 
@@ -144,7 +150,7 @@ class ServerSettings:
         ``[authority] export_keys`` (else the region)."""
         s = {k: v for k, v in config.section("server").items() if k in SERVER_SCHEMA["properties"]}
         for name in _PATHS:
-            if s.get(name):
+            if s.get(name) and not _is_url(s[name]):
                 s[name] = config.resolve_path(s[name])
         keys = config.typed("authority").export_keys
         key_id = keys[0]["key_id"] if keys else config.region

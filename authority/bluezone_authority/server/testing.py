@@ -16,6 +16,8 @@ from bluezone.models import INTERVALS_PER_DAY, ExposureKey, day_start_interval
 from bluezone_authority.server import AuthorityServer, ServerSettings, create_app
 
 NOW = 1_780_000_000  # a fixed "now" (2026-05-28), so day arithmetic is deterministic
+#: Set by the ``server_database`` test fixture to a PostgreSQL URL: settings_for then uses it.
+DATABASE: str | None = None
 
 
 class Clock:
@@ -29,7 +31,7 @@ class Clock:
 def settings_for(tmp: Path, **kw) -> ServerSettings:
     # answer_floor_ms=0: tests never measure time (benchmarks/bench_cover.py does), so the
     # production floor would only make every device request of every test slower
-    base = ServerSettings(database=tmp / "server.db", export_dir=tmp / "exports", secrets_file=tmp / "secrets.json",
+    base = ServerSettings(database=DATABASE or tmp / "server.db", export_dir=tmp / "exports", secrets_file=tmp / "secrets.json",
                           recursive_reports=True, answer_floor_ms=0)
     return replace(base, **kw)
 

@@ -188,7 +188,9 @@ def purge_paper_log(conn: Any, cutoff: int) -> int:
 def paper_log(server: Any, trace_id: str, retention_days: int) -> list[str]:
     with server.db.transaction() as c:
         purge_paper_log(c, server.now() - retention_days * 86_400)
-    rows = server.db.all("SELECT sealed FROM venue_paper_log WHERE trace_id = ? ORDER BY rowid", (trace_id,))
+    # the order they were stored in: SQLite's rowid, PostgreSQL's row position (rows are never updated)
+    order = "ctid" if server.db.kind == "postgresql" else "rowid"
+    rows = server.db.all(f"SELECT sealed FROM venue_paper_log WHERE trace_id = ? ORDER BY {order}", (trace_id,))
     return [base64.b64encode(r[0]).decode() for r in rows]
 
 
@@ -219,7 +221,8 @@ def token_meta(body: Any, settings: CheckinSettings, now: int, retention_days: i
 
 
 def add_routes(app: Any, config: Any) -> None:
-    from bluezone_authority.server import ApiError, json_body, require_staff, server_of
+    # db_call: database work off the event loop on PostgreSQL (directly on SQLite)
+    from bluezone_authority.server import ApiError, db_call, json_body, require_staff, server_of
     from bluezone_authority.server.middleware import padded_json
     from bluezone_authority.server.ratelimit import limit
 
@@ -235,7 +238,7 @@ def add_routes(app: Any, config: Any) -> None:
         # A per-client budget only (the server's, behind its trusted proxies):
         # a global one would let anyone sending junk lock every venue owner out.
         limit(request, "venue-trace", settings.trace_uploads_per_client_per_minute)
-        checked = check_upload(server, config, settings, await json_body(request))
+        checked = await db_call(request, check_upload, server, config, settings, await json_body(request))
         try:
             venue, traces = await workers.run(tracing.complete_upload, checked.raw, checked.secret,
                                               checked.notice.render(), nt.encode(checked.notice.id))
@@ -244,23 +247,23 @@ def add_routes(app: Any, config: Any) -> None:
                            {"Retry-After": str(BUSY_RETRY_SECONDS)}) from None
         except tracing.TraceError as e:
             raise ApiError(400, "invalid_pretrace", _("The trace data is not valid ({detail})", detail=str(e))) from None
-        trace_id, published = commit_upload(server, config, checked, traces)
+        trace_id, published = await db_call(request, commit_upload, server, config, checked, traces)
         return padded_json({"traceId": trace_id, "venue": venue, "traces": len(traces),
                             "paperLogEntries": len(checked.sealed_entries), "batch": published.name,
                             "notice": checked.notice.id})
 
     async def issue_token(request: web.Request) -> web.Response:
-        member = require_staff(request, "venue-tracer")
+        member = await db_call(request, require_staff, request, "venue-tracer")
         server = server_of(request)
         meta = token_meta(await json_body(request), settings, server.now(), config.retention_days)
-        issued = server.issue_one_time_token(PURPOSE, meta, member.id)
+        issued = await db_call(request, server.issue_one_time_token, PURPOSE, meta, member.id)
         return web.json_response({**issued, "meta": meta}, status=201)
 
     async def get_paper_log(request: web.Request) -> web.Response:
-        require_staff(request, "venue-tracer")
+        await db_call(request, require_staff, request, "venue-tracer")
         trace_id = request.match_info["trace_id"]
-        return web.json_response({"traceId": trace_id,
-                                  "sealed": paper_log(server_of(request), trace_id, config.retention_days)})
+        sealed = await db_call(request, paper_log, server_of(request), trace_id, config.retention_days)
+        return web.json_response({"traceId": trace_id, "sealed": sealed})
 
     async def stop_workers(app: web.Application) -> None:
         workers.close()

@@ -1,0 +1,64 @@
+"""``bluezone authority db current|upgrade``: the server database's schema steps.
+
+Why a command when the server migrates on start anyway: an operator of
+several workers (or of a PostgreSQL shared by machines) wants to upgrade the
+schema once, before starting the new version everywhere, and to see what a
+database holds without starting a server on it.
+"""
+
+from __future__ import annotations
+
+import click
+
+from bluezone.cli.common import config_option, fail, load_config_or_fail
+from bluezone.cli.i18n_click import Group
+from bluezone.i18n import N_, _, _n, text
+
+
+@click.group("db", cls=Group, help=N_("The server database: which schema steps it has, and upgrading it."))
+def db_group() -> None:
+    pass
+
+
+def _location_and_plugins(config_path: str):
+    from ..server import ServerSettings
+
+    config = load_config_or_fail(config_path)
+    return ServerSettings.from_config(config).database, getattr(config, "pm", None)
+
+
+@db_group.command("current", help=N_("List the schema steps recorded in the server database and those "
+                                     "still to apply; changes nothing."))
+@config_option
+def current(config_path: str) -> None:
+    from ..server.db import migration_status
+
+    location, plugins = _location_and_plugins(config_path)
+    try:
+        status = migration_status(location, plugins)
+    except ValueError as e:
+        fail(_("cannot open the server database: {error}", error=e.args[0] if e.args else e))
+    click.echo(text(_("database: {database} ({kind})", database=status.display, kind=status.kind)))
+    for owner, name in status.applied:
+        click.echo(f"  {owner}/{name}")
+    for owner, name in status.pending:
+        click.echo(text(_("  {step} (not applied yet)", step=owner + "/" + name)))
+    if not status.pending:
+        click.echo(text(_("up to date")))
+
+
+@db_group.command("upgrade", help=N_("Apply the schema steps the server database lacks (the server also "
+                                     "does this when it starts)."))
+@config_option
+def upgrade(config_path: str) -> None:
+    from ..server.db import ServerDB
+
+    location, plugins = _location_and_plugins(config_path)
+    try:
+        with ServerDB(location, plugins=plugins) as db:
+            applied = db.migrations_applied
+    except ValueError as e:  # a newer database, a failing step, an unreachable server: left as it was
+        fail(_("cannot open the server database: {error}", error=e.args[0] if e.args else e))
+    for owner, name in applied:
+        click.echo(f"  {owner}/{name}")
+    click.echo(text(_n("{n} step applied", "{n} steps applied", len(applied), n=len(applied))))

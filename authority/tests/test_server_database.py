@@ -1,0 +1,303 @@
+"""The database interface (server/database.py) keeps its promises on both backends.
+
+Each test runs on SQLite and on a real PostgreSQL (started by the session's
+``postgresql_cluster`` fixture); see docs/server.md, "Databases"."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from bluezone_authority.server import database
+from bluezone_authority.server.database import Busy, open_database, to_pyformat
+from bluezone_authority.server.db import CORE_MIGRATIONS
+
+
+def _table(db):
+    with db.transaction() as c:
+        c.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, data BLOB NOT NULL, note TEXT)")
+
+
+def test_url_selects_backend(server_database):
+    with open_database(server_database) as db:
+        assert db.kind == ("postgresql" if server_database.startswith("postgresql://") else "sqlite")
+        assert db.target.kind == db.kind
+
+
+def test_transaction_commits_or_leaves_nothing(server_database):
+    with open_database(server_database) as db:
+        _table(db)
+        with db.transaction() as c:
+            c.execute("INSERT INTO items (id, data, note) VALUES (?, ?, ?)", (1, b"\x00\xff", "50% done?"))
+        with pytest.raises(RuntimeError), db.transaction() as c:
+            c.execute("INSERT INTO items (id, data) VALUES (?, ?)", (2, b"x"))
+            c.execute("UPDATE items SET note = ? WHERE id = ?", ("changed", 1))
+            raise RuntimeError("refused")
+        # a byte string round-trips as bytes; '%' and '?' in values and literals are data, not placeholders
+        assert db.all("SELECT id, data, note FROM items WHERE note LIKE '50%' OR note = '?'") == [(1, b"\x00\xff", "50% done?")]
+        assert db.one("SELECT count(*) FROM items WHERE id > ?", (0,)) == (1,)
+        assert db.execute("DELETE FROM items WHERE id = ?", (1,)) == 1
+        assert db.one("SELECT count(*) FROM items")[0] == 0
+
+
+def test_integers_are_64_bit(server_database):
+    with open_database(server_database) as db:
+        _table(db)
+        big = 2**40 + 7  # microseconds since 1970 and byte totals exceed 32 bits
+        with db.transaction() as c:
+            c.execute("INSERT INTO items (id, data) VALUES (?, ?)", (big, b""))
+        assert db.one("SELECT id FROM items")[0] == big
+        with db.transaction() as c:
+            assert db.table_exists(c, "items") and not db.table_exists(c, "nothing_here")
+            assert db.columns(c, "items") == {"id", "data", "note"}
+
+
+def test_exclusive_is_one_holder_at_a_time(server_database):
+    """Two connections (as two workers would have): while one holds "export",
+    the other is told Busy (wait=False) or waits until the holder commits."""
+    with open_database(server_database) as a, open_database(server_database) as b:
+        _table(a)
+        order = []
+        with a.exclusive("export") as c:
+            c.execute("INSERT INTO items (id, data) VALUES (1, ?)", (b"a",))
+            with pytest.raises(Busy):
+                with b.exclusive("export", wait=False):
+                    pass
+            def waiter():
+                with b.exclusive("export") as c2:
+                    order.append(c2.execute("SELECT count(*) FROM items").fetchone()[0])
+            t = threading.Thread(target=waiter)
+            t.start()
+            t.join(0.3)
+            order.append("holder done")
+        t.join(30)
+        assert order == ["holder done", 1]  # the waiter ran after the holder's commit, and saw it
+        with b.exclusive("export", wait=False):
+            pass  # a released lock is free again
+        if a.kind == "postgresql":  # (SQLite has one writer, so two transactions never overlap there)
+            with b.exclusive("other-name", wait=False), a.exclusive("export", wait=False):
+                pass  # different names never block each other
+
+
+_HOLDER = """
+import sys, time
+from bluezone_authority.server.database import open_database
+db = open_database(sys.argv[1])
+with db.exclusive("export"):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_exclusive_holds_across_processes(server_database):
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, server_database], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with open_database(server_database) as db, pytest.raises(Busy):
+            with db.exclusive("export", wait=False):
+                pass
+        holder.stdin.write("\n")
+        holder.stdin.flush()
+        assert holder.wait(30) == 0
+        with open_database(server_database) as db, db.exclusive("export", wait=False):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_placeholders_and_urls():
+    assert to_pyformat("SELECT '?', \"a?\", ? -- why?\n") == "SELECT '?', \"a?\", %s -- why?\n"
+    assert to_pyformat("SELECT x FROM t WHERE n LIKE '5%' AND m = ?") == "SELECT x FROM t WHERE n LIKE '5%%' AND m = %s"
+    assert database.target("postgres://u:secret@h/db").display == "postgres://u:***@h/db"
+    assert database.target("sqlite:////var/lib/x.db") == database.Target("sqlite", "/var/lib/x.db")
+    assert database.target("relative/server.db").kind == "sqlite"
+    with pytest.raises(database.DatabaseError, match="postgresql://"):
+        database.target("mysql://h/db")
+
+
+async def test_postgresql_request_waits_off_the_event_loop(tmp_path, postgresql_cluster):
+    """While a redeem waits on a row another connection has locked, the same
+    server still answers other requests: the database wait is in a worker
+    thread, not on the event loop. Afterwards the redeem completes, once."""
+    import asyncio
+
+    import psycopg
+
+    from bluezone.transports import HttpTransport
+    from bluezone_authority.server.testing import start
+
+    url = postgresql_cluster.new_database()
+    # bounds the wait, so code that waited on the event loop fails here instead of hanging the test
+    postgresql_cluster.psql(f"ALTER DATABASE {url.split('/')[3].split('?')[0]} SET lock_timeout = '20s'")
+    r = await start(tmp_path, database=url)
+    try:
+        code = r.server.issue_code({"tier": "F0"})["code"]
+        with psycopg.connect(r.server.settings.database) as other:
+            other.execute("SELECT id FROM codes FOR UPDATE")  # holds the row until this transaction ends
+            async with HttpTransport(r.url, retries=0, timeout=60) as t, HttpTransport(r.url, retries=0) as t2:
+                redeem = asyncio.create_task(t.redeem_code(code))
+                while r.server.db.one("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0] == 0:
+                    assert not redeem.done(), redeem  # (it must be waiting on the lock, not finished)
+                    await asyncio.sleep(0.05)
+                # the redeem's transaction is blocked now; another request is answered meanwhile
+                index = await asyncio.wait_for(t2.fetch_index("keys"), 30)
+                assert index is not None and not redeem.done()
+                other.rollback()
+                verified = await asyncio.wait_for(redeem, 60)
+        assert verified.token
+        assert r.server.db.one("SELECT state FROM codes") == ("claimed",)
+    finally:
+        await r.http.close()
+
+
+def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path):
+    """A wrong or unreachable PostgreSQL URL stops `bluezone serve` with one
+    line naming the database, its password hidden, and no traceback."""
+    cfg = tmp_path / "deploy.toml"
+    cfg.write_text('[deployment]\nname = "t"\nregion = "452"\n[authority]\nurl = "http://127.0.0.1:1"\n'
+                   f'[server]\ndatabase = "postgresql://bz:hunter2@/bluezone?host={tmp_path}/nowhere&port=5"\n'
+                   'secrets_file = "s.secrets"\nexport_dir = "out"\n')
+    out = subprocess.run([str(Path(sys.executable).with_name("bluezone")), "serve", "--config", str(cfg)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert "Traceback" not in out.stderr + out.stdout and "hunter2" not in out.stderr + out.stdout
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "postgresql://bz:***@/bluezone" in lines[0], out.stderr
+
+
+OLD_DUMP = Path(__file__).parent / "data" / "server_db_7d64aa6"
+OLD_ADMIN = "bzs_Pt_nNbAT8Uyamu-KO4GCs2kFwOPazNONIh1scpVspA4"
+
+
+def test_a_database_made_before_this_backend_layer_opens_unchanged_and_works(tmp_path):
+    """A SQLite file written by the code before server/database.py (with its
+    _migrations rows) opens, takes only the steps added since, keeps every row, and
+    the server goes on from it: the old admin token works, pending keys export."""
+    import sqlite3
+
+    from bluezone_authority.server import AuthorityServer
+    from bluezone_authority.server.testing import Clock, settings_for
+
+    path = tmp_path / "server.db"
+    conn = sqlite3.connect(path)
+    conn.executescript((OLD_DUMP / "server.sql").read_text())
+    conn.close()
+    server = AuthorityServer(settings_for(tmp_path, database=path), clock=Clock())
+    try:
+        # only the steps written after that code: rate_windows and federation
+        assert server.db.migrations_applied == [("core", "004_rate_windows"), ("core", "005_federation")]
+        assert server.db.counts() == {"staff_tokens": 1, "codes": 3, "exposure_keys": 5, "batches": 1,
+                                      "one_time_tokens": 0, "declarations": 1, "declaration_usage": 1,
+                                      "fed_outbox": 0, "fed_imports": 0}
+        assert server.authenticate(f"Bearer {OLD_ADMIN}", "admin").role == "admin"
+        assert server.db.one("SELECT count(*) FROM exposure_keys WHERE batch IS NULL")[0] == 2
+        assert server.export_now()["batch"]
+        assert server.db.one("SELECT count(*) FROM exposure_keys WHERE batch IS NULL")[0] == 0
+        assert server.db.one("SELECT count(*) FROM batches")[0] == 2
+    finally:
+        server.close()
+
+
+_OPENER = """
+import sys
+from bluezone_authority.server.db import ServerDB
+sys.stdin.readline()  # all start together
+with ServerDB(sys.argv[1]) as db:
+    print(len(db.migrations_applied))
+"""
+
+
+def test_workers_starting_together_migrate_once(server_database):
+    """Two processes open a new database at the same moment (as workers of
+    one server would): each starts, the core steps are recorded once, and
+    exactly one process applied them (the named lock "migrate")."""
+    procs = [subprocess.Popen([sys.executable, "-c", _OPENER, server_database], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        p.stdin.write("\n")
+        p.stdin.flush()
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
+    assert sorted(int(out) for out, _ in results) == [0, len(CORE_MIGRATIONS)]
+    with open_database(server_database) as db:
+        assert db.one("SELECT count(*) FROM _migrations")[0] == len(CORE_MIGRATIONS)
+
+
+def test_db_commands_show_and_apply_the_schema_steps(tmp_path, postgresql_cluster):
+    """`bluezone authority db current` reads without changing; `db upgrade`
+    applies what is missing, once; the server then starts with nothing to do."""
+    from bluezone_authority.server.db import ServerDB
+
+    url = postgresql_cluster.new_database()
+    cfg = tmp_path / "deploy.toml"
+    cfg.write_text('[deployment]\nname = "t"\nregion = "452"\n[authority]\nurl = "http://127.0.0.1:1"\n'
+                   f'[server]\ndatabase = "{url}"\nsecrets_file = "s.secrets"\nexport_dir = "out"\n')
+    bluezone = str(Path(sys.executable).with_name("bluezone"))
+
+    def run(*args: str) -> list[str]:
+        out = subprocess.run([bluezone, "authority", "db", *args, "--config", str(cfg)], capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.splitlines()
+
+    before = run("current")
+    assert "  core/003_key_revisions" not in before  # listed as pending, with a note
+    assert any(line.startswith("  core/003_key_revisions ") for line in before)
+    with open_database(url) as db, db.transaction() as c:
+        assert not db.table_exists(c, "_migrations")  # `current` changed nothing
+    applied = run("upgrade")
+    assert "  core/001_schema" in applied and "  core/003_key_revisions" in applied
+    assert [line for line in run("upgrade") if line.startswith("  ")] == []  # nothing left to apply
+    with ServerDB(url) as db:
+        assert db.migrations_applied == []
+
+
+async def test_postgresql_one_certificate_publishes_once_even_at_the_same_moment(tmp_path, postgresql_cluster):
+    """Two uploads with the same certificate reach PostgreSQL together (held
+    at the door by a lock another connection has, then let go at once): one
+    stores the keys, the other is told 409 certificate_used and writes
+    nothing. (SQLite lets one writer in at a time; PostgreSQL needs the
+    per-code lock the publish step takes.)"""
+    import asyncio
+    import secrets as pysecrets
+
+    import psycopg
+
+    from bluezone.transport import TransportError
+    from bluezone.transports import HttpTransport
+    from bluezone.upload import keys_hmac
+    from bluezone_authority.server.database import lock_key
+    from bluezone_authority.server.testing import past_keys, start
+
+    url = postgresql_cluster.new_database()
+    postgresql_cluster.psql(f"ALTER DATABASE {url.split('/')[3].split('?')[0]} SET lock_timeout = '20s'")
+    r = await start(tmp_path, database=url)
+    try:
+        keys = past_keys(3)
+        secret = pysecrets.token_bytes(32)
+        async with HttpTransport(r.url, retries=0, timeout=60) as t:
+            verified = await t.redeem_code(r.server.issue_code({"tier": "F0"})["code"])
+            cert = await t.request_certificate(verified.token, keys_hmac(secret, keys))
+            (jti,) = r.server.db.one("SELECT id FROM codes")
+            with psycopg.connect(url, autocommit=False) as other:
+                # hold both doors a publish passes: the per-code lock (taken first when it exists)
+                # and the code's row (which mark_used writes), so the two uploads queue together
+                other.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(f"code:{jti}"),))
+                other.execute("SELECT id FROM codes FOR UPDATE")
+                uploads = [asyncio.create_task(t.upload_keys(keys, cert, secret)) for _ in range(2)]
+                while r.server.db.one("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0] < 2:
+                    assert not any(u.done() for u in uploads), [u.exception() for u in uploads if u.done()]
+                    await asyncio.sleep(0.05)
+                other.rollback()
+                results = await asyncio.gather(*uploads, return_exceptions=True)
+        refused = [x for x in results if isinstance(x, TransportError)]
+        assert len(refused) == 1 and refused[0].code == "certificate_used", results
+        assert r.server.db.counts()["exposure_keys"] == 3
+    finally:
+        await r.http.close()
