@@ -54,10 +54,15 @@ def test_fast_gaen_block_equals_schedule_identifiers(tek, start, period):
 
 
 @pytest.mark.parametrize("offset,matches", [(-13, False), (-12, True), (0, True), (12, True), (13, False)])
-def test_tolerance_edges_two_hours(offset, matches):
-    """A sighting of the RPI of interval i, recorded in interval i+offset."""
+@pytest.mark.parametrize("nth", [70, 71], ids=["even-interval", "odd-interval"])
+def test_tolerance_edges_two_hours(offset, matches, nth):
+    """A sighting of the RPI of interval i, recorded in interval i+offset.
+
+    Both an even and an odd i: an interval's own span ends at i + 1, and a
+    bit operation in its place (i | 1, i ^ 1) agrees with it on even i only,
+    moving the +2 h edge by one interval on odd ones."""
     key = ExposureKey(os.urandom(16), DAY0 // 600, 144, report_type=ReportType.CONFIRMED_TEST)
-    i = DAY0 // 600 + 70
+    i = DAY0 // 600 + nth
     rpi = GAEN.broadcast(key.key_data, key.rolling_start_interval_number, i, bytes(4)).identifier
     seen_at = (i + offset) * 600 + (599 if offset > 0 else 0)
     index = SightingIndex.build([Sighting(rpi, seen_at, -60)])
