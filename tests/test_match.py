@@ -53,7 +53,7 @@ def test_fast_gaen_block_equals_schedule_identifiers(tek, start, period):
     assert block == b"".join(d.identifier for d in ids)
 
 
-@pytest.mark.parametrize("offset,matches", [(-13, False), (-12, True), (0, True), (12, True), (13, False)])
+@pytest.mark.parametrize("offset,matches", [(-14, False), (-13, False), (-12, True), (0, True), (12, True), (13, False), (14, False)])
 @pytest.mark.parametrize("nth", [70, 71], ids=["even-interval", "odd-interval"])
 def test_tolerance_edges_two_hours(offset, matches, nth):
     """A sighting of the RPI of interval i, recorded in interval i+offset.
@@ -103,7 +103,8 @@ def test_both_cores_give_the_same_matches(monkeypatch):
     index = SightingIndex.build(sightings + background_sightings(10_000, DAY0, 14))
     rows = [row(ExposureKey(os.urandom(16), DAY0 // 600 + 144 * (i % 14))) for i in range(3000)]
     rows[100:100] = [row(k) for k in people[:2]]
-    rows[2500:2500] = [row(k) for k in people[2:]]
+    rows[2500:2500] = [row(k) for k in people[2:4]]
+    rows.append(row(people[4]))  # the last slice counts too (a slice bound past it would drop it)
     one = match_rows(rows, index, gaen_block, workers=1)
     two = match_rows(rows, index, gaen_block, workers=2)
     assert len(one) == 50
