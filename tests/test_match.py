@@ -107,9 +107,10 @@ def test_both_cores_give_the_same_matches(monkeypatch):
     rows.append(row(people[4]))  # the last slice counts too (a slice bound past it would drop it)
     one = match_rows(rows, index, gaen_block, workers=1)
     two = match_rows(rows, index, gaen_block, workers=2)
+    default = match_rows(rows, index, gaen_block, workers=None)  # the pipeline's default: the CPU count
     assert len(one) == 50
     key = lambda m: (m.key[0], m.sighting.time)  # noqa: E731
-    assert sorted(one, key=key) == sorted(two, key=key)
+    assert sorted(one, key=key) == sorted(two, key=key) == sorted(default, key=key)
 
 
 def test_matching_streams_keys_chunk_by_chunk():
