@@ -54,7 +54,8 @@ MODULES: dict[str, list[str]] = {
                                                      "authority/tests/test_server_bad_input.py"],
     "authority/bluezone_authority/server/publish.py": ["authority/tests/test_server_flow.py",
                                                        "authority/tests/test_server_revisions.py",
-                                                       "authority/tests/test_server_export_dir.py"],
+                                                       "authority/tests/test_server_export_dir.py",
+                                                       "authority/tests/test_publish_limits.py"],
 }
 
 

@@ -347,7 +347,8 @@ async def test_a_clean_sync_keeps_the_index_tag_so_the_next_asks_only_if_it_chan
     (feed / f"{DAY0}-{NOW}-1.zip").write_bytes(batch([person(1)]).payload)
     (feed / "index.txt").write_text(f"{DAY0}-{NOW}-1.zip\n")
     transport = FileTransport(tmp_path / "cdn")
-    await sync(store, config, transport, now=NOW)
+    stats = await sync(store, config, transport, now=NOW)
+    assert (stats.feeds_failed, stats.batches_failed, stats.errors) == (0, 0, [])
     state = FeedState.from_dict(store.get_sync_state("keys"))
     assert state.etag is not None and state.seen == [f"{DAY0}-{NOW}-1.zip"]
     assert await transport.fetch_index("keys", state.etag) is None

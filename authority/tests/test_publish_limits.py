@@ -1,0 +1,43 @@
+"""The publish step's limits, at their exact edges.
+
+The server tests send uploads well inside or well past each limit; these pin
+the edge itself (mutation testing moved each bound by one and the flow tests
+still passed): 30 keys per upload, keys up to 14 days before today's UTC
+midnight.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import pytest
+
+from bluezone.models import INTERVALS_PER_DAY, ExposureKey, day_start_interval
+from bluezone_authority.server.errors import ApiError
+from bluezone_authority.server.publish import check_keys, parse_keys
+
+NOW = 1_700_000_000 + 5 * 3600  # 2023-11-15 03:53 UTC
+
+
+def wire_keys(count: int, start: int) -> list[dict]:
+    return [{"key": base64.b64encode(os.urandom(16)).decode(), "rollingStartNumber": start - 144 * (i // 3),
+             "rollingPeriod": 144} for i in range(count)]
+
+
+def test_an_upload_of_exactly_thirty_keys_is_accepted_and_thirty_one_refused():
+    today = day_start_interval(NOW)
+    assert len(parse_keys(wire_keys(30, today))) == 30
+    with pytest.raises(ApiError) as refused:
+        parse_keys(wire_keys(31, today))
+    assert (refused.value.status, refused.value.code) == (400, "too_many_keys")
+
+
+def test_a_key_from_fourteen_days_ago_is_published_and_fifteen_refused():
+    today = day_start_interval(NOW)
+    oldest = ExposureKey(os.urandom(16), today - 14 * INTERVALS_PER_DAY, INTERVALS_PER_DAY)
+    check_keys([oldest], now=NOW)  # no error: the 15th day of keys counts
+    too_old = ExposureKey(os.urandom(16), today - 14 * INTERVALS_PER_DAY - 1, INTERVALS_PER_DAY)
+    with pytest.raises(ApiError) as refused:
+        check_keys([too_old], now=NOW)
+    assert (refused.value.status, refused.value.code) == (400, "key_too_old")
