@@ -15,7 +15,7 @@ import pytest
 
 from bluezone.models import INTERVALS_PER_DAY, ExposureKey, day_start_interval
 from bluezone_authority.server.errors import ApiError
-from bluezone_authority.server.publish import check_keys, parse_keys
+from bluezone_authority.server.publish import check_keys, derive, parse_keys
 
 NOW = 1_700_000_000 + 5 * 3600  # 2023-11-15 03:53 UTC
 
@@ -41,3 +41,23 @@ def test_a_key_from_fourteen_days_ago_is_published_and_fifteen_refused():
     with pytest.raises(ApiError) as refused:
         check_keys([too_old], now=NOW)
     assert (refused.value.status, refused.value.code) == (400, "key_too_old")
+
+
+def test_a_key_is_published_as_its_whole_utc_day():
+    """A key rotated mid-day is widened to its day: its end would tell when its owner reported."""
+    today = day_start_interval(NOW)
+    [stored] = derive([ExposureKey(os.urandom(16), today - 144 + 77, 60)], 1, None, now=NOW, embargo_seconds=0)
+    assert (stored.key.rolling_start_interval_number, stored.key.rolling_period) == (today - 144, INTERVALS_PER_DAY)
+
+
+@pytest.mark.parametrize("days_after_onset,dsos,risk", [
+    (-15, None, 2), (-14, -14, 1), (-3, -3, 1), (-2, -2, 2), (5, 5, 2), (6, 6, 1), (14, 14, 1), (15, None, 2),
+])
+def test_days_since_onset_and_risk_at_the_edges_of_their_ranges(days_after_onset, dsos, risk):
+    """DSOS is kept within -14..+14 (else unknown, so the default risk); the
+    confirmed-test risk 2 holds on the infectious days -2..+5 and is 1 outside."""
+    today = day_start_interval(NOW)
+    key_day = today - 144
+    onset = key_day - days_after_onset * INTERVALS_PER_DAY
+    [stored] = derive([ExposureKey(os.urandom(16), key_day, 144)], 1, onset, now=NOW, embargo_seconds=0)
+    assert (stored.key.days_since_onset_of_symptoms, stored.key.transmission_risk_level) == (dsos, risk)
