@@ -74,3 +74,13 @@ async def test_an_f0_code_is_redeemed_and_certified_where_f1_reports_are_off(tmp
         assert status == 200 and cert["certificate"], cert
     finally:
         await r.http.close()
+
+
+def test_short_codes_are_drawn_from_all_eight_digit_numbers():
+    """1,000 draws: the chance that none is at or above 9**8 (43 % of the
+    range) is 0.43**1000, so a narrowed range (or a constant code) fails."""
+    from bluezone_authority.server.codes import new_code
+
+    drawn = [new_code("short") for _ in range(1000)]
+    assert all(len(c) == 8 and c.isdigit() for c in drawn)
+    assert len(set(drawn)) > 990 and max(int(c) for c in drawn) >= 9 ** 8

@@ -61,3 +61,23 @@ def test_days_since_onset_and_risk_at_the_edges_of_their_ranges(days_after_onset
     onset = key_day - days_after_onset * INTERVALS_PER_DAY
     [stored] = derive([ExposureKey(os.urandom(16), key_day, 144)], 1, onset, now=NOW, embargo_seconds=0)
     assert (stored.key.days_since_onset_of_symptoms, stored.key.transmission_risk_level) == (dsos, risk)
+
+
+@pytest.mark.parametrize("period,accepted", [(0, False), (1, True), (144, True), (145, False)])
+def test_rolling_period_is_one_to_144_intervals(period, accepted):
+    keys = [{"key": base64.b64encode(os.urandom(16)).decode(), "rollingStartNumber": day_start_interval(NOW),
+             "rollingPeriod": period}]
+    if accepted:
+        assert parse_keys(keys)[0].rolling_period == period
+        return
+    with pytest.raises(ApiError) as refused:
+        parse_keys(keys)
+    assert refused.value.code == "invalid_rolling_period"
+
+
+def test_a_key_may_start_in_the_current_interval_but_not_after_it():
+    current = NOW // 600
+    check_keys([ExposureKey(os.urandom(16), current, 1)], now=NOW)  # rotated just now: fine
+    with pytest.raises(ApiError) as refused:
+        check_keys([ExposureKey(os.urandom(16), current + 1, 1)], now=NOW)
+    assert refused.value.code == "key_in_future"
