@@ -349,6 +349,7 @@ async def test_a_clean_sync_keeps_the_index_tag_so_the_next_asks_only_if_it_chan
     transport = FileTransport(tmp_path / "cdn")
     stats = await sync(store, config, transport, now=NOW)
     assert (stats.feeds_failed, stats.batches_failed, stats.errors) == (0, 0, [])
+    assert (stats.batches_downloaded, stats.batches_processed) == (1, 1)
     state = FeedState.from_dict(store.get_sync_state("keys"))
     assert state.etag is not None and state.seen == [f"{DAY0}-{NOW}-1.zip"]
     assert await transport.fetch_index("keys", state.etag) is None
