@@ -40,6 +40,10 @@ async def test_a_short_code_lives_fifteen_minutes_and_a_long_one_a_day(running):
     r.clock.t = NOW + 15 * 60 - 1  # the short code's last second
     status, data = await post(r, "/v1/verify", {"code": short["code"]})
     assert status == 200 and data["token"].startswith("bzt_")
+    assert data["expiresAt"] == r.clock.t + 24 * 3600  # a token lives a day
+    status, cert = await post(r, "/v1/certificate", {"token": data["token"],
+                                                     "ekeyhmac": base64.b64encode(b"\1" * 32).decode()})
+    assert status == 200 and cert["expiresAt"] == r.clock.t + 15 * 60  # a certificate 15 minutes
     r.clock.t = NOW + 23 * 3600  # long past a short code's life, inside a long one's
     status, data = await post(r, "/v1/verify", {"code": long["code"]})
     assert status == 200 and data["token"].startswith("bzt_")

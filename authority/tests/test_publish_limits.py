@@ -15,7 +15,7 @@ import pytest
 
 from bluezone.models import INTERVALS_PER_DAY, ExposureKey, day_start_interval
 from bluezone_authority.server.errors import ApiError
-from bluezone_authority.server.publish import check_keys, derive, parse_keys
+from bluezone_authority.server.publish import check_keys, derive, hour_of, parse_keys
 
 NOW = 1_700_000_000 + 5 * 3600  # 2023-11-15 03:53 UTC
 
@@ -81,3 +81,34 @@ def test_a_key_may_start_in_the_current_interval_but_not_after_it():
     with pytest.raises(ApiError) as refused:
         check_keys([ExposureKey(os.urandom(16), current + 1, 1)], now=NOW)
     assert refused.value.code == "key_in_future"
+
+
+@pytest.mark.parametrize("length", [15, 17])
+def test_a_key_of_other_than_16_bytes_is_refused(length):
+    keys = [{"key": base64.b64encode(os.urandom(length)).decode(), "rollingStartNumber": day_start_interval(NOW)}]
+    with pytest.raises(ApiError) as refused:
+        parse_keys(keys)
+    assert refused.value.code == "invalid_key_length"
+
+
+def test_transmission_risk_from_the_phone_is_0_to_8():
+    def one(risk: int) -> list[dict]:
+        return [{"key": base64.b64encode(os.urandom(16)).decode(), "rollingStartNumber": day_start_interval(NOW),
+                 "transmissionRisk": risk}]
+
+    assert parse_keys(one(8))[0].transmission_risk_level == 8
+    with pytest.raises(ApiError):
+        parse_keys(one(9))
+
+
+def test_three_keys_may_share_a_start_interval_and_four_may_not():
+    start = day_start_interval(NOW) - 144
+    check_keys([ExposureKey(os.urandom(16), start, 144) for _ in range(3)], now=NOW)
+    with pytest.raises(ApiError) as refused:
+        check_keys([ExposureKey(os.urandom(16), start, 144) for _ in range(4)], now=NOW)
+    assert refused.value.code == "too_many_keys_per_day"
+
+
+@pytest.mark.parametrize("ts", [NOW, NOW - NOW % 3600, NOW - NOW % 3600 + 3599])
+def test_stored_times_keep_the_start_of_their_hour(ts):
+    assert hour_of(ts) == NOW - NOW % 3600
