@@ -43,10 +43,12 @@ def test_a_key_from_fourteen_days_ago_is_published_and_fifteen_refused():
     assert (refused.value.status, refused.value.code) == (400, "key_too_old")
 
 
-def test_a_key_is_published_as_its_whole_utc_day():
+@pytest.mark.parametrize("into_day", [1, 48, 77, 143])  # 48 shares bits with the day start (48 mod 256): start ^ 48 is not the day
+def test_a_key_is_published_as_its_whole_utc_day(into_day):
     """A key rotated mid-day is widened to its day: its end would tell when its owner reported."""
     today = day_start_interval(NOW)
-    [stored] = derive([ExposureKey(os.urandom(16), today - 144 + 77, 60)], 1, None, now=NOW, embargo_seconds=0)
+    key = ExposureKey(os.urandom(16), today - 144 + into_day, 144 - into_day)
+    [stored] = derive([key], 1, None, now=NOW, embargo_seconds=0)
     assert (stored.key.rolling_start_interval_number, stored.key.rolling_period) == (today - 144, INTERVALS_PER_DAY)
 
 
@@ -112,3 +114,19 @@ def test_three_keys_may_share_a_start_interval_and_four_may_not():
 @pytest.mark.parametrize("ts", [NOW, NOW - NOW % 3600, NOW - NOW % 3600 + 3599])
 def test_stored_times_keep_the_start_of_their_hour(ts):
     assert hour_of(ts) == NOW - NOW % 3600
+
+
+@pytest.mark.parametrize("value", [True, "2833056", 2833056.0, None])
+def test_a_rolling_start_that_is_not_an_integer_is_refused(value):
+    keys = [{"key": base64.b64encode(os.urandom(16)).decode(), "rollingStartNumber": value}]
+    with pytest.raises(ApiError) as refused:
+        parse_keys(keys)
+    assert refused.value.code == "invalid_keys"
+
+
+@pytest.mark.parametrize("report_type,risk", [(1, 2), (2, 4), (4, 2)], ids=["confirmed", "clinical", "recursive"])
+def test_the_default_risk_of_each_report_type(report_type, risk):
+    """Inside the infectious days (or with no onset), GAEN's defaults: confirmed 2, clinical 4; F1 as confirmed."""
+    [stored] = derive([ExposureKey(os.urandom(16), day_start_interval(NOW) - 144, 144)], report_type, None,
+                      now=NOW, embargo_seconds=0)
+    assert stored.key.transmission_risk_level == risk
