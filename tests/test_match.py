@@ -53,7 +53,8 @@ def test_fast_gaen_block_equals_schedule_identifiers(tek, start, period):
     assert block == b"".join(d.identifier for d in ids)
 
 
-@pytest.mark.parametrize("offset,matches", [(-14, False), (-13, False), (-12, True), (0, True), (12, True), (13, False), (14, False)])
+@pytest.mark.parametrize("offset,matches", [(-14, False), (-13, False), (-12, True), (0, True), (12, True), (13, False),
+                                            (14, False)])
 @pytest.mark.parametrize("nth", [70, 71], ids=["even-interval", "odd-interval"])
 def test_tolerance_edges_two_hours(offset, matches, nth):
     """A sighting of the RPI of interval i, recorded in interval i+offset.

@@ -43,7 +43,8 @@ def test_a_key_from_fourteen_days_ago_is_published_and_fifteen_refused():
     assert (refused.value.status, refused.value.code) == (400, "key_too_old")
 
 
-@pytest.mark.parametrize("into_day", [1, 48, 77, 143])  # 48 shares bits with the day start (48 mod 256): start ^ 48 is not the day
+# 48 shares bits with the day start (48 mod 256), so start XOR 48 is not the day
+@pytest.mark.parametrize("into_day", [1, 48, 77, 143])
 def test_a_key_is_published_as_its_whole_utc_day(into_day):
     """A key rotated mid-day is widened to its day: its end would tell when its owner reported."""
     today = day_start_interval(NOW)
