@@ -102,7 +102,8 @@ def test_both_cores_give_the_same_matches(monkeypatch):
     people = [ExposureKey(os.urandom(16), DAY0 // 600 + 144 * d, 144, 2, ReportType.CONFIRMED_TEST) for d in range(5)]
     sightings = [s for d, k in enumerate(people) for s in contact_sightings(GAEN, k, DAY0 + d * 86400 + 36000, 10)]
     index = SightingIndex.build(sightings + background_sightings(10_000, DAY0, 14))
-    rows = [row(ExposureKey(os.urandom(16), DAY0 // 600 + 144 * (i % 14))) for i in range(3000)]
+    # 4,500 keys: more than CHUNK_KEYS slices of 256 for two workers, so the slice size is computed
+    rows = [row(ExposureKey(os.urandom(16), DAY0 // 600 + 144 * (i % 14))) for i in range(4500)]
     rows[100:100] = [row(k) for k in people[:2]]
     rows[2500:2500] = [row(k) for k in people[2:4]]
     rows.append(row(people[4]))  # the last slice counts too (a slice bound past it would drop it)

@@ -88,3 +88,17 @@ def test_short_codes_are_drawn_from_all_eight_digit_numbers():
     drawn = [new_code("short") for _ in range(1000)]
     assert all(len(c) == 8 and c.isdigit() for c in drawn)
     assert len(set(drawn)) > 990 and max(int(c) for c in drawn) >= 9 ** 8
+
+
+async def test_an_onset_today_is_accepted_and_a_date_that_does_not_exist_refused(running):
+    import datetime as dt
+
+    r = running
+    today = dt.datetime.fromtimestamp(NOW, dt.timezone.utc).date().isoformat()
+    status, data = await post(r, "/v1/authority/codes", {"tier": "F0", "symptomOnsetDate": today}, r.auth)
+    assert status in (200, 201), data
+    before = r.server.db.fingerprint()
+    for bad in ("2023-02-30", "2023-13-01"):
+        status, data = await post(r, "/v1/authority/codes", {"tier": "F0", "symptomOnsetDate": bad}, r.auth)
+        assert (status, data["error"]["code"]) == (400, "invalid_date")
+    assert r.server.db.fingerprint() == before

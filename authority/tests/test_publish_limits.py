@@ -64,6 +64,7 @@ def test_days_since_onset_and_risk_at_the_edges_of_their_ranges(days_after_onset
     onset = key_day - days_after_onset * INTERVALS_PER_DAY
     [stored] = derive([ExposureKey(os.urandom(16), key_day, 144)], 1, onset, now=NOW, embargo_seconds=0)
     assert (stored.key.days_since_onset_of_symptoms, stored.key.transmission_risk_level) == (dsos, risk)
+    assert dsos is None or type(stored.key.days_since_onset_of_symptoms) is int  # a whole number of days
 
 
 @pytest.mark.parametrize("period,accepted", [(0, False), (1, True), (144, True), (145, False)])
@@ -99,9 +100,11 @@ def test_transmission_risk_from_the_phone_is_0_to_8():
         return [{"key": base64.b64encode(os.urandom(16)).decode(), "rollingStartNumber": day_start_interval(NOW),
                  "transmissionRisk": risk}]
 
+    assert parse_keys(one(0))[0].transmission_risk_level == 0
     assert parse_keys(one(8))[0].transmission_risk_level == 8
-    with pytest.raises(ApiError):
-        parse_keys(one(9))
+    for bad in (-1, 9):
+        with pytest.raises(ApiError):
+            parse_keys(one(bad))
 
 
 def test_three_keys_may_share_a_start_interval_and_four_may_not():
