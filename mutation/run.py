@@ -44,15 +44,19 @@ MODULES: dict[str, list[str]] = {
     "bluezone/matching/pipeline.py": ["tests/test_sync.py", "tests/test_pipeline.py"],
     "bluezone/matching/alerts.py": ["tests/test_alerts.py", "tests/test_alerts_low.py"],
     "bluezone/matching/revisions.py": ["tests/test_revisions_phone.py"],
-    "bluezone/sync.py": ["tests/test_sync.py", "tests/test_sync_replays.py", "tests/test_sync_hostile_mirror.py"],
+    # test_sync.py alone (6 s): the replay and hostile-mirror files take 35 s and 20 s
+    # per mutant, which would make this module hours long; run them by hand on a survivor.
+    "bluezone/sync.py": ["tests/test_sync.py"],
     "bluezone/store/purging.py": ["tests/test_store.py", "tests/test_store_deletion.py"],
     "bluezone/store/device.py": ["tests/test_store.py", "tests/test_store_deletion.py", "tests/test_store_refusals.py"],
     "bluezone/store/encryption.py": ["tests/test_store_encryption.py"],
     "authority/bluezone_authority/server/codes.py": ["authority/tests/test_server_flow.py",
-                                                     "authority/tests/test_server_bad_input.py"],
+                                                     "authority/tests/test_server_bad_input.py",
+                                                     "authority/tests/test_code_edges.py"],
     "authority/bluezone_authority/server/publish.py": ["authority/tests/test_server_flow.py",
-                                                       "authority/tests/test_server_bad_input.py",
-                                                       "authority/tests/test_server_revisions.py"],
+                                                       "authority/tests/test_server_revisions.py",
+                                                       "authority/tests/test_server_export_dir.py",
+                                                       "authority/tests/test_publish_limits.py"],
 }
 
 

@@ -53,11 +53,17 @@ def test_fast_gaen_block_equals_schedule_identifiers(tek, start, period):
     assert block == b"".join(d.identifier for d in ids)
 
 
-@pytest.mark.parametrize("offset,matches", [(-13, False), (-12, True), (0, True), (12, True), (13, False)])
-def test_tolerance_edges_two_hours(offset, matches):
-    """A sighting of the RPI of interval i, recorded in interval i+offset."""
+@pytest.mark.parametrize("offset,matches", [(-14, False), (-13, False), (-12, True), (0, True), (12, True), (13, False),
+                                            (14, False)])
+@pytest.mark.parametrize("nth", [70, 71], ids=["even-interval", "odd-interval"])
+def test_tolerance_edges_two_hours(offset, matches, nth):
+    """A sighting of the RPI of interval i, recorded in interval i+offset.
+
+    Both an even and an odd i: an interval's own span ends at i + 1, and a
+    bit operation in its place (i | 1, i ^ 1) agrees with it on even i only,
+    moving the +2 h edge by one interval on odd ones."""
     key = ExposureKey(os.urandom(16), DAY0 // 600, 144, report_type=ReportType.CONFIRMED_TEST)
-    i = DAY0 // 600 + 70
+    i = DAY0 // 600 + nth
     rpi = GAEN.broadcast(key.key_data, key.rolling_start_interval_number, i, bytes(4)).identifier
     seen_at = (i + offset) * 600 + (599 if offset > 0 else 0)
     index = SightingIndex.build([Sighting(rpi, seen_at, -60)])
@@ -96,14 +102,17 @@ def test_both_cores_give_the_same_matches(monkeypatch):
     people = [ExposureKey(os.urandom(16), DAY0 // 600 + 144 * d, 144, 2, ReportType.CONFIRMED_TEST) for d in range(5)]
     sightings = [s for d, k in enumerate(people) for s in contact_sightings(GAEN, k, DAY0 + d * 86400 + 36000, 10)]
     index = SightingIndex.build(sightings + background_sightings(10_000, DAY0, 14))
-    rows = [row(ExposureKey(os.urandom(16), DAY0 // 600 + 144 * (i % 14))) for i in range(3000)]
+    # 4,500 keys: more than CHUNK_KEYS slices of 256 for two workers, so the slice size is computed
+    rows = [row(ExposureKey(os.urandom(16), DAY0 // 600 + 144 * (i % 14))) for i in range(4500)]
     rows[100:100] = [row(k) for k in people[:2]]
-    rows[2500:2500] = [row(k) for k in people[2:]]
+    rows[2500:2500] = [row(k) for k in people[2:4]]
+    rows.append(row(people[4]))  # the last slice counts too (a slice bound past it would drop it)
     one = match_rows(rows, index, gaen_block, workers=1)
     two = match_rows(rows, index, gaen_block, workers=2)
+    default = match_rows(rows, index, gaen_block, workers=None)  # the pipeline's default: the CPU count
     assert len(one) == 50
     key = lambda m: (m.key[0], m.sighting.time)  # noqa: E731
-    assert sorted(one, key=key) == sorted(two, key=key)
+    assert sorted(one, key=key) == sorted(two, key=key) == sorted(default, key=key)
 
 
 def test_matching_streams_keys_chunk_by_chunk():

@@ -225,3 +225,44 @@ def test_two_commands_opening_a_plain_store_at_once_both_get_it_encrypted(tmp_pa
     assert [out.split()[0] for out, _ in results] == ["1", "1", "1"]
     assert outcomes.count("True") == 1  # encrypted once, by whichever came first
     assert not header.is_plaintext(path) and sorted(files_of(path)) == [path.name]
+
+
+def _plain_store(path: Path) -> bytes:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE t (x BLOB)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(os.urandom(200),) for _ in range(600)])  # > 64 KiB
+    conn.commit()
+    conn.close()
+    return path.read_bytes()
+
+
+def test_leftover_plain_copy_is_zeroed_before_it_is_unlinked(tmp_path):
+    """After the swap the plain copy is another file: every byte is
+    overwritten with zeros (an extra link shows what was on disk), and the
+    half-export's files are removed."""
+    store = tmp_path / "device.db"
+    store.write_bytes(b"encrypted store stand-in")
+    plain = encryption.plaintext_path(store)
+    size = len(_plain_store(plain))
+    witness = tmp_path / "witness"
+    os.link(plain, witness)
+    export = encryption.export_path(store)
+    leftovers = [export, Path(f"{export}-journal"), Path(f"{export}-wal"), Path(f"{export}-shm")]
+    for f in leftovers:
+        f.write_bytes(b"half")
+    encryption.wipe_leftovers(store)
+    assert not plain.exists() and not any(f.exists() for f in leftovers)
+    assert witness.read_bytes() == b"\0" * size
+    assert store.read_bytes() == b"encrypted store stand-in"
+
+
+def test_a_plain_copy_that_is_still_the_store_is_unlinked_not_zeroed(tmp_path):
+    """A crash between the hard link and the swap: the ``.plaintext`` name
+    is the store itself, which must keep every byte."""
+    store = tmp_path / "device.db"
+    before = _plain_store(store)
+    os.link(store, encryption.plaintext_path(store))
+    encryption.wipe_leftovers(store)
+    assert not encryption.plaintext_path(store).exists()
+    assert store.read_bytes() == before
+    assert sqlite3.connect(store).execute("SELECT COUNT(*) FROM t").fetchone()[0] == 600

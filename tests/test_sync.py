@@ -333,3 +333,34 @@ async def test_every_sync_purges_expired_contacts_even_with_nothing_new(store, c
         assert stats.batches_processed == 0
         assert list(store.sightings(until=cutoff)) == [], run.__name__
         assert store.sighting_count() == kept  # what is still inside the window stays
+
+
+async def test_a_clean_sync_keeps_the_index_tag_so_the_next_asks_only_if_it_changed(store, config, tmp_path):
+    """Nothing failed: the feed state keeps the index's entity tag, so the
+    next sync learns "unchanged" instead of reading the index again."""
+    from bluezone.sync import sync
+    from bluezone.transport import FeedState
+    from bluezone.transports.file import FileTransport
+
+    feed = tmp_path / "cdn" / "keys"
+    feed.mkdir(parents=True)
+    (feed / f"{DAY0}-{NOW}-1.zip").write_bytes(batch([person(1)]).payload)
+    (feed / "index.txt").write_text(f"{DAY0}-{NOW}-1.zip\n")
+    transport = FileTransport(tmp_path / "cdn")
+    stats = await sync(store, config, transport, now=NOW)
+    assert (stats.feeds_failed, stats.batches_failed, stats.errors) == (0, 0, [])
+    assert (stats.batches_downloaded, stats.batches_processed) == (1, 1)
+    state = FeedState.from_dict(store.get_sync_state("keys"))
+    assert state.etag is not None and state.seen == [f"{DAY0}-{NOW}-1.zip"]
+    assert await transport.fetch_index("keys", state.etag) is None
+
+
+def test_deliver_pending_returns_how_many_alerts_it_handed_over(store, config):
+    from bluezone.sync import deliver_pending
+
+    k = person(1)
+    meet(store, k, 1, 20)
+    stats = process_batches(store, config, [batch([k])], now=NOW, deliver=False)
+    assert (stats.batches_downloaded, stats.batches_processed, stats.alerts_new, stats.alerts_delivered) == (1, 1, 1, 0)
+    assert deliver_pending(store, config) == 1
+    assert deliver_pending(store, config) == 0  # delivered once

@@ -1,0 +1,104 @@
+"""Verification codes at their edges, over a real socket: how long each kind
+lives, which HMACs a certificate is refused for, and that an F0 code still
+goes all the way where F1 reports are switched off.
+
+Each case was left open by the flow tests (mutation testing changed the
+lifetime, the HMAC length check, the base64 strictness and the F1 gate, and
+they still passed)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import aiohttp
+import pytest
+
+from bluezone_authority.server.testing import NOW, start
+
+
+async def post(r, path, body, headers=None):
+    async with aiohttp.ClientSession() as s:
+        async with s.post(f"{r.url}{path}", data=json.dumps(body).encode(),
+                          headers={"Content-Type": "application/json", **(headers or {})}) as resp:
+            return resp.status, await resp.json(content_type=None)
+
+
+@pytest.fixture
+async def running(tmp_path):
+    r = await start(tmp_path)
+    yield r
+    await r.http.close()
+
+
+async def test_a_short_code_lives_fifteen_minutes_and_a_long_one_a_day(running):
+    r = running
+    status, short = await post(r, "/v1/authority/codes", {"tier": "F0", "kind": "short"}, r.auth)
+    assert status in (200, 201) and short["expiresAt"] == NOW + 15 * 60
+    status, long = await post(r, "/v1/authority/codes", {"tier": "F0", "kind": "long"}, r.auth)
+    assert status in (200, 201) and long["expiresAt"] == NOW + 24 * 3600
+    r.clock.t = NOW + 15 * 60 - 1  # the short code's last second
+    status, data = await post(r, "/v1/verify", {"code": short["code"]})
+    assert status == 200 and data["token"].startswith("bzt_")
+    assert data["expiresAt"] == r.clock.t + 24 * 3600  # a token lives a day
+    status, cert = await post(r, "/v1/certificate", {"token": data["token"],
+                                                     "ekeyhmac": base64.b64encode(b"\1" * 32).decode()})
+    assert status == 200 and cert["expiresAt"] == r.clock.t + 15 * 60  # a certificate 15 minutes
+    r.clock.t = NOW + 23 * 3600  # long past a short code's life, inside a long one's
+    status, data = await post(r, "/v1/verify", {"code": long["code"]})
+    assert status == 200 and data["token"].startswith("bzt_")
+
+
+@pytest.mark.parametrize("mac", [
+    base64.b64encode(b"\1" * 33).decode(),  # one byte too long
+    base64.b64encode(b"\1" * 64).decode(),  # a SHA-512 HMAC
+    "!!" + base64.b64encode(b"\1" * 32).decode(),  # 32 bytes behind characters base64 does not have
+], ids=["33-bytes", "64-bytes", "not-base64"])
+async def test_a_certificate_needs_the_base64_of_exactly_32_bytes(running, mac):
+    r = running
+    issued = r.server.issue_code({"tier": "F0"})
+    token = r.server.verify({"code": issued["code"]})["token"]
+    before = r.server.db.fingerprint()
+    status, data = await post(r, "/v1/certificate", {"token": token, "ekeyhmac": mac})
+    assert (status, data["error"]["code"]) == (400, "invalid_hmac")
+    assert r.server.db.fingerprint() == before
+    good = base64.b64encode(b"\1" * 32).decode()
+    assert (await post(r, "/v1/certificate", {"token": token, "ekeyhmac": good}))[0] == 200  # the control
+
+
+async def test_an_f0_code_is_redeemed_and_certified_where_f1_reports_are_off(tmp_path):
+    r = await start(tmp_path, recursive_reports=False)
+    try:
+        status, issued = await post(r, "/v1/authority/codes", {"tier": "F0"}, r.auth)
+        assert status in (200, 201)
+        status, data = await post(r, "/v1/verify", {"code": issued["code"]})
+        assert status == 200, data
+        mac = base64.b64encode(b"\1" * 32).decode()
+        status, cert = await post(r, "/v1/certificate", {"token": data["token"], "ekeyhmac": mac})
+        assert status == 200 and cert["certificate"], cert
+    finally:
+        await r.http.close()
+
+
+def test_short_codes_are_drawn_from_all_eight_digit_numbers():
+    """1,000 draws: the chance that none is at or above 9**8 (43 % of the
+    range) is 0.43**1000, so a narrowed range (or a constant code) fails."""
+    from bluezone_authority.server.codes import new_code
+
+    drawn = [new_code("short") for _ in range(1000)]
+    assert all(len(c) == 8 and c.isdigit() for c in drawn)
+    assert len(set(drawn)) > 990 and max(int(c) for c in drawn) >= 9 ** 8
+
+
+async def test_an_onset_today_is_accepted_and_a_date_that_does_not_exist_refused(running):
+    import datetime as dt
+
+    r = running
+    today = dt.datetime.fromtimestamp(NOW, dt.timezone.utc).date().isoformat()
+    status, data = await post(r, "/v1/authority/codes", {"tier": "F0", "symptomOnsetDate": today}, r.auth)
+    assert status in (200, 201), data
+    before = r.server.db.fingerprint()
+    for bad in ("2023-02-30", "2023-13-01"):
+        status, data = await post(r, "/v1/authority/codes", {"tier": "F0", "symptomOnsetDate": bad}, r.auth)
+        assert (status, data["error"]["code"]) == (400, "invalid_date")
+    assert r.server.db.fingerprint() == before
