@@ -13,7 +13,6 @@ province servers' databases:
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
 import sqlite3
@@ -288,3 +287,25 @@ def test_encoding_matches_the_vector_in_the_docs():
     assert back.origin == "48" and [k.key.key_data for k in back.keys] == [bytes(range(16)), bytes(range(16, 32))]
     assert back.keys[0].key.days_since_onset_of_symptoms == -3 and back.keys[1].relevant_to == ("64",)
     assert back.keys[1].relevant_for("64") and not back.keys[1].relevant_for("01") and back.keys[0].relevant_for("01")
+
+
+async def test_a_signed_batch_with_absurd_key_dates_or_onset_imports_only_the_sane_keys(fed):
+    """A province's own signature does not make its keys sane: the importer applies
+    the same window as a phone upload (not older than the key age limit, not in the
+    future) and GAEN's days-since-onset range, key by key; the sane keys still come in."""
+    import base64
+    dn, gl = fed.provinces[DN], fed.provinces[GL]
+    await fed.start()
+    day = NOW // 86400 * 144 - 3 * 144
+
+    def key(start: int, dsos: int | None = 1) -> encoding.FederatedKey:
+        return encoding.FederatedKey(ExposureKey(secrets.token_bytes(16), start, 144, 4,
+                                                 ReportType.CONFIRMED_TEST, dsos))
+    good = key(day)
+    absurd = [key(0), key(2**32 - 1), key(day + 10 * 144), key(day - 400 * 144), key(day, dsos=100)]
+    data = encoding.encode(DN, [good, *absurd])
+    fed.gateway.upload(DN, "absurd-1", base64.b64encode(encoding.sign(data, dn.keys.export_key)).decode(), data)
+
+    result = await run_round(gl, fed.settings(GL, DN))
+    assert [(r.origin, r.result, r.keys, r.new_keys) for r in result.imported] == [(DN, "imported", 6, 1)]
+    assert {r[0] for r in gl.db.all("SELECT key_data FROM exposure_keys")} == {good.key.key_data}

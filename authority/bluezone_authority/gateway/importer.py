@@ -6,7 +6,8 @@ the origin province's public signing key from this province's own
 breaks the signature), and its origin inside the signed bytes must be the
 one the gateway announced. A refused batch is recorded (``fed_imports``
 with its reason, a log line, the status counter) and none of its keys is
-used. Accepted keys keep their report type, transmission risk and days
+used. Keys whose dates or onset a phone upload could not carry are dropped
+one by one. Accepted keys keep their report type, transmission risk and days
 since onset, are published with this province's next export (phones keep
 one feed) and are never stored twice (the key bytes are the table's key).
 """
@@ -19,12 +20,26 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bluezone.models import ReportType
+from bluezone.models import INTERVAL_SECONDS, INTERVALS_PER_DAY, ReportType, day_start_interval
 
+from ..server.publish import MAX_AGE_DAYS
 from . import encoding
 from .client import Downloaded
 
 log = logging.getLogger("bluezone.federation")
+#: GAEN's range for days since onset of symptoms.
+MAX_DSOS = 14
+
+
+def sane(f: encoding.FederatedKey, now: int) -> bool:
+    """Whether a key passes the rules a phone upload must pass here: the origin's
+    signature proves who sent a key, not that its dates make sense (a key starting
+    in the year 2106 or in 1970 would sit in every export and every phone)."""
+    k = f.key
+    oldest = day_start_interval(now) - MAX_AGE_DAYS * INTERVALS_PER_DAY
+    dsos = k.days_since_onset_of_symptoms
+    return (oldest <= k.rolling_start_interval_number <= now // INTERVAL_SECONDS
+            and (dsos is None or -MAX_DSOS <= dsos <= MAX_DSOS))
 
 
 @dataclass(frozen=True)
@@ -63,7 +78,8 @@ def import_batch(conn: sqlite3.Connection, date: str, batch: Downloaded, *, own_
         return _record(conn, date, ImportResult(batch.tag, batch.origin, "origin_mismatch"), now)
     rows = [(f.key.key_data, f.key.rolling_start_interval_number, f.key.rolling_period, f.key.transmission_risk_level,
              int(f.key.report_type), f.key.days_since_onset_of_symptoms, now // 3600 * 3600, now, decoded.origin)
-            for f in decoded.keys if f.relevant_for(own_origin) and f.key.report_type != ReportType.REVOKED]
+            for f in decoded.keys
+            if f.relevant_for(own_origin) and f.key.report_type != ReportType.REVOKED and sane(f, now)]
     before = conn.total_changes
     conn.executemany("INSERT OR IGNORE INTO exposure_keys (key_data, rolling_start, rolling_period,"
                      " transmission_risk, report_type, dsos, created_at, available_at, origin)"
