@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import os
 import re
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -713,15 +714,36 @@ def _language_problems(data: dict[str, Any], text: str) -> list[Problem]:
                     _find_line(text, "deployment", "languages"))]
 
 
+#: A deployment file is a page of settings; anything far larger is a mistake or an attack.
+MAX_CONFIG_BYTES = 1024 * 1024
+
+
+def _read_config_text(path: Path) -> str:
+    """The file's text, refusing what is not a regular file (a FIFO would block
+    forever, /dev/zero never ends) and what is larger than ``MAX_CONFIG_BYTES``."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(str(_("cannot read: not a regular file")))
+        raw = f.read(MAX_CONFIG_BYTES + 1)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ValueError(str(_("cannot read: larger than {max} bytes", max=MAX_CONFIG_BYTES)))
+    return raw.decode("utf-8")
+
+
 def load_config(path: str | Path, check_schedule: bool = True) -> Config:
     """Read, validate and return a deployment; raise :class:`ConfigError` listing every problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_config_text(path)
     except OSError as e:
         raise ConfigError(str(path), [Problem("file", str(_("cannot read: {reason}", reason=e.strerror)))]) from None
+    except ValueError as e:
+        raise ConfigError(str(path), [Problem("file", str(e))]) from None
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(str(path), [Problem("TOML", str(_("not valid TOML: nested too deeply")))]) from None
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"line (\d+)", str(e))
         raise ConfigError(str(path), [Problem("TOML", str(_("not valid TOML: {detail}", detail=e)),
