@@ -119,3 +119,17 @@ def test_the_examples_are_one_consistent_deployment_with_public_halves_only():
         examples / "gia-lai" / "venue-authority.pub").read_text().strip()
     for path in examples.rglob("*"):
         assert path.name not in SECRETS and "PRIVATE KEY" not in (path.read_text() if path.is_file() else ""), path
+
+
+def test_a_province_name_with_a_line_break_is_refused_before_any_file_is_written(tmp_path):
+    """A newline and a quote in --province once broke province.toml (invalid TOML)
+    after the key files were already written."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    folder = tmp_path / "d"
+    out = subprocess.run([str(Path(sys.executable).with_name("bluezone")), "authority", "init", "--province",
+                          'x"\ny', str(folder)], capture_output=True, text=True, timeout=120,
+                         env={"LANGUAGE": "en", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "--province must be one line" in out.stderr and not folder.exists()
