@@ -132,3 +132,17 @@ def test_poster_url_is_written_for_the_phones_and_must_be_https(tmp_path):
     assert made.returncode == 0, made.stderr
     phones = tomllib.loads((tmp_path / "b" / "province.toml").read_text())
     assert phones["qr_checkin"]["url_base"] == "https://qr.gialai.example/checkin"
+
+
+def test_a_province_name_with_a_line_break_is_refused_before_any_file_is_written(tmp_path):
+    """A newline and a quote in --province once broke province.toml (invalid TOML)
+    after the key files were already written."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    folder = tmp_path / "d"
+    out = subprocess.run([str(Path(sys.executable).with_name("bluezone")), "authority", "init", "--province",
+                          'x"\ny', str(folder)], capture_output=True, text=True, timeout=120,
+                         env={"LANGUAGE": "en", "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "--province must be one line" in out.stderr and not folder.exists()

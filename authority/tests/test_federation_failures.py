@@ -308,3 +308,23 @@ async def test_a_signed_batch_with_keys_out_of_the_window_imports_only_the_sane_
     result = await run_round(gl, fed.settings(GL, DN))
     assert [(r.origin, r.result, r.new_keys) for r in result.imported] == [(DN, "imported", 1)]
     assert {r[0] for r in gl.db.all("SELECT key_data FROM exposure_keys")} == {keys["sane"]}
+async def test_a_signed_batch_with_absurd_key_dates_or_onset_imports_only_the_sane_keys(fed):
+    """A province's own signature does not make its keys sane: the importer applies
+    the same window as a phone upload (not older than the key age limit, not in the
+    future) and GAEN's days-since-onset range, key by key; the sane keys still come in."""
+    import base64
+    dn, gl = fed.provinces[DN], fed.provinces[GL]
+    await fed.start()
+    day = NOW // 86400 * 144 - 3 * 144
+
+    def key(start: int, dsos: int | None = 1) -> encoding.FederatedKey:
+        return encoding.FederatedKey(ExposureKey(secrets.token_bytes(16), start, 144, 4,
+                                                 ReportType.CONFIRMED_TEST, dsos))
+    good = key(day)
+    absurd = [key(0), key(2**32 - 1), key(day + 10 * 144), key(day - 400 * 144), key(day, dsos=100)]
+    data = encoding.encode(DN, [good, *absurd])
+    fed.gateway.upload(DN, "absurd-1", base64.b64encode(encoding.sign(data, dn.keys.export_key)).decode(), data)
+
+    result = await run_round(gl, fed.settings(GL, DN))
+    assert [(r.origin, r.result, r.keys, r.new_keys) for r in result.imported] == [(DN, "imported", 6, 1)]
+    assert {r[0] for r in gl.db.all("SELECT key_data FROM exposure_keys")} == {good.key.key_data}

@@ -8,6 +8,7 @@ or builds its files by hand.
 from __future__ import annotations
 
 import sys
+import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -43,6 +44,9 @@ def add_init_commands(authority: click.Group) -> None:
         from ..scaffold import Deployment, ScaffoldError, scaffold
 
         password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+        if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in province):
+            # checked before any file is written: a line break would end up in the TOML files
+            fail(_("--province must be one line of printable text"))
         try:
             if poster_url is not None and urlsplit(poster_url).scheme != "https":
                 raise ScaffoldError(_("--poster-url must be an https:// address (phones open it from paper)"))

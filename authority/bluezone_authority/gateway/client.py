@@ -10,7 +10,13 @@ from typing import Any
 import aiohttp
 
 from . import certs
+from .app import TAG
+from .encoding import PROVINCE
 from .province import FederationSettings
+
+#: The largest batch the importer reads (the gateway's own upload limit by default):
+#: a hostile gateway must not make a province read an endless body.
+MAX_BATCH_BYTES = 64 * 1024 * 1024
 
 
 class GatewayError(Exception):
@@ -31,7 +37,9 @@ class Downloaded:
 
 
 class GatewayClient:
-    def __init__(self, settings: FederationSettings, timeout: float = 60.0):
+    def __init__(self, settings: FederationSettings, timeout: float = 60.0,
+                 max_batch_bytes: int = MAX_BATCH_BYTES):
+        self.max_batch_bytes = max_batch_bytes
         self.url = settings.gateway_url.rstrip("/")
         self.ssl = certs.client_context(settings.ca, settings.client_cert, settings.client_key)
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout))
@@ -46,6 +54,18 @@ class GatewayClient:
             return GatewayError(str(err["code"]), str(err["message"]), resp.status)
         except (ValueError, KeyError, TypeError, aiohttp.ClientError):
             return GatewayError("http_error", f"HTTP {resp.status}", resp.status)
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        """The body, refused as soon as it passes ``max_batch_bytes`` (announced or not)."""
+        too_large = GatewayError("answer_too_large", f"the gateway sent more than {self.max_batch_bytes} bytes")
+        if (resp.content_length or 0) > self.max_batch_bytes:
+            raise too_large
+        body = bytearray()
+        async for chunk in resp.content.iter_chunked(65536):
+            body += chunk
+            if len(body) > self.max_batch_bytes:
+                raise too_large
+        return bytes(body)
 
     async def upload(self, tag: str, data: bytes, signature: bytes) -> bool:
         """True when stored now, False when the gateway already had these bytes under this tag."""
@@ -74,8 +94,10 @@ class GatewayClient:
                         signature = base64.b64decode(h.get("batchSignature", ""), validate=True)
                     except (binascii.Error, ValueError):
                         signature = b""
-                    return Downloaded(h.get("batchTag", ""), h.get("origin", ""), signature, await resp.read(),
-                                      h.get("nextBatchTag"))
+                    tag, origin, next_tag = h.get("batchTag", ""), h.get("origin", ""), h.get("nextBatchTag")
+                    if not TAG.match(tag) or not PROVINCE.match(origin) or (next_tag and not TAG.match(next_tag)):
+                        raise GatewayError("malformed_answer", "the gateway sent a malformed batchTag or origin")
+                    return Downloaded(tag, origin, signature, await self._read(resp), next_tag)
                 err = await self._error(resp)
         except (aiohttp.ClientError, OSError, TimeoutError) as e:
             raise GatewayError("unreachable", str(e) or type(e).__name__) from None

@@ -57,12 +57,16 @@ async def run_round(server: Any, settings: FederationSettings, client: GatewayCl
             out.sent.append(p.tag)
         keys = settings.public_keys()
         for date in import_dates(now):
-            last = db.one("SELECT tag FROM fed_imports WHERE date = ? ORDER BY at DESC, tag DESC LIMIT 1", (date,))
+            last = db.one("SELECT tag FROM fed_imports WHERE date = ? ORDER BY seq DESC LIMIT 1", (date,))
             after = last[0] if last else None
+            seen = {after}
             while True:
                 batch = await client.download(date, after)
                 if batch is None:
                     break
+                if batch.tag in seen:  # a gateway that answers in a circle would keep this round forever
+                    raise GatewayError("repeated_batch", f"the gateway sent batch {batch.tag} again")
+                seen.add(batch.tag)
                 with db.transaction() as conn:
                     out.imported.append(importer.import_batch(conn, date, batch, own_origin=settings.origin,
                                                               import_from=settings.import_from, public_keys=keys,

@@ -6,7 +6,8 @@ the origin province's public signing key from this province's own
 breaks the signature), and its origin inside the signed bytes must be the
 one the gateway announced. A refused batch is recorded (``fed_imports``
 with its reason, a log line, the status counter) and none of its keys is
-used. Accepted keys keep their report type, transmission risk and days
+used. Keys whose dates or onset a phone upload could not carry are dropped
+one by one. Accepted keys keep their report type, transmission risk and days
 since onset, are published with this province's next export (phones keep
 one feed) and are never stored twice (the key bytes are the table's key).
 """
@@ -19,21 +20,26 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from bluezone.models import ReportType
+from bluezone.models import INTERVAL_SECONDS, INTERVALS_PER_DAY, ReportType, day_start_interval
 
+from ..server.publish import MAX_AGE_DAYS
 from . import encoding
 from .client import Downloaded
 
 log = logging.getLogger("bluezone.federation")
-#: Keys older than this many days (or starting after today) are dropped on import: the origin's
-#: signature says who sent a key, not that its dates are sane, and phones match 14 days back.
-KEY_WINDOW_DAYS = 14
+#: GAEN's range for days since onset of symptoms.
+MAX_DSOS = 14
 
 
-def in_window(rolling_start: int, now: int) -> bool:
-    """Whether a key's rolling start lies in the last ``KEY_WINDOW_DAYS`` days and not after today."""
-    today = now // 600 // 144 * 144
-    return today - KEY_WINDOW_DAYS * 144 <= rolling_start <= today
+def sane(f: encoding.FederatedKey, now: int) -> bool:
+    """Whether a key passes the rules a phone upload must pass here: the origin's
+    signature proves who sent a key, not that its dates make sense (a key starting
+    in the year 2106 or in 1970 would sit in every export and every phone)."""
+    k = f.key
+    oldest = day_start_interval(now) - MAX_AGE_DAYS * INTERVALS_PER_DAY
+    dsos = k.days_since_onset_of_symptoms
+    return (oldest <= k.rolling_start_interval_number <= now // INTERVAL_SECONDS
+            and (dsos is None or -MAX_DSOS <= dsos <= MAX_DSOS))
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,10 @@ class ImportResult:
 
 
 def _record(conn: sqlite3.Connection, date: str, r: ImportResult, now: int) -> ImportResult:
-    conn.execute("INSERT OR REPLACE INTO fed_imports (tag, date, origin, key_count, imported_keys, result, at)"
-                 " VALUES (?,?,?,?,?,?,?)", (r.tag, date, r.origin, r.keys, r.new_keys, r.result, now))
+    # seq orders the imports: the next round asks the gateway for what follows the last one
+    (seq,) = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM fed_imports").fetchone()
+    conn.execute("INSERT OR REPLACE INTO fed_imports (tag, date, origin, key_count, imported_keys, result, at, seq)"
+                 " VALUES (?,?,?,?,?,?,?,?)", (r.tag, date, r.origin, r.keys, r.new_keys, r.result, now, seq))
     if r.result not in ("imported", "skipped"):
         log.warning("federation: batch %s from %s refused: %s", r.tag, r.origin, r.result)
     return r
@@ -72,8 +80,8 @@ def import_batch(conn: sqlite3.Connection, date: str, batch: Downloaded, *, own_
         return _record(conn, date, ImportResult(batch.tag, batch.origin, "origin_mismatch"), now)
     rows = [(f.key.key_data, f.key.rolling_start_interval_number, f.key.rolling_period, f.key.transmission_risk_level,
              int(f.key.report_type), f.key.days_since_onset_of_symptoms, now // 3600 * 3600, now, decoded.origin)
-            for f in decoded.keys if f.relevant_for(own_origin) and f.key.report_type != ReportType.REVOKED
-            and in_window(f.key.rolling_start_interval_number, now)]
+            for f in decoded.keys
+            if f.relevant_for(own_origin) and f.key.report_type != ReportType.REVOKED and sane(f, now)]
     before = conn.total_changes
     conn.executemany("INSERT OR IGNORE INTO exposure_keys (key_data, rolling_start, rolling_period,"
                      " transmission_risk, report_type, dsos, created_at, available_at, origin)"

@@ -120,7 +120,8 @@ def _federation(conn: Any) -> None:
         created_at INTEGER NOT NULL, sent_at INTEGER)""")
     conn.execute("""CREATE TABLE IF NOT EXISTS fed_imports (
         tag TEXT PRIMARY KEY, date TEXT NOT NULL, origin TEXT NOT NULL, key_count INTEGER NOT NULL,
-        imported_keys INTEGER NOT NULL, result TEXT NOT NULL, at INTEGER NOT NULL)""")
+        imported_keys INTEGER NOT NULL, result TEXT NOT NULL, at INTEGER NOT NULL,
+        seq INTEGER NOT NULL)""")  # the order of imports (several share one second under one clock)
     conn.execute("CREATE INDEX IF NOT EXISTS fed_imports_by_date ON fed_imports(date, at)")
 
 
