@@ -139,9 +139,13 @@ async def test_trace_real_radio_carries_an_advertisement_through_bluez_into_the_
     assert "Traceback" not in err.decode()
 
     members = [c.member for c in fake_bluez.calls]
-    assert members == ["RegisterAdvertisement", "SetDiscoveryFilter", "StartDiscovery", "StopDiscovery",
-                       "SetDiscoveryFilter", "UnregisterAdvertisement"], members
-    assert FD6F in fake_bluez.calls[1].options["UUIDs"] and fake_bluez.calls[4].options == {}
+    # the advertiser and the scanner start side by side: their calls interleave in either order,
+    # but each keeps its own order, and the advertisement is withdrawn last
+    scan = [c for c in fake_bluez.calls if "Advertisement" not in c.member]
+    assert [c.member for c in scan] == ["SetDiscoveryFilter", "StartDiscovery", "StopDiscovery",
+                                        "SetDiscoveryFilter"], members
+    assert members.count("RegisterAdvertisement") == 1 and members[-1] == "UnregisterAdvertisement", members
+    assert FD6F in scan[0].options["UUIDs"] and scan[3].options == {}
     assert fake_bluez.registered == {}
     assert list(fake_bluez.devices) == ["/org/bluez/hci0/dev_5A_11_22_33_44_55"]  # the filter kept the other out
 
