@@ -15,9 +15,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from bluezone.store.engine import immediate_transaction
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS provinces (
@@ -58,16 +59,8 @@ class GatewayStore:
             for stmt in SCHEMA:
                 c.execute(stmt)
 
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
-            self.conn.execute("COMMIT")
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        return immediate_transaction(self.conn)
 
     def close(self) -> None:
         self.conn.close()
