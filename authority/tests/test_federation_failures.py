@@ -118,10 +118,12 @@ async def test_gateway_down_the_province_queues_and_retries_nothing_lost_or_twic
     down = await run_round(dn, settings)  # nothing listens on the gateway's port yet
     assert down.error == "unreachable" and len(down.batched) == 1 and down.sent == []
     assert status(dn)["outboxPending"] == 1
+    assert status(dn)["lastRound"] == {"at": NOW, "error": "unreachable"}  # staff see why (API, portal)
 
     await fed.start()
     up = await run_round(dn, settings)
     assert up.error is None and up.batched == [] and up.sent == down.batched
+    assert status(dn)["lastRound"] == {"at": NOW, "error": None}
     assert fed.gateway.store.count() == 1 and stored_keys(fed.gateway) == set(keys)
 
     # the gateway stored the batch but its answer was lost: the resend is recognised, not stored twice
