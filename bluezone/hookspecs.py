@@ -31,9 +31,11 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover - import cycle guard for type hints only
+    from pathlib import Path
+
     import click
 
-    from .config import Config
+    from .config import Config, Problem
     from .contracts import Form, ProximitySource, SubmitterFactory, TransportFactory
     from .feed import Feed
     from .i18n import MessageCatalogue
@@ -74,6 +76,21 @@ def bluezone_config_schema() -> dict[str, Any]:
     A value may instead be a settings class made with
     :func:`bluezone.settings.section_settings` (it carries its schema); the
     section is then also available typed, as ``config.typed(TheClass)``.
+    """
+
+
+@hookspec
+@kind("sync", "the file is checked before any event loop runs")
+def bluezone_config_files() -> "dict[str, Callable[[Path], list[Problem]]]":
+    """Claim another kind of TOML file than a deployment, by its top-level section.
+
+    Return ``{section_name: check}``: ``bluezone config check FILE`` gives a
+    file that has no ``[deployment]`` but has this section to ``check(path)``,
+    which returns every problem it finds (:class:`bluezone.ConfigProblem`,
+    each with its line, :func:`bluezone.find_config_line` finds it; an empty list: the file is fine), and prints them as
+    it prints a deployment's. The authority's gateway file (``[gateway]``)
+    is checked this way, so an operator has one command for every file.
+    Sync only.
     """
 
 

@@ -118,10 +118,12 @@ async def test_gateway_down_the_province_queues_and_retries_nothing_lost_or_twic
     down = await run_round(dn, settings)  # nothing listens on the gateway's port yet
     assert down.error == "unreachable" and len(down.batched) == 1 and down.sent == []
     assert status(dn)["outboxPending"] == 1
+    assert status(dn)["lastRound"] == {"at": NOW, "error": "unreachable"}  # staff see why (API, portal)
 
     await fed.start()
     up = await run_round(dn, settings)
     assert up.error is None and up.batched == [] and up.sent == down.batched
+    assert status(dn)["lastRound"] == {"at": NOW, "error": None}
     assert fed.gateway.store.count() == 1 and stored_keys(fed.gateway) == set(keys)
 
     # the gateway stored the batch but its answer was lost: the resend is recognised, not stored twice
@@ -328,3 +330,38 @@ async def test_a_signed_batch_with_absurd_key_dates_or_onset_imports_only_the_sa
     result = await run_round(gl, fed.settings(GL, DN))
     assert [(r.origin, r.result, r.keys, r.new_keys) for r in result.imported] == [(DN, "imported", 6, 1)]
     assert {r[0] for r in gl.db.all("SELECT key_data FROM exposure_keys")} == {good.key.key_data}
+
+
+async def test_a_province_without_f2_imports_no_recursive_keys_and_counts_them(fed):
+    """A province with ``[server] recursive_reports`` off publishes no F1 (RECURSIVE) keys, so its
+    phones are never warned as F2. Keys imported from another province go into its own export, so
+    it must not take F1 keys from there either. One real batch signed by Đà Nẵng holds both kinds:
+    the confirmed keys come in; the F1 keys are left out and counted in the import's result, in
+    fed_imports and in the status. A province with F2 on takes the same batch whole."""
+    dn = fed.provinces[DN]
+    await fed.start()
+    confirmed = add_keys(dn, 2)
+    f1 = add_keys(dn, 3, report_type=ReportType.RECURSIVE)
+    await run_round(dn, fed.settings(DN, GL, include_recursive=True))
+    assert stored_keys(fed.gateway) == set(confirmed) | set(f1) and fed.gateway.store.count() == 1
+
+    no_f2 = AuthorityServer(settings_for(fed.tmp / "p64-no-f2", recursive_reports=False), clock=fed.clock)
+    try:
+        result = await run_round(no_f2, fed.settings(GL, DN))
+        assert [(r.result, r.keys, r.new_keys, r.skipped_recursive) for r in result.imported] == [
+            ("imported", 5, 2, 3)]
+        assert result.as_json()["imports"][0]["skippedRecursive"] == 3
+        assert {r[0] for r in no_f2.db.all("SELECT key_data FROM exposure_keys")} == set(confirmed)
+        assert [tuple(r) for r in no_f2.db.all("SELECT key_count, imported_keys, result FROM fed_imports")] == [
+            (5, 2, "imported skipped_recursive=3")]
+        s = status(no_f2)
+        assert (s["batchesImported"], s["keysImported"], s["keysSkippedRecursive"], s["batchesRefused"]) == (1, 2, 3, 0)
+        assert s["origins"] == [{"origin": DN, "batchesImported": 1, "keysImported": 2, "keysSkippedRecursive": 3,
+                                 "batchesRefused": 0}]
+        assert s["lastRound"]["error"] is None
+    finally:
+        no_f2.close()
+
+    with_f2 = await run_round(fed.provinces[GL], fed.settings(GL, DN))
+    assert [(r.new_keys, r.skipped_recursive) for r in with_f2.imported] == [(5, 0)]
+    assert status(fed.provinces[GL])["keysSkippedRecursive"] == 0

@@ -2,7 +2,8 @@
 
 The gateway is its own deployment (the operator's, not a province's), so it
 reads a small file of its own rather than a province's deployment TOML.
-Paths are relative to the file.
+Paths are relative to the file. What the file may hold, and every check made
+on it before it is used, is in :mod:`.config_check`.
 """
 
 from __future__ import annotations
@@ -10,10 +11,6 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-KEYS = {"host": str, "port": int, "database": str, "ca": str, "cert": str, "key": str,
-        "retention_days": int, "max_body_bytes": int}
 
 
 class GatewayConfigError(ValueError):
@@ -34,22 +31,17 @@ class GatewaySettings:
 
     @classmethod
     def load(cls, path: Path) -> "GatewaySettings":
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-            raise GatewayConfigError(f"{path}: {e}") from None
-        section: Any = data.get("gateway")
-        if not isinstance(section, dict):
-            raise GatewayConfigError(f"{path}: no [gateway] section")
-        for name, value in section.items():
-            kind = KEYS.get(name)
-            if kind is None:
-                raise GatewayConfigError(f"{path}: [gateway] has no setting {name!r}")
-            if not isinstance(value, kind) or isinstance(value, bool):
-                raise GatewayConfigError(f"{path}: [gateway] {name} must be {kind.__name__}")
-        for name in ("ca", "cert", "key"):
-            if name not in section:
-                raise GatewayConfigError(f"{path}: [gateway] {name} is required (a PEM file)")
+        """The settings of the file at ``path``; :class:`GatewayConfigError` (one line:
+        the first problem, the count, and the command that lists them all) when
+        :func:`.config_check.problems` finds any."""
+        from bluezone.cli.common import problems_line
+
+        from .config_check import problems
+
+        found = problems(path)
+        if found:
+            raise GatewayConfigError(str(problems_line(found, str(path))))
+        section = tomllib.loads(path.read_text(encoding="utf-8"))["gateway"]
         base = path.parent
         paths = {n: base / section[n] for n in ("ca", "cert", "key")}
         return cls(database=base / section.get("database", "gateway.db"), host=section.get("host", cls.host),
