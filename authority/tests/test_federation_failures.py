@@ -1,6 +1,7 @@
 """Federation failures, each against a real gateway (aiohttp over mutual TLS on
-loopback, real X.509 from the operator's CA, its own SQLite file) and real
-province servers' databases:
+loopback, real X.509 from the operator's CA, its own database: a SQLite file
+or a PostgreSQL database, ``gateway_database``) and real province servers'
+databases:
 
 * the gateway down: the province queues, retries, nothing lost, nothing twice
   (also when the gateway's answer is lost after it stored the batch);
@@ -17,7 +18,6 @@ import asyncio
 import base64
 import logging
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,11 +72,11 @@ class Fed:
 
 
 @pytest.fixture
-async def fed(tmp_path):
+async def fed(tmp_path, gateway_database):
     certs.init_ca(tmp_path / "ca")
     certs.issue(tmp_path / "ca", "gateway", tmp_path / "gateway", server_hosts=["127.0.0.1"])
     clock = Clock(NOW)
-    gw = Gateway(GatewaySettings(database=tmp_path / "gateway.db", ca=tmp_path / "ca" / "ca.pem",
+    gw = Gateway(GatewaySettings(database=gateway_database, ca=tmp_path / "ca" / "ca.pem",
                                  cert=tmp_path / "gateway.pem", key=tmp_path / "gateway.key"), clock=clock)
     provinces = {}
     for code in (DN, GL):
@@ -107,7 +107,7 @@ def add_keys(server: AuthorityServer, n: int, *, share: bool = True,
 
 
 def stored_keys(gw: Gateway) -> set[bytes]:
-    return {k.key.key_data for (data,) in gw.store.conn.execute("SELECT data FROM batches")
+    return {k.key.key_data for (data,) in gw.store.db.all("SELECT data FROM batches")
             for k in encoding.decode(data).keys}
 
 
@@ -213,12 +213,11 @@ async def test_a_gateway_that_alters_a_key_is_detected_by_the_importer(fed, capl
     sent = add_keys(dn, 3)
     await run_round(dn, fed.settings(DN, GL))
     # the gateway's operator (or an attacker there) changes one key's transmission risk
-    tag, data = fed.gateway.store.conn.execute("SELECT tag, data FROM batches").fetchone()
+    tag, data = fed.gateway.store.db.one("SELECT tag, data FROM batches")
     altered = bytearray(data)
     altered[7 + 1 + len(DN) + 4 + 16 + 6] ^= 0x01
     encoding.decode(bytes(altered))  # still well formed: only the signature can tell
-    with sqlite3.connect(fed.gateway.settings.database) as c:
-        c.execute("UPDATE batches SET data = ? WHERE tag = ?", (bytes(altered), tag))
+    fed.gateway.store.db.execute("UPDATE batches SET data = ? WHERE tag = ?", (bytes(altered), tag))
 
     with caplog.at_level(logging.WARNING, logger="bluezone.federation"):
         result = await run_round(gl, fed.settings(GL, DN))

@@ -92,6 +92,7 @@ def register(cli: click.Group, authority: click.Group) -> None:
 
         from ..gateway import encoding
         from ..gateway.store import GatewayStore
+        from ..server.database import DatabaseError
 
         if not encoding.PROVINCE.match(code):
             fail(_("a province code is 1-16 of A-Z, a-z, 0-9 and '-'"))
@@ -102,7 +103,10 @@ def register(cli: click.Group, authority: click.Group) -> None:
             fail(_("{path} is not a PEM public key", path=signing_key))
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
             fail(_("{path} is not a P-256 public key", path=signing_key))
-        store = GatewayStore(_settings(config_path).database)
+        try:  # a file path (SQLite) or a postgresql:// URL; one line when it cannot be opened
+            store = GatewayStore(_settings(config_path).database)
+        except DatabaseError as e:
+            fail(e.args[0])
         try:
             store.add_province(code, pem, int(time.time()))
         finally:
