@@ -26,7 +26,7 @@ from aiohttp import web
 
 from bluezone.models import ExposureKey, ReportType
 from bluezone_authority.gateway import certs, encoding
-from bluezone_authority.gateway.app import Gateway, create_app
+from bluezone_authority.gateway.app import Gateway, create_app, utc_date
 from bluezone_authority.gateway.client import GatewayClient, GatewayError
 from bluezone_authority.gateway.federation import run_round, status
 from bluezone_authority.gateway.province import FederationSettings
@@ -327,3 +327,88 @@ async def test_a_signed_batch_with_absurd_key_dates_or_onset_imports_only_the_sa
     result = await run_round(gl, fed.settings(GL, DN))
     assert [(r.origin, r.result, r.keys, r.new_keys) for r in result.imported] == [(DN, "imported", 6, 1)]
     assert {r[0] for r in gl.db.all("SELECT key_data FROM exposure_keys")} == {good.key.key_data}
+
+
+def signed(origin: str, keys: list[bytes], signing_key) -> tuple[bytes, bytes]:
+    """A canonical batch of ``keys`` (published three days ago) and its signature."""
+    day = NOW // 86400 * 144 - 3 * 144
+    data = encoding.encode(origin, [encoding.FederatedKey(ExposureKey(k, day, 144, 4, ReportType.CONFIRMED_TEST, 1))
+                                    for k in keys])
+    return data, encoding.sign(data, signing_key)
+
+
+async def test_a_key_stored_under_one_tag_is_refused_under_another_even_at_volume(fed):
+    """EFGS stores a key once: a batch holding a key the gateway already has
+    (under another tag, from any province) is refused whole with
+    ``duplicate_keys`` and nothing of it is stored, with tens of thousands of
+    keys on each side. Retention deletes the keys' digests with their batch."""
+    await fed.start()
+    dn_key, gl_key = fed.provinces[DN].keys.export_key, fed.provinces[GL].keys.export_key
+    dn, gl = GatewayClient(fed.settings(DN, GL)), GatewayClient(fed.settings(GL, DN))
+    store = fed.gateway.store
+    try:
+        first = [secrets.token_bytes(16) for _ in range(20_000)]
+        assert await dn.upload("dn-1", *signed(DN, first, dn_key)) is True
+        assert store.stored_keys() == 20_000
+
+        # Gia Lai: 20,000 new keys and one of Đà Nẵng's
+        fresh = [secrets.token_bytes(16) for _ in range(20_000)]
+        clashing = signed(GL, [*fresh, first[12_345]], gl_key)
+        with pytest.raises(GatewayError) as refused:
+            await gl.upload("gl-1", *clashing)
+        assert (refused.value.status, refused.value.code) == (409, "duplicate_keys")
+        assert "dn-1" in refused.value.message
+        # Đà Nẵng's own keys again under a new tag (a province's outbox restored from an old backup)
+        with pytest.raises(GatewayError) as again:
+            await dn.upload("dn-2", *signed(DN, [*first[:10], secrets.token_bytes(16)], dn_key))
+        assert again.value.code == "duplicate_keys" and "10" in again.value.message
+        assert store.count() == 1 and store.stored_keys() == 20_000  # nothing of either batch
+        assert store.get("gl-1") is None and store.get("dn-2") is None
+
+        assert await gl.upload("gl-2", *signed(GL, fresh, gl_key)) is True
+        assert store.count() == 2 and store.stored_keys() == 40_000
+        assert stored_keys(fed.gateway) == set(first) | set(fresh)
+
+        fed.clock.t = NOW + 15 * 86400
+        assert fed.gateway.purge() == 2 and store.stored_keys() == 0
+        assert await gl.upload("gl-1", *clashing) is True  # the digests went with their batches
+    finally:
+        await dn.close()
+        await gl.close()
+
+
+async def test_the_gateway_handlers_keep_database_work_off_the_event_loop_on_postgresql(fed):
+    """On PostgreSQL each handler's database work runs in a worker thread (a
+    network round trip must not stall every other request); on SQLite it
+    stays on the event loop, as the key server does."""
+    import threading
+
+    await fed.start()
+    db = fed.gateway.store.db
+    threads: list[int] = []
+    real = db.transaction
+
+    def watched():  # the real transaction, noting which thread opened it
+        threads.append(threading.get_ident())
+        return real()
+    db.transaction = watched  # type: ignore[method-assign]
+    loop_thread = threading.get_ident()
+    client = GatewayClient(fed.settings(DN, GL))
+    date = utc_date(NOW)
+    try:
+        await client.upload("t1", *signed(DN, [secrets.token_bytes(16)], fed.provinces[DN].keys.export_key))
+        uploaded = len(threads)
+        got = await client.download(date, None)
+        assert got is not None and got.tag == "t1"
+        downloaded = len(threads)
+        async with client.session.get(f"{fed.url}/v1/batches/audit/{date}/t1", ssl=client.ssl) as resp:
+            assert resp.status == 200
+    finally:
+        db.transaction = real  # type: ignore[method-assign]
+        await client.close()
+    assert uploaded >= 1
+    if db.kind == "postgresql":  # every read goes through a transaction there: each route opened some
+        assert uploaded < downloaded < len(threads)
+        assert loop_thread not in threads
+    else:
+        assert set(threads) == {loop_thread}
