@@ -72,7 +72,8 @@ class Fed:
 
 
 @pytest.fixture
-async def fed(tmp_path, gateway_database):
+async def fed(tmp_path, gateway_database, request):
+    """The gateway and two province servers, all on SQLite files or all on PostgreSQL databases."""
     certs.init_ca(tmp_path / "ca")
     certs.issue(tmp_path / "ca", "gateway", tmp_path / "gateway", server_hosts=["127.0.0.1"])
     clock = Clock(NOW)
@@ -81,7 +82,10 @@ async def fed(tmp_path, gateway_database):
     provinces = {}
     for code in (DN, GL):
         certs.issue(tmp_path / "ca", code, tmp_path / code)
-        server = AuthorityServer(settings_for(tmp_path / f"p{code}"), clock=clock)
+        where = {}
+        if gateway_database.startswith("postgresql://"):
+            where["database"] = request.getfixturevalue("postgresql_cluster").new_database("p")
+        server = AuthorityServer(settings_for(tmp_path / f"p{code}", **where), clock=clock)
         pem = public_pem(server.keys.export_key)
         (tmp_path / f"{code}.sign.pem").write_text(pem)
         gw.store.add_province(code, pem, NOW)
