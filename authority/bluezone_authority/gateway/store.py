@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..server.database import Database, lock_in, open_database
+from ..server.database import POSTGRESQL, Database, lock_in, open_database
 
 SCHEMA = [
     """CREATE TABLE IF NOT EXISTS provinces (
@@ -122,32 +122,41 @@ class GatewayStore:
     def insert(self, b: StoredBatch, keys: Iterable[bytes]) -> bool:
         """Store a batch and the digests of its ``keys`` (their 16 key bytes) in one
         transaction. False when its tag is stored already; :class:`KeysAlreadyStored`
-        when one of its keys is. Either way nothing changes."""
+        when one of its keys is. Either way nothing changes.
+
+        The digests go in with ``ON CONFLICT DO NOTHING``: one index probe per key
+        on the way that succeeds, and a count that falls short when a key is
+        there already; only then is it looked up which batch holds it."""
         digests = [key_digest(k) for k in keys]
         with self.db.transaction() as c:
             lock_in(c, UPLOAD_LOCK)
             if c.execute("SELECT 1 FROM batches WHERE tag = ?", (b.tag,)).fetchone():
                 return False
-            self._refuse_stored_keys(c, digests)
             (seq,) = c.execute(f"INSERT INTO batches ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?) RETURNING seq",
                                (b.tag, b.date, b.origin, b.uploader, b.uploaded_at, b.key_count, b.data,
                                 b.signature, b.sha256)).fetchone()
-            c.executemany("INSERT INTO batch_keys (key_sha256, batch_seq) VALUES (?, ?)", [(d, seq) for d in digests])
+            if self.db.kind == POSTGRESQL:  # one statement, one array: executemany costs a round trip per key
+                added = c.execute("INSERT INTO batch_keys (key_sha256, batch_seq) SELECT unnest(?::bytea[]), ?"
+                                  " ON CONFLICT (key_sha256) DO NOTHING", (digests, seq)).rowcount
+            else:
+                added = c.executemany("INSERT INTO batch_keys (key_sha256, batch_seq) VALUES (?, ?)"
+                                      " ON CONFLICT (key_sha256) DO NOTHING", [(d, seq) for d in digests]).rowcount
+            if added != len(digests):  # raising rolls the batch and its digests back
+                raise KeysAlreadyStored(self._holder(c, digests, seq), len(digests) - added)
         return True
 
     @staticmethod
-    def _refuse_stored_keys(c: Any, digests: list[bytes]) -> None:
-        first: str | None = None
-        count = 0
+    def _holder(c: Any, digests: list[bytes], seq: int) -> str:
+        """The first (by tag) other batch holding one of ``digests``."""
+        found: list[str] = []
         for i in range(0, len(digests), CHUNK):
             part = digests[i:i + CHUNK]
-            rows = c.execute("SELECT b.tag FROM batch_keys k JOIN batches b ON b.seq = k.batch_seq"
-                             f" WHERE k.key_sha256 IN ({','.join('?' * len(part))})", part).fetchall()
-            if rows and first is None:
-                first = min(r[0] for r in rows)
-            count += len(rows)
-        if first is not None:
-            raise KeysAlreadyStored(first, count)
+            row = c.execute("SELECT min(b.tag) FROM batch_keys k JOIN batches b ON b.seq = k.batch_seq"
+                            f" WHERE k.batch_seq <> ? AND k.key_sha256 IN ({','.join('?' * len(part))})",
+                            (seq, *part)).fetchone()
+            if row and row[0] is not None:
+                found.append(row[0])
+        return min(found, default="?")  # "?": never, as purge waits for the same lock
 
     def get(self, tag: str) -> StoredBatch | None:
         row = self.db.one(f"SELECT {_COLUMNS} FROM batches WHERE tag = ?", (tag,))
@@ -171,6 +180,7 @@ class GatewayStore:
     def purge(self, before: int) -> int:
         """Delete batches uploaded before ``before`` (the retention window), and their key digests."""
         with self.db.transaction() as c:
+            lock_in(c, UPLOAD_LOCK)  # not between an upload's conflict and its lookup of the holder
             c.execute("DELETE FROM batch_keys WHERE batch_seq IN (SELECT seq FROM batches WHERE uploaded_at < ?)",
                       (before,))
             return int(c.execute("DELETE FROM batches WHERE uploaded_at < ?", (before,)).rowcount)
