@@ -59,3 +59,17 @@ def test_an_unreachable_gateway_database_is_one_line_without_its_password(tmp_pa
         assert "Traceback" not in said and "hunter2" not in said, said
         lines = [line for line in out.stderr.splitlines() if line.strip()]
         assert len(lines) == 1 and "postgresql://bz:***@/gateway" in lines[0], out.stderr
+
+
+def test_every_gateway_error_code_is_in_its_docs():
+    """docs/federation.md's table of the gateway's answers lists every code the gateway's routes raise."""
+    import re
+
+    root = Path(__file__).parents[2]
+    doc = (root / "docs" / "federation.md").read_text()
+    table = set(re.findall(r"`([a-z_]+)`", "".join(re.findall(r"^\| \d{3} \| (.*?) \|", doc, re.M))))
+    codes = set()
+    for path in (root / "authority" / "bluezone_authority" / "gateway").glob("*.py"):
+        codes |= set(re.findall(r'ApiError\(\s*\d{3},\s*"([a-z_]+)"', path.read_text()))
+    assert {"duplicate_keys", "bad_signature", "unknown_province"} <= codes
+    assert sorted(codes - table) == []

@@ -144,10 +144,13 @@ def _run(settings) -> None:
     from ..gateway import certs
     from ..gateway.app import Gateway, create_app
     from ..server import serverlog
+    from ..server.database import DatabaseError
 
     try:
         ssl_ctx = certs.server_context(settings.ca, settings.cert, settings.key)
         gw = Gateway(settings)
+    except DatabaseError as e:  # already one line, in every language, the password hidden
+        fail(e.args[0])
     except (OSError, ValueError) as e:
         fail(_("cannot start the gateway: {error}", error=e))
     app = create_app(gw)
