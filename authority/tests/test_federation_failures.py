@@ -416,3 +416,55 @@ async def test_the_gateway_handlers_keep_database_work_off_the_event_loop_on_pos
         assert loop_thread not in threads
     else:
         assert set(threads) == {loop_thread}
+
+
+async def test_postgresql_batches_are_numbered_in_the_order_they_commit(tmp_path, postgresql_cluster):
+    """On PostgreSQL uploads run side by side. If a batch could be numbered
+    before another yet commit after it, a province that had read "everything
+    after the later one" would never see it. So an upload waits while another
+    holds the upload lock (as an upload in flight does), and meanwhile the
+    gateway still answers downloads: the wait is in a worker thread, not on
+    the event loop."""
+    import psycopg
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from bluezone_authority.gateway.store import UPLOAD_LOCK
+    from bluezone_authority.server.database import lock_key
+
+    # lock_timeout bounds the wait, so code that waited on the event loop fails instead of hanging the test
+    url = postgresql_cluster.new_database("gw") + "&options=-c%20lock_timeout%3D20s"
+    certs.init_ca(tmp_path / "ca")
+    certs.issue(tmp_path / "ca", "gateway", tmp_path / "gateway", server_hosts=["127.0.0.1"])
+    dn_key = ec.generate_private_key(ec.SECP256R1())
+    gw = Gateway(GatewaySettings(database=url, ca=tmp_path / "ca" / "ca.pem", cert=tmp_path / "gateway.pem",
+                                 key=tmp_path / "gateway.key"), clock=Clock(NOW))
+    for code in (DN, GL):
+        certs.issue(tmp_path / "ca", code, tmp_path / code)
+        gw.store.add_province(code, public_pem(dn_key), NOW)
+    (tmp_path / f"{DN}.sign.pem").write_text(public_pem(dn_key))
+    (tmp_path / f"{GL}.sign.pem").write_text(public_pem(dn_key))
+    fed = Fed(tmp_path, free_port(), Clock(NOW), gw, {})
+    await fed.start()
+    dn, gl = GatewayClient(fed.settings(DN, GL)), GatewayClient(fed.settings(GL, DN))
+    date = utc_date(NOW)
+    try:
+        slow_data, slow_sig = signed(DN, [secrets.token_bytes(16)], dn_key)
+        with psycopg.connect(url) as slow:  # an upload in flight: it holds the lock and has drawn its number
+            slow.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(UPLOAD_LOCK),))
+            slow.execute("INSERT INTO batches (tag, date, origin, uploader, uploaded_at, key_count, data, signature,"
+                         " sha256) VALUES ('slow', %s, %s, %s, %s, 1, %s, %s, 'x')",
+                         (date, DN, DN, NOW, slow_data, slow_sig))
+            upload = asyncio.create_task(dn.upload("fast", *signed(DN, [secrets.token_bytes(16)], dn_key)))
+            while gw.store.db.one("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0] == 0:
+                assert not upload.done(), upload  # it must wait for the lock, not commit ahead of 'slow'
+                await asyncio.sleep(0.05)
+            assert await asyncio.wait_for(gl.download(date, None), 30) is None  # answered meanwhile: nothing yet
+            assert not upload.done()
+        assert await asyncio.wait_for(upload, 30) is True
+        first = await gl.download(date, None)
+        assert first is not None and (first.tag, first.next_tag) == ("slow", "fast")
+    finally:
+        await dn.close()
+        await gl.close()
+        await fed.stop()
+        gw.close()
