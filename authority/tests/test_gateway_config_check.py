@@ -129,7 +129,7 @@ def _self_signed_ca(folder: Path) -> Path:
     (('key = "gateway.key"', 'key = "48.key"'), "key", "48.key is not the key of"),
     (('key = "gateway.key"', 'key = "ca/ca.pem"'), "key", "is not a PEM private key"),
     (('ca = "ca/ca.pem"', 'ca = "gateway.key"'), "ca", "is not a PEM certificate"),
-    (('database = "gateway.db"', 'database = "postgresql://gw@db/gateway"'), "database", "not a URL"),
+    (('database = "gateway.db"', 'database = "mysql://gw@db/gateway"'), "database", "or a postgresql:// URL"),
     (('database = "gateway.db"', 'database = "ca"'), "database", "is a folder"),
     (('port = 8453', 'port = true'), "port", "must be a whole number"),
     (('key = "gateway.key"\n', ''), None, "key is required"),
@@ -142,6 +142,14 @@ def test_each_tls_and_database_problem_is_named(pki, change, key, words):
     assert found[0].location == (f"[gateway] {key}" if key else "[gateway]") and words in found[0].message
     with pytest.raises(GatewayConfigError, match="1 problem in"):
         GatewaySettings.load(path)
+
+
+def test_a_postgresql_url_is_a_database_the_check_accepts(pki):
+    """The gateway runs on PostgreSQL too: its URL is not a problem (whether the
+    server answers is found when the gateway starts, in one line)."""
+    path = write(pki, GOOD.replace('database = "gateway.db"', 'database = "postgresql://gw@db.internal/gateway"'))
+    assert problems(path) == []
+    assert GatewaySettings.load(path).database == "postgresql://gw@db.internal/gateway"
 
 
 def test_an_expired_server_certificate_is_named(pki):

@@ -92,6 +92,7 @@ def register(cli: click.Group, authority: click.Group) -> None:
 
         from ..gateway import encoding
         from ..gateway.store import GatewayStore
+        from ..server.database import DatabaseError
 
         if not encoding.PROVINCE.match(code):
             fail(_("a province code is 1-16 of A-Z, a-z, 0-9 and '-'"))
@@ -102,7 +103,10 @@ def register(cli: click.Group, authority: click.Group) -> None:
             fail(_("{path} is not a PEM public key", path=signing_key))
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
             fail(_("{path} is not a P-256 public key", path=signing_key))
-        store = GatewayStore(_settings(config_path).database)
+        try:  # a file path (SQLite) or a postgresql:// URL; one line when it cannot be opened
+            store = GatewayStore(_settings(config_path).database)
+        except DatabaseError as e:
+            fail(e.args[0])
         try:
             store.add_province(code, pem, int(time.time()))
         finally:
@@ -140,10 +144,13 @@ def _run(settings) -> None:
     from ..gateway import certs
     from ..gateway.app import Gateway, create_app
     from ..server import serverlog
+    from ..server.database import DatabaseError
 
     try:
         ssl_ctx = certs.server_context(settings.ca, settings.cert, settings.key)
         gw = Gateway(settings)
+    except DatabaseError as e:  # already one line, in every language, the password hidden
+        fail(e.args[0])
     except (OSError, ValueError) as e:
         fail(_("cannot start the gateway: {error}", error=e))
     app = create_app(gw)

@@ -58,11 +58,17 @@ def host_problem(host: str) -> Message | None:
 
 def database_problem(value: str, base: Path) -> Message | None:
     """Why the gateway cannot keep its batches at ``value`` (relative to the file), or None."""
+    from ..server.database import POSTGRESQL, DatabaseError, target, target_display
+
     if not value.strip():
-        return _("give the SQLite file the gateway keeps its batches in")
-    if "://" in value:
-        return _("the gateway keeps its batches in a SQLite file: give a file path, not a URL")
-    path = base / value
+        return _("give the SQLite file or the postgresql:// URL the gateway keeps its batches in")
+    try:
+        where = target(value)
+    except DatabaseError:  # another scheme than postgresql:// or sqlite:///
+        return _("database {value}: use a file path (SQLite) or a postgresql:// URL", value=target_display(value))
+    if where.kind == POSTGRESQL:
+        return None  # reached when the gateway starts: an unreachable server is one line then
+    path = base / where.location
     if path.is_dir():
         return _("{path} is a folder, not a database file", path=path)
     if not path.parent.is_dir():

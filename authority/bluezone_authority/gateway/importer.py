@@ -81,8 +81,11 @@ def parse_result(text: str) -> tuple[str, int]:
 def _record(conn: sqlite3.Connection, date: str, r: ImportResult, now: int) -> ImportResult:
     # seq orders the imports: the next round asks the gateway for what follows the last one
     (seq,) = conn.execute("SELECT coalesce(max(seq), 0) + 1 FROM fed_imports").fetchone()
-    conn.execute("INSERT OR REPLACE INTO fed_imports (tag, date, origin, key_count, imported_keys, result, at, seq)"
-                 " VALUES (?,?,?,?,?,?,?,?)", (r.tag, date, r.origin, r.keys, r.new_keys, result_text(r), now, seq))
+    conn.execute("INSERT INTO fed_imports (tag, date, origin, key_count, imported_keys, result, at, seq)"
+                 " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (tag) DO UPDATE SET date = excluded.date, origin ="
+                 " excluded.origin, key_count = excluded.key_count, imported_keys = excluded.imported_keys,"
+                 " result = excluded.result, at = excluded.at, seq = excluded.seq",
+                 (r.tag, date, r.origin, r.keys, r.new_keys, result_text(r), now, seq))
     if r.result not in (IMPORTED, "skipped"):
         log.warning("federation: batch %s from %s refused: %s", r.tag, r.origin, r.result)
     return r
@@ -114,9 +117,9 @@ def import_batch(conn: sqlite3.Connection, date: str, batch: Downloaded, *, own_
     rows = [(f.key.key_data, f.key.rolling_start_interval_number, f.key.rolling_period, f.key.transmission_risk_level,
              int(f.key.report_type), f.key.days_since_onset_of_symptoms, now // 3600 * 3600, now, decoded.origin)
             for f in relevant if f.key.report_type not in refused_types and sane(f, now)]
-    before = conn.total_changes
-    conn.executemany("INSERT OR IGNORE INTO exposure_keys (key_data, rolling_start, rolling_period,"
-                     " transmission_risk, report_type, dsos, created_at, available_at, origin)"
-                     " VALUES (?,?,?,?,?,?,?,?,?)", rows)
-    new = conn.total_changes - before
+    # ON CONFLICT DO NOTHING (SQLite and PostgreSQL alike): a key already here is not stored twice;
+    # rowcount sums the rows executemany inserted, on both (psycopg has none for no rows)
+    new = 0 if not rows else conn.executemany(
+        "INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk, report_type, dsos,"
+        " created_at, available_at, origin) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (key_data) DO NOTHING", rows).rowcount
     return _record(conn, date, ImportResult(batch.tag, batch.origin, IMPORTED, len(decoded.keys), new, recursive), now)

@@ -23,8 +23,7 @@ from aiohttp import web
 from bluezone.i18n import _
 from bluezone.plugins import call_hook
 
-from . import announce
-from .database import SQLITE
+from . import announce, database
 from .errors import ApiError
 from .middleware import make_middlewares, padded_json, read_body, read_json
 from .ratelimit import LIMITS, RateLimits, limit, limits_of, too_many
@@ -60,9 +59,7 @@ async def db_call(request: web.Request, fn: Callable[..., T], *args: Any, **kw: 
 
 async def off_loop(server: AuthorityServer, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
     """:func:`db_call` for code that has the server rather than a request (the portal)."""
-    if server.db.kind == SQLITE:
-        return fn(*args, **kw)
-    return await asyncio.to_thread(fn, *args, **kw)
+    return await database.off_loop(server.db.backend, fn, *args, **kw)
 
 
 async def staff_of(request: web.Request, *roles: str) -> Any:
