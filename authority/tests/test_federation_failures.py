@@ -32,6 +32,7 @@ from bluezone_authority.gateway.federation import run_round, status
 from bluezone_authority.gateway.province import FederationSettings
 from bluezone_authority.gateway.settings import GatewaySettings
 from bluezone_authority.server import AuthorityServer
+from bluezone_authority.server.errors import ApiError
 from bluezone_authority.server.keys import public_pem
 from bluezone_authority.server.process import free_port
 from bluezone_authority.server.testing import NOW, Clock, settings_for
@@ -209,6 +210,13 @@ async def test_the_gateway_refuses_bad_batches_with_a_json_error_and_stores_noth
         stored = fed.gateway.store.get("t4")
         assert stored is not None and stored.data == good  # unaltered
         assert fed.gateway.audit(stored.date, "t4")["keyCount"] == 1
+        # a trailing newline or another script's digits is not a tag or a date (it was only an empty lookup)
+        for date, after, code in ((stored.date, "t4\n", "invalid_batch_tag"), (stored.date + "\n", None, "invalid_date"),
+                                  ("\uff12\uff10\uff12\uff16" + stored.date[4:], None, "invalid_date")):
+            with pytest.raises(ApiError) as refused:
+                fed.gateway.download(date, after)
+            assert (refused.value.status, refused.value.code) == (400, code), (date, after)
+        assert fed.gateway.download(stored.date, None)[0] == stored
     finally:
         await client.close()
 

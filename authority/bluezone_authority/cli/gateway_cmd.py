@@ -67,7 +67,7 @@ def register(cli: click.Group, authority: click.Group) -> None:
     def ca_issue(folder: str, name: str, out: str, server_host: tuple[str, ...]) -> None:
         from ..gateway import certs, encoding
 
-        if not server_host and not encoding.PROVINCE.match(name):
+        if not server_host and not encoding.PROVINCE.fullmatch(name):
             fail(_("a province code is 1-16 of A-Z, a-z, 0-9 and '-'"))
         if not (Path(folder) / "ca.key").exists():
             fail(_("no CA in {folder}; run 'bluezone gateway ca init --dir {folder}' first", folder=folder))
@@ -94,7 +94,7 @@ def register(cli: click.Group, authority: click.Group) -> None:
         from ..gateway.store import GatewayStore
         from ..server.database import DatabaseError
 
-        if not encoding.PROVINCE.match(code):
+        if not encoding.PROVINCE.fullmatch(code):
             fail(_("a province code is 1-16 of A-Z, a-z, 0-9 and '-'"))
         try:
             pem = Path(signing_key).read_text()

@@ -39,8 +39,9 @@ from . import certs, encoding
 from .settings import GatewaySettings
 from .store import GatewayStore, KeysAlreadyStored, StoredBatch
 
-TAG = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# fullmatch only: "$" would let a trailing newline through, "\d" any script's digits
+TAG = re.compile(r"[A-Za-z0-9._-]{1,64}")
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 DAY = 86400
 log = logging.getLogger("bluezone.gateway")
 GATEWAY: web.AppKey["Gateway"] = web.AppKey("gateway")
@@ -68,7 +69,7 @@ class Gateway:
     def upload(self, uploader: str | None, tag: Any, signature_b64: Any, data: bytes) -> dict[str, Any]:
         if not uploader:
             raise ApiError(403, "no_client_certificate", _("a province client certificate is required"))
-        if not isinstance(tag, str) or not TAG.match(tag):
+        if not isinstance(tag, str) or not TAG.fullmatch(tag):
             raise ApiError(400, "invalid_batch_tag", _("batchTag must be 1-64 of A-Z, a-z, 0-9, '.', '_', '-'"))
         try:
             signature = base64.b64decode(signature_b64 or "", validate=True)
@@ -109,9 +110,9 @@ class Gateway:
         return {"batchTag": tag, "date": stored.date, "keys": stored.key_count}
 
     def download(self, date: str, after: str | None) -> tuple[StoredBatch | None, str | None]:
-        if not DATE.match(date):
+        if not DATE.fullmatch(date):
             raise ApiError(400, "invalid_date", _("the date must be YYYY-MM-DD"))
-        if after is not None and not TAG.match(after):
+        if after is not None and not TAG.fullmatch(after):
             raise ApiError(400, "invalid_batch_tag", _("batchTag must be 1-64 of A-Z, a-z, 0-9, '.', '_', '-'"))
         try:
             return self.store.after(date, after)
