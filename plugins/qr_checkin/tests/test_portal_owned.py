@@ -32,9 +32,9 @@ def test_the_plugins_hooks_are_registered():
         assert ENTRY in {impl.plugin_name for impl in getattr(pm.hook, hook).get_hookimpls()}, hook
 
 
-async def test_the_paper_log_is_the_plugins_named_server_migration(running):
+async def test_the_paper_log_is_the_plugins_server_revision(running):
     db = running.server.db
-    assert db.one("SELECT name FROM _migrations WHERE owner = 'qr_checkin'") == ("001_venue_paper_log",)
+    assert ("qr_checkin_001_venue_paper_log",) in db.all("SELECT version_num FROM alembic_version")
     assert db.one("SELECT count(*) FROM venue_paper_log")[0] == 0
 
 
