@@ -234,6 +234,50 @@ def test_workers_starting_together_migrate_once(server_database):
         assert db.all("SELECT version_num FROM alembic_version") == [(CORE_REVISIONS[-1],)]
 
 
+def _waiting_for_migrate(location: str) -> int:
+    """How many processes wait for the lock "migrate" now: PostgreSQL's
+    ungranted advisory locks, or the kernel's blocked flocks (/proc/locks)
+    on SQLite's ``<db>.migrate.lock``."""
+    import os
+
+    from bluezone_authority.server.database import lock_key
+
+    if location.startswith("postgresql://"):
+        key = lock_key("migrate")
+        with open_database(location) as db:
+            return db.one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                          " AND ((classid::bigint << 32) | objid::bigint) = ?", (key,))[0]
+    inode = os.stat(f"{location}.migrate.lock").st_ino
+    return sum(1 for line in Path("/proc/locks").read_text().splitlines()
+               if "->" in line and line.split()[-3].endswith(f":{inode}"))
+
+
+def test_workers_wait_for_the_migrate_lock_and_one_of_them_migrates(server_database):
+    """While another process holds the lock "migrate" (an operator's `db
+    upgrade`, say), two workers starting wait for it and touch nothing; once
+    it is released, exactly one applies the revisions."""
+    import time
+
+    with open_database(server_database) as holder:
+        held = holder.exclusive("migrate") if holder.kind == "postgresql" else holder.file_lock("migrate")
+        with held:
+            procs = [subprocess.Popen([sys.executable, "-c", _OPENER, server_database], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+            for p in procs:
+                p.stdin.write("\n")
+                p.stdin.flush()
+            deadline = time.monotonic() + 120  # a condition awaited, not a duration measured
+            while _waiting_for_migrate(server_database) < 2:
+                assert all(p.poll() is None for p in procs), "a worker went on without the lock"
+                assert time.monotonic() < deadline, "the workers never waited for the lock"
+                time.sleep(0.05)
+            with open_database(server_database) as db, db.transaction() as c:
+                assert not db.table_exists(c, "alembic_version") and not db.table_exists(c, "codes")
+        results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
+    assert sorted(int(out) for out, _ in results) == [0, len(CORE_REVISIONS)]
+
+
 def test_db_commands_show_and_apply_the_schema_steps(tmp_path, postgresql_cluster):
     """`bluezone authority db current` reads without changing; `db upgrade`
     applies what is missing, once; the server then starts with nothing to do.
