@@ -224,7 +224,7 @@ def test_a_named_migrations_database_from_a_newer_bluezone_is_refused_with_its_l
 
 
 @pytest.mark.parametrize("rev, label, fragment", [
-    ("notes_001_table", "core", "Branch name 'core' in revision notes_001_table already used"),
+    ("notes_001_table", "core", "Branch name 'core' in revision .*already used by revision"),  # Alembic's own check
     ("notes_001_table", None, "branch labelled with the plugin's name"),
     ("other_001_table", "notes", "their ids begin with that name"),
     ("notes_001_a_name_longer_than_alembic_keeps", "notes", "at most 32 characters"),
