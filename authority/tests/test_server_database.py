@@ -316,6 +316,11 @@ def test_db_commands_show_and_apply_the_schema_steps(tmp_path, postgresql_cluste
     after = run("current")
     assert "core/005_federation" in heads(after) and "  core/005_federation" in after
     assert [line for line in after if line.startswith("  ") and " " in line.strip()] == []  # nothing pending
+    with open_database(url) as db:  # a plugin that recorded a revision here, then was uninstalled
+        db.execute("INSERT INTO alembic_version (version_num) VALUES ('gone_001_x')")
+    for command in ("current", "upgrade"):
+        [line] = [line for line in run(command) if "gone_001_x" in line]
+        assert line.startswith("  gone_001_x (") and "core/" not in line  # reported, not taken for a head
     with ServerDB(url) as db:
         assert db.migrations_applied == []
 
