@@ -293,11 +293,19 @@ def bluezone_store_migrations() -> list[Any]:
 @hookspec
 @kind("sync", "migrations run while the server database is being opened")
 def bluezone_server_migrations() -> list[Any]:
-    """Named migrations of the authority server's database this plugin owns.
+    """Folders of Alembic revision files for the authority server's tables this plugin owns.
 
-    Same items and rules as :func:`bluezone_store_migrations`; applied when
-    the server opens its database (``bluezone serve`` and the authority
-    commands), recorded in its ``_migrations`` table. Sync only."""
+    Return paths (``str`` or :class:`~pathlib.Path`), usually one folder
+    shipped as package data beside your module. Its revisions are on a
+    branch of their own, labelled with your plugin's name (never
+    ``"core"``), with ids that begin with that name and ``_`` (32 characters
+    at most, e.g. ``sms_alerts_001_receipts``); the first may
+    ``depends_on`` the core's ``001_schema`` when it needs core tables.
+    The server (``bluezone serve`` and the authority commands) upgrades to
+    every head, the core's and each installed plugin's, in one transaction
+    when it opens its database. A plugin removed later leaves its tables and
+    its row in ``alembic_version`` alone. Never edit a released revision.
+    Sync only."""
 
 
 @hookspec

@@ -222,6 +222,13 @@ class SQLiteDatabase(Database):
 
     @contextlib.contextmanager
     def exclusive(self, name: str, *, wait: bool = True) -> Iterator[sqlite3.Connection]:
+        with self.file_lock(name, wait=wait), self.transaction() as c:
+            yield c
+
+    @contextlib.contextmanager
+    def file_lock(self, name: str, *, wait: bool = True) -> Iterator[None]:
+        """The cross-process half of :meth:`exclusive` without its transaction:
+        for work on another connection to this file (the schema migration)."""
         lock_path = self.path.with_name(f"{self.path.name}.{_safe(name)}.lock")
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -229,8 +236,7 @@ class SQLiteDatabase(Database):
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 raise Busy(name) from None
-            with self.transaction() as c:
-                yield c
+            yield
         finally:
             os.close(fd)  # closing releases the flock
 
