@@ -513,3 +513,132 @@ async def test_postgresql_batches_are_numbered_in_the_order_they_commit(tmp_path
         await gl.close()
         await fed.stop()
         gw.close()
+
+
+# --- a batch refused for good does not block the outbox -----------------------------------------
+
+async def two_pending(fed) -> tuple[list[bytes], list[bytes], str, str]:
+    """Two of Đà Nẵng's batches waiting in its outbox, oldest first: each made by a
+    round while nothing listens on the gateway's port (so each round ends ``unreachable``)."""
+    dn, settings = fed.provinces[DN], fed.settings(DN, GL)
+    first = add_keys(dn, 2)
+    r1 = await run_round(dn, settings)
+    fed.clock.t = NOW + 60
+    second = add_keys(dn, 2)
+    r2 = await run_round(dn, settings)
+    assert r1.error == r2.error == "unreachable" and len(r1.batched) == len(r2.batched) == 1
+    return first, second, r1.batched[0], r2.batched[0]
+
+
+async def test_a_batch_the_gateway_refuses_for_good_is_set_aside_and_the_round_goes_on(fed, caplog):
+    """Đà Nẵng's older batch holds a key the gateway has already (in a batch of Gia
+    Lai's, as an outbox restored from a backup would): the gateway refuses it with
+    ``duplicate_keys`` at every try. It is marked refused with that code, the newer
+    batch is still sent and Gia Lai's batch imported in the same round, and the
+    refused one is never sent again. Staff see it (status: the API's and the portal's)."""
+    dn, gl = fed.provinces[DN], fed.provinces[GL]
+    settings = fed.settings(DN, GL)
+    first, second, old_tag, new_tag = await two_pending(fed)
+    await fed.start()
+    fresh = [secrets.token_bytes(16) for _ in range(2)]
+    client = GatewayClient(fed.settings(GL, DN))
+    try:
+        assert await client.upload("gl-1", *signed(GL, [first[0], *fresh], gl.keys.export_key)) is True
+    finally:
+        await client.close()
+
+    with caplog.at_level(logging.WARNING, logger="bluezone.federation"):
+        result = await run_round(dn, settings)
+    assert result.error is None
+    assert result.refused == [(old_tag, "duplicate_keys")] and result.sent == [new_tag]
+    assert result.as_json()["refused"] == [{"batchTag": old_tag, "reason": "duplicate_keys"}]
+    assert [(r.tag, r.origin, r.result, r.new_keys) for r in result.imported] == [
+        ("gl-1", GL, "imported", 2), (new_tag, DN, "skipped", 0)]  # its own batch comes back, skipped
+    assert set(fresh) <= {r[0] for r in dn.db.all("SELECT key_data FROM exposure_keys")}
+    assert stored_keys(fed.gateway) == {first[0], *fresh, *second}
+    assert any(old_tag in r.getMessage() and "duplicate_keys" in r.getMessage() for r in caplog.records)
+
+    s = status(dn)
+    assert (s["outboxPending"], s["batchesSent"], s["outboxRefused"]) == (0, 1, 1)
+    assert [(b["batchTag"], b["reason"], b["keys"], b["at"]) for b in s["outboxRefusedBatches"]] == [
+        (old_tag, "duplicate_keys", 2, NOW + 60)]
+    assert s["lastRound"] == {"at": NOW + 60, "error": None}
+
+    again = await run_round(dn, settings)  # the refused batch stays aside: not sent, not refused again
+    assert (again.error, again.sent, again.refused, again.imported) == (None, [], [], [])
+    assert fed.gateway.store.count() == 2 and status(dn)["outboxRefused"] == 1
+
+
+async def answering(fed, status: int, code: str) -> web.AppRunner:
+    """On the gateway's port, behind its mutual TLS: something that answers every
+    upload with HTTP ``status`` and the error ``code`` (no JSON body when empty)."""
+    async def upload(request: web.Request) -> web.Response:
+        await request.read()
+        if not code:
+            return web.Response(status=status, text="Bad Gateway")
+        return web.json_response({"error": {"code": code, "message": "try later"}}, status=status)
+    app = web.Application()
+    app.router.add_post("/v1/batches/upload", upload)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    ctx = certs.server_context(fed.tmp / "ca" / "ca.pem", fed.tmp / "gateway.pem", fed.tmp / "gateway.key")
+    await web.TCPSite(runner, "127.0.0.1", fed.port, ssl_context=ctx).start()
+    return runner
+
+
+async def test_a_gateway_down_or_failing_keeps_every_batch_pending_nothing_lost_or_twice(fed):
+    """Unreachable, 503, 429, a 5xx whatever code it names, a 502 without a body:
+    the gateway's side, not the batch's. The round stops, both batches stay pending
+    (none is set aside), and once the gateway is back both are sent, once."""
+    dn, settings = fed.provinces[DN], fed.settings(DN, GL)
+    first, second, old_tag, new_tag = await two_pending(fed)
+    s = status(dn)
+    assert (s["outboxPending"], s["outboxRefused"], s["outboxRefusedBatches"]) == (2, 0, [])
+    for http, code in ((503, "unavailable"), (429, "too_many_requests"), (500, "malformed_batch"), (502, "")):
+        runner = await answering(fed, http, code)
+        try:
+            result = await run_round(dn, settings)
+        finally:
+            await runner.cleanup()
+        assert (result.error, result.sent, result.refused) == (code or "http_error", [], []), http
+        s = status(dn)
+        assert (s["outboxPending"], s["outboxRefused"]) == (2, 0), http
+
+    await fed.start()
+    up = await run_round(dn, settings)
+    assert (up.error, up.sent, up.refused) == (None, [old_tag, new_tag], [])
+    assert fed.gateway.store.count() == 2 and stored_keys(fed.gateway) == set(first) | set(second)
+    assert (status(dn)["outboxPending"], status(dn)["batchesSent"]) == (0, 2)
+
+
+async def test_a_federation_round_keeps_database_work_off_the_event_loop_on_postgresql(fed):
+    """As the request handlers do: on PostgreSQL every transaction of a round
+    (filling the outbox, marking batches sent, importing, recording the round)
+    runs in a worker thread, so phones are answered while the database works;
+    on SQLite it stays on the event loop."""
+    import threading
+
+    dn, gl = fed.provinces[DN], fed.provinces[GL]
+    await fed.start()
+    add_keys(gl, 2)
+    await run_round(gl, fed.settings(GL, DN))  # a batch of Gia Lai's to import
+    add_keys(dn, 2)
+    backend = dn.db.backend
+    threads: list[int] = []
+    real = backend.transaction
+
+    def watched():  # the real transaction, noting which thread opened it
+        threads.append(threading.get_ident())
+        return real()
+    backend.transaction = watched  # type: ignore[method-assign]
+    try:
+        result = await run_round(dn, fed.settings(DN, GL))
+    finally:
+        backend.transaction = real  # type: ignore[method-assign]
+    assert len(result.sent) == 1 and [r.result for r in result.imported] == ["imported", "skipped"]
+    assert len(threads) >= 4  # fill, pending, mark sent, import, record (and the reads)
+    loop_thread = threading.get_ident()
+    if backend.kind == "postgresql":
+        assert loop_thread not in threads
+    else:
+        assert set(threads) == {loop_thread}

@@ -1,7 +1,8 @@
 """The gateway's ``database`` setting, through the operator's real commands
 (``bluezone gateway province add``, ``bluezone gateway --config``): a SQLite
 file or a ``postgresql://`` URL, and one line when the database cannot be
-reached (as ``bluezone serve`` says it)."""
+reached (as ``bluezone serve`` says it); the gateway's schema revisions
+(gateway/migrations) on both backends."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bluezone_authority.gateway import certs
-from bluezone_authority.gateway.store import GatewayStore
+from bluezone_authority.gateway.store import GatewayStore, KeysAlreadyStored
 from bluezone_authority.server.keys import public_pem
 
 BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
@@ -95,3 +97,88 @@ def test_batch_numbers_only_grow_even_after_the_newest_batch_is_deleted(gateway_
         assert first < second < put("t3", b"c" * 16)
     finally:
         store.close()
+
+
+# --- the gateway's schema on Alembic (gateway/migrations, branch "gateway") -------------
+
+#: The gateway's tables as gateways before Alembic created them at every start (verbatim).
+PRE_ALEMBIC_SCHEMA = [
+    """CREATE TABLE IF NOT EXISTS provinces (
+        code TEXT PRIMARY KEY, signing_key_pem TEXT NOT NULL, added_at INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS batches (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, tag TEXT NOT NULL UNIQUE, date TEXT NOT NULL,
+        origin TEXT NOT NULL, uploader TEXT NOT NULL, uploaded_at INTEGER NOT NULL,
+        key_count INTEGER NOT NULL, data BLOB NOT NULL, signature BLOB NOT NULL, sha256 TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS batches_by_date ON batches(date, seq)",
+    """CREATE TABLE IF NOT EXISTS batch_keys (
+        key_sha256 BLOB PRIMARY KEY, batch_seq INTEGER NOT NULL REFERENCES batches(seq))""",
+    "CREATE INDEX IF NOT EXISTS batch_keys_by_batch ON batch_keys(batch_seq)",
+]
+
+
+def gateway_revisions(store: GatewayStore) -> list[str]:
+    return [r[0] for r in store.db.all("SELECT version_num FROM gateway_alembic_version")]
+
+
+def test_a_gateway_database_from_before_alembic_is_adopted_with_its_rows(gateway_database):
+    """A gateway that created its tables itself at every start: opening it now
+    records the first revision and changes nothing else; every row is still there
+    and the next batch is numbered after them."""
+    from bluezone_authority.gateway.store import StoredBatch, key_digest
+    from bluezone_authority.server.database import open_database
+
+    old = open_database(gateway_database)
+    try:
+        with old.transaction() as c:
+            for stmt in PRE_ALEMBIC_SCHEMA:
+                c.execute(stmt)
+            c.execute("INSERT INTO provinces (code, signing_key_pem, added_at) VALUES ('48', 'PEM', 1)")
+            c.execute("INSERT INTO batches (tag, date, origin, uploader, uploaded_at, key_count, data, signature,"
+                      " sha256) VALUES ('old-1', '2026-05-28', '48', '48', 3600, 1, ?, ?, 'x')", (b"d", b"s"))
+            c.execute("INSERT INTO batch_keys (key_sha256, batch_seq) VALUES (?, 1)", (key_digest(b"k" * 16),))
+    finally:
+        old.close()
+
+    store = GatewayStore(gateway_database)
+    try:
+        assert [str(r) for r in store.migrations_applied] == ["gateway/001_gateway_schema"]
+        assert gateway_revisions(store) == ["001_gateway_schema"]
+        assert store.signing_key("48") == "PEM" and store.count() == 1 and store.stored_keys() == 1
+        old_batch = store.get("old-1")
+        assert old_batch is not None and (old_batch.data, old_batch.key_count) == (b"d", 1)
+        # the key of the old batch is still known: the same key under a new tag is refused
+        with pytest.raises(KeysAlreadyStored):
+            store.insert(StoredBatch("new-1", "2026-05-28", "48", "48", 0, 1, b"d2", b"s", "y"), [b"k" * 16])
+        assert store.insert(StoredBatch("new-2", "2026-05-28", "48", "48", 0, 1, b"d3", b"s", "z"), [b"m" * 16])
+        assert store.after("2026-05-28", "old-1")[0].tag == "new-2"
+    finally:
+        store.close()
+
+
+def test_a_new_gateway_database_gets_the_schema_once(gateway_database):
+    """A new database gets every table from the revisions; the next open runs nothing."""
+    first = GatewayStore(gateway_database)
+    try:
+        assert [str(r) for r in first.migrations_applied] == ["gateway/001_gateway_schema"]
+        first.add_province("48", "PEM", 1)
+        assert first.count() == 0 and first.stored_keys() == 0
+    finally:
+        first.close()
+    again = GatewayStore(gateway_database)
+    try:
+        assert again.migrations_applied == [] and gateway_revisions(again) == ["001_gateway_schema"]
+        assert again.signing_key("48") == "PEM"
+    finally:
+        again.close()
+
+
+def test_two_gateways_opening_one_new_database_together_migrate_it_once(gateway_database):
+    """Two gateway processes start on one new database: the lock ``gateway-migrate``
+    lets one migrate; the other finds nothing to do (and neither fails)."""
+    code = ("import sys; from bluezone_authority.gateway.store import GatewayStore;"
+            "s = GatewayStore(sys.argv[1]); print(len(s.migrations_applied)); s.close()")
+    procs = [subprocess.Popen([sys.executable, "-c", code, gateway_database], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert sorted(out.strip() for out, _ in outs) == ["0", "1"]

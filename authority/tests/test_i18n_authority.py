@@ -496,16 +496,19 @@ def test_the_authority_commands_errors_and_help_are_in_the_pseudo_locale(pseudo_
 def test_the_catalogue_ships_in_the_distribution(tmp_path):
     """The wheel carries the template, the translations and the compiled
     catalogue: an installed (not editable) copy speaks Vietnamese. It carries
-    the schema's Alembic environment too (env.py, the revision template, every
-    core revision), without which an installed server could not migrate."""
+    the schemas' Alembic environments too (env.py, the revision template, every
+    revision: the server's and the gateway's), without which an installed server
+    or gateway could not migrate."""
     import zipfile
 
     assert catalogue_missing_from_wheel(ROOT / "authority", "bluezone_authority/locale", "bluezone_authority", tmp_path) == []
     [wheel] = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    here = ROOT / "authority" / "bluezone_authority" / "server" / "migrations"
-    wanted = {f"bluezone_authority/server/migrations/{p.relative_to(here).as_posix()}" for p in here.rglob("*")
-              if p.is_file() and "__pycache__" not in p.parts}
-    assert {"bluezone_authority/server/migrations/env.py", "bluezone_authority/server/migrations/script.py.mako",
-            "bluezone_authority/server/migrations/versions/001_schema.py"} <= wanted
-    assert sorted(wanted - names) == []
+    for schema, first in (("server", "001_schema.py"), ("gateway", "001_gateway_schema.py")):
+        here = ROOT / "authority" / "bluezone_authority" / schema / "migrations"
+        wanted = {f"bluezone_authority/{schema}/migrations/{p.relative_to(here).as_posix()}" for p in here.rglob("*")
+                  if p.is_file() and "__pycache__" not in p.parts}
+        assert {f"bluezone_authority/{schema}/migrations/env.py",
+                f"bluezone_authority/{schema}/migrations/script.py.mako",
+                f"bluezone_authority/{schema}/migrations/versions/{first}"} <= wanted
+        assert sorted(wanted - names) == [], schema

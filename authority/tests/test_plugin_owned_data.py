@@ -187,7 +187,8 @@ def test_a_server_database_from_before_named_migrations_keeps_its_rows(tmp_path)
     with ServerDB(path) as db:
         # the old tables are taken as they are; the core's revisions (idempotent) run on them
         assert [r.id for r in db.migrations_applied] == ["001_schema", "002_coarse_upload_times",
-                                                         "003_key_revisions", "004_rate_windows", "005_federation"]
+                                                         "003_key_revisions", "004_rate_windows", "005_federation",
+                                                         "006_outbox_refusals"]
         assert db.get_meta("kept") == "yes"
 
 

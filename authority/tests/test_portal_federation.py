@@ -4,7 +4,8 @@ Its figures come from real federation records: a real round against a gateway
 that is down (the outbox keeps a batch, the round's error is kept), and real
 batches signed by another province's key going through the real importer
 (one imported with an F1 key left out, one refused for its signature, one from
-a province whose key is not configured). Only administrators see the page (the
+a province whose key is not configured), and one of its own batches the gateway
+refused for good. Only administrators see the page (the
 staff API's federation status is theirs too), in both languages, and it shows
 no key.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from bluezone.models import ExposureKey, ReportType
-from bluezone_authority.gateway import certs, encoding, importer
+from bluezone_authority.gateway import certs, encoding, importer, outbox
 from bluezone_authority.gateway.client import Downloaded
 from bluezone_authority.gateway.federation import run_round
 from bluezone_authority.portal.testing import start
@@ -73,6 +74,13 @@ async def test_administrators_see_the_outbox_the_last_error_and_the_imports_per_
     assert server.federation is not None
     down = await run_round(server, server.federation)
     assert down.error == "unreachable" and len(down.batched) == 1
+    # an older batch of Gia Lai's that the gateway refused for good (set aside by a round: federation.run_round)
+    with server.db.transaction() as c:
+        c.execute("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk, report_type,"
+                  " dsos, created_at, available_at, share_beyond) VALUES (?,?,?,?,?,?,?,?,1)",
+                  (secrets.token_bytes(16), NOW // 86400 * 144 - 144, 144, 4, 1, 1, NOW - 7200, NOW - 3600))
+        [refused_tag] = outbox.fill(c, server.federation, server.keys.export_key, NOW)
+        outbox.mark_refused(c, refused_tag, "duplicate_keys", NOW)
     # three batches from other provinces through the real importer
     good = [key(), key(), key(ReportType.RECURSIVE)]
     forged = [key()]
@@ -91,6 +99,8 @@ async def test_administrators_see_the_outbox_the_last_error_and_the_imports_per_
             assert en.status == 200 and '<html lang="en">' in en.text
             page = html.unescape(en.text)
             assert en.by_id("fed-pending") == "1" and en.by_id("fed-sent") == "0"
+            assert en.by_id("fed-outbox-refused") == "1"
+            assert refused_tag in page and "some of its keys are stored at the gateway already" in page
             assert "unreachable" in page and "the gateway could not be reached" in page
             assert "Gateway: https://127.0.0.1:" in page and f"This province's code: {GL}." in page
             assert "neither sends F1 keys nor imports them" in page
@@ -107,6 +117,7 @@ async def test_administrators_see_the_outbox_the_last_error_and_the_imports_per_
             vi = await c.get("/portal/federation")
             assert '<html lang="vi">' in vi.text and vi.by_id("fed-pending") == "1"
             assert "Liên kết với các tỉnh khác" in html.unescape(vi.text)
+            assert vi.by_id("fed-outbox-refused") == "1" and "some of its keys are stored" not in vi.text
         async with r.client() as c:
             await c.login("officer")
             refused = await c.get("/portal/federation")

@@ -16,7 +16,8 @@ from bluezone_authority.server import database
 from bluezone_authority.server.database import Busy, open_database, to_pyformat
 
 #: the core's Alembic revisions (authority/bluezone_authority/server/migrations/versions)
-CORE_REVISIONS = ["001_schema", "002_coarse_upload_times", "003_key_revisions", "004_rate_windows", "005_federation"]
+CORE_REVISIONS = ["001_schema", "002_coarse_upload_times", "003_key_revisions", "004_rate_windows", "005_federation",
+                  "006_outbox_refusals"]
 
 
 def _table(db):
@@ -194,8 +195,9 @@ def test_a_database_made_before_this_backend_layer_opens_unchanged_and_works(tmp
     server = AuthorityServer(settings_for(tmp_path, database=path), clock=Clock())
     try:
         # only the steps written after that code: rate_windows and federation
-        assert [str(r) for r in server.db.migrations_applied] == ["core/004_rate_windows", "core/005_federation"]
-        assert server.db.all("SELECT version_num FROM alembic_version") == [("005_federation",)]
+        assert [str(r) for r in server.db.migrations_applied] == ["core/004_rate_windows", "core/005_federation",
+                                                                  "core/006_outbox_refusals"]
+        assert server.db.all("SELECT version_num FROM alembic_version") == [("006_outbox_refusals",)]
         assert "_migrations" not in server.db.table_names()  # the old ledger went with the adoption
         assert server.db.counts() == {"staff_tokens": 1, "codes": 3, "exposure_keys": 5, "batches": 1,
                                       "one_time_tokens": 0, "declarations": 1, "declaration_usage": 1,
@@ -311,10 +313,10 @@ def test_db_commands_show_and_apply_the_schema_steps(tmp_path, postgresql_cluste
         assert not db.table_exists(c, "staff_tokens")
     applied = run("upgrade")
     assert "  core/001_schema" in applied and "  core/003_key_revisions" in applied
-    assert "core/005_federation" in heads(applied).split(": ", 1)[1].split(", ")
+    assert "core/006_outbox_refusals" in heads(applied).split(": ", 1)[1].split(", ")
     assert [line for line in run("upgrade") if line.startswith("  ")] == []  # nothing left to apply
     after = run("current")
-    assert "core/005_federation" in heads(after) and "  core/005_federation" in after
+    assert "core/006_outbox_refusals" in heads(after) and "  core/006_outbox_refusals" in after
     assert [line for line in after if line.startswith("  ") and " " in line.strip()] == []  # nothing pending
     with open_database(url) as db:  # a plugin that recorded a revision here, then was uninstalled
         db.execute("INSERT INTO alembic_version (version_num) VALUES ('gone_001_x')")

@@ -20,7 +20,8 @@ from bluezone_authority.server.database import open_database
 from bluezone_authority.server.db import ServerDB, migration_status
 from bluezone_authority.server.testing import describe_schema
 
-CORE = ["001_schema", "002_coarse_upload_times", "003_key_revisions", "004_rate_windows", "005_federation"]
+CORE = ["001_schema", "002_coarse_upload_times", "003_key_revisions", "004_rate_windows", "005_federation",
+        "006_outbox_refusals"]
 SNAPSHOT = Path(__file__).parent / "data" / "server_schema_005"
 
 
@@ -81,8 +82,18 @@ def test_the_core_revisions_build_the_schema_the_named_steps_built(server_databa
     with ServerDB(server_database) as db:
         assert [str(r) for r in db.migrations_applied] == [f"core/{r}" for r in CORE]
         kind = db.kind
-    assert describe_schema(server_database) == (SNAPSHOT / f"{kind}.txt").read_text().splitlines()
-    assert versions(server_database) == {"005_federation"}
+    assert describe_schema(server_database) == after_005(kind, (SNAPSHOT / f"{kind}.txt").read_text().splitlines())
+    assert versions(server_database) == {"006_outbox_refusals"}
+
+
+def after_005(kind: str, snapshot: list[str]) -> list[str]:
+    """The snapshot with what the revisions after ``005_federation`` add (006:
+    the outbox's refusal columns), so the rest must still match it line by line."""
+    if kind == "sqlite":
+        return [line.replace("sent_at INTEGER)", "sent_at INTEGER, refused TEXT, refused_at INTEGER)")
+                if line.startswith("table | fed_outbox |") else line for line in snapshot]
+    return sorted([*snapshot, "column | fed_outbox | refused | text | YES | ",
+                   "column | fed_outbox | refused_at | bigint | YES | "])
 
 
 def test_a_failing_plugin_revision_leaves_the_database_as_it_was(server_database, tmp_path):
@@ -141,16 +152,16 @@ def test_a_plugin_not_installed_keeps_its_revision_and_takes_up_where_it_was(ser
     with ServerDB(server_database) as db:  # the plugin is gone
         assert db.migrations_applied == []
         assert db.all("SELECT x FROM notes") == [("kept",)]
-    assert versions(server_database) == {"005_federation", "notes_001_table"}
+    assert versions(server_database) == {"006_outbox_refusals", "notes_001_table"}
     status = migration_status(server_database)
     assert status.absent == ["notes_001_table"] and status.pending == []
-    assert [str(r) for r in status.heads] == ["core/005_federation"]
+    assert [str(r) for r in status.heads] == ["core/006_outbox_refusals"]
 
     write_revision(folder, "notes_002_more", "notes_001_table", "ALTER TABLE notes ADD COLUMN y TEXT")
     with ServerDB(server_database, plugins=plugins(folder)) as db:  # back, one revision newer
         assert [str(r) for r in db.migrations_applied] == ["notes/notes_002_more"]  # 001 not run again
         assert db.all("SELECT x, y FROM notes") == [("kept", None)]
-    assert versions(server_database) == {"005_federation", "notes_002_more"}
+    assert versions(server_database) == {"006_outbox_refusals", "notes_002_more"}
 
 
 def _make_legacy(location: str, tmp_path: Path) -> Path:
@@ -190,7 +201,8 @@ def test_a_named_migrations_database_is_adopted_with_every_row(server_database, 
 
     status = migration_status(server_database, plugins(folder))  # reads through the adoption, keeps nothing
     assert [str(r) for r in status.heads] == ["core/003_key_revisions", "notes/notes_001_table"]
-    assert [str(r) for r in status.pending] == ["core/004_rate_windows", "core/005_federation"]
+    assert [str(r) for r in status.pending] == ["core/004_rate_windows", "core/005_federation",
+                                                 "core/006_outbox_refusals"]
     assert status.absent == ["gone_001_x"]
     assert _ledger(server_database) == ledger and "alembic_version" not in tables(server_database)
 
@@ -203,12 +215,12 @@ def test_a_named_migrations_database_is_adopted_with_every_row(server_database, 
     write_revision(folder, "notes_002_more", "notes_001_table", "ALTER TABLE notes ADD COLUMN y TEXT")
     with ServerDB(server_database, plugins=plugins(folder)) as db:
         assert sorted(str(r) for r in db.migrations_applied) == ["core/004_rate_windows", "core/005_federation",
-                                                                  "notes/notes_002_more"]
+                                                                  "core/006_outbox_refusals", "notes/notes_002_more"]
         assert db.get_meta("kept") == "yes"
         assert db.all("SELECT x, y FROM notes") == [("kept", None)]
         assert db.all("SELECT x FROM gone_things") == [("kept",)]
     assert "_migrations" not in tables(server_database)
-    assert versions(server_database) == {"005_federation", "notes_002_more", "gone_001_x"}
+    assert versions(server_database) == {"006_outbox_refusals", "notes_002_more", "gone_001_x"}
     with ServerDB(server_database, plugins=plugins(folder)) as db:
         assert db.migrations_applied == []
 

@@ -7,6 +7,14 @@ the gateway confirms it. The gateway answers a resend of the same bytes under
 the same tag with ``batch_already_stored``, which counts as sent: nothing is
 lost and nothing is stored twice.
 
+A batch the gateway refuses for good (:data:`PERMANENT_REFUSALS`: its keys
+are stored there already, its signature or bytes are wrong) would be refused
+again at every round, so it is marked refused with the gateway's code and
+left: it is neither pending nor sent, and staff see it in the status. Its
+keys keep their batch tag and are not batched again (for ``duplicate_keys``
+the gateway has them already; for the others, sending them again under a new
+tag would be refused the same way until the cause is mended).
+
 Which keys leave: this province's own (not imported), published here
 already (their embargo is over), whose owner agreed to sharing beyond the
 province, confirmed (test or clinical) — and F1 (RECURSIVE) keys only with
@@ -28,6 +36,13 @@ from .province import FederationSettings
 
 #: EFGS' limit of keys per uploaded batch
 BATCH_KEYS = 5000
+
+#: The gateway's error codes that refuse this batch whatever the round (4xx
+#: answers about the batch itself). Anything else (unreachable, a timeout, a
+#: 5xx, 429, an unknown province or certificate: the gateway's or the
+#: operator's side) stops the round and keeps the batch pending.
+PERMANENT_REFUSALS = frozenset({"duplicate_keys", "duplicate_batch_tag", "bad_signature", "invalid_signature",
+                                "malformed_batch", "origin_mismatch", "invalid_batch_tag"})
 
 
 @dataclass(frozen=True)
@@ -68,10 +83,22 @@ def fill(conn: sqlite3.Connection, settings: FederationSettings, signing_key: ec
         tags.append(tag)
 
 
+def is_permanent(code: str, status: int) -> bool:
+    """Whether the gateway's answer (``code``, HTTP ``status``) refuses the batch for good."""
+    return code in PERMANENT_REFUSALS and 400 <= status < 500
+
+
 def pending(conn: sqlite3.Connection) -> list[Pending]:
+    """The batches still to send: neither sent nor refused, oldest first."""
     return [Pending(*r) for r in conn.execute(
-        "SELECT tag, data, signature, key_count FROM fed_outbox WHERE sent_at IS NULL ORDER BY created_at, tag")]
+        "SELECT tag, data, signature, key_count FROM fed_outbox WHERE sent_at IS NULL AND refused IS NULL"
+        " ORDER BY created_at, tag")]
 
 
 def mark_sent(conn: sqlite3.Connection, tag: str, now: int) -> None:
     conn.execute("UPDATE fed_outbox SET sent_at = ? WHERE tag = ?", (now, tag))
+
+
+def mark_refused(conn: sqlite3.Connection, tag: str, code: str, now: int) -> None:
+    """Set a batch aside with the gateway's error ``code``: never sent again."""
+    conn.execute("UPDATE fed_outbox SET refused = ?, refused_at = ? WHERE tag = ?", (code, now, tag))

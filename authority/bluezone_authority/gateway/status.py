@@ -1,4 +1,4 @@
-"""What staff see of federation: the outbox, the last round, and the imports per origin.
+"""What staff see of federation: the outbox (and what the gateway refused), the last round, the imports.
 
 One reading serves both the staff API (``GET /v1/authority/federation``) and
 the portal's federation page, so the two never disagree. It reads only the
@@ -40,13 +40,26 @@ class Refused:
     at: int
 
 
+@dataclass(frozen=True)
+class RefusedOutgoing:
+    """One of this province's batches that the gateway refused for good (set aside, never sent again)."""
+
+    tag: str
+    reason: str  # the gateway's error code, e.g. duplicate_keys
+    key_count: int
+    at: int
+
+
 @dataclass
 class FederationStatus:
     outbox_pending: int
     batches_sent: int
+    #: this province's batches the gateway refused for good (all of them) and the newest few
+    outbox_refused: int = 0
+    outbox_refused_batches: list[RefusedOutgoing] = field(default_factory=list)
     #: when the last round ended, and its error code (None: it went through); None before any round
-    last_round_at: int | None
-    last_error: str | None
+    last_round_at: int | None = None
+    last_error: str | None = None
     origins: list[OriginImports] = field(default_factory=list)
     refused: list[Refused] = field(default_factory=list)
 
@@ -69,6 +82,9 @@ class FederationStatus:
     def as_json(self) -> dict[str, Any]:
         return {
             "outboxPending": self.outbox_pending, "batchesSent": self.batches_sent,
+            "outboxRefused": self.outbox_refused,
+            "outboxRefusedBatches": [{"batchTag": r.tag, "reason": r.reason, "keys": r.key_count, "at": r.at}
+                                     for r in self.outbox_refused_batches],
             "lastRound": None if self.last_round_at is None else {"at": self.last_round_at, "error": self.last_error},
             "batchesImported": self.batches_imported, "keysImported": self.keys_imported,
             "keysSkippedRecursive": self.keys_skipped_recursive, "batchesRefused": self.batches_refused,
@@ -95,8 +111,12 @@ def collect(db: Any) -> FederationStatus:
     except ValueError:  # written by record_round only; an unreadable value shows as "no round yet"
         round_ = {}
     out = FederationStatus(
-        outbox_pending=db.one("SELECT count(*) FROM fed_outbox WHERE sent_at IS NULL")[0],
+        outbox_pending=db.one("SELECT count(*) FROM fed_outbox WHERE sent_at IS NULL AND refused IS NULL")[0],
         batches_sent=db.one("SELECT count(*) FROM fed_outbox WHERE sent_at IS NOT NULL")[0],
+        outbox_refused=db.one("SELECT count(*) FROM fed_outbox WHERE refused IS NOT NULL")[0],
+        outbox_refused_batches=[RefusedOutgoing(*r) for r in db.all(
+            "SELECT tag, refused, key_count, refused_at FROM fed_outbox WHERE refused IS NOT NULL"
+            " ORDER BY refused_at DESC, tag LIMIT ?", (REFUSED_SHOWN,))],
         last_round_at=round_.get("at"), last_error=round_.get("error"))
     origins: dict[str, OriginImports] = {}
     refused: list[Refused] = []

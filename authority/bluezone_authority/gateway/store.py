@@ -3,9 +3,9 @@
 It runs on the key server's database layer (:mod:`..server.database`): a
 file path opens SQLite (the default: WAL, ``synchronous=FULL``), a
 ``postgresql://`` URL opens PostgreSQL. The statements are plain SQL with
-``?`` parameters, written once for both. The schema is :data:`SCHEMA`,
-created by :func:`create_schema` when the store opens (the one place a
-migration tool would take over).
+``?`` parameters, written once for both. The schema is versioned with
+Alembic (:mod:`.migrations`, branch ``gateway``) and brought up to date when
+the store opens, by the same runner as the province servers' schema.
 
 What is kept per batch is the audit list EFGS keeps: the bytes as uploaded
 (never re-encoded), the signature, the uploader (its certificate's common
@@ -25,22 +25,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..server import schema_versions
 from ..server.database import POSTGRESQL, Database, lock_in, open_database
-
-SCHEMA = [
-    """CREATE TABLE IF NOT EXISTS provinces (
-        code TEXT PRIMARY KEY, signing_key_pem TEXT NOT NULL, added_at INTEGER NOT NULL)""",
-    # seq: the order of uploads, which downloads follow (an identity column on PostgreSQL)
-    """CREATE TABLE IF NOT EXISTS batches (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT, tag TEXT NOT NULL UNIQUE, date TEXT NOT NULL,
-        origin TEXT NOT NULL, uploader TEXT NOT NULL, uploaded_at INTEGER NOT NULL,
-        key_count INTEGER NOT NULL, data BLOB NOT NULL, signature BLOB NOT NULL, sha256 TEXT NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS batches_by_date ON batches(date, seq)",
-    # one row per stored key: its digest (the primary key: a key is stored once) and its batch
-    """CREATE TABLE IF NOT EXISTS batch_keys (
-        key_sha256 BLOB PRIMARY KEY, batch_seq INTEGER NOT NULL REFERENCES batches(seq))""",
-    "CREATE INDEX IF NOT EXISTS batch_keys_by_batch ON batch_keys(batch_seq)",
-]
+from . import migrations
 
 #: How many key digests one lookup asks for (well under SQLite's parameter limit).
 CHUNK = 500
@@ -50,11 +37,14 @@ CHUNK = 500
 UPLOAD_LOCK = "gateway-upload"
 
 
-def create_schema(conn: Any) -> None:
-    """The gateway's tables (``conn``: an open transaction's connection)."""
-    lock_in(conn, "gateway-schema")  # two gateways starting together on one PostgreSQL database
-    for stmt in SCHEMA:
-        conn.execute(stmt)
+def upgrade_schema(db: Database) -> list[schema_versions.Revision]:
+    """Bring the gateway's database to its newest revision (:mod:`.migrations`):
+    one transaction under the lock ``gateway-migrate``, so two gateways
+    starting together on one database migrate once. Returns what ran (nothing
+    when the database is current). A database made by a newer gateway is
+    refused unchanged (:class:`~bluezone.store.named_migrations.MigrationError`)."""
+    return schema_versions.upgrade(db, migrations.LOCATION, base_label=migrations.BASE_LABEL,
+                                   version_table=migrations.VERSION_TABLE, lock=migrations.LOCK)
 
 
 def key_digest(key_data: bytes) -> bytes:
@@ -96,8 +86,7 @@ class GatewayStore:
         :class:`~..server.database.DatabaseError` in one line when it cannot be opened)."""
         self.db: Database = open_database(location)
         try:
-            with self.db.transaction() as c:
-                create_schema(c)
+            self.migrations_applied = upgrade_schema(self.db)
         except BaseException:
             self.db.close()
             raise

@@ -1,7 +1,7 @@
 """The portal's federation page: what the staff API's federation status says, for people.
 
-Administrators see whether batches leave (the outbox: waiting, sent, the last
-round and its error) and what came from each other province (batches and keys
+Administrators see whether batches leave (the outbox: waiting, sent, refused
+by the gateway for good with its code, the last round and its error) and what came from each other province (batches and keys
 imported, F1 keys left out, batches refused with their reason), so a broken
 certificate or a province whose key changed is noticed without reading logs.
 It shows only the counts, tags and codes that the status holds, never a key.
@@ -28,6 +28,11 @@ REASONS = {
     "answer_too_large": N_("the gateway's answer was too large"),
     "unknown_province": N_("the gateway does not know this province's certificate"),
     "http_error": N_("the gateway answered with an HTTP error"),
+    # the gateway's refusals of this province's own batches (set aside, never sent again)
+    "duplicate_keys": N_("some of its keys are stored at the gateway already, in another batch"),
+    "duplicate_batch_tag": N_("another batch at the gateway already has this tag"),
+    "invalid_signature": N_("the batch signature was not sent in a form the gateway reads"),
+    "invalid_batch_tag": N_("the gateway does not accept this batch tag"),
 }
 
 
