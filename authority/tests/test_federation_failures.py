@@ -407,10 +407,15 @@ async def test_a_key_stored_under_one_tag_is_refused_under_another_even_at_volum
             await gl.upload("gl-1", *clashing)
         assert (refused.value.status, refused.value.code) == (409, "duplicate_keys")
         assert "dn-1" in refused.value.message
+        # the clashing key is named by its place in the batch, so the uploader can send the rest again
+        order = [k.key.key_data for k in encoding.decode(clashing[0]).keys]
+        assert refused.value.detail["duplicateKeys"] == [order.index(first[12_345])]
         # Đà Nẵng's own keys again under a new tag (a province's outbox restored from an old backup)
         with pytest.raises(GatewayError) as again:
-            await dn.upload("dn-2", *signed(DN, [*first[:10], secrets.token_bytes(16)], dn_key))
+            await dn.upload("dn-2", *(restored := signed(DN, [*first[:10], secrets.token_bytes(16)], dn_key)))
         assert again.value.code == "duplicate_keys" and "10" in again.value.message
+        order = [k.key.key_data for k in encoding.decode(restored[0]).keys]
+        assert again.value.detail["duplicateKeys"] == sorted(order.index(k) for k in first[:10])
         assert store.count() == 1 and store.stored_keys() == 20_000  # nothing of either batch
         assert store.get("gl-1") is None and store.get("dn-2") is None
 
@@ -552,6 +557,7 @@ async def test_a_batch_the_gateway_refuses_for_good_is_set_aside_and_the_round_g
     assert result.error is None
     assert result.refused == [(old_tag, "duplicate_keys")] and result.sent == [new_tag]
     assert result.as_json()["refused"] == [{"batchTag": old_tag, "reason": "duplicate_keys"}]
+    assert result.released == 1  # first[1]: the gateway named only first[0]
     assert [(r.tag, r.origin, r.result, r.new_keys) for r in result.imported] == [
         ("gl-1", GL, "imported", 2), (new_tag, DN, "skipped", 0)]  # its own batch comes back, skipped
     assert set(fresh) <= {r[0] for r in dn.db.all("SELECT key_data FROM exposure_keys")}
@@ -564,9 +570,16 @@ async def test_a_batch_the_gateway_refuses_for_good_is_set_aside_and_the_round_g
         (old_tag, "duplicate_keys", 2, NOW + 60)]
     assert s["lastRound"] == {"at": NOW + 60, "error": None}
 
-    again = await run_round(dn, settings)  # the refused batch stays aside: not sent, not refused again
-    assert (again.error, again.sent, again.refused, again.imported) == (None, [], [], [])
-    assert fed.gateway.store.count() == 2 and status(dn)["outboxRefused"] == 1
+    # the refused batch stays aside (not sent, not refused again); the key the gateway did not
+    # hold leaves in a new batch of its own, and nothing else is sent twice
+    again = await run_round(dn, settings)
+    assert (again.error, again.refused, again.released) == (None, [], 0)
+    assert len(again.batched) == 1 and again.sent == again.batched
+    assert [(r.tag, r.result) for r in again.imported] == [(again.batched[0], "skipped")]
+    assert stored_keys(fed.gateway) == {first[0], first[1], *fresh, *second}
+    assert fed.gateway.store.count() == 3 and status(dn)["outboxRefused"] == 1
+    last = await run_round(dn, settings)
+    assert (last.batched, last.sent, last.refused, last.imported) == ([], [], [], [])
 
 
 async def answering(fed, status: int, code: str) -> web.AppRunner:
@@ -642,3 +655,15 @@ async def test_a_federation_round_keeps_database_work_off_the_event_loop_on_post
         assert loop_thread not in threads
     else:
         assert set(threads) == {loop_thread}
+
+
+@pytest.mark.parametrize("detail", [{}, {"duplicateKeys": []}, {"duplicateKeys": [2]}, {"duplicateKeys": [-1]},
+                                    {"duplicateKeys": ["0"]}, {"duplicateKeys": [True]}, {"duplicateKeys": 0},
+                                    {"duplicateKeys": [0.0]}])
+def test_a_duplicate_keys_answer_that_does_not_name_keys_well_releases_nothing(detail):
+    """A gateway's positions are checked before a key is moved: out of the batch,
+    not whole numbers, or missing, and nothing is released."""
+    from bluezone_authority.gateway.outbox import clashing_positions
+
+    assert clashing_positions(detail, 2) is None
+    assert clashing_positions({"duplicateKeys": [1, 0]}, 2) == {0, 1}

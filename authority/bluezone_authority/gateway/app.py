@@ -99,7 +99,7 @@ class Gateway:
             raise ApiError(409, "duplicate_keys", _n(
                 "{n} key of this batch is already stored at the gateway, in batch {tag}; nothing was stored",
                 "{n} keys of this batch are already stored at the gateway (one of them in batch {tag});"
-                " nothing was stored", e.count, tag=e.tag)) from None
+                " nothing was stored", e.count, tag=e.tag), detail={"duplicateKeys": list(e.positions)}) from None
         if not inserted:
             before = self.store.get(tag)
             if before is not None and before.sha256 == digest and before.origin == uploader:

@@ -22,9 +22,11 @@ MAX_BATCH_BYTES = 64 * 1024 * 1024
 class GatewayError(Exception):
     """The gateway refused or could not be reached; ``code`` is its error code or ``unreachable``."""
 
-    def __init__(self, code: str, message: str, status: int = 0):
+    def __init__(self, code: str, message: str, status: int = 0, detail: dict[str, Any] | None = None):
         super().__init__(f"{code}: {message}")
         self.code, self.message, self.status = code, message, status
+        #: the other fields of the gateway's error object, as sent (check before use)
+        self.detail = detail or {}
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class GatewayClient:
         try:
             body: Any = await resp.json(content_type=None)
             err = body["error"]
-            return GatewayError(str(err["code"]), str(err["message"]), resp.status)
+            return GatewayError(str(err["code"]), str(err["message"]), resp.status, dict(err))
         except (ValueError, KeyError, TypeError, aiohttp.ClientError):
             return GatewayError("http_error", f"HTTP {resp.status}", resp.status)
 

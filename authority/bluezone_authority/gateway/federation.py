@@ -34,11 +34,14 @@ class RoundResult:
     imported: list[importer.ImportResult] = field(default_factory=list)
     #: (tag, the gateway's code) of each outbox batch refused for good in this round
     refused: list[tuple[str, str]] = field(default_factory=list)
+    #: keys of batches refused with ``duplicate_keys`` that the gateway did not hold, set free to go again
+    released: int = 0
     error: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {"batched": len(self.batched), "sent": len(self.sent), "error": self.error,
                 "refused": [{"batchTag": tag, "reason": code} for tag, code in self.refused],
+                "released": self.released,
                 "imports": [{"batchTag": r.tag, "origin": r.origin, "result": r.result, "keys": r.keys,
                              "newKeys": r.new_keys, "skippedRecursive": r.skipped_recursive} for r in self.imported]}
 
@@ -82,6 +85,9 @@ async def run_round(server: Any, settings: FederationSettings, client: GatewayCl
                 out.refused.append((p.tag, e.code))
                 log.warning("federation: the gateway refused batch %s for good (%s); it is set aside and the "
                             "round goes on", p.tag, e)
+                clashing = outbox.clashing_positions(e.detail, p.key_count) if e.code == "duplicate_keys" else None
+                if clashing is not None:  # the keys the gateway does not hold leave in a new batch next round
+                    out.released += await step(outbox.release_unclashed, p.tag, clashing)
                 continue
             await step(outbox.mark_sent, p.tag, server.now())
             out.sent.append(p.tag)

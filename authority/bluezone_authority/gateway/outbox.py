@@ -10,10 +10,13 @@ lost and nothing is stored twice.
 A batch the gateway refuses for good (:data:`PERMANENT_REFUSALS`: its keys
 are stored there already, its signature or bytes are wrong) would be refused
 again at every round, so it is marked refused with the gateway's code and
-left: it is neither pending nor sent, and staff see it in the status. Its
-keys keep their batch tag and are not batched again (for ``duplicate_keys``
-the gateway has them already; for the others, sending them again under a new
-tag would be refused the same way until the cause is mended).
+left: it is neither pending nor sent, and staff see it in the status. For
+``duplicate_keys`` the gateway names the keys it holds already (their
+positions in the batch): the others are released and go out in a new batch at
+the next round, so one clashing key does not keep the rest in the province.
+After the other refusals the keys keep their batch tag and are not batched
+again (sent again under a new tag they would be refused the same way until
+the cause is mended).
 
 Which keys leave: this province's own (not imported), published here
 already (their embargo is over), whose owner agreed to sharing beyond the
@@ -26,6 +29,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -102,3 +106,28 @@ def mark_sent(conn: sqlite3.Connection, tag: str, now: int) -> None:
 def mark_refused(conn: sqlite3.Connection, tag: str, code: str, now: int) -> None:
     """Set a batch aside with the gateway's error ``code``: never sent again."""
     conn.execute("UPDATE fed_outbox SET refused = ?, refused_at = ? WHERE tag = ?", (code, now, tag))
+
+
+def clashing_positions(detail: dict[str, Any], key_count: int) -> set[int] | None:
+    """The positions a ``duplicate_keys`` refusal names (``duplicateKeys``), or None
+    when the answer does not name them well (then nothing is released: a
+    gateway's word is checked before it moves a key)."""
+    value = detail.get("duplicateKeys")
+    if (not isinstance(value, list) or not value
+            or not all(type(i) is int and 0 <= i < key_count for i in value)):
+        return None
+    return set(value)
+
+
+def release_unclashed(conn: sqlite3.Connection, tag: str, clashing: set[int]) -> int:
+    """After a ``duplicate_keys`` refusal of batch ``tag``: its keys the gateway
+    does not hold go back to the pool (``fed_batch`` cleared), to be batched
+    again by the next :func:`fill`. Returns how many."""
+    row = conn.execute("SELECT data FROM fed_outbox WHERE tag = ?", (tag,)).fetchone()
+    if row is None:
+        return 0
+    keys = encoding.decode(bytes(row[0])).keys  # our own signed bytes: the order the gateway counted in
+    free = [(k.key.key_data, tag) for i, k in enumerate(keys) if i not in clashing]
+    if free:
+        conn.executemany("UPDATE exposure_keys SET fed_batch = NULL WHERE key_data = ? AND fed_batch = ?", free)
+    return len(free)

@@ -65,11 +65,16 @@ class StoredBatch:
 
 
 class KeysAlreadyStored(Exception):
-    """Some keys of a batch are stored already, in batch ``tag`` (the first found); ``count`` of them."""
+    """Some keys of a batch are stored already, in batch ``tag`` (the first found):
+    those at ``positions`` (0-based, in the batch's own order)."""
 
-    def __init__(self, tag: str, count: int):
-        super().__init__(f"{count} keys already stored, e.g. in batch {tag}")
-        self.tag, self.count = tag, count
+    def __init__(self, tag: str, positions: Sequence[int]):
+        super().__init__(f"{len(positions)} keys already stored, e.g. in batch {tag}")
+        self.tag, self.positions = tag, tuple(positions)
+
+    @property
+    def count(self) -> int:
+        return len(self.positions)
 
 
 _COLUMNS = "tag, date, origin, uploader, uploaded_at, key_count, data, signature, sha256"
@@ -131,21 +136,26 @@ class GatewayStore:
                 added = c.executemany("INSERT INTO batch_keys (key_sha256, batch_seq) VALUES (?, ?)"
                                       " ON CONFLICT (key_sha256) DO NOTHING", [(d, seq) for d in digests]).rowcount
             if added != len(digests):  # raising rolls the batch and its digests back
-                raise KeysAlreadyStored(self._holder(c, digests, seq), len(digests) - added)
+                raise KeysAlreadyStored(*self._holders(c, digests, seq))
         return True
 
     @staticmethod
-    def _holder(c: Any, digests: list[bytes], seq: int) -> str:
-        """The first (by tag) other batch holding one of ``digests``."""
-        found: list[str] = []
+    def _holders(c: Any, digests: list[bytes], seq: int) -> tuple[str, list[int]]:
+        """The first (by tag) other batch holding one of ``digests``, and the
+        positions of the digests other batches hold (so the uploader can send
+        the rest again under a new tag)."""
+        tags: list[str] = []
+        held: set[bytes] = set()
         for i in range(0, len(digests), CHUNK):
             part = digests[i:i + CHUNK]
-            row = c.execute("SELECT min(b.tag) FROM batch_keys k JOIN batches b ON b.seq = k.batch_seq"
-                            f" WHERE k.batch_seq <> ? AND k.key_sha256 IN ({','.join('?' * len(part))})",
-                            (seq, *part)).fetchone()
-            if row and row[0] is not None:
-                found.append(row[0])
-        return min(found, default="?")  # "?": never, as purge waits for the same lock
+            for digest, tag in c.execute(
+                    "SELECT k.key_sha256, b.tag FROM batch_keys k JOIN batches b ON b.seq = k.batch_seq"
+                    f" WHERE k.batch_seq <> ? AND k.key_sha256 IN ({','.join('?' * len(part))})",
+                    (seq, *part)).fetchall():
+                held.add(bytes(digest))
+                tags.append(tag)
+        # "?": never, as purge waits for the same lock
+        return min(tags, default="?"), [i for i, d in enumerate(digests) if d in held]
 
     def get(self, tag: str) -> StoredBatch | None:
         row = self.db.one(f"SELECT {_COLUMNS} FROM batches WHERE tag = ?", (tag,))

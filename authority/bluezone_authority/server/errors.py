@@ -29,6 +29,9 @@ class ApiError(Exception):
     #: what went wrong, translated when the answer is written (a plain str is shown as is)
     message: Message | str
     headers: dict[str, str] = field(default_factory=dict)
+    #: more machine-readable fields of the refusal, beside ``code`` in the JSON
+    #: (e.g. the gateway's ``duplicateKeys``); never text for people
+    detail: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
         return f"{self.code}: {self.text(SOURCE_LANGUAGE)}"
@@ -40,7 +43,8 @@ class ApiError(Exception):
     def body(self) -> dict[str, Any]:
         """``{"error": {code, message, message_vi, messages: {language: text}}}``:
         ``messages`` has one text per deployment language."""
-        return {"error": {"code": self.code, "message": self.text(SOURCE_LANGUAGE), "message_vi": self.text("vi"),
+        return {"error": {**self.detail, "code": self.code, "message": self.text(SOURCE_LANGUAGE),
+                          "message_vi": self.text("vi"),
                           "messages": {lang: self.text(lang) for lang in active_languages()}}}
 
 
