@@ -254,18 +254,18 @@ async def test_each_batch_source_announces_a_new_batch_once(tmp_path, kind):
     server = AuthorityServer(settings_for(tmp_path, min_batch_keys=0))
     source = SqliteBatchSource(server.db.path) if kind == "sqlite-data-version" else DatabaseBatchSource(server.db)
     announcer = Announcer(source, poll_seconds=3600, max_listeners=10)  # polled by hand below
-    announcer.start()
+    await announcer.start()
     try:
         queue = announcer.listen("keys")
-        announcer.poll()
+        await announcer.poll()
         assert queue.empty()
         with server.db.transaction() as c:
             c.execute("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
                       " report_type, dsos, created_at, available_at) VALUES (?, ?, 144, 4, 1, 0, 0, 0)",
                       (os.urandom(16), YESTERDAY))
         name = server.export_now()["batch"]
-        announcer.poll()
-        announcer.poll()
+        await announcer.poll()
+        await announcer.poll()
         assert queue.get_nowait() == (1, name) and queue.empty()
     finally:
         await announcer.stop()

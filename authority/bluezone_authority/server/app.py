@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -24,9 +25,9 @@ from bluezone.i18n import _
 from bluezone.plugins import call_hook
 
 from . import announce
-from .database import SQLITE
 from .errors import ApiError
 from .middleware import make_middlewares, padded_json, read_body, read_json
+from .offload import runner_for
 from .ratelimit import LIMITS, RateLimits, limit, limits_of, too_many
 from .service import AuthorityServer
 from .shared_limits import SqlWindows
@@ -60,9 +61,7 @@ async def db_call(request: web.Request, fn: Callable[..., T], *args: Any, **kw: 
 
 async def off_loop(server: AuthorityServer, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
     """:func:`db_call` for code that has the server rather than a request (the portal)."""
-    if server.db.kind == SQLITE:
-        return fn(*args, **kw)
-    return await asyncio.to_thread(fn, *args, **kw)
+    return await runner_for(server.db.kind)(functools.partial(fn, *args, **kw))
 
 
 async def staff_of(request: web.Request, *roles: str) -> Any:
@@ -81,24 +80,24 @@ async def json_body(request: web.Request) -> Any:
 async def verify(request: web.Request) -> web.Response:
     server, limits = server_of(request), limits_of(request)
     s = server.settings
-    wait = limits.guess_allowed(request, s.verify_per_client_per_minute, s.verify_failures_per_minute)
+    wait = await limits.guess_allowed(request, s.verify_per_client_per_minute, s.verify_failures_per_minute)
     if wait:
         raise too_many(wait)
     # the attempt counts as a failed guess unless the code is accepted
     answer = await db_call(request, server.verify, await json_body(request))
-    limits.guess_succeeded(request)
+    await limits.guess_succeeded(request)
     return padded_json(answer)
 
 
 async def certificate(request: web.Request) -> web.Response:
     server = server_of(request)
-    limit(request, "upload", server.settings.uploads_per_client_per_minute)
+    await limit(request, "upload", server.settings.uploads_per_client_per_minute)
     return padded_json(await db_call(request, server.certificate, await json_body(request)))
 
 
 async def publish(request: web.Request) -> web.Response:
     server = server_of(request)
-    limit(request, "upload", server.settings.uploads_per_client_per_minute)
+    await limit(request, "upload", server.settings.uploads_per_client_per_minute)
     return padded_json(await db_call(request, server.publish, await json_body(request)))
 
 
@@ -116,14 +115,14 @@ def declaration_body_limit(declaration_max_bytes: int, max_body_bytes: int) -> i
 async def declarations(request: web.Request) -> web.Response:
     server = server_of(request)
     s = server.settings
-    limit(request, "declaration", s.declarations_per_client_per_minute)
+    await limit(request, "declaration", s.declarations_per_client_per_minute)
     body = await read_json(request, declaration_body_limit(s.declaration_max_bytes, s.max_body_bytes))
     return padded_json(await db_call(request, server.accept_declaration, body))
 
 
 async def decoy(request: web.Request) -> web.Response:
     server = server_of(request)
-    limit(request, "decoy", server.settings.decoys_per_client_per_minute)
+    await limit(request, "decoy", server.settings.decoys_per_client_per_minute)
     await read_body(request, server.settings.max_body_bytes)  # read to the end and drop
     return padded_json({"chaff": True})
 
@@ -299,7 +298,9 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
     if worker is not None and worker.count > 1:
         # SQLite: a connection of its own (synchronous=OFF); PostgreSQL: the server's pool
         store = SqlWindows.on_sqlite(server.db.path) if server.db.path is not None else SqlWindows(server.db.transaction)
-        app[LIMITS] = RateLimits(server.clock, s.trusted_proxies, store=store, key=worker.key)
+        # the counting off the event loop on PostgreSQL, like the request handlers' work
+        app[LIMITS] = RateLimits(server.clock, s.trusted_proxies, store=store, key=worker.key,
+                                 run=runner_for(server.db.kind))
         background = background and worker.index == 0
     else:
         app[LIMITS] = RateLimits(server.clock, s.trusted_proxies)
