@@ -5,7 +5,10 @@
    held by this one process (aiohttp, one connection each); a batch is
    exported through the staff API; printed: time from the export request to
    the first, median and last listener receiving the event. The poll period
-   bounds how late a worker that did not build the batch can be.
+   bounds how late a worker that did not build the batch can be. Also
+   printed: each worker's resident memory (``VmRSS``) before the listeners
+   connect and with all of them connected, and the difference per
+   connection (what one more phone on ``sync --watch`` costs a worker).
 2. **1 vs 2 workers**: the device upload flow (verify → certificate →
    publish of 14 keys) and downloads (index + file) against ``--workers 1``
    and ``--workers 2`` on one SQLite file, 16 concurrent clients; printed:
@@ -73,7 +76,18 @@ def _add_keys(folder: Path, n: int) -> None:
     db.close()
 
 
-async def _fan_out(url: str, token: str, folder: Path) -> None:
+def _workers_rss(parent: int) -> dict[int, int]:
+    """Resident memory (bytes) of each worker process of the server ``parent``."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    out = {}
+    for pid in map(int, children):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                out[pid] = int(line.split()[1]) * 1024
+    return out
+
+
+async def _fan_out(url: str, token: str, folder: Path, parent: int) -> None:
     arrived: list[float] = []
     connected = 0
     all_connected = asyncio.Event()
@@ -95,11 +109,20 @@ async def _fan_out(url: str, token: str, folder: Path) -> None:
 
     connector = aiohttp.TCPConnector(limit=0, force_close=True)
     timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
+    before = _workers_rss(parent)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as s:
         tasks = [asyncio.create_task(listener(s)) for _ in range(LISTENERS)]
         opened = time.perf_counter()
         await asyncio.wait_for(all_connected.wait(), 120)
         print(f"{LISTENERS} listeners connected in {time.perf_counter() - opened:.1f} s")
+        await asyncio.sleep(2)  # every stream has written its first lines
+        after = _workers_rss(parent)
+        for pid in sorted(before):
+            print(f"worker {pid}: {before[pid] / 2**20:.1f} MiB resident before, {after[pid] / 2**20:.1f} MiB"
+                  f" with the listeners")
+        grown = sum(after.values()) - sum(before.values())
+        print(f"memory per SSE connection: {grown / LISTENERS / 1024:.1f} KiB"
+              f" ({grown / 2**20:.1f} MiB over {LISTENERS} connections on {len(before)} workers)")
         _add_keys(folder, 50)
         t0 = time.perf_counter()
         async with s.post(f"{url}/v1/authority/exports", headers={"Authorization": f"Bearer {token}"}) as r:
@@ -180,7 +203,7 @@ def main() -> None:
     proc = province_server(folder, server_extra="workers = 2\n" + UNLIMITED + "events_max_clients = 5000\n")
     token, _ = _admin_and_codes(folder, 0)
     with proc:
-        asyncio.run(_fan_out(proc.url, token, folder))
+        asyncio.run(_fan_out(proc.url, token, folder, proc.proc.pid))
     one = _workers_run(1)
     two = _workers_run(2)
     print(f"2 workers / 1 worker: uploads {two[0] / one[0]:.2f}×  ({one[0]:.1f} → {two[0]:.1f} uploads/s), "
