@@ -20,7 +20,7 @@ CATALOGUES := bluezone:bluezone:bluezone/i18n/locale \
 	plugins/demo/bluezone_demo:bluezone_demo:plugins/demo/bluezone_demo/locale
 
 .PHONY: install demo check test messages test-deps lane-core lane-authority lane-authority-early lane-authority-late \
-	lane-plugins bench clean
+	lane-plugins lane-plugins-own lane-plugins-core bench clean
 
 # Everything, editable: the core (bluezone), the authority (bluezone-authority), the plugins.
 install: $(STAMP)
@@ -65,8 +65,14 @@ lane-authority-early: $(AUTHORITY_VENV)/.installed test-deps
 lane-authority-late: $(AUTHORITY_VENV)/.installed test-deps
 	$(AUTHORITY_VENV)/bin/python -m pytest $(PYTEST_FLAGS) -m 'not needs_plugins' $(AUTHORITY_LATE)
 
-lane-plugins: install test-deps
+# Also two halves side by side: the plugins' own tests, and the core's and the
+# authority's tests that need the plugins installed.
+lane-plugins: lane-plugins-own lane-plugins-core
+
+lane-plugins-own: install test-deps
 	$(PY) -m pytest $(PYTEST_FLAGS) plugins
+
+lane-plugins-core: install test-deps
 	$(PY) -m pytest $(PYTEST_FLAGS) -m needs_plugins tests authority/tests
 
 demo: install
@@ -78,7 +84,8 @@ demo: install
 # The lanes use separate virtualenvs and run side by side (their tests mostly
 # wait on servers and subprocesses); -O keeps each lane's output together.
 test: check
-	$(MAKE) --no-print-directory -j4 --output-sync=target lane-core lane-authority-early lane-authority-late lane-plugins
+	$(MAKE) --no-print-directory -j5 --output-sync=target lane-core lane-authority-early lane-authority-late \
+		lane-plugins-own lane-plugins-core
 
 # ruff (lint) and mypy (types); both configured in pyproject.toml. CI runs it first, through `make test`.
 check: install

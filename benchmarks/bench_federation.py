@@ -13,6 +13,9 @@ databases (WAL, synchronous=FULL). Stages, each timed:
 4. export: Gia Lai's "other province" export file of the imported keys.
 
 Prints keys/s per stage and end to end, and each as a ratio of the baseline.
+The whole run is made twice: the gateway on a SQLite file, then the gateway
+on PostgreSQL (a throwaway cluster, Unix socket); the provinces stay on SQLite
+in both, so the last rows compare the gateway's two backends.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def add_keys(server: AuthorityServer, n: int) -> None:
     with server.db.transaction() as c:
         c.executemany("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
                       " report_type, dsos, created_at, available_at, share_beyond) VALUES (?,?,?,?,?,?,?,?,1)",
-                      [(secrets.token_bytes(16), day - (i % 14) * 144, 144, 4, 1, i % 10 - 3, NOW - 7200, NOW - 3600)
+                      [(secrets.token_bytes(16), day - (i % 10) * 144, 144, 4, 1, i % 10 - 3, NOW - 7200, NOW - 3600)
                        for i in range(n)])
 
 
@@ -76,11 +79,13 @@ def baseline(server: AuthorityServer, tmp: Path) -> float:
     return time.perf_counter() - started
 
 
-async def run(tmp: Path) -> None:
+async def run(tmp: Path, gateway_database: str | Path) -> dict[str, float]:
+    """One run with the gateway on ``gateway_database``; the stages' seconds."""
+    tmp.mkdir(parents=True, exist_ok=True)
     certs.init_ca(tmp / "ca")
     certs.issue(tmp / "ca", "gateway", tmp / "gateway", server_hosts=["127.0.0.1"])
     clock = Clock(NOW)
-    gw = Gateway(GatewaySettings(database=tmp / "gateway.db", ca=tmp / "ca" / "ca.pem", cert=tmp / "gateway.pem",
+    gw = Gateway(GatewaySettings(database=gateway_database, ca=tmp / "ca" / "ca.pem", cert=tmp / "gateway.pem",
                                  key=tmp / "gateway.key"), clock=clock)
     servers = {}
     for code in (DN, GL):
@@ -121,6 +126,7 @@ async def run(tmp: Path) -> None:
                   ("end to end: upload -> gateway -> import", t2 - t0)]
         for name, secs in stages:
             print(f"{name:62s} {secs:7.2f} s  {KEYS / secs:10,.0f} keys/s  x{secs / base:5.2f} of baseline")
+        return {"upload": t1 - t0, "import": t2 - t1, "end to end": t2 - t0}
     finally:
         await runner.cleanup()
         gw.close()
@@ -128,9 +134,66 @@ async def run(tmp: Path) -> None:
             s.close()
 
 
+def store_cost(location: str | Path, other: str | Path, tmp: Path) -> tuple[float, float]:
+    """The gateway's database alone, 100,000 keys in batches of 5,000: seconds
+    to store the batch rows only (what it stored before it refused duplicate
+    keys) into ``other``, and the batch rows with their key digests (the
+    duplicate check) into ``location``, both through GatewayStore's database."""
+    from bluezone_authority.gateway.store import _COLUMNS, GatewayStore, StoredBatch
+
+    day = NOW // 86400 * 144 - 3 * 144
+    batches = []
+    for i in range(KEYS // outbox.BATCH_KEYS):
+        keys = sorted(secrets.token_bytes(16) for _ in range(outbox.BATCH_KEYS))
+        data = encoding.encode(DN, [encoding.FederatedKey(ExposureKey(k, day, 144, 4, ReportType(1), 1)) for k in keys])
+        batches.append((StoredBatch(f"t{i}", "2026-05-28", DN, DN, NOW, len(keys), data, b"sig", "x"), keys))
+    plain, checked = GatewayStore(other), GatewayStore(location)
+    try:
+        started = time.perf_counter()
+        for b, _ in batches:
+            with plain.db.transaction() as c:
+                c.execute(f"INSERT INTO batches ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?)",
+                          (b.tag, b.date, b.origin, b.uploader, b.uploaded_at, b.key_count, b.data, b.signature,
+                           b.sha256))
+        rows_only = time.perf_counter() - started
+        started = time.perf_counter()
+        for b, keys in batches:
+            assert checked.insert(b, keys)
+        with_digests = time.perf_counter() - started
+    finally:
+        plain.close()
+        checked.close()
+    return rows_only, with_digests
+
+
 def main() -> None:
+    from bluezone_authority.server import pg_testing
+
     with tempfile.TemporaryDirectory() as d:
-        asyncio.run(run(Path(d)))
+        print("-- gateway on SQLite")
+        lite = asyncio.run(run(Path(d) / "sqlite", Path(d) / "sqlite" / "gateway.db"))
+    cluster = pg_testing.start_cluster()
+    try:
+        with tempfile.TemporaryDirectory() as d:
+            print("-- gateway on PostgreSQL")
+            pg = asyncio.run(run(Path(d) / "pg", cluster.new_database("gw")))
+    finally:
+        cluster.stop()
+    with tempfile.TemporaryDirectory() as d:
+        cluster = pg_testing.start_cluster()
+        try:
+            store = {"SQLite": store_cost(Path(d) / "a.db", Path(d) / "b.db", Path(d)),
+                     "PostgreSQL": store_cost(cluster.new_database("a"), cluster.new_database("b"), Path(d))}
+        finally:
+            cluster.stop()
+    print("-- the gateway's store alone: batch rows, then batch rows and one digest per key (the duplicate check)")
+    for name, (rows_only, with_digests) in store.items():
+        print(f"{name:10s} rows only {KEYS / rows_only:10,.0f} keys/s   with digests {KEYS / with_digests:10,.0f} keys/s"
+              f"   x{with_digests / rows_only:5.2f} the time of rows only")
+    print("-- the gateway's backends (provinces on SQLite in both)")
+    for stage in lite:
+        print(f"{stage:12s} SQLite {KEYS / lite[stage]:9,.0f} keys/s   PostgreSQL {KEYS / pg[stage]:9,.0f} keys/s"
+              f"   PostgreSQL/SQLite time x{pg[stage] / lite[stage]:4.2f}")
 
 
 if __name__ == "__main__":

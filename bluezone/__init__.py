@@ -109,6 +109,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "section_defaults": ("bluezone.config", "section_defaults"),
     "build_settings": ("bluezone.settings", "build"),
     "ConfigError": ("bluezone.config", "ConfigError"),
+    "ConfigProblem": ("bluezone.config", "Problem"),
+    "find_config_line": ("bluezone.config", "find_line"),
     "load_config": ("bluezone.config", "load_config"),
     "config_from_dict": ("bluezone.config", "config_from_dict"),
     # the device: its store, its owner-facing actions
@@ -174,6 +176,7 @@ __all__ = [
     # plugin machinery
     "PluginError", "call_hook", "call_hook_async",
     # configuration
+    "ConfigProblem", "find_config_line",
     "Config", "ConfigError", "FROM_SCHEMA", "build_settings", "config_from_dict", "load_config", "section_defaults",
     "section_settings",
     # the device

@@ -542,8 +542,9 @@ def _location(section: str, path: list[Any]) -> str:
     return out
 
 
-def _find_line(text: str, section: str, key: str | None) -> int | None:
-    """Best-effort line number of ``key`` in ``[section]`` (or the header itself)."""
+def find_line(text: str, section: str, key: str | None) -> int | None:
+    """Best-effort line number of ``key`` in ``[section]`` (or the header itself):
+    what a :class:`Problem` points at, for other kinds of file too (``bluezone_config_files``)."""
     current = None
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -556,6 +557,9 @@ def _find_line(text: str, section: str, key: str | None) -> int | None:
         if current == section and key and re.match(rf'^"?{re.escape(key)}"?\s*=', line):
             return number
     return None
+
+
+_find_line = find_line  # the name the core's own modules use
 
 
 def _properties(error: jsonschema.ValidationError) -> Mapping[str, Any]:

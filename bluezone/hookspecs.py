@@ -31,9 +31,11 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover - import cycle guard for type hints only
+    from pathlib import Path
+
     import click
 
-    from .config import Config
+    from .config import Config, Problem
     from .contracts import Form, ProximitySource, SubmitterFactory, TransportFactory
     from .feed import Feed
     from .i18n import MessageCatalogue
@@ -74,6 +76,21 @@ def bluezone_config_schema() -> dict[str, Any]:
     A value may instead be a settings class made with
     :func:`bluezone.settings.section_settings` (it carries its schema); the
     section is then also available typed, as ``config.typed(TheClass)``.
+    """
+
+
+@hookspec
+@kind("sync", "the file is checked before any event loop runs")
+def bluezone_config_files() -> "dict[str, Callable[[Path], list[Problem]]]":
+    """Claim another kind of TOML file than a deployment, by its top-level section.
+
+    Return ``{section_name: check}``: ``bluezone config check FILE`` gives a
+    file that has no ``[deployment]`` but has this section to ``check(path)``,
+    which returns every problem it finds (:class:`bluezone.ConfigProblem`,
+    each with its line, :func:`bluezone.find_config_line` finds it; an empty list: the file is fine), and prints them as
+    it prints a deployment's. The authority's gateway file (``[gateway]``)
+    is checked this way, so an operator has one command for every file.
+    Sync only.
     """
 
 
@@ -276,11 +293,19 @@ def bluezone_store_migrations() -> list[Any]:
 @hookspec
 @kind("sync", "migrations run while the server database is being opened")
 def bluezone_server_migrations() -> list[Any]:
-    """Named migrations of the authority server's database this plugin owns.
+    """Folders of Alembic revision files for the authority server's tables this plugin owns.
 
-    Same items and rules as :func:`bluezone_store_migrations`; applied when
-    the server opens its database (``bluezone serve`` and the authority
-    commands), recorded in its ``_migrations`` table. Sync only."""
+    Return paths (``str`` or :class:`~pathlib.Path`), usually one folder
+    shipped as package data beside your module. Its revisions are on a
+    branch of their own, labelled with your plugin's name (never
+    ``"core"``), with ids that begin with that name and ``_`` (32 characters
+    at most, e.g. ``sms_alerts_001_receipts``); the first may
+    ``depends_on`` the core's ``001_schema`` when it needs core tables.
+    The server (``bluezone serve`` and the authority commands) upgrades to
+    every head, the core's and each installed plugin's, in one transaction
+    when it opens its database. A plugin removed later leaves its tables and
+    its row in ``alembic_version`` alone. Never edit a released revision.
+    Sync only."""
 
 
 @hookspec

@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 #: Libraries only the authority's server and portal use.
-AUTHORITY_ONLY = ("aiohttp.web", "argon2", "jinja2", "bluezone_authority")
+AUTHORITY_ONLY = ("aiohttp.web", "argon2", "jinja2", "alembic", "sqlalchemy", "bluezone_authority")
 
 PROBE = """
 import contextlib, io, json, sys
@@ -100,8 +100,10 @@ def test_the_core_declares_no_authority_only_dependency_and_the_authority_does()
     authority = tomllib.loads((REPO / "authority" / "pyproject.toml").read_text())["project"]
     core_deps = " ".join(core["dependencies"])
     assert "argon2" not in core_deps and "jinja2" not in core_deps
+    assert "alembic" not in core_deps and "sqlalchemy" not in core_deps  # the server's schema versions only
     authority_deps = " ".join(authority["dependencies"])
     assert "argon2-cffi" in authority_deps and "jinja2" in authority_deps and "bluezone" in authority_deps
+    assert "alembic>=" in authority_deps and "sqlalchemy>=" in authority_deps
 
 
 def test_every_core_entry_point_is_a_module_of_the_core_package():

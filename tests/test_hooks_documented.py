@@ -93,6 +93,16 @@ def check_config_schema(pm, module, config, tmp_path):
     assert not validator.is_valid({})
 
 
+def check_config_files(pm, module, config, tmp_path):
+    [kinds] = call_hook(pm.hook.bluezone_config_files)
+    path = tmp_path / "relay.toml"
+    path.write_text('[relay]\nhost = "relay.example.vn"\nport = 99999\n')
+    [problem] = kinds["relay"](path)
+    assert (problem.location, problem.line) == ("[relay] port", 3)
+    path.write_text("[relay]\nport = 8443\n")
+    assert kinds["relay"](path) == []
+
+
 def check_key_schedules(pm, module, config, tmp_path):
     schedule = collect_named(call_hook(pm.hook.bluezone_key_schedules), "key schedule")["hashed"]
     ids = list(schedule.derive(b"k" * 16, 100, 3))

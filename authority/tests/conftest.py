@@ -22,6 +22,10 @@ BACKENDS = [b.strip() for b in __import__("os").environ.get("BLUEZONE_TEST_DATAB
 def pytest_generate_tests(metafunc):
     if "server_database" in metafunc.fixturenames:
         metafunc.parametrize("server_database", BACKENDS, indirect=True)
+    if "gateway_database" in metafunc.fixturenames:
+        metafunc.parametrize("gateway_database", BACKENDS, indirect=True)
+    if "federation_backend" in metafunc.fixturenames:  # the three-process federation world (module-scoped)
+        metafunc.parametrize("federation_backend", BACKENDS, scope="module")
 
 
 @pytest.fixture(scope="session")
@@ -50,3 +54,12 @@ def server_database(request, tmp_path):
         yield value
     finally:
         testing.DATABASE = None
+
+
+@pytest.fixture
+def gateway_database(request, tmp_path):
+    """The federation gateway's ``database`` for this test: a SQLite file or a
+    fresh PostgreSQL database of the session's cluster."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgresql_cluster").new_database("gw")
+    return str(tmp_path / "gateway.db")

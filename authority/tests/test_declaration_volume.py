@@ -103,7 +103,7 @@ def test_usage_is_counted_for_a_database_from_before_the_cap(tmp_path):
     with sqlite3.connect(tmp_path / "server.db") as c:  # as an older version left it
         c.execute("DROP TABLE declaration_usage")
         c.execute("DELETE FROM meta WHERE key = 'declaration_usage_v1'")
-        c.execute("DROP TABLE _migrations")  # older versions had no named migrations either
+        c.execute("DROP TABLE alembic_version")  # older versions had no schema versions either
     server = AuthorityServer(settings_for(tmp_path))
     usage = server.declaration_usage()
     assert (usage.count, usage.bytes) == (3, 600)

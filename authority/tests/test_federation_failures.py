@@ -1,6 +1,7 @@
 """Federation failures, each against a real gateway (aiohttp over mutual TLS on
-loopback, real X.509 from the operator's CA, its own SQLite file) and real
-province servers' databases:
+loopback, real X.509 from the operator's CA, its own database: a SQLite file
+or a PostgreSQL database, ``gateway_database``) and real province servers'
+databases:
 
 * the gateway down: the province queues, retries, nothing lost, nothing twice
   (also when the gateway's answer is lost after it stored the batch);
@@ -17,7 +18,6 @@ import asyncio
 import base64
 import logging
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +26,13 @@ from aiohttp import web
 
 from bluezone.models import ExposureKey, ReportType
 from bluezone_authority.gateway import certs, encoding
-from bluezone_authority.gateway.app import Gateway, create_app
+from bluezone_authority.gateway.app import Gateway, create_app, utc_date
 from bluezone_authority.gateway.client import GatewayClient, GatewayError
 from bluezone_authority.gateway.federation import run_round, status
 from bluezone_authority.gateway.province import FederationSettings
 from bluezone_authority.gateway.settings import GatewaySettings
 from bluezone_authority.server import AuthorityServer
+from bluezone_authority.server.errors import ApiError
 from bluezone_authority.server.keys import public_pem
 from bluezone_authority.server.process import free_port
 from bluezone_authority.server.testing import NOW, Clock, settings_for
@@ -72,16 +73,20 @@ class Fed:
 
 
 @pytest.fixture
-async def fed(tmp_path):
+async def fed(tmp_path, gateway_database, request):
+    """The gateway and two province servers, all on SQLite files or all on PostgreSQL databases."""
     certs.init_ca(tmp_path / "ca")
     certs.issue(tmp_path / "ca", "gateway", tmp_path / "gateway", server_hosts=["127.0.0.1"])
     clock = Clock(NOW)
-    gw = Gateway(GatewaySettings(database=tmp_path / "gateway.db", ca=tmp_path / "ca" / "ca.pem",
+    gw = Gateway(GatewaySettings(database=gateway_database, ca=tmp_path / "ca" / "ca.pem",
                                  cert=tmp_path / "gateway.pem", key=tmp_path / "gateway.key"), clock=clock)
     provinces = {}
     for code in (DN, GL):
         certs.issue(tmp_path / "ca", code, tmp_path / code)
-        server = AuthorityServer(settings_for(tmp_path / f"p{code}"), clock=clock)
+        where = {}
+        if gateway_database.startswith("postgresql://"):
+            where["database"] = request.getfixturevalue("postgresql_cluster").new_database("p")
+        server = AuthorityServer(settings_for(tmp_path / f"p{code}", **where), clock=clock)
         pem = public_pem(server.keys.export_key)
         (tmp_path / f"{code}.sign.pem").write_text(pem)
         gw.store.add_province(code, pem, NOW)
@@ -107,7 +112,7 @@ def add_keys(server: AuthorityServer, n: int, *, share: bool = True,
 
 
 def stored_keys(gw: Gateway) -> set[bytes]:
-    return {k.key.key_data for (data,) in gw.store.conn.execute("SELECT data FROM batches")
+    return {k.key.key_data for (data,) in gw.store.db.all("SELECT data FROM batches")
             for k in encoding.decode(data).keys}
 
 
@@ -118,10 +123,12 @@ async def test_gateway_down_the_province_queues_and_retries_nothing_lost_or_twic
     down = await run_round(dn, settings)  # nothing listens on the gateway's port yet
     assert down.error == "unreachable" and len(down.batched) == 1 and down.sent == []
     assert status(dn)["outboxPending"] == 1
+    assert status(dn)["lastRound"] == {"at": NOW, "error": "unreachable"}  # staff see why (API, portal)
 
     await fed.start()
     up = await run_round(dn, settings)
     assert up.error is None and up.batched == [] and up.sent == down.batched
+    assert status(dn)["lastRound"] == {"at": NOW, "error": None}
     assert fed.gateway.store.count() == 1 and stored_keys(fed.gateway) == set(keys)
 
     # the gateway stored the batch but its answer was lost: the resend is recognised, not stored twice
@@ -203,6 +210,13 @@ async def test_the_gateway_refuses_bad_batches_with_a_json_error_and_stores_noth
         stored = fed.gateway.store.get("t4")
         assert stored is not None and stored.data == good  # unaltered
         assert fed.gateway.audit(stored.date, "t4")["keyCount"] == 1
+        # a trailing newline or another script's digits is not a tag or a date (it was only an empty lookup)
+        for date, after, code in ((stored.date, "t4\n", "invalid_batch_tag"), (stored.date + "\n", None, "invalid_date"),
+                                  ("\uff12\uff10\uff12\uff16" + stored.date[4:], None, "invalid_date")):
+            with pytest.raises(ApiError) as refused:
+                fed.gateway.download(date, after)
+            assert (refused.value.status, refused.value.code) == (400, code), (date, after)
+        assert fed.gateway.download(stored.date, None)[0] == stored
     finally:
         await client.close()
 
@@ -213,12 +227,11 @@ async def test_a_gateway_that_alters_a_key_is_detected_by_the_importer(fed, capl
     sent = add_keys(dn, 3)
     await run_round(dn, fed.settings(DN, GL))
     # the gateway's operator (or an attacker there) changes one key's transmission risk
-    tag, data = fed.gateway.store.conn.execute("SELECT tag, data FROM batches").fetchone()
+    tag, data = fed.gateway.store.db.one("SELECT tag, data FROM batches")
     altered = bytearray(data)
     altered[7 + 1 + len(DN) + 4 + 16 + 6] ^= 0x01
     encoding.decode(bytes(altered))  # still well formed: only the signature can tell
-    with sqlite3.connect(fed.gateway.settings.database) as c:
-        c.execute("UPDATE batches SET data = ? WHERE tag = ?", (bytes(altered), tag))
+    fed.gateway.store.db.execute("UPDATE batches SET data = ? WHERE tag = ?", (bytes(altered), tag))
 
     with caplog.at_level(logging.WARNING, logger="bluezone.federation"):
         result = await run_round(gl, fed.settings(GL, DN))
@@ -328,3 +341,175 @@ async def test_a_signed_batch_with_absurd_key_dates_or_onset_imports_only_the_sa
     result = await run_round(gl, fed.settings(GL, DN))
     assert [(r.origin, r.result, r.keys, r.new_keys) for r in result.imported] == [(DN, "imported", 6, 1)]
     assert {r[0] for r in gl.db.all("SELECT key_data FROM exposure_keys")} == {good.key.key_data}
+
+
+async def test_a_province_without_f2_imports_no_recursive_keys_and_counts_them(fed):
+    """A province with ``[server] recursive_reports`` off publishes no F1 (RECURSIVE) keys, so its
+    phones are never warned as F2. Keys imported from another province go into its own export, so
+    it must not take F1 keys from there either. One real batch signed by Đà Nẵng holds both kinds:
+    the confirmed keys come in; the F1 keys are left out and counted in the import's result, in
+    fed_imports and in the status. A province with F2 on takes the same batch whole."""
+    dn = fed.provinces[DN]
+    await fed.start()
+    confirmed = add_keys(dn, 2)
+    f1 = add_keys(dn, 3, report_type=ReportType.RECURSIVE)
+    await run_round(dn, fed.settings(DN, GL, include_recursive=True))
+    assert stored_keys(fed.gateway) == set(confirmed) | set(f1) and fed.gateway.store.count() == 1
+
+    no_f2 = AuthorityServer(settings_for(fed.tmp / "p64-no-f2", recursive_reports=False), clock=fed.clock)
+    try:
+        result = await run_round(no_f2, fed.settings(GL, DN))
+        assert [(r.result, r.keys, r.new_keys, r.skipped_recursive) for r in result.imported] == [
+            ("imported", 5, 2, 3)]
+        assert result.as_json()["imports"][0]["skippedRecursive"] == 3
+        assert {r[0] for r in no_f2.db.all("SELECT key_data FROM exposure_keys")} == set(confirmed)
+        assert [tuple(r) for r in no_f2.db.all("SELECT key_count, imported_keys, result FROM fed_imports")] == [
+            (5, 2, "imported skipped_recursive=3")]
+        s = status(no_f2)
+        assert (s["batchesImported"], s["keysImported"], s["keysSkippedRecursive"], s["batchesRefused"]) == (1, 2, 3, 0)
+        assert s["origins"] == [{"origin": DN, "batchesImported": 1, "keysImported": 2, "keysSkippedRecursive": 3,
+                                 "batchesRefused": 0}]
+        assert s["lastRound"]["error"] is None
+    finally:
+        no_f2.close()
+
+    with_f2 = await run_round(fed.provinces[GL], fed.settings(GL, DN))
+    assert [(r.new_keys, r.skipped_recursive) for r in with_f2.imported] == [(5, 0)]
+    assert status(fed.provinces[GL])["keysSkippedRecursive"] == 0
+
+
+def signed(origin: str, keys: list[bytes], signing_key) -> tuple[bytes, bytes]:
+    """A canonical batch of ``keys`` (published three days ago) and its signature."""
+    day = NOW // 86400 * 144 - 3 * 144
+    data = encoding.encode(origin, [encoding.FederatedKey(ExposureKey(k, day, 144, 4, ReportType.CONFIRMED_TEST, 1))
+                                    for k in keys])
+    return data, encoding.sign(data, signing_key)
+
+
+async def test_a_key_stored_under_one_tag_is_refused_under_another_even_at_volume(fed):
+    """EFGS stores a key once: a batch holding a key the gateway already has
+    (under another tag, from any province) is refused whole with
+    ``duplicate_keys`` and nothing of it is stored, with tens of thousands of
+    keys on each side. Retention deletes the keys' digests with their batch."""
+    await fed.start()
+    dn_key, gl_key = fed.provinces[DN].keys.export_key, fed.provinces[GL].keys.export_key
+    dn, gl = GatewayClient(fed.settings(DN, GL)), GatewayClient(fed.settings(GL, DN))
+    store = fed.gateway.store
+    try:
+        first = [secrets.token_bytes(16) for _ in range(20_000)]
+        assert await dn.upload("dn-1", *signed(DN, first, dn_key)) is True
+        assert store.stored_keys() == 20_000
+
+        # Gia Lai: 20,000 new keys and one of Đà Nẵng's
+        fresh = [secrets.token_bytes(16) for _ in range(20_000)]
+        clashing = signed(GL, [*fresh, first[12_345]], gl_key)
+        with pytest.raises(GatewayError) as refused:
+            await gl.upload("gl-1", *clashing)
+        assert (refused.value.status, refused.value.code) == (409, "duplicate_keys")
+        assert "dn-1" in refused.value.message
+        # Đà Nẵng's own keys again under a new tag (a province's outbox restored from an old backup)
+        with pytest.raises(GatewayError) as again:
+            await dn.upload("dn-2", *signed(DN, [*first[:10], secrets.token_bytes(16)], dn_key))
+        assert again.value.code == "duplicate_keys" and "10" in again.value.message
+        assert store.count() == 1 and store.stored_keys() == 20_000  # nothing of either batch
+        assert store.get("gl-1") is None and store.get("dn-2") is None
+
+        assert await gl.upload("gl-2", *signed(GL, fresh, gl_key)) is True
+        assert store.count() == 2 and store.stored_keys() == 40_000
+        assert stored_keys(fed.gateway) == set(first) | set(fresh)
+
+        fed.clock.t = NOW + 15 * 86400
+        assert fed.gateway.purge() == 2 and store.stored_keys() == 0
+        assert await gl.upload("gl-1", *clashing) is True  # the digests went with their batches
+    finally:
+        await dn.close()
+        await gl.close()
+
+
+async def test_the_gateway_handlers_keep_database_work_off_the_event_loop_on_postgresql(fed):
+    """On PostgreSQL each handler's database work runs in a worker thread (a
+    network round trip must not stall every other request); on SQLite it
+    stays on the event loop, as the key server does."""
+    import threading
+
+    await fed.start()
+    db = fed.gateway.store.db
+    threads: list[int] = []
+    real = db.transaction
+
+    def watched():  # the real transaction, noting which thread opened it
+        threads.append(threading.get_ident())
+        return real()
+    db.transaction = watched  # type: ignore[method-assign]
+    loop_thread = threading.get_ident()
+    client = GatewayClient(fed.settings(DN, GL))
+    date = utc_date(NOW)
+    try:
+        await client.upload("t1", *signed(DN, [secrets.token_bytes(16)], fed.provinces[DN].keys.export_key))
+        uploaded = len(threads)
+        got = await client.download(date, None)
+        assert got is not None and got.tag == "t1"
+        downloaded = len(threads)
+        async with client.session.get(f"{fed.url}/v1/batches/audit/{date}/t1", ssl=client.ssl) as resp:
+            assert resp.status == 200
+    finally:
+        db.transaction = real  # type: ignore[method-assign]
+        await client.close()
+    assert uploaded >= 1
+    if db.kind == "postgresql":  # every read goes through a transaction there: each route opened some
+        assert uploaded < downloaded < len(threads)
+        assert loop_thread not in threads
+    else:
+        assert set(threads) == {loop_thread}
+
+
+async def test_postgresql_batches_are_numbered_in_the_order_they_commit(tmp_path, postgresql_cluster):
+    """On PostgreSQL uploads run side by side. If a batch could be numbered
+    before another yet commit after it, a province that had read "everything
+    after the later one" would never see it. So an upload waits while another
+    holds the upload lock (as an upload in flight does), and meanwhile the
+    gateway still answers downloads: the wait is in a worker thread, not on
+    the event loop."""
+    import psycopg
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from bluezone_authority.gateway.store import UPLOAD_LOCK
+    from bluezone_authority.server.database import lock_key
+
+    # lock_timeout bounds the wait, so code that waited on the event loop fails instead of hanging the test
+    url = postgresql_cluster.new_database("gw") + "&options=-c%20lock_timeout%3D20s"
+    certs.init_ca(tmp_path / "ca")
+    certs.issue(tmp_path / "ca", "gateway", tmp_path / "gateway", server_hosts=["127.0.0.1"])
+    dn_key = ec.generate_private_key(ec.SECP256R1())
+    gw = Gateway(GatewaySettings(database=url, ca=tmp_path / "ca" / "ca.pem", cert=tmp_path / "gateway.pem",
+                                 key=tmp_path / "gateway.key"), clock=Clock(NOW))
+    for code in (DN, GL):
+        certs.issue(tmp_path / "ca", code, tmp_path / code)
+        gw.store.add_province(code, public_pem(dn_key), NOW)
+    (tmp_path / f"{DN}.sign.pem").write_text(public_pem(dn_key))
+    (tmp_path / f"{GL}.sign.pem").write_text(public_pem(dn_key))
+    fed = Fed(tmp_path, free_port(), Clock(NOW), gw, {})
+    await fed.start()
+    dn, gl = GatewayClient(fed.settings(DN, GL)), GatewayClient(fed.settings(GL, DN))
+    date = utc_date(NOW)
+    try:
+        slow_data, slow_sig = signed(DN, [secrets.token_bytes(16)], dn_key)
+        with psycopg.connect(url) as slow:  # an upload in flight: it holds the lock and has drawn its number
+            slow.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(UPLOAD_LOCK),))
+            slow.execute("INSERT INTO batches (tag, date, origin, uploader, uploaded_at, key_count, data, signature,"
+                         " sha256) VALUES ('slow', %s, %s, %s, %s, 1, %s, %s, 'x')",
+                         (date, DN, DN, NOW, slow_data, slow_sig))
+            upload = asyncio.create_task(dn.upload("fast", *signed(DN, [secrets.token_bytes(16)], dn_key)))
+            while gw.store.db.one("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")[0] == 0:
+                assert not upload.done(), upload  # it must wait for the lock, not commit ahead of 'slow'
+                await asyncio.sleep(0.05)
+            assert await asyncio.wait_for(gl.download(date, None), 30) is None  # answered meanwhile: nothing yet
+            assert not upload.done()
+        assert await asyncio.wait_for(upload, 30) is True
+        first = await gl.download(date, None)
+        assert first is not None and (first.tag, first.next_tag) == ("slow", "fast")
+    finally:
+        await dn.close()
+        await gl.close()
+        await fed.stop()
+        gw.close()

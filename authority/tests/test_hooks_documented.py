@@ -67,13 +67,27 @@ async def check_server_routes(pm, module, config, tmp_path):
         await http.close()
 
 
+def documented_revision(hook: str) -> tuple[str, str]:
+    """The revision file shown under ``hook`` (a block opened as ```python NAME.py)."""
+    import re
+
+    [(name, source)] = re.findall(r"```python (\S+\.py)\n(.*?)```", DOCS.read_text().split(f"## {hook}\n")[1]
+                                  .split("\n## ")[0], flags=re.S)
+    return name, source
+
+
 def check_server_migrations(pm, module, config, tmp_path):
     from bluezone_authority.server.db import ServerDB
 
+    name, source = documented_revision("bluezone_server_migrations")
+    (tmp_path / "server_migrations").mkdir()
+    (tmp_path / "server_migrations" / name).write_text(source)
+    module.__file__ = str(tmp_path / "plugin.py")  # the example names the folder beside its module
     db = ServerDB(tmp_path / "server.db", plugins=pm)
+    assert "sms_alerts/sms_alerts_001_receipts" in [str(r) for r in db.migrations_applied]
     with db.transaction() as c:
         c.execute("INSERT INTO sms_receipts (id, received_hour) VALUES ('r1', 0)")
-    assert db.one("SELECT count(*) FROM _migrations WHERE owner = 'sms-alerts'")[0] == 1
+    assert ("sms_alerts_001_receipts",) in db.all("SELECT version_num FROM alembic_version")
     db.close()
 
 

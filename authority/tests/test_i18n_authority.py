@@ -117,6 +117,8 @@ async def test_every_portal_page_is_in_the_pseudo_locale(pseudo_locale, tmp_path
             allowed.append(f1.by_id("issued-code"))
             pages["F1 code issued"] = f1.text
             pages["declarations"] = (await c.get("/portal/declarations")).text
+            allowed.extend(_federation_records(r.server))
+            pages["federation"] = (await c.get("/portal/federation")).text
             pages["no such page"] = (await c.get("/portal/no-such-page")).text
             pages["expired form"] = (await c.post("/portal/codes", {"csrf": "forged"})).text
             pages["logged out"] = (await c.submit("/portal/", "/portal/logout", {})).text
@@ -133,10 +135,38 @@ async def test_every_portal_page_is_in_the_pseudo_locale(pseudo_locale, tmp_path
     # the texts really are the catalogue's: the pseudo-translation of the msgids, fields filled in
     assert pseudo("The last 14 days") in pages["dashboard"]
     assert pseudo("Download all (.jsonl)") in pages["declarations"] and 'id="decl-quota-full"' in pages["declarations"]
+    assert pseudo("Federation with other provinces") in pages["federation"]
+    assert all(f'id="{i}"' in pages["federation"] for i in ("fed-origins", "fed-refused", "fed-last-round"))
     assert pseudo("Signed in as {name} ({role})").replace("{name}", "Admin").replace(
         "{role}", pseudo("administrator")) in html.unescape(pages["dashboard"])
     # the switch offers the deployment's one language, named in itself
     assert f'<span aria-current="true" lang="{QPS}">{pseudo("English")}</span>' in pages["login"]
+
+
+def _federation_records(server) -> list[str]:
+    """What the federation page shows, through the real importer: a batch imported with an F1 key
+    left out, one refused for its signature, and a round that found the gateway down. Returns
+    what the page shows as it is (province codes, batch tags, error codes)."""
+    import secrets
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from bluezone.models import ExposureKey, ReportType
+    from bluezone_authority.gateway import encoding, importer, status
+    from bluezone_authority.gateway.client import Downloaded
+
+    signer = ec.generate_private_key(ec.SECP256R1())
+    start = NOW // 86400 * 144 - 2 * 144
+    keys = [encoding.FederatedKey(ExposureKey(secrets.token_bytes(16), start, 144, 4, rt, 1))
+            for rt in (ReportType.CONFIRMED_TEST, ReportType.RECURSIVE)]
+    data = encoding.encode("48", keys)
+    with server.db.transaction() as c:
+        for tag, signature in (("dn-1", encoding.sign(data, signer)), ("dn-2", b"0" * 70)):
+            importer.import_batch(c, "2026-05-28", Downloaded(tag, "48", signature, data, None), own_origin="64",
+                                  import_from=("48",), public_keys={"48": signer.public_key()}, now=NOW,
+                                  accept_recursive=False)
+    status.record_round(server.db, NOW, "unreachable")
+    return ["48", "dn-2", "bad_signature", "unreachable"]
 
 
 async def test_the_switch_offers_the_deployments_languages_only(tmp_path):
@@ -465,5 +495,17 @@ def test_the_authority_commands_errors_and_help_are_in_the_pseudo_locale(pseudo_
 
 def test_the_catalogue_ships_in_the_distribution(tmp_path):
     """The wheel carries the template, the translations and the compiled
-    catalogue: an installed (not editable) copy speaks Vietnamese."""
+    catalogue: an installed (not editable) copy speaks Vietnamese. It carries
+    the schema's Alembic environment too (env.py, the revision template, every
+    core revision), without which an installed server could not migrate."""
+    import zipfile
+
     assert catalogue_missing_from_wheel(ROOT / "authority", "bluezone_authority/locale", "bluezone_authority", tmp_path) == []
+    [wheel] = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    here = ROOT / "authority" / "bluezone_authority" / "server" / "migrations"
+    wanted = {f"bluezone_authority/server/migrations/{p.relative_to(here).as_posix()}" for p in here.rglob("*")
+              if p.is_file() and "__pycache__" not in p.parts}
+    assert {"bluezone_authority/server/migrations/env.py", "bluezone_authority/server/migrations/script.py.mako",
+            "bluezone_authority/server/migrations/versions/001_schema.py"} <= wanted
+    assert sorted(wanted - names) == []

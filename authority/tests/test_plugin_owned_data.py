@@ -50,7 +50,7 @@ OWNED = textwrap.dedent(
 
     @hookimpl
     def bluezone_server_migrations():
-        return [("owned_test", "001_audit", "CREATE TABLE owned_audit (id INTEGER PRIMARY KEY, day INTEGER NOT NULL)")]
+        return [HERE / "server_migrations"]
 
 
     @hookimpl
@@ -96,6 +96,22 @@ OWNED = textwrap.dedent(
     '''
 )
 
+#: the plugin's one server revision (no IF NOT EXISTS: running it twice would fail)
+AUDIT_REVISION = textwrap.dedent(
+    '''
+    revision = "owned_test_001_audit"
+    down_revision = None
+    branch_labels = ("owned_test",)
+    depends_on = "001_schema"
+
+
+    def upgrade():
+        from bluezone_authority.server.migrations import connection
+
+        connection().execute("CREATE TABLE owned_audit (id INTEGER PRIMARY KEY, day INTEGER NOT NULL)")
+    '''
+)
+
 TEMPLATE = """{% extends "base.html" %}
 {% block title %}{{ _("Audit book") }}{% endblock %}
 {% block main %}<h1 id="audit-h">{{ _("Audit book") }}</h1>{% endblock %}
@@ -110,7 +126,8 @@ ENTRY = "owned-test"
 def owned(tmp_path, monkeypatch):
     """Install the fixture distribution on sys.path (found through its entry point)."""
     site = tmp_path / "site"
-    package = install_plugin(site, "bz-owned-fixture", ENTRY, OWNED, files={"templates/audit.html": TEMPLATE})
+    package = install_plugin(site, "bz-owned-fixture", ENTRY, OWNED, files={
+        "templates/audit.html": TEMPLATE, "server_migrations/owned_test_001_audit.py": AUDIT_REVISION})
     compile_mo(package / "locale" / "vi" / "LC_MESSAGES" / "owned_test.mo", VIETNAMESE)
     monkeypatch.syspath_prepend(str(site))
     return site
@@ -128,8 +145,9 @@ def compile_mo(path, entries: dict[str, str]) -> None:
         write_mo(f, catalog)
 
 
-def recorded(conn: sqlite3.Connection, owner: str) -> list[str]:
-    return [n for (n,) in conn.execute("SELECT name FROM _migrations WHERE owner = ? ORDER BY name", (owner,))]
+def recorded(conn: sqlite3.Connection, prefix: str) -> list[str]:
+    """The revisions recorded in alembic_version whose id begins with ``prefix``."""
+    return [n for (n,) in conn.execute("SELECT version_num FROM alembic_version ORDER BY 1") if n.startswith(prefix)]
 
 
 def tables(path) -> set[str]:
@@ -146,15 +164,16 @@ def tables(path) -> set[str]:
 def test_a_plugins_server_migration_applies_once_and_survives_disabling(owned, tmp_path):
     path = tmp_path / "server.db"
     with ServerDB(path, plugins=make_plugin_manager()) as db:
-        assert ("owned_test", "001_audit") in db.migrations_applied
+        assert "owned_test/owned_test_001_audit" in [str(r) for r in db.migrations_applied]
         with db.transaction() as c:
             c.execute("INSERT INTO owned_audit (day) VALUES (1)")
     with ServerDB(path, plugins=make_plugin_manager(disabled=[ENTRY])) as db:
         assert db.migrations_applied == []
         assert db.one("SELECT count(*) FROM owned_audit")[0] == 1
+        assert recorded(db.conn, "owned_test") == ["owned_test_001_audit"]  # kept while the plugin is away
     with ServerDB(path, plugins=make_plugin_manager()) as db:
-        assert db.migrations_applied == []
-        assert recorded(db.conn, "owned_test") == ["001_audit"]
+        assert db.migrations_applied == []  # its CREATE TABLE did not run again
+        assert recorded(db.conn, "owned_test") == ["owned_test_001_audit"]
 
 
 def test_a_server_database_from_before_named_migrations_keeps_its_rows(tmp_path):
@@ -163,13 +182,12 @@ def test_a_server_database_from_before_named_migrations_keeps_its_rows(tmp_path)
         with db.transaction() as c:
             c.execute("INSERT INTO meta (key, value) VALUES ('kept', 'yes')")
     conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("DROP TABLE _migrations")  # what the server wrote before
+    conn.execute("DROP TABLE alembic_version")  # what the server wrote before: tables, no ledger at all
     conn.close()
     with ServerDB(path) as db:
-        # the old tables are taken as they are; later core steps run on them
-        assert db.migrations_applied == [("core", "001_schema"), ("core", "002_coarse_upload_times"),
-                                       ("core", "003_key_revisions"), ("core", "004_rate_windows"),
-                                       ("core", "005_federation")]
+        # the old tables are taken as they are; the core's revisions (idempotent) run on them
+        assert [r.id for r in db.migrations_applied] == ["001_schema", "002_coarse_upload_times",
+                                                         "003_key_revisions", "004_rate_windows", "005_federation"]
         assert db.get_meta("kept") == "yes"
 
 
@@ -298,16 +316,27 @@ def test_a_server_database_from_a_newer_bluezone_or_a_failing_plugin_step_is_ref
     from bluezone.i18n import N_
     from bluezone_authority.portal.testing import write_config
 
+    revisions = tmp_path / "broken_revisions"
+    revisions.mkdir()
+    (revisions / "broken_001_ok.py").write_text(
+        'revision = "broken_001_ok"\ndown_revision = None\nbranch_labels = ("broken",)\ndepends_on = None\n'
+        "def upgrade():\n    from bluezone_authority.server.migrations import connection\n"
+        '    connection().execute("CREATE TABLE broken_ok (x)")\n')
+    (revisions / "broken_002_bad.py").write_text(
+        'revision = "broken_002_bad"\ndown_revision = "broken_001_ok"\nbranch_labels = None\ndepends_on = None\n'
+        "def upgrade():\n    from bluezone_authority.server.migrations import connection\n"
+        '    connection().execute("CREATE TABLE (")\n')
+
     class Broken:
         @hookimpl
         def bluezone_server_migrations(self):
-            return [("broken", "001_ok", "CREATE TABLE broken_ok (x)"), ("broken", "002_bad", "CREATE TABLE (")]
+            return [revisions]
 
     path = tmp_path / "server.db"
     ServerDB(path).close()
     pm = make_plugin_manager()
     pm.register(Broken(), name="broken")
-    with pytest.raises(ValueError, match="broken/002_bad"):
+    with pytest.raises(ValueError, match="revision broken/broken_002_bad failed: .*nothing was changed"):
         ServerDB(path, plugins=pm)
     assert "broken_ok" not in tables(path)
 
@@ -319,14 +348,14 @@ def test_a_server_database_from_a_newer_bluezone_or_a_failing_plugin_step_is_ref
     db_path = database.settings.database
     database.close()
     conn = sqlite3.connect(db_path, isolation_level=None)
-    conn.execute("INSERT INTO _migrations VALUES ('core', '999_from_the_future', 0)")
+    conn.execute("INSERT INTO alembic_version VALUES ('999_from_the_future')")
     conn.close()
-    before = recorded(sqlite3.connect(db_path), "core")
+    before = recorded(sqlite3.connect(db_path), "")
     out = subprocess.run([str(Path(sys.executable).with_name("bluezone")), "authority", "export", "--config", str(cfg)],
                          capture_output=True, text=True, timeout=60, env=os.environ)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "newer Bluezone" in out.stderr and "999_from_the_future" in out.stderr
-    assert recorded(sqlite3.connect(db_path), "core") == before
+    assert recorded(sqlite3.connect(db_path), "") == before and "999_from_the_future" in before
 
 
 def test_two_plugins_claiming_one_role_stop_the_server_at_start(owned, tmp_path):

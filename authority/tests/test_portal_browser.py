@@ -158,7 +158,15 @@ async def test_officer_issues_a_code_in_the_browser_and_the_upload_and_export_sh
                 assert "ERR_CACHE_MISS" in str(e)
             await expect(page.locator("#issued-code")).to_have_count(0)
 
-            # 7. language switch, then log out
+            # 7. the federation page, from the administrator's menu: this deployment does not federate
+            await page.goto(url + "/portal/")
+            await page.get_by_role("link", name="Liên tỉnh").click()
+            await page.wait_for_url(url + "/portal/federation")
+            await expect(page.locator("h1")).to_have_text("Liên kết với các tỉnh khác")
+            await expect(page.locator("#fed-pending")).to_have_text("0")
+            await expect(page.locator("#fed-off")).to_be_visible()
+
+            # 8. language switch, then log out
             await page.goto(url + "/portal/")
             await page.get_by_role("link", name="English").click()
             await page.wait_for_url(url + "/portal/")

@@ -14,7 +14,9 @@ import pytest
 
 from bluezone_authority.server import database
 from bluezone_authority.server.database import Busy, open_database, to_pyformat
-from bluezone_authority.server.db import CORE_MIGRATIONS
+
+#: the core's Alembic revisions (authority/bluezone_authority/server/migrations/versions)
+CORE_REVISIONS = ["001_schema", "002_coarse_upload_times", "003_key_revisions", "004_rate_windows", "005_federation"]
 
 
 def _table(db):
@@ -177,8 +179,9 @@ OLD_ADMIN = "bzs_Pt_nNbAT8Uyamu-KO4GCs2kFwOPazNONIh1scpVspA4"
 
 def test_a_database_made_before_this_backend_layer_opens_unchanged_and_works(tmp_path):
     """A SQLite file written by the code before server/database.py (with its
-    _migrations rows) opens, takes only the steps added since, keeps every row, and
-    the server goes on from it: the old admin token works, pending keys export."""
+    _migrations rows, from before Alembic) is adopted: stamped at the revisions
+    those rows name, it takes only the revisions added since, keeps every row,
+    and the server goes on from it: the old admin token works, pending keys export."""
     import sqlite3
 
     from bluezone_authority.server import AuthorityServer
@@ -191,7 +194,9 @@ def test_a_database_made_before_this_backend_layer_opens_unchanged_and_works(tmp
     server = AuthorityServer(settings_for(tmp_path, database=path), clock=Clock())
     try:
         # only the steps written after that code: rate_windows and federation
-        assert server.db.migrations_applied == [("core", "004_rate_windows"), ("core", "005_federation")]
+        assert [str(r) for r in server.db.migrations_applied] == ["core/004_rate_windows", "core/005_federation"]
+        assert server.db.all("SELECT version_num FROM alembic_version") == [("005_federation",)]
+        assert "_migrations" not in server.db.table_names()  # the old ledger went with the adoption
         assert server.db.counts() == {"staff_tokens": 1, "codes": 3, "exposure_keys": 5, "batches": 1,
                                       "one_time_tokens": 0, "declarations": 1, "declaration_usage": 1,
                                       "fed_outbox": 0, "fed_imports": 0}
@@ -215,7 +220,7 @@ with ServerDB(sys.argv[1]) as db:
 
 def test_workers_starting_together_migrate_once(server_database):
     """Two processes open a new database at the same moment (as workers of
-    one server would): each starts, the core steps are recorded once, and
+    one server would): each starts, the core revisions are applied once, and
     exactly one process applied them (the named lock "migrate")."""
     procs = [subprocess.Popen([sys.executable, "-c", _OPENER, server_database], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
@@ -224,14 +229,59 @@ def test_workers_starting_together_migrate_once(server_database):
         p.stdin.flush()
     results = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
-    assert sorted(int(out) for out, _ in results) == [0, len(CORE_MIGRATIONS)]
+    assert sorted(int(out) for out, _ in results) == [0, len(CORE_REVISIONS)]
     with open_database(server_database) as db:
-        assert db.one("SELECT count(*) FROM _migrations")[0] == len(CORE_MIGRATIONS)
+        assert db.all("SELECT version_num FROM alembic_version") == [(CORE_REVISIONS[-1],)]
+
+
+def _waiting_for_migrate(location: str) -> int:
+    """How many processes wait for the lock "migrate" now: PostgreSQL's
+    ungranted advisory locks, or the kernel's blocked flocks (/proc/locks)
+    on SQLite's ``<db>.migrate.lock``."""
+    import os
+
+    from bluezone_authority.server.database import lock_key
+
+    if location.startswith("postgresql://"):
+        key = lock_key("migrate")
+        with open_database(location) as db:
+            return db.one("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                          " AND ((classid::bigint << 32) | objid::bigint) = ?", (key,))[0]
+    inode = os.stat(f"{location}.migrate.lock").st_ino
+    return sum(1 for line in Path("/proc/locks").read_text().splitlines()
+               if "->" in line and line.split()[-3].endswith(f":{inode}"))
+
+
+def test_workers_wait_for_the_migrate_lock_and_one_of_them_migrates(server_database):
+    """While another process holds the lock "migrate" (an operator's `db
+    upgrade`, say), two workers starting wait for it and touch nothing; once
+    it is released, exactly one applies the revisions."""
+    import time
+
+    with open_database(server_database) as holder:
+        held = holder.exclusive("migrate") if holder.kind == "postgresql" else holder.file_lock("migrate")
+        with held:
+            procs = [subprocess.Popen([sys.executable, "-c", _OPENER, server_database], stdin=subprocess.PIPE,
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+            for p in procs:
+                p.stdin.write("\n")
+                p.stdin.flush()
+            deadline = time.monotonic() + 120  # a condition awaited, not a duration measured
+            while _waiting_for_migrate(server_database) < 2:
+                assert all(p.poll() is None for p in procs), "a worker went on without the lock"
+                assert time.monotonic() < deadline, "the workers never waited for the lock"
+                time.sleep(0.05)
+            with open_database(server_database) as db, db.transaction() as c:
+                assert not db.table_exists(c, "alembic_version") and not db.table_exists(c, "codes")
+        results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err for _, err in results]
+    assert sorted(int(out) for out, _ in results) == [0, len(CORE_REVISIONS)]
 
 
 def test_db_commands_show_and_apply_the_schema_steps(tmp_path, postgresql_cluster):
     """`bluezone authority db current` reads without changing; `db upgrade`
-    applies what is missing, once; the server then starts with nothing to do."""
+    applies what is missing, once; the server then starts with nothing to do.
+    Both say the current heads (Alembic's)."""
     from bluezone_authority.server.db import ServerDB
 
     url = postgresql_cluster.new_database()
@@ -249,11 +299,28 @@ def test_db_commands_show_and_apply_the_schema_steps(tmp_path, postgresql_cluste
     before = run("current")
     assert "  core/003_key_revisions" not in before  # listed as pending, with a note
     assert any(line.startswith("  core/003_key_revisions ") for line in before)
+    assert not any("core/" in line for line in before if not line.startswith("  "))  # no current heads yet
+
+    def heads(lines: list[str]) -> str:
+        """The line naming the current heads (worded in the deployment's languages)."""
+        [line] = [line for line in lines if not line.startswith("  ") and "core/" in line]
+        return line
+
     with open_database(url) as db, db.transaction() as c:
-        assert not db.table_exists(c, "_migrations")  # `current` changed nothing
+        assert not db.table_exists(c, "alembic_version")  # `current` changed nothing
+        assert not db.table_exists(c, "staff_tokens")
     applied = run("upgrade")
     assert "  core/001_schema" in applied and "  core/003_key_revisions" in applied
+    assert "core/005_federation" in heads(applied).split(": ", 1)[1].split(", ")
     assert [line for line in run("upgrade") if line.startswith("  ")] == []  # nothing left to apply
+    after = run("current")
+    assert "core/005_federation" in heads(after) and "  core/005_federation" in after
+    assert [line for line in after if line.startswith("  ") and " " in line.strip()] == []  # nothing pending
+    with open_database(url) as db:  # a plugin that recorded a revision here, then was uninstalled
+        db.execute("INSERT INTO alembic_version (version_num) VALUES ('gone_001_x')")
+    for command in ("current", "upgrade"):
+        [line] = [line for line in run(command) if "gone_001_x" in line]
+        assert line.startswith("  gone_001_x (") and "core/" not in line  # reported, not taken for a head
     with ServerDB(url) as db:
         assert db.migrations_applied == []
 

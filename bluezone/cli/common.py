@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 import click
 
-from ..config import Config, ConfigError, load_config
+from ..config import Config, ConfigError, Problem, load_config
 from ..i18n import N_, Message, _, _n, text
 
 
@@ -40,12 +40,17 @@ def load_config_or_fail(path: str) -> Config:
     try:
         return load_config(path)
     except ConfigError as e:
-        # one line (the first problem, where it is, and how to see them all): a
-        # person using a command did not write the file and needs no list
-        first = e.problems[0].format(path) if e.problems else path
-        fail(_n("{problem} ({n} problem in {path}; run 'bluezone config check {path}' for details)",
-                "{problem} ({n} problems in {path}; run 'bluezone config check {path}' for details)",
-                len(e.problems), problem=first, path=path))
+        fail(problems_line(e.problems, path))
+
+
+def problems_line(problems: "list[Problem]", path: str) -> Message:
+    """One line for a file a command cannot use: the first problem, where it is,
+    and how to see them all (a person using a command did not write the file and
+    needs no list). Also for other kinds of file (``bluezone gateway --config``)."""
+    first = problems[0].format(path) if problems else path
+    return _n("{problem} ({n} problem in {path}; run 'bluezone config check {path}' for details)",
+              "{problem} ({n} problems in {path}; run 'bluezone config check {path}' for details)",
+              len(problems), problem=first, path=path)
 
 
 config_option = click.option(

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
 import click
 
-from ..config import Config, ConfigError, load_config
+from ..config import Config, ConfigError, Problem, load_config
 from ..i18n import N_, _, _n, text
+from ..plugins import call_hook, process_plugin_set
 from .i18n_click import Group
 
 
@@ -17,6 +22,10 @@ def config_group() -> None:
 @config_group.command("check", help=N_("Validate a deployment TOML and list every problem with its location."))
 @click.argument("file", type=click.Path(dir_okay=False))
 def check(file: str) -> None:
+    other = _other_kind(file)
+    if other is not None:
+        _check_other(file, *other)
+        return
     try:
         config = load_config(file)
     except ConfigError as e:
@@ -44,6 +53,32 @@ def check(file: str) -> None:
                      path=file, name=config.name, region=config.region, schedule=config.schedule_name,
                      days=config.retention_days)))
     click.echo(text(_("plugins: {names}", names=enabled)))
+
+
+def _other_kind(file: str) -> tuple[str, Callable[[Path], list[Problem]]] | None:
+    """The section and checker of a file that is not a deployment but another
+    kind a plugin claims (``bluezone_config_files``: the gateway's ``[gateway]``).
+    A file that does not parse, or has ``[deployment]``, is a deployment's to report."""
+    try:
+        data = tomllib.loads(Path(file).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return None
+    if "deployment" in data:
+        return None
+    kinds: dict[str, Callable[[Path], list[Problem]]] = {}
+    for claimed in call_hook(process_plugin_set().pm.hook.bluezone_config_files):
+        kinds.update(claimed or {})
+    return next(((section, kinds[section]) for section in data if section in kinds), None)
+
+
+def _check_other(file: str, section: str, check: Callable[[Path], list[Problem]]) -> None:
+    problems = sorted(check(Path(file)), key=lambda p: (p.line is None, p.line or 0))
+    if problems:
+        for problem in problems:
+            click.echo(problem.format(file), err=True)
+        click.echo(str(_found(len(problems), file)), err=True)
+        raise SystemExit(1)
+    click.echo(text(_("{path}: OK — a [{section}] file", path=file, section=section)))
 
 
 def _found(n: int, path: str) -> object:

@@ -8,7 +8,10 @@ applied_at), so a plugin installed later gets its tables on the next open,
 and a plugin removed or disabled later leaves its tables and records behind
 untouched (nothing fails: unknown records are simply not ours to judge).
 
-The device store and the authority server's database both use this module.
+The device store uses this module (the authority server's database is
+versioned with Alembic instead, and adopts an old ``_migrations`` ledger;
+its code still borrows :func:`columns`, :func:`has_table`, :func:`split_statements`
+and :class:`MigrationError` from here).
 All pending steps run in one ``BEGIN IMMEDIATE`` transaction with their
 records, so a database is never left half migrated, and a step that fails
 leaves it exactly as it was.

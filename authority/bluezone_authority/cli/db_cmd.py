@@ -1,4 +1,4 @@
-"""``bluezone authority db current|upgrade``: the server database's schema steps.
+"""``bluezone authority db current|upgrade``: the server database's schema revisions (Alembic).
 
 Why a command when the server migrates on start anyway: an operator of
 several workers (or of a PostgreSQL shared by machines) wants to upgrade the
@@ -15,7 +15,7 @@ from bluezone.cli.i18n_click import Group
 from bluezone.i18n import N_, _, _n, text
 
 
-@click.group("db", cls=Group, help=N_("The server database: which schema steps it has, and upgrading it."))
+@click.group("db", cls=Group, help=N_("The server database: which schema revisions it has, and upgrading it."))
 def db_group() -> None:
     pass
 
@@ -27,8 +27,8 @@ def _location_and_plugins(config_path: str):
     return ServerSettings.from_config(config).database, getattr(config, "pm", None)
 
 
-@db_group.command("current", help=N_("List the schema steps recorded in the server database and those "
-                                     "still to apply; changes nothing."))
+@db_group.command("current", help=N_("List the schema revisions the server database has, those still to apply "
+                                     "and those of plugins not installed; changes nothing."))
 @config_option
 def current(config_path: str) -> None:
     from ..server.db import migration_status
@@ -39,26 +39,34 @@ def current(config_path: str) -> None:
     except ValueError as e:
         fail(_("cannot open the server database: {error}", error=e.args[0] if e.args else e))
     click.echo(text(_("database: {database} ({kind})", database=status.display, kind=status.kind)))
-    for owner, name in status.applied:
-        click.echo(f"  {owner}/{name}")
-    for owner, name in status.pending:
-        click.echo(text(_("  {step} (not applied yet)", step=owner + "/" + name)))
+    heads = ", ".join(str(r) for r in status.heads) or "-"
+    click.echo(text(_("current heads: {heads}", heads=heads)))
+    for revision in status.applied:
+        click.echo(f"  {revision}")
+    for revision in status.pending:
+        click.echo(text(_("  {step} (not applied yet)", step=str(revision))))
+    for absent in status.absent:
+        click.echo(text(_("  {revision} (its plugin is not installed; left as it is)", revision=absent)))
     if not status.pending:
         click.echo(text(_("up to date")))
 
 
-@db_group.command("upgrade", help=N_("Apply the schema steps the server database lacks (the server also "
+@db_group.command("upgrade", help=N_("Apply the schema revisions the server database lacks (the server also "
                                      "does this when it starts)."))
 @config_option
 def upgrade(config_path: str) -> None:
-    from ..server.db import ServerDB
+    from ..server.db import ServerDB, migration_status
 
     location, plugins = _location_and_plugins(config_path)
     try:
         with ServerDB(location, plugins=plugins) as db:
             applied = db.migrations_applied
-    except ValueError as e:  # a newer database, a failing step, an unreachable server: left as it was
+        status = migration_status(location, plugins)
+    except ValueError as e:  # a newer database, a failing revision, an unreachable server: left as it was
         fail(_("cannot open the server database: {error}", error=e.args[0] if e.args else e))
-    for owner, name in applied:
-        click.echo(f"  {owner}/{name}")
-    click.echo(text(_n("{n} step applied", "{n} steps applied", len(applied), n=len(applied))))
+    for revision in applied:
+        click.echo(f"  {revision}")
+    click.echo(text(_n("{n} revision applied", "{n} revisions applied", len(applied), n=len(applied))))
+    click.echo(text(_("current heads: {heads}", heads=", ".join(str(r) for r in status.heads) or "-")))
+    for absent in status.absent:
+        click.echo(text(_("  {revision} (its plugin is not installed; left as it is)", revision=absent)))

@@ -67,7 +67,7 @@ def register(cli: click.Group, authority: click.Group) -> None:
     def ca_issue(folder: str, name: str, out: str, server_host: tuple[str, ...]) -> None:
         from ..gateway import certs, encoding
 
-        if not server_host and not encoding.PROVINCE.match(name):
+        if not server_host and not encoding.PROVINCE.fullmatch(name):
             fail(_("a province code is 1-16 of A-Z, a-z, 0-9 and '-'"))
         if not (Path(folder) / "ca.key").exists():
             fail(_("no CA in {folder}; run 'bluezone gateway ca init --dir {folder}' first", folder=folder))
@@ -92,8 +92,9 @@ def register(cli: click.Group, authority: click.Group) -> None:
 
         from ..gateway import encoding
         from ..gateway.store import GatewayStore
+        from ..server.database import DatabaseError
 
-        if not encoding.PROVINCE.match(code):
+        if not encoding.PROVINCE.fullmatch(code):
             fail(_("a province code is 1-16 of A-Z, a-z, 0-9 and '-'"))
         try:
             pem = Path(signing_key).read_text()
@@ -102,7 +103,10 @@ def register(cli: click.Group, authority: click.Group) -> None:
             fail(_("{path} is not a PEM public key", path=signing_key))
         if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
             fail(_("{path} is not a P-256 public key", path=signing_key))
-        store = GatewayStore(_settings(config_path).database)
+        try:  # a file path (SQLite) or a postgresql:// URL; one line when it cannot be opened
+            store = GatewayStore(_settings(config_path).database)
+        except DatabaseError as e:
+            fail(e.args[0])
         try:
             store.add_province(code, pem, int(time.time()))
         finally:
@@ -140,10 +144,13 @@ def _run(settings) -> None:
     from ..gateway import certs
     from ..gateway.app import Gateway, create_app
     from ..server import serverlog
+    from ..server.database import DatabaseError
 
     try:
         ssl_ctx = certs.server_context(settings.ca, settings.cert, settings.key)
         gw = Gateway(settings)
+    except DatabaseError as e:  # already one line, in every language, the password hidden
+        fail(e.args[0])
     except (OSError, ValueError) as e:
         fail(_("cannot start the gateway: {error}", error=e))
     app = create_app(gw)

@@ -30,16 +30,18 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from bluezone.i18n import _
+from bluezone.i18n import _, _n
 
+from ..server.database import off_loop
 from ..server.errors import ApiError
 from ..server.middleware import make_middlewares, read_body
 from . import certs, encoding
 from .settings import GatewaySettings
-from .store import GatewayStore, StoredBatch
+from .store import GatewayStore, KeysAlreadyStored, StoredBatch
 
-TAG = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# fullmatch only: "$" would let a trailing newline through, "\d" any script's digits
+TAG = re.compile(r"[A-Za-z0-9._-]{1,64}")
+DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 DAY = 86400
 log = logging.getLogger("bluezone.gateway")
 GATEWAY: web.AppKey["Gateway"] = web.AppKey("gateway")
@@ -67,7 +69,7 @@ class Gateway:
     def upload(self, uploader: str | None, tag: Any, signature_b64: Any, data: bytes) -> dict[str, Any]:
         if not uploader:
             raise ApiError(403, "no_client_certificate", _("a province client certificate is required"))
-        if not isinstance(tag, str) or not TAG.match(tag):
+        if not isinstance(tag, str) or not TAG.fullmatch(tag):
             raise ApiError(400, "invalid_batch_tag", _("batchTag must be 1-64 of A-Z, a-z, 0-9, '.', '_', '-'"))
         try:
             signature = base64.b64decode(signature_b64 or "", validate=True)
@@ -90,7 +92,15 @@ class Gateway:
         digest = hashlib.sha256(data).hexdigest()
         stored = StoredBatch(tag, utc_date(now), batch.origin, uploader, now // 3600 * 3600, len(batch.keys),
                              data, signature, digest)
-        if not self.store.insert(stored):
+        try:
+            inserted = self.store.insert(stored, (k.key.key_data for k in batch.keys))
+        except KeysAlreadyStored as e:
+            # EFGS refuses a key it has already: an importer would get it twice, under two tags
+            raise ApiError(409, "duplicate_keys", _n(
+                "{n} key of this batch is already stored at the gateway, in batch {tag}; nothing was stored",
+                "{n} keys of this batch are already stored at the gateway (one of them in batch {tag});"
+                " nothing was stored", e.count, tag=e.tag)) from None
+        if not inserted:
             before = self.store.get(tag)
             if before is not None and before.sha256 == digest and before.origin == uploader:
                 # the same upload again (an answer lost on the way back): it is stored once
@@ -100,9 +110,9 @@ class Gateway:
         return {"batchTag": tag, "date": stored.date, "keys": stored.key_count}
 
     def download(self, date: str, after: str | None) -> tuple[StoredBatch | None, str | None]:
-        if not DATE.match(date):
+        if not DATE.fullmatch(date):
             raise ApiError(400, "invalid_date", _("the date must be YYYY-MM-DD"))
-        if after is not None and not TAG.match(after):
+        if after is not None and not TAG.fullmatch(after):
             raise ApiError(400, "invalid_batch_tag", _("batchTag must be 1-64 of A-Z, a-z, 0-9, '.', '_', '-'"))
         try:
             return self.store.after(date, after)
@@ -130,10 +140,14 @@ def uploader_of(request: web.Request) -> str | None:
     return certs.common_name(request.transport.get_extra_info("peercert"))
 
 
+# Each handler runs the gateway's database work through off_loop: on PostgreSQL in a
+# worker thread, so no request waits on another's network round trip to the database.
+
 async def upload(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     data = await read_body(request, gw.settings.max_body_bytes)
-    out = gw.upload(uploader_of(request), request.headers.get("batchTag"), request.headers.get("batchSignature"), data)
+    out = await off_loop(gw.store.db, gw.upload, uploader_of(request), request.headers.get("batchTag"),
+                         request.headers.get("batchSignature"), data)
     return web.json_response(out, status=201)
 
 
@@ -141,7 +155,7 @@ async def download(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     if not uploader_of(request):
         raise ApiError(403, "no_client_certificate", _("a province client certificate is required"))
-    batch, next_tag = gw.download(request.match_info["date"], request.query.get("after"))
+    batch, next_tag = await off_loop(gw.store.db, gw.download, request.match_info["date"], request.query.get("after"))
     if batch is None:
         raise ApiError(404, "no_batch", _("no newer batch for this date"))
     headers = {"batchTag": batch.tag, "origin": batch.origin,
@@ -155,7 +169,8 @@ async def audit(request: web.Request) -> web.Response:
     gw = request.app[GATEWAY]
     if not uploader_of(request):
         raise ApiError(403, "no_client_certificate", _("a province client certificate is required"))
-    return web.json_response([gw.audit(request.match_info["date"], request.match_info["tag"])])
+    return web.json_response([await off_loop(gw.store.db, gw.audit, request.match_info["date"],
+                                             request.match_info["tag"])])
 
 
 async def health(request: web.Request) -> web.Response:
@@ -166,7 +181,8 @@ async def _retention(app: web.Application):
     async def loop() -> None:
         while True:
             try:
-                removed = app[GATEWAY].purge()
+                gw = app[GATEWAY]
+                removed = await off_loop(gw.store.db, gw.purge)
                 if removed:
                     log.info("retention: %d batches deleted", removed)
             except Exception:  # keep serving; the next round tries again

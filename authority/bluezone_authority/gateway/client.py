@@ -95,7 +95,7 @@ class GatewayClient:
                     except (binascii.Error, ValueError):
                         signature = b""
                     tag, origin, next_tag = h.get("batchTag", ""), h.get("origin", ""), h.get("nextBatchTag")
-                    if not TAG.match(tag) or not PROVINCE.match(origin) or (next_tag and not TAG.match(next_tag)):
+                    if not TAG.fullmatch(tag) or not PROVINCE.fullmatch(origin) or (next_tag and not TAG.fullmatch(next_tag)):
                         raise GatewayError("malformed_answer", "the gateway sent a malformed batchTag or origin")
                     return Downloaded(tag, origin, signature, await self._read(resp), next_tag)
                 err = await self._error(resp)

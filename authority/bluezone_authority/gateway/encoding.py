@@ -35,7 +35,7 @@ from bluezone.models import ExposureKey, ReportType
 MAGIC = b"BZFED1\n"
 NO_ONSET = -128
 #: A province code: what its certificate's common name and the ``origin`` field hold.
-PROVINCE = re.compile(r"^[A-Za-z0-9-]{1,16}$")
+PROVINCE = re.compile(r"[A-Za-z0-9-]{1,16}")  # use fullmatch
 MAX_KEYS = 500_000
 _KEY = struct.Struct(">16sIHBBb")
 
@@ -60,7 +60,7 @@ class FederatedBatch:
 
 
 def _text(value: str) -> bytes:
-    if not PROVINCE.match(value):
+    if not PROVINCE.fullmatch(value):
         raise BatchFormatError(f"province code {value!r} must be 1-16 of A-Z, a-z, 0-9 and '-'")
     raw = value.encode("ascii")
     return bytes([len(raw)]) + raw
@@ -100,7 +100,7 @@ def decode(data: bytes) -> FederatedBatch:
     def text() -> str:
         raw = take(take(1)[0])
         value = raw.decode("ascii", "replace")
-        if not PROVINCE.match(value):
+        if not PROVINCE.fullmatch(value):
             raise BatchFormatError("a province code is malformed")
         return value
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import importer, outbox
+from . import status as federation_status
 from .client import GatewayClient, GatewayError
 from .province import FederationSettings
 
@@ -30,7 +31,7 @@ class RoundResult:
     def as_json(self) -> dict[str, Any]:
         return {"batched": len(self.batched), "sent": len(self.sent), "error": self.error,
                 "imports": [{"batchTag": r.tag, "origin": r.origin, "result": r.result, "keys": r.keys,
-                             "newKeys": r.new_keys} for r in self.imported]}
+                             "newKeys": r.new_keys, "skippedRecursive": r.skipped_recursive} for r in self.imported]}
 
 
 def import_dates(now: int) -> list[str]:
@@ -70,7 +71,8 @@ async def run_round(server: Any, settings: FederationSettings, client: GatewayCl
                 with db.transaction() as conn:
                     out.imported.append(importer.import_batch(conn, date, batch, own_origin=settings.origin,
                                                               import_from=settings.import_from, public_keys=keys,
-                                                              now=server.now()))
+                                                              now=server.now(),
+                                                              accept_recursive=server.settings.recursive_reports))
                 after = batch.tag
     except GatewayError as e:
         out.error = e.code
@@ -79,19 +81,10 @@ async def run_round(server: Any, settings: FederationSettings, client: GatewayCl
     finally:
         if own_client:
             await client.close()
+    federation_status.record_round(db, server.now(), out.error)
     return out
 
 
 def status(server: Any) -> dict[str, Any]:
-    """Counts for staff (GET /v1/authority/federation): nothing about people."""
-    one = server.db.one
-    refused = server.db.all("SELECT tag, origin, result, at FROM fed_imports WHERE result NOT IN"
-                            " ('imported', 'skipped') ORDER BY at DESC LIMIT 20")
-    return {
-        "outboxPending": one("SELECT count(*) FROM fed_outbox WHERE sent_at IS NULL")[0],
-        "batchesSent": one("SELECT count(*) FROM fed_outbox WHERE sent_at IS NOT NULL")[0],
-        "batchesImported": one("SELECT count(*) FROM fed_imports WHERE result = 'imported'")[0],
-        "keysImported": one("SELECT coalesce(sum(imported_keys), 0) FROM fed_imports")[0],
-        "batchesRefused": one("SELECT count(*) FROM fed_imports WHERE result NOT IN ('imported', 'skipped')")[0],
-        "refused": [{"batchTag": r[0], "origin": r[1], "reason": r[2], "at": r[3]} for r in refused],
-    }
+    """Counts for staff (GET /v1/authority/federation, the portal's page): nothing about people."""
+    return federation_status.collect(server.db).as_json()

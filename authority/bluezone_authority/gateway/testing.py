@@ -14,9 +14,10 @@ from ..server.process import ServerProcess, free_port
 from . import certs
 
 
-def write_gateway(folder: Path, port: int) -> Path:
+def write_gateway(folder: Path, port: int, database: str = "gateway.db") -> Path:
     """``gateway.toml`` in ``folder`` and the operator's PKI under ``folder/ca``
-    (made with the operator's commands): the gateway's server certificate for 127.0.0.1."""
+    (made with the operator's commands): the gateway's server certificate for 127.0.0.1.
+    ``database``: a SQLite file name or a PostgreSQL URL."""
     bluezone = str(Path(sys.executable).with_name("bluezone"))
     ca = folder / "ca"
     for args in (["ca", "init", "--dir", str(ca)],
@@ -24,7 +25,7 @@ def write_gateway(folder: Path, port: int) -> Path:
                   "--server-host", "127.0.0.1"]):
         subprocess.run([bluezone, "gateway", *args], check=True, capture_output=True, timeout=120)
     config = folder / "gateway.toml"
-    config.write_text(f'[gateway]\nport = {port}\ndatabase = "gateway.db"\nca = "ca/ca.pem"\n'
+    config.write_text(f'[gateway]\nport = {port}\ndatabase = "{database}"\nca = "ca/ca.pem"\n'
                       'cert = "gateway.pem"\nkey = "gateway.key"\n')
     return config
 

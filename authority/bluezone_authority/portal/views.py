@@ -14,10 +14,11 @@ from aiohttp import web
 from bluezone.i18n import N_, Message, _
 
 from ..server import embargo_view
+from ..server.app import off_loop
 from ..server.errors import ApiError
 from ..server.middleware import SECURITY_HEADERS
 from ..server.ratelimit import limits_of
-from . import dashboard, declarations, passwords, security, sessions, users
+from . import dashboard, declarations, federation_view, passwords, security, sessions, users
 from .app import NOT_FOUND, PortalError, ctx, portal_of, render
 from .extensions import MenuLink
 from .security import PREFIX, redirect
@@ -29,6 +30,7 @@ CORE_MENU = [
     MenuLink("dashboard", "/", N_("Dashboard"), None),
     MenuLink("codes", "/codes", N_("Verification codes"), "case-officer"),
     MenuLink("declarations", "/declarations", N_("Health declarations"), "declarations"),
+    MenuLink("federation", "/federation", N_("Federation"), "admin"),
 ]
 #: How an issued code's report type is named (``reportType`` of the issued code).
 REPORT_TYPE_NAMES = {1: N_("Confirmed test (F0)"), 2: N_("Clinical diagnosis (F0)"), 3: N_("Self report"),
@@ -291,6 +293,19 @@ async def declaration_delete(request: web.Request) -> web.StreamResponse:
                   **{**NO_DELETION, "deleted" if deleted else "missing": receipt})
 
 
+# --- federation ------------------------------------------------------------------------------------------
+
+
+@staff_page("admin")
+async def federation_page(request: web.Request) -> web.StreamResponse:
+    """The federation status (the staff API's ``GET /v1/authority/federation``) for administrators,
+    who alone may read it there too."""
+    portal = portal_of(request)
+    page = await off_loop(portal.server, federation_view.collect, portal.server)
+    return render(request, "federation.html", active="federation", page=page, reason=federation_view.reason,
+                  local_time=portal.local_time)
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/", dashboard_page)
@@ -305,3 +320,4 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/declarations/all.jsonl", declarations_all)
     r.add_post("/declarations/delete", declaration_delete)
     r.add_get("/declarations/{id:" + declarations.ID_PATTERN + "}.sealed", declaration_one)
+    r.add_get("/federation", federation_page)

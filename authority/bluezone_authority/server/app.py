@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import functools
 import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -24,7 +23,7 @@ from aiohttp import web
 from bluezone.i18n import _
 from bluezone.plugins import call_hook
 
-from . import announce
+from . import announce, database
 from .errors import ApiError
 from .middleware import make_middlewares, padded_json, read_body, read_json
 from .offload import runner_for
@@ -61,7 +60,7 @@ async def db_call(request: web.Request, fn: Callable[..., T], *args: Any, **kw: 
 
 async def off_loop(server: AuthorityServer, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
     """:func:`db_call` for code that has the server rather than a request (the portal)."""
-    return await runner_for(server.db.kind)(functools.partial(fn, *args, **kw))
+    return await database.off_loop(server.db.backend, fn, *args, **kw)
 
 
 async def staff_of(request: web.Request, *roles: str) -> Any:

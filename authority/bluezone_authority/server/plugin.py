@@ -17,6 +17,15 @@ def bluezone_config_schema() -> dict[str, Any]:
 
 
 @hookimpl
+def bluezone_config_files() -> dict[str, Any]:
+    """The national gateway's own file (``[gateway]``) for ``bluezone config check``:
+    the gateway is the federation's other half of this distribution."""
+    from ..gateway.config_check import problems
+
+    return {"gateway": problems}
+
+
+@hookimpl
 def bluezone_message_catalogues() -> list[Any]:
     """The authority's texts (server errors, portal, commands): one domain for the distribution."""
     from ..messages import catalogues

@@ -70,3 +70,30 @@ async def start(tmp: Path, **kw) -> Running:
 
 def b64(b: bytes) -> str:
     return base64.b64encode(b).decode()
+
+
+#: Bookkeeping tables of the schema's versions, not part of the schema itself.
+VERSION_TABLES = ("_migrations", "alembic_version")
+
+
+def describe_schema(location: str | Path) -> list[str]:
+    """The database's schema as sorted lines (tables, columns, types,
+    defaults, keys, indexes; not the version bookkeeping), for comparing two
+    ways of building it (tests/data/server_schema_005)."""
+    from .database import open_database
+
+    skip = VERSION_TABLES
+    with open_database(location) as db:
+        if db.kind == "sqlite":
+            rows = [(t, n, tbl, " ".join(sql.split())) for t, n, tbl, sql in  # one line each
+                    db.all("SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_master")]
+            return sorted(" | ".join(str(v) for v in r) for r in rows if r[2] not in skip)
+        columns = db.all("SELECT table_name, column_name, data_type, is_nullable, coalesce(column_default, '')"
+                         " FROM information_schema.columns WHERE table_schema = current_schema()")
+        indexes = db.all("SELECT tablename, indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")
+        constraints = db.all("SELECT table_name, constraint_name, constraint_type FROM"
+                             " information_schema.table_constraints WHERE table_schema = current_schema()"
+                             " AND constraint_type IN ('PRIMARY KEY', 'UNIQUE', 'FOREIGN KEY')")
+        return sorted([" | ".join(["column", *map(str, r)]) for r in columns if r[0] not in skip]
+                      + [" | ".join(["index", *map(str, r)]) for r in indexes if r[0] not in skip]
+                      + [" | ".join(["constraint", *map(str, r)]) for r in constraints if r[0] not in skip])

@@ -67,7 +67,7 @@ def bluezone_server_routes(app: Any, config: Any) -> None:
 def bluezone_server_migrations() -> list[Any]:
     from .schema import SERVER_MIGRATIONS
 
-    return SERVER_MIGRATIONS
+    return [SERVER_MIGRATIONS]
 
 
 @hookimpl

@@ -1,18 +1,15 @@
-"""The tables this plugin owns, as named migrations (owner ``qr_checkin``).
+"""Where the tables this plugin owns on the authority server are defined:
+a folder of Alembic revisions on the branch ``qr_checkin`` (its ids begin
+with ``qr_checkin_``).
 
-The core never creates them: the server applies them once through
-``bluezone_server_migrations`` and records them in ``_migrations``. Never
-edit or rename a released step; append a new one.
+The core never creates them: the server applies them once, through
+``bluezone_server_migrations``, in the same transaction as its own. Never
+edit or rename a released revision; add one.
 """
 
 from __future__ import annotations
 
-from bluezone import Migration
+from pathlib import Path
 
 OWNER = "qr_checkin"
-
-# IF NOT EXISTS: servers from before named migrations already made this table ad hoc.
-PAPER_LOG = """CREATE TABLE IF NOT EXISTS venue_paper_log (
-    trace_id TEXT NOT NULL, received_hour INTEGER NOT NULL, sealed BLOB NOT NULL)"""
-
-SERVER_MIGRATIONS = [Migration(OWNER, "001_venue_paper_log", PAPER_LOG)]
+SERVER_MIGRATIONS = Path(__file__).parent / "server_migrations"

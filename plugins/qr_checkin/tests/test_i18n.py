@@ -46,6 +46,12 @@ def test_the_catalogue_ships_in_the_distribution(tmp_path):
     """The wheel carries the template, the translations and the compiled
     catalogue: an installed (not editable) copy speaks Vietnamese."""
     assert catalogue_missing_from_wheel(PACKAGE.parent, "bluezone_qr_checkin/locale", "bluezone_qr_checkin", tmp_path) == []
+    # and the Alembic revisions of its server tables (package data: the folder is not a package)
+    import zipfile
+
+    [wheel] = tmp_path.glob("*.whl")
+    revisions = {f"bluezone_qr_checkin/server_migrations/{p.name}" for p in (PACKAGE / "server_migrations").glob("*.py")}
+    assert revisions and sorted(revisions - set(zipfile.ZipFile(wheel).namelist())) == []
 
 
 @pytest.fixture(scope="module")

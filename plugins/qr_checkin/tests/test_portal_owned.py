@@ -32,10 +32,35 @@ def test_the_plugins_hooks_are_registered():
         assert ENTRY in {impl.plugin_name for impl in getattr(pm.hook, hook).get_hookimpls()}, hook
 
 
-async def test_the_paper_log_is_the_plugins_named_server_migration(running):
+async def test_the_paper_log_is_the_plugins_server_revision(running):
     db = running.server.db
-    assert db.one("SELECT name FROM _migrations WHERE owner = 'qr_checkin'") == ("001_venue_paper_log",)
+    assert ("qr_checkin_001_venue_paper_log",) in db.all("SELECT version_num FROM alembic_version")
     assert db.one("SELECT count(*) FROM venue_paper_log")[0] == 0
+
+
+def test_a_server_that_had_the_named_step_is_stamped_at_the_revision(tmp_path):
+    """A database from before Alembic that recorded ``qr_checkin/001_venue_paper_log``
+    in ``_migrations`` gets the revision ``qr_checkin_001_venue_paper_log``
+    as the plugin's head, without running it again; its rows stay."""
+    import sqlite3
+
+    from bluezone_authority.server.db import ServerDB
+
+    path = tmp_path / "server.db"
+    with ServerDB(path, plugins=make_plugin_manager()) as db, db.transaction() as c:
+        c.execute("INSERT INTO venue_paper_log VALUES ('t', 0, x'00')")
+        c.execute("DROP TABLE alembic_version")
+        c.execute("CREATE TABLE _migrations (owner TEXT, name TEXT, applied_at INTEGER)")
+        c.executemany("INSERT INTO _migrations VALUES (?, ?, 0)", [("core", n) for n in (
+            "001_schema", "002_coarse_upload_times", "003_key_revisions", "004_rate_windows", "005_federation")]
+            + [("qr_checkin", "001_venue_paper_log")])
+    with ServerDB(path, plugins=make_plugin_manager()) as db:
+        assert db.migrations_applied == []
+        assert db.one("SELECT count(*) FROM venue_paper_log")[0] == 1
+    conn = sqlite3.connect(path)
+    assert sorted(r[0] for r in conn.execute("SELECT version_num FROM alembic_version")) == [
+        "005_federation", "qr_checkin_001_venue_paper_log"]
+    conn.close()
 
 
 async def test_venue_trace_token_carries_the_scope_and_is_spent_once(running):
