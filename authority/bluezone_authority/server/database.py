@@ -354,6 +354,33 @@ class PostgreSQLDatabase(Database):
                 finally:
                     self._local.conn = None
 
+    # A single statement outside a transaction runs on a pooled autocommit
+    # connection as it is: PostgreSQL makes it its own transaction, so it is
+    # as atomic as BEGIN; statement; COMMIT, in one round trip instead of
+    # three. Downloads (the index, then the file) are two such reads; with
+    # the explicit transaction they cost 4 round trips each.
+
+    @contextlib.contextmanager
+    def _single(self, sql: str, params: Params) -> Iterator[Any]:
+        current = getattr(self._local, "conn", None)
+        if current is not None:  # inside this thread's open transaction: part of it
+            yield current.execute(sql, params)
+            return
+        with self.pool.connection() as raw:
+            yield PgConnection(raw).execute(sql, params)
+
+    def one(self, sql: str, params: Params = ()) -> Any:
+        with self._single(sql, params) as cur:
+            return cur.fetchone()
+
+    def all(self, sql: str, params: Params = ()) -> list[Any]:
+        with self._single(sql, params) as cur:
+            return list(cur.fetchall())
+
+    def execute(self, sql: str, params: Params = ()) -> int:
+        with self._single(sql, params) as cur:
+            return int(cur.rowcount)
+
     @contextlib.contextmanager
     def exclusive(self, name: str, *, wait: bool = True) -> Iterator[PgConnection]:
         _safe(name)
