@@ -209,7 +209,6 @@ class SQLiteDatabase(Database):
                 self.conn.execute("COMMIT")
             finally:
                 self._depth = 0
-        self._lock = threading.RLock()
 
     def one(self, sql: str, params: Params = ()) -> Any:
         # a read needs no write lock: autocommit (or part of this thread's open transaction), as before
