@@ -46,9 +46,9 @@ def add_keys(server: AuthorityServer, n: int = 2) -> None:
                       (os.urandom(16), YESTERDAY))
 
 
-async def started(tmp_path, url: str, **kw) -> tuple[AuthorityServer, TestServer]:
+async def started(tmp_path, url: str, poll_seconds: float = 0.1) -> tuple[AuthorityServer, TestServer]:
     server = AuthorityServer(settings_for(tmp_path, database=url, answer_floor_ms=0, min_batch_keys=0,
-                                          events_poll_seconds=0.1, **kw))
+                                          events_poll_seconds=poll_seconds))
     # one of two workers: the rate limits are counted in the database, as with `serve --workers 2`
     app = create_app(server, background=False, worker=WorkerInfo(1, 2, secrets.token_bytes(32)))
     http = TestServer(app, host="127.0.0.1")
@@ -180,5 +180,23 @@ async def test_a_terminated_listen_connection_comes_back_and_the_next_batch_is_a
         two = await asyncio.to_thread(lambda: server.export_now()["batch"])
         assert await asyncio.wait_for(queue.get(), 30) == (2, two)
         assert queue.empty()  # each batch once
+    finally:
+        await http.close()
+
+
+async def test_a_notify_wakes_the_announcer_before_its_poll_period(tmp_path, postgresql_cluster):
+    """The poll period is a minute (the longest allowed); a batch is still
+    announced well within the test's 30 s: the NOTIFY itself woke the announcer."""
+    url = fresh_database(postgresql_cluster)
+    server, http = await started(tmp_path, url, poll_seconds=60)
+    announcer: Announcer = http.app[ANNOUNCER]
+    try:
+        while not announcer.source.listening:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # the poll the connection's own signal woke has run
+        queue = announcer.listen("keys")
+        add_keys(server)
+        name = await asyncio.to_thread(lambda: server.export_now()["batch"])
+        assert await asyncio.wait_for(queue.get(), 30) == (1, name)
     finally:
         await http.close()

@@ -32,6 +32,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -74,10 +75,11 @@ class BatchSource(Protocol):
         """Batches of ``feed`` after ``seq``, oldest first."""
         ...
 
-    async def watch(self) -> None:
+    async def watch(self, wake: Callable[[], None]) -> None:
         """Background work of the source for as long as the announcer runs
-        (a coroutine on the event loop; cancelled at stop). Most sources
-        have none and return at once."""
+        (a coroutine on the event loop; cancelled at stop). A source that
+        hears of a change calls ``wake()`` so the announcer polls at once
+        rather than at its next period. Most sources have none and return."""
         ...
 
     def close(self) -> None:
@@ -104,7 +106,7 @@ class SqliteBatchSource:
         return [(int(s), str(n)) for s, n in self.conn.execute(
             "SELECT seq, name FROM batches WHERE feed = ? AND seq > ? ORDER BY seq LIMIT ?", (feed, seq, limit))]
 
-    async def watch(self) -> None:
+    async def watch(self, wake: Callable[[], None]) -> None:
         return None
 
     def close(self) -> None:
@@ -129,7 +131,7 @@ class DatabaseBatchSource:
         return [(int(s), str(n)) for s, n in self.db.all(
             "SELECT seq, name FROM batches WHERE feed = ? AND seq > ? ORDER BY seq LIMIT ?", (feed, seq, limit))]
 
-    async def watch(self) -> None:
+    async def watch(self, wake: Callable[[], None]) -> None:
         return None
 
     def close(self) -> None:
@@ -147,7 +149,9 @@ class PgNotifySource(DatabaseBatchSource):
     The database is asked for the newest numbers only after a signal.
 
     The listening is psycopg's ``AsyncConnection`` on the worker's event
-    loop (:meth:`watch`): a notification costs no thread and no poll. When
+    loop (:meth:`watch`): a notification costs no thread, and it wakes the
+    announcer at once, so listeners hear of a batch without waiting for the
+    next ``events_poll_seconds``. When
     the connection drops (PostgreSQL restarted, the backend terminated, the
     network cut) the source says "changed" at every poll, so the announcer
     asks the database itself, and :meth:`watch` reconnects with a growing
@@ -160,7 +164,7 @@ class PgNotifySource(DatabaseBatchSource):
         self.listening = False  # a LISTEN connection is up now
         self.backend_pid: int | None = None  # its PostgreSQL backend (tests terminate it)
 
-    async def watch(self) -> None:
+    async def watch(self, wake: Callable[[], None]) -> None:
         import psycopg
 
         from .exporter import BATCH_CHANNEL
@@ -174,8 +178,10 @@ class PgNotifySource(DatabaseBatchSource):
                     await conn.execute(f"LISTEN {BATCH_CHANNEL}")
                     self.backend_pid, self.listening, failures = conn.info.backend_pid, True, 0
                     self._signals += 1  # what was committed while nobody listened is read at the next poll
+                    wake()
                     async for _n in conn.notifies():
                         self._signals += 1  # a counter, not a flag: a signal between read and reset is never lost
+                        wake()  # announced now, not at the next poll period
             except psycopg.Error as e:
                 reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 log.warning("announcements: LISTEN connection lost (%s); polling the database until it is back",
@@ -219,6 +225,7 @@ class Announcer:
         self._listeners: dict[str, set[asyncio.Queue[Announcement | None]]] = {}
         self._seen: dict[str, int] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
 
     @property
     def listeners(self) -> int:
@@ -230,7 +237,7 @@ class Announcer:
             return self.source.latest()
 
         self._seen = await self.run(current)
-        self._tasks = [asyncio.create_task(self.source.watch()), asyncio.create_task(self._run())]
+        self._tasks = [asyncio.create_task(self.source.watch(self._wake.set)), asyncio.create_task(self._run())]
 
     async def stop(self) -> None:
         """End every stream (their handlers return) and the polling."""
@@ -278,7 +285,9 @@ class Announcer:
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self.poll_seconds)
+            with contextlib.suppress(asyncio.TimeoutError):  # the period, or sooner when the source wakes us
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
             try:
                 await self.poll()
             except Exception:  # a database that is away for a moment: the next poll tries again
