@@ -1,11 +1,15 @@
 """Announcements and several workers, measured on real ``bluezone serve`` processes.
 
-1. **SSE fan-out**: ``bluezone serve --workers 2`` (SQLite, the default
-   ``events_poll_seconds = 1``), 2,000 listeners on ``/v1/feeds/keys/events``
+1. **SSE fan-out**: ``bluezone serve --workers 2`` on SQLite (the default
+   ``events_poll_seconds = 1``), then on PostgreSQL (where a NOTIFY wakes
+   each worker's announcer at once), 2,000 listeners on ``/v1/feeds/keys/events``
    held by this one process (aiohttp, one connection each); a batch is
    exported through the staff API; printed: time from the export request to
    the first, median and last listener receiving the event. The poll period
-   bounds how late a worker that did not build the batch can be.
+   bounds how late a worker that did not build the batch can be. Also
+   printed: each worker's resident memory (``VmRSS``) before the listeners
+   connect and with all of them connected, and the difference per
+   connection (what one more phone on ``sync --watch`` costs a worker).
 2. **1 vs 2 workers**: the device upload flow (verify → certificate →
    publish of 14 keys) and downloads (index + file) against ``--workers 1``
    and ``--workers 2`` on one SQLite file, 16 concurrent clients; printed:
@@ -23,7 +27,6 @@ import base64
 import os
 import resource
 import secrets
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -35,7 +38,8 @@ from bench_server import CONCURRENCY, report, run_phase
 from bluezone.config import load_config
 from bluezone.transport import pad_body
 from bluezone.verification import keys_hmac
-from bluezone_authority.server import AuthorityServer
+from bluezone_authority.server import AuthorityServer, pg_testing
+from bluezone_authority.server.database import open_database
 from bluezone_authority.server.process import province_server
 from bluezone_authority.server.testing import past_keys
 
@@ -64,16 +68,28 @@ def _admin_and_codes(folder: Path, codes: int) -> tuple[str, list[str]]:
     return token, issued
 
 
-def _add_keys(folder: Path, n: int) -> None:
-    db = sqlite3.connect(folder / "server.db", timeout=30)
-    with db:
-        db.executemany("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
-                       " report_type, dsos, created_at, available_at) VALUES (?, ?, 144, 4, 1, 0, 0, 0)",
-                       [(os.urandom(16), YESTERDAY) for _ in range(n)])
+def _add_keys(folder: Path, n: int, database: str = "server.db") -> None:
+    db = open_database(database if database.startswith("postgresql://") else folder / "server.db")
+    with db.transaction() as c:
+        for _ in range(n):
+            c.execute("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
+                      " report_type, dsos, created_at, available_at) VALUES (?, ?, 144, 4, 1, 0, 0, 0)",
+                      (os.urandom(16), YESTERDAY))
     db.close()
 
 
-async def _fan_out(url: str, token: str, folder: Path) -> None:
+def _workers_rss(parent: int) -> dict[int, int]:
+    """Resident memory (bytes) of each worker process of the server ``parent``."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    out = {}
+    for pid in map(int, children):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                out[pid] = int(line.split()[1]) * 1024
+    return out
+
+
+async def _fan_out(url: str, token: str, folder: Path, parent: int, database: str) -> float:
     arrived: list[float] = []
     connected = 0
     all_connected = asyncio.Event()
@@ -95,12 +111,21 @@ async def _fan_out(url: str, token: str, folder: Path) -> None:
 
     connector = aiohttp.TCPConnector(limit=0, force_close=True)
     timeout = aiohttp.ClientTimeout(total=None, sock_read=120)
+    before = _workers_rss(parent)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as s:
         tasks = [asyncio.create_task(listener(s)) for _ in range(LISTENERS)]
         opened = time.perf_counter()
         await asyncio.wait_for(all_connected.wait(), 120)
         print(f"{LISTENERS} listeners connected in {time.perf_counter() - opened:.1f} s")
-        _add_keys(folder, 50)
+        await asyncio.sleep(2)  # every stream has written its first lines
+        after = _workers_rss(parent)
+        for pid in sorted(before):
+            print(f"worker {pid}: {before[pid] / 2**20:.1f} MiB resident before, {after[pid] / 2**20:.1f} MiB"
+                  f" with the listeners")
+        grown = sum(after.values()) - sum(before.values())
+        print(f"memory per SSE connection: {grown / LISTENERS / 1024:.1f} KiB"
+              f" ({grown / 2**20:.1f} MiB over {LISTENERS} connections on {len(before)} workers)")
+        _add_keys(folder, 50, database)
         t0 = time.perf_counter()
         async with s.post(f"{url}/v1/authority/exports", headers={"Authorization": f"Bearer {token}"}) as r:
             batch = (await r.json())["batch"]
@@ -110,6 +135,7 @@ async def _fan_out(url: str, token: str, folder: Path) -> None:
     print(f"export request answered in {exported * 1000:.0f} ms ({batch})")
     print(f"export → first listener {delays[0] * 1000:7.0f} ms, median {statistics.median(delays) * 1000:7.0f} ms, "
           f"last of {len(delays)} {delays[-1] * 1000:7.0f} ms (poll period 1000 ms)")
+    return delays[-1]
 
 
 async def _throughput(url: str, codes: list[str]) -> tuple[float, float]:
@@ -176,11 +202,21 @@ def _workers_run(workers: int) -> tuple[float, float]:
 
 def main() -> None:
     _raise_fd_limit(2 * LISTENERS + 500)  # the servers inherit it too
-    folder = Path(tempfile.mkdtemp(prefix="bz-bench-sse-"))
-    proc = province_server(folder, server_extra="workers = 2\n" + UNLIMITED + "events_max_clients = 5000\n")
-    token, _ = _admin_and_codes(folder, 0)
-    with proc:
-        asyncio.run(_fan_out(proc.url, token, folder))
+    cluster = pg_testing.start_cluster()
+    last = {}
+    try:
+        for label, database in (("SQLite", "server.db"), ("PostgreSQL", cluster.new_database("sse"))):
+            folder = Path(tempfile.mkdtemp(prefix="bz-bench-sse-"))
+            proc = province_server(folder, database=database,
+                                   server_extra="workers = 2\n" + UNLIMITED + "events_max_clients = 5000\n")
+            token, _ = _admin_and_codes(folder, 0)
+            print(f"{label}, 2 workers:")
+            with proc:
+                last[label] = asyncio.run(_fan_out(proc.url, token, folder, proc.proc.pid, database))
+    finally:
+        cluster.stop()
+    print(f"export → last listener, PostgreSQL (NOTIFY wakes the announcer) / SQLite (data_version poll):"
+          f" {last['PostgreSQL'] / last['SQLite']:.2f}×")
     one = _workers_run(1)
     two = _workers_run(2)
     print(f"2 workers / 1 worker: uploads {two[0] / one[0]:.2f}×  ({one[0]:.1f} → {two[0]:.1f} uploads/s), "

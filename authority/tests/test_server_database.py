@@ -370,3 +370,37 @@ async def test_postgresql_one_certificate_publishes_once_even_at_the_same_moment
         assert r.server.db.counts()["exposure_keys"] == 3
     finally:
         await r.http.close()
+
+
+def test_transactions_of_several_threads_take_turns_on_one_database(tmp_path, server_database):
+    """Threads (request work off the loop, the QR plugin's trace workers) each
+    get a transaction of their own: on SQLite they queue on one lock around
+    the one connection. It used to be replaced after every transaction, so a
+    thread still waiting on the old lock and one arriving at the new one ran
+    on the connection together ("cannot start a transaction within a
+    transaction", or one thread's statements in another's transaction)."""
+    db = database.open_database(server_database)
+    with db.transaction() as c:
+        c.execute("CREATE TABLE turns (thread INTEGER, n INTEGER)")
+    errors: list[str] = []
+
+    def work(k: int) -> None:
+        try:
+            for i in range(150):
+                with db.transaction() as c:
+                    c.execute("INSERT INTO turns (thread, n) VALUES (?, ?)", (k, i))
+                    seen = c.execute("SELECT count(*) FROM turns WHERE thread = ?", (k,)).fetchone()[0]
+                    assert seen == i + 1, (k, i, seen)
+        except Exception as e:  # collected: an exception in a thread would not fail the test
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert errors == []
+        assert db.one("SELECT count(*) FROM turns")[0] == 6 * 150
+    finally:
+        db.close()

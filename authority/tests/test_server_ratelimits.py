@@ -18,11 +18,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bluezone.transports.wire import publish_body
+from bluezone.verification import keys_hmac
 from bluezone_authority.server import AuthorityServer, create_app
 from bluezone_authority.server.ratelimit import LIMITS, limit
-from bluezone_authority.server.testing import Clock, NOW, past_keys, settings_for, start
-from bluezone.verification import keys_hmac
-from bluezone.transports.wire import publish_body
+from bluezone_authority.server.testing import Clock, past_keys, settings_for, start
 
 PROXY = ["127.0.0.1/32"]  # the test client is the "proxy"; X-Forwarded-For names the citizens
 
@@ -61,7 +61,7 @@ async def test_attackers_on_several_addresses_cannot_lock_out_a_citizen_with_a_v
         for a in attackers:
             statuses.append((await post(r, "/v1/verify", {"code": f"{secrets.randbelow(10**8):08d}"}, a))[0])
     assert statuses.count(400) >= 30  # the global failure bound was crossed: the server is "under attack"
-    assert r.http.app[LIMITS].under_attack(30)
+    assert await r.http.app[LIMITS].under_attack(30)
     # every attacker address is now refused without a code check ...
     for a in attackers:
         assert_429(*await post(r, "/v1/verify", {"code": "00000000"}, a))
@@ -76,7 +76,7 @@ async def test_attackers_on_several_addresses_cannot_lock_out_a_citizen_with_a_v
     assert_429(*await post(r, "/v1/verify", {"code": code}, "203.0.113.51"))
     # two minutes later, with no more failures, the attackers' addresses may try again
     r.clock.t += 120
-    assert not r.http.app[LIMITS].under_attack(30)
+    assert not await r.http.app[LIMITS].under_attack(30)
     assert (await post(r, "/v1/verify", {"code": "00000000"}, attackers[0]))[0] == 400
 
 
@@ -164,7 +164,7 @@ async def test_plugin_routes_use_the_same_helper(tmp_path):
     app = create_app(server, background=False)
 
     async def upload(request: web.Request) -> web.Response:
-        limit(request, "venue-trace", 2)  # what a plugin's unauthenticated route calls first
+        await limit(request, "venue-trace", 2)  # what a plugin's unauthenticated route calls first
         return web.json_response({"ok": True})
 
     app.router.add_post("/v1/plugin-upload", upload)
@@ -207,7 +207,7 @@ async def test_under_attack_parallel_requests_of_one_client_get_one_guess(proxie
     r = proxied
     for i in range(30):  # 30 failures from 3 addresses: the global bound is crossed
         await post(r, "/v1/verify", {"code": f"{i:08d}"}, f"198.51.100.{i % 3 + 1}")
-    assert r.http.app[LIMITS].under_attack(30)
+    assert await r.http.app[LIMITS].under_attack(30)
     results = await asyncio.gather(*(post(r, "/v1/verify", {"code": f"{i:08d}"}, "198.51.100.200")
                                      for i in range(8)))
     statuses = sorted(s for s, _, _ in results)

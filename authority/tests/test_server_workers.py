@@ -78,7 +78,9 @@ async def test_requests_spread_over_workers_share_one_rate_limit(served):
     outside_minute_edge()
     answers: list[tuple[int, str]] = []
     async with fresh_session() as s:
-        while len(answers) < 60 and (len(answers) < 2 * DECOYS_PER_MINUTE or len({p for _, p in answers}) < 2):
+        # until both workers have refused one (a worker the kernel gave only early requests proves nothing)
+        while len(answers) < 60 and (len(answers) < 2 * DECOYS_PER_MINUTE
+                                     or len({p for status, p in answers if status == 429}) < 2):
             async with s.post(f"{proc.url}/v1/decoy", data=b"{}", headers={"Content-Type": "application/json"}) as r:
                 await r.read()
                 answers.append((r.status, r.headers["X-Bluezone-Worker"]))
@@ -182,7 +184,41 @@ def test_the_export_lock_excludes_other_processes_and_dies_with_its_holder(tmp_p
             assert again is True
     db.close()
     with pytest.raises(ValueError):
-        FileLocks(tmp_path / "server.db").path("../x")
+        FileLocks(tmp_path / "server.db").folder("../x")
+
+
+def test_removing_every_lock_file_does_not_let_a_second_exporter_in(tmp_path):
+    """The lock is the database folder's flock: deleting files beside the
+    database (the old ``server.db.export.lock`` among them) while a process
+    holds it lets no second process take it, with or without waiting."""
+    from bluezone_authority.server.db import ServerDB
+
+    database = tmp_path / "server.db"
+    ServerDB(database).close()
+    holder = hold_export_lock(database)
+    try:
+        removed = [p for p in tmp_path.iterdir() if p.name.endswith(".lock")]
+        for p in removed:
+            p.unlink()
+        busy = subprocess.run([sys.executable, "-c", LOCK_HOLDER.replace('db.exclusive("export")',
+                                                                         'db.exclusive("export", wait=False)'),
+                               str(database)], input="\n", capture_output=True, text=True, timeout=60)
+        assert busy.stdout.splitlines()[0] == "busy", busy
+        waiter = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(database)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            with pytest.raises(subprocess.TimeoutExpired):
+                waiter.communicate("\n", timeout=3)  # still waiting for the lock the holder has
+            holder.stdin.write("go\n")
+            holder.stdin.flush()
+            assert holder.stdout.readline().strip() == "released"
+            assert waiter.communicate(timeout=60)[0].split() == ["held", "released"]
+        finally:
+            waiter.kill()
+            waiter.wait()
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 async def test_a_worker_asked_to_export_waits_for_the_lock_another_process_holds(served):

@@ -13,7 +13,6 @@ import asyncio
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 
 from bluezone.config import load_config
 from bluezone_authority.server import AuthorityServer
+from bluezone_authority.server.database import open_database
 from bluezone_authority.server.process import ServerProcess, province_server
 from bluezone_authority.server.workers import HEADER_ENV
 
@@ -43,12 +43,13 @@ def admin_token(folder: Path) -> str:
     return token
 
 
-def add_keys(folder: Path, n: int = 3) -> None:
-    """Keys ready for the next export (written as an upload would leave them)."""
-    db = sqlite3.connect(folder / "server.db", timeout=30)
-    with db:
+def add_keys(folder: Path, n: int = 3, database: str = "server.db") -> None:
+    """Keys ready for the next export (written as an upload would leave them),
+    in the SQLite file in ``folder`` or the PostgreSQL database ``database``."""
+    db = open_database(database if database.startswith("postgresql://") else folder / "server.db")
+    with db.transaction() as c:
         for _ in range(n):
-            db.execute("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
+            c.execute("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
                        " report_type, dsos, created_at, available_at) VALUES (?, ?, 144, 4, 1, 0, 0, 0)",
                        (os.urandom(16), YESTERDAY))
     db.close()
@@ -127,10 +128,11 @@ async def listen(url: str, last_event_id: str | None, want: int) -> tuple[str, l
     return pid, events
 
 
-def test_five_watching_phones_sync_once_per_batch_from_two_workers(tmp_path):
+def test_five_watching_phones_sync_once_per_batch_from_two_workers(tmp_path, server_database):
+    """On SQLite (data_version) and on PostgreSQL (LISTEN/NOTIFY, every read off the loop)."""
     os.environ[HEADER_ENV] = "1"
     try:
-        server = province_server(tmp_path, server_extra="workers = 2\n" + FAST)
+        server = province_server(tmp_path, database=server_database, server_extra="workers = 2\n" + FAST)
         token = admin_token(tmp_path)
         stores = init_phones(tmp_path, PHONES)
         with server:
@@ -142,7 +144,7 @@ def test_five_watching_phones_sync_once_per_batch_from_two_workers(tmp_path):
                 async def listeners_and_batch() -> list[tuple[str, list]]:
                     tasks = [asyncio.ensure_future(listen(server.url, None, 1)) for _ in range(8)]
                     await asyncio.sleep(1)
-                    add_keys(tmp_path)
+                    add_keys(tmp_path, database=server_database)
                     name = await asyncio.to_thread(export, server.url, token)
                     got = await asyncio.gather(*tasks)
                     assert all(events == [("1", name)] for _, events in got), got
@@ -152,7 +154,7 @@ def test_five_watching_phones_sync_once_per_batch_from_two_workers(tmp_path):
                 # the batch was built by one worker; listeners on both heard of it
                 assert len({pid for pid, _ in got}) == 2, got
                 wait_for(lambda: all(p.syncs() == [0, 1] for p in phones), "one sync per phone for batch 1")
-                add_keys(tmp_path)
+                add_keys(tmp_path, database=server_database)
                 second = export(server.url, token)
                 wait_for(lambda: all(p.syncs() == [0, 1, 1] for p in phones), "one sync per phone for batch 2")
                 time.sleep(1.5)  # longer than the delay: no phone syncs twice for one batch
@@ -170,24 +172,24 @@ def test_five_watching_phones_sync_once_per_batch_from_two_workers(tmp_path):
         os.environ.pop(HEADER_ENV, None)
 
 
-def test_a_phone_reconnects_and_gets_the_batch_made_while_the_server_was_down(tmp_path):
-    server = province_server(tmp_path, server_extra=FAST)
+def test_a_phone_reconnects_and_gets_the_batch_made_while_the_server_was_down(tmp_path, server_database):
+    server = province_server(tmp_path, database=server_database, server_extra=FAST)
     token = admin_token(tmp_path)
     (store,) = init_phones(tmp_path, 1)
     with server:
-        add_keys(tmp_path)
+        add_keys(tmp_path, database=server_database)
         export(server.url, token)
         phone = Phone(tmp_path, store, "--max-delay", "0.2", "--poll-seconds", "600")
         try:
             wait_for(lambda: phone.syncs() == [1], "the first sync")
             time.sleep(0.5)
-            add_keys(tmp_path)
+            add_keys(tmp_path, database=server_database)
             export(server.url, token)
             wait_for(lambda: phone.syncs() == [1, 1], "the sync of batch 2")  # its Last-Event-ID is now 2
             # the server is down: a batch is exported by the command line meanwhile
             server.__exit__(None, None, None)
             wait_for(lambda: "trying again" in phone.text(), "the phone to notice")
-            add_keys(tmp_path)
+            add_keys(tmp_path, database=server_database)
             out = subprocess.run([BLUEZONE, "authority", "export", "--config", str(tmp_path / "server.toml")],
                                  capture_output=True, text=True, timeout=60)
             assert out.returncode == 0 and '"batch": "' in out.stdout, out
@@ -254,18 +256,18 @@ async def test_each_batch_source_announces_a_new_batch_once(tmp_path, kind):
     server = AuthorityServer(settings_for(tmp_path, min_batch_keys=0))
     source = SqliteBatchSource(server.db.path) if kind == "sqlite-data-version" else DatabaseBatchSource(server.db)
     announcer = Announcer(source, poll_seconds=3600, max_listeners=10)  # polled by hand below
-    announcer.start()
+    await announcer.start()
     try:
         queue = announcer.listen("keys")
-        announcer.poll()
+        await announcer.poll()
         assert queue.empty()
         with server.db.transaction() as c:
             c.execute("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
                       " report_type, dsos, created_at, available_at) VALUES (?, ?, 144, 4, 1, 0, 0, 0)",
                       (os.urandom(16), YESTERDAY))
         name = server.export_now()["batch"]
-        announcer.poll()
-        announcer.poll()
+        await announcer.poll()
+        await announcer.poll()
         assert queue.get_nowait() == (1, name) and queue.empty()
     finally:
         await announcer.stop()

@@ -110,7 +110,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if not security.same_origin(request) or not security.tokens_match(request.cookies.get(security.LOGIN_COOKIE),
                                                                        form.get("csrf")):
         return _login_page(request, 403, CSRF_FAILED)
-    wait = limits_of(request).hit(request, "portal-login", s.login_per_client_per_minute)
+    wait = await limits_of(request).hit(request, "portal-login", s.login_per_client_per_minute)
     if wait:
         response = _login_page(request, 429, _("Too many attempts. Wait a minute."))
         response.headers["Retry-After"] = str(wait)

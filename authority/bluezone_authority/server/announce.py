@@ -21,8 +21,9 @@ changes only when another connection committed — and only then asks for the
 newest sequence number of each feed. On any other database
 :class:`DatabaseBatchSource` asks for the newest numbers at every poll
 through the server database's own ``all()`` (one indexed query a second per
-worker). A PostgreSQL source that waits on LISTEN/NOTIFY instead is one
-small class with the same methods (not written yet).
+worker). On PostgreSQL :class:`PgNotifySource` LISTENs on an asyncio
+connection of its own and asks only after a NOTIFY. Every read of a source
+goes through :mod:`.offload`: in a thread on PostgreSQL, on the loop on SQLite.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -39,8 +40,10 @@ from aiohttp import web
 
 from bluezone.i18n import _
 
+from .database import SQLITE
 from .errors import ApiError
 from .exporter import check_feed_name
+from .offload import Runner, in_place, runner_for
 
 log = logging.getLogger("bluezone.server")
 
@@ -54,7 +57,11 @@ Announcement = tuple[int, str]  # (seq, name)
 
 
 class BatchSource(Protocol):
-    """Where a worker learns which batches exist (one class per backend)."""
+    """Where a worker learns which batches exist (one class per backend).
+
+    ``changed``, ``latest`` and ``after`` may block on the database; the
+    :class:`Announcer` calls them through its runner (:mod:`.offload`), so on
+    PostgreSQL they run in a thread and never on the event loop."""
 
     def changed(self) -> bool:
         """Cheap: may anything have been committed since the last call?"""
@@ -66,6 +73,13 @@ class BatchSource(Protocol):
 
     def after(self, feed: str, seq: int, limit: int = MAX_REPLAY) -> list[Announcement]:
         """Batches of ``feed`` after ``seq``, oldest first."""
+        ...
+
+    async def watch(self, wake: Callable[[], None]) -> None:
+        """Background work of the source for as long as the announcer runs
+        (a coroutine on the event loop; cancelled at stop). A source that
+        hears of a change calls ``wake()`` so the announcer polls at once
+        rather than at its next period. Most sources have none and return."""
         ...
 
     def close(self) -> None:
@@ -92,6 +106,9 @@ class SqliteBatchSource:
         return [(int(s), str(n)) for s, n in self.conn.execute(
             "SELECT seq, name FROM batches WHERE feed = ? AND seq > ? ORDER BY seq LIMIT ?", (feed, seq, limit))]
 
+    async def watch(self, wake: Callable[[], None]) -> None:
+        return None
+
     def close(self) -> None:
         self.conn.close()
 
@@ -114,50 +131,72 @@ class DatabaseBatchSource:
         return [(int(s), str(n)) for s, n in self.db.all(
             "SELECT seq, name FROM batches WHERE feed = ? AND seq > ? ORDER BY seq LIMIT ?", (feed, seq, limit))]
 
+    async def watch(self, wake: Callable[[], None]) -> None:
+        return None
+
     def close(self) -> None:
         pass  # the database is the server's, closed with it
+
+
+#: Waits before reconnecting a lost LISTEN connection: doubled each failure, up to the last.
+RECONNECT_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 class PgNotifySource(DatabaseBatchSource):
     """:class:`BatchSource` on PostgreSQL: a connection of its own LISTENs on
     :data:`~.exporter.BATCH_CHANNEL`, where the exporter notifies inside the
     batch's transaction (so the signal comes on commit, from any worker).
-    The database is asked for the newest numbers only after a signal. A
-    thread waits on the connection; its flag is read by the poll."""
+    The database is asked for the newest numbers only after a signal.
+
+    The listening is psycopg's ``AsyncConnection`` on the worker's event
+    loop (:meth:`watch`): a notification costs no thread, and it wakes the
+    announcer at once, so listeners hear of a batch without waiting for the
+    next ``events_poll_seconds``. When
+    the connection drops (PostgreSQL restarted, the backend terminated, the
+    network cut) the source says "changed" at every poll, so the announcer
+    asks the database itself, and :meth:`watch` reconnects with a growing
+    wait; after LISTEN is in place again one more signal makes the next poll
+    read whatever was committed while nobody listened."""
 
     def __init__(self, db: Any):
+        super().__init__(db)
+        self._signals, self._seen_signals = 1, 0  # the first poll reads the current state
+        self.listening = False  # a LISTEN connection is up now
+        self.backend_pid: int | None = None  # its PostgreSQL backend (tests terminate it)
+
+    async def watch(self, wake: Callable[[], None]) -> None:
         import psycopg
 
         from .exporter import BATCH_CHANNEL
 
-        super().__init__(db)
-        self._signals, self._seen_signals = 1, 0  # the first poll reads the current state
-        self._stop = threading.Event()
-        self._conn = psycopg.connect(db.backend.target.location, autocommit=True)
-        self._conn.execute(f"LISTEN {BATCH_CHANNEL}")
-        self._thread = threading.Thread(target=self._wait, name="bluezone-listen", daemon=True)
-        self._thread.start()
-
-    def _wait(self) -> None:
-        while not self._stop.is_set():
+        failures = 0
+        while True:
             try:
-                for _n in self._conn.notifies(timeout=1.0):
-                    self._signals += 1  # a counter, not a flag: a signal between read and reset is never lost
-            except Exception:  # connection lost: fall back to asking on every poll
-                log.warning("announcements: LISTEN connection lost; polling the database instead")
-                self._stop.set()
+                conn = await psycopg.AsyncConnection.connect(self.db.backend.target.location, autocommit=True,
+                                                             connect_timeout=10)
+                async with conn:
+                    await conn.execute(f"LISTEN {BATCH_CHANNEL}")
+                    self.backend_pid, self.listening, failures = conn.info.backend_pid, True, 0
+                    self._signals += 1  # what was committed while nobody listened is read at the next poll
+                    wake()
+                    async for _n in conn.notifies():
+                        self._signals += 1  # a counter, not a flag: a signal between read and reset is never lost
+                        wake()  # announced now, not at the next poll period
+            except psycopg.Error as e:
+                reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                log.warning("announcements: LISTEN connection lost (%s); polling the database until it is back",
+                            reason)
+            finally:
+                self.listening = False
+            await asyncio.sleep(RECONNECT_SECONDS[min(failures, len(RECONNECT_SECONDS) - 1)])
+            failures += 1
 
     def changed(self) -> bool:
-        if self._stop.is_set():
+        if not self.listening:
             return True
         now = self._signals
         changed, self._seen_signals = now != self._seen_signals, now
         return changed
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._conn.close()
 
 
 def source_for(db: Any) -> BatchSource:
@@ -173,34 +212,43 @@ def source_for(db: Any) -> BatchSource:
 
 class Announcer:
     """One per worker: polls its :class:`BatchSource` and hands each new
-    batch to every listener of its feed on this worker."""
+    batch to every listener of its feed on this worker.
 
-    def __init__(self, source: BatchSource, *, poll_seconds: float, max_listeners: int):
+    ``run`` is where the source's blocking reads run (:mod:`.offload`): on
+    the event loop for SQLite, in a thread on PostgreSQL."""
+
+    def __init__(self, source: BatchSource, *, poll_seconds: float, max_listeners: int, run: Runner = in_place):
         self.source = source
         self.poll_seconds = poll_seconds
         self.max_listeners = max_listeners
+        self.run = run
         self._listeners: dict[str, set[asyncio.Queue[Announcement | None]]] = {}
         self._seen: dict[str, int] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wake = asyncio.Event()
 
     @property
     def listeners(self) -> int:
         return sum(len(s) for s in self._listeners.values())
 
-    def start(self) -> None:
-        self.source.changed()
-        self._seen = self.source.latest()
-        self._task = asyncio.create_task(self._run())
+    async def start(self) -> None:
+        def current() -> dict[str, int]:
+            self.source.changed()
+            return self.source.latest()
+
+        self._seen = await self.run(current)
+        self._tasks = [asyncio.create_task(self.source.watch(self._wake.set)), asyncio.create_task(self._run())]
 
     async def stop(self) -> None:
         """End every stream (their handlers return) and the polling."""
         for queues in self._listeners.values():
             for q in queues:
                 q.put_nowait(None)
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
         self.source.close()
 
     def listen(self, feed: str) -> asyncio.Queue[Announcement | None]:
@@ -214,26 +262,35 @@ class Announcer:
     def forget(self, feed: str, q: asyncio.Queue[Announcement | None]) -> None:
         self._listeners.get(feed, set()).discard(q)
 
-    def poll(self) -> None:
-        """One look at the source; announces what is new (also called by tests)."""
+    def _fresh(self) -> dict[str, list[Announcement]]:
+        """The blocking part of a poll: what is new in each feed since the last one."""
         if not self.source.changed():
-            return
+            return {}
+        fresh: dict[str, list[Announcement]] = {}
         for feed, newest in self.source.latest().items():
             last = self._seen.get(feed, 0)
             if newest <= last:
                 continue
-            fresh = self.source.after(feed, last)
+            fresh[feed] = self.source.after(feed, last)
             self._seen[feed] = newest
+        return fresh
+
+    async def poll(self) -> None:
+        """One look at the source; announces what is new (also called by tests).
+        The queues are filled here, on the event loop (they are not thread-safe)."""
+        for feed, items in (await self.run(self._fresh)).items():
             for q in self._listeners.get(feed, ()):
-                for item in fresh:
+                for item in items:
                     q.put_nowait(item)
 
     async def _run(self) -> None:
         while True:
-            await asyncio.sleep(self.poll_seconds)
+            with contextlib.suppress(asyncio.TimeoutError):  # the period, or sooner when the source wakes us
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
             try:
-                self.poll()
-            except sqlite3.Error:
+                await self.poll()
+            except Exception:  # a database that is away for a moment: the next poll tries again
                 log.exception("cannot read new batches to announce")
 
 
@@ -274,9 +331,9 @@ async def feed_events(request: web.Request) -> web.StreamResponse:
             # An id beyond the newest batch (a restored database, a wrong id)
             # would otherwise silence this stream for good: nothing new is
             # above it, and heartbeats keep the stream — and the phone — waiting.
-            sent = min(after, announcer.source.latest().get(feed, 0))
+            sent = min(after, (await announcer.run(announcer.source.latest)).get(feed, 0))
         if after is not None:
-            for seq, name in announcer.source.after(feed, after):
+            for seq, name in await announcer.run(announcer.source.after, feed, after):
                 await response.write(event(seq, name))
                 sent = seq
         while True:
@@ -305,10 +362,11 @@ def install(app: web.Application, db: Any, *, poll_seconds: float, heartbeat_sec
     """Add the events route and its announcer (started and stopped with the app)."""
     app.router.add_get("/v1/feeds/{feed}/events", feed_events)
     app[HEARTBEAT] = heartbeat_seconds
-    app[ANNOUNCER] = Announcer(source_for(db), poll_seconds=poll_seconds, max_listeners=max_listeners)
+    app[ANNOUNCER] = Announcer(source_for(db), poll_seconds=poll_seconds, max_listeners=max_listeners,
+                               run=runner_for(getattr(db, "kind", SQLITE)))
 
     async def on_startup(app: web.Application) -> None:
-        app[ANNOUNCER].start()
+        await app[ANNOUNCER].start()
 
     async def on_shutdown(app: web.Application) -> None:  # before connections close: streams end by themselves
         await app[ANNOUNCER].stop()

@@ -26,6 +26,7 @@ from bluezone.plugins import call_hook
 from . import announce, database
 from .errors import ApiError
 from .middleware import make_middlewares, padded_json, read_body, read_json
+from .offload import runner_for
 from .ratelimit import LIMITS, RateLimits, limit, limits_of, too_many
 from .service import AuthorityServer
 from .shared_limits import SqlWindows
@@ -78,24 +79,24 @@ async def json_body(request: web.Request) -> Any:
 async def verify(request: web.Request) -> web.Response:
     server, limits = server_of(request), limits_of(request)
     s = server.settings
-    wait = limits.guess_allowed(request, s.verify_per_client_per_minute, s.verify_failures_per_minute)
+    wait = await limits.guess_allowed(request, s.verify_per_client_per_minute, s.verify_failures_per_minute)
     if wait:
         raise too_many(wait)
     # the attempt counts as a failed guess unless the code is accepted
     answer = await db_call(request, server.verify, await json_body(request))
-    limits.guess_succeeded(request)
+    await limits.guess_succeeded(request)
     return padded_json(answer)
 
 
 async def certificate(request: web.Request) -> web.Response:
     server = server_of(request)
-    limit(request, "upload", server.settings.uploads_per_client_per_minute)
+    await limit(request, "upload", server.settings.uploads_per_client_per_minute)
     return padded_json(await db_call(request, server.certificate, await json_body(request)))
 
 
 async def publish(request: web.Request) -> web.Response:
     server = server_of(request)
-    limit(request, "upload", server.settings.uploads_per_client_per_minute)
+    await limit(request, "upload", server.settings.uploads_per_client_per_minute)
     return padded_json(await db_call(request, server.publish, await json_body(request)))
 
 
@@ -113,14 +114,14 @@ def declaration_body_limit(declaration_max_bytes: int, max_body_bytes: int) -> i
 async def declarations(request: web.Request) -> web.Response:
     server = server_of(request)
     s = server.settings
-    limit(request, "declaration", s.declarations_per_client_per_minute)
+    await limit(request, "declaration", s.declarations_per_client_per_minute)
     body = await read_json(request, declaration_body_limit(s.declaration_max_bytes, s.max_body_bytes))
     return padded_json(await db_call(request, server.accept_declaration, body))
 
 
 async def decoy(request: web.Request) -> web.Response:
     server = server_of(request)
-    limit(request, "decoy", server.settings.decoys_per_client_per_minute)
+    await limit(request, "decoy", server.settings.decoys_per_client_per_minute)
     await read_body(request, server.settings.max_body_bytes)  # read to the end and drop
     return padded_json({"chaff": True})
 
@@ -296,7 +297,9 @@ def create_app(server: AuthorityServer, *, config: Any = None, background: bool 
     if worker is not None and worker.count > 1:
         # SQLite: a connection of its own (synchronous=OFF); PostgreSQL: the server's pool
         store = SqlWindows.on_sqlite(server.db.path) if server.db.path is not None else SqlWindows(server.db.transaction)
-        app[LIMITS] = RateLimits(server.clock, s.trusted_proxies, store=store, key=worker.key)
+        # the counting off the event loop on PostgreSQL, like the request handlers' work
+        app[LIMITS] = RateLimits(server.clock, s.trusted_proxies, store=store, key=worker.key,
+                                 run=runner_for(server.db.kind))
         background = background and worker.index == 0
     else:
         app[LIMITS] = RateLimits(server.clock, s.trusted_proxies)

@@ -9,9 +9,13 @@ leave a file of one with the name of the other. So the whole "build a batch
 and mirror the folder" step runs under one named lock, and the folder has
 one writer at a time.
 
-On SQLite the lock is ``flock`` on a file beside the database
-(``server.db.export.lock``): the kernel releases it when a worker dies, so a
-killed exporter never leaves the others waiting. On PostgreSQL it is a
+On SQLite the lock is ``flock`` on the folder that holds the database:
+the kernel releases it when a worker dies, so a killed exporter never leaves
+the others waiting. It used to be a file beside the database
+(``server.db.export.lock``), but a lock file can be removed while a worker
+holds it: the next process then creates a new file, locks that, and a
+second exporter starts. The folder cannot be removed while it holds the
+database, so its lock cannot be bypassed that way. On PostgreSQL it is a
 session-level advisory lock (:class:`AdvisoryLocks`), released the same way
 when the connection ends.
 """
@@ -41,39 +45,43 @@ class LockProvider(Protocol):
 
 
 class FileLocks:
-    """:class:`LockProvider` for SQLite: ``flock`` on ``<database>.<name>.lock``.
+    """:class:`LockProvider` for SQLite: ``flock`` on the database's folder.
 
-    Also re-entrant inside one process (a job that already holds ``export``
-    may call another that takes it), which ``flock`` on a second descriptor
+    One lock for every name: a folder has one ``flock``, and a per-name file
+    could be deleted under its holder (see the module docstring). The
+    server has one name today (``export``), so nothing waits that would not
+    have waited anyway. Names are still checked, for the day that changes.
+
+    Re-entrant inside one process (a job that already holds ``export`` may
+    call another that takes it), which ``flock`` on a second descriptor
     would not be: it would wait for itself."""
 
     def __init__(self, database: Path):
         self.database = Path(database)
-        self._held: dict[str, int] = {}
+        self._depth = 0
         self._guard = threading.Lock()
 
-    def path(self, name: str) -> Path:
+    def folder(self, name: str) -> Path:
+        """What is locked for ``name`` (ValueError for a name that is not a lock name)."""
         if not _NAME.match(name):
             raise ValueError(f"lock names are 1-32 of a-z, 0-9 and '-': {name!r}")
-        return self.database.with_name(f"{self.database.name}.{name}.lock")
+        return self.database.absolute().parent
 
     @contextlib.contextmanager
     def exclusive(self, name: str, *, wait: bool = True) -> Iterator[bool]:
-        path = self.path(name)
+        folder = self.folder(name)
         with self._guard:
-            if name in self._held:
-                self._held[name] += 1
-                nested = True
-            else:
-                nested = False
+            nested = self._depth > 0
+            if nested:
+                self._depth += 1
         if nested:
             try:
                 yield True
             finally:
                 with self._guard:
-                    self._held[name] -= 1
+                    self._depth -= 1
             return
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -81,12 +89,12 @@ class FileLocks:
                 yield False
                 return
             with self._guard:
-                self._held[name] = 1
+                self._depth = 1
             try:
                 yield True
             finally:
                 with self._guard:
-                    del self._held[name]
+                    self._depth = 0
                 fcntl.flock(fd, fcntl.LOCK_UN)
         finally:
             os.close(fd)

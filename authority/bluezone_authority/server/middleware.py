@@ -66,13 +66,13 @@ def padded_json(data: dict, status: int = 200) -> web.Response:
     return web.json_response(body, status=status, dumps=lambda o: json.dumps(o, separators=(",", ":"), ensure_ascii=False))
 
 
-def _limit_chaff(request: web.Request) -> None:
+async def _limit_chaff(request: web.Request) -> None:
     """Chaff counts against the client's decoy budget, like ``POST /v1/decoy``."""
     from .app import SERVER  # late: app imports this module
     from .ratelimit import LIMITS, limit
 
     if LIMITS in request.config_dict and SERVER in request.config_dict:
-        limit(request, "decoy", request.config_dict[SERVER].settings.decoys_per_client_per_minute)
+        await limit(request, "decoy", request.config_dict[SERVER].settings.decoys_per_client_per_minute)
 
 
 def make_middlewares(max_body_bytes: int, answer_floor: float = 0.0,
@@ -107,7 +107,7 @@ def make_middlewares(max_body_bytes: int, answer_floor: float = 0.0,
             if request.content_length is not None and request.content_length > cap:
                 raise _too_large(cap)
             if fake:
-                _limit_chaff(request)
+                await _limit_chaff(request)
                 await _read_and_drop(request, cap)
                 response: web.StreamResponse = padded_json({"chaff": True})
             else:

@@ -43,6 +43,7 @@ from aiohttp import web
 from bluezone.i18n import _
 
 from .errors import ApiError
+from .offload import Runner, in_place
 from .shared_limits import Guess, MemoryWindows, WindowStore
 
 #: At most this many clients are tracked per table and minute (about 100 bytes
@@ -118,15 +119,20 @@ class RateLimits:
     default, the database when several workers must share one budget.
 
     ``key`` is the HMAC key that turns addresses into client keys; workers
-    sharing a store must share it (their parent makes it and never writes it)."""
+    sharing a store must share it (their parent makes it and never writes it).
+    ``run`` is where the store's counting runs (:mod:`.offload`): right on the
+    event loop for the in-memory store and SQLite, in a thread when the store
+    is a PostgreSQL table (a network round trip per check)."""
 
     def __init__(self, clock: Callable[[], float], trusted_proxies: Iterable[str] = (),
-                 max_clients: int = MAX_CLIENTS, store: WindowStore | None = None, key: bytes | None = None):
+                 max_clients: int = MAX_CLIENTS, store: WindowStore | None = None, key: bytes | None = None,
+                 run: Runner = in_place):
         self.clock = clock
         self.trusted = parse_networks(trusted_proxies)
         self.max_clients = max_clients
         self.store: WindowStore = store if store is not None else MemoryWindows()
         self._key = key if key is not None else secrets.token_bytes(32)
+        self._run = run
 
     def _window(self) -> int:
         return int(self.clock()) // 60
@@ -140,42 +146,45 @@ class RateLimits:
         address = _normalise(client_address(request, self.trusted))
         return hmac.new(self._key, address.encode(), hashlib.sha256).digest()[:16]
 
-    def hit(self, request: web.Request, bucket: str, per_minute: int) -> int:
+    async def hit(self, request: web.Request, bucket: str, per_minute: int) -> int:
         """Count one request of this client in ``bucket``: 0 if allowed, else
         the seconds to wait."""
-        if self.store.hit(self._window(), bucket, self.client_key(request), per_minute, self.max_clients):
+        if await self._run(self.store.hit, self._window(), bucket, self.client_key(request), per_minute,
+                           self.max_clients):
             return 0
         return self.retry_after()
 
     # -- code redemption --------------------------------------------------------------
 
-    def under_attack(self, failures_per_minute: int) -> bool:
+    async def under_attack(self, failures_per_minute: int) -> bool:
         """True while all clients together fail at least ``failures_per_minute``
         times in this or the previous minute."""
         window = self._window()
-        return max(self.store.failures(window), self.store.failures(window - 1)) >= failures_per_minute
+        now, before = await self._run(lambda: (self.store.failures(window), self.store.failures(window - 1)))
+        return max(now, before) >= failures_per_minute
 
-    def guess_allowed(self, request: web.Request, per_client: int, failures_per_minute: int) -> int:
+    async def guess_allowed(self, request: web.Request, per_client: int, failures_per_minute: int) -> int:
         """0 when this client may try a code now, else the seconds to wait.
 
         An admitted attempt counts as a failure at once, and stops counting
         only when :meth:`guess_succeeded` says its code was accepted: requests
         in flight cannot overrun the global bound, and under attack parallel
         requests of one client get one guess, not one each."""
-        wait = self.hit(request, "verify", per_client)
+        wait = await self.hit(request, "verify", per_client)
         if wait:
             return wait
-        answer = self.store.guess(self._window(), self.client_key(request), failures_per_minute, self.max_clients)
+        answer = await self._run(self.store.guess, self._window(), self.client_key(request), failures_per_minute,
+                                 self.max_clients)
         if answer == Guess.FAILED_NOW:
             return self.retry_after() + 60  # clean for a whole minute first
         if answer in (Guess.FAILED_BEFORE, Guess.FULL):
             return self.retry_after()
         return 0
 
-    def guess_succeeded(self, request: web.Request) -> None:
+    async def guess_succeeded(self, request: web.Request) -> None:
         """The client's code was accepted: it is not a guesser (undoes the
         failure :meth:`guess_allowed` counted in advance)."""
-        self.store.succeeded(self._window(), self.client_key(request))
+        await self._run(self.store.succeeded, self._window(), self.client_key(request))
 
 
 LIMITS: web.AppKey[RateLimits] = web.AppKey("bluezone_rate_limits", RateLimits)
@@ -192,12 +201,14 @@ def too_many(retry_after: int) -> ApiError:
                     {"Retry-After": str(retry_after)})
 
 
-def limit(request: web.Request, bucket: str, per_minute: int) -> None:
+async def limit(request: web.Request, bucket: str, per_minute: int) -> None:
     """Allow ``per_minute`` requests per client in ``bucket``, else raise a 429.
 
-    The helper for plugin routes, e.g. ``limit(request, "venue-trace", 10)``
-    at the top of an unauthenticated handler, before any expensive work."""
-    wait = limits_of(request).hit(request, bucket, per_minute)
+    The helper for plugin routes, e.g. ``await limit(request, "venue-trace", 10)``
+    at the top of an unauthenticated handler, before any expensive work. A
+    coroutine because with several workers on PostgreSQL the count is a
+    database round trip, run off the event loop."""
+    wait = await limits_of(request).hit(request, bucket, per_minute)
     if wait:
         raise too_many(wait)
 

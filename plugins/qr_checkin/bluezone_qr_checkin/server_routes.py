@@ -237,7 +237,7 @@ def add_routes(app: Any, config: Any) -> None:
         server = server_of(request)
         # A per-client budget only (the server's, behind its trusted proxies):
         # a global one would let anyone sending junk lock every venue owner out.
-        limit(request, "venue-trace", settings.trace_uploads_per_client_per_minute)
+        await limit(request, "venue-trace", settings.trace_uploads_per_client_per_minute)
         checked = await db_call(request, check_upload, server, config, settings, await json_body(request))
         try:
             venue, traces = await workers.run(tracing.complete_upload, checked.raw, checked.secret,

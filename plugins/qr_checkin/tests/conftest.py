@@ -39,3 +39,40 @@ def cn_vector() -> dict:
 @pytest.fixture(scope="session")
 def interop() -> dict:
     return load_vector("crowdnotifier_v3_interop.json")
+
+
+# --- the server database backends, as in authority/tests/conftest.py ----------
+# BLUEZONE_TEST_DATABASE picks which backends the tests that ask for
+# `server_database` run on: "sqlite", "postgresql" or both (the default).
+
+BACKENDS = [b.strip() for b in __import__("os").environ.get("BLUEZONE_TEST_DATABASE", "sqlite,postgresql").split(",")
+            if b.strip()]
+
+
+def pytest_generate_tests(metafunc):
+    if "server_database" in metafunc.fixturenames:
+        metafunc.parametrize("server_database", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgresql_cluster():
+    """One PostgreSQL cluster for the whole session, started from Debian's package."""
+    from bluezone_authority.server import pg_testing
+
+    cluster = pg_testing.start_cluster()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def server_database(request):
+    """Servers that venue_server.start() makes in this test use a fresh
+    PostgreSQL database, or (sqlite) a file in the test's folder as before."""
+    import venue_server
+
+    if request.param == "postgresql":
+        venue_server.DATABASE = request.getfixturevalue("postgresql_cluster").new_database("qr")
+    try:
+        yield request.param
+    finally:
+        venue_server.DATABASE = None

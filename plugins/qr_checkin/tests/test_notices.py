@@ -35,7 +35,7 @@ HOUR = 3600
 
 
 @pytest.fixture
-async def vs(tmp_path):
+async def vs(tmp_path, server_database):
     s = await venue_server.start(tmp_path)
     yield s
     await s.http.close()

@@ -38,7 +38,7 @@ def b64(data: bytes) -> str:
 
 
 @pytest.fixture
-async def vs(tmp_path):
+async def vs(tmp_path, server_database):
     s = await venue_server.start(tmp_path, qr="trace_uploads_per_client_per_minute = 1000")
     yield s
     await s.http.close()

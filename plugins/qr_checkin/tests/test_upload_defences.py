@@ -23,7 +23,7 @@ HOUR = 3600
 
 
 @pytest.fixture
-async def vs(tmp_path):
+async def vs(tmp_path, server_database):
     s = await venue_server.start(tmp_path, qr="trace_uploads_per_client_per_minute = 1000")
     yield s
     await s.http.close()
@@ -75,7 +75,7 @@ async def test_health_answers_while_authorised_uploads_are_traced(vs):
     assert vs.workers.started == 4
 
 
-async def test_heavy_jobs_are_bounded_and_a_refused_upload_keeps_its_token(tmp_path):
+async def test_heavy_jobs_are_bounded_and_a_refused_upload_keeps_its_token(tmp_path, server_database):
     vs = await venue_server.start(tmp_path, qr="trace_workers = 1\ntrace_queue = 0")
     try:
         now = vs.now()
@@ -94,7 +94,7 @@ async def test_heavy_jobs_are_bounded_and_a_refused_upload_keeps_its_token(tmp_p
         await vs.http.close()
 
 
-async def test_per_client_rate_limit_does_not_touch_other_clients(tmp_path):
+async def test_per_client_rate_limit_does_not_touch_other_clients(tmp_path, server_database):
     vs = await venue_server.start(tmp_path, qr="trace_uploads_per_client_per_minute = 3")
     try:
         junk = {"token": "bzo_forged", "preTraces": ""}
@@ -115,7 +115,7 @@ async def test_per_client_rate_limit_does_not_touch_other_clients(tmp_path):
         await vs.http.close()
 
 
-async def test_one_token_publishes_once_even_when_two_uploads_race(tmp_path):
+async def test_one_token_publishes_once_even_when_two_uploads_race(tmp_path, server_database):
     vs = await venue_server.start(tmp_path, qr="trace_workers = 2")
     try:
         now = vs.now()
@@ -131,20 +131,29 @@ async def test_one_token_publishes_once_even_when_two_uploads_race(tmp_path):
 
 async def test_a_failed_publish_leaves_the_token_unspent(vs):
     """Token, paper log and batch are one transaction: when storing the batch
-    fails (here a real SQLite trigger aborts the insert), nothing is spent or kept."""
+    fails (here a real trigger of the database aborts the insert), nothing is spent or kept."""
     now = vs.now()
     token = await vs.token()
     sealed = base64.b64encode(b"\x01" * 80).decode()
     body = {"token": token, "preTraces": vs.pretraces(now - 2 * HOUR, now), "paperLog": [sealed]}
-    db_path = vs.dir / "server" / "server.db"
-    with sqlite3.connect(db_path) as c:
-        c.execute("CREATE TRIGGER no_batches BEFORE INSERT ON batches BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    if vs.server.db.kind == "postgresql":
+        with vs.server.db.transaction() as c:
+            c.execute("CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS"
+                      " $$ BEGIN RAISE EXCEPTION 'disk full'; END $$")
+            c.execute("CREATE TRIGGER no_batches BEFORE INSERT ON batches FOR EACH ROW EXECUTE FUNCTION disk_full()")
+    else:
+        with sqlite3.connect(vs.dir / "server" / "server.db") as c:
+            c.execute("CREATE TRIGGER no_batches BEFORE INSERT ON batches BEGIN SELECT RAISE(ABORT, 'disk full'); END")
     status, answer, _ = await post(vs.url, body)
     assert (status, answer["error"]["code"]) == (500, "internal")
     assert not vs.token_spent(token) and vs.batches() == []
     assert vs.server.db.one("SELECT count(*) FROM venue_paper_log")[0] == 0
-    with sqlite3.connect(db_path) as c:
-        c.execute("DROP TRIGGER no_batches")
+    if vs.server.db.kind == "postgresql":
+        with vs.server.db.transaction() as c:
+            c.execute("DROP TRIGGER no_batches ON batches")
+    else:
+        with sqlite3.connect(vs.dir / "server" / "server.db") as c:
+            c.execute("DROP TRIGGER no_batches")
     status, receipt, _ = await post(vs.url, body)
     assert status == 200 and receipt["paperLogEntries"] == 1 and vs.token_spent(token)
 

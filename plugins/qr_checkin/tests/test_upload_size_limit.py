@@ -39,7 +39,7 @@ async def post(vs, data: bytes) -> tuple[int, dict]:
             return resp.status, await resp.json()
 
 
-async def test_an_upload_of_exactly_the_limit_is_traced_and_one_byte_more_is_refused(tmp_path):
+async def test_an_upload_of_exactly_the_limit_is_traced_and_one_byte_more_is_refused(tmp_path, server_database):
     vs = await venue_server.start(tmp_path, qr="trace_uploads_per_client_per_minute = 1000", max_body=LIMIT)
     try:
         assert vs.server.settings.max_body_bytes == LIMIT

@@ -24,6 +24,10 @@ from qr_helpers import Clock
 
 VENUE = "Quán cà phê Phố Núi"
 
+#: The ``[server] database`` of servers started here: None for a SQLite file
+#: in the test's folder, or a PostgreSQL URL (set by the ``server_database`` fixture).
+DATABASE: str | None = None
+
 
 def write_config(path: Path, url: str, ha: nacl.public.PrivateKey, server: str = "", qr: str = "",
                  authority: str = "") -> Path:
@@ -104,7 +108,7 @@ async def start(tmp: Path, *, qr: str = "", max_body: int = 1 << 20) -> VenueSer
     d = tmp / "server"
     d.mkdir()
     cfg = write_config(d / "server.toml", "http://127.0.0.1:1", ha,
-                       f'[server]\ndatabase = "server.db"\nexport_dir = "exports"\nsecrets_file = "secrets.json"\n'
+                       f'[server]\ndatabase = "{DATABASE or "server.db"}"\nexport_dir = "exports"\nsecrets_file = "secrets.json"\n'
                        f"max_body_bytes = {max_body}", qr)
     config = load_config(str(cfg))
     clock = Clock(int(time.time()))
