@@ -218,10 +218,10 @@ async def get_declaration(request: web.Request) -> web.Response:
 
 async def federation_status(request: web.Request) -> web.Response:
     """Federation counters (docs/federation.md): outbox, imports, refused batches."""
-    require_staff(request, "admin")
+    await staff_of(request, "admin")
     from ..gateway.federation import status
 
-    return web.json_response(status(server_of(request)))
+    return web.json_response(await db_call(request, status, server_of(request)))
 
 
 # --- background jobs -------------------------------------------------------------------------
