@@ -723,8 +723,10 @@ def _language_problems(data: dict[str, Any], text: str) -> list[Problem]:
 MAX_CONFIG_BYTES = 1024 * 1024
 
 
-def _read_deployment_file(path: Path) -> str:
-    """The file's text, refusing what is not a regular file of deployment size."""
+def read_config_text(path: Path) -> str:
+    """The text of a configuration file (a deployment's, or another kind a plugin
+    checks), refusing what is not a regular file of configuration size with
+    :class:`ConfigError`: a FIFO or ``/dev/zero`` would otherwise be read forever."""
     try:
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
@@ -744,7 +746,7 @@ def _read_deployment_file(path: Path) -> str:
 def load_config(path: str | Path, check_schedule: bool = True) -> Config:
     """Read, validate and return a deployment; raise :class:`ConfigError` listing every problem."""
     path = Path(path)
-    text = _read_deployment_file(path)
+    text = read_config_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

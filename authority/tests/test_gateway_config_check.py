@@ -161,3 +161,17 @@ def test_an_expired_server_certificate_is_named(pki):
 def test_a_file_that_is_not_toml_is_named_with_its_line(pki):
     [found] = problems(write(pki, GOOD + "port = \n"))
     assert found.location == "TOML" and found.line == 9
+
+
+def test_a_fifo_or_a_device_as_gateway_file_is_one_problem_not_a_hang(pki):
+    """``bluezone gateway --config`` reads its file as config check does: a FIFO
+    (which nothing writes to) or /dev/zero is refused at once."""
+    import os
+
+    fifo = pki / "fifo.toml"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        [found] = problems(path)
+        assert found.location == "file" and "not a regular file" in found.message
+        with pytest.raises(GatewayConfigError, match="not a regular file"):
+            GatewaySettings.load(path)

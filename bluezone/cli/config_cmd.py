@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..config import Config, ConfigError, Problem, load_config
+from ..config import Config, ConfigError, Problem, load_config, read_config_text
 from ..i18n import N_, _, _n, text
 from ..plugins import call_hook, process_plugin_set
 from .i18n_click import Group
@@ -60,9 +60,9 @@ def _other_kind(file: str) -> tuple[str, Callable[[Path], list[Problem]]] | None
     kind a plugin claims (``bluezone_config_files``: the gateway's ``[gateway]``).
     A file that does not parse, or has ``[deployment]``, is a deployment's to report."""
     try:
-        data = tomllib.loads(Path(file).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
-        return None
+        data = tomllib.loads(read_config_text(Path(file)))
+    except (ConfigError, tomllib.TOMLDecodeError, RecursionError):
+        return None  # load_config reports it, in one line
     if "deployment" in data:
         return None
     kinds: dict[str, Callable[[Path], list[Problem]]] = {}

@@ -30,7 +30,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from bluezone.config import Problem, find_line
+from bluezone.config import ConfigError, Problem, find_line, read_config_text
 from bluezone.i18n import Message, _
 
 SECTION = "gateway"
@@ -181,10 +181,9 @@ def problems(path: Path, now: dt.datetime | None = None) -> list[Problem]:
     list: it can be used). ``now``: the time certificates must be valid at."""
     now = now or dt.datetime.now(dt.timezone.utc)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        reason = getattr(e, "strerror", None) or e
-        return [Problem("file", str(_("cannot read {file}: {reason}", file=path, reason=reason)))]
+        text = read_config_text(path)  # not a FIFO, a device or a huge file
+    except ConfigError as e:
+        return list(e.problems)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
