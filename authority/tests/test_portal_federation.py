@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import html
+import importlib.util
 import re
 import secrets
 from pathlib import Path
@@ -30,7 +31,8 @@ from bluezone_authority.server.process import free_port
 from bluezone_authority.server.testing import NOW
 
 DN, GL, QN = "48", "64", "51"
-NO_PLUGIN_PAGES = '\n[plugins]\ndisabled = ["qr-checkin"]\n'
+# the check-in plugin's pages off where it is installed (the authority's own lane has it not)
+NO_PLUGIN_PAGES = '\n[plugins]\ndisabled = ["qr-checkin"]\n' if importlib.util.find_spec("bluezone_qr_checkin") else ""
 
 
 def federation_section(tmp: Path, gateway_port: int) -> str:
