@@ -9,11 +9,13 @@ they still passed)."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 
 import aiohttp
 import pytest
 
+from bluezone_authority.server import codes
 from bluezone_authority.server.testing import NOW, start
 
 
@@ -102,3 +104,19 @@ async def test_an_onset_today_is_accepted_and_a_date_that_does_not_exist_refused
         status, data = await post(r, "/v1/authority/codes", {"tier": "F0", "symptomOnsetDate": bad}, r.auth)
         assert (status, data["error"]["code"]) == (400, "invalid_date")
     assert r.server.db.fingerprint() == before
+
+
+async def test_an_issued_code_is_a_fixed_record_of_what_was_stored(running):
+    """What ``issue_code`` returns is what the codes table holds (its hash, kind,
+    expiry); the handler and the portal only read it. Frozen, so no later step
+    can show staff a code or an expiry other than the stored one; hashable, so
+    two reads of one issue compare as one value."""
+    r = running
+    issued = codes.issue_code(r.server.db, r.server.keys, r.server.settings, {"tier": "F0"},
+                              now=NOW, issued_by=None, allow_recursive=False)
+    row = r.server.db.one("SELECT kind, expires_at FROM codes WHERE code_hash = ?",
+                          (codes.code_hash(r.server.keys, issued.code),))
+    assert tuple(row) == (issued.kind, issued.expires_at)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        issued.expires_at = NOW + 10 ** 6  # type: ignore[misc]
+    assert {issued, dataclasses.replace(issued)} == {issued}
