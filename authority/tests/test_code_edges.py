@@ -120,3 +120,51 @@ async def test_an_issued_code_is_a_fixed_record_of_what_was_stored(running):
     with pytest.raises(dataclasses.FrozenInstanceError):
         issued.expires_at = NOW + 10 ** 6  # type: ignore[misc]
     assert {issued, dataclasses.replace(issued)} == {issued}
+
+
+async def test_a_short_code_is_eight_digits_and_a_long_one_sixteen_characters(running):
+    """Asked for over HTTP (the kind is a string parsed from JSON, not the
+    default literal): a short code is one a person can type from a phone call."""
+    r = running
+    status, short = await post(r, "/v1/authority/codes", {"tier": "F0", "kind": "short"}, r.auth)
+    assert status in (200, 201) and len(short["code"]) == 8 and short["code"].isdigit()
+    status, long = await post(r, "/v1/authority/codes", {"tier": "F0", "kind": "long"}, r.auth)
+    assert status in (200, 201) and len(long["code"]) == 16
+    assert set(long["code"]) <= set(codes.LONG_ALPHABET)
+
+
+@pytest.mark.parametrize("tier", ["", "F0x", "E1", "F"])
+async def test_a_tier_other_than_f0_or_f1_is_refused(running, tier):
+    """Strings sorting near "F0" and "F1" are not those tiers."""
+    r = running
+    before = r.server.db.fingerprint()
+    status, data = await post(r, "/v1/authority/codes", {"tier": tier}, r.auth)
+    assert (status, data["error"]["code"]) == (400, "invalid_tier")
+    assert r.server.db.fingerprint() == before
+
+
+async def test_an_onset_fourteen_days_ago_is_accepted_and_fifteen_refused(running):
+    import datetime as dt
+
+    r = running
+    today = dt.datetime.fromtimestamp(NOW, dt.timezone.utc).date()
+    day = (today - dt.timedelta(days=14)).isoformat()
+    status, data = await post(r, "/v1/authority/codes", {"tier": "F0", "symptomOnsetDate": day}, r.auth)
+    assert status in (200, 201), data
+    day = (today - dt.timedelta(days=15)).isoformat()
+    status, data = await post(r, "/v1/authority/codes", {"tier": "F0", "symptomOnsetDate": day}, r.auth)
+    assert (status, data["error"]["code"]) == (400, "invalid_date")
+
+
+async def test_a_token_past_its_day_gets_no_certificate(running):
+    """The token lives 24 hours: a second after, the certificate is refused
+    and the code stays claimed (the phone asks for a new code)."""
+    r = running
+    issued = r.server.issue_code({"tier": "F0"})
+    token = r.server.verify({"code": issued["code"]})["token"]
+    mac = base64.b64encode(b"\1" * 32).decode()
+    r.clock.t = NOW + 24 * 3600 + 1
+    before = r.server.db.fingerprint()
+    status, data = await post(r, "/v1/certificate", {"token": token, "ekeyhmac": mac})
+    assert (status, data["error"]["code"]) == (400, "token_expired")
+    assert r.server.db.fingerprint() == before
