@@ -9,13 +9,14 @@ midnight.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 
 import pytest
 
 from bluezone.models import INTERVALS_PER_DAY, ExposureKey, day_start_interval
 from bluezone_authority.server.errors import ApiError
-from bluezone_authority.server.publish import check_keys, derive, hour_of, parse_keys
+from bluezone_authority.server.publish import check_hmac, check_keys, derive, hour_of, parse_keys
 
 NOW = 1_700_000_000 + 5 * 3600  # 2023-11-15 03:53 UTC
 
@@ -134,3 +135,34 @@ def test_the_default_risk_of_each_report_type(report_type, risk):
     [stored] = derive([ExposureKey(os.urandom(16), day_start_interval(NOW) - 144, 144)], report_type, None,
                       now=NOW, embargo_seconds=0)
     assert stored.key.transmission_risk_level == risk
+
+
+@pytest.mark.parametrize("text", [
+    "!" + base64.b64encode(b"\1" * 16).decode(),  # 16 bytes behind a character base64 does not have
+    base64.b64encode(b"\1" * 16).decode()[:-2] + "é=",  # not ASCII: Python raises ValueError, not binascii.Error
+], ids=["stray-character", "not-ascii"])
+def test_key_text_that_is_not_strict_base64_is_a_400(text):
+    """Lenient decoding would drop the stray character and publish a key the
+    phone never sent; a non-ASCII one must be a 400, never a crash."""
+    with pytest.raises(ApiError) as refused:
+        parse_keys([{"key": text, "rollingStartNumber": day_start_interval(NOW)}])
+    assert (refused.value.status, refused.value.code) == (400, "invalid_keys")
+
+
+@pytest.mark.parametrize("hmac_key,tekmac", [("é" * 44, "A" * 44), ("A" * 44, "é" * 44)],
+                         ids=["key-not-ascii", "mac-not-ascii"])
+def test_a_certificate_hmac_that_is_not_ascii_is_a_mismatch_not_a_crash(hmac_key, tekmac):
+    keys = [ExposureKey(os.urandom(16), day_start_interval(NOW) - 144, 144)]
+    with pytest.raises(ApiError) as refused:
+        check_hmac(keys, hmac_key, tekmac)
+    assert (refused.value.status, refused.value.code) == (400, "hmac_mismatch")
+
+
+def test_a_stored_key_is_a_fixed_value():
+    """What ``derive`` returns is written to the database and the export as it
+    is; frozen, so no step between can change a key's day or risk."""
+    [stored] = derive([ExposureKey(os.urandom(16), day_start_interval(NOW) - 144, 144)], 1, None,
+                      now=NOW, embargo_seconds=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stored.available_at = 0  # type: ignore[misc]
+    assert {stored, dataclasses.replace(stored)} == {stored}
