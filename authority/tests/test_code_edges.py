@@ -168,3 +168,31 @@ async def test_a_token_past_its_day_gets_no_certificate(running):
     status, data = await post(r, "/v1/certificate", {"token": token, "ekeyhmac": mac})
     assert (status, data["error"]["code"]) == (400, "token_expired")
     assert r.server.db.fingerprint() == before
+
+
+async def test_an_empty_onset_means_unknown_and_a_number_is_refused(running):
+    r = running
+    status, data = await post(r, "/v1/authority/codes", {"tier": "F0", "symptomOnsetDate": ""}, r.auth)
+    assert status in (200, 201), data
+    before = r.server.db.fingerprint()
+    status, data = await post(r, "/v1/authority/codes", {"tier": "F0", "symptomOnsetDate": 20231101}, r.auth)
+    assert (status, data["error"]["code"]) == (400, "invalid_date")
+    assert r.server.db.fingerprint() == before
+
+
+async def test_a_redeemed_code_tried_again_after_its_expiry_is_already_used(running):
+    """The person is told the truth (their code was used), not to ask for a new one."""
+    r = running
+    status, issued = await post(r, "/v1/authority/codes", {"tier": "F0"}, r.auth)
+    assert (await post(r, "/v1/verify", {"code": issued["code"]}))[0] == 200
+    r.clock.t = NOW + 15 * 60 + 1
+    status, data = await post(r, "/v1/verify", {"code": issued["code"]})
+    assert (status, data["error"]["code"]) == (400, "code_used")
+
+
+@pytest.mark.parametrize("token", [None, 12345, ["bzt_x"]], ids=["null", "number", "list"])
+async def test_a_token_that_is_not_text_is_refused_as_invalid(running, token):
+    r = running
+    mac = base64.b64encode(b"\1" * 32).decode()
+    status, data = await post(r, "/v1/certificate", {"token": token, "ekeyhmac": mac})
+    assert (status, data["error"]["code"]) == (400, "invalid_token")
