@@ -15,6 +15,7 @@ import os
 import pytest
 
 from bluezone.models import INTERVALS_PER_DAY, ExposureKey, day_start_interval
+from bluezone.verification import keys_hmac
 from bluezone_authority.server.errors import ApiError
 from bluezone_authority.server.publish import check_hmac, check_keys, derive, hour_of, parse_keys
 
@@ -166,3 +167,16 @@ def test_a_stored_key_is_a_fixed_value():
     with pytest.raises(dataclasses.FrozenInstanceError):
         stored.available_at = 0  # type: ignore[misc]
     assert {stored, dataclasses.replace(stored)} == {stored}
+
+
+def test_a_certificate_hmac_key_with_a_stray_character_does_not_match():
+    """The HMAC key is decoded strictly: with the stray character dropped it
+    would match, and keys would be published under a certificate whose key
+    text was not what the phone sent."""
+    keys = [ExposureKey(os.urandom(16), day_start_interval(NOW) - 144, 144)]
+    secret = os.urandom(32)
+    tekmac = base64.b64encode(keys_hmac(secret, keys)).decode()
+    check_hmac(keys, base64.b64encode(secret).decode(), tekmac)  # the control: it matches
+    with pytest.raises(ApiError) as refused:
+        check_hmac(keys, "!" + base64.b64encode(secret).decode(), tekmac)
+    assert (refused.value.status, refused.value.code) == (400, "hmac_mismatch")
