@@ -157,16 +157,17 @@ async def test_an_onset_fourteen_days_ago_is_accepted_and_fifteen_refused(runnin
 
 
 async def test_a_token_past_its_day_gets_no_certificate(running):
-    """The token lives 24 hours: a second after, the certificate is refused
+    """The token lives 24 hours: from its end on, the certificate is refused
     and the code stays claimed (the phone asks for a new code)."""
     r = running
     issued = r.server.issue_code({"tier": "F0"})
     token = r.server.verify({"code": issued["code"]})["token"]
     mac = base64.b64encode(b"\1" * 32).decode()
-    r.clock.t = NOW + 24 * 3600 + 1
     before = r.server.db.fingerprint()
-    status, data = await post(r, "/v1/certificate", {"token": token, "ekeyhmac": mac})
-    assert (status, data["error"]["code"]) == (400, "token_expired")
+    for t in (NOW + 24 * 3600, NOW + 24 * 3600 + 1):  # its end, and a second after
+        r.clock.t = t
+        status, data = await post(r, "/v1/certificate", {"token": token, "ekeyhmac": mac})
+        assert (status, data["error"]["code"]) == (400, "token_expired")
     assert r.server.db.fingerprint() == before
 
 
@@ -196,3 +197,41 @@ async def test_a_token_that_is_not_text_is_refused_as_invalid(running, token):
     mac = base64.b64encode(b"\1" * 32).decode()
     status, data = await post(r, "/v1/certificate", {"token": token, "ekeyhmac": mac})
     assert (status, data["error"]["code"]) == (400, "invalid_token")
+
+
+async def test_a_code_not_redeemed_in_its_fifteen_minutes_has_expired(running):
+    r = running
+    status, issued = await post(r, "/v1/authority/codes", {"tier": "F0"}, r.auth)
+    before = r.server.db.fingerprint()
+    for t in (NOW + 15 * 60, NOW + 15 * 60 + 1):  # its end, and a second after
+        r.clock.t = t
+        status, data = await post(r, "/v1/verify", {"code": issued["code"]})
+        assert (status, data["error"]["code"]) == (400, "code_expired")
+    assert r.server.db.fingerprint() == before
+
+
+async def test_a_code_another_request_claimed_first_gives_no_token(running):
+    """Two phones send one code at once: both read it as issued, one claims it.
+    The SQLite trigger stands in for the request that wins (its UPDATE comes
+    first, so ours changes no row); the loser must get ``code_used``, not a
+    token that was never stored."""
+    r = running
+    status, issued = await post(r, "/v1/authority/codes", {"tier": "F0"}, r.auth)
+    with r.server.db.transaction() as c:
+        c.execute("CREATE TRIGGER lost_race BEFORE UPDATE OF state ON codes WHEN NEW.state = 'claimed'"
+                  " BEGIN SELECT RAISE(IGNORE); END")
+    status, data = await post(r, "/v1/verify", {"code": issued["code"]})
+    assert (status, data["error"]["code"]) == (400, "code_used")
+
+
+async def test_a_token_another_request_certified_first_gets_no_certificate(running):
+    """The same race one step on: a token sent twice at once gets one certificate."""
+    r = running
+    issued = r.server.issue_code({"tier": "F0"})
+    token = r.server.verify({"code": issued["code"]})["token"]
+    with r.server.db.transaction() as c:
+        c.execute("CREATE TRIGGER lost_race BEFORE UPDATE OF state ON codes WHEN NEW.state = 'certified'"
+                  " BEGIN SELECT RAISE(IGNORE); END")
+    mac = base64.b64encode(b"\1" * 32).decode()
+    status, data = await post(r, "/v1/certificate", {"token": token, "ekeyhmac": mac})
+    assert (status, data["error"]["code"]) == (400, "token_used")

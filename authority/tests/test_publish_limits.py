@@ -169,7 +169,7 @@ def test_a_stored_key_is_a_fixed_value():
     assert {stored, dataclasses.replace(stored)} == {stored}
 
 
-def test_a_certificate_hmac_key_with_a_stray_character_does_not_match():
+def test_a_certificate_hmac_with_a_stray_character_or_of_other_keys_does_not_match():
     """The HMAC key is decoded strictly: with the stray character dropped it
     would match, and keys would be published under a certificate whose key
     text was not what the phone sent."""
@@ -177,6 +177,10 @@ def test_a_certificate_hmac_key_with_a_stray_character_does_not_match():
     secret = os.urandom(32)
     tekmac = base64.b64encode(keys_hmac(secret, keys)).decode()
     check_hmac(keys, base64.b64encode(secret).decode(), tekmac)  # the control: it matches
-    with pytest.raises(ApiError) as refused:
-        check_hmac(keys, "!" + base64.b64encode(secret).decode(), tekmac)
-    assert (refused.value.status, refused.value.code) == (400, "hmac_mismatch")
+    other = base64.b64encode(keys_hmac(secret, [ExposureKey(os.urandom(16), day_start_interval(NOW), 144)])).decode()
+    for hmac_key, mac in [("!" + base64.b64encode(secret).decode(), tekmac),  # stray character in the key
+                          (base64.b64encode(secret).decode(), "!" + tekmac),  # ... in the HMAC
+                          (base64.b64encode(secret).decode(), other)]:  # the HMAC of other keys
+        with pytest.raises(ApiError) as refused:
+            check_hmac(keys, hmac_key, mac)
+        assert (refused.value.status, refused.value.code) == (400, "hmac_mismatch")
