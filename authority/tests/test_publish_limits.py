@@ -184,3 +184,23 @@ def test_a_certificate_hmac_with_a_stray_character_or_of_other_keys_does_not_mat
         with pytest.raises(ApiError) as refused:
             check_hmac(keys, hmac_key, mac)
         assert (refused.value.status, refused.value.code) == (400, "hmac_mismatch")
+
+
+def test_the_same_key_twice_in_one_upload_is_refused():
+    start = day_start_interval(NOW) - 144
+    data = os.urandom(16)
+    with pytest.raises(ApiError) as refused:
+        check_keys([ExposureKey(data, start, 144), ExposureKey(data, start - 144, 144)], now=NOW)
+    assert (refused.value.status, refused.value.code) == (400, "duplicate_keys")
+
+
+def test_a_key_sent_without_a_transmission_risk_has_risk_0_so_its_hmac_matches():
+    """The phone's certificate HMAC covers each key's risk (GAEN's 3-segment
+    form when every risk is 0): a key sent without one must be read as 0, or
+    the HMAC the phone computed no longer matches and the upload is refused."""
+    secret = os.urandom(32)
+    wire = [{"key": base64.b64encode(os.urandom(16)).decode(), "rollingStartNumber": day_start_interval(NOW) - 144}]
+    [key] = parse_keys(wire)
+    assert key.transmission_risk_level == 0
+    phone = ExposureKey(base64.b64decode(wire[0]["key"]), day_start_interval(NOW) - 144, 144, 0)
+    check_hmac([key], base64.b64encode(secret).decode(), base64.b64encode(keys_hmac(secret, [phone])).decode())
