@@ -277,3 +277,15 @@ def test_the_encrypted_file_is_left_for_its_owner_to_read_and_write(tmp_path):
     key = AtRestCipher.from_file(key_file, create=False).database_key()
     assert encryption.encrypt_plain_store(path, key)
     assert not header.is_plaintext(path) and path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_store_another_command_encrypted_while_this_one_waited_is_left_alone(tmp_path):
+    """The second of two commands finds the store encrypted once it has the
+    lock: it says so (False, so it does not report an encryption it did not
+    do) and changes no byte."""
+    path, key_file, _ = plain_store(tmp_path)
+    key = AtRestCipher.from_file(key_file, create=False).database_key()
+    assert encryption.encrypt_plain_store(path, key)
+    before = files_of(path)
+    assert encryption.encrypt_plain_store(path, key) is False
+    assert files_of(path) == before
