@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 
 from bluezone_authority.server import codes
+from bluezone_authority.server.errors import ApiError
 from bluezone_authority.server.testing import NOW, start
 
 
@@ -235,3 +236,98 @@ async def test_a_token_another_request_certified_first_gets_no_certificate(runni
     mac = base64.b64encode(b"\1" * 32).decode()
     status, data = await post(r, "/v1/certificate", {"token": token, "ekeyhmac": mac})
     assert (status, data["error"]["code"]) == (400, "token_used")
+
+
+async def test_a_revocation_code_goes_all_the_way_where_f1_reports_are_off(tmp_path):
+    """The F1 gate is for F1 alone: "negative" (a revocation) sorts after it
+    as a report type number and must still be issued, redeemed and certified."""
+    r = await start(tmp_path, recursive_reports=False)
+    try:
+        status, issued = await post(r, "/v1/authority/codes", {"tier": "F0", "reportType": "negative"}, r.auth)
+        assert status in (200, 201), issued
+        status, data = await post(r, "/v1/verify", {"code": issued["code"]})
+        assert status == 200, data
+        mac = base64.b64encode(b"\1" * 32).decode()
+        status, cert = await post(r, "/v1/certificate", {"token": data["token"], "ekeyhmac": mac})
+        assert status == 200 and cert["certificate"], cert
+    finally:
+        await r.http.close()
+
+
+@pytest.mark.parametrize("body,error", [
+    ({"tier": "F0", "kind": "medium"}, "invalid_kind"),
+    ({"tier": "F0", "reportType": "positive"}, "invalid_report_type"),
+], ids=["kind", "report-type"])
+async def test_an_unknown_kind_or_report_type_is_refused(running, body, error):
+    r = running
+    before = r.server.db.fingerprint()
+    status, data = await post(r, "/v1/authority/codes", body, r.auth)
+    assert (status, data["error"]["code"]) == (400, error)
+    assert r.server.db.fingerprint() == before
+
+
+@pytest.mark.parametrize("field", ["symptomOnsetDate", "testDate"])
+async def test_a_date_in_the_future_or_fifteen_days_ago_is_refused_and_fourteen_accepted(running, field):
+    import datetime as dt
+
+    r = running
+    today = dt.datetime.fromtimestamp(NOW, dt.timezone.utc).date()
+    status, data = await post(r, "/v1/authority/codes",
+                              {"tier": "F0", field: (today - dt.timedelta(days=14)).isoformat()}, r.auth)
+    assert status in (200, 201), data
+    for days in (-1, 15):  # tomorrow, and a day before the fortnight
+        day = (today - dt.timedelta(days=days)).isoformat()
+        status, data = await post(r, "/v1/authority/codes", {"tier": "F0", field: day}, r.auth)
+        assert (status, data["error"]["code"]) == (400, "invalid_date"), day
+
+
+async def test_an_unknown_token_is_invalid(running):
+    r = running
+    mac = base64.b64encode(b"\1" * 32).decode()
+    status, data = await post(r, "/v1/certificate", {"token": "bzt_" + "A" * 43, "ekeyhmac": mac})
+    assert (status, data["error"]["code"]) == (400, "invalid_token")
+
+
+async def test_a_certified_token_sent_again_after_its_day_is_already_used(running):
+    r = running
+    issued = r.server.issue_code({"tier": "F0"})
+    token = r.server.verify({"code": issued["code"]})["token"]
+    mac = base64.b64encode(b"\1" * 32).decode()
+    assert (await post(r, "/v1/certificate", {"token": token, "ekeyhmac": mac}))[0] == 200
+    r.clock.t = NOW + 24 * 3600 + 1
+    status, data = await post(r, "/v1/certificate", {"token": token, "ekeyhmac": mac})
+    assert (status, data["error"]["code"]) == (400, "token_used")
+
+
+def test_a_certificate_is_refused_from_its_expiry_and_for_another_audience(tmp_path):
+    """Signed with the server's own certificate key, so only the claims differ."""
+    from bluezone_authority.server import jws
+    from bluezone_authority.server.keys import load_or_create
+
+    keys = load_or_create(tmp_path / "secrets.json", None)
+    claims = {"iss": "bluezone", "aud": codes.CERT_AUDIENCE, "jti": "x", "iat": NOW, "exp": NOW + 900}
+    good = jws.sign(claims, keys.certificate_key, kid="cert-v1")
+    assert codes.check_certificate(keys, good, now=NOW + 899)["jti"] == "x"
+    for now in (NOW + 900, NOW + 901):
+        with pytest.raises(ApiError) as refused:
+            codes.check_certificate(keys, good, now=now)
+        assert refused.value.code == "certificate_expired"
+    for aud in ("bluezone-portal", "bluezone-publish-x", "a"):
+        other = jws.sign(dict(claims, aud=aud), keys.certificate_key, kid="cert-v1")
+        with pytest.raises(ApiError) as refused:
+            codes.check_certificate(keys, other, now=NOW)
+        assert refused.value.code == "invalid_certificate"
+
+
+async def test_codes_used_before_forgetting_existed_are_scrubbed(running):
+    """The migration step: a used code's hashes and its issuer are forgotten and its times cut to the hour."""
+    r = running
+    issued = codes.issue_code(r.server.db, r.server.keys, r.server.settings, {"tier": "F0"},
+                              now=NOW, issued_by="staff-1", allow_recursive=False)
+    digest = codes.code_hash(r.server.keys, issued.code)
+    with r.server.db.transaction() as c:
+        c.execute("UPDATE codes SET state = 'used', used_at = ? WHERE id = ?", (NOW, issued.id))
+    with r.server.db.transaction() as c:
+        codes.scrub_used(c)
+    row = r.server.db.one("SELECT issued_by, code_hash, used_at FROM codes WHERE id = ?", (issued.id,))
+    assert row[0] is None and bytes(row[1]) != digest and row[2] == NOW - NOW % 3600
