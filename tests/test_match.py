@@ -157,3 +157,33 @@ def test_the_filter_never_loses_a_true_match():
     ids = list(index.by_id)
     found = index.candidates(b"".join(ids))
     assert len(found) == len(ids)
+
+
+@pytest.mark.parametrize("gc_was_on", [True, False])
+def test_matching_gives_back_the_garbage_collector_as_it_found_it(gc_was_on):
+    """Matching pauses the cyclic GC for speed; the rest of the process (a
+    long-running trace or portal) must get it back, or it never collects again."""
+    import gc
+
+    key = ExposureKey(os.urandom(16), DAY0 // 600, 144, 2, ReportType.CONFIRMED_TEST)
+    index = SightingIndex.build(contact_sightings(GAEN, key, DAY0 + 600, 5))
+    was = gc.isenabled()
+    (gc.enable if gc_was_on else gc.disable)()
+    try:
+        assert len(match_rows([row(key)], index, gaen_block)) == 5
+        assert gc.isenabled() is gc_was_on
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_a_match_is_a_fixed_value_with_a_whole_interval_number():
+    """Interval numbers are integers everywhere (GAEN's ENIntervalNumber); a
+    match is not changed after it is found."""
+    import dataclasses
+
+    key = ExposureKey(os.urandom(16), DAY0 // 600, 144, 2, ReportType.CONFIRMED_TEST)
+    index = SightingIndex.build(contact_sightings(GAEN, key, DAY0 + 600, 5))
+    found = match_rows([row(ExposureKey(os.urandom(16), DAY0 // 600)), row(key)], index, gaen_block)
+    assert len(found) == 5 and all(type(m.interval) is int for m in found)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        found[0].interval = 0  # type: ignore[misc]
