@@ -364,3 +364,20 @@ def test_deliver_pending_returns_how_many_alerts_it_handed_over(store, config):
     assert (stats.batches_downloaded, stats.batches_processed, stats.alerts_new, stats.alerts_delivered) == (1, 1, 1, 0)
     assert deliver_pending(store, config) == 1
     assert deliver_pending(store, config) == 0  # delivered once
+
+
+async def test_a_feed_that_cannot_be_read_and_a_listed_file_that_is_gone_are_each_counted_once(store, config, tmp_path):
+    """The stats the CLI and ``bluezone_sync_finished`` report: the first
+    unreadable feed's error code, and one failure per missing file."""
+    from bluezone.sync import sync
+    from bluezone.transport import FeedState
+    from bluezone.transports.file import FileTransport
+
+    (tmp_path / "cdn" / "keys" / "index.txt").mkdir(parents=True)  # not a file: unreadable
+    stats = await sync(store, config, FileTransport(tmp_path / "cdn"), now=NOW)
+    assert (stats.feeds_failed, stats.feed_error_code, stats.batches_failed) == (1, "unreadable", 0)
+    (tmp_path / "cdn" / "keys" / "index.txt").rmdir()
+    (tmp_path / "cdn" / "keys" / "index.txt").write_text(f"{DAY0}-{NOW}-1.zip\n")  # listed, never written
+    stats = await sync(store, config, FileTransport(tmp_path / "cdn"), now=NOW)
+    assert (stats.feeds_failed, stats.feed_error_code, stats.batches_failed) == (0, None, 1)
+    assert FeedState.from_dict(store.get_sync_state("keys")).etag is None  # asked again next time
