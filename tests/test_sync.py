@@ -381,3 +381,15 @@ async def test_a_feed_that_cannot_be_read_and_a_listed_file_that_is_gone_are_eac
     stats = await sync(store, config, FileTransport(tmp_path / "cdn"), now=NOW)
     assert (stats.feeds_failed, stats.feed_error_code, stats.batches_failed) == (0, None, 1)
     assert FeedState.from_dict(store.get_sync_state("keys")).etag is None  # asked again next time
+
+
+def test_process_batch_alone_finds_the_feeds_and_dates_the_alert_by_the_store_clock(store, config):
+    """Called without ``feeds`` or ``now`` (as a plugin or a script may), it
+    looks the feeds up itself and stamps the alert with the store's clock."""
+    from bluezone.sync import process_batch
+
+    f0 = person(1)
+    meet(store, f0, 1, 20)
+    [exposure] = process_batch(store, config, batch([f0]))
+    [alert] = store.alerts()
+    assert alert.exposure_id == exposure.exposure_id and alert.created_at == NOW
