@@ -110,7 +110,7 @@ def test_both_cores_give_the_same_matches(monkeypatch):
     # 4,500 keys: more than CHUNK_KEYS slices of 256 for two workers, so the slice size is computed
     rows = [row(ExposureKey(os.urandom(16), DAY0 // 600 + 144 * (i % 14))) for i in range(4500)]
     for j, k in reversed(list(enumerate(people[:-1]))):
-        rows.insert(100 + j * 4400 // 19, row(k))  # one every ~230 rows, fewer than a slice of 282
+        rows.insert(j * 4500 // 19, row(k))  # the first row, then one every ~240 rows (a slice is 282)
     rows.append(row(people[-1]))  # the last slice counts too (a slice bound past it would drop it)
     one = match_rows(rows, index, gaen_block, workers=1)
     two = match_rows(rows, index, gaen_block, workers=2)
