@@ -46,9 +46,10 @@ MODULES: dict[str, list[str]] = {
     "bluezone/matching/explain.py": ["tests/test_why_closeness.py"],
     "bluezone/matching/alerts.py": ["tests/test_alerts.py", "tests/test_alerts_low.py"],
     "bluezone/matching/revisions.py": ["tests/test_revisions_phone.py"],
-    # test_sync.py alone (6 s): the replay and hostile-mirror files take 35 s and 20 s
-    # per mutant, which would make this module hours long; run them by hand on a survivor.
-    "bluezone/sync.py": ["tests/test_sync.py"],
+    # test_sync.py (6 s) and test_feeds.py (the feed contract, 4 s): the replay and
+    # hostile-mirror files take 35 s and 20 s per mutant, which would make this module
+    # hours long; run them by hand on a survivor.
+    "bluezone/sync.py": ["tests/test_sync.py", "tests/test_feeds.py"],
     "bluezone/store/purging.py": ["tests/test_store.py", "tests/test_store_deletion.py"],
     # Not test_store_refusals.py: it runs the ``bluezone`` command in subprocesses (130-190 s
     # a run, so a mutant would cost minutes); a survivor is checked against it by hand.

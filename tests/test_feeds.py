@@ -10,6 +10,7 @@ feed nobody serves is reported and stays unprocessed.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import os
 
 import pytest
@@ -125,13 +126,31 @@ def test_a_match_returning_an_awaitable_fails_the_batch_and_writes_nothing(store
         def match(self, batch, store, config):
             async def later():
                 return []
-            return later()
+            made.append(later())
+            return made[-1]
 
-    config.pm.register(Offers(Sneaky()))
+    class Awaitable:  # awaitable, but not a coroutine (it has no close())
+        def __await__(self):
+            yield
+
+    class Sneakier:
+        name = "sneakier"
+
+        def match(self, batch, store, config):
+            return Awaitable()
+
+    made: list = []
+    config.pm.register(Offers(Sneaky(), Sneakier()))
     batch = PublishedBatch("sneaky", "s1", b"data")
     with pytest.raises(PluginError, match="'sneaky'.*synchronous"):
         process_batch(store, config, batch)
     assert not store.batch_processed("sneaky", batch.content_id)
+    # the coroutine is closed, not left for the garbage collector to warn about
+    assert inspect.getcoroutinestate(made[0]) == inspect.CORO_CLOSED
+    other = PublishedBatch("sneakier", "s1", b"data")
+    with pytest.raises(PluginError, match="'sneakier'.*synchronous"):
+        process_batch(store, config, other)
+    assert not store.batch_processed("sneakier", other.content_id)
 
 
 def test_a_feed_without_a_match_method_is_refused(config):

@@ -393,3 +393,31 @@ def test_process_batch_alone_finds_the_feeds_and_dates_the_alert_by_the_store_cl
     [exposure] = process_batch(store, config, batch([f0]))
     [alert] = store.alerts()
     assert alert.exposure_id == exposure.exposure_id and alert.created_at == NOW
+
+
+def test_a_batch_another_sync_finished_while_this_one_waited_is_skipped(store, config, tmp_path, monkeypatch):
+    """Two syncs on one store: both see the batch as new, the other one takes
+    the write lock first and processes it. This one must then skip it (one
+    alert, not two) and count it as skipped. The wrapper stands in for the
+    other sync winning: a second real connection to the same store file marks
+    the batch done just before this one's write transaction begins."""
+    f0 = person(1)
+    meet(store, f0, 1, 20)
+    b = batch([f0])
+    other = DeviceStore(tmp_path / "device.db", clock=lambda: NOW, create=False)
+    real_transaction = store.transaction
+
+    def lost_the_race():
+        other.mark_batch_processed(b.feed, b.content_id, b.name)
+        return real_transaction()
+
+    from bluezone.sync import SyncStats, process_batch
+
+    monkeypatch.setattr(store, "transaction", lost_the_race)
+    stats = SyncStats()
+    try:
+        assert process_batch(store, config, b, now=NOW, stats=stats) == []
+    finally:
+        other.close()
+    assert (stats.batches_skipped, stats.batches_processed, stats.exposures_new) == (1, 0, 0)
+    assert store.exposures() == [] and store.alerts() == []
