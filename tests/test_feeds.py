@@ -179,3 +179,23 @@ def test_a_batch_of_a_feed_nobody_serves_is_reported_and_kept_for_later(store, c
 def test_disabling_the_checkin_plugin_removes_its_feed():
     config = config_from_dict(deployment(PEM, disabled=["qr-checkin"]))
     assert "venue-traces" not in collect_feeds(config.pm) and "keys" in collect_feeds(config.pm)
+
+
+def test_a_day_already_warned_at_a_tier_is_not_warned_again_by_another_source_and_later_days_still_are(
+        store, config):
+    """One warning per day and tier, whichever feed or source finds it; a day
+    already warned does not stop the batch's other days from warning."""
+
+    class Venues:
+        name = "venues"
+
+        def match(self, batch, store, config):
+            return [Exposure(Tier.F1, "venue", dt.date(2023, 11, 14), 1.0, 30.0, {}),  # warned already (ble)
+                    Exposure(Tier.F1, "venue", dt.date(2023, 11, 15), 1.0, 30.0, {})]  # a new day
+
+    config.pm.register(Offers(Venues()))
+    process_batches(store, config, [keys_batch([f0_met(store)])], now=NOW)
+    assert [(a.exposure_date, a.source) for a in store.alerts()] == [(dt.date(2023, 11, 14), "ble")]
+    process_batches(store, config, [PublishedBatch("venues", "v1", b"visits")], now=NOW)
+    assert sorted((a.exposure_date, a.source) for a in store.alerts()) == [
+        (dt.date(2023, 11, 14), "ble"), (dt.date(2023, 11, 15), "venue")]
