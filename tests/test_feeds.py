@@ -199,3 +199,35 @@ def test_a_day_already_warned_at_a_tier_is_not_warned_again_by_another_source_an
     process_batches(store, config, [PublishedBatch("venues", "v1", b"visits")], now=NOW)
     assert sorted((a.exposure_date, a.source) for a in store.alerts()) == [
         (dt.date(2023, 11, 14), "ble"), (dt.date(2023, 11, 15), "venue")]
+
+
+def test_after_an_exposure_the_persons_own_report_covers_the_batchs_later_days_still_warn(store, config):
+    """The person reported positive (isolating to 2023-11-14): that day's F1
+    is kept unwarned, the day after their isolation still warns, and every
+    new exposure reaches ``bluezone_exposure_detected``."""
+
+    class Venues:
+        name = "venues"
+
+        def match(self, batch, store, config):
+            return [Exposure(Tier.F1, "venue", dt.date(2023, 11, 14), 1.0, 30.0, {}),  # covered by the report
+                    Exposure(Tier.F1, "venue", dt.date(2023, 11, 16), 1.0, 30.0, {})]  # after its isolation
+
+    class Detected:
+        def __init__(self):
+            self.days = []
+
+        @hookimpl
+        def bluezone_exposure_detected(self, exposure, config):
+            self.days.append(exposure.date)
+
+    detected = Detected()
+    config.pm.register(Offers(Venues()))
+    config.pm.register(detected)
+    store.add_own_report(reported_at=DAY0, report_type=int(ReportType.CONFIRMED_TEST), tier=int(Tier.F0),
+                         isolate_until=dt.date(2023, 11, 14), keys=14)
+    process_batches(store, config, [PublishedBatch("venues", "v1", b"visits")], now=NOW)
+    assert [a.exposure_date for a in store.alerts()] == [dt.date(2023, 11, 16)]
+    assert detected.days == [dt.date(2023, 11, 16)]
+    assert {e.date: e.details.get("suppressed") is not None for e in store.exposures()} == {
+        dt.date(2023, 11, 14): True, dt.date(2023, 11, 16): False}

@@ -377,9 +377,12 @@ async def test_a_feed_that_cannot_be_read_and_a_listed_file_that_is_gone_are_eac
     stats = await sync(store, config, FileTransport(tmp_path / "cdn"), now=NOW)
     assert (stats.feeds_failed, stats.feed_error_code, stats.batches_failed) == (1, "unreadable", 0)
     (tmp_path / "cdn" / "keys" / "index.txt").rmdir()
-    (tmp_path / "cdn" / "keys" / "index.txt").write_text(f"{DAY0}-{NOW}-1.zip\n")  # listed, never written
+    (tmp_path / "cdn" / "keys" / f"{DAY0}-{NOW}-2.zip").write_bytes(batch([person(1)]).payload)
+    # the first file listed was never written; the one after it is still fetched
+    (tmp_path / "cdn" / "keys" / "index.txt").write_text(f"{DAY0}-{NOW}-1.zip\n{DAY0}-{NOW}-2.zip\n")
     stats = await sync(store, config, FileTransport(tmp_path / "cdn"), now=NOW)
     assert (stats.feeds_failed, stats.feed_error_code, stats.batches_failed) == (0, None, 1)
+    assert (stats.batches_downloaded, stats.batches_processed) == (1, 1)
     assert FeedState.from_dict(store.get_sync_state("keys")).etag is None  # asked again next time
 
 
