@@ -89,6 +89,11 @@ def test_f2_needs_the_persons_opt_in_and_the_deployment(store):
     cfg_off = config_from_dict(deployment(PEM, risk={**GAEN_APPLE_RISK, "f2_alerts": False}))
     process_batches(store, cfg_off, [batch([f1], name="b2")], now=NOW)
     assert store.alerts() == []
+    # the F2 gate is for F2 alone: an F0 met still warns (F1) with both switched off
+    f0 = person(3)
+    meet(store, f0, 3, 20)
+    process_batches(store, cfg_off, [batch([f0], name="b3")], f2_opt_in=False, now=NOW)
+    assert [a.tier for a in store.alerts()] == [Tier.F1]
 
 
 def test_short_or_far_contacts_give_nothing(store, config):
