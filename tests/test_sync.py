@@ -429,3 +429,14 @@ def test_a_batch_another_sync_finished_while_this_one_waited_is_skipped(store, c
         other.close()
     assert (stats.batches_skipped, stats.batches_processed, stats.exposures_new) == (1, 0, 0)
     assert store.exposures() == [] and store.alerts() == []
+
+
+def test_process_batch_alone_counts_the_person_as_opted_in_to_f2_like_process_batches(store, config):
+    """Both entry points share one default (opted in), so a plugin calling
+    either gets the same warnings for the same batch."""
+    from bluezone.sync import process_batch
+
+    f1 = person(2, ReportType.RECURSIVE, None)
+    meet(store, f1, 2, 30)
+    process_batch(store, config, batch([f1]))
+    assert [a.tier for a in store.alerts()] == [Tier.F2]
