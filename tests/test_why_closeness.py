@@ -32,3 +32,19 @@ def test_min_attenuation_is_described_when_the_score_weights_it():
     assert facts["closeness"] == "immediate"
     assert facts["minutes_by_closeness"] == {"immediate": 10.0}
     assert facts["minutes_unweighted"] == 10.0
+
+
+def test_minutes_keep_two_decimals_and_the_words_name_the_buckets_thresholds():
+    """3 min 5 s is 3.08 minutes (not 3.1, 3.083 or 3); the words give the
+    deployment's own dB thresholds, and the report type in words."""
+    from bluezone.matching.explain import closeness_words, report_words
+
+    window = ExposureWindow(dt.date(2026, 5, 20), ReportType.CONFIRMED_TEST, Infectiousness.HIGH,
+                            (ScanInstance(T0 - 5, T0 - 5, 185),))
+    facts = describe_windows([window], {})
+    assert facts["minutes_unweighted"] == 3.08 and facts["minutes_by_closeness"] == {"immediate": 3.08}
+    assert closeness_words(None, None, "en") == ""
+    assert "50–60" in closeness_words("near", [50, 60, 70], "en")
+    assert f"{T0}–{T1}" in closeness_words("near", None, "en")
+    assert report_words("confirmed_test", "en") == "a case confirmed by a test"
+    assert report_words("a_plugins_type", "en") == "a_plugins_type"
