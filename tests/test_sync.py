@@ -440,3 +440,23 @@ def test_process_batch_alone_counts_the_person_as_opted_in_to_f2_like_process_ba
     meet(store, f1, 2, 30)
     process_batch(store, config, batch([f1]))
     assert [a.tier for a in store.alerts()] == [Tier.F2]
+
+
+async def test_a_file_with_a_bad_signature_does_not_stop_the_next_and_sync_defaults_to_f2_opted_in(
+        store, config, tmp_path):
+    """The next file of the feed is still processed; and ``sync`` called
+    without ``f2_opt_in`` has the same default as ``process_batches``."""
+    from bluezone.sync import sync
+    from bluezone.transports.file import FileTransport
+
+    f1 = person(2, ReportType.RECURSIVE, None)
+    meet(store, f1, 2, 30)
+    feed = tmp_path / "cdn" / "keys"
+    feed.mkdir(parents=True)
+    other, _ = new_signing_key()
+    (feed / f"{DAY0}-{NOW}-1.zip").write_bytes(batch([person(1)], signer=other).payload)  # bad signature
+    (feed / f"{DAY0}-{NOW}-2.zip").write_bytes(batch([f1]).payload)
+    (feed / "index.txt").write_text(f"{DAY0}-{NOW}-1.zip\n{DAY0}-{NOW}-2.zip\n")
+    stats = await sync(store, config, FileTransport(tmp_path / "cdn"), now=NOW)
+    assert (stats.batches_failed, stats.batches_processed) == (1, 1)
+    assert [a.tier for a in store.alerts()] == [Tier.F2]
