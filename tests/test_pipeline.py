@@ -86,6 +86,11 @@ def test_run_matches_windows_and_scores_with_each_scorer(tmp_path):
         [default], [stricter] = result.daily
         assert default.exposed and default.weighted_minutes == 20.0
         assert not stricter.exposed and stricter.weighted_minutes == 0.0
+        import dataclasses
+
+        import pytest
+        with pytest.raises(dataclasses.FrozenInstanceError):  # what the callers read is what was found
+            result.daily = []  # type: ignore[misc]
 
 
 def test_keep_and_accumulate_run_between_the_steps(tmp_path):
