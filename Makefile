@@ -124,7 +124,7 @@ bench: install
 .PHONY: mutate
 mutate: install
 	$(PIP) install -q -e '.[mutate]'
-	$(PY) mutation/run.py --budget $(or $(BUDGET),3600) $(MODULES)
+	$(PY) mutation/run.py --budget $(or $(BUDGET),3600) $(if $(REJUDGE),--rejudge) $(MODULES)
 
 clean:
 	rm -rf $(VENV) $(CORE_VENV) $(AUTHORITY_VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache build

@@ -10,6 +10,7 @@ feed nobody serves is reported and stays unprocessed.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import os
 
 import pytest
@@ -125,13 +126,31 @@ def test_a_match_returning_an_awaitable_fails_the_batch_and_writes_nothing(store
         def match(self, batch, store, config):
             async def later():
                 return []
-            return later()
+            made.append(later())
+            return made[-1]
 
-    config.pm.register(Offers(Sneaky()))
+    class Awaitable:  # awaitable, but not a coroutine (it has no close())
+        def __await__(self):
+            yield
+
+    class Sneakier:
+        name = "sneakier"
+
+        def match(self, batch, store, config):
+            return Awaitable()
+
+    made: list = []
+    config.pm.register(Offers(Sneaky(), Sneakier()))
     batch = PublishedBatch("sneaky", "s1", b"data")
     with pytest.raises(PluginError, match="'sneaky'.*synchronous"):
         process_batch(store, config, batch)
     assert not store.batch_processed("sneaky", batch.content_id)
+    # the coroutine is closed, not left for the garbage collector to warn about
+    assert inspect.getcoroutinestate(made[0]) == inspect.CORO_CLOSED
+    other = PublishedBatch("sneakier", "s1", b"data")
+    with pytest.raises(PluginError, match="'sneakier'.*synchronous"):
+        process_batch(store, config, other)
+    assert not store.batch_processed("sneakier", other.content_id)
 
 
 def test_a_feed_without_a_match_method_is_refused(config):
@@ -160,3 +179,55 @@ def test_a_batch_of_a_feed_nobody_serves_is_reported_and_kept_for_later(store, c
 def test_disabling_the_checkin_plugin_removes_its_feed():
     config = config_from_dict(deployment(PEM, disabled=["qr-checkin"]))
     assert "venue-traces" not in collect_feeds(config.pm) and "keys" in collect_feeds(config.pm)
+
+
+def test_a_day_already_warned_at_a_tier_is_not_warned_again_by_another_source_and_later_days_still_are(
+        store, config):
+    """One warning per day and tier, whichever feed or source finds it; a day
+    already warned does not stop the batch's other days from warning."""
+
+    class Venues:
+        name = "venues"
+
+        def match(self, batch, store, config):
+            return [Exposure(Tier.F1, "venue", dt.date(2023, 11, 14), 1.0, 30.0, {}),  # warned already (ble)
+                    Exposure(Tier.F1, "venue", dt.date(2023, 11, 15), 1.0, 30.0, {})]  # a new day
+
+    config.pm.register(Offers(Venues()))
+    process_batches(store, config, [keys_batch([f0_met(store)])], now=NOW)
+    assert [(a.exposure_date, a.source) for a in store.alerts()] == [(dt.date(2023, 11, 14), "ble")]
+    process_batches(store, config, [PublishedBatch("venues", "v1", b"visits")], now=NOW)
+    assert sorted((a.exposure_date, a.source) for a in store.alerts()) == [
+        (dt.date(2023, 11, 14), "ble"), (dt.date(2023, 11, 15), "venue")]
+
+
+def test_after_an_exposure_the_persons_own_report_covers_the_batchs_later_days_still_warn(store, config):
+    """The person reported positive (isolating to 2023-11-14): that day's F1
+    is kept unwarned, the day after their isolation still warns, and every
+    new exposure reaches ``bluezone_exposure_detected``."""
+
+    class Venues:
+        name = "venues"
+
+        def match(self, batch, store, config):
+            return [Exposure(Tier.F1, "venue", dt.date(2023, 11, 14), 1.0, 30.0, {}),  # covered by the report
+                    Exposure(Tier.F1, "venue", dt.date(2023, 11, 16), 1.0, 30.0, {})]  # after its isolation
+
+    class Detected:
+        def __init__(self):
+            self.days = []
+
+        @hookimpl
+        def bluezone_exposure_detected(self, exposure, config):
+            self.days.append(exposure.date)
+
+    detected = Detected()
+    config.pm.register(Offers(Venues()))
+    config.pm.register(detected)
+    store.add_own_report(reported_at=DAY0, report_type=int(ReportType.CONFIRMED_TEST), tier=int(Tier.F0),
+                         isolate_until=dt.date(2023, 11, 14), keys=14)
+    process_batches(store, config, [PublishedBatch("venues", "v1", b"visits")], now=NOW)
+    assert [a.exposure_date for a in store.alerts()] == [dt.date(2023, 11, 16)]
+    assert detected.days == [dt.date(2023, 11, 16)]
+    assert {e.date: e.details.get("suppressed") is not None for e in store.exposures()} == {
+        dt.date(2023, 11, 14): True, dt.date(2023, 11, 16): False}

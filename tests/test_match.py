@@ -99,18 +99,23 @@ def test_generic_deriver_matches_gaen_fast_path():
 
 def test_both_cores_give_the_same_matches(monkeypatch):
     monkeypatch.setattr(matcher, "PARALLEL_MIN_KEYS", 100)
-    people = [ExposureKey(os.urandom(16), DAY0 // 600 + 144 * d, 144, 2, ReportType.CONFIRMED_TEST) for d in range(5)]
-    sightings = [s for d, k in enumerate(people) for s in contact_sightings(GAEN, k, DAY0 + d * 86400 + 36000, 10)]
+    # 20 contacts (14 days, then a second one later on six of them), spread over the batch
+    # so every slice holds one: a slice bound that skips rows (``i | step`` for ``i + step``
+    # agrees on some slices only) loses a contact
+    people = [ExposureKey(os.urandom(16), DAY0 // 600 + 144 * (d % 14), 144, 2, ReportType.CONFIRMED_TEST)
+              for d in range(20)]
+    sightings = [s for d, k in enumerate(people)
+                 for s in contact_sightings(GAEN, k, DAY0 + (d % 14) * 86400 + 36000 + (d // 14) * 14400, 10)]
     index = SightingIndex.build(sightings + background_sightings(10_000, DAY0, 14))
     # 4,500 keys: more than CHUNK_KEYS slices of 256 for two workers, so the slice size is computed
     rows = [row(ExposureKey(os.urandom(16), DAY0 // 600 + 144 * (i % 14))) for i in range(4500)]
-    rows[100:100] = [row(k) for k in people[:2]]
-    rows[2500:2500] = [row(k) for k in people[2:4]]
-    rows.append(row(people[4]))  # the last slice counts too (a slice bound past it would drop it)
+    for j, k in reversed(list(enumerate(people[:-1]))):
+        rows.insert(j * 4500 // 19, row(k))  # the first row, then one every ~240 rows (a slice is 282)
+    rows.append(row(people[-1]))  # the last slice counts too (a slice bound past it would drop it)
     one = match_rows(rows, index, gaen_block, workers=1)
     two = match_rows(rows, index, gaen_block, workers=2)
     default = match_rows(rows, index, gaen_block, workers=None)  # the pipeline's default: the CPU count
-    assert len(one) == 50
+    assert len(one) == 200 and {m.key[0] for m in one} == {k.key_data for k in people}
     key = lambda m: (m.key[0], m.sighting.time)  # noqa: E731
     assert sorted(one, key=key) == sorted(two, key=key) == sorted(default, key=key)
 
@@ -152,3 +157,33 @@ def test_the_filter_never_loses_a_true_match():
     ids = list(index.by_id)
     found = index.candidates(b"".join(ids))
     assert len(found) == len(ids)
+
+
+@pytest.mark.parametrize("gc_was_on", [True, False])
+def test_matching_gives_back_the_garbage_collector_as_it_found_it(gc_was_on):
+    """Matching pauses the cyclic GC for speed; the rest of the process (a
+    long-running trace or portal) must get it back, or it never collects again."""
+    import gc
+
+    key = ExposureKey(os.urandom(16), DAY0 // 600, 144, 2, ReportType.CONFIRMED_TEST)
+    index = SightingIndex.build(contact_sightings(GAEN, key, DAY0 + 600, 5))
+    was = gc.isenabled()
+    (gc.enable if gc_was_on else gc.disable)()
+    try:
+        assert len(match_rows([row(key)], index, gaen_block)) == 5
+        assert gc.isenabled() is gc_was_on
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
+def test_a_match_is_a_fixed_value_with_a_whole_interval_number():
+    """Interval numbers are integers everywhere (GAEN's ENIntervalNumber); a
+    match is not changed after it is found."""
+    import dataclasses
+
+    key = ExposureKey(os.urandom(16), DAY0 // 600, 144, 2, ReportType.CONFIRMED_TEST)
+    index = SightingIndex.build(contact_sightings(GAEN, key, DAY0 + 600, 5))
+    found = match_rows([row(ExposureKey(os.urandom(16), DAY0 // 600)), row(key)], index, gaen_block)
+    assert len(found) == 5 and all(type(m.interval) is int for m in found)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        found[0].interval = 0  # type: ignore[misc]

@@ -86,6 +86,11 @@ def test_run_matches_windows_and_scores_with_each_scorer(tmp_path):
         [default], [stricter] = result.daily
         assert default.exposed and default.weighted_minutes == 20.0
         assert not stricter.exposed and stricter.weighted_minutes == 0.0
+        import dataclasses
+
+        import pytest
+        with pytest.raises(dataclasses.FrozenInstanceError):  # what the callers read is what was found
+            result.daily = []  # type: ignore[misc]
 
 
 def test_keep_and_accumulate_run_between_the_steps(tmp_path):
@@ -134,3 +139,20 @@ def test_bluezone_demo_without_the_plugin_says_how_to_install_it():
     assert out.returncode == 2 and out.stdout == ""
     [line] = out.stderr.splitlines()
     assert "bluezone-demo" in line and "pip install -e plugins/demo" in line and "hãy cài" in line
+
+
+def test_keys_never_exported_are_one_report_type_with_risk_0_in_a_fixed_batch():
+    """The simulator's keys: as its docstring promises, and not changed after
+    the matcher's workers were forked with it."""
+    import dataclasses
+
+    import pytest
+
+    from bluezone.matching.pipeline import KeyBatch
+
+    key = ExposureKey(os.urandom(16), 2_833_056, 144)
+    batch = KeyBatch.from_keys([key], ReportType.RECURSIVE, 3)
+    assert batch.count == 1
+    assert list(batch.rows_between(0, 1)) == [(key.key_data, 2_833_056, 144, int(ReportType.RECURSIVE), 3, 0)]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        batch.count = 2  # type: ignore[misc]

@@ -8,6 +8,7 @@ CWA's expected aggregate is compared field by field.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import tomllib
@@ -150,3 +151,16 @@ def test_todays_default_scoring_reproduces_only_4_cases():
             case["expNumberOfDaysWithHighRisk"], case["expTotalMinimumDistinctEncountersWithLowRisk"],
             case["expTotalMinimumDistinctEncountersWithHighRisk"])
     assert agree == 4
+
+
+def test_a_summary_is_a_value_that_cannot_be_altered(config):
+    """The summary is what the phone decides a warning from; frozen, so nothing
+    between scoring and the warning can change a level or a count, and
+    hashable, so two summaries of the same days compare as one value."""
+    case = next(c for c in CASES if c["expTotalRiskLevel"] == int(RiskLevel.HIGH))
+    got = summarize(hook_scorer(config)(windows_of(case, config.risk)))
+    again = summarize(hook_scorer(config)(windows_of(case, config.risk)))
+    assert got.total_level is RiskLevel.HIGH
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        got.total_level = RiskLevel.LOW  # type: ignore[misc]
+    assert got.total_level is RiskLevel.HIGH and {got, again} == {got}

@@ -25,6 +25,7 @@ import pytest
 from bluezone.models import Alert, Exposure, Sighting, Tier, Visit
 from bluezone.schedules.gaen import SCHEDULE
 from bluezone.store import DeviceStore, StoreKeyError, encryption, engine, header, migrations
+from bluezone.store.secrets import AtRestCipher
 
 NOW = 1_795_000_000
 RPI = bytes.fromhex("5a17c0ffee5a17c0ffee5a17c0ffee00")  # a sighting's rolling proximity identifier
@@ -266,3 +267,25 @@ def test_a_plain_copy_that_is_still_the_store_is_unlinked_not_zeroed(tmp_path):
     assert not encryption.plaintext_path(store).exists()
     assert store.read_bytes() == before
     assert sqlite3.connect(store).execute("SELECT COUNT(*) FROM t").fetchone()[0] == 600
+
+
+def test_the_encrypted_file_is_left_for_its_owner_to_read_and_write(tmp_path):
+    """Checked by mode, not by trying to write: the tests may run as root,
+    whom a read-only file does not stop (a phone's user would be: a store
+    left ``r-x`` could not be encrypted or written)."""
+    path, key_file, _ = plain_store(tmp_path)
+    key = AtRestCipher.from_file(key_file, create=False).database_key()
+    assert encryption.encrypt_plain_store(path, key)
+    assert not header.is_plaintext(path) and path.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_store_another_command_encrypted_while_this_one_waited_is_left_alone(tmp_path):
+    """The second of two commands finds the store encrypted once it has the
+    lock: it says so (False, so it does not report an encryption it did not
+    do) and changes no byte."""
+    path, key_file, _ = plain_store(tmp_path)
+    key = AtRestCipher.from_file(key_file, create=False).database_key()
+    assert encryption.encrypt_plain_store(path, key)
+    before = files_of(path)
+    assert encryption.encrypt_plain_store(path, key) is False
+    assert files_of(path) == before

@@ -89,6 +89,11 @@ def test_f2_needs_the_persons_opt_in_and_the_deployment(store):
     cfg_off = config_from_dict(deployment(PEM, risk={**GAEN_APPLE_RISK, "f2_alerts": False}))
     process_batches(store, cfg_off, [batch([f1], name="b2")], now=NOW)
     assert store.alerts() == []
+    # the F2 gate is for F2 alone: an F0 met still warns (F1) with both switched off
+    f0 = person(3)
+    meet(store, f0, 3, 20)
+    process_batches(store, cfg_off, [batch([f0], name="b3")], f2_opt_in=False, now=NOW)
+    assert [a.tier for a in store.alerts()] == [Tier.F1]
 
 
 def test_short_or_far_contacts_give_nothing(store, config):
@@ -364,3 +369,94 @@ def test_deliver_pending_returns_how_many_alerts_it_handed_over(store, config):
     assert (stats.batches_downloaded, stats.batches_processed, stats.alerts_new, stats.alerts_delivered) == (1, 1, 1, 0)
     assert deliver_pending(store, config) == 1
     assert deliver_pending(store, config) == 0  # delivered once
+
+
+async def test_a_feed_that_cannot_be_read_and_a_listed_file_that_is_gone_are_each_counted_once(store, config, tmp_path):
+    """The stats the CLI and ``bluezone_sync_finished`` report: the first
+    unreadable feed's error code, and one failure per missing file."""
+    from bluezone.sync import sync
+    from bluezone.transport import FeedState
+    from bluezone.transports.file import FileTransport
+
+    (tmp_path / "cdn" / "keys" / "index.txt").mkdir(parents=True)  # not a file: unreadable
+    stats = await sync(store, config, FileTransport(tmp_path / "cdn"), now=NOW)
+    assert (stats.feeds_failed, stats.feed_error_code, stats.batches_failed) == (1, "unreadable", 0)
+    (tmp_path / "cdn" / "keys" / "index.txt").rmdir()
+    (tmp_path / "cdn" / "keys" / f"{DAY0}-{NOW}-2.zip").write_bytes(batch([person(1)]).payload)
+    # the first file listed was never written; the one after it is still fetched
+    (tmp_path / "cdn" / "keys" / "index.txt").write_text(f"{DAY0}-{NOW}-1.zip\n{DAY0}-{NOW}-2.zip\n")
+    stats = await sync(store, config, FileTransport(tmp_path / "cdn"), now=NOW)
+    assert (stats.feeds_failed, stats.feed_error_code, stats.batches_failed) == (0, None, 1)
+    assert (stats.batches_downloaded, stats.batches_processed) == (1, 1)
+    assert FeedState.from_dict(store.get_sync_state("keys")).etag is None  # asked again next time
+
+
+def test_process_batch_alone_finds_the_feeds_and_dates_the_alert_by_the_store_clock(store, config):
+    """Called without ``feeds`` or ``now`` (as a plugin or a script may), it
+    looks the feeds up itself and stamps the alert with the store's clock."""
+    from bluezone.sync import process_batch
+
+    f0 = person(1)
+    meet(store, f0, 1, 20)
+    [exposure] = process_batch(store, config, batch([f0]))
+    [alert] = store.alerts()
+    assert alert.exposure_id == exposure.exposure_id and alert.created_at == NOW
+
+
+def test_a_batch_another_sync_finished_while_this_one_waited_is_skipped(store, config, tmp_path, monkeypatch):
+    """Two syncs on one store: both see the batch as new, the other one takes
+    the write lock first and processes it. This one must then skip it (one
+    alert, not two) and count it as skipped. The wrapper stands in for the
+    other sync winning: a second real connection to the same store file marks
+    the batch done just before this one's write transaction begins."""
+    f0 = person(1)
+    meet(store, f0, 1, 20)
+    b = batch([f0])
+    other = DeviceStore(tmp_path / "device.db", clock=lambda: NOW, create=False)
+    real_transaction = store.transaction
+
+    def lost_the_race():
+        other.mark_batch_processed(b.feed, b.content_id, b.name)
+        return real_transaction()
+
+    from bluezone.sync import SyncStats, process_batch
+
+    monkeypatch.setattr(store, "transaction", lost_the_race)
+    stats = SyncStats()
+    try:
+        assert process_batch(store, config, b, now=NOW, stats=stats) == []
+    finally:
+        other.close()
+    assert (stats.batches_skipped, stats.batches_processed, stats.exposures_new) == (1, 0, 0)
+    assert store.exposures() == [] and store.alerts() == []
+
+
+def test_process_batch_alone_counts_the_person_as_opted_in_to_f2_like_process_batches(store, config):
+    """Both entry points share one default (opted in), so a plugin calling
+    either gets the same warnings for the same batch."""
+    from bluezone.sync import process_batch
+
+    f1 = person(2, ReportType.RECURSIVE, None)
+    meet(store, f1, 2, 30)
+    process_batch(store, config, batch([f1]))
+    assert [a.tier for a in store.alerts()] == [Tier.F2]
+
+
+async def test_a_file_with_a_bad_signature_does_not_stop_the_next_and_sync_defaults_to_f2_opted_in(
+        store, config, tmp_path):
+    """The next file of the feed is still processed; and ``sync`` called
+    without ``f2_opt_in`` has the same default as ``process_batches``."""
+    from bluezone.sync import sync
+    from bluezone.transports.file import FileTransport
+
+    f1 = person(2, ReportType.RECURSIVE, None)
+    meet(store, f1, 2, 30)
+    feed = tmp_path / "cdn" / "keys"
+    feed.mkdir(parents=True)
+    other, _ = new_signing_key()
+    (feed / f"{DAY0}-{NOW}-1.zip").write_bytes(batch([person(1)], signer=other).payload)  # bad signature
+    (feed / f"{DAY0}-{NOW}-2.zip").write_bytes(batch([f1]).payload)
+    (feed / "index.txt").write_text(f"{DAY0}-{NOW}-1.zip\n{DAY0}-{NOW}-2.zip\n")
+    stats = await sync(store, config, FileTransport(tmp_path / "cdn"), now=NOW)
+    assert (stats.batches_failed, stats.batches_processed) == (1, 1)
+    assert [a.tier for a in store.alerts()] == [Tier.F2]

@@ -9,13 +9,15 @@ midnight.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 
 import pytest
 
 from bluezone.models import INTERVALS_PER_DAY, ExposureKey, day_start_interval
+from bluezone.verification import keys_hmac
 from bluezone_authority.server.errors import ApiError
-from bluezone_authority.server.publish import check_keys, derive, hour_of, parse_keys
+from bluezone_authority.server.publish import check_hmac, check_keys, derive, hour_of, parse_keys
 
 NOW = 1_700_000_000 + 5 * 3600  # 2023-11-15 03:53 UTC
 
@@ -134,3 +136,71 @@ def test_the_default_risk_of_each_report_type(report_type, risk):
     [stored] = derive([ExposureKey(os.urandom(16), day_start_interval(NOW) - 144, 144)], report_type, None,
                       now=NOW, embargo_seconds=0)
     assert stored.key.transmission_risk_level == risk
+
+
+@pytest.mark.parametrize("text", [
+    "!" + base64.b64encode(b"\1" * 16).decode(),  # 16 bytes behind a character base64 does not have
+    base64.b64encode(b"\1" * 16).decode()[:-2] + "é=",  # not ASCII: Python raises ValueError, not binascii.Error
+], ids=["stray-character", "not-ascii"])
+def test_key_text_that_is_not_strict_base64_is_a_400(text):
+    """Lenient decoding would drop the stray character and publish a key the
+    phone never sent; a non-ASCII one must be a 400, never a crash."""
+    with pytest.raises(ApiError) as refused:
+        parse_keys([{"key": text, "rollingStartNumber": day_start_interval(NOW)}])
+    assert (refused.value.status, refused.value.code) == (400, "invalid_keys")
+
+
+@pytest.mark.parametrize("hmac_key,tekmac", [("é" * 44, "A" * 44), ("A" * 44, "é" * 44)],
+                         ids=["key-not-ascii", "mac-not-ascii"])
+def test_a_certificate_hmac_that_is_not_ascii_is_a_mismatch_not_a_crash(hmac_key, tekmac):
+    keys = [ExposureKey(os.urandom(16), day_start_interval(NOW) - 144, 144)]
+    with pytest.raises(ApiError) as refused:
+        check_hmac(keys, hmac_key, tekmac)
+    assert (refused.value.status, refused.value.code) == (400, "hmac_mismatch")
+
+
+def test_a_stored_key_is_a_fixed_value():
+    """What ``derive`` returns is written to the database and the export as it
+    is; frozen, so no step between can change a key's day or risk."""
+    [stored] = derive([ExposureKey(os.urandom(16), day_start_interval(NOW) - 144, 144)], 1, None,
+                      now=NOW, embargo_seconds=0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        stored.available_at = 0  # type: ignore[misc]
+    assert {stored, dataclasses.replace(stored)} == {stored}
+
+
+def test_a_certificate_hmac_with_a_stray_character_or_of_other_keys_does_not_match():
+    """The HMAC key is decoded strictly: with the stray character dropped it
+    would match, and keys would be published under a certificate whose key
+    text was not what the phone sent."""
+    keys = [ExposureKey(os.urandom(16), day_start_interval(NOW) - 144, 144)]
+    secret = os.urandom(32)
+    tekmac = base64.b64encode(keys_hmac(secret, keys)).decode()
+    check_hmac(keys, base64.b64encode(secret).decode(), tekmac)  # the control: it matches
+    other = base64.b64encode(keys_hmac(secret, [ExposureKey(os.urandom(16), day_start_interval(NOW), 144)])).decode()
+    for hmac_key, mac in [("!" + base64.b64encode(secret).decode(), tekmac),  # stray character in the key
+                          (base64.b64encode(secret).decode(), "!" + tekmac),  # ... in the HMAC
+                          (base64.b64encode(secret).decode(), other)]:  # the HMAC of other keys
+        with pytest.raises(ApiError) as refused:
+            check_hmac(keys, hmac_key, mac)
+        assert (refused.value.status, refused.value.code) == (400, "hmac_mismatch")
+
+
+def test_the_same_key_twice_in_one_upload_is_refused():
+    start = day_start_interval(NOW) - 144
+    data = os.urandom(16)
+    with pytest.raises(ApiError) as refused:
+        check_keys([ExposureKey(data, start, 144), ExposureKey(data, start - 144, 144)], now=NOW)
+    assert (refused.value.status, refused.value.code) == (400, "duplicate_keys")
+
+
+def test_a_key_sent_without_a_transmission_risk_has_risk_0_so_its_hmac_matches():
+    """The phone's certificate HMAC covers each key's risk (GAEN's 3-segment
+    form when every risk is 0): a key sent without one must be read as 0, or
+    the HMAC the phone computed no longer matches and the upload is refused."""
+    secret = os.urandom(32)
+    wire = [{"key": base64.b64encode(os.urandom(16)).decode(), "rollingStartNumber": day_start_interval(NOW) - 144}]
+    [key] = parse_keys(wire)
+    assert key.transmission_risk_level == 0
+    phone = ExposureKey(base64.b64decode(wire[0]["key"]), day_start_interval(NOW) - 144, 144, 0)
+    check_hmac([key], base64.b64encode(secret).decode(), base64.b64encode(keys_hmac(secret, [phone])).decode())
