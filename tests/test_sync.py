@@ -233,9 +233,8 @@ def test_dp3t_deployment_matches_with_its_schedule(tmp_path):
 
 
 async def test_sync_downloads_through_the_file_transport_and_retries_failed_batches(store, config, tmp_path):
-    from bluezone.transports.file import FileTransport
-
     from bluezone.sync import sync
+    from bluezone.transports.file import FileTransport
 
     k = person(1)
     meet(store, k, 1, 20)
