@@ -63,6 +63,21 @@ def test_an_unreachable_gateway_database_is_one_line_without_its_password(tmp_pa
         assert len(lines) == 1 and "postgresql://bz:***@/gateway" in lines[0], out.stderr
 
 
+@pytest.mark.parametrize("url", ["postgresql://bz:hunter2@[::1/gateway",           # libpq quotes the URI it cannot parse
+                                 "postgresql://bz:hunt%65r2@[::1/gateway",         # percent-encoded, quoted as written
+                                 "postgresql://bz@127.0.0.1:1/gateway?password=hunter2"])  # libpq's query parameter
+def test_a_gateway_database_url_libpq_refuses_is_one_line_without_its_password(tmp_path, url):
+    """libpq's own reason may quote the whole URI, and a password may be a query
+    parameter: neither may print it."""
+    config = gateway_config(tmp_path, url)
+    out = subprocess.run([BLUEZONE, "gateway", "--config", str(config)], capture_output=True, text=True, timeout=120)
+    said = out.stderr + out.stdout
+    assert out.returncode != 0 and "Traceback" not in said, said
+    assert "hunter2" not in said and "hunt%65r2" not in said, said
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "***" in lines[0], out.stderr
+
+
 def test_every_gateway_error_code_is_in_its_docs():
     """docs/federation.md's table of the gateway's answers lists every code the gateway's routes raise."""
     import re

@@ -174,6 +174,23 @@ def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path):
     assert len(lines) == 1 and "postgresql://bz:***@/bluezone" in lines[0], out.stderr
 
 
+@pytest.mark.parametrize("url", ["postgresql://bz:hunter2@[::1/bluezone",
+                                 "postgresql://bz@127.0.0.1:1/bluezone?password=hunter2"])
+@pytest.mark.parametrize("command", [["authority", "db", "current"], ["authority", "db", "upgrade"]])
+def test_db_current_and_upgrade_with_a_url_libpq_refuses_say_so_without_the_password(tmp_path, url, command):
+    """libpq quotes a URI it cannot parse whole in its reason, and takes a
+    password as a query parameter too: the one line hides both."""
+    cfg = tmp_path / "deploy.toml"
+    cfg.write_text('[deployment]\nname = "t"\nregion = "452"\n[authority]\nurl = "http://127.0.0.1:1"\n'
+                   f'[server]\ndatabase = "{url}"\nsecrets_file = "s.secrets"\nexport_dir = "out"\n')
+    out = subprocess.run([str(Path(sys.executable).with_name("bluezone")), *command, "--config", str(cfg)],
+                         capture_output=True, text=True, timeout=120)
+    said = out.stderr + out.stdout
+    assert out.returncode != 0 and "Traceback" not in said and "hunter2" not in said, said
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "***" in lines[0], out.stderr
+
+
 OLD_DUMP = Path(__file__).parent / "data" / "server_db_7d64aa6"
 OLD_ADMIN = "bzs_Pt_nNbAT8Uyamu-KO4GCs2kFwOPazNONIh1scpVspA4"
 

@@ -41,6 +41,7 @@ import os
 import re
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,8 +94,27 @@ class Target:
 
 
 def target_display(location: str) -> str:
-    """``location`` with any password in it shown as ``***``."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", location)
+    """``location`` with any password in it shown as ``***``: the one after the
+    user name and libpq's ``password=`` query parameter."""
+    shown = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", location)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", shown, flags=re.IGNORECASE)
+
+
+def _passwords(location: str) -> list[str]:
+    """The passwords written in ``location``, as written and percent-decoded."""
+    found = re.findall(r"://[^:/@]*:([^@]*)@", location)
+    found += re.findall(r"[?&]password=([^&]*)", location, flags=re.IGNORECASE)
+    return [p for raw in found for p in {raw, urllib.parse.unquote(raw)} if p]
+
+
+def without_password(text: str, location: str) -> str:
+    """``text`` (a driver's message, which may quote the URL it could not parse)
+    with the URL shown as :func:`target_display` shows it and any password of
+    ``location`` left out. Why: libpq quotes the whole URI in some errors."""
+    text = text.replace(location, target_display(location))
+    for password in sorted(_passwords(location), key=len, reverse=True):
+        text = text.replace(password, "***")
+    return text
 
 
 def target(value: str | os.PathLike[str]) -> Target:
@@ -335,7 +355,7 @@ class PostgreSQLDatabase(Database):
                                                     kwargs={"autocommit": True}, configure=_configure)
             self.pool.open(wait=True, timeout=30)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as e:
-            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            reason = without_password((str(e).strip().splitlines() or [type(e).__name__])[0], where.location)
             raise DatabaseError(str(_("cannot connect to {database}: {reason}", database=where.display,
                                       reason=reason))) from e
 
