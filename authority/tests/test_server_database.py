@@ -191,6 +191,23 @@ def test_db_current_and_upgrade_with_a_url_libpq_refuses_say_so_without_the_pass
     assert len(lines) == 1 and "***" in lines[0], out.stderr
 
 
+def test_db_current_on_a_fifo_is_one_line_and_writes_nothing_beside_it(tmp_path):
+    """SQLite opened a FIFO (or /dev/null) as the database, failed with a
+    traceback and left its journal and the migrate lock file beside it."""
+    import os
+
+    os.mkfifo(tmp_path / "server.db")
+    cfg = tmp_path / "deploy.toml"
+    cfg.write_text('[deployment]\nname = "t"\nregion = "452"\n[authority]\nurl = "http://127.0.0.1:1"\n'
+                   '[server]\ndatabase = "server.db"\nsecrets_file = "s.secrets"\nexport_dir = "out"\n')
+    before = sorted(os.listdir(tmp_path))
+    out = subprocess.run([str(Path(sys.executable).with_name("bluezone")), "authority", "db", "current",
+                          "--config", str(cfg)], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "Traceback" not in out.stderr + out.stdout, out.stderr
+    assert len(out.stderr.splitlines()) == 1 and "not a regular file" in out.stderr, out.stderr
+    assert sorted(os.listdir(tmp_path)) == before
+
+
 OLD_DUMP = Path(__file__).parent / "data" / "server_db_7d64aa6"
 OLD_ADMIN = "bzs_Pt_nNbAT8Uyamu-KO4GCs2kFwOPazNONIh1scpVspA4"
 
