@@ -208,3 +208,22 @@ def test_the_gateway_on_a_fifo_or_a_symlink_loop_is_one_line_and_writes_nothing_
                          capture_output=True, text=True, timeout=120, env=ENV)
     assert out.returncode == 2 and "Traceback" not in out.stderr and len(out.stderr.splitlines()) == 1, out.stderr
     assert sorted(os.listdir(pki)) == sorted([*before, "gateway.toml"])
+
+
+@pytest.mark.parametrize("setting, target", [("ca", "fifo"), ("key", "/dev/zero"), ("cert", "big.pem")])
+def test_a_tls_file_that_is_a_fifo_a_device_or_huge_is_named_not_read(pki, setting, target):
+    """ca/cert/key naming a FIFO hung the check and the gateway's start;
+    /dev/zero was read until memory ran out. Run as a process: the bug hangs."""
+    import os
+
+    os.mkfifo(pki / "fifo")
+    with (pki / "big.pem").open("wb") as f:
+        f.truncate(2 * 1024 * 1024)  # sparse: 2 MiB of nothing
+    body = GOOD.replace(f'{setting} = "{ {"ca": "ca/ca.pem", "cert": "gateway.pem", "key": "gateway.key"}[setting]}"',
+                        f'{setting} = "{target}"')
+    assert body != GOOD
+    path = write(pki, body)
+    out = check(path)  # the subprocess' timeout=120 is the hang guard
+    assert out.returncode == 1, out.stdout + out.stderr
+    line = next(line for line in (out.stdout + out.stderr).splitlines() if f"[gateway] {setting}:" in line)
+    assert "not a regular file" in line or "larger than 1048576 bytes" in line, line

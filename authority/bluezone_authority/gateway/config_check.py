@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -83,9 +84,22 @@ def database_problem(value: str, base: Path) -> Message | None:
     return None
 
 
+#: A CA, a certificate or a key is a few KiB; more is not a PEM file of ours.
+MAX_PEM_BYTES = 1024 * 1024
+
+
 def _read(path: Path) -> tuple[bytes | None, Message | None]:
+    """The bytes of a PEM file. Why the checks: ``ca``, ``cert`` or ``key`` naming
+    a FIFO hung the check (and the gateway's start), and ``/dev/zero`` was read
+    until memory ran out."""
     try:
-        return path.read_bytes(), None
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return None, _("cannot read {file}: {reason}", file=path, reason=_("not a regular file"))
+        if info.st_size > MAX_PEM_BYTES:
+            return None, _("{file} is larger than {n} bytes: not a PEM file", file=path, n=MAX_PEM_BYTES)
+        with path.open("rb") as f:
+            return f.read(MAX_PEM_BYTES + 1)[:MAX_PEM_BYTES], None
     except FileNotFoundError:
         return None, _("file {file} does not exist", file=path)
     except OSError as e:
