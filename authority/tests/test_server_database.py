@@ -438,3 +438,26 @@ def test_transactions_of_several_threads_take_turns_on_one_database(tmp_path, se
         assert db.one("SELECT count(*) FROM turns")[0] == 6 * 150
     finally:
         db.close()
+
+
+def test_db_current_and_upgrade_print_a_garbage_version_row_escaped_and_keep_it(tmp_path):
+    """Any writer of the database can put a row in alembic_version; a row of no
+    installed plugin is listed as it is, and it printed terminal escapes raw
+    (ESC ]0; sets the operator's terminal title). Shown escaped; the row stays."""
+    from bluezone_authority.server.db import ServerDB
+
+    cfg = tmp_path / "deploy.toml"
+    cfg.write_text('[deployment]\nname = "t"\nregion = "452"\n[authority]\nurl = "http://127.0.0.1:1"\n'
+                   '[server]\ndatabase = "server.db"\nsecrets_file = "s.secrets"\nexport_dir = "out"\n')
+    ServerDB(tmp_path / "server.db").close()
+    garbage = "zz_\x1b]0;PWNED\x07\x1b[31m\u009b2J"
+    with open_database(tmp_path / "server.db") as db, db.transaction() as c:
+        c.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (garbage,))
+    for command in ("current", "upgrade"):
+        out = subprocess.run([str(Path(sys.executable).with_name("bluezone")), "authority", "db", command,
+                              "--config", str(cfg)], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert "\x1b" not in out.stdout and "\x07" not in out.stdout and "\u009b" not in out.stdout, out.stdout
+        assert "zz_\\x1b]0;PWNED\\x07\\x1b[31m\\x9b2J" in out.stdout, out.stdout
+    with open_database(tmp_path / "server.db") as db:
+        assert db.one("SELECT count(*) FROM alembic_version WHERE version_num = ?", (garbage,)) == (1,)
