@@ -197,3 +197,20 @@ def test_two_gateways_opening_one_new_database_together_migrate_it_once(gateway_
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert sorted(out.strip() for out, _ in outs) == ["0", "1"]
+
+
+@pytest.mark.parametrize("command", ["current", "upgrade"])
+def test_authority_db_on_the_gateways_file_says_what_the_file_is(tmp_path, command):
+    """An operator following the migrations section tries `authority db current`
+    on gateway.toml: the line said "unknown section [gateway]" and sent them to
+    `config check`, which finds the file fine. Now it names the gateway's file
+    and what migrates it; nothing is opened or written."""
+    import os
+
+    config = gateway_config(tmp_path, "gateway.db")
+    out = subprocess.run([BLUEZONE, "authority", "db", command, "--config", str(config)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr
+    assert "the federation gateway's file" in out.stderr and "bluezone gateway --config" in out.stderr, out.stderr
+    assert "config check" not in out.stderr
+    assert "gateway.db" not in os.listdir(tmp_path)

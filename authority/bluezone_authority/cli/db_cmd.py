@@ -28,9 +28,29 @@ def shown(revision: object) -> str:
     return name if name.isprintable() else name.encode("unicode_escape").decode("ascii")
 
 
+def _refuse_gateway_file(config_path: str) -> None:
+    """A gateway.toml given here was refused as a deployment with "unknown
+    section [gateway]", and the line sent the operator to ``config check``,
+    which finds the file fine: say what the file is and what migrates it."""
+    import tomllib
+    from pathlib import Path
+
+    from bluezone.config import ConfigError, read_config_text
+
+    try:
+        data = tomllib.loads(read_config_text(Path(config_path)))
+    except (ConfigError, tomllib.TOMLDecodeError, RecursionError):
+        return  # load_config_or_fail names the problem
+    if "gateway" in data and "deployment" not in data:
+        fail(_("{path} is the federation gateway's file: the gateway brings its database to its schema "
+               "revisions when it starts (bluezone gateway --config {path}); 'authority db' reads a province "
+               "server's file", path=config_path))
+
+
 def _location_and_plugins(config_path: str):
     from ..server import ServerSettings
 
+    _refuse_gateway_file(config_path)
     config = load_config_or_fail(config_path)
     return ServerSettings.from_config(config).database, getattr(config, "pm", None)
 
