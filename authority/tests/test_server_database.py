@@ -461,3 +461,28 @@ def test_db_current_and_upgrade_print_a_garbage_version_row_escaped_and_keep_it(
         assert "zz_\\x1b]0;PWNED\\x07\\x1b[31m\\x9b2J" in out.stdout, out.stdout
     with open_database(tmp_path / "server.db") as db:
         assert db.one("SELECT count(*) FROM alembic_version WHERE version_num = ?", (garbage,)) == (1,)
+
+
+def test_db_current_with_a_wrong_password_is_one_line_without_it(tmp_path, postgresql_cluster):
+    """A real PostgreSQL asking for a password (scram for one role on this
+    test cluster, trust for the rest): a wrong one stops `authority db current`
+    in one line naming the database, the password not printed."""
+    import os
+
+    hba = postgresql_cluster.root / "data" / "pg_hba.conf"
+    if "bz_pw" not in hba.read_text():
+        hba.write_text("local all bz_pw scram-sha-256\n" + hba.read_text())
+        postgresql_cluster.psql("CREATE ROLE bz_pw LOGIN PASSWORD 'right-horse'")
+        postgresql_cluster.psql("SELECT pg_reload_conf()")
+    url = postgresql_cluster.new_database().replace("postgresql://postgres@", "postgresql://bz_pw:hunter2@")
+    cfg = tmp_path / "deploy.toml"
+    cfg.write_text('[deployment]\nname = "t"\nregion = "452"\n[authority]\nurl = "http://127.0.0.1:1"\n'
+                   f'[server]\ndatabase = "{url}"\nsecrets_file = "s.secrets"\nexport_dir = "out"\n')
+    out = subprocess.run([str(Path(sys.executable).with_name("bluezone")), "authority", "db", "current",
+                          "--config", str(cfg)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PGPASSWORD": ""})
+    said = out.stderr + out.stdout
+    assert out.returncode != 0 and "Traceback" not in said and "hunter2" not in said, said
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "postgresql://bz_pw:***@/" in lines[0] and "bz_pw" in lines[0], out.stderr
+    assert "password authentication failed" in lines[0], out.stderr
