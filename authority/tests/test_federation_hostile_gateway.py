@@ -124,3 +124,132 @@ async def test_a_gateway_that_answers_a_malformed_tag_is_refused(world):
         await runner.cleanup()
     assert result.error == "malformed_answer"
     assert gl.db.all("SELECT 1 FROM fed_imports") == [] and gl.db.all("SELECT 1 FROM exposure_keys") == []
+
+
+# --- a hostile gateway's error answers to an upload --------------------------------------------
+
+
+def pending_batch(gl: AuthorityServer, n: int = 2) -> None:
+    """Keys of Gia Lai's, published and to be shared: the round batches them and uploads."""
+    day = NOW // 86400 * 144 - 3 * 144
+    with gl.db.transaction() as c:
+        c.executemany("INSERT INTO exposure_keys (key_data, rolling_start, rolling_period, transmission_risk,"
+                      " report_type, dsos, created_at, available_at, share_beyond) VALUES (?,?,?,?,?,?,?,?,?)",
+                      [(secrets.token_bytes(16), day, 144, 4, int(ReportType.CONFIRMED_TEST), 1, NOW - 7200,
+                        NOW - 3600, 1) for _ in range(n)])
+
+
+async def refusing(tmp: Path, upload) -> tuple[web.AppRunner, int]:
+    """Behind the gateway's mutual TLS: ``upload`` answers every upload; no batch to download."""
+    async def nothing(request: web.Request) -> web.Response:
+        return web.json_response({"error": {"code": "no_batch", "message": "none"}}, status=404)
+    app = web.Application()
+    app.router.add_post("/v1/batches/upload", upload)
+    app.router.add_get("/v1/batches/download/{date}", nothing)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    ctx = certs.server_context(tmp / "ca" / "ca.pem", tmp / "gateway.pem", tmp / "gateway.key")
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ctx).start()
+    return runner, port
+
+
+def outbox_counts(gl: AuthorityServer) -> tuple[int, int]:
+    """(pending, refused) outbox batches."""
+    return (gl.db.one("SELECT count(*) FROM fed_outbox WHERE sent_at IS NULL AND refused IS NULL")[0],
+            gl.db.one("SELECT count(*) FROM fed_outbox WHERE refused IS NOT NULL")[0])
+
+
+async def test_an_error_answer_nested_too_deep_for_the_parser_ends_the_round_with_http_error(world):
+    """JSON nested 100,000 deep makes Python's parser raise RecursionError, which is
+    not a ValueError: it escaped the round (and `authority federate`) as a traceback."""
+    tmp, dn, gl = world
+    pending_batch(gl)
+
+    async def nested(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(status=400, body=b'{"error": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+                            content_type="application/json")
+    runner, port = await refusing(tmp, nested)
+    try:
+        result = await asyncio.wait_for(run_round(gl, settings(tmp, port)), HANG_GUARD)
+    finally:
+        await runner.cleanup()
+    assert (result.error, result.sent, result.refused) == ("http_error", [], [])
+    assert outbox_counts(gl) == (1, 0)  # the batch waits for the next round
+
+
+async def test_an_endless_error_answer_is_not_read_to_its_end(world):
+    """A gateway streaming an error body without end: the province stops reading
+    (the whole body was read into memory before being parsed)."""
+    from bluezone_authority.gateway.client import MAX_ERROR_BYTES
+
+    tmp, dn, gl = world
+    pending_batch(gl)
+    sent: list[int] = []
+    chunk, chunks = b" " * 65536, 4 * MAX_ERROR_BYTES // 65536
+
+    async def endless(request: web.Request) -> web.StreamResponse:
+        await request.read()
+        resp = web.StreamResponse(status=400, headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+        try:
+            for _ in range(chunks):
+                await resp.write(chunk)
+                sent.append(len(chunk))
+        except (ConnectionError, RuntimeError):
+            pass
+        return resp
+    runner, port = await refusing(tmp, endless)
+    try:
+        result = await asyncio.wait_for(run_round(gl, settings(tmp, port)), HANG_GUARD)
+    finally:
+        await runner.cleanup()
+    assert result.error == "http_error" and outbox_counts(gl) == (1, 0)
+    assert sum(sent) < chunks * len(chunk)  # cut off before the end
+
+
+@pytest.mark.parametrize("code", ["\x1b]0;owned\x07\x1b[2J", "<img src=x onerror=alert(1)>", "x" * 100_000,
+                                  "Duplicate_Keys", 42, None, ["duplicate_keys"]])
+async def test_an_error_code_that_is_not_a_plain_code_is_not_trusted(world, code):
+    """The code becomes the round's error: kept in the database, shown to staff,
+    printed by `authority federate` and logged. Markup, terminal escapes, a huge
+    string or a non-string stay out."""
+    from bluezone_authority.gateway.federation import status
+
+    tmp, dn, gl = world
+    pending_batch(gl)
+
+    async def odd(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"error": {"code": code, "message": "a\nFAKE LOG LINE\x1b[31m" + "m" * 10_000}},
+                                 status=503)
+    runner, port = await refusing(tmp, odd)
+    try:
+        result = await asyncio.wait_for(run_round(gl, settings(tmp, port)), HANG_GUARD)
+    finally:
+        await runner.cleanup()
+    assert result.error == "http_error" and outbox_counts(gl) == (1, 0)
+    assert status(gl)["lastRound"]["error"] == "http_error"
+
+
+async def test_an_error_message_reaches_the_log_as_one_short_line(world, caplog):
+    import logging
+
+    tmp, dn, gl = world
+    pending_batch(gl)
+
+    async def noisy(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"error": {"code": "unavailable",
+                                            "message": "busy\nFAKE: all keys deleted\x1b[2J" + "m" * 100_000}},
+                                 status=503)
+    runner, port = await refusing(tmp, noisy)
+    try:
+        with caplog.at_level(logging.WARNING, logger="bluezone.federation"):
+            result = await asyncio.wait_for(run_round(gl, settings(tmp, port)), HANG_GUARD)
+    finally:
+        await runner.cleanup()
+    assert result.error == "unavailable" and outbox_counts(gl) == (1, 0)
+    lines = [r.getMessage() for r in caplog.records if "unavailable" in r.getMessage()]
+    assert lines and all("\n" not in m and "\x1b" not in m and len(m) < 1000 for m in lines)

@@ -132,10 +132,20 @@ def _self_signed_ca(folder: Path) -> Path:
     (('database = "gateway.db"', 'database = "mysql://gw@db/gateway"'), "database", "or a postgresql:// URL"),
     (('database = "gateway.db"', 'database = "ca"'), "database", "is a folder"),
     (('port = 8453', 'port = true'), "port", "must be a whole number"),
+    (('retention_days = 14', 'retention_days = 9999999999999999999'), "retention_days", "at most 3650 days"),
+    (('port = 8453', 'port = 8453\nmax_body_bytes = 99999999999999999999'), "max_body_bytes", "at most 1073741824"),
+    (('database = "gateway.db"', 'database = "fifo"'), "database", "fifo is not a regular file"),
+    (('database = "gateway.db"', 'database = "/dev/null"'), "database", "/dev/null is not a regular file"),
+    (('database = "gateway.db"', 'database = "loop"'), "database", "loop: Too many levels of symbolic links"),
     (('key = "gateway.key"\n', ''), None, "key is required"),
 ])
 def test_each_tls_and_database_problem_is_named(pki, change, key, words):
+    import os
+
     _self_signed_ca(pki / "other")
+    os.mkfifo(pki / "fifo")
+    os.symlink("loop2", pki / "loop")
+    os.symlink("loop", pki / "loop2")
     path = write(pki, GOOD.replace(*change))
     found = problems(path)
     assert len(found) == 1, found
@@ -175,3 +185,45 @@ def test_a_fifo_or_a_device_as_gateway_file_is_one_problem_not_a_hang(pki):
         assert found.location == "file" and "not a regular file" in found.message
         with pytest.raises(GatewayConfigError, match="not a regular file"):
             GatewaySettings.load(path)
+
+
+@pytest.mark.parametrize("database", ["fifo", "loop"])
+def test_the_gateway_on_a_fifo_or_a_symlink_loop_is_one_line_and_writes_nothing_beside_it(pki, database):
+    """SQLite opened a FIFO or a device as a database file: a traceback after it
+    had written its journal and the gateway's lock file beside it (as root,
+    /dev/null-journal in /dev). The store refuses it before opening anything,
+    whoever calls it."""
+    import os
+
+    from bluezone_authority.gateway.store import GatewayStore
+    from bluezone_authority.server.database import DatabaseError
+
+    os.mkfifo(pki / "fifo")
+    os.symlink("loop2", pki / "loop")
+    os.symlink("loop", pki / "loop2")
+    before = sorted(os.listdir(pki))
+    with pytest.raises(DatabaseError, match="not a regular file|symbolic links"):
+        GatewayStore(pki / database)
+    out = subprocess.run([BLUEZONE, "gateway", "--config", str(write(pki, GOOD.replace("gateway.db", database)))],
+                         capture_output=True, text=True, timeout=120, env=ENV)
+    assert out.returncode == 2 and "Traceback" not in out.stderr and len(out.stderr.splitlines()) == 1, out.stderr
+    assert sorted(os.listdir(pki)) == sorted([*before, "gateway.toml"])
+
+
+@pytest.mark.parametrize("setting, target", [("ca", "fifo"), ("key", "/dev/zero"), ("cert", "big.pem")])
+def test_a_tls_file_that_is_a_fifo_a_device_or_huge_is_named_not_read(pki, setting, target):
+    """ca/cert/key naming a FIFO hung the check and the gateway's start;
+    /dev/zero was read until memory ran out. Run as a process: the bug hangs."""
+    import os
+
+    os.mkfifo(pki / "fifo")
+    with (pki / "big.pem").open("wb") as f:
+        f.truncate(2 * 1024 * 1024)  # sparse: 2 MiB of nothing
+    body = GOOD.replace(f'{setting} = "{ {"ca": "ca/ca.pem", "cert": "gateway.pem", "key": "gateway.key"}[setting]}"',
+                        f'{setting} = "{target}"')
+    assert body != GOOD
+    path = write(pki, body)
+    out = check(path)  # the subprocess' timeout=120 is the hang guard
+    assert out.returncode == 1, out.stdout + out.stderr
+    line = next(line for line in (out.stdout + out.stderr).splitlines() if f"[gateway] {setting}:" in line)
+    assert "not a regular file" in line or "larger than 1048576 bytes" in line, line

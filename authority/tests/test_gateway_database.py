@@ -63,6 +63,21 @@ def test_an_unreachable_gateway_database_is_one_line_without_its_password(tmp_pa
         assert len(lines) == 1 and "postgresql://bz:***@/gateway" in lines[0], out.stderr
 
 
+@pytest.mark.parametrize("url", ["postgresql://bz:hunter2@[::1/gateway",           # libpq quotes the URI it cannot parse
+                                 "postgresql://bz:hunt%65r2@[::1/gateway",         # percent-encoded, quoted as written
+                                 "postgresql://bz@127.0.0.1:1/gateway?password=hunter2"])  # libpq's query parameter
+def test_a_gateway_database_url_libpq_refuses_is_one_line_without_its_password(tmp_path, url):
+    """libpq's own reason may quote the whole URI, and a password may be a query
+    parameter: neither may print it."""
+    config = gateway_config(tmp_path, url)
+    out = subprocess.run([BLUEZONE, "gateway", "--config", str(config)], capture_output=True, text=True, timeout=120)
+    said = out.stderr + out.stdout
+    assert out.returncode != 0 and "Traceback" not in said, said
+    assert "hunter2" not in said and "hunt%65r2" not in said, said
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "***" in lines[0], out.stderr
+
+
 def test_every_gateway_error_code_is_in_its_docs():
     """docs/federation.md's table of the gateway's answers lists every code the gateway's routes raise."""
     import re
@@ -182,3 +197,20 @@ def test_two_gateways_opening_one_new_database_together_migrate_it_once(gateway_
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     assert sorted(out.strip() for out, _ in outs) == ["0", "1"]
+
+
+@pytest.mark.parametrize("command", ["current", "upgrade"])
+def test_authority_db_on_the_gateways_file_says_what_the_file_is(tmp_path, command):
+    """An operator following the migrations section tries `authority db current`
+    on gateway.toml: the line said "unknown section [gateway]" and sent them to
+    `config check`, which finds the file fine. Now it names the gateway's file
+    and what migrates it; nothing is opened or written."""
+    import os
+
+    config = gateway_config(tmp_path, "gateway.db")
+    out = subprocess.run([BLUEZONE, "authority", "db", command, "--config", str(config)], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr
+    assert "the federation gateway's file" in out.stderr and "bluezone gateway --config" in out.stderr, out.stderr
+    assert "config check" not in out.stderr
+    assert "gateway.db" not in os.listdir(tmp_path)

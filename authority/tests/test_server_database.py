@@ -174,6 +174,40 @@ def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path):
     assert len(lines) == 1 and "postgresql://bz:***@/bluezone" in lines[0], out.stderr
 
 
+@pytest.mark.parametrize("url", ["postgresql://bz:hunter2@[::1/bluezone",
+                                 "postgresql://bz@127.0.0.1:1/bluezone?password=hunter2"])
+@pytest.mark.parametrize("command", [["authority", "db", "current"], ["authority", "db", "upgrade"]])
+def test_db_current_and_upgrade_with_a_url_libpq_refuses_say_so_without_the_password(tmp_path, url, command):
+    """libpq quotes a URI it cannot parse whole in its reason, and takes a
+    password as a query parameter too: the one line hides both."""
+    cfg = tmp_path / "deploy.toml"
+    cfg.write_text('[deployment]\nname = "t"\nregion = "452"\n[authority]\nurl = "http://127.0.0.1:1"\n'
+                   f'[server]\ndatabase = "{url}"\nsecrets_file = "s.secrets"\nexport_dir = "out"\n')
+    out = subprocess.run([str(Path(sys.executable).with_name("bluezone")), *command, "--config", str(cfg)],
+                         capture_output=True, text=True, timeout=120)
+    said = out.stderr + out.stdout
+    assert out.returncode != 0 and "Traceback" not in said and "hunter2" not in said, said
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "***" in lines[0], out.stderr
+
+
+def test_db_current_on_a_fifo_is_one_line_and_writes_nothing_beside_it(tmp_path):
+    """SQLite opened a FIFO (or /dev/null) as the database, failed with a
+    traceback and left its journal and the migrate lock file beside it."""
+    import os
+
+    os.mkfifo(tmp_path / "server.db")
+    cfg = tmp_path / "deploy.toml"
+    cfg.write_text('[deployment]\nname = "t"\nregion = "452"\n[authority]\nurl = "http://127.0.0.1:1"\n'
+                   '[server]\ndatabase = "server.db"\nsecrets_file = "s.secrets"\nexport_dir = "out"\n')
+    before = sorted(os.listdir(tmp_path))
+    out = subprocess.run([str(Path(sys.executable).with_name("bluezone")), "authority", "db", "current",
+                          "--config", str(cfg)], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "Traceback" not in out.stderr + out.stdout, out.stderr
+    assert len(out.stderr.splitlines()) == 1 and "not a regular file" in out.stderr, out.stderr
+    assert sorted(os.listdir(tmp_path)) == before
+
+
 OLD_DUMP = Path(__file__).parent / "data" / "server_db_7d64aa6"
 OLD_ADMIN = "bzs_Pt_nNbAT8Uyamu-KO4GCs2kFwOPazNONIh1scpVspA4"
 
@@ -404,3 +438,51 @@ def test_transactions_of_several_threads_take_turns_on_one_database(tmp_path, se
         assert db.one("SELECT count(*) FROM turns")[0] == 6 * 150
     finally:
         db.close()
+
+
+def test_db_current_and_upgrade_print_a_garbage_version_row_escaped_and_keep_it(tmp_path):
+    """Any writer of the database can put a row in alembic_version; a row of no
+    installed plugin is listed as it is, and it printed terminal escapes raw
+    (ESC ]0; sets the operator's terminal title). Shown escaped; the row stays."""
+    from bluezone_authority.server.db import ServerDB
+
+    cfg = tmp_path / "deploy.toml"
+    cfg.write_text('[deployment]\nname = "t"\nregion = "452"\n[authority]\nurl = "http://127.0.0.1:1"\n'
+                   '[server]\ndatabase = "server.db"\nsecrets_file = "s.secrets"\nexport_dir = "out"\n')
+    ServerDB(tmp_path / "server.db").close()
+    garbage = "zz_\x1b]0;PWNED\x07\x1b[31m\u009b2J"
+    with open_database(tmp_path / "server.db") as db, db.transaction() as c:
+        c.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (garbage,))
+    for command in ("current", "upgrade"):
+        out = subprocess.run([str(Path(sys.executable).with_name("bluezone")), "authority", "db", command,
+                              "--config", str(cfg)], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        assert "\x1b" not in out.stdout and "\x07" not in out.stdout and "\u009b" not in out.stdout, out.stdout
+        assert "zz_\\x1b]0;PWNED\\x07\\x1b[31m\\x9b2J" in out.stdout, out.stdout
+    with open_database(tmp_path / "server.db") as db:
+        assert db.one("SELECT count(*) FROM alembic_version WHERE version_num = ?", (garbage,)) == (1,)
+
+
+def test_db_current_with_a_wrong_password_is_one_line_without_it(tmp_path, postgresql_cluster):
+    """A real PostgreSQL asking for a password (scram for one role on this
+    test cluster, trust for the rest): a wrong one stops `authority db current`
+    in one line naming the database, the password not printed."""
+    import os
+
+    hba = postgresql_cluster.root / "data" / "pg_hba.conf"
+    if "bz_pw" not in hba.read_text():
+        hba.write_text("local all bz_pw scram-sha-256\n" + hba.read_text())
+        postgresql_cluster.psql("CREATE ROLE bz_pw LOGIN PASSWORD 'right-horse'")
+        postgresql_cluster.psql("SELECT pg_reload_conf()")
+    url = postgresql_cluster.new_database().replace("postgresql://postgres@", "postgresql://bz_pw:hunter2@")
+    cfg = tmp_path / "deploy.toml"
+    cfg.write_text('[deployment]\nname = "t"\nregion = "452"\n[authority]\nurl = "http://127.0.0.1:1"\n'
+                   f'[server]\ndatabase = "{url}"\nsecrets_file = "s.secrets"\nexport_dir = "out"\n')
+    out = subprocess.run([str(Path(sys.executable).with_name("bluezone")), "authority", "db", "current",
+                          "--config", str(cfg)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PGPASSWORD": ""})
+    said = out.stderr + out.stdout
+    assert out.returncode != 0 and "Traceback" not in said and "hunter2" not in said, said
+    lines = [line for line in out.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "postgresql://bz_pw:***@/" in lines[0] and "bz_pw" in lines[0], out.stderr
+    assert "password authentication failed" in lines[0], out.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,18 @@ from .province import FederationSettings
 #: The largest batch the importer reads (the gateway's own upload limit by default):
 #: a hostile gateway must not make a province read an endless body.
 MAX_BATCH_BYTES = 64 * 1024 * 1024
+#: The largest error answer read. An error object is a few hundred bytes; the
+#: biggest honest one is a ``duplicate_keys`` answer naming every key of a batch
+#: (``encoding.MAX_KEYS`` positions of at most 6 digits and ", ": under 4 MiB).
+#: A hostile gateway must not make a province hold an endless error body.
+MAX_ERROR_BYTES = 8 * 1024 * 1024
+#: What a gateway's error code looks like. Anything else (markup, terminal
+#: escapes, a megabyte of text) is not trusted: it would be stored as the
+#: round's error, shown to staff and written to the log.
+ERROR_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")
+#: How much of a gateway's error message reaches the log.
+MAX_MESSAGE_CHARS = 300
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 class GatewayError(Exception):
@@ -50,12 +64,26 @@ class GatewayClient:
         await self.session.close()
 
     async def _error(self, resp: aiohttp.ClientResponse) -> GatewayError:
+        """The gateway's error object, read with care: a body past
+        :data:`MAX_ERROR_BYTES`, JSON nested too deep for the parser, or a code
+        that is not a plain code is ``http_error``; the message loses control
+        characters (one log line, no terminal escapes) and is cut short."""
+        fallback = GatewayError("http_error", f"HTTP {resp.status}", resp.status)
         try:
-            body: Any = await resp.json(content_type=None)
+            raw = bytearray()
+            async for chunk in resp.content.iter_chunked(65536):
+                raw += chunk
+                if len(raw) > MAX_ERROR_BYTES:
+                    return fallback
+            body: Any = json.loads(bytes(raw))
             err = body["error"]
-            return GatewayError(str(err["code"]), str(err["message"]), resp.status, dict(err))
-        except (ValueError, KeyError, TypeError, aiohttp.ClientError):
-            return GatewayError("http_error", f"HTTP {resp.status}", resp.status)
+            code = err["code"]
+            if not isinstance(code, str) or not ERROR_CODE.fullmatch(code):
+                return fallback
+            message = _CONTROL.sub(" ", str(err["message"]))[:MAX_MESSAGE_CHARS]
+            return GatewayError(code, message, resp.status, dict(err))
+        except (ValueError, KeyError, TypeError, RecursionError, aiohttp.ClientError):
+            return fallback
 
     async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
         """The body, refused as soon as it passes ``max_batch_bytes`` (announced or not)."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+import stat
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,12 @@ KEYS: dict[str, type] = {"host": str, "port": int, "database": str, "ca": str, "
 TLS_FILES = ("ca", "cert", "key")
 #: the smallest sensible upload limit: a batch of a few keys is a few hundred bytes
 MIN_BODY_BYTES = 1024
+#: The largest upload limit: more than a batch of ``encoding.MAX_KEYS`` keys
+#: takes, so a bigger one only lets a client make the gateway hold more memory.
+MAX_BODY_BYTES = 1024 * 1024 * 1024
+#: The longest retention: keys match nothing after 14 days, and a bigger number
+#: (TOML allows any) overflowed the cutoff in SQL at start (OverflowError).
+MAX_RETENTION_DAYS = 3650
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
@@ -58,7 +65,7 @@ def host_problem(host: str) -> Message | None:
 
 def database_problem(value: str, base: Path) -> Message | None:
     """Why the gateway cannot keep its batches at ``value`` (relative to the file), or None."""
-    from ..server.database import POSTGRESQL, DatabaseError, target, target_display
+    from ..server.database import POSTGRESQL, DatabaseError, file_problem, target, target_display
 
     if not value.strip():
         return _("give the SQLite file or the postgresql:// URL the gateway keeps its batches in")
@@ -69,16 +76,30 @@ def database_problem(value: str, base: Path) -> Message | None:
     if where.kind == POSTGRESQL:
         return None  # reached when the gateway starts: an unreachable server is one line then
     path = base / where.location
-    if path.is_dir():
-        return _("{path} is a folder, not a database file", path=path)
+    problem: Message | None = file_problem(path)
+    if problem is not None:
+        return problem
     if not path.parent.is_dir():
         return _("folder {folder} does not exist", folder=path.parent)
     return None
 
 
+#: A CA, a certificate or a key is a few KiB; more is not a PEM file of ours.
+MAX_PEM_BYTES = 1024 * 1024
+
+
 def _read(path: Path) -> tuple[bytes | None, Message | None]:
+    """The bytes of a PEM file. Why the checks: ``ca``, ``cert`` or ``key`` naming
+    a FIFO hung the check (and the gateway's start), and ``/dev/zero`` was read
+    until memory ran out."""
     try:
-        return path.read_bytes(), None
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            return None, _("cannot read {file}: {reason}", file=path, reason=_("not a regular file"))
+        if info.st_size > MAX_PEM_BYTES:
+            return None, _("{file} is larger than {n} bytes: not a PEM file", file=path, n=MAX_PEM_BYTES)
+        with path.open("rb") as f:
+            return f.read(MAX_PEM_BYTES + 1)[:MAX_PEM_BYTES], None
     except FileNotFoundError:
         return None, _("file {file} does not exist", file=path)
     except OSError as e:
@@ -221,8 +242,12 @@ def problems(path: Path, now: dt.datetime | None = None) -> list[Problem]:
         add("port", _("must be a port number from 1 to 65535, got {n}", n=good["port"]))
     if "retention_days" in good and good["retention_days"] < 1:
         add("retention_days", _("must be at least 1 day, got {n}", n=good["retention_days"]))
+    if "retention_days" in good and good["retention_days"] > MAX_RETENTION_DAYS:
+        add("retention_days", _("must be at most {max} days, got {n}", max=MAX_RETENTION_DAYS, n=good["retention_days"]))
     if "max_body_bytes" in good and good["max_body_bytes"] < MIN_BODY_BYTES:
         add("max_body_bytes", _("must be at least {min} bytes, got {n}", min=MIN_BODY_BYTES, n=good["max_body_bytes"]))
+    if "max_body_bytes" in good and good["max_body_bytes"] > MAX_BODY_BYTES:
+        add("max_body_bytes", _("must be at most {max} bytes, got {n}", max=MAX_BODY_BYTES, n=good["max_body_bytes"]))
     base = path.parent
     if "database" in good:
         add("database", database_problem(good["database"], base))

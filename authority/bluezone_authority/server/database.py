@@ -40,13 +40,15 @@ import hashlib
 import os
 import re
 import sqlite3
+import stat
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from bluezone.i18n import _
+from bluezone.i18n import Message, _
 from bluezone.store import named_migrations as named
 
 SQLITE = "sqlite"
@@ -93,8 +95,27 @@ class Target:
 
 
 def target_display(location: str) -> str:
-    """``location`` with any password in it shown as ``***``."""
-    return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", location)
+    """``location`` with any password in it shown as ``***``: the one after the
+    user name and libpq's ``password=`` query parameter."""
+    shown = re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", location)
+    return re.sub(r"([?&]password=)[^&]*", r"\1***", shown, flags=re.IGNORECASE)
+
+
+def _passwords(location: str) -> list[str]:
+    """The passwords written in ``location``, as written and percent-decoded."""
+    found = re.findall(r"://[^:/@]*:([^@]*)@", location)
+    found += re.findall(r"[?&]password=([^&]*)", location, flags=re.IGNORECASE)
+    return [p for raw in found for p in {raw, urllib.parse.unquote(raw)} if p]
+
+
+def without_password(text: str, location: str) -> str:
+    """``text`` (a driver's message, which may quote the URL it could not parse)
+    with the URL shown as :func:`target_display` shows it and any password of
+    ``location`` left out. Why: libpq quotes the whole URI in some errors."""
+    text = text.replace(location, target_display(location))
+    for password in sorted(_passwords(location), key=len, reverse=True):
+        text = text.replace(password, "***")
+    return text
 
 
 def target(value: str | os.PathLike[str]) -> Target:
@@ -179,9 +200,16 @@ class SQLiteDatabase(Database):
     def __init__(self, where: Target):
         self.target = where
         self.path = Path(where.location)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.path.exists():
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        problem = file_problem(self.path)
+        if problem is not None:
+            raise DatabaseError(str(problem))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if not self.path.exists():
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError as e:  # a symlink loop, a folder not writable: one line, not a traceback
+            raise DatabaseError(str(_("cannot open the database file {path}: {reason}", path=self.path,
+                                      reason=e.strerror or e))) from e
         old = os.umask(0o077)  # the -wal and -shm files the connection creates are private too
         try:
             self.conn = sqlite3.connect(str(self.path), isolation_level=None, timeout=30, check_same_thread=False)
@@ -335,7 +363,7 @@ class PostgreSQLDatabase(Database):
                                                     kwargs={"autocommit": True}, configure=_configure)
             self.pool.open(wait=True, timeout=30)
         except (psycopg.Error, psycopg_pool.PoolTimeout) as e:
-            reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            reason = without_password((str(e).strip().splitlines() or [type(e).__name__])[0], where.location)
             raise DatabaseError(str(_("cannot connect to {database}: {reason}", database=where.display,
                                       reason=reason))) from e
 
@@ -404,6 +432,24 @@ async def off_loop(db: Database, fn: Callable[..., T], *args: Any, **kw: Any) ->
     from .offload import runner_for  # late: offload imports this module
 
     return await runner_for(db.kind)(functools.partial(fn, *args, **kw))
+
+
+def file_problem(path: Path) -> Message | None:
+    """Why ``path`` (followed through symlinks) cannot be a SQLite database, or
+    None. Why: SQLite opens a FIFO or a device as if it were a file and fails
+    later with a traceback, after writing its journal and our lock file beside
+    it (``/dev/null`` gave ``/dev/null-journal``)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return None  # made on first start
+    except OSError as e:
+        return _("cannot open the database file {path}: {reason}", path=path, reason=e.strerror or e)
+    if stat.S_ISDIR(mode):
+        return _("{path} is a folder, not a database file", path=path)
+    if not stat.S_ISREG(mode):
+        return _("{path} is not a regular file (a FIFO, a device or a socket cannot hold a database)", path=path)
+    return None
 
 
 def open_database(value: str | os.PathLike[str]) -> Database:
