@@ -88,7 +88,7 @@ def database_problem(value: str, base: Path) -> Message | None:
 MAX_PEM_BYTES = 1024 * 1024
 
 
-def _read(path: Path) -> tuple[bytes | None, Message | None]:
+def read_pem(path: Path) -> tuple[bytes | None, Message | None]:
     """The bytes of a PEM file. Why the checks: ``ca``, ``cert`` or ``key`` naming
     a FIFO hung the check (and the gateway's start), and ``/dev/zero`` was read
     until memory ran out."""
@@ -107,7 +107,7 @@ def _read(path: Path) -> tuple[bytes | None, Message | None]:
 
 
 def _certificate(path: Path) -> tuple[x509.Certificate | None, Message | None]:
-    data, problem = _read(path)
+    data, problem = read_pem(path)
     if data is None:
         return None, problem
     try:
@@ -131,17 +131,18 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-def _serves(cert: x509.Certificate) -> bool:
-    """Whether the certificate may be a TLS server's (no usage list, or one naming serverAuth)."""
+def _may(cert: x509.Certificate, usage: x509.ObjectIdentifier) -> bool:
+    """Whether the certificate may be used for ``usage`` (no usage list, or one naming it)."""
     try:
         usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         return True
-    return ExtendedKeyUsageOID.SERVER_AUTH in usages
+    return usage in usages
 
 
-def _tls_problems(paths: dict[str, Path], now: dt.datetime) -> dict[str, Message]:
-    """The problem of each of ``ca``, ``cert``, ``key`` that has one."""
+def _tls_problems(paths: dict[str, Path], now: dt.datetime, *, client: bool = False) -> dict[str, Message]:
+    """The problem of each of ``ca``, ``cert``, ``key`` that has one: the gateway's
+    server certificate, or (``client``) a province's client certificate."""
     out: dict[str, Message] = {}
     ca = cert = None
     if "ca" in paths:
@@ -158,9 +159,12 @@ def _tls_problems(paths: dict[str, Path], now: dt.datetime) -> dict[str, Message
         if cert is not None:
             if ca is not None and "ca" not in out and not _issued_by(cert, ca):
                 problem = _("{file} was not issued by the CA in {ca}", file=paths["cert"], ca=paths["ca"])
-            elif not _serves(cert):
+            elif not client and not _may(cert, ExtendedKeyUsageOID.SERVER_AUTH):
                 problem = _("{file} is not a server certificate (issue it with 'bluezone gateway ca issue "
                             "--server-host HOST')", file=paths["cert"])
+            elif client and not _may(cert, ExtendedKeyUsageOID.CLIENT_AUTH):
+                problem = _("{file} is not a province's client certificate (the operator issues it with "
+                            "'bluezone gateway ca issue PROVINCE')", file=paths["cert"])
             else:
                 problem = _validity_problem(cert, paths["cert"], now)
         if problem is not None:
@@ -181,13 +185,13 @@ def _issued_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
 
 
 def _key_problem(path: Path, cert: x509.Certificate | None, cert_path: Path | None) -> Message | None:
-    data, problem = _read(path)
+    data, problem = read_pem(path)
     if data is None:
         return problem
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except TypeError:
-        return _("{file} is encrypted; the gateway reads an unencrypted key (keep it 0600)", file=path)
+        return _("{file} is encrypted; an unencrypted key is read (keep it 0600)", file=path)
     except (ValueError, UnsupportedAlgorithm):
         return _("{file} is not a PEM private key", file=path)
     if cert is not None and cert_path is not None:
@@ -195,6 +199,12 @@ def _key_problem(path: Path, cert: x509.Certificate | None, cert_path: Path | No
         if key.public_key().public_bytes(*spki) != cert.public_key().public_bytes(*spki):
             return _("{file} is not the key of {cert}", file=path, cert=cert_path)
     return None
+
+
+def client_tls_problems(ca: Path, cert: Path, key: Path, now: dt.datetime | None = None) -> dict[str, Message]:
+    """A province's ``[federation]`` ``ca``, ``client_cert`` and ``client_key``:
+    the problem of each that has one (keys ``ca``, ``cert``, ``key``)."""
+    return _tls_problems({"ca": ca, "cert": cert, "key": key}, now or dt.datetime.now(dt.timezone.utc), client=True)
 
 
 def problems(path: Path, now: dt.datetime | None = None) -> list[Problem]:

@@ -10,9 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
+from bluezone.i18n import _
 from bluezone.settings import FROM_SCHEMA, build, section_settings
 
 _CODE = {"type": "string", "pattern": "^[A-Za-z0-9-]{1,16}$"}
@@ -75,13 +77,37 @@ class FederationSettings:
             section[name] = config.resolve_path(section[name])
         section["signing_keys"] = [{"origin": k["origin"], "public_key": str(config.resolve_path(k["public_key"]))}
                                    for k in section.get("signing_keys", [])]
-        return build(cls, section)
+        settings = build(cls, section)
+        settings.check_files()
+        return settings
+
+    def check_files(self) -> None:
+        """The certificate, its key, the CA and the other provinces' keys are
+        what they should be, or ValueError naming the setting (``config check``
+        reports it on its line; every command refuses the file in one line)."""
+        from .config_check import client_tls_problems
+
+        names = {"ca": "ca", "cert": "client_cert", "key": "client_key"}
+        found = client_tls_problems(self.ca, self.client_cert, self.client_key)
+        if found:
+            role, problem = next(iter(found.items()))  # the CA first, then the certificate, then its key
+            raise ValueError(str(_("[federation] {setting}: {problem}", setting=names[role], problem=problem)))
+        try:
+            self.public_keys()
+        except (OSError, ValueError, TypeError, UnsupportedAlgorithm) as e:
+            raise ValueError(str(_("[federation] signing_keys: {problem}", problem=getattr(e, "strerror", None) or e))) \
+                from None
 
     def public_keys(self) -> dict[str, ec.EllipticCurvePublicKey]:
         """Each other province's signing key, read from its PEM file."""
+        from .config_check import read_pem
+
         out = {}
         for entry in self.signing_keys:
-            key = load_pem_public_key(Path(entry["public_key"]).read_bytes())
+            data, problem = read_pem(Path(entry["public_key"]))  # not a FIFO, a device or a huge file
+            if data is None:
+                raise ValueError(str(problem))
+            key = load_pem_public_key(data)
             if not isinstance(key, ec.EllipticCurvePublicKey):
                 raise ValueError(f"{entry['public_key']}: not an EC P-256 public key")
             out[entry["origin"]] = key
