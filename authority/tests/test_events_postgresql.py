@@ -200,3 +200,56 @@ async def test_a_notify_wakes_the_announcer_before_its_poll_period(tmp_path, pos
         assert await asyncio.wait_for(queue.get(), 30) == (1, name)
     finally:
         await http.close()
+
+
+async def test_a_server_closed_while_listening_stops_its_listen_task(tmp_path, postgresql_cluster):
+    """Closing the server cancels the LISTEN task while it waits for a
+    notification; the close ends, and no LISTEN connection is left behind
+    (psycopg may answer a cancellation with its own error, which the task
+    must not take for a lost connection to listen on again). Twenty times,
+    so the cancellation lands at different points of the task."""
+    url = fresh_database(postgresql_cluster)
+    for _ in range(20):
+        server, http = await started(tmp_path, url)
+        source = http.app[ANNOUNCER].source
+        deadline = time.monotonic() + 30
+        while not source.listening:
+            assert time.monotonic() < deadline, "no LISTEN connection"
+            await asyncio.sleep(0.02)
+        await asyncio.wait_for(http.close(), 20)  # the close ends, and with it the task (and the server's pool)
+        deadline = time.monotonic() + 10  # a closed client's backend takes a moment to leave the list
+        while True:
+            with psycopg.connect(url) as conn:
+                listeners = conn.execute("SELECT pid FROM pg_stat_activity WHERE query = 'LISTEN bluezone_batches'"
+                                         " AND datname = current_database()").fetchall()
+            if not listeners or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.1)
+        assert listeners == [], "a LISTEN connection outlived its server"
+
+
+async def test_the_announcer_stops_when_cancelled_just_as_it_is_woken(tmp_path):
+    """The cancellation lands after the wake-up event is set and its waiter has
+    finished, before the announcer's loop resumes: the one moment
+    ``asyncio.wait_for`` (Python 3.11) swallows it. The announcer must still stop,
+    every time (with wait_for its task went on polling for ever)."""
+    from bluezone_authority.server.announce import Announcer, DatabaseBatchSource
+    from bluezone_authority.server.database import open_database
+
+    db = open_database(tmp_path / "server.db")
+    with db.transaction() as c:
+        c.execute("CREATE TABLE batches (feed TEXT, seq INTEGER, name TEXT)")
+    try:
+        for _ in range(50):
+            announcer = Announcer(DatabaseBatchSource(db), poll_seconds=60, max_listeners=10)
+            await announcer.start()
+            await asyncio.sleep(0)  # the loop waits on its event
+            run = announcer._tasks[-1]
+            announcer._wake.set()
+            await asyncio.sleep(0)  # the event's waiter finishes; the loop has not resumed yet
+            run.cancel()
+            await asyncio.wait_for(asyncio.shield(asyncio.gather(run, return_exceptions=True)), 5)
+            assert run.cancelled()
+            await announcer.stop()
+    finally:
+        db.close()

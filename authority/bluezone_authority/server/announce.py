@@ -183,6 +183,11 @@ class PgNotifySource(DatabaseBatchSource):
                         self._signals += 1  # a counter, not a flag: a signal between read and reset is never lost
                         wake()  # announced now, not at the next poll period
             except psycopg.Error as e:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    # psycopg may answer a cancellation (the server closing) with its own
+                    # error: that is the end, not a lost connection to listen on again
+                    raise asyncio.CancelledError from e
                 reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
                 log.warning("announcements: LISTEN connection lost (%s); polling the database until it is back",
                             reason)
@@ -285,8 +290,13 @@ class Announcer:
 
     async def _run(self) -> None:
         while True:
-            with contextlib.suppress(asyncio.TimeoutError):  # the period, or sooner when the source wakes us
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            # the period, or sooner when the source wakes us. asyncio.timeout, not
+            # wait_for: on Python 3.11 wait_for swallows a cancellation that lands
+            # just as the event is set (the LISTEN task wakes us as the server
+            # closes), and this loop then ran for ever, so the server's close never ended
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.poll()
