@@ -186,9 +186,12 @@ async def decoy_loop(transport: Transport, stop: Any, mean_seconds: float = DAY_
     sent = 0
     while not stop.is_set():
         try:
-            await asyncio.wait_for(stop.wait(), next_decoy_delay(rng, mean_seconds))
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a
+            # cancellation (Ctrl-C) that lands as the event is set
+            async with asyncio.timeout(next_decoy_delay(rng, mean_seconds)):
+                await stop.wait()
             break
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         try:
             await send_decoys(transport, kind)

@@ -348,8 +348,9 @@ async def feed_events(request: web.Request) -> web.StreamResponse:
                 sent = seq
         while True:
             try:
-                item = await asyncio.wait_for(queue.get(), heartbeat)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(heartbeat):  # not wait_for: see Announcer._run
+                    item = await queue.get()
+            except TimeoutError:
                 await response.write(b": \n\n")
                 continue
             if item is None:  # the worker is stopping
