@@ -38,7 +38,7 @@ MODULES: dict[str, list[str]] = {
     "bluezone/matching/risk.py": ["tests/test_risk.py", "tests/test_risk_cwa.py", "tests/test_alerts_low.py"],
     "bluezone/matching/risk_model.py": ["tests/test_risk_model.py", "tests/test_risk_cwa.py"],
     "bluezone/matching/index.py": ["tests/test_match.py"],
-    "bluezone/matching/derive.py": ["tests/test_match.py"],
+    "bluezone/matching/derive.py": ["tests/test_match_dp3t_days.py", "tests/test_match.py"],
     "bluezone/matching/matcher.py": ["tests/test_match.py"],
     "bluezone/matching/once.py": ["tests/test_sync.py", "tests/test_sync_replays.py"],
     "bluezone/matching/windows.py": ["tests/test_sync.py", "tests/test_pipeline.py"],
