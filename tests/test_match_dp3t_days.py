@@ -22,9 +22,9 @@ from bluezone.matching.derive import deriver_for, generic_deriver
 from bluezone.matching.fixtures import background_sightings
 from bluezone.matching.index import SightingIndex
 from bluezone.matching.matcher import match_rows
-from bluezone.models import INTERVALS_PER_DAY, ExposureKey, ReportType, Sighting
+from bluezone.models import INTERVALS_PER_DAY, ReportType, Sighting
 from bluezone.schedules.dp3t_lowcost import SCHEDULE as DP3T
-from bluezone.schedules.dp3t_lowcost import epoch_interval, ephids, next_key
+from bluezone.schedules.dp3t_lowcost import ephids, epoch_interval, next_key
 
 DAY = 2_833_056  # the interval of a UTC midnight
 TOLERANCE = DP3T.match_tolerance_intervals  # 12 intervals, 2 h
