@@ -18,11 +18,12 @@ import os
 
 import pytest
 
-from bluezone.matching.derive import gaen_block
+from bluezone.matching.derive import deriver_for, gaen_block
 from bluezone.matching.index import SightingIndex
 from bluezone.matching.matcher import Match, match_rows
-from bluezone.matching.windows import build_windows
+from bluezone.matching.windows import build_windows, window_from_json, window_to_json
 from bluezone.models import Infectiousness, ReportType, ScanInstance, Sighting, Tier
+from bluezone.schedules.dp3t_lowcost import SCHEDULE as DP3T
 from bluezone.schedules.gaen import SCHEDULE as GAEN
 
 DAY = 2_833_056  # the interval of a UTC midnight
@@ -149,19 +150,82 @@ def test_infectiousness_comes_from_the_keys_days_since_onset(dsos, expected):
 
 @pytest.mark.parametrize("count", [False, True])
 def test_self_reports_warn_as_cases_only_where_the_deployment_says_so(count):
-    tek = _tek()
-    matches = _matches([_row(tek, ReportType.SELF_REPORT)], [_sighting(tek, 3600)])
+    """``count_self_reports`` lifts self-reports only: a recursive report
+    stays F1 (its contacts F2) and a revocation still warns nobody."""
+    own, recursive, revoked = _tek(), _tek(), _tek()
+    rows = [_row(own, ReportType.SELF_REPORT), _row(recursive, ReportType.RECURSIVE),
+            _row(revoked, ReportType.REVOKED)]
+    matches = _matches(rows, [_sighting(own, 3600), _sighting(recursive, 3700), _sighting(revoked, 3800)])
     windows, dropped = build_windows(matches, GAEN, {"count_self_reports": count})
+    got = sorted((w.report_type, w.tier) for w in windows)
     if count:
-        assert [(w.report_type, w.tier) for w in windows] == [(ReportType.SELF_REPORT, Tier.F1)]
+        assert got == [(ReportType.SELF_REPORT, Tier.F1), (ReportType.RECURSIVE, Tier.F2)]
+        assert dropped["no_tier"] == 1
     else:
-        assert windows == [] and dropped["no_tier"] == 1
+        assert got == [(ReportType.RECURSIVE, Tier.F2)] and dropped["no_tier"] == 2
 
 
-def test_a_range_the_deployment_leaves_out_covers_no_day():
+def _dp3t_match(rssi: int, tx_power: int | None, metadata: bytes = b"") -> list[Match]:
+    sk = os.urandom(32)
+    ephid = DP3T.broadcast(sk, DAY, DAY + 60, b"").identifier
+    sighting = Sighting(ephid, (DAY + 60) * 600, rssi, metadata, seconds_since_last_scan=60, tx_power=tx_power)
+    return match_rows([(sk, DAY, 144, int(ReportType.CONFIRMED_TEST), 0, 0)], SightingIndex.build([sighting]),
+                      deriver_for(DP3T))
+
+
+def test_a_schedule_without_metadata_uses_the_advertised_tx_power_else_0_dbm():
+    """dp3t-lowcost has no encrypted metadata: the TX power an advertisement
+    carried is used, and without one attenuation is taken against 0 dBm."""
+    windows, _ = build_windows(_dp3t_match(-60, None), DP3T, RISK)
+    assert windows[0].scan_instances == (ScanInstance(60, 60, 60),)
+    windows, _ = build_windows(_dp3t_match(-60, -12), DP3T, RISK)
+    assert windows[0].scan_instances == (ScanInstance(48, 48, 60),)
+    # stray service data next to an EphID is not metadata to decrypt
+    windows, _ = build_windows(_dp3t_match(-60, None, metadata=b"\x01\x02\x03\x04"), DP3T, RISK)
+    assert windows[0].scan_instances == (ScanInstance(60, 60, 60),)
+
+
+def test_gaen_metadata_too_short_or_missing_is_dropped_and_two_bytes_are_enough():
+    """The TX power is byte 1 of the decrypted metadata: an AEM cut to two
+    bytes still carries it; one byte, or none (a GAEN sighting whose TX power
+    cannot be checked), is dropped and counted, never a crash."""
+    tek = _tek()
+    whole = _sighting(tek, 3600, tx=-12)
+    cases = {2: True, 1: False, 0: False}
+    for length, kept in cases.items():
+        cut = Sighting(whole.identifier, whole.time, whole.rssi, whole.metadata[:length],
+                       seconds_since_last_scan=60)
+        windows, dropped = build_windows(_matches([_row(tek)], [cut]), GAEN, RISK)
+        assert [w.scan_instances for w in windows] == ([(ScanInstance(48, 48, 60),)] if kept else [])
+        assert dropped["tx_power"] == (0 if kept else 1)
+
+
+def test_matches_given_twice_make_the_windows_of_once_in_any_order():
+    """A key listed in two feeds is matched twice; each sighting counts once,
+    whatever order the matches come in (here the two lists interleaved)."""
+    tek = _tek()
+    sightings = [_sighting(tek, 3600 + 120 * i) for i in range(4)]
+    once = _matches([_row(tek)], sightings)
+    twice = _matches([_row(tek), _row(tek)], sightings)
+    assert len(twice) == 8
+    interleaved = sorted(twice, key=lambda m: m.sighting.time)
+    assert build_windows(interleaved, GAEN, RISK) == build_windows(once, GAEN, RISK)
+    assert len(build_windows(once, GAEN, RISK)[0][0].scan_instances) == 4
+
+
+def test_a_window_stored_without_its_calibration_confidence_reads_as_0():
+    tek = _tek()
+    windows, _ = build_windows(_matches([_row(tek)], [_sighting(tek, 3600)]), GAEN, RISK)
+    text = window_to_json(windows[0])
+    assert window_from_json(text) == windows[0]
+    assert window_from_json(text.replace(',"calibration_confidence":0', "")).calibration_confidence == 0
+
+
+@pytest.mark.parametrize("dsos", [0, 1])
+def test_a_range_the_deployment_leaves_out_covers_no_day(dsos):
     """``infectiousness_by_days_since_onset`` with only a ``standard`` range:
-    no day is ``high`` (an absent range is empty, not day 1 alone)."""
+    no day is ``high`` (an absent range is empty, not day 0 or 1 alone)."""
     tek = _tek()
     risk = {"infectiousness_by_days_since_onset": {"standard": [-14, 14]}}
-    windows, _ = build_windows(_matches([_row(tek, dsos=1)], [_sighting(tek, 3600)]), GAEN, risk)
+    windows, _ = build_windows(_matches([_row(tek, dsos=dsos)], [_sighting(tek, 3600)]), GAEN, risk)
     assert [w.infectiousness for w in windows] == [Infectiousness.STANDARD]
