@@ -96,7 +96,7 @@ def test_an_in_memory_index_names_the_first_position_it_does_not_have():
     assert raised.value.args == (7,)
 
 
-@pytest.mark.parametrize("n", [4096, 5000, 40_000])
+@pytest.mark.parametrize("n", [4096, 4100, 5000, 40_000])
 def test_the_filter_has_64_to_128_buckets_per_identifier_and_passes_about_one_in_64(n):
     """The bitmap's size is its memory (one byte per bucket) and its
     selectivity: between 64 and 128 buckets per distinct identifier, so at
@@ -112,3 +112,23 @@ def test_the_filter_has_64_to_128_buckets_per_identifier_and_passes_about_one_in
     assert passed < 1.1 * 200_000 / 64  # at 64 buckets each, 1 - e^(-1/64) = 1.55 %
     # and every identifier of the index passes (the filter never drops a true match)
     assert len(index.candidates(b"".join(s.identifier for s in sightings))) == n
+
+
+def test_identifiers_of_another_length_are_left_out_shorter_or_longer():
+    index = SightingIndex.build([Sighting(b"x" * 16, DAY0, -60), Sighting(b"y" * 20, DAY0, -60),
+                                 Sighting(b"z" * 8, DAY0, -60)])
+    assert len(index) == 1 and index.identifiers == [b"x" * 16]
+
+
+def test_sightings_stored_out_of_time_order_are_matched_in_time_order(tmp_path):
+    """Two sightings of one RPI stored later-first (an import, a clock set
+    back): matches come in time order, as from an index of objects."""
+    key = _key(0)
+    d = GAEN.broadcast(key.key_data, key.rolling_start_interval_number, DAY0 // 600 + 60, bytes(4))
+    later = Sighting(d.identifier, DAY0 + 60 * 600 + 500, -60, d.metadata)
+    earlier = Sighting(d.identifier, DAY0 + 60 * 600 + 100, -70, d.metadata)
+    with DeviceStore(tmp_path / "d.db") as store:
+        store.add_sightings([later])
+        store.add_sightings([earlier])
+        got = match_rows([_row(key)], SightingIndex.from_store(store), gaen_block)
+        assert [m.sighting.time for m in got] == [earlier.time, later.time]
