@@ -33,7 +33,8 @@ def sighting(ident: bytes, t: int, rssi: int = -60) -> Sighting:
 def test_files_are_private_and_wal(tmp_path):
     store = open_store(tmp_path)
     store.add_sightings([sighting(b"a" * 16, NOW)])
-    for path in (store.path, store.key_file, store.path.with_name(store.path.name + "-wal")):
+    for path in (store.path, store.key_file, store.path.with_name(store.path.name + "-wal"),
+                 store.path.with_name(store.path.name + "-shm")):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert store.key_file.parent != store.path.parent  # the key is kept apart
