@@ -74,6 +74,7 @@ class GatewayClient:
             async for chunk in resp.content.iter_chunked(65536):
                 raw += chunk
                 if len(raw) > MAX_ERROR_BYTES:
+                    resp.close()  # the connection is dropped, not drained or kept for another request
                     return fallback
             body: Any = json.loads(bytes(raw))
             err = body["error"]
