@@ -98,7 +98,8 @@ def test_a_published_trace_tells_nothing_to_non_visitors(tmp_path):
         assert match_traces(result.traces, store) == []
     # the message is sealed with the venue's notification key, not readable from the trace
     for t in result.traces:
-        assert "F0".encode() not in t.encryptedAssociatedData
+        # the whole message (two bytes such as "F0" turn up in random ciphertext about once in 700 runs)
+        assert "Ca F0 đã đến địa điểm này".encode() not in t.encryptedAssociatedData
         with pytest.raises(nacl.exceptions.CryptoError):
             nacl.secret.SecretBox(derive.payload_keys(b.payload).notification_key).decrypt(
                 t.encryptedAssociatedData, t.nonce)
