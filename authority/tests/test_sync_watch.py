@@ -85,7 +85,9 @@ class Phone:
         self._file = open(self.out, "w")
         self.proc = subprocess.Popen([BLUEZONE, "sync", "--watch", "--config", str(folder / config),
                                       "--store", str(store), *extra],
-                                     stdout=self._file, stderr=subprocess.STDOUT)
+                                     stdout=self._file, stderr=subprocess.STDOUT,
+                                     # as a shell's background job starts it: Ctrl-C must still stop it
+                                     preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
 
     def text(self) -> str:
         return self.out.read_text()

@@ -283,7 +283,10 @@ def _watch(device: Device, settings: Any) -> None:
     async def main() -> None:
         task = asyncio.current_task()
         assert task is not None
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        # Ctrl-C too, explicitly: a process started in the background by a shell (or by a
+        # supervisor) may begin with SIGINT ignored, and Python then installs no handler for it
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            asyncio.get_running_loop().add_signal_handler(sig, task.cancel)
         events = getattr(device.transport(), "events", None)
         try:
             await Watcher(one_sync, say, settings, events).run()
