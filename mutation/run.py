@@ -53,7 +53,13 @@ MODULES: dict[str, list[str]] = {
     "bluezone/store/purging.py": ["tests/test_store.py", "tests/test_store_deletion.py"],
     # Not test_store_refusals.py: it runs the ``bluezone`` command in subprocesses (130-190 s
     # a run, so a mutant would cost minutes); a survivor is checked against it by hand.
-    "bluezone/store/device.py": ["tests/test_store.py", "tests/test_store_deletion.py", "tests/test_store_crash.py"],
+    # The store's own files first, then the callers that read what it saved: the index
+    # (hits by row id), the sealed key check, alert and window rows (alerts, revisions),
+    # plugin-owned tables; test_sync.py last (3 s, the slowest).
+    "bluezone/store/device.py": ["tests/test_store.py", "tests/test_store_deletion.py", "tests/test_match_index.py",
+                                 "tests/test_store_encryption.py", "tests/test_alerts.py",
+                                 "tests/test_revisions_phone.py", "tests/test_plugin_owned_store.py",
+                                 "tests/test_store_crash.py", "tests/test_sync.py"],
     "bluezone/store/encryption.py": ["tests/test_store_encryption.py"],
     # Fastest and most pointed first: pytest runs -x, so a mutant is killed by the first
     # failing file. Measured on SQLite alone (see run_module): code_edges 1.4 s,
