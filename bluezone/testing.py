@@ -10,15 +10,60 @@ Used by the core's, the authority's and plugins' own tests; not by the product.
 plugin, so the documentation cannot drift from the contract.
 :func:`pseudo_locale` builds the ``qps`` pseudo-locale from every installed
 distribution's catalogue template, for the pseudo-locale tests.
+:func:`free_port` hands out a loopback port that no other process using it
+can be handed until this one exits.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import socket
+import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
 
-__all__ = ["documented_example", "install_plugin", "load_documented_example", "pseudo_locale"]
+__all__ = ["documented_example", "free_port", "install_plugin", "load_documented_example", "pseudo_locale"]
+
+#: Open lock files of the ports this process reserved, held until it exits.
+_RESERVED: dict[int, int] = {}
+
+
+def port_reservations() -> Path:
+    """The folder of port reservations shared by every process of this user."""
+    folder = Path(tempfile.gettempdir()) / f"bluezone-ports-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1, free now and reserved for this process.
+
+    Asking the kernel for port 0 and releasing it leaves a gap before the
+    server binds the port, and another test process (the CI lanes run side
+    by side) can be handed the same number in that gap: its phones then
+    sync against the wrong server. So the port is also locked (``flock`` on
+    a file named after it) for the rest of this process's life, and a port
+    locked by any process, this one included, is never handed out again.
+    The kernel drops the locks when the process ends, however it ends.
+    """
+    folder = port_reservations()
+    for _ in range(200):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = int(sock.getsockname()[1])
+        if port in _RESERVED:
+            continue
+        fd = os.open(folder / str(port), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)  # another process holds it: ask the kernel again
+            continue
+        _RESERVED[port] = fd
+        return port
+    raise RuntimeError(f"no loopback port could be reserved in {folder}")
 
 #: The first-party distributions' packages whose ``locale/*.pot`` a pseudo-locale covers (when installed).
 FIRST_PARTY_PACKAGES = ("bluezone_authority", "bluezone_qr_checkin", "bluezone_ble", "bluezone_demo")

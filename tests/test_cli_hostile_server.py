@@ -21,6 +21,7 @@ import pytest
 
 from bluezone.schedules.gaen import SCHEDULE
 from bluezone.store import DeviceStore
+from bluezone.testing import free_port
 from bluezone.textsafe import is_unsafe_char
 
 BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
@@ -40,15 +41,6 @@ HOSTILE = textwrap.dedent(f"""
     app.router.add_route("*", "/{{tail:.*}}", answer)
     web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None)
 """)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ The command then says in one line what to do, with no library warning.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from bluezone.testing import free_port
 from bluezone.transport import TransportError
 from bluezone.transports import HttpTransport
 
@@ -25,10 +25,8 @@ BLUEZONE = str(Path(sys.executable).with_name("bluezone"))
 
 
 def closed_port() -> int:
-    """A loopback port nobody listens on (bound, then released)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nobody listens on: reserved, so no other test process starts a server there."""
+    return free_port()
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:{port}", "http://no-such-host.invalid"])

@@ -7,7 +7,6 @@ Used by the demo and by tests that need the real server as its own process
 from __future__ import annotations
 
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -17,16 +16,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Self
 
+from bluezone.testing import free_port as free_port  # re-exported: the demo and tests import it from here
+
 
 class ServerProcessError(RuntimeError):
     """The server process did not start or exited early."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class ServerProcess:
