@@ -40,7 +40,7 @@ MODULES: dict[str, list[str]] = {
     "bluezone/matching/index.py": ["tests/test_match_index_edges.py", "tests/test_match_index.py", "tests/test_match.py"],
     "bluezone/matching/derive.py": ["tests/test_match_dp3t_days.py", "tests/test_match.py"],
     "bluezone/matching/matcher.py": ["tests/test_match.py"],
-    "bluezone/matching/once.py": ["tests/test_sync.py", "tests/test_sync_replays.py"],
+    "bluezone/matching/once.py": ["tests/test_match_once.py", "tests/test_sync.py", "tests/test_sync_replays.py"],
     "bluezone/matching/windows.py": ["tests/test_windows_edges.py", "tests/test_sync.py", "tests/test_pipeline.py"],
     "bluezone/matching/pipeline.py": ["tests/test_sync.py", "tests/test_pipeline.py"],
     "bluezone/matching/explain.py": ["tests/test_why_closeness.py"],
