@@ -77,7 +77,8 @@ def test_a_key_of_the_wrong_length_is_refused(length):
 
 
 def test_a_key_is_made_only_when_asked_and_born_private(tmp_path):
-    key_file = tmp_path / "keys" / "store.key"
+    # a fresh machine: not even the config folder exists yet
+    key_file = tmp_path / "home" / ".config" / "bluezone" / "keys" / "store.key"
     with pytest.raises(StoreKeyError) as e:
         AtRestCipher.from_file(key_file, create=False)
     assert str(key_file) in render(e.value.args[0], "en") and not key_file.exists()
