@@ -44,6 +44,26 @@ def alert_of(exposure: Exposure, messages: dict[str, str], state: str = "active"
                  exposure.date + dt.timedelta(days=14), messages, state)
 
 
+# -- sightings ---------------------------------------------------------------------------
+
+
+def test_sightings_by_row_id_read_back_every_field_of_the_rows_asked_for(tmp_path):
+    """The matcher indexes identifiers and times only and reads the rows it
+    hits by id: each must come back whole, under its own id."""
+    store = open_store(tmp_path)
+    written = [Sighting(b"a" * 16, NOW - 900, -71, b"\x0a\x0b\x0c\x0d", -64, 180, "ble", -12),
+               Sighting(b"b" * 16, NOW - 600, -55, b"\x01\x02\x03\x04", -49, 240, "sim", 4),
+               Sighting(b"c" * 16, NOW - 300, -80, b"", -77, None, "ble", None)]
+    store.add_sightings(written)
+    ids = [r[0] for r in store.db.execute("SELECT id FROM sightings ORDER BY time")]
+    found = dict(store.sightings_by_rowid([ids[2], ids[0], max(ids) + 1000]))  # an id no longer stored: skipped
+    assert found == {ids[0]: written[0], ids[2]: written[2]}
+    assert dict(store.sightings_by_rowid(ids)) == dict(zip(ids, written, strict=True))
+    assert list(store.sightings_by_rowid([])) == []
+    assert store.sighting_count() == 3
+    store.close()
+
+
 # -- visits ----------------------------------------------------------------------------
 
 
@@ -324,3 +344,20 @@ def test_a_purge_that_deleted_rows_empties_the_wal(tmp_path):
     assert store.purge()["sightings"] == 40
     assert wal.stat().st_size == 0
     store.close()
+
+
+def test_a_purge_inside_a_callers_transaction_deletes_and_commits_with_it(tmp_path):
+    """``purge`` joins a transaction already open (as every write does): it
+    deletes, counts, and leaves the WAL checkpoint for later, which SQLite
+    refuses inside a transaction ("database table is locked")."""
+    store = open_store(tmp_path)
+    store.add_sightings([Sighting(b"o" * 16, NOW - 20 * DAY, -60, source="ble"),
+                         Sighting(b"k" * 16, NOW, -60, source="ble")])
+    with store.transaction():
+        assert store.purge()["sightings"] == 1
+        store.set_meta("last_purge", str(NOW))
+    store.close()
+    reopened = open_store(tmp_path, purge_on_open=False)
+    assert [s.identifier for s in reopened.sightings()] == [b"k" * 16]
+    assert reopened.get_meta("last_purge") == str(NOW)
+    reopened.close()
