@@ -1,9 +1,10 @@
 """The store's records read back as they were written, and its writes say what they did.
 
-Visits, exposures and alerts (and the True/False their writes return), own
-reports, exposure windows, contribution claims, processed batches, sync
+Sightings by row id, visits, exposures and alerts (and the True/False their
+writes return), own reports, exposure windows, contribution claims, processed batches, sync
 state, kept declarations, and the purge: each table's cut-off, to the
-second, day or interval, and the counts it returns.
+second, day or interval, the counts it returns, and a purge inside a
+caller's transaction.
 
 Why a file of its own: mutation testing of ``store/device.py`` found reads
 that took a neighbouring column (a visit's source as its arrival, an
