@@ -263,3 +263,37 @@ def test_revoking_a_contact_kept_only_as_information_leaves_no_warning(store):
     stats = process_batches(store, cfg, [batch([], "b2", [revised(key, ReportType.REVOKED)])], now=NOW)
     assert (stats.batches_processed, stats.batches_failed, stats.errors) == (1, 0, [])
     assert store.exposures() == [] and store.alerts() == []
+
+
+def test_one_batch_that_makes_a_days_f1_warn_also_withdraws_its_revoked_f2(store):
+    """One batch of revisions confirms the day's F1 contact (it now warns for
+    the first time) and revokes its F2 contact: the day is scored again for
+    both tiers, so the F2 warning is withdrawn as well."""
+    cfg = config(f2_alerts=True, report_type_weights={"confirmed_test": 1.0, "confirmed_clinical_diagnosis": 0.5,
+                                                      "self_report": 0.0, "recursive": 1.0})
+    likely, contact_of_case = person(1, LIKELY), person(1, ReportType.RECURSIVE)
+    meet(store, likely, 1, 16)  # 8 weighted minutes now, 16 once confirmed
+    meet(store, contact_of_case, 1, 24, hour=14)
+    process_batches(store, cfg, [batch([likely, contact_of_case], "b1")], now=NOW, f2_opt_in=True)
+    assert [(a.tier.name, a.state) for a in store.alerts()] == [("F2", "active")]
+    process_batches(store, cfg, [batch([], "b2", [revised(likely, CONFIRMED),
+                                                  revised(contact_of_case, ReportType.REVOKED)])],
+                    now=NOW, f2_opt_in=True)
+    assert sorted((a.tier.name, a.state) for a in store.alerts()) == [("F1", "active"), ("F2", "withdrawn")]
+    assert [e.tier for e in store.exposures()] == [Tier.F1]
+
+
+def test_revoking_a_key_sighted_once_can_withdraw_a_warning(store):
+    """A key seen in a single scan still counts, and its revocation still
+    applies: one minute of it and fourteen of a confirmed case make the 15
+    that warn; revoking the one-minute key withdraws the warning."""
+    cfg = config()
+    brief, confirmed = person(1, LIKELY), person(1)
+    meet(store, brief, 1, 1)  # one scan
+    meet(store, confirmed, 1, 14, hour=14)
+    process_batches(store, cfg, [batch([brief, confirmed], "b1")], now=NOW)
+    [alert] = store.alerts()
+    assert alert.state == "active"
+    process_batches(store, cfg, [batch([], "b2", [revised(brief, ReportType.REVOKED)])], now=NOW)
+    [alert] = store.alerts()
+    assert alert.state == "withdrawn" and store.exposures() == []
