@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bluezone.config import config_from_dict, load_config
+from bluezone.config import RiskSettings, config_from_dict, load_config
 from bluezone.matching.fixtures import deployment, new_signing_key
 from bluezone.matching.pipeline import hook_scorer
 from bluezone.matching.risk import score_windows
@@ -160,3 +160,61 @@ def test_config_check_refuses_with_one_line_each(tmp_path, line, expected):
     assert expected in out.stderr, out.stderr
     assert f"{path}:6: " in out.stderr, out.stderr  # the line of the offending setting
     assert path.read_text() == text  # nothing rewritten
+
+
+#: An encoding whose levels are easy to read: confirmed 1, clinical 2, self 3, recursive 4; high +10.
+ENCODING = {"report_type_offset_confirmed_test": 1, "report_type_offset_confirmed_clinical_diagnosis": 2,
+            "report_type_offset_self_report": 3, "report_type_offset_recursive": 4,
+            "infectiousness_offset_standard": 0, "infectiousness_offset_high": 10}
+
+
+def test_with_an_encoding_a_windows_score_is_its_weighted_seconds_times_its_levels_value():
+    """The day's score (kept as the exposure's score) is Σ weighted seconds ×
+    value, as the normalized minutes are Σ weighted minutes × value."""
+    r = cwa_risk()
+    [d] = score_windows([window([(30, 70, 600)], rt=ReportType.CONFIRMED_TEST, inf=Infectiousness.HIGH)], r)
+    assert d.weighted_minutes == 16.0 and d.score == pytest.approx(600 * 1.6)
+    assert d.max_window_score == pytest.approx(600 * 1.6)
+
+
+def test_a_transmission_risk_level_without_a_value_is_worth_nothing():
+    """``transmission_risk_values`` lists level 1 only: a clinical diagnosis
+    (level 2) adds nothing to the day, and takes nothing away from it either."""
+    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1},
+             transmission_risk_level_encoding=ENCODING, transmission_risk_values=[{"level": 1, "value": 1.0}])
+    confirmed = window([(40, 40, 60)] * 16)
+    clinical = window([(40, 40, 60)] * 10, rt=ReportType.CONFIRMED_CLINICAL_DIAGNOSIS)
+    [alone] = score_windows([clinical], r)
+    assert (alone.score, alone.weighted_minutes, alone.exposed) == (0, 0, False)
+    [both] = score_windows([confirmed, clinical], r)
+    assert (both.score, both.weighted_minutes, both.exposed) == (960, 16, True)
+
+
+def test_a_level_given_two_values_is_refused_by_name():
+    """What ``config check`` says (the settings refuse it when built; the
+    subprocess tests above show the same line reaching the command)."""
+    config = config_from_dict(deployment(PEM, risk={
+        "transmission_risk_level_encoding": ENCODING,
+        "transmission_risk_values": [{"level": 1, "value": 1.0}, {"level": 3, "value": 1.0}, {"level": 3, "value": 2.0}]}))
+    with pytest.raises(ValueError, match="^transmission_risk_values: level 3 has two values$"):
+        config.typed(RiskSettings)
+
+
+def test_a_bucket_left_out_of_bucket_weights_weighs_nothing():
+    """``bucket_weights`` need not name every bucket: twenty minutes in the
+    one it leaves out (here "other", beyond 68 dB) count nothing."""
+    far = window([(95, 95, 60)] * 20)
+    [d] = score_windows([far], risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1}))
+    assert (d.score, d.exposed) == (0, False)
+    [d] = score_windows([far], risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1}))
+    assert (d.score, d.exposed) == (1200, True)
+
+
+def test_attenuations_beyond_the_weight_table_are_weighed_by_their_range():
+    """Whole-dB attenuations below 256 are weighed through a precomputed
+    table; the rest (a sighting with an implausible RSSI, a window from outside
+    the phone) must still be weighed by the ranges, not index past the table."""
+    r = risk(bucket_weights={"immediate": 0, "near": 0, "medium": 0, "other": 0.5})
+    for attenuation in (255, 256, 300):
+        [d] = score_windows([window([(attenuation, attenuation, 60)] * 10)], r)
+        assert d.score == 300 and d.weighted_minutes == 5, attenuation
