@@ -198,15 +198,34 @@ def test_a_level_given_two_values_is_refused_by_name():
         "transmission_risk_values": [{"level": 1, "value": 1.0}, {"level": 3, "value": 1.0}, {"level": 3, "value": 2.0}]}))
     with pytest.raises(ValueError, match="^transmission_risk_values: level 3 has two values$"):
         config.typed(RiskSettings)
+    # several levels twice: the lowest is named (fixing one at a time, check names the next)
+    values = [{"level": lv, "value": v} for lv in (5, 3, 1) for v in (1.0, 2.0)]
+    config = config_from_dict(deployment(PEM, risk={"transmission_risk_level_encoding": ENCODING,
+                                                    "transmission_risk_values": values}))
+    with pytest.raises(ValueError, match="^transmission_risk_values: level 1 has two values$"):
+        config.typed(RiskSettings)
 
 
-def test_a_bucket_left_out_of_bucket_weights_weighs_nothing():
+def test_an_attenuation_filter_with_an_empty_range_is_refused_by_its_place():
+    """A filter range that holds nothing would never drop a window: refused
+    with where it is, as the weights' and levels' ranges are."""
+    empty = {"min": 79, "max": 79, "max_exclusive": True}
+    config = config_from_dict(deployment(PEM, risk={"minutes_at_attenuation_filters": [
+        {"attenuation_range": empty, "drop_if_minutes_in_range": {"min": 0, "max": 5, "max_exclusive": True}}]}))
+    with pytest.raises(ValueError, match=r"^minutes_at_attenuation_filters\[0\]\.attenuation_range: "
+                                         r"the range \[79, 79\] holds no value$"):
+        config.typed(RiskSettings)
+
+
+@pytest.mark.parametrize("left_out, attenuation", [("immediate", 40), ("other", 95)])
+def test_a_bucket_left_out_of_bucket_weights_weighs_nothing(left_out, attenuation):
     """``bucket_weights`` need not name every bucket: twenty minutes in the
-    one it leaves out (here "other", beyond 68 dB) count nothing."""
-    far = window([(95, 95, 60)] * 20)
-    [d] = score_windows([far], risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1}))
+    one it leaves out (the closest, up to 58 dB, or beyond 68 dB) count nothing."""
+    every = {"immediate": 1, "near": 1, "medium": 1, "other": 1}
+    w = window([(attenuation, attenuation, 60)] * 20)
+    [d] = score_windows([w], risk(bucket_weights={k: v for k, v in every.items() if k != left_out}))
     assert (d.score, d.exposed) == (0, False)
-    [d] = score_windows([far], risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1}))
+    [d] = score_windows([w], risk(bucket_weights=every))
     assert (d.score, d.exposed) == (1200, True)
 
 
@@ -218,3 +237,34 @@ def test_attenuations_beyond_the_weight_table_are_weighed_by_their_range():
     for attenuation in (255, 256, 300):
         [d] = score_windows([window([(attenuation, attenuation, 60)] * 10)], r)
         assert d.score == 300 and d.weighted_minutes == 5, attenuation
+
+
+def test_the_minutes_filter_drops_a_window_one_second_short_of_its_edge():
+    """CWA before 1.15 drops under 5 minutes below 79 dB (``max = 5``,
+    exclusive): 299 seconds are dropped, 300 kept, counted to the second."""
+    r = cwa_risk(CWA_OLD)
+    assert score_windows([window([(30, 30, 299)], inf=Infectiousness.HIGH)], r)[0].windows == ()
+    assert len(score_windows([window([(30, 30, 300)], inf=Infectiousness.HIGH)], r)[0].windows) == 1
+
+
+@pytest.mark.parametrize("section", ["as written", "loaded"])
+def test_phones_touching_at_0_db_weigh_as_the_closest_range(section):
+    """Attenuation is floored at 0 dB (phones touching). The CWA file's first
+    range is ``min = 0`` without ``min_exclusive``, which means inclusive
+    whether the section was loaded (the schema fills the default in) or is
+    given as written (an embedder's partial section): ten minutes at 0 dB
+    weigh 0.8, × 1.4 (confirmed, standard) = 11.2 minutes, a HIGH day."""
+    r = cwa_risk() if section == "as written" else load_config(CWA).risk
+    [d] = score_windows([window([(0, 0, 60)] * 10)], r)
+    assert d.weighted_minutes == 11.2 and d.exposed
+
+
+def test_a_range_whose_minimum_is_exclusive_does_not_hold_it():
+    """"More than 15 minutes" (``min = 15``, ``min_exclusive``) does not warn
+    at exactly 15 minutes, and warns at 16."""
+    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1}, day_risk_levels=[
+        {"normalized_minutes_range": {"min": 15, "max": 9999, "min_exclusive": True}, "level": "high"}])
+    [d] = score_windows([window([(40, 40, 60)] * 15)], r)
+    assert d.weighted_minutes == 15 and not d.exposed
+    [d] = score_windows([window([(40, 40, 60)] * 16)], r)
+    assert d.exposed
