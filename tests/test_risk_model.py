@@ -45,7 +45,7 @@ def test_negative_and_oversized_seconds_are_clamped_by_default():
     """Windows can come from outside the phone's own matching: one scan of 3000 s
     counts 300 (GAEN's cap), a negative one counts nothing."""
     r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1})
-    [d] = score_windows([window([(40, 40, 3000), (40, 40, -86160), (40, 40, 60)])], r)
+    [d] = score_windows([window([(40, 40, 3000), (40, 40, -86160), (40, 40, -1), (40, 40, 60)])], r)
     assert d.score == 360 and d.weighted_minutes == 6
 
 
@@ -217,10 +217,11 @@ def test_an_attenuation_filter_with_an_empty_range_is_refused_by_its_place():
         config.typed(RiskSettings)
 
 
-@pytest.mark.parametrize("left_out, attenuation", [("immediate", 40), ("other", 95)])
+@pytest.mark.parametrize("left_out, attenuation", [("immediate", 40), ("near", 60), ("medium", 65), ("other", 95)])
 def test_a_bucket_left_out_of_bucket_weights_weighs_nothing(left_out, attenuation):
     """``bucket_weights`` need not name every bucket: twenty minutes in the
-    one it leaves out (the closest, up to 58 dB, or beyond 68 dB) count nothing."""
+    one it leaves out (thresholds 58, 63, 68 dB) count nothing, as an
+    attenuation no ``minutes_at_attenuation_weights`` range holds does."""
     every = {"immediate": 1, "near": 1, "medium": 1, "other": 1}
     w = window([(attenuation, attenuation, 60)] * 20)
     [d] = score_windows([w], risk(bucket_weights={k: v for k, v in every.items() if k != left_out}))
@@ -268,3 +269,50 @@ def test_a_range_whose_minimum_is_exclusive_does_not_hold_it():
     assert d.weighted_minutes == 15 and not d.exposed
     [d] = score_windows([window([(40, 40, 60)] * 16)], r)
     assert d.exposed
+
+
+@pytest.mark.parametrize("left_out", ["standard", "high"])
+def test_an_infectiousness_left_out_of_its_weights_multiplies_by_one(left_out):
+    """Unlike a bucket, an infectiousness level that ``infectiousness_weights``
+    leaves out is not weighted (× 1.0): its windows count in full."""
+    inf = {"standard": Infectiousness.STANDARD, "high": Infectiousness.HIGH}[left_out]
+    kept = next(k for k in ("standard", "high") if k != left_out)
+    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1},
+             infectiousness_weights={kept: 0.5})
+    [d] = score_windows([window([(40, 40, 60)] * 16, inf=inf)], r)
+    assert d.weighted_minutes == 16 and d.exposed
+
+
+def test_transmission_risk_level_zero_is_a_level_of_its_own():
+    """Offsets may add up to 0 (a recursive report of standard
+    infectiousness here): that window takes level 0's value, not level 1's."""
+    encoding = {**ENCODING, "report_type_offset_recursive": 0}
+    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1},
+             transmission_risk_level_encoding=encoding,
+             transmission_risk_values=[{"level": 0, "value": 0.5}, {"level": 1, "value": 1.0}])
+    [d] = score_windows([window([(40, 40, 60)] * 20, rt=ReportType.RECURSIVE, tier=Tier.F2)], r)
+    assert d.windows[0].transmission_risk_level == 0 and d.weighted_minutes == 10 and not d.exposed
+
+
+def test_a_range_of_one_value_holds_it():
+    """``{ min = 2, max = 2 }`` is not empty: ``config check`` accepts it, and
+    as a transmission-risk-level filter it drops exactly level 2."""
+    config = config_from_dict(deployment(PEM, risk={
+        "estimator": "buckets", "bucket_weights": {"immediate": 1, "near": 1, "medium": 1, "other": 1},
+        "transmission_risk_level_encoding": ENCODING,
+        "transmission_risk_values": [{"level": lv, "value": 1.0} for lv in (1, 2, 3)],
+        "transmission_risk_level_filters": [{"drop_if_trl_in_range": {"min": 2, "max": 2}}]}))
+    assert config.typed(RiskSettings).transmission_risk_level_filters
+    scans = [(40, 40, 60)] * 20
+    assert score_windows([window(scans, rt=ReportType.CONFIRMED_CLINICAL_DIAGNOSIS)], config.risk)[0].windows == ()
+    assert len(score_windows([window(scans)], config.risk)[0].windows) == 1  # level 1 kept
+
+
+def test_window_levels_compare_a_windows_exact_minutes():
+    """Without an encoding a window's minutes are its weighted seconds / 60,
+    not rounded down: 9 min 45 s is above a 9.5-minute bound."""
+    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1}, window_risk_levels=[
+        {"normalized_minutes_range": {"min": 0, "max": 9.5, "max_exclusive": True}, "level": "low"},
+        {"normalized_minutes_range": {"min": 9.5, "max": 9999}, "level": "high"}])
+    [d] = score_windows([window([(40, 40, 60)] * 9 + [(40, 40, 45)])], r)
+    assert d.windows[0].normalized_minutes == 9.75 and d.windows[0].level is RiskLevel.HIGH
