@@ -206,38 +206,29 @@ def test_a_level_given_two_values_is_refused_by_name():
         config.typed(RiskSettings)
 
 
-def test_an_attenuation_filter_with_an_empty_range_is_refused_by_its_place():
-    """A filter range that holds nothing would never drop a window: refused
-    with where it is, as the weights' and levels' ranges are."""
-    empty = {"min": 79, "max": 79, "max_exclusive": True}
-    config = config_from_dict(deployment(PEM, risk={"minutes_at_attenuation_filters": [
-        {"attenuation_range": empty, "drop_if_minutes_in_range": {"min": 0, "max": 5, "max_exclusive": True}}]}))
-    with pytest.raises(ValueError, match=r"^minutes_at_attenuation_filters\[0\]\.attenuation_range: "
-                                         r"the range \[79, 79\] holds no value$"):
+EMPTY_RANGES = {
+    "attenuation filter": ({"minutes_at_attenuation_filters": [
+        {"attenuation_range": {"min": 79, "max": 79, "max_exclusive": True},
+         "drop_if_minutes_in_range": {"min": 0, "max": 5, "max_exclusive": True}}]},
+        r"minutes_at_attenuation_filters\[0\]\.attenuation_range: the range \[79, 79\] holds no value"),
+    "level filter": ({"transmission_risk_level_encoding": ENCODING,
+                      "transmission_risk_values": [{"level": 1, "value": 1.0}],
+                      "transmission_risk_level_filters": [{"drop_if_trl_in_range": {"min": 3, "max": 1}}]},
+                     r"transmission_risk_level_filters\[0\]\.drop_if_trl_in_range: the range \[3, 1\] holds no value"),
+    "inverted day range": ({"day_risk_levels": [{"normalized_minutes_range": {"min": 9, "max": 5}, "level": "high"}]},
+                           r"day_risk_levels\[0\]\.normalized_minutes_range: the range \[9, 5\] holds no value"),
+}
+
+
+@pytest.mark.parametrize("name", list(EMPTY_RANGES))
+def test_a_range_that_holds_nothing_is_refused_by_its_place(name):
+    """A filter range that holds nothing would never drop a window, and a
+    range whose minimum is above its maximum holds nothing either: refused
+    with where it is, wherever the range is."""
+    section, expected = EMPTY_RANGES[name]
+    config = config_from_dict(deployment(PEM, risk=section))
+    with pytest.raises(ValueError, match=f"^{expected}$"):
         config.typed(RiskSettings)
-
-
-@pytest.mark.parametrize("left_out, attenuation", [("immediate", 40), ("near", 60), ("medium", 65), ("other", 95)])
-def test_a_bucket_left_out_of_bucket_weights_weighs_nothing(left_out, attenuation):
-    """``bucket_weights`` need not name every bucket: twenty minutes in the
-    one it leaves out (thresholds 58, 63, 68 dB) count nothing, as an
-    attenuation no ``minutes_at_attenuation_weights`` range holds does."""
-    every = {"immediate": 1, "near": 1, "medium": 1, "other": 1}
-    w = window([(attenuation, attenuation, 60)] * 20)
-    [d] = score_windows([w], risk(bucket_weights={k: v for k, v in every.items() if k != left_out}))
-    assert (d.score, d.exposed) == (0, False)
-    [d] = score_windows([w], risk(bucket_weights=every))
-    assert (d.score, d.exposed) == (1200, True)
-
-
-def test_attenuations_beyond_the_weight_table_are_weighed_by_their_range():
-    """Whole-dB attenuations below 256 are weighed through a precomputed
-    table; the rest (a sighting with an implausible RSSI, a window from outside
-    the phone) must still be weighed by the ranges, not index past the table."""
-    r = risk(bucket_weights={"immediate": 0, "near": 0, "medium": 0, "other": 0.5})
-    for attenuation in (255, 256, 300):
-        [d] = score_windows([window([(attenuation, attenuation, 60)] * 10)], r)
-        assert d.score == 300 and d.weighted_minutes == 5, attenuation
 
 
 def test_the_minutes_filter_drops_a_window_one_second_short_of_its_edge():
@@ -316,3 +307,44 @@ def test_window_levels_compare_a_windows_exact_minutes():
         {"normalized_minutes_range": {"min": 9.5, "max": 9999}, "level": "high"}])
     [d] = score_windows([window([(40, 40, 60)] * 9 + [(40, 40, 45)])], r)
     assert d.windows[0].normalized_minutes == 9.75 and d.windows[0].level is RiskLevel.HIGH
+
+
+def test_a_minutes_filter_with_an_inclusive_bound_compares_exact_minutes():
+    """"Drop at most 5 minutes below 79 dB": 5 min 30 s is more, and kept."""
+    r = risk(minutes_at_attenuation_filters=[{"attenuation_range": {"min": 0, "max": 79},
+                                              "drop_if_minutes_in_range": {"min": 0, "max": 5}}])
+    assert score_windows([window([(30, 30, 300)])], r)[0].windows == ()
+    assert len(score_windows([window([(30, 30, 300), (30, 30, 30)])], r)[0].windows) == 1
+
+
+def test_a_report_type_left_out_of_its_weights_weighs_nothing():
+    """As a bucket left out: a report type ``report_type_weights`` does not
+    name counts nothing (here a clinical diagnosis), the others as weighted."""
+    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1},
+             report_type_weights={"confirmed_test": 1.0, "recursive": 1.0})
+    scans = [(40, 40, 60)] * 20
+    [d] = score_windows([window(scans, rt=ReportType.CONFIRMED_CLINICAL_DIAGNOSIS)], r)
+    assert (d.score, d.exposed) == (0, False)
+    assert score_windows([window(scans)], r)[0].score == 1200
+
+
+def test_an_attenuation_no_weight_range_holds_weighs_nothing():
+    """The CWA's ranges end at 79 dB: ten minutes at 85 dB weigh 0 (no day level)."""
+    [d] = score_windows([window([(85, 85, 60)] * 10)], cwa_risk())
+    assert (d.weighted_minutes, d.level) == (0, RiskLevel.NONE)
+
+
+def test_with_no_minimum_any_weighed_second_warns_and_nothing_does_not():
+    """``minimum_minutes_per_day = 0``: one second that weighs is a warning;
+    a day whose windows weigh nothing is not."""
+    r = risk(minimum_minutes_per_day=0)
+    assert score_windows([window([(40, 40, 1)])], r)[0].exposed
+    assert not score_windows([window([(95, 95, 60)] * 30)], r)[0].exposed
+
+
+def test_the_days_minutes_follow_the_cwas_order_of_operations():
+    """Weighted seconds / 60 × the value, summed per window, then rounded half
+    up to 0.1: 21 scans of 5 s at 65 dB (weight 1.0), confirmed (1.4) are
+    2.4499999… minutes in that order (2.4), not (105 × 1.4) / 60 = 2.45 (2.5)."""
+    [d] = score_windows([window([(65, 65, 5)] * 21)], cwa_risk())
+    assert d.weighted_minutes == 2.4 and d.windows[0].normalized_minutes == 1.4 * (105 / 60)
