@@ -348,3 +348,26 @@ def test_the_days_minutes_follow_the_cwas_order_of_operations():
     2.4499999… minutes in that order (2.4), not (105 × 1.4) / 60 = 2.45 (2.5)."""
     [d] = score_windows([window([(65, 65, 5)] * 21)], cwa_risk())
     assert d.weighted_minutes == 2.4 and d.windows[0].normalized_minutes == 1.4 * (105 / 60)
+
+
+@pytest.mark.parametrize("left_out, attenuation", [("immediate", 40), ("near", 60), ("medium", 65), ("other", 95)])
+def test_a_bucket_left_out_of_bucket_weights_weighs_nothing(left_out, attenuation):
+    """``bucket_weights`` need not name every bucket: twenty minutes in the
+    one it leaves out (thresholds 58, 63, 68 dB) count nothing, as an
+    attenuation no ``minutes_at_attenuation_weights`` range holds does."""
+    every = {"immediate": 1, "near": 1, "medium": 1, "other": 1}
+    w = window([(attenuation, attenuation, 60)] * 20)
+    [d] = score_windows([w], risk(bucket_weights={k: v for k, v in every.items() if k != left_out}))
+    assert (d.score, d.exposed) == (0, False)
+    [d] = score_windows([w], risk(bucket_weights=every))
+    assert (d.score, d.exposed) == (1200, True)
+
+
+def test_attenuations_beyond_the_weight_table_are_weighed_by_their_range():
+    """Whole-dB attenuations below 256 are weighed through a precomputed
+    table; the rest (a sighting with an implausible RSSI, a window from outside
+    the phone) must still be weighed by the ranges, not index past the table."""
+    r = risk(bucket_weights={"immediate": 0, "near": 0, "medium": 0, "other": 0.5})
+    for attenuation in (255, 256, 300):
+        [d] = score_windows([window([(attenuation, attenuation, 60)] * 10)], r)
+        assert d.score == 300 and d.weighted_minutes == 5, attenuation
