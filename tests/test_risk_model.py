@@ -215,6 +215,9 @@ EMPTY_RANGES = {
                       "transmission_risk_values": [{"level": 1, "value": 1.0}],
                       "transmission_risk_level_filters": [{"drop_if_trl_in_range": {"min": 3, "max": 1}}]},
                      r"transmission_risk_level_filters\[0\]\.drop_if_trl_in_range: the range \[3, 1\] holds no value"),
+    "weight range": ({"minutes_at_attenuation_weights": [
+        {"attenuation_range": {"min": 63, "max": 63, "min_exclusive": True}, "weight": 1.0}]},
+        r"minutes_at_attenuation_weights\[0\]\.attenuation_range: the range \[63, 63\] holds no value"),
     "inverted day range": ({"day_risk_levels": [{"normalized_minutes_range": {"min": 9, "max": 5}, "level": "high"}]},
                            r"day_risk_levels\[0\]\.normalized_minutes_range: the range \[9, 5\] holds no value"),
 }
@@ -329,9 +332,13 @@ def test_a_report_type_left_out_of_its_weights_weighs_nothing():
 
 
 def test_an_attenuation_no_weight_range_holds_weighs_nothing():
-    """The CWA's ranges end at 79 dB: ten minutes at 85 dB weigh 0 (no day level)."""
+    """The CWA's ranges end at 79 dB: ten minutes at 85 dB weigh 0 (no day
+    level), and take nothing from ten minutes at 65 dB in the same window
+    (weight 1.0 × 1.4: 14 minutes, a HIGH day)."""
     [d] = score_windows([window([(85, 85, 60)] * 10)], cwa_risk())
     assert (d.weighted_minutes, d.level) == (0, RiskLevel.NONE)
+    [d] = score_windows([window([(65, 65, 60)] * 10 + [(85, 85, 60)] * 10)], cwa_risk())
+    assert (d.weighted_minutes, d.level) == (14, RiskLevel.HIGH)
 
 
 def test_with_no_minimum_any_weighed_second_warns_and_nothing_does_not():
