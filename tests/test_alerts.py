@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import Any
 
 import pytest
 
@@ -83,3 +85,81 @@ def test_a_source_worded_per_language_by_hand_is_refused_by_name():
 
     with pytest.raises(ValueError, match="'ultrasound' must map to one English text"):
         alert_sources(PM())
+
+
+def _exposure(details: dict[str, Any]) -> Exposure:
+    return Exposure(Tier.F1, "ble", dt.date(2024, 5, 3), 900, 15, details)
+
+
+def test_an_alert_from_another_provinces_keys_says_so_after_the_advice_in_every_language():
+    """Keys from the national gateway mark their exposures ``origin`` (never
+    which province); the person reads the usual warning followed by one more
+    sentence. The mark is compared by value: a feed that reads its exposures'
+    details from JSON (a plugin's, or one given back by the store) has an equal
+    string, not the module's own object."""
+    from bluezone.i18n import text
+    from bluezone.matching.alerts import _OTHER_PROVINCE_TEXT, OTHER_PROVINCE
+
+    plain = build_alert(_exposure({}), CONFIG.risk, CONFIG.languages, 1_714_700_000)
+    ours = build_alert(_exposure({"origin": "452"}), CONFIG.risk, CONFIG.languages, 1_714_700_000)
+    details = json.loads(json.dumps({"origin": OTHER_PROVINCE}))
+    theirs = build_alert(_exposure(details), CONFIG.risk, CONFIG.languages, 1_714_700_000)
+    assert ours.messages == plain.messages  # any other origin adds nothing
+    assert "tỉnh, thành phố khác" in text(_OTHER_PROVINCE_TEXT, "vi")  # the sentence is translated
+    for lang in ("vi", "en"):
+        assert theirs.messages[lang] == plain.messages[lang] + " " + text(_OTHER_PROVINCE_TEXT, lang)
+    assert "another province" not in plain.messages["en"]
+
+
+class _Hook:
+    def __init__(self, results: list[dict[str, str]]) -> None:
+        self.results = results
+
+    def bluezone_alert_sources(self) -> list[dict[str, str]]:
+        return self.results
+
+
+class _PM:
+    def __init__(self, *results: dict[str, str]) -> None:
+        self.hook = _Hook(list(results))
+
+
+def test_two_plugins_may_word_a_source_alike_but_not_differently():
+    """Two plugins naming the same source (e.g. two venue plugins sharing a
+    helper) are fine when their words are the same, whether the very same
+    string or an equal one from another module; different words for one source
+    are refused by name, whichever plugin comes first."""
+    from bluezone.matching.alerts import alert_sources
+
+    words = "at a venue you checked in to"
+    equal = "".join(["at a venue ", "you checked in to"])  # an equal text made elsewhere: another object
+    assert equal is not words
+    assert alert_sources(_PM({"venue": words}, {"venue": words})) == {"venue": words}
+    assert alert_sources(_PM({"venue": words}, {"venue": equal}, {"ble2": "by radio"})) == {
+        "venue": words, "ble2": "by radio"}
+    for first, second in (("at a venue", "at a shop"), ("at a shop", "at a venue")):
+        with pytest.raises(ValueError, match="two plugins word the source 'venue'"):
+            alert_sources(_PM({"venue": first}, {"venue": second}))
+
+
+def test_a_date_pattern_the_c_library_refuses_gives_the_iso_date_not_a_lost_alert(tmp_path, monkeypatch):
+    """A catalogue's date pattern that ``strftime`` cannot use (here one with a
+    lone surrogate, which a UTF-7 catalogue can hold; on Windows a trailing
+    ``%`` is enough) must not stop the alert from being made: the
+    unambiguous ISO date is shown instead, and the rest stays translated."""
+    from babel.messages.catalog import Catalog
+    from babel.messages.mofile import write_mo
+
+    from bluezone import i18n
+    from bluezone.matching.alerts import DATE_FORMAT
+
+    catalog = Catalog(locale="vi", domain="bluezone", charset="utf-7")
+    catalog.add(DATE_FORMAT, "%d\ud800%m")
+    out = tmp_path / "vi" / "LC_MESSAGES"
+    out.mkdir(parents=True)
+    with open(out / "bluezone.mo", "wb") as f:
+        write_mo(f, catalog)
+    monkeypatch.setenv(i18n.ENV_LOCALE_DIRS, str(tmp_path))
+    vi = alert().messages["vi"]
+    assert "2024-05-03" in vi and "2024-05-13" in vi and "03/05/2024" not in vi
+    assert "khai báo y tế" in vi  # the other texts still come from the core's catalogue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import tomllib
 
 import pytest
 
@@ -117,6 +118,36 @@ def test_dropped_windows_score_zero_and_the_none_tier_never_warns():
     assert window_score(short, r) == 0.0
     [day] = score_windows([short], r)
     assert (day.score, day.max_window_score, day.exposed) == (0, 0, False)
-    every = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1})
-    [day] = score_windows([window(40, 60, tier=Tier.NONE)], every)
-    assert day.score == 3600 and not day.exposed and not day.low
+    # with the buckets and with the schema's default series estimator (kalman), which score apart
+    for estimator in ("buckets", "kalman"):
+        every = risk(estimator=estimator, bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1})
+        [day] = score_windows([window(40, 60, tier=Tier.NONE)], every)
+        assert day.score == 3600 and not day.exposed and not day.low
+
+
+def series(attenuations: list[int]) -> ExposureWindow:
+    """A window of one-minute scans at these attenuations."""
+    return ExposureWindow(DAY, ReportType.CONFIRMED_TEST, Infectiousness.STANDARD,
+                          tuple(ScanInstance(a, a, 60) for a in attenuations), 0, Tier.F1)
+
+
+def test_the_deployments_estimator_decides_which_seconds_count_as_close():
+    """``[risk] estimator`` picks how a window's close seconds are counted,
+    and so who is warned: ten minutes at 50 dB then ten at 90 dB are ten
+    close minutes in the buckets (58/63/68 dB, weights 1/1/0/0), twenty to
+    the median and the quantile (the window's typical level is close), and
+    eight to the schema's default, the Kalman smoother (the minutes around
+    the step blur). Only the median's and the quantile's reach the 15
+    minutes that warn. The name ``buckets`` is compared by value: a
+    deployment file's ``estimator = "buckets"`` is a string parsed from TOML."""
+    w = series([50] * 10 + [90] * 10)
+    minutes = {}
+    for name in ("buckets", "median", "quantile", "kalman"):
+        [day] = score_windows([w], risk(estimator=name))
+        minutes[name] = (day.weighted_minutes, day.exposed)
+    assert minutes == {"buckets": (10, False), "median": (20, True), "quantile": (20, True), "kalman": (8, False)}
+    [default] = score_windows([w], risk())
+    assert (default.weighted_minutes, default.exposed) == (8, False)
+    from_file = tomllib.loads('estimator = "buckets"')
+    [day] = score_windows([w], risk(**from_file))
+    assert (day.weighted_minutes, day.exposed) == (10, False)

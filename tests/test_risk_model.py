@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bluezone.config import config_from_dict, load_config
+from bluezone.config import RiskSettings, config_from_dict, load_config
 from bluezone.matching.fixtures import deployment, new_signing_key
 from bluezone.matching.pipeline import hook_scorer
 from bluezone.matching.risk import score_windows
@@ -45,7 +45,7 @@ def test_negative_and_oversized_seconds_are_clamped_by_default():
     """Windows can come from outside the phone's own matching: one scan of 3000 s
     counts 300 (GAEN's cap), a negative one counts nothing."""
     r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1})
-    [d] = score_windows([window([(40, 40, 3000), (40, 40, -86160), (40, 40, 60)])], r)
+    [d] = score_windows([window([(40, 40, 3000), (40, 40, -86160), (40, 40, -1), (40, 40, 60)])], r)
     assert d.score == 360 and d.weighted_minutes == 6
 
 
@@ -160,3 +160,221 @@ def test_config_check_refuses_with_one_line_each(tmp_path, line, expected):
     assert expected in out.stderr, out.stderr
     assert f"{path}:6: " in out.stderr, out.stderr  # the line of the offending setting
     assert path.read_text() == text  # nothing rewritten
+
+
+#: An encoding whose levels are easy to read: confirmed 1, clinical 2, self 3, recursive 4; high +10.
+ENCODING = {"report_type_offset_confirmed_test": 1, "report_type_offset_confirmed_clinical_diagnosis": 2,
+            "report_type_offset_self_report": 3, "report_type_offset_recursive": 4,
+            "infectiousness_offset_standard": 0, "infectiousness_offset_high": 10}
+
+
+def test_with_an_encoding_a_windows_score_is_its_weighted_seconds_times_its_levels_value():
+    """The day's score (kept as the exposure's score) is Σ weighted seconds ×
+    value, as the normalized minutes are Σ weighted minutes × value."""
+    r = cwa_risk()
+    [d] = score_windows([window([(30, 70, 600)], rt=ReportType.CONFIRMED_TEST, inf=Infectiousness.HIGH)], r)
+    assert d.weighted_minutes == 16.0 and d.score == pytest.approx(600 * 1.6)
+    assert d.max_window_score == pytest.approx(600 * 1.6)
+
+
+def test_a_transmission_risk_level_without_a_value_is_worth_nothing():
+    """``transmission_risk_values`` lists level 1 only: a clinical diagnosis
+    (level 2) adds nothing to the day, and takes nothing away from it either."""
+    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1},
+             transmission_risk_level_encoding=ENCODING, transmission_risk_values=[{"level": 1, "value": 1.0}])
+    confirmed = window([(40, 40, 60)] * 16)
+    clinical = window([(40, 40, 60)] * 10, rt=ReportType.CONFIRMED_CLINICAL_DIAGNOSIS)
+    [alone] = score_windows([clinical], r)
+    assert (alone.score, alone.weighted_minutes, alone.exposed) == (0, 0, False)
+    [both] = score_windows([confirmed, clinical], r)
+    assert (both.score, both.weighted_minutes, both.exposed) == (960, 16, True)
+
+
+def test_a_level_given_two_values_is_refused_by_name():
+    """What ``config check`` says (the settings refuse it when built; the
+    subprocess tests above show the same line reaching the command)."""
+    config = config_from_dict(deployment(PEM, risk={
+        "transmission_risk_level_encoding": ENCODING,
+        "transmission_risk_values": [{"level": 1, "value": 1.0}, {"level": 3, "value": 1.0}, {"level": 3, "value": 2.0}]}))
+    with pytest.raises(ValueError, match="^transmission_risk_values: level 3 has two values$"):
+        config.typed(RiskSettings)
+    # several levels twice: the lowest is named (fixing one at a time, check names the next)
+    values = [{"level": lv, "value": v} for lv in (5, 3, 1) for v in (1.0, 2.0)]
+    config = config_from_dict(deployment(PEM, risk={"transmission_risk_level_encoding": ENCODING,
+                                                    "transmission_risk_values": values}))
+    with pytest.raises(ValueError, match="^transmission_risk_values: level 1 has two values$"):
+        config.typed(RiskSettings)
+
+
+EMPTY_RANGES = {
+    "attenuation filter": ({"minutes_at_attenuation_filters": [
+        {"attenuation_range": {"min": 79, "max": 79, "max_exclusive": True},
+         "drop_if_minutes_in_range": {"min": 0, "max": 5, "max_exclusive": True}}]},
+        r"minutes_at_attenuation_filters\[0\]\.attenuation_range: the range \[79, 79\] holds no value"),
+    "level filter": ({"transmission_risk_level_encoding": ENCODING,
+                      "transmission_risk_values": [{"level": 1, "value": 1.0}],
+                      "transmission_risk_level_filters": [{"drop_if_trl_in_range": {"min": 3, "max": 1}}]},
+                     r"transmission_risk_level_filters\[0\]\.drop_if_trl_in_range: the range \[3, 1\] holds no value"),
+    "weight range": ({"minutes_at_attenuation_weights": [
+        {"attenuation_range": {"min": 63, "max": 63, "min_exclusive": True}, "weight": 1.0}]},
+        r"minutes_at_attenuation_weights\[0\]\.attenuation_range: the range \[63, 63\] holds no value"),
+    "inverted day range": ({"day_risk_levels": [{"normalized_minutes_range": {"min": 9, "max": 5}, "level": "high"}]},
+                           r"day_risk_levels\[0\]\.normalized_minutes_range: the range \[9, 5\] holds no value"),
+}
+
+
+@pytest.mark.parametrize("name", list(EMPTY_RANGES))
+def test_a_range_that_holds_nothing_is_refused_by_its_place(name):
+    """A filter range that holds nothing would never drop a window, and a
+    range whose minimum is above its maximum holds nothing either: refused
+    with where it is, wherever the range is."""
+    section, expected = EMPTY_RANGES[name]
+    config = config_from_dict(deployment(PEM, risk=section))
+    with pytest.raises(ValueError, match=f"^{expected}$"):
+        config.typed(RiskSettings)
+
+
+def test_the_minutes_filter_drops_a_window_one_second_short_of_its_edge():
+    """CWA before 1.15 drops under 5 minutes below 79 dB (``max = 5``,
+    exclusive): 299 seconds are dropped, 300 kept, counted to the second."""
+    r = cwa_risk(CWA_OLD)
+    assert score_windows([window([(30, 30, 299)], inf=Infectiousness.HIGH)], r)[0].windows == ()
+    assert len(score_windows([window([(30, 30, 300)], inf=Infectiousness.HIGH)], r)[0].windows) == 1
+
+
+@pytest.mark.parametrize("section", ["as written", "loaded"])
+def test_phones_touching_at_0_db_weigh_as_the_closest_range(section):
+    """Attenuation is floored at 0 dB (phones touching). The CWA file's first
+    range is ``min = 0`` without ``min_exclusive``, which means inclusive
+    whether the section was loaded (the schema fills the default in) or is
+    given as written (an embedder's partial section): ten minutes at 0 dB
+    weigh 0.8, × 1.4 (confirmed, standard) = 11.2 minutes, a HIGH day."""
+    r = cwa_risk() if section == "as written" else load_config(CWA).risk
+    [d] = score_windows([window([(0, 0, 60)] * 10)], r)
+    assert d.weighted_minutes == 11.2 and d.exposed
+
+
+def test_a_range_whose_minimum_is_exclusive_does_not_hold_it():
+    """"More than 15 minutes" (``min = 15``, ``min_exclusive``) does not warn
+    at exactly 15 minutes, and warns at 16."""
+    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1}, day_risk_levels=[
+        {"normalized_minutes_range": {"min": 15, "max": 9999, "min_exclusive": True}, "level": "high"}])
+    [d] = score_windows([window([(40, 40, 60)] * 15)], r)
+    assert d.weighted_minutes == 15 and not d.exposed
+    [d] = score_windows([window([(40, 40, 60)] * 16)], r)
+    assert d.exposed
+
+
+@pytest.mark.parametrize("left_out", ["standard", "high"])
+def test_an_infectiousness_left_out_of_its_weights_multiplies_by_one(left_out):
+    """Unlike a bucket, an infectiousness level that ``infectiousness_weights``
+    leaves out is not weighted (× 1.0): its windows count in full."""
+    inf = {"standard": Infectiousness.STANDARD, "high": Infectiousness.HIGH}[left_out]
+    kept = next(k for k in ("standard", "high") if k != left_out)
+    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1},
+             infectiousness_weights={kept: 0.5})
+    [d] = score_windows([window([(40, 40, 60)] * 16, inf=inf)], r)
+    assert d.weighted_minutes == 16 and d.exposed
+
+
+def test_transmission_risk_level_zero_is_a_level_of_its_own():
+    """Offsets may add up to 0 (a recursive report of standard
+    infectiousness here): that window takes level 0's value, not level 1's."""
+    encoding = {**ENCODING, "report_type_offset_recursive": 0}
+    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1},
+             transmission_risk_level_encoding=encoding,
+             transmission_risk_values=[{"level": 0, "value": 0.5}, {"level": 1, "value": 1.0}])
+    [d] = score_windows([window([(40, 40, 60)] * 20, rt=ReportType.RECURSIVE, tier=Tier.F2)], r)
+    assert d.windows[0].transmission_risk_level == 0 and d.weighted_minutes == 10 and not d.exposed
+
+
+def test_a_range_of_one_value_holds_it():
+    """``{ min = 2, max = 2 }`` is not empty: ``config check`` accepts it, and
+    as a transmission-risk-level filter it drops exactly level 2."""
+    config = config_from_dict(deployment(PEM, risk={
+        "estimator": "buckets", "bucket_weights": {"immediate": 1, "near": 1, "medium": 1, "other": 1},
+        "transmission_risk_level_encoding": ENCODING,
+        "transmission_risk_values": [{"level": lv, "value": 1.0} for lv in (1, 2, 3)],
+        "transmission_risk_level_filters": [{"drop_if_trl_in_range": {"min": 2, "max": 2}}]}))
+    assert config.typed(RiskSettings).transmission_risk_level_filters
+    scans = [(40, 40, 60)] * 20
+    assert score_windows([window(scans, rt=ReportType.CONFIRMED_CLINICAL_DIAGNOSIS)], config.risk)[0].windows == ()
+    assert len(score_windows([window(scans)], config.risk)[0].windows) == 1  # level 1 kept
+
+
+def test_window_levels_compare_a_windows_exact_minutes():
+    """Without an encoding a window's minutes are its weighted seconds / 60,
+    not rounded down: 9 min 45 s is above a 9.5-minute bound."""
+    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1}, window_risk_levels=[
+        {"normalized_minutes_range": {"min": 0, "max": 9.5, "max_exclusive": True}, "level": "low"},
+        {"normalized_minutes_range": {"min": 9.5, "max": 9999}, "level": "high"}])
+    [d] = score_windows([window([(40, 40, 60)] * 9 + [(40, 40, 45)])], r)
+    assert d.windows[0].normalized_minutes == 9.75 and d.windows[0].level is RiskLevel.HIGH
+
+
+def test_a_minutes_filter_with_an_inclusive_bound_compares_exact_minutes():
+    """"Drop at most 5 minutes below 79 dB": 5 min 30 s is more, and kept."""
+    r = risk(minutes_at_attenuation_filters=[{"attenuation_range": {"min": 0, "max": 79},
+                                              "drop_if_minutes_in_range": {"min": 0, "max": 5}}])
+    assert score_windows([window([(30, 30, 300)])], r)[0].windows == ()
+    assert len(score_windows([window([(30, 30, 300), (30, 30, 30)])], r)[0].windows) == 1
+
+
+def test_a_report_type_left_out_of_its_weights_weighs_nothing():
+    """As a bucket left out: a report type ``report_type_weights`` does not
+    name counts nothing (here a clinical diagnosis), the others as weighted."""
+    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1},
+             report_type_weights={"confirmed_test": 1.0, "recursive": 1.0})
+    scans = [(40, 40, 60)] * 20
+    [d] = score_windows([window(scans, rt=ReportType.CONFIRMED_CLINICAL_DIAGNOSIS)], r)
+    assert (d.score, d.exposed) == (0, False)
+    assert score_windows([window(scans)], r)[0].score == 1200
+
+
+def test_an_attenuation_no_weight_range_holds_weighs_nothing():
+    """The CWA's ranges end at 79 dB: ten minutes at 85 dB weigh 0 (no day
+    level), and take nothing from ten minutes at 65 dB in the same window
+    (weight 1.0 × 1.4: 14 minutes, a HIGH day)."""
+    [d] = score_windows([window([(85, 85, 60)] * 10)], cwa_risk())
+    assert (d.weighted_minutes, d.level) == (0, RiskLevel.NONE)
+    [d] = score_windows([window([(65, 65, 60)] * 10 + [(85, 85, 60)] * 10)], cwa_risk())
+    assert (d.weighted_minutes, d.level) == (14, RiskLevel.HIGH)
+
+
+def test_with_no_minimum_any_weighed_second_warns_and_nothing_does_not():
+    """``minimum_minutes_per_day = 0``: one second that weighs is a warning;
+    a day whose windows weigh nothing is not."""
+    r = risk(minimum_minutes_per_day=0)
+    assert score_windows([window([(40, 40, 1)])], r)[0].exposed
+    assert not score_windows([window([(95, 95, 60)] * 30)], r)[0].exposed
+
+
+def test_the_days_minutes_follow_the_cwas_order_of_operations():
+    """Weighted seconds / 60 × the value, summed per window, then rounded half
+    up to 0.1: 21 scans of 5 s at 65 dB (weight 1.0), confirmed (1.4) are
+    2.4499999… minutes in that order (2.4), not (105 × 1.4) / 60 = 2.45 (2.5)."""
+    [d] = score_windows([window([(65, 65, 5)] * 21)], cwa_risk())
+    assert d.weighted_minutes == 2.4 and d.windows[0].normalized_minutes == 1.4 * (105 / 60)
+
+
+@pytest.mark.parametrize("left_out, attenuation", [("immediate", 40), ("near", 60), ("medium", 65), ("other", 95)])
+def test_a_bucket_left_out_of_bucket_weights_weighs_nothing(left_out, attenuation):
+    """``bucket_weights`` need not name every bucket: twenty minutes in the
+    one it leaves out (thresholds 58, 63, 68 dB) count nothing, as an
+    attenuation no ``minutes_at_attenuation_weights`` range holds does."""
+    every = {"immediate": 1, "near": 1, "medium": 1, "other": 1}
+    w = window([(attenuation, attenuation, 60)] * 20)
+    [d] = score_windows([w], risk(bucket_weights={k: v for k, v in every.items() if k != left_out}))
+    assert (d.score, d.exposed) == (0, False)
+    [d] = score_windows([w], risk(bucket_weights=every))
+    assert (d.score, d.exposed) == (1200, True)
+
+
+def test_attenuations_beyond_the_weight_table_are_weighed_by_their_range():
+    """Whole-dB attenuations below 256 are weighed through a precomputed
+    table; the rest (a sighting with an implausible RSSI, a window from outside
+    the phone) must still be weighed by the ranges, not index past the table."""
+    r = risk(bucket_weights={"immediate": 0, "near": 0, "medium": 0, "other": 0.5})
+    for attenuation in (255, 256, 300):
+        [d] = score_windows([window([(attenuation, attenuation, 60)] * 10)], r)
+        assert d.score == 300 and d.weighted_minutes == 5, attenuation
