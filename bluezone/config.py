@@ -105,6 +105,8 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
             "bucket_weights": {
                 "type": "object",
                 "properties": {k: _WEIGHT for k in ("immediate", "near", "medium", "other")},
+                # every key: a weight left out would count nothing, silently (a table given whole or not at all)
+                "required": ["immediate", "near", "medium", "other"],
                 "additionalProperties": False,
                 "default": {"immediate": 1.0, "near": 1.0, "medium": 0.0, "other": 0.0},
             },
@@ -112,6 +114,7 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
                 "type": "object",
                 "properties": {k: _WEIGHT for k in (
                     "confirmed_test", "confirmed_clinical_diagnosis", "self_report", "recursive")},
+                "required": ["confirmed_test", "confirmed_clinical_diagnosis", "self_report", "recursive"],
                 "additionalProperties": False,
                 "default": {"confirmed_test": 1.0, "confirmed_clinical_diagnosis": 1.0,
                             "self_report": 0.0, "recursive": 1.0},
@@ -119,6 +122,7 @@ CORE_SCHEMA: dict[str, dict[str, Any]] = {
             "infectiousness_weights": {
                 "type": "object",
                 "properties": {"standard": _WEIGHT, "high": _WEIGHT},
+                "required": ["standard", "high"],
                 "additionalProperties": False,
                 "default": {"standard": 1.0, "high": 1.0},
             },

@@ -70,6 +70,23 @@ theme = "blue"
     assert "unknown section" in problems["[colour]"].message and problems["[colour]"].line == 15
 
 
+@pytest.mark.parametrize("table, given, left_out", [
+    ("report_type_weights", "{ confirmed_test = 1.0, confirmed_clinical_diagnosis = 1.0, self_report = 0.0 }",
+     "recursive"),
+    ("bucket_weights", "{ immediate = 1.0, near = 1.0 }", "medium"),
+    ("infectiousness_weights", "{ high = 2.0 }", "standard"),
+])
+def test_a_weight_table_given_in_part_is_refused_naming_what_it_leaves_out(tmp_path, table, given, left_out):
+    """A key left out of a weight table would weigh nothing: leaving
+    ``recursive`` out of ``report_type_weights`` would silently stop every F2
+    warning. A table is given whole, or left out for its defaults."""
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, MINIMAL + f"\n[risk]\n{table} = {given}\n"))
+    problems = info.value.problems
+    assert {(p.location, p.line) for p in problems} == {(f"[risk] {table}", 10)}
+    assert any("missing value" in p.message and left_out in p.message for p in problems)
+
+
 def test_unknown_schedule_is_reported(tmp_path):
     with pytest.raises(ConfigError, match="unknown key schedule 'rot13'"):
         load_config(write(tmp_path, MINIMAL + '\n[schedule]\nname = "rot13"\n'))

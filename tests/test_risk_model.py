@@ -32,6 +32,13 @@ def risk(**over):
     return config_from_dict(deployment(PEM, risk={"estimator": "buckets", **over})).risk
 
 
+def unchecked(base, **over):
+    """A risk dict handed to the scoring directly, as a plugin or a test may:
+    a configuration file refuses a weight table given in part, the scoring
+    itself still has to do something defined with one."""
+    return {**base, **over}
+
+
 def cwa_risk(path: Path = CWA, **over):
     return {**tomllib.loads(path.read_text())["risk"], **over}
 
@@ -271,8 +278,8 @@ def test_an_infectiousness_left_out_of_its_weights_multiplies_by_one(left_out):
     leaves out is not weighted (× 1.0): its windows count in full."""
     inf = {"standard": Infectiousness.STANDARD, "high": Infectiousness.HIGH}[left_out]
     kept = next(k for k in ("standard", "high") if k != left_out)
-    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1},
-             infectiousness_weights={kept: 0.5})
+    r = unchecked(risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1}),
+                  infectiousness_weights={kept: 0.5})
     [d] = score_windows([window([(40, 40, 60)] * 16, inf=inf)], r)
     assert d.weighted_minutes == 16 and d.exposed
 
@@ -323,8 +330,8 @@ def test_a_minutes_filter_with_an_inclusive_bound_compares_exact_minutes():
 def test_a_report_type_left_out_of_its_weights_weighs_nothing():
     """As a bucket left out: a report type ``report_type_weights`` does not
     name counts nothing (here a clinical diagnosis), the others as weighted."""
-    r = risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1},
-             report_type_weights={"confirmed_test": 1.0, "recursive": 1.0})
+    r = unchecked(risk(bucket_weights={"immediate": 1, "near": 1, "medium": 1, "other": 1}),
+                  report_type_weights={"confirmed_test": 1.0, "recursive": 1.0})
     scans = [(40, 40, 60)] * 20
     [d] = score_windows([window(scans, rt=ReportType.CONFIRMED_CLINICAL_DIAGNOSIS)], r)
     assert (d.score, d.exposed) == (0, False)
@@ -359,12 +366,13 @@ def test_the_days_minutes_follow_the_cwas_order_of_operations():
 
 @pytest.mark.parametrize("left_out, attenuation", [("immediate", 40), ("near", 60), ("medium", 65), ("other", 95)])
 def test_a_bucket_left_out_of_bucket_weights_weighs_nothing(left_out, attenuation):
-    """``bucket_weights`` need not name every bucket: twenty minutes in the
+    """A ``bucket_weights`` that does not name every bucket (handed to the
+    scoring directly; a configuration file refuses it): twenty minutes in the
     one it leaves out (thresholds 58, 63, 68 dB) count nothing, as an
     attenuation no ``minutes_at_attenuation_weights`` range holds does."""
     every = {"immediate": 1, "near": 1, "medium": 1, "other": 1}
     w = window([(attenuation, attenuation, 60)] * 20)
-    [d] = score_windows([w], risk(bucket_weights={k: v for k, v in every.items() if k != left_out}))
+    [d] = score_windows([w], unchecked(risk(), bucket_weights={k: v for k, v in every.items() if k != left_out}))
     assert (d.score, d.exposed) == (0, False)
     [d] = score_windows([w], risk(bucket_weights=every))
     assert (d.score, d.exposed) == (1200, True)
