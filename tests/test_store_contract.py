@@ -1,0 +1,190 @@
+"""The device store's own contract, at its edges: what it answers about its
+own health, and how it keeps the check value of its key.
+
+Written from the mutation run of ``bluezone/store/device.py`` (lines up to
+330): each test pins an answer a caller relies on and that the broader store
+tests did not tell apart. Real SQLCipher files, opened as the other store
+tests open them (a key file kept apart from the database).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bluezone.models import Sighting, Visit
+from bluezone.schedules.gaen import SCHEDULE
+from bluezone.store import DeviceStore, StoreKeyError, header, migrations
+from bluezone.store.device import KEY_CHECK
+from bluezone.store.engine import open_raw
+
+NOW = 1_795_000_000  # a fixed "now": nothing is old enough to be purged
+
+
+def open_store(tmp_path: Path, **kw: Any) -> DeviceStore:
+    kw.setdefault("clock", lambda: NOW)
+    return DeviceStore(tmp_path / "device.db", key_file=tmp_path / "keys" / "device.key", **kw)
+
+
+def raw(tmp_path: Path) -> sqlite3.Connection:
+    """A bare connection with the store's key, to change the file as damage or an old release would."""
+    return open_raw(tmp_path / "device.db", tmp_path / "keys" / "device.key")
+
+
+def rewrite_schema(tmp_path: Path, name: str, old: str, new: str) -> None:
+    """Change the stored definition of table or index ``name`` without touching its rows.
+
+    This is damage SQLCipher's page check cannot see (the pages are written
+    with the key and their HMACs are right), so only SQLite's integrity
+    check finds it: a table and its index, or a table and its rules, that
+    no longer agree."""
+    conn = raw(tmp_path)
+    try:
+        sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()[0]
+        assert old in sql, sql
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute("UPDATE sqlite_master SET sql = ? WHERE name = ?", [sql.replace(old, new), name])
+        conn.execute("PRAGMA writable_schema = OFF")
+    finally:
+        conn.close()
+
+
+def store_with_sightings(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    store.add_sightings([
+        Sighting(b"a" * 16, NOW - 600, -60, b"\x01\x02\x03\x04", rssi_max=-58, source="sim"),
+        Sighting(b"b" * 16, NOW - 300, -70, b"\x01\x02\x03\x04", rssi_max=None, source="sim"),
+    ])
+    assert store.integrity_ok()  # sound before the damage
+    store.close()
+
+
+# -- integrity_ok: the judge of the crash tests -------------------------------------------
+#
+# SQLite's integrity check answers one row "ok", or one row per problem, in
+# text that sorts on either side of "ok" ("row 1 missing from index ...",
+# "NULL value in ..."). A store that answered True for either would pass the
+# SIGKILL test (test_store_crash.py) however damaged the killed writer left it.
+
+def test_integrity_ok_is_false_when_an_index_has_lost_its_rows(tmp_path):
+    store_with_sightings(tmp_path)
+    # the time index now claims to index rssi: its entries match no row
+    rewrite_schema(tmp_path, "sightings_time", "ON sightings(time)", "ON sightings(rssi)")
+    store = open_store(tmp_path, purge_on_open=False)
+    try:
+        first = store.db.execute("PRAGMA integrity_check").fetchone()[0]
+        assert first.startswith("row ") and "missing from index sightings_time" in first  # sorts after "ok"
+        assert store.integrity_ok() is False
+    finally:
+        store.close()
+
+
+def test_integrity_ok_is_false_when_a_row_breaks_a_not_null_rule(tmp_path):
+    store_with_sightings(tmp_path)  # the second sighting has no rssi_max
+    rewrite_schema(tmp_path, "sightings", "rssi_max INTEGER,", "rssi_max INTEGER NOT NULL,")
+    store = open_store(tmp_path, purge_on_open=False)
+    try:
+        first = store.db.execute("PRAGMA integrity_check").fetchone()[0]
+        assert first == "NULL value in sightings.rssi_max"  # sorts before "ok"
+        assert store.integrity_ok() is False
+    finally:
+        store.close()
+
+
+# -- the key check ---------------------------------------------------------------------------
+
+def test_a_store_from_before_the_key_check_opens_with_its_key_and_learns_the_check(tmp_path):
+    """A store made before the check value existed (or killed between its
+    migrations and the check's first write) has no ``key_check`` row: its
+    own key opens it, its sealed data still opens, and the check is learnt
+    then, so the next key file swapped in is judged by it."""
+    store = open_store(tmp_path)
+    key = store.current_key(SCHEDULE, NOW)  # a sealed row, which the right key opens
+    check = store.get_meta(KEY_CHECK)
+    assert check == store.cipher.check_value()  # a new store records it at once
+    store.close()
+    conn = raw(tmp_path)
+    try:
+        conn.execute("DELETE FROM meta WHERE key = ?", [KEY_CHECK])
+    finally:
+        conn.close()
+
+    store = open_store(tmp_path)
+    try:
+        assert store.get_meta(KEY_CHECK) == check
+        assert [own.key.key_data for own in store.own_keys()] == [key.key_data]
+    finally:
+        store.close()
+
+
+#: One sealed row in one of the three tables whose rows are sealed (the ones the key check reads).
+SEALED_ROW: dict[str, Callable[[DeviceStore], object]] = {
+    "own_keys": lambda store: store.current_key(SCHEDULE, NOW),
+    "visits": lambda store: store.save_visit(Visit("v1", "qr", NOW - 600, None, data=b"Pleiku market")),
+    "declarations": lambda store: store.add_declaration(b'{"full_name": "Nguyen Van A"}'),
+}
+
+
+def plain_store_before_the_key_check(tmp_path: Path, name: str, sealed_in: str | None) -> tuple[Path, Path]:
+    """A store as a release before both whole-file encryption and the key
+    check left it: plain SQLite, no ``key_check`` row, and (unless
+    ``sealed_in`` is None) one sealed row, sealed with its own key file. Made
+    by exporting a store this version wrote, so the schema is the real one."""
+    path, key_file = tmp_path / name, tmp_path / "keys" / f"{name}.key"
+    work = tmp_path / f"{name}.work"
+    with DeviceStore(work, key_file=key_file, clock=lambda: NOW) as store:
+        if sealed_in is not None:
+            SEALED_ROW[sealed_in](store)
+    conn = open_raw(work, key_file)
+    try:
+        conn.execute("ATTACH DATABASE ? AS plain KEY ''", [str(path)])
+        conn.execute("SELECT sqlcipher_export('plain')")
+        conn.execute(f"PRAGMA plain.user_version = {migrations.SCHEMA_VERSION}")
+        conn.execute("DELETE FROM plain.meta WHERE key = ?", [KEY_CHECK])
+        conn.execute("DETACH DATABASE plain")
+    finally:
+        conn.close()
+    for p in tmp_path.glob(f"{work.name}*"):
+        p.unlink()
+    assert header.is_plaintext(path)
+    return path, key_file
+
+
+def plain_dump(path: Path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("sealed_in", list(SEALED_ROW))
+def test_a_plain_store_without_a_key_check_is_judged_by_its_sealed_rows_before_it_is_encrypted(tmp_path, sealed_in):
+    """With no check value to compare, a plain store's sealed row is the only
+    witness of its key, in whichever of the three tables it is. Another
+    store's key must be refused *before* the file is encrypted: encrypted
+    under the wrong key, the file would no longer open with its own key
+    file, and its sealed rows never with the other (the store split in two)."""
+    path, own_key = plain_store_before_the_key_check(tmp_path, "old.db", sealed_in)
+    _, other_key = plain_store_before_the_key_check(tmp_path, "other.db", None)
+    before = plain_dump(path)
+    with pytest.raises(StoreKeyError, match="another store's key"):
+        DeviceStore(path, key_file=other_key, clock=lambda: NOW, create=False)
+    assert header.is_plaintext(path) and plain_dump(path) == before  # not encrypted, not changed
+    with DeviceStore(path, key_file=own_key, clock=lambda: NOW, create=False) as store:  # its own key still opens it
+        assert store.encrypted_on_open
+        assert store.get_meta(KEY_CHECK) == store.cipher.check_value()  # and is learnt from it
+        assert sum(store.counts()[t] for t in SEALED_ROW) == 1
+
+
+def test_a_plain_store_with_nothing_sealed_and_no_key_check_takes_the_key_it_is_opened_with(tmp_path):
+    """Nothing in it was sealed, so no key can be wrong for it: it is
+    encrypted with the key it is opened with, which is then its key."""
+    path, _ = plain_store_before_the_key_check(tmp_path, "old.db", None)
+    _, other_key = plain_store_before_the_key_check(tmp_path, "other.db", None)
+    with DeviceStore(path, key_file=other_key, clock=lambda: NOW, create=False) as store:
+        assert store.encrypted_on_open and store.get_meta(KEY_CHECK) == store.cipher.check_value()
