@@ -9,7 +9,9 @@ tests open them (a key file kept apart from the database).
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import pytest
 
 from bluezone.models import Sighting, Visit
 from bluezone.schedules.gaen import SCHEDULE
-from bluezone.store import DeviceStore, StoreKeyError, header, migrations
+from bluezone.store import DeviceStore, StoreError, StoreKeyError, header, migrations
 from bluezone.store.device import KEY_CHECK
 from bluezone.store.engine import open_raw
 
@@ -61,6 +63,50 @@ def store_with_sightings(tmp_path: Path) -> None:
     ])
     assert store.integrity_ok()  # sound before the damage
     store.close()
+
+
+# -- open: a private file, and damage called damage -----------------------------------------
+
+def test_a_new_store_file_is_private_from_the_moment_it_exists(tmp_path, monkeypatch):
+    """Made with mode 0600 by ``os.open`` itself, not made with the umask's
+    mode and narrowed afterwards: a process that opened the file in between
+    would keep reading it through its descriptor whatever the mode became.
+    The store's own ``chmod`` sees the mode the file was born with."""
+    born: list[int] = []
+    chmod = os.chmod
+
+    def spy(path: Any, mode: int, *args: Any, **kw: Any) -> None:
+        if Path(path) == tmp_path / "device.db":
+            born.append(stat.S_IMODE(os.stat(path).st_mode))
+        chmod(path, mode, *args, **kw)
+
+    monkeypatch.setattr(os, "chmod", spy)
+    umask = os.umask(0o022)  # the usual umask, which leaves group and others read access
+    try:
+        open_store(tmp_path).close()
+    finally:
+        os.umask(umask)
+    assert born == [0o600]
+
+
+def test_a_store_whose_schema_is_damaged_is_refused_as_damaged_not_as_another_stores_key(tmp_path):
+    """The key opens the file (every page's HMAC is right) but the schema in
+    it does not parse: SQLite's "malformed database schema", a damaged store.
+    Only "file is not a database" means the key does not open it; telling
+    this user to find another key file would send them after the wrong fix."""
+    open_store(tmp_path).close()
+    conn = raw(tmp_path)
+    try:
+        conn.execute("PRAGMA writable_schema = ON")
+        conn.execute("UPDATE sqlite_master SET sql = 'CREATE TABLE own_keys (' WHERE name = 'own_keys'")
+        conn.execute("PRAGMA writable_schema = OFF")
+    finally:
+        conn.close()
+    before = (tmp_path / "device.db").read_bytes()
+    with pytest.raises(StoreError, match="malformed database schema") as refused:
+        open_store(tmp_path, create=False)
+    assert "damaged or cut short" in str(refused.value)
+    assert (tmp_path / "device.db").read_bytes() == before  # left as it is
 
 
 # -- integrity_ok: the judge of the crash tests -------------------------------------------
