@@ -234,3 +234,23 @@ def test_a_plain_store_with_nothing_sealed_and_no_key_check_takes_the_key_it_is_
     _, other_key = plain_store_before_the_key_check(tmp_path, "other.db", None)
     with DeviceStore(path, key_file=other_key, clock=lambda: NOW, create=False) as store:
         assert store.encrypted_on_open and store.get_meta(KEY_CHECK) == store.cipher.check_value()
+
+
+# -- own keys ----------------------------------------------------------------------------------
+
+def test_a_phone_that_slept_through_midnight_broadcasts_a_new_key_not_yesterdays(tmp_path):
+    """The first call of a new day rarely falls in its first 10-minute
+    interval (a phone switched off overnight, a trace loop that starts late):
+    yesterday's key has ended by then, and a key used past its end would
+    make identifiers no published key covers (contacts never warned) and
+    link the two days."""
+    store = open_store(tmp_path)
+    day = NOW - NOW % 86400
+    yesterday = store.current_key(SCHEDULE, day + 3600)
+    late_morning = day + 86400 + 7 * 3600
+    today = store.current_key(SCHEDULE, late_morning)
+    assert today.key_data != yesterday.key_data
+    assert today.rolling_start_interval_number <= late_morning // 600 < today.end_interval_number
+    assert yesterday.end_interval_number <= late_morning // 600
+    assert [own.key.key_data for own in store.own_keys()] == [yesterday.key_data, today.key_data]
+    store.close()
