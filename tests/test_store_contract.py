@@ -109,6 +109,26 @@ def test_a_store_whose_schema_is_damaged_is_refused_as_damaged_not_as_another_st
     assert (tmp_path / "device.db").read_bytes() == before  # left as it is
 
 
+
+def test_a_store_whose_first_open_was_interrupted_before_its_tables_opens_next_time(tmp_path, monkeypatch):
+    """Ctrl-C (or a kill) during ``bluezone init`` after the file and its key
+    were made but before the first migration committed leaves an encrypted
+    file of one page and no tables, not even ``meta``. It is the phone's
+    store, not damage: the next open finds no key check to compare (rather
+    than failing on the missing table), sets the store up and records it."""
+    def interrupted(store: DeviceStore, plugins: Any = None) -> list[tuple[str, str]]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(migrations, "migrate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        open_store(tmp_path)
+    monkeypatch.undo()
+    assert (tmp_path / "device.db").stat().st_size > 0  # "existing" from now on: checked before use
+    with open_store(tmp_path, create=False) as store:
+        assert store.migrations_applied  # set up now
+        assert store.get_meta(KEY_CHECK) == store.cipher.check_value()
+        assert set(store.counts().values()) == {0}
+
 # -- integrity_ok: the judge of the crash tests -------------------------------------------
 #
 # SQLite's integrity check answers one row "ok", or one row per problem, in
