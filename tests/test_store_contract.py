@@ -89,6 +89,16 @@ def test_a_new_store_file_is_private_from_the_moment_it_exists(tmp_path, monkeyp
     assert born == [0o600]
 
 
+def test_a_new_store_is_made_with_the_folders_its_path_names(tmp_path):
+    """``bluezone init --store`` may name a folder that does not exist yet,
+    several levels deep (a fresh phone profile): the store makes it."""
+    path = tmp_path / "profiles" / "phone-1" / "device.db"
+    with DeviceStore(path, key_file=tmp_path / "keys" / "phone-1.key", clock=lambda: NOW) as store:
+        store.set_meta("language", "vi")
+    with DeviceStore(path, key_file=tmp_path / "keys" / "phone-1.key", clock=lambda: NOW, create=False) as store:
+        assert store.get_meta("language") == "vi"
+
+
 def test_a_store_whose_schema_is_damaged_is_refused_as_damaged_not_as_another_stores_key(tmp_path):
     """The key opens the file (every page's HMAC is right) but the schema in
     it does not parse: SQLite's "malformed database schema", a damaged store.
