@@ -99,6 +99,21 @@ def test_a_new_store_is_made_with_the_folders_its_path_names(tmp_path):
         assert store.get_meta("language") == "vi"
 
 
+def test_a_store_cut_to_its_first_byte_is_refused_and_left_as_it_is(tmp_path):
+    """Any byte at all makes the file an existing store, judged before use:
+    a copy cut short after its first byte is refused, never taken for an
+    empty file and overwritten with a new store (or given a new key)."""
+    open_store(tmp_path).close()
+    path = tmp_path / "device.db"
+    first_byte = path.read_bytes()[:1]
+    path.write_bytes(first_byte)
+    for create in (False, True):
+        with pytest.raises(StoreError, match="cut short"):
+            open_store(tmp_path, create=create)
+        assert path.read_bytes() == first_byte
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["device.db", "keys"]
+
+
 def test_a_store_whose_schema_is_damaged_is_refused_as_damaged_not_as_another_stores_key(tmp_path):
     """The key opens the file (every page's HMAC is right) but the schema in
     it does not parse: SQLite's "malformed database schema", a damaged store.
