@@ -23,6 +23,7 @@ from bluezone.schedules.gaen import SCHEDULE
 from bluezone.store import DeviceStore, StoreError, StoreKeyError, header, migrations
 from bluezone.store.device import KEY_CHECK
 from bluezone.store.engine import open_raw
+from bluezone.store.secrets import AtRestCipher
 
 NOW = 1_795_000_000  # a fixed "now": nothing is old enough to be purged
 
@@ -253,6 +254,25 @@ def plain_dump(path: Path) -> list[str]:
         conn.close()
 
 
+def test_a_plain_store_whose_first_open_was_interrupted_before_its_tables_is_encrypted_and_set_up(tmp_path):
+    """An earlier release's ``bluezone init`` interrupted after it switched
+    the new plain file to WAL but before its first migration: one plain page,
+    no tables, not even ``meta``. Nothing was stored, so no key can be
+    wrong for it: it is encrypted with its key file and set up."""
+    path, key_file = tmp_path / "old.db", tmp_path / "keys" / "old.db.key"
+    AtRestCipher.from_file(key_file, create=True)  # the key is made before the database
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        assert conn.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
+    finally:
+        conn.close()
+    assert header.is_plaintext(path)
+    with DeviceStore(path, key_file=key_file, clock=lambda: NOW, create=False) as store:
+        assert store.encrypted_on_open and store.migrations_applied
+        assert store.get_meta(KEY_CHECK) == store.cipher.check_value()
+    assert not header.is_plaintext(path)
+
+
 @pytest.mark.parametrize("sealed_in", list(SEALED_ROW))
 def test_a_plain_store_without_a_key_check_is_judged_by_its_sealed_rows_before_it_is_encrypted(tmp_path, sealed_in):
     """With no check value to compare, a plain store's sealed row is the only
@@ -298,4 +318,21 @@ def test_a_phone_that_slept_through_midnight_broadcasts_a_new_key_not_yesterdays
     assert today.rolling_start_interval_number <= late_morning // 600 < today.end_interval_number
     assert yesterday.end_interval_number <= late_morning // 600
     assert [own.key.key_data for own in store.own_keys()] == [yesterday.key_data, today.key_data]
+    store.close()
+
+
+
+def test_a_clock_set_back_broadcasts_the_key_of_that_time_not_a_later_one(tmp_path):
+    """A phone whose clock is set back (an NTP correction, a user fixing the
+    date) already holds a key that starts later. The key broadcast must be
+    the one whose intervals contain now: identifiers of a later key at an
+    earlier time are outside its published range, and contacts would never
+    find them."""
+    store = open_store(tmp_path)
+    day = NOW - NOW % 86400
+    first = store.current_key(SCHEDULE, day + 3600)
+    later = store.current_key(SCHEDULE, day + 86400 + 3600)
+    assert later.key_data != first.key_data
+    assert store.current_key(SCHEDULE, day + 7200) == first  # back on the first day
+    assert len(store.own_keys()) == 2  # no third key made for it
     store.close()
