@@ -57,7 +57,7 @@ MODULES: dict[str, list[str]] = {
     # (hits by row id), the sealed key check, alert and window rows (alerts, revisions),
     # plugin-owned tables; test_sync.py last (3 s, the slowest).
     "bluezone/store/device.py": ["tests/test_store.py", "tests/test_store_deletion.py", "tests/test_store_records.py",
-                                 "tests/test_match_index.py",
+                                 "tests/test_store_contract.py", "tests/test_match_index.py",
                                  "tests/test_store_encryption.py", "tests/test_alerts.py",
                                  "tests/test_revisions_phone.py", "tests/test_plugin_owned_store.py",
                                  "tests/test_store_crash.py", "tests/test_sync.py"],
