@@ -55,6 +55,18 @@ def meet(store, key, day, minutes, hour=10):
     store.add_sightings(contact_sightings(GAEN, key, DAY0 + day * 86400 + hour * 3600, minutes, rssi=-60, tx_power=-10))
 
 
+def short_f1_and_warning_f2(store):
+    """Day 1: an F1 contact too short to warn while only likely (8 weighted
+    minutes, 16 once confirmed) and an F2 contact that warns, synced once."""
+    cfg = config(f2_alerts=True, report_type_weights={"confirmed_test": 1.0, "confirmed_clinical_diagnosis": 0.5,
+                                                      "self_report": 0.0, "recursive": 1.0})
+    likely, contact_of_case = person(1, LIKELY), person(1, ReportType.RECURSIVE)
+    meet(store, likely, 1, 16)
+    meet(store, contact_of_case, 1, 24, hour=14)
+    process_batches(store, cfg, [batch([likely, contact_of_case], "b1")], now=NOW, f2_opt_in=True)
+    return cfg, likely, contact_of_case
+
+
 def test_revoking_one_of_two_keys_withdraws_the_warning_only_below_the_threshold(store):
     cfg = config()
     likely, confirmed = person(1, LIKELY), person(1)
@@ -157,12 +169,7 @@ def test_warnings_of_two_tiers_on_one_day_each_describe_only_their_own_windows(s
     the F1 contact now warns for the first time, and each warning's facts
     (what ``status`` shows as why) count only its own tier's windows: minutes
     and report type."""
-    cfg = config(f2_alerts=True, report_type_weights={"confirmed_test": 1.0, "confirmed_clinical_diagnosis": 0.5,
-                                                      "self_report": 0.0, "recursive": 1.0})
-    likely, contact_of_case = person(1, LIKELY), person(1, ReportType.RECURSIVE)
-    meet(store, likely, 1, 16)  # 8 weighted minutes now, 16 once confirmed
-    meet(store, contact_of_case, 1, 24, hour=14)
-    process_batches(store, cfg, [batch([likely, contact_of_case], "b1")], now=NOW, f2_opt_in=True)
+    cfg, likely, contact_of_case = short_f1_and_warning_f2(store)
     [before] = store.exposures()
     assert before.tier is Tier.F2 and before.details["report_types"] == ["recursive"]
     stats = process_batches(store, cfg, [batch([], "b2", [revised(likely, CONFIRMED)])], now=NOW, f2_opt_in=True)
@@ -269,12 +276,7 @@ def test_one_batch_that_makes_a_days_f1_warn_also_withdraws_its_revoked_f2(store
     """One batch of revisions confirms the day's F1 contact (it now warns for
     the first time) and revokes its F2 contact: the day is scored again for
     both tiers, so the F2 warning is withdrawn as well."""
-    cfg = config(f2_alerts=True, report_type_weights={"confirmed_test": 1.0, "confirmed_clinical_diagnosis": 0.5,
-                                                      "self_report": 0.0, "recursive": 1.0})
-    likely, contact_of_case = person(1, LIKELY), person(1, ReportType.RECURSIVE)
-    meet(store, likely, 1, 16)  # 8 weighted minutes now, 16 once confirmed
-    meet(store, contact_of_case, 1, 24, hour=14)
-    process_batches(store, cfg, [batch([likely, contact_of_case], "b1")], now=NOW, f2_opt_in=True)
+    cfg, likely, contact_of_case = short_f1_and_warning_f2(store)
     assert [(a.tier.name, a.state) for a in store.alerts()] == [("F2", "active")]
     process_batches(store, cfg, [batch([], "b2", [revised(likely, CONFIRMED),
                                                   revised(contact_of_case, ReportType.REVOKED)])],
