@@ -37,6 +37,8 @@ MODULES: dict[str, list[str]] = {
     "bluezone/declarations/sealing.py": ["tests/test_declaration_sealing.py"],
     "bluezone/matching/risk.py": ["tests/test_risk.py", "tests/test_risk_cwa.py", "tests/test_alerts_low.py"],
     "bluezone/matching/risk_model.py": ["tests/test_risk_model.py", "tests/test_risk_cwa.py"],
+    # the default scoring's series estimators (Kalman, median, quantile): which seconds count as close
+    "bluezone/matching/estimators.py": ["tests/test_estimators.py", "tests/test_risk.py"],
     "bluezone/matching/index.py": ["tests/test_match_index_edges.py", "tests/test_match_index.py", "tests/test_match.py"],
     "bluezone/matching/derive.py": ["tests/test_match_dp3t_days.py", "tests/test_match.py"],
     "bluezone/matching/matcher.py": ["tests/test_match.py"],
