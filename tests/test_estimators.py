@@ -221,3 +221,26 @@ def test_estimator_names_read_from_a_deployment_file_pick_their_estimator():
     with pytest.raises(ValueError, match="unknown estimator 'rts'"):  # sorts after "kalman"; still unknown
         close_seconds("rts", w.scan_instances, 60)
 
+
+def test_a_day_whose_windows_are_all_dropped_keeps_its_row_and_warns_nobody():
+    """``window_risk_levels = []`` (no range holds any window, which config
+    check accepts, and is no Corona-Warn-App model since the list is empty)
+    drops every window, in the series estimators as in the buckets: each day
+    still has its row, with nothing counted, even with no minimum at all."""
+    windows = [window([50] * 6), window([50] * 6), scans(*[(50, 300)] * 6, date=DAY + dt.timedelta(days=1))]
+    for kind in ("buckets", *SERIES):
+        days = score_windows(windows, risk(estimator=kind, window_risk_levels=[], minimum_minutes_per_day=0))
+        assert [(d.date, d.score, d.max_window_score, d.exposed) for d in days] == [
+            (DAY, 0, 0, False), (DAY + dt.timedelta(days=1), 0, 0, False)], kind
+
+
+def test_with_no_minimum_a_close_second_warns_and_a_far_window_does_not():
+    """``minimum_minutes_per_day = 0``: one close second is a warning; a day
+    whose windows have no close second is not (a far contact, or a window
+    whose close scans weigh 0), with every estimator as with the buckets."""
+    for kind in ("buckets", *SERIES):
+        r = risk(estimator=kind, minimum_minutes_per_day=0)
+        assert score_windows([scans((50, 1))], r)[0].exposed, kind
+        assert not score_windows([window([80] * 6)], r)[0].exposed, kind
+        self_report = scans(*[(50, 300)] * 6, report_type=ReportType.SELF_REPORT)  # weighs 0 by default
+        assert not score_windows([self_report], r)[0].exposed, kind
