@@ -244,3 +244,12 @@ def test_with_no_minimum_a_close_second_warns_and_a_far_window_does_not():
         assert not score_windows([window([80] * 6)], r)[0].exposed, kind
         self_report = scans(*[(50, 300)] * 6, report_type=ReportType.SELF_REPORT)  # weighs 0 by default
         assert not score_windows([self_report], r)[0].exposed, kind
+
+
+def test_a_fractional_minimum_is_reached_to_the_second():
+    """``minimum_minutes_per_day`` is a number, not a whole count of minutes:
+    14.5 minutes are 870 close seconds, and 869 fall short."""
+    for kind in SERIES:
+        r = risk(estimator=kind, minimum_minutes_per_day=14.5)
+        assert score_windows([scans((50, 300), (50, 300), (50, 270))], r)[0].exposed, kind
+        assert not score_windows([scans((50, 300), (50, 300), (50, 269))], r)[0].exposed, kind
