@@ -120,7 +120,7 @@ class SeriesEstimator:
         for (date, tier), secs in sorted(days.items()):
             total = sum(secs)
             out.append(DailyRisk(date, tier, total, max(secs, default=0.0), total / 60,
-                                 exposed=tier is not Tier.NONE and total / 60 >= minimum))
+                                 exposed=tier is not Tier.NONE and total > 0 and total / 60 >= minimum))
         return out
 
 
